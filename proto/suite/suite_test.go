@@ -1,0 +1,90 @@
+package suite
+
+import (
+	"bytes"
+	"math/big"
+	"testing"
+)
+
+func TestGroupsArePrimesOfRightSize(t *testing.T) {
+	for _, tc := range []struct {
+		id   GroupID
+		bits int
+	}{{MODP1024, 1024}, {MODP2048, 2048}} {
+		g := tc.id.Group()
+		if g.P.BitLen() != tc.bits || !g.P.ProbablyPrime(8) {
+			t.Errorf("%v: %d bits, prime=%v", tc.id, g.P.BitLen(), g.P.ProbablyPrime(8))
+		}
+		// Safe prime: (p-1)/2 is prime too.
+		q := new(big.Int).Rsh(g.P, 1)
+		if !q.ProbablyPrime(4) {
+			t.Errorf("%v: (p-1)/2 not prime", tc.id)
+		}
+	}
+}
+
+func TestSharedSecretFullWidth(t *testing.T) {
+	g := MODP1024.Group()
+	// priv = 1 gives pub = 2, and the peer's pub 2 with priv 1 gives 2:
+	// both must come out as 128 bytes with leading zeros.
+	priv := make([]byte, g.Size)
+	priv[g.Size-1] = 1
+	peer := make([]byte, g.Size)
+	peer[g.Size-1] = 2
+	z, err := g.SharedSecret(priv, peer)
+	if err != nil || len(z) != g.Size || z[g.Size-1] != 2 || !bytes.Equal(z[:g.Size-1], make([]byte, g.Size-1)) {
+		t.Fatalf("z=%x err=%v", z, err)
+	}
+	if _, err := g.SharedSecret(priv, peer[1:]); err == nil {
+		t.Fatal("short public value accepted")
+	}
+	one := make([]byte, g.Size)
+	one[g.Size-1] = 1
+	if _, err := g.SharedSecret(priv, one); err == nil {
+		t.Fatal("public value 1 accepted")
+	}
+}
+
+func TestDHAgreement(t *testing.T) {
+	for _, id := range []GroupID{MODP1024, MODP2048} {
+		g := id.Group()
+		a1, A, err := g.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{0xa5}, 512)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b1, B, err := g.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{0x00, 0x01}, 512)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(A) != g.Size || len(B) != g.Size {
+			t.Fatalf("%v: public widths %d %d", id, len(A), len(B))
+		}
+		z1, err1 := g.SharedSecret(a1, B)
+		z2, err2 := g.SharedSecret(b1, A)
+		if err1 != nil || err2 != nil || !bytes.Equal(z1, z2) {
+			t.Fatalf("%v: disagreement %v %v", id, err1, err2)
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	for _, p := range DefaultIKEProposals() {
+		if !p.Supported() {
+			t.Errorf("default IKE proposal %v unsupported", p)
+		}
+	}
+	for _, tr := range DefaultESPTransforms() {
+		if !tr.Supported() {
+			t.Errorf("default ESP transform %v unsupported", tr)
+		}
+		if _, err := tr.NewMAC(make([]byte, tr.AuthKeyLen())); err != nil {
+			t.Error(err)
+		}
+	}
+	if (ESPTransform{ESPAES, 128, AuthHMACSHA1}).ICVLen() != 12 || (ESPTransform{ESPAES, 128, AuthHMACSHA256}).ICVLen() != 16 {
+		t.Error("ICV lengths")
+	}
+	if HashSHA256.Size() != 32 || HashSHA1.Size() != 20 || HashID(99).New() != nil {
+		t.Error("hash registry")
+	}
+}
