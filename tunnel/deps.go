@@ -1,0 +1,64 @@
+package tunnel
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Event is one progress report from Run, for the CLI's phase lines (and
+// later JSON events). Msg never contains secrets.
+type Event struct {
+	Time  time.Time
+	Phase Phase
+	Msg   string    // e.g. "established, aes256-sha256-modp2048"
+	Link  *LinkInfo // set once, with PhaseConnected
+}
+
+// LinkInfo describes the interface once the link is up.
+type LinkInfo struct {
+	Interface string
+	Local     netip.Addr
+	Peer      netip.Addr
+	DNS       []netip.Addr // offered by the server; reported only
+	MTU       int
+	Routes    []netip.Prefix
+}
+
+// PacketConn is the UDP socket Run talks to the server through. *net.UDPConn
+// satisfies it; tests pass an in-memory one.
+type PacketConn interface {
+	ReadFromUDPAddrPort(b []byte) (n int, addr netip.AddrPort, err error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	LocalAddr() net.Addr
+	Close() error
+}
+
+// Deps are Run's connections to the outside world. Zero fields get the real
+// implementation (see withDefaults in tunnel.go).
+type Deps struct {
+	Clock  Clock
+	Log    *Logger
+	Events func(Event) // called from the control goroutine; must not block long
+	Rand   io.Reader   // crypto/rand.Reader by default
+
+	// Resolve turns Config.Server into an IPv4 address.
+	Resolve func(ctx context.Context, host string) (netip.Addr, error)
+	// Listen opens the UDP socket on a random local port, on the address
+	// that routes to server.
+	Listen func(server netip.AddrPort) (PacketConn, error)
+	// OpenTUN creates and configures the interface (address, MTU, routes)
+	// and returns it; Close on the TUN removes it and its routes.
+	OpenTUN func(cfg TUNConfig) (TUN, error)
+}
+
+// TUNConfig is what OpenTUN needs to bring the interface up.
+type TUNConfig struct {
+	Name   string
+	Local  netip.Addr
+	Peer   netip.Addr
+	MTU    int
+	Routes []netip.Prefix
+}
