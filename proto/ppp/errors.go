@@ -1,0 +1,114 @@
+package ppp
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrNoResponse is matched (errors.Is) by every "the peer stopped
+// answering" failure; the error text names the phase, e.g.
+// "ppp: no answer to LCP Configure-Request".
+var ErrNoResponse = errors.New("ppp: no response from peer")
+
+// ErrNoCommonAuth means the peers could not agree on an authentication
+// method. The returned error text names the offered and accepted methods.
+var ErrNoCommonAuth = errors.New("ppp: no common authentication method")
+
+// ErrServerNotAuthentic means the MS-CHAPv2 Success message did not carry
+// the authenticator response computed from our password: the server does
+// not know the password (RFC 2759 §5).
+var ErrServerNotAuthentic = errors.New("ppp: MS-CHAPv2 authenticator response mismatch: server not authentic")
+
+// ErrProtocolRejected means the peer Protocol-Rejected a protocol the link
+// needs (IPCP).
+var ErrProtocolRejected = errors.New("ppp: peer rejected a required protocol")
+
+// ErrNoAddress means IPCP opened without an IPv4 address for us.
+var ErrNoAddress = errors.New("ppp: IPCP opened without an address for us")
+
+// ErrRandom wraps a failure of the injected random source.
+var ErrRandom = errors.New("ppp: random source failed")
+
+// noResponseError names the phase that timed out; it matches ErrNoResponse.
+type noResponseError struct{ what string }
+
+func (e *noResponseError) Error() string        { return "ppp: no answer to " + e.what }
+func (e *noResponseError) Is(target error) bool { return target == ErrNoResponse }
+
+func noResponse(what string) error { return &noResponseError{what: what} }
+
+// noCommonAuthError carries the details; it matches ErrNoCommonAuth.
+type noCommonAuthError struct {
+	offered, accepted []AuthMethod
+	server            bool
+}
+
+func (e *noCommonAuthError) Error() string {
+	if e.server {
+		return fmt.Sprintf("ppp: no common authentication method (we requested %s; peer refused all)", joinMethods(e.offered))
+	}
+	return fmt.Sprintf("ppp: no common authentication method (server offered %s; we accept %s)",
+		joinMethods(e.offered), joinMethods(e.accepted))
+}
+func (e *noCommonAuthError) Is(target error) bool { return target == ErrNoCommonAuth }
+
+func joinMethods(ms []AuthMethod) string {
+	if len(ms) == 0 {
+		return "none"
+	}
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = m.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// AuthError is an authentication failure reported by the peer (client side)
+// or detected by us (server side). It never contains the password.
+type AuthError struct {
+	Method  AuthMethod
+	User    string
+	Message string // the peer's message (PAP Nak message, MS-CHAPv2 Failure text)
+	Code    int    // MS-CHAPv2 error code (E=691 → 691); 0 when none
+}
+
+func (e *AuthError) Error() string {
+	s := fmt.Sprintf("ppp: authentication rejected for user %s (%s)", e.User, e.Method)
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// TerminatedError: the peer sent Terminate-Request.
+type TerminatedError struct {
+	Phase  string // "lcp", "authentication", "ipcp", "network"
+	Reason string // the Terminate-Request data, if printable
+}
+
+func (e *TerminatedError) Error() string {
+	s := "ppp: peer terminated the link during " + e.Phase
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// printable returns b as a string if it is printable ASCII, else "".
+func printable(b []byte) string {
+	b = trimNUL(b)
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return ""
+		}
+	}
+	return string(b)
+}
+
+func trimNUL(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	return b
+}
