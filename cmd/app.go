@@ -1,0 +1,174 @@
+// Package cmd is l2tpctl's command line: flags, secret files, environment
+// variables and the terminal. It turns them into a tunnel.Config, runs
+// tunnel.Run and reports progress. It is the only package that knows about
+// flags, files and terminals.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/tunnel"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// appDeps is everything the commands take from the outside world, so that
+// tests can run the whole app without a terminal, a network or root.
+type appDeps struct {
+	run func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error
+
+	stdout io.Writer
+	stderr io.Writer
+
+	lookupEnv    func(key string) (string, bool)
+	readFile     func(name string) ([]byte, error)
+	isTerminal   func() bool                               // stdin is a terminal
+	readPassword func(ctx context.Context) ([]byte, error) // from the terminal, without echo
+	now          func() time.Time                          // log timestamps
+}
+
+// NewApp returns the l2tpctl command line application. Run it with
+// RunContext and a context cancelled on SIGINT/SIGTERM, then map the error
+// with ExitCode and ErrorLine.
+func NewApp(version string) *cli.App {
+	return newApp(version, osDeps())
+}
+
+func osDeps() appDeps {
+	stdin := int(os.Stdin.Fd())
+	return appDeps{
+		run:          tunnel.Run,
+		stdout:       os.Stdout,
+		stderr:       os.Stderr,
+		lookupEnv:    os.LookupEnv,
+		readFile:     readSecretFile,
+		isTerminal:   func() bool { return term.IsTerminal(stdin) },
+		readPassword: func(ctx context.Context) ([]byte, error) { return readTerminal(ctx, stdin) },
+		now:          time.Now,
+	}
+}
+
+func newApp(version string, d appDeps) *cli.App {
+	// The phase lines (stdout) come from tunnel's control goroutine and the
+	// log lines (stderr) from any goroutine: keep each line whole.
+	d.stdout = &lockedWriter{w: d.stdout}
+	d.stderr = &lockedWriter{w: d.stderr}
+	return &cli.App{
+		Name:      "l2tpctl",
+		HelpName:  "l2tpctl", // not os.Args[0]
+		Usage:     "userspace L2TP/IPsec VPN client",
+		UsageText: "l2tpctl [--help] COMMAND [flags]",
+		Description: "l2tpctl connects to an L2TP/IPsec (IKEv1 PSK) server entirely in userspace:\n" +
+			"IKE, ESP, L2TP and PPP run inside l2tpctl; only the TUN device comes from the kernel.",
+		Commands: []*cli.Command{
+			newConnectCommand(d),
+			newVersionCommand(d, version),
+		},
+		HideVersion:    true, // the version command; -v is --verbose
+		Writer:         d.stdout,
+		ErrWriter:      d.stderr,
+		OnUsageError:   onUsageError,
+		ExitErrHandler: func(*cli.Context, error) {}, // never os.Exit from inside the app: main maps errors
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageErrorf("unknown command %q (see 'l2tpctl --help')", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+}
+
+// usageError is a mistake on the command line: exit code 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, a ...any) error {
+	return &usageError{fmt.Errorf(format, a...)}
+}
+
+// onUsageError turns urfave/cli's flag parsing errors into usage errors,
+// without its default "Incorrect Usage" help dump.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	name := "l2tpctl"
+	if c.Command != nil && c.Command.HelpName != "" {
+		name = c.Command.HelpName // "l2tpctl connect"
+	}
+	return &usageError{fmt.Errorf("%w (see '%s --help')", err, name)}
+}
+
+// checkNoArgs rejects positional arguments. urfave/cli stops parsing flags at
+// the first positional argument and silently ignores the flags after it
+// (urfave/cli#1177), so "connect --server s extra --user alice" must fail
+// rather than connect without --user.
+func checkNoArgs(c *cli.Context) error {
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return nil
+	}
+	for _, a := range args[1:] {
+		if len(a) > 1 && strings.HasPrefix(a, "-") {
+			return usageErrorf("flag %s after the argument %q would be ignored: %s takes no arguments, and flags must come first",
+				a, args[0], c.Command.HelpName)
+		}
+	}
+	return usageErrorf("unexpected argument %q: %s takes no arguments", args[0], c.Command.HelpName)
+}
+
+// ExitCode maps the error returned by the app to the process exit code:
+// nil → 0; usage errors (bad flags, arguments, secrets sources, and
+// configurations rejected with tunnel.ErrConfig) → 2; connection failures
+// (*tunnel.PhaseError) and anything unexpected → 1.
+func ExitCode(err error) int {
+	var (
+		ue *usageError
+		pe *tunnel.PhaseError
+		ec cli.ExitCoder
+	)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue), errors.Is(err, tunnel.ErrConfig):
+		return exitUsage
+	case errors.As(err, &pe):
+		return exitFailure
+	case errors.As(err, &ec):
+		// Only urfave/cli itself returns ExitCoders here (e.g. "No help
+		// topic for …", code 3): they are usage errors, unless they say 0/1.
+		if c := ec.ExitCode(); c == exitOK || c == exitFailure {
+			return c
+		}
+		return exitUsage
+	default:
+		return exitFailure
+	}
+}
+
+// ErrorLine formats err as the one line l2tpctl prints on stderr:
+// "l2tpctl: <phase>: <reason>" for connection failures.
+func ErrorLine(err error) string {
+	msg := strings.TrimSpace(err.Error())
+	msg = strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ").Replace(msg)
+	return "l2tpctl: " + msg
+}
+
+// lockedWriter serialises writes, so lines from different goroutines do not
+// interleave.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,204 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/tunnel"
+)
+
+// connectFlags are the connect command's flags as given on the command line.
+// defaultConnectFlags holds the values the flags default to.
+type connectFlags struct {
+	Server     string // HOST[:PORT]
+	NATTPort   int
+	User       string
+	Auth       string // comma-separated, in order of preference
+	Routes     []string
+	Interface  string
+	SALifetime time.Duration
+	Verbose    bool
+
+	// Secrets: nil when the flag was not given.
+	PSK, PSKFile           *string
+	Password, PasswordFile *string
+}
+
+func defaultConnectFlags() connectFlags {
+	return connectFlags{
+		NATTPort:   tunnel.DefaultNATTPort,
+		Auth:       strings.Join(tunnel.DefaultAuth, ","),
+		Interface:  tunnel.DefaultInterface,
+		SALifetime: tunnel.DefaultSALifetime,
+	}
+}
+
+// configFrom turns the flags into a tunnel.Config. Apart from the secrets,
+// which come from src (flag, file, environment or a terminal prompt), it is a
+// pure function. Every error it returns is a usage error (exit code 2) or
+// wraps tunnel.ErrConfig, and none contains a secret.
+//
+// Non-secret problems are reported before any prompt for a secret.
+func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.Config, error) {
+	var cfg tunnel.Config
+	var err error
+
+	if cfg.Server, cfg.IKEPort, err = parseServer(f.Server); err != nil {
+		return tunnel.Config{}, err
+	}
+	if f.NATTPort < 1 || f.NATTPort > 65535 {
+		return tunnel.Config{}, usageErrorf("--%s %d: not a UDP port (want 1-65535)", flgNATTPort, f.NATTPort)
+	}
+	cfg.NATTPort = uint16(f.NATTPort)
+
+	if f.User == "" {
+		return tunnel.Config{}, usageErrorf("no user given: use --%s NAME", flgUser)
+	}
+	cfg.User = f.User
+
+	if cfg.Auth, err = parseAuth(f.Auth); err != nil {
+		return tunnel.Config{}, err
+	}
+	if cfg.Routes, err = parseRoutes(f.Routes); err != nil {
+		return tunnel.Config{}, err
+	}
+
+	if f.Interface == "" {
+		return tunnel.Config{}, usageErrorf("--%s: empty interface name", flgInterface)
+	}
+	cfg.Interface = f.Interface
+
+	if f.SALifetime < tunnel.MinSALifetime {
+		return tunnel.Config{}, usageErrorf("--%s %v: below the minimum of %v", flgSALifetime, f.SALifetime, tunnel.MinSALifetime)
+	}
+	cfg.SALifetime = f.SALifetime
+
+	// Catch what tunnel rejects (e.g. the interface name) before asking for
+	// secrets. The placeholders only satisfy the "secret given" checks.
+	probe := cfg.WithDefaults()
+	probe.PSK, probe.Password = []byte("x"), []byte("x")
+	if err := probe.Validate(); err != nil {
+		return tunnel.Config{}, err
+	}
+
+	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
+		return tunnel.Config{}, err
+	}
+	return cfg, nil
+}
+
+// parseServer splits --server HOST[:PORT]. HOST is an IPv4 address or a DNS
+// name; PORT is the IKE port (default 500). IPv6 is not supported yet.
+func parseServer(s string) (host string, port uint16, err error) {
+	if s == "" {
+		return "", 0, usageErrorf("no server given: use --%s HOST[:PORT]", flgServer)
+	}
+	bad := func(format string, a ...any) error {
+		return usageErrorf("--%s %q: %s", flgServer, s, fmt.Sprintf(format, a...))
+	}
+	if strings.HasPrefix(s, "[") || strings.Count(s, ":") > 1 {
+		return "", 0, bad("IPv6 servers are not supported; give an IPv4 address or a host name")
+	}
+	host, port = s, tunnel.DefaultIKEPort
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		host = s[:i]
+		p, err := strconv.ParseUint(s[i+1:], 10, 16)
+		if err != nil || p == 0 {
+			return "", 0, bad("bad port %q (want 1-65535)", s[i+1:])
+		}
+		port = uint16(p)
+	}
+	if host == "" {
+		return "", 0, bad("no host name or address")
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		switch {
+		case !addr.Is4():
+			return "", 0, bad("IPv6 servers are not supported; give an IPv4 address or a host name")
+		case addr.IsUnspecified() || addr.IsMulticast() || addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			return "", 0, bad("not a unicast address")
+		}
+		return host, port, nil
+	}
+	if err := checkHostName(host); err != nil {
+		return "", 0, bad("%v", err)
+	}
+	return host, port, nil
+}
+
+// checkHostName accepts DNS names (letters, digits, '-', '_', dots) and
+// rejects things that look like mistyped IPv4 addresses ("10.0.0", "1.2.3.256").
+func checkHostName(h string) error {
+	name := strings.TrimSuffix(h, ".")
+	if len(name) == 0 || len(name) > 253 {
+		return fmt.Errorf("not a host name")
+	}
+	numeric := true
+	for _, label := range strings.Split(name, ".") {
+		if len(label) == 0 || len(label) > 63 {
+			return fmt.Errorf("not a host name (empty or long label)")
+		}
+		if strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return fmt.Errorf("not a host name (label starts or ends with '-')")
+		}
+		for _, c := range label {
+			switch {
+			case c >= '0' && c <= '9':
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-', c == '_':
+				numeric = false
+			default:
+				return fmt.Errorf("not a host name (character %q)", c)
+			}
+		}
+	}
+	if numeric {
+		return fmt.Errorf("not a valid IPv4 address")
+	}
+	return nil
+}
+
+// parseAuth parses --auth: PPP authentication methods in order of
+// preference, comma-separated, case-insensitive, each at most once.
+func parseAuth(s string) ([]string, error) {
+	var out []string
+	for _, m := range strings.Split(s, ",") {
+		m = strings.ToLower(strings.TrimSpace(m))
+		switch {
+		case m == "":
+			return nil, usageErrorf("--%s %q: empty method name (known: %s)", flgAuth, s, strings.Join(tunnel.KnownAuth, ", "))
+		case !slices.Contains(tunnel.KnownAuth, m):
+			return nil, usageErrorf("--%s: unknown method %q (known: %s)", flgAuth, m, strings.Join(tunnel.KnownAuth, ", "))
+		case slices.Contains(out, m):
+			return nil, usageErrorf("--%s: method %q listed twice", flgAuth, m)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// parseRoutes parses the --route values: IPv4 CIDR prefixes without host
+// bits. Duplicates are dropped.
+func parseRoutes(rs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, r := range rs {
+		r = strings.TrimSpace(r)
+		p, err := netip.ParsePrefix(r)
+		switch {
+		case err != nil:
+			return nil, usageErrorf("--%s %q: not a CIDR prefix such as 192.168.30.0/24", flgRoute, r)
+		case !p.Addr().Is4():
+			return nil, usageErrorf("--%s %q: only IPv4 routes are supported", flgRoute, r)
+		case p != p.Masked():
+			return nil, usageErrorf("--%s %q: host bits set (did you mean %v?)", flgRoute, r, p.Masked())
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

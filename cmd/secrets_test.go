@@ -1,0 +1,201 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func strp(s string) *string { return &s }
+
+func TestSecrets(t *testing.T) {
+	tests := []struct {
+		name         string
+		psk, pskFile *string
+		pw, pwFile   *string
+		env          map[string]string
+		files        map[string]string
+		terminal     bool
+		typed        []string
+
+		wantPSK, wantPW string
+		wantErr         string // substring
+		wantCode        int    // ExitCode of the error
+		wantStderr      []string
+		wantPrompts     int
+	}{
+		{name: "files", pskFile: strp("psk"), pwFile: strp("pw"),
+			files:   map[string]string{"psk": "k3y\n", "pw": "pa55"},
+			wantPSK: "k3y", wantPW: "pa55"},
+		{name: "environment", env: map[string]string{envPSK: "k3y", envPassword: "pa55"},
+			wantPSK: "k3y", wantPW: "pa55"},
+		{name: "flags warn", psk: strp("k3y"), pw: strp("pa55"),
+			wantPSK: "k3y", wantPW: "pa55",
+			wantStderr: []string{
+				"l2tpctl: warning: --psk on the command line is visible to other users (ps); use --psk-file or L2TPCTL_PSK\n",
+				"l2tpctl: warning: --password on the command line is visible to other users (ps); use --password-file or L2TPCTL_PASSWORD\n",
+			}},
+		{name: "mixed", psk: strp("k3y"), pwFile: strp("pw"), files: map[string]string{"pw": "pa55\n"},
+			wantPSK: "k3y", wantPW: "pa55",
+			wantStderr: []string{"l2tpctl: warning: --psk on the command line is visible to other users (ps); use --psk-file or L2TPCTL_PSK\n"}},
+		{name: "only one newline stripped", pskFile: strp("psk"), pwFile: strp("pw"),
+			files:   map[string]string{"psk": "k3y\n\n", "pw": " pa55 \n"},
+			wantPSK: "k3y\n", wantPW: " pa55 "},
+		{name: "CRLF", pskFile: strp("psk"), pwFile: strp("pw"),
+			files:   map[string]string{"psk": "k3y\r\n", "pw": "pa55\r\r\n"},
+			wantPSK: "k3y", wantPW: "pa55\r"},
+		{name: "lone CR kept", pskFile: strp("psk"), env: map[string]string{envPassword: "p"},
+			files:   map[string]string{"psk": "k3y\r"},
+			wantPSK: "k3y\r", wantPW: "p"},
+		{name: "empty file", pskFile: strp("psk"), env: map[string]string{envPassword: "p"},
+			files:   map[string]string{"psk": ""},
+			wantErr: "--psk-file psk: the file is empty", wantCode: exitUsage},
+		{name: "file with only a newline", pwFile: strp("pw"), env: map[string]string{envPSK: "k"},
+			files:   map[string]string{"pw": "\r\n"},
+			wantErr: "--password-file pw: the file is empty", wantCode: exitUsage},
+		{name: "missing file", pskFile: strp("/nonexistent/psk"), env: map[string]string{envPassword: "p"},
+			wantErr: "--psk-file: open /nonexistent/psk: file does not exist", wantCode: exitUsage},
+		{name: "empty file name", pskFile: strp(""), env: map[string]string{envPassword: "p"},
+			wantErr: "--psk-file: empty file name", wantCode: exitUsage},
+		{name: "empty flag", psk: strp(""), env: map[string]string{envPassword: "p"},
+			wantErr: "--psk: empty pre-shared key", wantCode: exitUsage},
+		{name: "empty env", env: map[string]string{envPSK: "", envPassword: "p"},
+			wantErr: "L2TPCTL_PSK is set but empty", wantCode: exitUsage},
+		{name: "flag and file", psk: strp("k"), pskFile: strp("psk"), files: map[string]string{"psk": "k"},
+			env:     map[string]string{envPassword: "p"},
+			wantErr: "the pre-shared key is given twice, by --psk and by --psk-file: use only one", wantCode: exitUsage},
+		{name: "file and env", pwFile: strp("pw"), env: map[string]string{envPSK: "k", envPassword: "p"},
+			wantErr: "the password is given twice, by --password-file and by L2TPCTL_PASSWORD (environment)", wantCode: exitUsage},
+		{name: "flag and env", pw: strp("p"), env: map[string]string{envPSK: "k", envPassword: "p"},
+			wantErr: "by --password and by L2TPCTL_PASSWORD", wantCode: exitUsage},
+		{name: "three sources", psk: strp("k"), pskFile: strp("psk"), env: map[string]string{envPSK: "k"},
+			wantErr: "given three times, by --psk, --psk-file and L2TPCTL_PSK", wantCode: exitUsage},
+		{name: "conflict reported before prompting", env: map[string]string{envPassword: "p"}, pwFile: strp("pw"),
+			terminal: true, typed: []string{"k"},
+			wantErr: "the password is given twice", wantCode: exitUsage, wantPrompts: 0},
+		{name: "no terminal, no psk", env: map[string]string{envPassword: "p"},
+			wantErr:  "no pre-shared key given and stdin is not a terminal: use --psk-file FILE or L2TPCTL_PSK",
+			wantCode: exitUsage},
+		{name: "no terminal, no password", env: map[string]string{envPSK: "k"},
+			wantErr:  "no password given and stdin is not a terminal: use --password-file FILE or L2TPCTL_PASSWORD",
+			wantCode: exitUsage},
+		{name: "prompt both", terminal: true, typed: []string{"k3y", "pa55"},
+			wantPSK: "k3y", wantPW: "pa55", wantPrompts: 2,
+			wantStderr: []string{"Pre-shared key: \n", "Password for alice: \n"}},
+		{name: "prompt password only", terminal: true, typed: []string{"pa55"}, env: map[string]string{envPSK: "k3y"},
+			wantPSK: "k3y", wantPW: "pa55", wantPrompts: 1,
+			wantStderr: []string{"Password for alice: \n"}},
+		{name: "prompt empty answer", terminal: true, typed: []string{""},
+			wantErr: "empty pre-shared key", wantCode: exitUsage, wantPrompts: 1},
+		{name: "not prompted when given", terminal: true, env: map[string]string{envPSK: "k", envPassword: "p"},
+			wantPSK: "k", wantPW: "p"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &fakeWorld{env: tt.env, files: tt.files, terminal: tt.terminal, typed: tt.typed}
+			f := connectFlags{User: "alice", PSK: tt.psk, PSKFile: tt.pskFile, Password: tt.pw, PasswordFile: tt.pwFile}
+			psk, pw, err := w.secretSource().secrets(context.Background(), f)
+			if w.prompts != tt.wantPrompts {
+				t.Errorf("prompted %d times, want %d", w.prompts, tt.wantPrompts)
+			}
+			if tt.wantErr != "" {
+				if err == nil {
+					t.Fatalf("no error, want %q", tt.wantErr)
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error %q does not contain %q", err, tt.wantErr)
+				}
+				if c := ExitCode(err); c != tt.wantCode {
+					t.Errorf("ExitCode = %d, want %d", c, tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("secrets: %v", err)
+			}
+			if string(psk) != tt.wantPSK || string(pw) != tt.wantPW {
+				t.Errorf("secrets = %q, %q; want %q, %q", psk, pw, tt.wantPSK, tt.wantPW)
+			}
+			if got, want := w.stderr.String(), strings.Join(tt.wantStderr, ""); got != want {
+				t.Errorf("stderr = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestSecretPromptInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := secretSource{
+		lookupEnv:    func(string) (string, bool) { return "", false },
+		isTerminal:   func() bool { return true },
+		readPassword: func(ctx context.Context) ([]byte, error) { return nil, ctx.Err() },
+		stderr:       new(strings.Builder),
+	}
+	_, _, err := s.secrets(ctx, connectFlags{User: "alice"})
+	if err == nil || !strings.Contains(err.Error(), "interrupted while reading the pre-shared key") {
+		t.Fatalf("err = %v", err)
+	}
+	if ExitCode(err) != exitFailure {
+		t.Errorf("ExitCode = %d, want 1", ExitCode(err))
+	}
+}
+
+func TestSecretPromptReadError(t *testing.T) {
+	s := secretSource{
+		lookupEnv:    func(string) (string, bool) { return "", false },
+		isTerminal:   func() bool { return true },
+		readPassword: func(context.Context) ([]byte, error) { return nil, errors.New("inappropriate ioctl") },
+		stderr:       new(strings.Builder),
+	}
+	_, _, err := s.secrets(context.Background(), connectFlags{User: "alice"})
+	if err == nil || !strings.Contains(err.Error(), "reading the pre-shared key from the terminal: inappropriate ioctl") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestTrimNewline(t *testing.T) {
+	for in, want := range map[string]string{
+		"":          "",
+		"a":         "a",
+		"a\n":       "a",
+		"a\r\n":     "a",
+		"a\n\n":     "a\n",
+		"a\r\n\r\n": "a\r\n",
+		"a\n\r\n":   "a\n",
+		"a\r":       "a\r",
+		" a \t\n":   " a \t",
+		"\n":        "",
+	} {
+		if got := string(trimNewline([]byte(in))); got != want {
+			t.Errorf("trimNewline(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestReadSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := readSecretFile(dir + "/missing"); err == nil || !strings.Contains(err.Error(), dir+"/missing") {
+		t.Errorf("missing file: err = %v, want one naming the file", err)
+	}
+	big := dir + "/big"
+	if err := os.WriteFile(big, make([]byte, maxSecretFile+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readSecretFile(big); err == nil || !strings.Contains(err.Error(), big) {
+		t.Errorf("big file: err = %v, want one naming it", err)
+	}
+	ok := dir + "/ok"
+	if err := os.WriteFile(ok, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readSecretFile(ok); err != nil || string(b) != "s3cret\n" {
+		t.Errorf("readSecretFile = %q, %v", b, err)
+	}
+	// A directory is unreadable as a secret and the error names it.
+	if _, err := readSecretFile(dir); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("directory: err = %v, want one naming it", err)
+	}
+}
