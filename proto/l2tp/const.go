@@ -1,6 +1,9 @@
 package l2tp
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Protocol constants from RFC 2661. Implementation tunables are at the end of
 // this file.
@@ -71,7 +74,7 @@ func (t MsgType) String() string {
 	if t.Known() {
 		return msgNames[t]
 	}
-	return "MsgType(" + itoa(uint32(t)) + ")"
+	return "MsgType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // AVPType is the Attribute Type of an IETF (vendor 0) AVP. Ref: RFC 2661 §4.4.
@@ -79,51 +82,53 @@ type AVPType uint16
 
 // IETF attribute types. Ref: RFC 2661 §4.4.1–§4.4.6.
 const (
-	AVPMessageType          AVPType = 0  // §4.4.1, uint16, M=1
-	AVPResultCode           AVPType = 1  // §4.4.2, uint16 result [uint16 error [message]], M=1
-	AVPProtocolVersion      AVPType = 2  // §4.4.3, uint8 ver, uint8 rev, M=1
-	AVPFramingCapabilities  AVPType = 3  // §4.4.3, uint32 bits, M=1
-	AVPBearerCapabilities   AVPType = 4  // §4.4.3, uint32 bits, M=1
-	AVPTieBreaker           AVPType = 5  // §4.4.3, 8 octets, M=0
-	AVPFirmwareRevision     AVPType = 6  // §4.4.3, uint16, M=0
-	AVPHostName             AVPType = 7  // §4.4.3, string, M=1
-	AVPVendorName           AVPType = 8  // §4.4.3, string, M=0
-	AVPAssignedTunnelID     AVPType = 9  // §4.4.3, uint16, M=1
-	AVPReceiveWindowSize    AVPType = 10 // §4.4.3, uint16, M=1
-	AVPChallenge            AVPType = 11 // §4.4.3, octets, M=1
-	AVPQ931CauseCode        AVPType = 12 // §4.4.4, M=1
-	AVPChallengeResponse    AVPType = 13 // §4.4.3, 16 octets, M=1
-	AVPAssignedSessionID    AVPType = 14 // §4.4.4, uint16, M=1
-	AVPCallSerialNumber     AVPType = 15 // §4.4.4, uint32, M=1
-	AVPMinimumBPS           AVPType = 16 // §4.4.4, uint32, M=1
-	AVPMaximumBPS           AVPType = 17 // §4.4.4, uint32, M=1
-	AVPBearerType           AVPType = 18 // §4.4.4, uint32 bits, M=1
-	AVPFramingType          AVPType = 19 // §4.4.4, uint32 bits, M=1
-	AVPCalledNumber         AVPType = 21 // §4.4.4, string, M=1
-	AVPCallingNumber        AVPType = 22 // §4.4.4, string, M=1
-	AVPSubAddress           AVPType = 23 // §4.4.4, string, M=1
-	AVPTxConnectSpeed       AVPType = 24 // §4.4.4, uint32 bps, M=1
-	AVPPhysicalChannelID    AVPType = 25 // §4.4.4, uint32, M=0
-	AVPInitialRecvLCPConfReq AVPType = 26 // §4.4.5, M=0
-	AVPLastSentLCPConfReq   AVPType = 27 // §4.4.5, M=0
-	AVPLastRecvLCPConfReq   AVPType = 28 // §4.4.5, M=0
-	AVPProxyAuthenType      AVPType = 29 // §4.4.5, M=0
-	AVPProxyAuthenName      AVPType = 30 // §4.4.5, M=0
-	AVPProxyAuthenChallenge AVPType = 31 // §4.4.5, M=0
-	AVPProxyAuthenID        AVPType = 32 // §4.4.5, M=0
-	AVPProxyAuthenResponse  AVPType = 33 // §4.4.5, M=0
-	AVPCallErrors           AVPType = 34 // §4.4.6, M=1
-	AVPACCM                 AVPType = 35 // §4.4.6, M=1
-	AVPRandomVector         AVPType = 36 // §4.4.1, octets, M=1
-	AVPPrivateGroupID       AVPType = 37 // §4.4.4, M=0
-	AVPRxConnectSpeed       AVPType = 38 // §4.4.4, uint32 bps, M=0
-	AVPSequencingRequired   AVPType = 39 // §4.4.4, empty, M=1
+	AVPMessageType           AVPType = 0  // §4.4.1, uint16
+	AVPResultCode            AVPType = 1  // §4.4.2, uint16 result [uint16 error [message]]
+	AVPProtocolVersion       AVPType = 2  // §4.4.3, uint8 ver, uint8 rev
+	AVPFramingCapabilities   AVPType = 3  // §4.4.3, uint32 bits
+	AVPBearerCapabilities    AVPType = 4  // §4.4.3, uint32 bits
+	AVPTieBreaker            AVPType = 5  // §4.4.3, 8 octets
+	AVPFirmwareRevision      AVPType = 6  // §4.4.3, uint16
+	AVPHostName              AVPType = 7  // §4.4.3, string
+	AVPVendorName            AVPType = 8  // §4.4.3, string
+	AVPAssignedTunnelID      AVPType = 9  // §4.4.3, uint16
+	AVPReceiveWindowSize     AVPType = 10 // §4.4.3, uint16
+	AVPChallenge             AVPType = 11 // §4.4.3, octets
+	AVPQ931CauseCode         AVPType = 12 // §4.4.4
+	AVPChallengeResponse     AVPType = 13 // §4.4.3, 16 octets
+	AVPAssignedSessionID     AVPType = 14 // §4.4.4, uint16
+	AVPCallSerialNumber      AVPType = 15 // §4.4.4, uint32
+	AVPMinimumBPS            AVPType = 16 // §4.4.4, uint32
+	AVPMaximumBPS            AVPType = 17 // §4.4.4, uint32
+	AVPBearerType            AVPType = 18 // §4.4.4, uint32 bits
+	AVPFramingType           AVPType = 19 // §4.4.4, uint32 bits
+	AVPCalledNumber          AVPType = 21 // §4.4.4, string
+	AVPCallingNumber         AVPType = 22 // §4.4.4, string
+	AVPSubAddress            AVPType = 23 // §4.4.4, string
+	AVPTxConnectSpeed        AVPType = 24 // §4.4.4, uint32 bps
+	AVPPhysicalChannelID     AVPType = 25 // §4.4.4, uint32
+	AVPInitialRecvLCPConfReq AVPType = 26 // §4.4.5
+	AVPLastSentLCPConfReq    AVPType = 27 // §4.4.5
+	AVPLastRecvLCPConfReq    AVPType = 28 // §4.4.5
+	AVPProxyAuthenType       AVPType = 29 // §4.4.5
+	AVPProxyAuthenName       AVPType = 30 // §4.4.5
+	AVPProxyAuthenChallenge  AVPType = 31 // §4.4.5
+	AVPProxyAuthenID         AVPType = 32 // §4.4.5
+	AVPProxyAuthenResponse   AVPType = 33 // §4.4.5
+	AVPCallErrors            AVPType = 34 // §4.4.6
+	AVPACCM                  AVPType = 35 // §4.4.6
+	AVPRandomVector          AVPType = 36 // §4.4.1, octets
+	AVPPrivateGroupID        AVPType = 37 // §4.4.4
+	AVPRxConnectSpeed        AVPType = 38 // §4.4.4, uint32 bps
+	AVPSequencingRequired    AVPType = 39 // §4.4.4, empty
 
-	avpReserved20 AVPType = 20 // reserved in RFC 2661 §4.4.4
+	// Type 20 is reserved in RFC 2661 (Packet Processing Delay in its
+	// drafts, still known to xl2tpd); it is tolerated like the others.
 )
 
-// knownAVP reports whether t is an attribute type RFC 2661 defines.
-func knownAVP(t AVPType) bool { return t <= AVPSequencingRequired && t != avpReserved20 }
+// knownAVP reports whether t is an attribute type RFC 2661 defines (or
+// reserves). We act on few of them; the rest are accepted and ignored.
+func knownAVP(t AVPType) bool { return t <= AVPSequencingRequired }
 
 // Protocol Version AVP value: version 1, revision 0. Ref: RFC 2661 §4.4.3.
 const protocolVersion = 0x0100
@@ -238,18 +243,3 @@ const (
 	// randomIDTries bounds the draws for a non-zero random ID.
 	randomIDTries = 16
 )
-
-// itoa formats v without fmt or strconv (used by String methods).
-func itoa(v uint32) string {
-	var b [10]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return string(b[i:])
-}

@@ -1,0 +1,18 @@
+// Package l2tp implements L2TPv2 (RFC 2661) for l2tpctl: the header codec
+// for control and data messages, the AVP codec, reliable delivery of
+// control messages (Ns/Nr, ZLB acknowledgements, retransmission with
+// exponential backoff, the peer's receive window), and two pure state
+// machines: LAC, the client that opens a tunnel and places one incoming
+// call, and LNS, a minimal responder for tests.
+//
+// The state machines follow the contract in docs/architecture.md: bytes and
+// time in, actions out, no I/O, randomness from an injected io.Reader.
+//
+// Data path: PutDataHeader and ParseHeader do not allocate.
+//
+// Interop notes (see shared/peers): control messages always carry the L and
+// S bits (SoftEther drops them otherwise); hidden AVPs are never sent;
+// Set-Link-Info and WAN-Error-Notify are acknowledged and ignored (Meraki
+// sends SLI); unknown AVPs without the M bit, vendor AVPs included, are
+// skipped.
+package l2tp

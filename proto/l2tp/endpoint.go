@@ -1,0 +1,332 @@
+package l2tp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Action is an output of the LAC and LNS state machines. The tunnel layer
+// type-switches on Send, TunnelUp, SessionUp and Closed.
+type Action interface{ isAction() }
+
+// Send is a complete L2TP control packet to send to the peer (UDP 1701).
+// Data is owned by the caller.
+type Send struct{ Data []byte }
+
+// TunnelUp reports an established control connection (SCCRP/SCCCN done).
+type TunnelUp struct {
+	LocalTunnel, PeerTunnel  uint16
+	PeerHostName, PeerVendor string
+}
+
+// SessionUp reports an established call (ICRQ/ICRP/ICCN done): data
+// packets go to PeerTunnel/PeerSession, arrive for LocalTunnel/LocalSession.
+type SessionUp struct {
+	LocalTunnel, PeerTunnel, LocalSession, PeerSession uint16
+}
+
+// Closed reports that the tunnel, or with a *StopError whose Tunnel is
+// false only the call, is gone. Err is a *StopError (StopCCN/CDN received
+// or sent because of a protocol error) or wraps ErrNoResponse or ErrNoRand.
+type Closed struct{ Err error }
+
+func (Send) isAction()      {}
+func (TunnelUp) isAction()  {}
+func (SessionUp) isAction() {}
+func (Closed) isAction()    {}
+
+// LACConfig configures a LAC. Zero values select the defaults.
+type LACConfig struct {
+	HostName       string        // Host Name AVP (default "l2tpctl")
+	VendorName     string        // Vendor Name AVP (default "l2tpctl")
+	Rand           io.Reader     // tunnel ID, session ID, call serial number; required
+	RecvWindow     uint16        // Receive Window Size we offer (default 8)
+	HelloInterval  time.Duration // send HELLO after this long without a packet (default 60 s)
+	RetransmitBase time.Duration // first retransmission timeout (default 1 s), doubling, capped at 8 s
+	MaxRetransmits int           // retransmissions before Closed{ErrNoResponse} (default 5)
+}
+
+// LNSConfig configures the test LNS; the fields mean the same as in LACConfig.
+type LNSConfig LACConfig
+
+func (c LACConfig) withDefaults() LACConfig {
+	if c.HostName == "" {
+		c.HostName = defaultHostName
+	}
+	if c.VendorName == "" {
+		c.VendorName = defaultVendorName
+	}
+	if c.RecvWindow == 0 {
+		c.RecvWindow = defaultRecvWindow
+	}
+	if c.HelloInterval <= 0 {
+		c.HelloInterval = defaultHello
+	}
+	if c.RetransmitBase <= 0 {
+		c.RetransmitBase = defaultRetransmitBase
+	}
+	if c.MaxRetransmits <= 0 {
+		c.MaxRetransmits = defaultMaxRetransmits
+	}
+	return c
+}
+
+// endpoint is what the LAC and the LNS share: one control connection with
+// at most one call.
+type endpoint struct {
+	cfg LACConfig
+	rel reliable
+
+	localTunnel, peerTunnel   uint16
+	localSession, peerSession uint16
+
+	keepalive bool      // tunnel is up: send HELLO when idle
+	helloAt   time.Time // when to send HELLO if nothing arrives before
+	closed    bool      // tunnel gone: Handle only re-acknowledges duplicates
+}
+
+func newEndpoint(cfg LACConfig) endpoint {
+	cfg = cfg.withDefaults()
+	return endpoint{cfg: cfg, rel: newReliable(cfg.RetransmitBase, cfg.MaxRetransmits)}
+}
+
+// role is what differs between LAC and LNS on receive.
+type role interface {
+	accepts(m *Message) bool
+	dispatch(now time.Time, m *Message, out []Action) []Action
+}
+
+// receive runs one control packet through reliable delivery and, if it is
+// the next in sequence, through the role's state machine.
+func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
+	var m Message
+	if err := m.UnmarshalBinary(pkt); err != nil {
+		return nil // malformed: drop, the peer retransmits or gives up
+	}
+	if !r.accepts(&m) {
+		return nil // a stale tunnel or session
+	}
+	if e.closed {
+		// Keep acknowledging the peer's retransmitted StopCCN. Ref: RFC 2661 §5.7.
+		if !m.IsZLB() && e.peerTunnel != 0 && e.rel.classify(m.Ns) == seqDuplicate {
+			return []Action{e.rel.zlb(e.peerTunnel)}
+		}
+		return nil
+	}
+	e.helloAt = now.Add(e.cfg.HelloInterval)
+	e.rel.ack(m.Nr)
+	var out []Action
+	if !m.IsZLB() {
+		switch e.rel.classify(m.Ns) {
+		case seqNew:
+			e.rel.accept()
+			out = r.dispatch(now, &m, out)
+		case seqDuplicate:
+			e.rel.ackOwed = true
+		}
+	}
+	if e.closed {
+		return out
+	}
+	out = e.rel.flush(now, out)
+	if e.rel.ackOwed {
+		out = append(out, e.rel.zlb(e.peerTunnel))
+	}
+	return out
+}
+
+// tick retransmits and sends HELLO when due.
+func (e *endpoint) tick(now time.Time) []Action {
+	if e.closed {
+		return nil
+	}
+	out, failed := e.rel.tick(now, nil)
+	if failed != nil {
+		e.shutdown()
+		return []Action{Closed{Err: fmt.Errorf("%w to %v after %d retransmissions", ErrNoResponse, failed.typ, failed.tries)}}
+	}
+	if e.keepalive && !now.Before(e.helloAt) {
+		e.helloAt = now.Add(e.cfg.HelloInterval)
+		if e.rel.idle() { // otherwise retransmissions already probe the peer
+			out = e.queue(now, hello(), 0, out)
+		}
+	}
+	return out
+}
+
+// deadline is the next time tick has work; zero for none.
+func (e *endpoint) deadline() time.Time {
+	if e.closed {
+		return time.Time{}
+	}
+	d := e.rel.deadline()
+	if e.keepalive && (d.IsZero() || e.helloAt.Before(d)) {
+		d = e.helloAt
+	}
+	return d
+}
+
+// queue sends m reliably to the peer's tunnel and the given peer session.
+func (e *endpoint) queue(now time.Time, m *Message, session uint16, out []Action) []Action {
+	m.TunnelID, m.SessionID = e.peerTunnel, session
+	data, err := m.AppendBinary(nil)
+	if err != nil {
+		panic("l2tp: encoding our own message: " + err.Error()) // values are bounded by construction
+	}
+	e.rel.enqueue(m.Type(), data)
+	return e.rel.flush(now, out)
+}
+
+// sendOnce sends m once, without retransmission (final messages).
+func (e *endpoint) sendOnce(m *Message, session uint16, out []Action) []Action {
+	m.TunnelID, m.SessionID = e.peerTunnel, session
+	data, err := m.AppendBinary(nil)
+	if err != nil {
+		panic("l2tp: encoding our own message: " + err.Error())
+	}
+	// Everything queued before goes out first, so that the peer sees no
+	// gap in Ns and does not drop this final message as out of order.
+	out = e.rel.drain(out)
+	return append(out, e.rel.sendOnce(data))
+}
+
+// shutdown forgets the connection.
+func (e *endpoint) shutdown() {
+	e.closed = true
+	e.keepalive = false
+	e.rel.reset()
+}
+
+// ackNow appends a ZLB if the peer's last message is not yet acknowledged.
+func (e *endpoint) ackNow(out []Action) []Action {
+	if e.rel.ackOwed && e.peerTunnel != 0 {
+		out = append(out, e.rel.zlb(e.peerTunnel))
+	}
+	return out
+}
+
+// peerStopCCN handles a received StopCCN: acknowledge, then close.
+// Ref: RFC 2661 §5.7, §6.4.
+func (e *endpoint) peerStopCCN(m *Message, out []Action) []Action {
+	if e.peerTunnel == 0 {
+		e.peerTunnel, _ = m.Uint16(AVPAssignedTunnelID)
+	}
+	res, code, msg, _ := m.Result()
+	out = e.ackNow(out)
+	e.shutdown()
+	return append(out, Closed{Err: &StopError{Result: res, ErrorCode: code, Message: msg, Tunnel: true}})
+}
+
+// peerCDN handles a received CDN for our call: acknowledge, then report.
+// The tunnel stays. Ref: RFC 2661 §5.6, §6.12.
+func (e *endpoint) peerCDN(m *Message, out []Action) []Action {
+	res, code, msg, _ := m.Result()
+	out = e.ackNow(out)
+	e.localSession, e.peerSession = 0, 0
+	return append(out, Closed{Err: &StopError{Result: res, ErrorCode: code, Message: msg}})
+}
+
+// stopTunnel sends a StopCCN for a protocol error and closes. The peer
+// tunnel may still be 0 (SCCRP without Assigned Tunnel ID).
+func (e *endpoint) stopTunnel(code uint16, cause error, msg string, out []Action) []Action {
+	out = e.sendOnce(stopCCN(e.localTunnel, StopResultError, code, msg), 0, out)
+	e.shutdown()
+	return append(out, Closed{Err: &StopError{Result: StopResultError, ErrorCode: code, Message: msg, Tunnel: true, Local: true, Err: cause}})
+}
+
+// stopCall sends a CDN for a protocol error in our call; the tunnel stays.
+func (e *endpoint) stopCall(now time.Time, code uint16, cause error, msg string, out []Action) []Action {
+	out = e.queue(now, cdn(e.localSession, CDNResultError, code, msg), e.peerSession, out)
+	e.localSession, e.peerSession = 0, 0
+	return append(out, Closed{Err: &StopError{Result: CDNResultError, ErrorCode: code, Message: msg, Local: true, Err: cause}})
+}
+
+// rejectUnknown handles an unknown AVP with the M bit, or an unknown message
+// type with the M bit: the call (session message) or tunnel is torn down
+// with Result Code 2 and Error Code 8. Ref: RFC 2661 §4.2, §4.4.1, §4.4.2.
+// ourCall tells whether the message is for our live call; session messages
+// for other calls are ignored.
+func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []Action) ([]Action, bool) {
+	t := m.Type()
+	if !t.Known() {
+		if !m.AVPs[0].Mandatory {
+			return out, false // ignored, but acknowledged (§4.4.1)
+		}
+		return e.stopTunnel(ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, "unknown message type "+t.String(), out), true
+	}
+	a, bad := m.unknownMandatory()
+	if !bad {
+		return out, false
+	}
+	msg := fmt.Sprintf("unknown mandatory AVP vendor %d type %d in %v", a.Vendor, a.Type, t)
+	if !t.Session() {
+		return e.stopTunnel(ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, msg, out), true
+	}
+	if !ourCall {
+		return out, true
+	}
+	if e.peerSession == 0 {
+		e.peerSession, _ = m.Uint16(AVPAssignedSessionID)
+	}
+	return e.stopCall(now, ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, msg, out), true
+}
+
+// close returns the final CDN (when a call is up) and StopCCN, sent once.
+// Ref: RFC 2661 §5.6, §5.7.
+func (e *endpoint) close(callUp bool) []Action {
+	if e.closed {
+		return nil
+	}
+	var out []Action
+	if e.peerTunnel != 0 {
+		if callUp && e.peerSession != 0 {
+			out = e.sendOnce(cdn(e.localSession, CDNResultAdmin, ErrorCodeNone, ""), e.peerSession, out)
+		}
+		out = e.sendOnce(stopCCN(e.localTunnel, StopResultClear, ErrorCodeNone, ""), 0, out)
+	}
+	e.shutdown()
+	return out
+}
+
+// randomID draws a non-zero 16-bit ID from the configured source.
+func (e *endpoint) randomID() (uint16, error) {
+	var b [2]byte
+	for range randomIDTries {
+		if err := e.read(b[:]); err != nil {
+			return 0, err
+		}
+		if v := binary.BigEndian.Uint16(b[:]); v != 0 {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %d zero IDs in a row", ErrNoRand, randomIDTries)
+}
+
+func (e *endpoint) randomUint32() (uint32, error) {
+	var b [4]byte
+	if err := e.read(b[:]); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint32(b[:]), nil
+}
+
+func (e *endpoint) read(b []byte) error {
+	if e.cfg.Rand == nil {
+		return fmt.Errorf("%w: no Rand configured", ErrNoRand)
+	}
+	if _, err := io.ReadFull(e.cfg.Rand, b); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoRand, err)
+	}
+	return nil
+}
+
+// framingFor picks the Framing Type for ICCN from the peer's Framing
+// Capabilities: synchronous unless the peer offers only async (as xl2tpd).
+func framingFor(m *Message) uint32 {
+	if caps, ok := m.Uint32(AVPFramingCapabilities); ok && caps&FramingSync == 0 && caps&FramingAsync != 0 {
+		return FramingAsync
+	}
+	return FramingSync
+}

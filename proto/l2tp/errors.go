@@ -1,0 +1,91 @@
+package l2tp
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+var (
+	// ErrMalformed is wrapped by every decoding error: a header or AVP that
+	// is short, has a bad length or a bad version. Such messages are dropped.
+	ErrMalformed = errors.New("l2tp: malformed message")
+
+	// ErrNoResponse is wrapped (with the message that timed out) in
+	// Closed.Err when a control message was retransmitted MaxRetransmits
+	// times without an acknowledgement. Ref: RFC 2661 §5.8.
+	ErrNoResponse = errors.New("l2tp: no response from peer")
+
+	// ErrUnknownMandatoryAVP is wrapped by the StopError of a tunnel or call
+	// we closed because the peer sent an AVP we do not know with the M bit
+	// set. Ref: RFC 2661 §4.2.
+	ErrUnknownMandatoryAVP = errors.New("l2tp: unknown mandatory AVP")
+
+	// ErrMissingAVP is wrapped by the StopError of a tunnel or call we closed
+	// because a message lacked an AVP we need (Assigned Tunnel or Session ID).
+	ErrMissingAVP = errors.New("l2tp: required AVP missing")
+
+	// ErrNoRand is returned in Closed.Err when the configured random source
+	// is nil or fails.
+	ErrNoRand = errors.New("l2tp: random source failed")
+)
+
+// StopError is why a tunnel (StopCCN) or a call (CDN) was closed: the Result
+// Code AVP the peer sent us, or, with Local set, the one we sent the peer
+// because of a protocol error. Ref: RFC 2661 §4.4.2.
+type StopError struct {
+	Result    uint16 // Result Code (StopResult* or CDNResult*)
+	ErrorCode uint16 // General Error Code (ErrorCode*), 0 if absent; not "Error": that is the method
+	Message   string // optional Error Message
+	Tunnel    bool   // true: StopCCN (whole tunnel); false: CDN (the call)
+	Local     bool   // true: we closed it; false: the peer did
+	Err       error  // the local cause (ErrUnknownMandatoryAVP, ErrMissingAVP), if any
+}
+
+func (e *StopError) Error() string {
+	var b strings.Builder
+	b.WriteString("l2tp: ")
+	switch {
+	case e.Local && e.Tunnel:
+		b.WriteString("closed the tunnel (StopCCN sent)")
+	case e.Local:
+		b.WriteString("disconnected the call (CDN sent)")
+	case e.Tunnel:
+		b.WriteString("peer closed the tunnel")
+	default:
+		b.WriteString("peer disconnected the call")
+	}
+	b.WriteString(": result ")
+	b.WriteString(strconv.Itoa(int(e.Result)))
+	if t := resultText(e.Tunnel, e.Result); t != "" {
+		b.WriteString(" (" + t + ")")
+	}
+	if e.ErrorCode != 0 {
+		b.WriteString(", error ")
+		b.WriteString(strconv.Itoa(int(e.ErrorCode)))
+		if int(e.ErrorCode) < len(errorCodeText) {
+			b.WriteString(" (" + errorCodeText[e.ErrorCode] + ")")
+		}
+	}
+	if e.Message != "" {
+		b.WriteString(": " + strconv.Quote(e.Message))
+	}
+	return b.String()
+}
+
+// Unwrap returns the local cause, if any.
+func (e *StopError) Unwrap() error { return e.Err }
+
+// resultText is the RFC 2661 §4.4.2 meaning of a StopCCN or CDN result code.
+func resultText(tunnel bool, code uint16) string {
+	if tunnel {
+		if int(code) < len(stopResultText) {
+			return stopResultText[code]
+		}
+		return ""
+	}
+	if int(code) < len(cdnResultText) {
+		return cdnResultText[code]
+	}
+	return ""
+}

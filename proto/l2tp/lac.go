@@ -1,0 +1,184 @@
+package l2tp
+
+import (
+	"fmt"
+	"time"
+)
+
+// lacState is the LAC's progress; the tunnel being gone is endpoint.closed.
+//
+//	idle ──Start: SCCRQ──▶ waitCtlReply ──SCCRP: SCCCN, ICRQ──▶ waitReply
+//	                                                              │ ICRP: ICCN
+//	noCall ◀──CDN received / call protocol error── established ◀──┘
+//	(any) ──StopCCN received, retransmits exhausted, tunnel protocol
+//	        error, Close──▶ closed
+//
+// Ref: RFC 2661 §7.2 (control connection), §7.4.1 (LAC incoming call).
+type lacState uint8
+
+const (
+	lacIdle         lacState = iota // before Start
+	lacWaitCtlReply                 // SCCRQ sent
+	lacWaitReply                    // tunnel up, ICRQ sent
+	lacEstablished                  // ICCN sent: the call is up
+	lacNoCall                       // the call was disconnected; the tunnel stays until Close
+)
+
+var lacStateNames = [...]string{"idle", "wait-ctl-reply", "wait-reply", "established", "no-call"}
+
+func (s lacState) String() string {
+	if int(s) < len(lacStateNames) {
+		return lacStateNames[s]
+	}
+	return fmt.Sprintf("lacState(%d)", uint8(s))
+}
+
+// LAC is the client side of an L2TPv2 tunnel with one incoming call: it
+// opens the control connection (SCCRQ) and places the call (ICRQ). It is a
+// pure state machine; see docs/architecture.md for the contract. A LAC is
+// not safe for concurrent use.
+type LAC struct {
+	endpoint
+	state   lacState
+	framing uint32 // Framing Type for ICCN, from the peer's capabilities
+}
+
+// NewLAC returns a LAC; nothing is sent before Start.
+func NewLAC(cfg LACConfig) *LAC {
+	return &LAC{endpoint: newEndpoint(cfg)}
+}
+
+// Start sends SCCRQ with a random non-zero Assigned Tunnel ID. Ref: RFC 2661 §5.1.
+func (c *LAC) Start(now time.Time) []Action {
+	if c.state != lacIdle || c.closed {
+		return nil
+	}
+	id, err := c.randomID()
+	if err != nil {
+		c.shutdown()
+		return []Action{Closed{Err: err}}
+	}
+	c.localTunnel = id
+	c.state = lacWaitCtlReply
+	return c.queue(now, sccrq(c.cfg.HostName, c.cfg.VendorName, id, c.cfg.RecvWindow), 0, nil)
+}
+
+// Handle processes one received L2TP control packet (header included).
+// Packets for other tunnels and malformed packets are ignored.
+func (c *LAC) Handle(now time.Time, pkt []byte) []Action {
+	if c.state == lacIdle {
+		return nil
+	}
+	return c.receive(now, pkt, c)
+}
+
+// Tick retransmits and sends HELLO; call it when now >= Deadline().
+func (c *LAC) Tick(now time.Time) []Action { return c.tick(now) }
+
+// Deadline is when Tick must next be called; zero means no timer.
+func (c *LAC) Deadline() time.Time { return c.deadline() }
+
+// Close returns CDN (if the call is up) and StopCCN, each sent once; after
+// that the LAC is done. Ref: RFC 2661 §5.6, §5.7.
+func (c *LAC) Close(now time.Time) []Action {
+	if c.state == lacIdle {
+		c.shutdown()
+		return nil
+	}
+	return c.close(c.state == lacEstablished)
+}
+
+// accepts takes packets for our tunnel. Until SCCRP arrives only SCCRP,
+// StopCCN and ZLBs are taken, so that a stray packet cannot consume the
+// sequence number SCCRP will carry.
+func (c *LAC) accepts(m *Message) bool {
+	if m.TunnelID != c.localTunnel {
+		return false
+	}
+	if c.state == lacWaitCtlReply {
+		t := m.Type()
+		return m.IsZLB() || t == MsgSCCRP || t == MsgStopCCN
+	}
+	return true
+}
+
+func (c *LAC) ourCall(m *Message) bool {
+	return m.SessionID == c.localSession && (c.state == lacWaitReply || c.state == lacEstablished)
+}
+
+func (c *LAC) dispatch(now time.Time, m *Message, out []Action) []Action {
+	ours := c.ourCall(m)
+	out, rejected := c.rejectUnknown(now, m, ours, out)
+	if rejected {
+		if ours && !c.closed && m.Type().Session() {
+			c.state = lacNoCall
+		}
+		return out
+	}
+	switch m.Type() {
+	case MsgSCCRP:
+		if c.state == lacWaitCtlReply {
+			return c.onSCCRP(now, m, out)
+		}
+	case MsgStopCCN:
+		return c.peerStopCCN(m, out)
+	case MsgICRP:
+		if c.state == lacWaitReply && m.SessionID == c.localSession {
+			return c.onICRP(now, m, out)
+		}
+	case MsgCDN:
+		if c.ourCall(m) {
+			c.state = lacNoCall
+			return c.peerCDN(m, out)
+		}
+	}
+	// HELLO, SLI, WEN, duplicates in a later state, calls we do not know:
+	// acknowledged by the caller, otherwise ignored.
+	return out
+}
+
+// onSCCRP completes the control connection and places the call.
+// Ref: RFC 2661 §5.1, §5.2.1, §6.2.
+func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
+	tid, ok := m.Uint16(AVPAssignedTunnelID)
+	if !ok || tid == 0 {
+		return c.stopTunnel(ErrorCodeValue, ErrMissingAVP, "SCCRP without a valid Assigned Tunnel ID", out)
+	}
+	c.peerTunnel = tid
+	if w, ok := m.Uint16(AVPReceiveWindowSize); ok {
+		c.rel.setPeerWindow(w)
+	}
+	c.framing = framingFor(m)
+	host, _ := m.Text(AVPHostName)
+	vendor, _ := m.Text(AVPVendorName)
+	out = c.queue(now, scccn(), 0, out)
+	c.keepalive = true
+	c.helloAt = now.Add(c.cfg.HelloInterval)
+	out = append(out, TunnelUp{LocalTunnel: c.localTunnel, PeerTunnel: tid, PeerHostName: host, PeerVendor: vendor})
+
+	sid, err := c.randomID()
+	var serial uint32
+	if err == nil {
+		serial, err = c.randomUint32()
+	}
+	if err != nil {
+		return c.stopTunnel(ErrorCodeResources, err, "no random source", out)
+	}
+	c.localSession = sid
+	c.state = lacWaitReply
+	return c.queue(now, icrq(sid, serial), 0, out)
+}
+
+// onICRP answers with ICCN (to the peer's session) and reports the call up.
+// Ref: RFC 2661 §5.2.1, §6.7, §6.8.
+func (c *LAC) onICRP(now time.Time, m *Message, out []Action) []Action {
+	sid, ok := m.Uint16(AVPAssignedSessionID)
+	if !ok || sid == 0 {
+		c.state = lacNoCall
+		return c.stopCall(now, ErrorCodeValue, ErrMissingAVP, "ICRP without a valid Assigned Session ID", out)
+	}
+	c.peerSession = sid
+	c.state = lacEstablished
+	out = c.queue(now, iccn(c.framing), sid, out)
+	return append(out, SessionUp{LocalTunnel: c.localTunnel, PeerTunnel: c.peerTunnel, LocalSession: c.localSession, PeerSession: sid})
+}
