@@ -26,9 +26,9 @@ const (
 //
 // It is not safe for concurrent use; SA guards its window with its mutex.
 type ReplayWindow struct {
-	last   uint64                    // highest sequence number accepted so far
-	blocks [replayBlocks]uint64      // ring bitmap; bit (seq%64) of block (seq/64)%replayBlocks
-	_      [0]func()                 // not comparable
+	last   uint64               // highest sequence number accepted so far
+	blocks [replayBlocks]uint64 // ring bitmap; bit (seq%64) of block (seq/64)%replayBlocks
+	_      [0]func()            // not comparable
 }
 
 // Check reports whether seq would be accepted: non-zero, not older than the
