@@ -8,11 +8,11 @@ type AuthMethod uint8
 // Authentication methods. Ref: RFC 1334 (PAP), RFC 1994 (CHAP-MD5),
 // RFC 2759 (MS-CHAPv2), RFC 3748 (EAP).
 const (
-	AuthNone     AuthMethod = iota // no authentication was requested by the peer
-	PAP                            // Auth-Protocol c023
-	CHAPMD5                        // Auth-Protocol c223, algorithm 05
-	MSCHAPv2                       // Auth-Protocol c223, algorithm 81
-	EAP                            // Auth-Protocol c227
+	AuthNone AuthMethod = iota // no authentication was requested by the peer
+	PAP                        // Auth-Protocol c023
+	CHAPMD5                    // Auth-Protocol c223, algorithm 05
+	MSCHAPv2                   // Auth-Protocol c223, algorithm 81
+	EAP                        // Auth-Protocol c227
 	numAuthMethods
 )
 

@@ -1,0 +1,232 @@
+package ppp
+
+import (
+	"crypto/subtle"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// ClientConfig configures the PPP client (the authenticated peer).
+type ClientConfig struct {
+	User     string
+	Password string
+	// Auth lists the methods we accept, in preference order (default
+	// MSCHAPv2, PAP). Only PAP and MSCHAPv2 are implemented on the client;
+	// other entries are ignored.
+	Auth []AuthMethod
+	// MRU is the MRU we request (0 → 1400).
+	MRU uint16
+	// Rand supplies the Magic-Number, the MS-CHAPv2 peer challenge and the
+	// initial Identifiers. Required.
+	Rand io.Reader
+	// RestartTimer caps the RFC 1661 restart timer (default 3s). The first
+	// retransmission happens after min(1s, RestartTimer), then doubles.
+	RestartTimer time.Duration
+	MaxConfigure int           // default 10
+	EchoInterval time.Duration // LCP Echo-Request after this much silence (default 10s; <0 disables)
+	EchoFailures int           // unanswered Echo-Requests before Down (default 5)
+}
+
+// Client is the PPP client state machine over L2TP. It is not safe for
+// concurrent use; the tunnel's control loop owns it.
+type Client struct {
+	link
+	cfg  ClientConfig
+	auth []AuthMethod // accepted and implemented
+
+	// LCP (owned by clientLCP)
+	mru      uint16
+	reqMRU   bool
+	reqMagic bool
+	offered  []AuthMethod
+	refused  bool
+	method   AuthMethod
+
+	// authentication
+	authID      uint8
+	authFrame   []byte // last PAP request or CHAP response, for retransmission
+	authRetries int
+	authTimeout time.Duration
+	chalID      uint8
+	chal        []byte
+	wantAuth    [20]byte
+
+	// IPCP (owned by clientIPCP)
+	local   netip.Addr
+	dns     [2]netip.Addr
+	reqAddr bool
+	reqDNS  [2]bool
+	peer    netip.Addr
+}
+
+// NewClient returns a client; call Start to send the first Configure-Request.
+func NewClient(cfg ClientConfig) *Client {
+	c := &Client{cfg: cfg}
+	methods := cfg.Auth
+	if len(methods) == 0 {
+		methods = []AuthMethod{MSCHAPv2, PAP}
+	}
+	for _, m := range methods {
+		if (m == PAP || m == MSCHAPv2) && !containsMethod(c.auth, m) {
+			c.auth = append(c.auth, m)
+		}
+	}
+	c.mru = cfg.MRU
+	if c.mru == 0 {
+		c.mru = defaultClientMRU
+	}
+	c.reqMRU, c.reqMagic = true, true
+	c.local = netip.IPv4Unspecified()
+	c.dns = [2]netip.Addr{netip.IPv4Unspecified(), netip.IPv4Unspecified()}
+	c.reqAddr, c.reqDNS = true, [2]bool{true, true}
+	echo := cfg.EchoInterval
+	if echo == 0 {
+		echo = defaultEcho
+	} else if echo < 0 {
+		echo = 0
+	}
+	c.link.init(c, cfg.Rand, cfg.RestartTimer, cfg.MaxConfigure, echo, cfg.EchoFailures)
+	c.lcp = fsm{l: &c.link, proto: ProtoLCP, name: "LCP", h: (*clientLCP)(c)}
+	c.ipcp = fsm{l: &c.link, proto: ProtoIPCP, name: "IPCP", h: (*clientIPCP)(c)}
+	return c
+}
+
+// Start sends the LCP Configure-Request.
+func (c *Client) Start(now time.Time) []Action {
+	if !c.started {
+		c.magic = c.newMagic()
+	}
+	return c.start(now)
+}
+
+// Handle processes one received PPP frame (with or without FF 03; a 1-byte
+// protocol is accepted).
+func (c *Client) Handle(now time.Time, frame []byte) []Action { return c.handle(now, frame) }
+
+// Tick runs the timers; call it when now >= Deadline().
+func (c *Client) Tick(now time.Time) []Action { return c.tick(now) }
+
+// Deadline is the next timer; zero when none.
+func (c *Client) Deadline() time.Time { return c.deadline() }
+
+// Close sends one LCP Terminate-Request. Down{nil} follows on the
+// Terminate-Ack or after the retransmission budget (Max-Terminate).
+func (c *Client) Close(now time.Time) []Action { return c.close(now) }
+
+func (c *Client) armAuth(now time.Time) {
+	c.authDeadline = now.Add(c.authTimeout)
+	c.authTimeout = c.nextTimeout(c.authTimeout)
+}
+
+func (c *Client) authStart(now time.Time) {
+	c.authFrame, c.chal = nil, nil
+	c.authRetries = c.maxConfigure - 1
+	c.authTimeout = c.firstTimeout()
+	switch c.method {
+	case PAP:
+		data, ok := papRequestData(c.cfg.User, c.cfg.Password)
+		if !ok {
+			c.abort(&AuthError{Method: PAP, User: c.cfg.User, Message: "user name or password longer than 255 bytes"})
+			return
+		}
+		c.authID = c.random8()
+		c.authFrame = appendFrame(nil, ProtoPAP, papCodeReq, c.authID, data)
+		c.emit(Send{Data: clone(c.authFrame)})
+		c.armAuth(now)
+	case MSCHAPv2:
+		// Wait for the Challenge; the authenticator retransmits it.
+		c.authDeadline = now.Add(time.Duration(c.maxConfigure) * c.restartTimer)
+	default:
+		c.authSucceeded(now, AuthNone)
+	}
+}
+
+func (c *Client) authTick(now time.Time) {
+	if c.authDone {
+		return
+	}
+	if c.authFrame == nil || c.authRetries <= 0 {
+		what := "PAP Authenticate-Request"
+		if c.method == MSCHAPv2 {
+			what = "MS-CHAPv2 authentication (no Challenge)"
+			if c.authFrame != nil {
+				what = "MS-CHAPv2 Response"
+			}
+		}
+		c.abort(noResponse(what))
+		return
+	}
+	c.authRetries--
+	c.emit(Send{Data: clone(c.authFrame)})
+	c.armAuth(now)
+}
+
+func (c *Client) authInput(now time.Time, proto uint16, p Packet) {
+	if c.authDone || c.phase != phaseAuth {
+		return // late retransmissions of Ack/Success
+	}
+	switch {
+	case proto == ProtoPAP && c.method == PAP:
+		if p.ID != c.authID || c.authFrame == nil {
+			return
+		}
+		switch p.Code {
+		case papCodeAck:
+			c.authSucceeded(now, PAP)
+		case papCodeNak:
+			c.abort(&AuthError{Method: PAP, User: c.cfg.User, Message: parsePAPMessage(p.Data)})
+		}
+	case proto == ProtoCHAP && c.method == MSCHAPv2:
+		c.mschapInput(now, p)
+	}
+}
+
+func (c *Client) mschapInput(now time.Time, p Packet) {
+	switch p.Code {
+	case chapCodeChal:
+		value, _, ok := parseCHAPValue(p.Data)
+		if !ok || len(value) != msv2ChalLen {
+			return
+		}
+		if c.authFrame != nil && p.ID == c.chalID && string(value) == string(c.chal) {
+			c.emit(Send{Data: clone(c.authFrame)}) // retransmitted Challenge
+			return
+		}
+		var peerChal [16]byte
+		c.random(peerChal[:])
+		authChal := [16]byte(value)
+		nt := generateNTResponse(authChal, peerChal, c.cfg.User, c.cfg.Password)
+		c.wantAuth = generateAuthenticatorResponse(c.cfg.Password, nt, peerChal, authChal, c.cfg.User)
+		resp := make([]byte, 0, msv2RespLen)
+		resp = append(resp, peerChal[:]...)
+		resp = append(resp, make([]byte, 8)...)
+		resp = append(resp, nt[:]...)
+		resp = append(resp, 0) // Flags
+		c.chalID, c.chal = p.ID, clone(value)
+		c.authFrame = appendFrame(nil, ProtoCHAP, chapCodeResp, p.ID, chapValueData(resp, c.cfg.User))
+		c.emit(Send{Data: clone(c.authFrame)})
+		c.authRetries = c.maxConfigure - 1
+		c.authTimeout = c.firstTimeout()
+		c.armAuth(now)
+	case chapCodeSucc:
+		if c.authFrame == nil || p.ID != c.chalID {
+			return
+		}
+		got, _, ok := parseMSCHAPv2Success(p.Data)
+		if !ok || subtle.ConstantTimeCompare(got[:], c.wantAuth[:]) != 1 {
+			c.abort(ErrServerNotAuthentic)
+			return
+		}
+		c.authSucceeded(now, MSCHAPv2)
+	case chapCodeFail:
+		if c.authFrame == nil || p.ID != c.chalID {
+			return
+		}
+		f, _ := parseMSCHAPv2Failure(p.Data)
+		c.abort(&AuthError{Method: MSCHAPv2, User: c.cfg.User, Message: strings.TrimSpace(string(trimNUL(p.Data))), Code: f.Code})
+	}
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }

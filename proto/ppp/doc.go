@@ -1,0 +1,26 @@
+// Package ppp implements PPP over L2TP (RFC 1661 without the HDLC framing of
+// RFC 1662): LCP, PAP (RFC 1334), MS-CHAPv2 (RFC 2759), IPCP (RFC 1332) with
+// DNS options (RFC 1877).
+//
+// Client is the side l2tpctl runs; Server is a configurable authenticator
+// for in-process fake peers (SoftEther-like and pppd-like) in tests. Both
+// follow the proto/ state-machine contract (docs/architecture.md):
+//
+//	c := ppp.NewClient(ppp.ClientConfig{User: u, Password: pw, Rand: rand.Reader})
+//	acts := c.Start(now)           // LCP Configure-Request
+//	acts = c.Handle(now, frame)    // every PPP control frame from the session
+//	acts = c.Tick(now)             // when now >= c.Deadline()
+//	acts = c.Close(now)            // one LCP Terminate-Request
+//
+// Actions: Send (one frame, always FF 03 + 2-byte protocol), LinkUp (LCP
+// opened), AuthUp, Up (IPCP opened: address, peer, DNS, peer MRU) and Down
+// (typed error; nil after our own Close). After Down the machine is dead:
+// Handle and Tick return nothing and Deadline is zero.
+//
+// Phases (RFC 1661 §3.2): Establish (LCP) → Authenticate (PAP or
+// MS-CHAPv2, as the server asked in its Auth-Protocol option) → Network
+// (IPCP). Echo-Requests keep the link alive and detect a dead peer.
+//
+// The data path uses only PutHeader and ParseFrame, which do not allocate.
+// IPv4 frames (ProtoIPv4) belong to the data path; Handle ignores them.
+package ppp

@@ -1,0 +1,408 @@
+package ppp
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+)
+
+// fsmState is a state of the RFC 1661 option-negotiation automaton.
+// Ref: RFC 1661 §4.2. The lower layer (the L2TP session) is always up
+// when the automaton runs, so Initial and Starting are only seen before
+// open, and Start (the "Open" event) goes straight to Req-Sent.
+//
+//	         open: irc,scr
+//	Closed ───────────────► Req-Sent ──RCA: irc──► Ack-Rcvd
+//	                         │   ▲                    │
+//	               RCR+: sca │   │ RCN,TO+: scr       │ RCR+: sca,tlu
+//	                         ▼   │                    ▼
+//	                        Ack-Sent ───RCA: irc,tlu──► Opened
+//	                                                    │ close: tld,irc,str
+//	  any negotiating state ── TO- (Max-Configure) ──► Stopped (tlf: failure)
+//	  Opened/negotiating ── close: irc,str ──► Closing ── RTA or TO- ──► Closed (tlf)
+//	  any ── RTR: sta ──► Stopped (the link reports Down)
+type fsmState uint8
+
+// maxDupAcks bounds how often a retransmitted Configure-Request is re-Acked
+// in Opened before falling back to RFC renegotiation.
+const maxDupAcks = 3
+
+const (
+	stInitial fsmState = iota
+	stStarting
+	stClosed
+	stStopped
+	stClosing
+	stStopping
+	stReqSent
+	stAckRcvd
+	stAckSent
+	stOpened
+)
+
+var fsmStateNames = [...]string{"Initial", "Starting", "Closed", "Stopped", "Closing", "Stopping", "Req-Sent", "Ack-Rcvd", "Ack-Sent", "Opened"}
+
+func (s fsmState) String() string {
+	if int(s) < len(fsmStateNames) {
+		return fsmStateNames[s]
+	}
+	return fmt.Sprintf("fsmState(%d)", uint8(s))
+}
+
+// layer is what LCP and IPCP plug into the automaton (the "this layer"
+// actions of RFC 1661 §4.4 plus option policy).
+type layer interface {
+	// reqOptions returns the options of our next Configure-Request.
+	reqOptions() []Option
+	// gotNak/gotReject apply the peer's answer to our request.
+	gotNak(now time.Time, opts []Option)
+	gotReject(now time.Time, opts []Option)
+	// checkOption judges one option of the peer's request: codeConfAck,
+	// codeConfNak (with the suggested option) or codeConfRej.
+	checkOption(o Option) (code uint8, suggest Option)
+	// acked records the peer's options after we Acked them.
+	acked(opts []Option)
+	up(now time.Time)                               // tlu
+	down(now time.Time)                             // tld
+	failed(now time.Time, err error)                // tlf after Max-Configure or a fatal Code-Reject
+	terminated(now time.Time, reason []byte)        // peer sent Terminate-Request (Ack already sent)
+	termDone(now time.Time)                         // our Terminate-Request was answered or timed out
+	extra(now time.Time, p Packet, raw []byte) bool // codes beyond 7; false → Code-Reject
+}
+
+// fsm is the generic automaton shared by LCP and IPCP.
+type fsm struct {
+	l     *link
+	proto uint16
+	name  string // "LCP", "IPCP"
+	h     layer
+
+	state    fsmState
+	id       uint8  // Identifier of our last Configure-Request or Terminate-Request
+	req      []byte // options of our last Configure-Request
+	restart  int    // restart counter
+	timeout  time.Duration
+	deadline time.Time
+	naks     int // Configure-Naks sent since the last Configure-Ack (Max-Failure)
+	xid      uint8
+
+	ack     []byte // options of the last Configure-Request we Acked
+	haveAck bool
+	dupAcks int // retransmissions re-Acked in Opened
+}
+
+func (f *fsm) active() bool {
+	return f.state >= stReqSent
+}
+
+// open is the Open event with the lower layer up: irc, scr → Req-Sent.
+func (f *fsm) open(now time.Time) {
+	f.irc(f.l.maxConfigure)
+	f.state = stReqSent
+	f.scr(now)
+}
+
+// close is the Close event: irc, str → Closing. The link has already
+// stopped the layers above, so no tld is signalled.
+func (f *fsm) close(now time.Time) {
+	if !f.active() {
+		return
+	}
+	f.state = stClosing
+	f.irc(f.l.maxTerminate)
+	f.str(now, false)
+}
+
+func (f *fsm) irc(n int) {
+	f.restart = n
+	f.timeout = f.l.firstTimeout()
+}
+
+func (f *fsm) arm(now time.Time) {
+	f.deadline = now.Add(f.timeout)
+	f.timeout = f.l.nextTimeout(f.timeout)
+}
+
+func (f *fsm) scr(now time.Time) {
+	f.id++
+	f.req = mustOptions(f.h.reqOptions())
+	f.l.send(f.proto, codeConfReq, f.id, f.req)
+	f.restart--
+	f.arm(now)
+}
+
+// rxr retransmits our last Configure-Request unchanged, keeping its
+// Identifier (RFC 1661 §5.1 allows this; pppd does the same), so a peer can
+// recognise the retransmission.
+func (f *fsm) rxr(now time.Time) {
+	f.l.send(f.proto, codeConfReq, f.id, f.req)
+	f.restart--
+	f.arm(now)
+}
+
+func (f *fsm) str(now time.Time, retransmit bool) {
+	if !retransmit {
+		f.id++
+	}
+	f.l.send(f.proto, codeTermReq, f.id)
+	f.restart--
+	f.arm(now)
+}
+
+func (f *fsm) sta(id uint8) { f.l.send(f.proto, codeTermAck, id) }
+
+// scj sends a Code-Reject carrying the rejected packet, truncated to the
+// peer's MRU. Ref: RFC 1661 §5.6.
+func (f *fsm) scj(raw []byte) {
+	max := int(f.l.peerMRU) - packetHdrLen
+	if max < 0 {
+		max = 0
+	}
+	if len(raw) > max {
+		raw = raw[:max]
+	}
+	f.xid++
+	f.l.send(f.proto, codeCodeRej, f.xid, raw)
+}
+
+// tick handles the restart timer (TO+ / TO-).
+func (f *fsm) tick(now time.Time) {
+	if f.deadline.IsZero() || now.Before(f.deadline) {
+		return
+	}
+	f.deadline = time.Time{}
+	switch f.state {
+	case stClosing, stStopping:
+		if f.restart > 0 {
+			f.str(now, true)
+			return
+		}
+		f.state = stClosed
+		f.h.termDone(now)
+	case stReqSent, stAckRcvd, stAckSent:
+		if f.restart > 0 {
+			if f.state == stAckRcvd {
+				f.state = stReqSent
+			}
+			f.rxr(now)
+			return
+		}
+		f.state = stStopped
+		f.h.failed(now, noResponse(f.name+" Configure-Request"))
+	}
+}
+
+// input handles one received control packet (the Information field).
+func (f *fsm) input(now time.Time, info []byte) {
+	var p Packet
+	if err := p.UnmarshalBinary(info); err != nil {
+		return // Ref: RFC 1661 §5: malformed packets are silently discarded
+	}
+	raw := info[:packetHdrLen+len(p.Data)]
+	if f.state < stClosed {
+		return // not yet opened
+	}
+	switch p.Code {
+	case codeConfReq:
+		f.rcr(now, p.ID, p.Data)
+	case codeConfAck:
+		if p.ID != f.id || !bytes.Equal(p.Data, f.req) {
+			return // Ref: RFC 1661 §5.2: invalid Ack is discarded
+		}
+		f.rca(now)
+	case codeConfNak, codeConfRej:
+		if p.ID != f.id {
+			return
+		}
+		opts, err := ParseOptions(p.Data)
+		if err != nil {
+			return
+		}
+		f.rcn(now, p.Code, opts)
+	case codeTermReq:
+		f.rtr(now, p.ID, p.Data)
+	case codeTermAck:
+		f.rta(now)
+	case codeCodeRej:
+		f.rxj(now, p.Data)
+	default:
+		if !f.h.extra(now, p, raw) {
+			f.scj(raw)
+		}
+	}
+}
+
+func (f *fsm) rcr(now time.Time, id uint8, data []byte) {
+	opts, err := ParseOptions(data)
+	if err != nil {
+		return
+	}
+	switch f.state {
+	case stClosing, stStopping:
+		return
+	case stClosed:
+		f.sta(id)
+		return
+	}
+	if f.state == stOpened && f.haveAck && f.dupAcks < maxDupAcks && bytes.Equal(data, f.ack) {
+		// A retransmission of the request we Acked (our Ack was lost; some
+		// peers change the Identifier on retransmission): Ack again
+		// instead of renegotiating. Repeated, it means the peer really
+		// restarted, and the RFC path below renegotiates.
+		f.dupAcks++
+		f.l.send(f.proto, codeConfAck, id, data)
+		return
+	}
+	var rej, nak, nakOrig []Option
+	for _, o := range opts {
+		code, sug := f.h.checkOption(o)
+		switch code {
+		case codeConfRej:
+			rej = append(rej, o)
+		case codeConfNak:
+			nak = append(nak, sug)
+			nakOrig = append(nakOrig, o)
+		}
+	}
+	if len(rej) == 0 && len(nak) > 0 && f.naks >= f.l.maxFailure {
+		rej = nakOrig // Ref: RFC 1661 §4.6 Max-Failure: Nak becomes Reject
+	}
+	wasOpened := f.state == stOpened
+	if wasOpened {
+		f.state = stReqSent
+		f.h.down(now)
+		if f.l.dead {
+			return
+		}
+		f.irc(f.l.maxConfigure)
+		f.scr(now)
+	} else if f.state == stStopped {
+		f.irc(f.l.maxConfigure)
+		f.scr(now)
+	}
+	switch {
+	case len(rej) > 0:
+		f.l.send(f.proto, codeConfRej, id, mustOptions(rej))
+		if f.state != stAckRcvd {
+			f.state = stReqSent
+		}
+	case len(nak) > 0:
+		f.naks++
+		f.l.send(f.proto, codeConfNak, id, mustOptions(nak))
+		if f.state != stAckRcvd {
+			f.state = stReqSent
+		}
+	default:
+		f.naks = 0
+		f.l.send(f.proto, codeConfAck, id, data)
+		f.h.acked(opts)
+		f.ack, f.haveAck, f.dupAcks = append([]byte(nil), data...), true, 0
+		if f.state == stAckRcvd {
+			f.state = stOpened
+			f.deadline = time.Time{}
+			f.h.up(now)
+			return
+		}
+		f.state = stAckSent
+	}
+}
+
+func (f *fsm) rca(now time.Time) {
+	switch f.state {
+	case stReqSent:
+		f.irc(f.l.maxConfigure)
+		f.state = stAckRcvd
+	case stAckRcvd:
+		f.state = stReqSent
+		f.scr(now)
+	case stAckSent:
+		f.irc(f.l.maxConfigure)
+		f.deadline = time.Time{}
+		f.state = stOpened
+		f.h.up(now)
+	case stClosed, stStopped:
+		f.sta(f.id)
+	}
+	// Opened: a duplicated Ack of the request that opened the layer; ignore.
+}
+
+func (f *fsm) rcn(now time.Time, code uint8, opts []Option) {
+	switch f.state {
+	case stReqSent, stAckSent, stAckRcvd, stOpened:
+	case stClosed, stStopped:
+		f.sta(f.id)
+		return
+	default:
+		return
+	}
+	if code == codeConfNak {
+		f.h.gotNak(now, opts)
+	} else {
+		f.h.gotReject(now, opts)
+	}
+	if f.l.dead {
+		return
+	}
+	switch f.state {
+	case stReqSent, stAckSent:
+		f.irc(f.l.maxConfigure)
+		f.scr(now)
+	case stAckRcvd:
+		f.state = stReqSent
+		f.scr(now)
+	case stOpened:
+		f.state = stReqSent
+		f.h.down(now)
+		if !f.l.dead {
+			f.scr(now)
+		}
+	}
+}
+
+func (f *fsm) rtr(now time.Time, id uint8, reason []byte) {
+	f.sta(id)
+	f.deadline = time.Time{}
+	if f.state == stClosing {
+		f.state = stClosed
+		f.h.termDone(now)
+		return
+	}
+	// The link ends: no tld (it would read as a renegotiation).
+	f.state = stStopped
+	f.h.terminated(now, reason)
+}
+
+func (f *fsm) rta(now time.Time) {
+	switch f.state {
+	case stClosing:
+		f.deadline = time.Time{}
+		f.state = stClosed
+		f.h.termDone(now)
+	case stAckRcvd:
+		f.state = stReqSent
+	case stOpened:
+		f.state = stReqSent
+		f.h.down(now)
+		if !f.l.dead {
+			f.irc(f.l.maxConfigure)
+			f.scr(now)
+		}
+	}
+}
+
+// rxj handles Code-Reject: rejecting one of the codes 1..7 is fatal
+// (RXJ-), others (Echo, Discard) are tolerated (RXJ+). Ref: RFC 1661 §4.3.
+func (f *fsm) rxj(now time.Time, data []byte) {
+	if len(data) < 1 || data[0] < codeConfReq || data[0] > codeCodeRej {
+		return
+	}
+	if f.state == stClosing {
+		f.deadline = time.Time{}
+		f.state = stClosed
+		f.h.termDone(now)
+		return
+	}
+	f.deadline = time.Time{}
+	f.state = stStopped
+	f.h.failed(now, fmt.Errorf("ppp: peer Code-Rejected %s code %d: %w", f.name, data[0], ErrProtocolRejected))
+}

@@ -1,0 +1,399 @@
+package ppp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+)
+
+// Action is an output of Client and Server; the caller type-switches.
+type Action interface{ isAction() }
+
+// Send is one PPP frame to send, always starting FF 03 + 2-byte protocol.
+type Send struct{ Data []byte }
+
+// LinkUp: LCP opened in both directions. PeerMRU is the largest frame
+// (information field) the peer accepts; 1500 when it did not say.
+type LinkUp struct{ PeerMRU uint16 }
+
+// AuthUp: the authentication phase succeeded (Method is AuthNone when the
+// server did not ask for authentication).
+type AuthUp struct{ Method AuthMethod }
+
+// Up: IPCP opened, the network is ready. Peer is the zero Addr when the
+// peer did not announce a usable address; DNS holds only non-zero servers.
+type Up struct {
+	Local, Peer netip.Addr
+	DNS         []netip.Addr
+	PeerMRU     uint16
+}
+
+// Down: the link is gone. Err is typed; nil after our own Close completed.
+type Down struct{ Err error }
+
+func (Send) isAction()   {}
+func (LinkUp) isAction() {}
+func (AuthUp) isAction() {}
+func (Up) isAction()     {}
+func (Down) isAction()   {}
+
+// phase is the PPP link phase. Ref: RFC 1661 §3.2.
+//
+//	Dead ─Start─► Establish ─LCP opened─► Authenticate ─ok─► Network (IPCP)
+//	  ▲               │ failure                 │ failure         │ Close
+//	  └───────────────┴─────────────────────────┴──── Terminate ◄─┘
+type phase uint8
+
+const (
+	phaseDead phase = iota
+	phaseEstablish
+	phaseAuth
+	phaseNetwork
+	phaseTerminate
+)
+
+var phaseNames = [...]string{"dead", "lcp", "authentication", "ipcp", "terminate"}
+
+func (p phase) String() string {
+	if int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("phase(%d)", uint8(p))
+}
+
+// role is the side-specific part (authentication, Up contents).
+type role interface {
+	authStart(now time.Time)
+	authInput(now time.Time, proto uint16, p Packet)
+	authTick(now time.Time)
+}
+
+// link is the machinery shared by Client and Server: dispatch, the LCP and
+// IPCP automata, echo keep-alive, Protocol-Reject, close and timers.
+type link struct {
+	r   role
+	rnd io.Reader
+
+	restartTimer time.Duration
+	maxConfigure int
+	maxFailure   int
+	maxTerminate int
+	echoInterval time.Duration
+	echoFailures int
+
+	acts    []Action
+	started bool
+	dead    bool
+	randErr error
+	phase   phase
+	lcp     fsm
+	ipcp    fsm
+
+	magic   uint32 // our Magic-Number; 0 when not negotiated
+	peerMRU uint16
+
+	upSent       bool // Up emitted
+	authDone     bool
+	authDeadline time.Time
+
+	echoDeadline time.Time
+	echoPending  int
+}
+
+func (l *link) init(r role, rnd io.Reader, restart time.Duration, maxConf int, echo time.Duration, echoFail int) {
+	l.r = r
+	l.rnd = rnd
+	if restart <= 0 {
+		restart = defaultRestart
+	}
+	if maxConf <= 0 {
+		maxConf = defaultMaxConfigure
+	}
+	if echoFail <= 0 {
+		echoFail = defaultEchoFailures
+	}
+	l.restartTimer, l.maxConfigure, l.echoInterval, l.echoFailures = restart, maxConf, echo, echoFail
+	l.maxFailure, l.maxTerminate = defaultMaxFailure, defaultMaxTerminate
+	l.peerMRU = defaultMRU
+}
+
+func (l *link) firstTimeout() time.Duration {
+	return min(firstRestart, l.restartTimer)
+}
+
+func (l *link) nextTimeout(t time.Duration) time.Duration {
+	return min(2*t, l.restartTimer)
+}
+
+// random fills b from the injected reader; a failure ends the link at the
+// end of the current call.
+func (l *link) random(b []byte) {
+	if l.rnd == nil {
+		l.randErr = fmt.Errorf("%w: no Rand configured", ErrRandom)
+		clear(b)
+		return
+	}
+	if _, err := io.ReadFull(l.rnd, b); err != nil {
+		l.randErr = fmt.Errorf("%w: %w", ErrRandom, err)
+		clear(b)
+	}
+}
+
+func (l *link) random8() uint8 {
+	var b [1]byte
+	l.random(b[:])
+	return b[0]
+}
+
+func (l *link) newMagic() uint32 {
+	var b [4]byte
+	l.random(b[:])
+	m := binary.BigEndian.Uint32(b[:])
+	if m == 0 {
+		m = 1 // Ref: RFC 1661 §6.4: zero is illegal
+	}
+	return m
+}
+
+func (l *link) emit(a Action) { l.acts = append(l.acts, a) }
+
+func (l *link) send(proto uint16, code, id uint8, data ...[]byte) {
+	l.emit(Send{Data: appendFrame(nil, proto, code, id, data...)})
+}
+
+// flush returns the actions of the current call.
+func (l *link) flush() []Action {
+	if l.randErr != nil && !l.dead {
+		l.fail(l.randErr)
+	}
+	a := l.acts
+	l.acts = nil
+	return a
+}
+
+// fail ends the link with err (no message to the peer).
+func (l *link) fail(err error) {
+	if l.dead {
+		return
+	}
+	l.dead = true
+	l.phase = phaseDead
+	l.emit(Down{Err: err})
+}
+
+// abort sends one LCP Terminate-Request and ends the link with err.
+func (l *link) abort(err error) {
+	if l.dead {
+		return
+	}
+	l.lcp.id++
+	l.send(ProtoLCP, codeTermReq, l.lcp.id)
+	l.fail(err)
+}
+
+func (l *link) start(now time.Time) []Action {
+	if l.started || l.dead {
+		return l.flush()
+	}
+	l.started = true
+	l.phase = phaseEstablish
+	l.lcp.id = l.random8()
+	l.lcp.xid = l.random8()
+	l.ipcp.id = l.random8()
+	l.ipcp.xid = l.random8()
+	l.lcp.open(now)
+	return l.flush()
+}
+
+func (l *link) handle(now time.Time, frame []byte) []Action {
+	if !l.started || l.dead {
+		return nil
+	}
+	proto, info, ok := ParseFrame(frame)
+	if !ok {
+		return nil
+	}
+	if !l.echoDeadline.IsZero() {
+		l.echoPending = 0
+		l.echoDeadline = now.Add(l.echoInterval)
+	}
+	switch proto {
+	case ProtoLCP:
+		l.lcp.input(now, info)
+	case ProtoPAP, ProtoCHAP:
+		if l.phase == phaseAuth || l.phase == phaseNetwork {
+			var p Packet
+			if p.UnmarshalBinary(info) == nil {
+				l.r.authInput(now, proto, p)
+			}
+		}
+	case ProtoIPCP:
+		if l.phase == phaseNetwork {
+			l.ipcp.input(now, info)
+		}
+	case ProtoIPv4:
+		// data path; not ours
+	default:
+		if l.lcp.state == stOpened && l.phase != phaseTerminate {
+			l.protoReject(proto, info)
+		}
+	}
+	return l.flush()
+}
+
+// protoReject sends an LCP Protocol-Reject. Ref: RFC 1661 §5.7.
+//
+//	| Code=8 | Identifier | Length | Rejected-Protocol (2) | Rejected-Information ...
+func (l *link) protoReject(proto uint16, info []byte) {
+	max := int(l.peerMRU) - packetHdrLen - 2
+	if max < 0 {
+		max = 0
+	}
+	if len(info) > max {
+		info = info[:max]
+	}
+	l.lcp.xid++
+	l.send(ProtoLCP, codeProtoRej, l.lcp.xid, []byte{byte(proto >> 8), byte(proto)}, info)
+}
+
+func (l *link) tick(now time.Time) []Action {
+	if !l.started || l.dead {
+		return nil
+	}
+	l.lcp.tick(now)
+	if !l.dead {
+		l.ipcp.tick(now)
+	}
+	if !l.dead && !l.authDeadline.IsZero() && !now.Before(l.authDeadline) {
+		l.authDeadline = time.Time{}
+		l.r.authTick(now)
+	}
+	if !l.dead && !l.echoDeadline.IsZero() && !now.Before(l.echoDeadline) {
+		if l.echoPending >= l.echoFailures {
+			l.echoDeadline = time.Time{}
+			l.fail(noResponse("LCP Echo-Request"))
+		} else {
+			l.echoPending++
+			l.lcp.xid++
+			var m [4]byte
+			binary.BigEndian.PutUint32(m[:], l.magic)
+			l.send(ProtoLCP, codeEchoReq, l.lcp.xid, m[:])
+			l.echoDeadline = now.Add(l.echoInterval)
+		}
+	}
+	return l.flush()
+}
+
+func (l *link) deadline() time.Time {
+	if !l.started || l.dead {
+		return time.Time{}
+	}
+	var d time.Time
+	for _, t := range [...]time.Time{l.lcp.deadline, l.ipcp.deadline, l.authDeadline, l.echoDeadline} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d
+}
+
+func (l *link) close(now time.Time) []Action {
+	if l.dead {
+		return nil
+	}
+	if !l.started || !l.lcp.active() {
+		l.dead = true
+		l.phase = phaseDead
+		return []Action{Down{}}
+	}
+	if l.phase == phaseTerminate {
+		return nil
+	}
+	l.phase = phaseTerminate
+	l.authDeadline, l.echoDeadline, l.ipcp.deadline = time.Time{}, time.Time{}, time.Time{}
+	l.lcp.close(now)
+	return l.flush()
+}
+
+// lcpOpened is tlu of LCP: report LinkUp, start echo, authenticate.
+func (l *link) lcpOpened(now time.Time) {
+	l.emit(LinkUp{PeerMRU: l.peerMRU})
+	if l.echoInterval > 0 {
+		l.echoPending = 0
+		l.echoDeadline = now.Add(l.echoInterval)
+	}
+	l.phase = phaseAuth
+	l.r.authStart(now)
+}
+
+// lcpDown is tld of LCP (renegotiation). Before authentication finished we
+// simply authenticate again when LCP reopens; afterwards the link fails.
+func (l *link) lcpDown(now time.Time) {
+	l.echoDeadline = time.Time{}
+	if l.phase == phaseTerminate {
+		return
+	}
+	if l.authDone {
+		l.abort(&TerminatedError{Phase: l.phase.String(), Reason: "peer restarted LCP negotiation"})
+		return
+	}
+	l.authDeadline = time.Time{}
+	l.phase = phaseEstablish
+}
+
+// authSucceeded moves to the network phase.
+func (l *link) authSucceeded(now time.Time, m AuthMethod) {
+	if l.authDone {
+		return
+	}
+	l.authDone = true
+	l.authDeadline = time.Time{}
+	l.emit(AuthUp{Method: m})
+	l.phase = phaseNetwork
+	l.ipcp.open(now)
+}
+
+// lcpExtra handles the LCP-only codes 8..11.
+func (l *link) lcpExtra(now time.Time, p Packet) bool {
+	switch p.Code {
+	case codeEchoReq:
+		// Ref: RFC 1661 §5.8: only in Opened; reply with our Magic-Number.
+		if l.lcp.state == stOpened {
+			var m [4]byte
+			binary.BigEndian.PutUint32(m[:], l.magic)
+			rest := p.Data
+			if len(rest) >= 4 {
+				rest = rest[4:]
+			} else {
+				rest = nil
+			}
+			if max := int(l.peerMRU) - packetHdrLen - 4; len(rest) > max {
+				rest = rest[:max]
+			}
+			l.send(ProtoLCP, codeEchoRep, p.ID, m[:], rest)
+		}
+	case codeEchoRep, codeDiscard:
+		// Any received frame already reset the echo counter.
+	case codeProtoRej:
+		if l.lcp.state == stOpened && len(p.Data) >= 2 {
+			rejected := uint16(p.Data[0])<<8 | uint16(p.Data[1])
+			if rejected == ProtoIPCP || rejected == ProtoLCP {
+				l.abort(fmt.Errorf("ppp: peer Protocol-Rejected %s: %w", protoName(rejected), ErrProtocolRejected))
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// terminatedErr is the generic error for a peer Terminate-Request.
+func (l *link) terminatedErr(reason []byte) error {
+	ph := l.phase
+	if ph == phaseNetwork && l.upSent {
+		return &TerminatedError{Phase: "network", Reason: printable(reason)}
+	}
+	return &TerminatedError{Phase: ph.String(), Reason: printable(reason)}
+}

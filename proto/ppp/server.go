@@ -1,0 +1,248 @@
+package ppp
+
+import (
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// ServerConfig configures the authenticator side, used by in-process fake
+// peers in tests (SoftEther-like and pppd-like).
+type ServerConfig struct {
+	// Auth lists the methods to request, in order. The server advances to
+	// the next on a Nak or Reject of the Auth-Protocol option (SoftEther:
+	// EAP, MSCHAPv2, PAP; pppd/hwdsl2: CHAPMD5, MSCHAPv2). EAP is only
+	// ever requested: if a peer Acks it the server gives up.
+	Auth []AuthMethod
+	// HonourNak: jump to the method the peer suggests in its Nak if it is
+	// in Auth and untried (pppd). SoftEther ignores the suggestion.
+	HonourNak bool
+	Users     map[string]string // user → password
+	Name      string            // CHAP Name (e.g. "l2tp-softether", "l2tpd")
+	Local     netip.Addr        // server address (IPCP)
+	Pool      netip.Addr        // address handed to the client
+	DNS       []netip.Addr      // 0, 1 or 2; options for missing ones are Rejected
+	// RejectMagic: Configure-Reject every client option except MRU and
+	// Auth-Protocol (SoftEther).
+	RejectMagic bool
+	SendMagic   bool   // request a Magic-Number (pppd)
+	MRU         uint16 // MRU to request; 0 = do not send the option
+	// PAPFailureTerminates: a wrong PAP password gets an LCP
+	// Terminate-Request instead of an Authenticate-Nak (SoftEther).
+	PAPFailureTerminates bool
+	Rand                 io.Reader
+	EchoInterval         time.Duration // 0 = no Echo-Requests (SoftEther: ~4.8s)
+}
+
+// Server is the authenticator side. Handle on a server that was not
+// started starts it first (SoftEther starts PPP on the first data frame).
+type Server struct {
+	link
+	cfg ServerConfig
+
+	// LCP (owned by serverLCP)
+	reqMRU   bool
+	reqMagic bool
+	authIdx  int
+	tried    map[AuthMethod]bool
+	method   AuthMethod
+
+	// authentication
+	chalID      uint8
+	chal        []byte
+	authFrame   []byte // Challenge to retransmit
+	okFrame     []byte // Ack/Success, re-sent for duplicate requests
+	okID        uint8
+	authRetries int
+	authTimeout time.Duration
+
+	// IPCP
+	reqAddr bool
+}
+
+// errEAPUnsupported: the fake server does not implement EAP.
+var errEAPUnsupported = errors.New("ppp: EAP is not implemented by the test server")
+
+// NewServer returns an authenticator.
+func NewServer(cfg ServerConfig) *Server {
+	s := &Server{cfg: cfg, tried: make(map[AuthMethod]bool)}
+	s.reqMRU = cfg.MRU != 0
+	s.reqMagic = cfg.SendMagic
+	s.reqAddr = true
+	s.link.init(s, cfg.Rand, 0, 0, max(cfg.EchoInterval, 0), 0)
+	s.lcp = fsm{l: &s.link, proto: ProtoLCP, name: "LCP", h: (*serverLCP)(s)}
+	s.ipcp = fsm{l: &s.link, proto: ProtoIPCP, name: "IPCP", h: (*serverIPCP)(s)}
+	return s
+}
+
+// Start sends the server's LCP Configure-Request.
+func (s *Server) Start(now time.Time) []Action {
+	if !s.started && s.reqMagic {
+		s.magic = s.newMagic()
+	}
+	return s.start(now)
+}
+
+// Handle processes one received frame, starting the server if needed.
+func (s *Server) Handle(now time.Time, frame []byte) []Action {
+	var acts []Action
+	if !s.started && !s.dead {
+		acts = s.Start(now)
+	}
+	return append(acts, s.handle(now, frame)...)
+}
+
+// Tick runs the timers.
+func (s *Server) Tick(now time.Time) []Action { return s.tick(now) }
+
+// Deadline is the next timer; zero when none.
+func (s *Server) Deadline() time.Time { return s.deadline() }
+
+// Close sends an LCP Terminate-Request.
+func (s *Server) Close(now time.Time) []Action { return s.close(now) }
+
+func (s *Server) lookup(user string) (string, bool) {
+	if pw, ok := s.cfg.Users[user]; ok {
+		return pw, true
+	}
+	u := msv2UserName(user)
+	if pw, ok := s.cfg.Users[u]; ok {
+		return pw, true
+	}
+	if i := strings.LastIndexByte(u, '@'); i >= 0 {
+		pw, ok := s.cfg.Users[u[:i]]
+		return pw, ok
+	}
+	return "", false
+}
+
+func (s *Server) armAuth(now time.Time) {
+	s.authDeadline = now.Add(s.authTimeout)
+	s.authTimeout = s.nextTimeout(s.authTimeout)
+}
+
+func (s *Server) authStart(now time.Time) {
+	s.authRetries = s.maxConfigure - 1
+	s.authTimeout = s.firstTimeout()
+	s.authFrame, s.okFrame = nil, nil
+	switch s.method {
+	case AuthNone:
+		s.authSucceeded(now, AuthNone)
+	case PAP:
+		s.authDeadline = now.Add(time.Duration(s.maxConfigure) * s.restartTimer)
+	case CHAPMD5, MSCHAPv2:
+		s.chalID = s.random8()
+		s.chal = make([]byte, msv2ChalLen)
+		s.random(s.chal)
+		s.authFrame = appendFrame(nil, ProtoCHAP, chapCodeChal, s.chalID, chapValueData(s.chal, s.cfg.Name))
+		s.emit(Send{Data: clone(s.authFrame)})
+		s.armAuth(now)
+	default:
+		s.abort(errEAPUnsupported)
+	}
+}
+
+func (s *Server) authTick(now time.Time) {
+	if s.authDone {
+		return
+	}
+	if s.authFrame == nil || s.authRetries <= 0 {
+		what := "PAP authentication (no Authenticate-Request)"
+		if s.authFrame != nil {
+			what = "CHAP Challenge"
+		}
+		s.abort(noResponse(what))
+		return
+	}
+	s.authRetries--
+	s.emit(Send{Data: clone(s.authFrame)})
+	s.armAuth(now)
+}
+
+func (s *Server) authInput(now time.Time, proto uint16, p Packet) {
+	if s.okFrame != nil {
+		// Authenticated: answer retransmitted requests again.
+		if p.ID == s.okID && ((proto == ProtoPAP && p.Code == papCodeReq) || (proto == ProtoCHAP && p.Code == chapCodeResp)) {
+			s.emit(Send{Data: clone(s.okFrame)})
+		}
+		return
+	}
+	if s.phase != phaseAuth {
+		return
+	}
+	switch {
+	case proto == ProtoPAP && s.method == PAP && p.Code == papCodeReq:
+		user, pw, ok := parsePAPRequest(p.Data)
+		if !ok {
+			return
+		}
+		want, known := s.lookup(string(user))
+		if known && subtle.ConstantTimeCompare([]byte(want), pw) == 1 {
+			s.okID = p.ID
+			s.okFrame = appendFrame(nil, ProtoPAP, papCodeAck, p.ID, papMessageData("Login ok"))
+			s.emit(Send{Data: clone(s.okFrame)})
+			s.authSucceeded(now, PAP)
+			return
+		}
+		err := &AuthError{Method: PAP, User: string(user), Message: "wrong user name or password"}
+		if !s.cfg.PAPFailureTerminates {
+			s.send(ProtoPAP, papCodeNak, p.ID, papMessageData("Login incorrect"))
+		}
+		s.abort(err)
+	case proto == ProtoCHAP && (s.method == MSCHAPv2 || s.method == CHAPMD5) && p.Code == chapCodeResp:
+		if p.ID != s.chalID {
+			return
+		}
+		value, name, ok := parseCHAPValue(p.Data)
+		if !ok {
+			return
+		}
+		if s.method == MSCHAPv2 {
+			s.mschapResponse(now, p.ID, value, string(name))
+		} else {
+			s.md5Response(now, p.ID, value, string(name))
+		}
+	}
+}
+
+func (s *Server) mschapResponse(now time.Time, id uint8, value []byte, user string) {
+	if len(value) != msv2RespLen {
+		return
+	}
+	peerChal := [16]byte(value[:16])
+	nt := [24]byte(value[24:48])
+	authChal := [16]byte(s.chal)
+	pw, known := s.lookup(user)
+	want := generateNTResponse(authChal, peerChal, user, pw)
+	if known && subtle.ConstantTimeCompare(want[:], nt[:]) == 1 {
+		a := generateAuthenticatorResponse(pw, nt, peerChal, authChal, user)
+		s.okID = id
+		s.okFrame = appendFrame(nil, ProtoCHAP, chapCodeSucc, id, []byte(formatAuthResponse(a)+" M=Access granted"))
+		s.emit(Send{Data: clone(s.okFrame)})
+		s.authSucceeded(now, MSCHAPv2)
+		return
+	}
+	var c [16]byte
+	s.random(c[:])
+	msg := "E=691 R=0 C=" + strings.ToUpper(hex.EncodeToString(c[:])) + " V=3 M=Authentication failure"
+	s.send(ProtoCHAP, chapCodeFail, id, []byte(msg))
+	s.abort(&AuthError{Method: MSCHAPv2, User: user, Message: msg, Code: 691})
+}
+
+func (s *Server) md5Response(now time.Time, id uint8, value []byte, user string) {
+	pw, known := s.lookup(user)
+	want := chapMD5Response(id, pw, s.chal)
+	if known && subtle.ConstantTimeCompare(want[:], value) == 1 {
+		s.okID = id
+		s.okFrame = appendFrame(nil, ProtoCHAP, chapCodeSucc, id, []byte("Access granted"))
+		s.emit(Send{Data: clone(s.okFrame)})
+		s.authSucceeded(now, CHAPMD5)
+		return
+	}
+	s.send(ProtoCHAP, chapCodeFail, id, []byte("Access denied"))
+	s.abort(&AuthError{Method: CHAPMD5, User: user, Message: "Access denied"})
+}
