@@ -1,0 +1,53 @@
+package isakmp
+
+import (
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/suite"
+)
+
+// Action is what an FSM asks the tunnel layer to do.
+type Action interface{ isAction() }
+
+// Send is one ISAKMP message. NATT=false: send to the peer's port 500
+// without a marker. NATT=true: send to the peer's NAT-T port (4500); the
+// tunnel adds the 4-byte non-ESP marker, Data never includes it.
+type Send struct {
+	Data []byte
+	NATT bool
+}
+
+// Phase1Up reports an established IKE SA.
+type Phase1Up struct {
+	Proposal    suite.IKEProposal
+	PeerID      string // printable
+	NATDetected bool   // the peer's NAT-D did not match our address
+}
+
+// ChildSAUp asks the tunnel to install an IPsec SA pair (again on every re-key).
+type ChildSAUp struct {
+	SA    ChildSA
+	Rekey bool
+}
+
+// ChildSAGone says an old SA pair may now be removed (peer Delete, the old
+// pair after a re-key plus grace period, or expiry).
+type ChildSAGone struct{ InSPI, OutSPI uint32 }
+
+// Fail is fatal; the FSM is dead afterwards.
+type Fail struct{ Err error }
+
+func (Send) isAction()        {}
+func (Phase1Up) isAction()    {}
+func (ChildSAUp) isAction()   {}
+func (ChildSAGone) isAction() {}
+func (Fail) isAction()        {}
+
+// ChildSA is a negotiated ESP SA pair with its keys.
+type ChildSA struct {
+	InSPI, OutSPI                              uint32 // InSPI: ours (the peer encrypts to it); OutSPI: the peer's
+	Transform                                  suite.ESPTransform
+	InEncKey, InAuthKey, OutEncKey, OutAuthKey []byte
+	Lifetime                                   time.Duration
+	EncapMode                                  uint16 // EncapUDPTransport (4) or EncapUDPTransportDraft (61444)
+}

@@ -1,0 +1,44 @@
+package isakmp
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Match them with errors.Is; they are wrapped with detail.
+var (
+	// ErrNoResponse: the retransmission budget ran out. Wrapped as
+	// "isakmp: no answer from the server to Main Mode message 1".
+	ErrNoResponse = errors.New("isakmp: no answer from the server")
+	// ErrPSKMismatch: SoftEther cannot verify HASH_I with a wrong PSK and
+	// keeps repeating its plaintext MM4 instead of answering MM5.
+	ErrPSKMismatch = errors.New("isakmp: pre-shared key mismatch suspected: the server repeated Main Mode message 4 instead of answering message 5")
+	// ErrPeerDeleted: the peer sent a Delete for the IKE SA.
+	ErrPeerDeleted = errors.New("isakmp: the server deleted the IKE SA")
+	// ErrNoNATT: the server sent no NAT-T vendor ID; a userspace client needs
+	// UDP encapsulation.
+	ErrNoNATT = errors.New("isakmp: the server does not support NAT traversal (no RFC 3947 or draft NAT-T vendor ID)")
+	// ErrBadProposal: the peer chose something we did not offer.
+	ErrBadProposal = errors.New("isakmp: the server chose a proposal we did not offer")
+	// ErrIKEExpired: the IKE SA lifetime ran out. Re-authentication (a new
+	// Main Mode) is not implemented; the tunnel layer reconnects.
+	ErrIKEExpired = errors.New("isakmp: IKE SA lifetime expired")
+	// ErrConfig: invalid Config.
+	ErrConfig = errors.New("isakmp: invalid configuration")
+	// ErrMalformed: a message or payload could not be parsed.
+	ErrMalformed = errors.New("isakmp: malformed message")
+)
+
+// NotifyError is a fatal Notify received from the peer.
+type NotifyError struct {
+	Type uint16 // a NotifyType value
+	Data []byte
+}
+
+func (e *NotifyError) Error() string {
+	return fmt.Sprintf("isakmp: server sent %s (%d)", NotifyType(e.Type), e.Type)
+}
+
+func malformed(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, a...)...)
+}

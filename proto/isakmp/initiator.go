@@ -1,0 +1,497 @@
+package isakmp
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/suite"
+)
+
+// Config configures an Initiator.
+type Config struct {
+	PSK            []byte
+	Rand           io.Reader
+	Local          netip.AddrPort       // our socket's address (NAT-D, IDs, NAT-OA)
+	Remote         netip.AddrPort       // server IKE endpoint (port 500 normally)
+	NATTPort       uint16               // default 4500; the FSM only says Send.NATT, the tunnel picks the port
+	Proposals      []suite.IKEProposal  // nil → suite.DefaultIKEProposals()
+	ESP            []suite.ESPTransform // nil → suite.DefaultESPTransforms()
+	SALifetime     time.Duration        // Quick Mode proposal lifetime (default 1h)
+	IKELifetime    time.Duration        // default 8h; at expiry: Fail(ErrIKEExpired)
+	RetransmitBase time.Duration        // default 1s, doubling, each wait capped at 8s
+	MaxRetransmits int                  // default 5, then Fail(ErrNoResponse)
+}
+
+// mmState is the Initiator's Main Mode progress.
+//
+//	mmIdle --Start/MM1--> mmWaitMM2 --MM2/MM3--> mmWaitMM4 --MM4/MM5--> mmWaitMM6
+//	mmWaitMM6 --MM6 (HASH_R ok)/Phase1Up, QM1--> mmDone
+//	any --retransmit budget spent, fatal notify, MM4 repeated--> Fail
+type mmState uint8
+
+const (
+	mmIdle mmState = iota
+	mmWaitMM2
+	mmWaitMM4
+	mmWaitMM6
+	mmDone
+)
+
+// Initiator is the client side: Main Mode (PSK) + Quick Mode initiator,
+// Quick Mode responder for server re-keys, DPD and Delete handling.
+type Initiator struct {
+	cfg Config
+	e   engine
+	st  mmState
+
+	retx       retx
+	saiB       []byte
+	priv, gxi  []byte
+	gxr        []byte
+	ni         []byte
+	lastPeer   []byte // last accepted peer Main Mode message
+	mm4        []byte
+	mm4Repeats int
+	mm5At      time.Time
+	natFound   bool
+}
+
+// NewInitiator validates cfg and fills in defaults.
+func NewInitiator(cfg Config) (*Initiator, error) {
+	if len(cfg.PSK) == 0 {
+		return nil, fmt.Errorf("%w: empty pre-shared key", ErrConfig)
+	}
+	if cfg.Rand == nil {
+		return nil, fmt.Errorf("%w: no randomness source", ErrConfig)
+	}
+	if !cfg.Local.IsValid() || !cfg.Remote.IsValid() {
+		return nil, fmt.Errorf("%w: local and remote addresses are required", ErrConfig)
+	}
+	if cfg.NATTPort == 0 {
+		cfg.NATTPort = defaultNATTPort
+	}
+	if cfg.Proposals == nil {
+		cfg.Proposals = suite.DefaultIKEProposals()
+	}
+	if cfg.ESP == nil {
+		cfg.ESP = suite.DefaultESPTransforms()
+	}
+	if len(cfg.Proposals) == 0 || len(cfg.Proposals) > 255 || len(cfg.ESP) == 0 || len(cfg.ESP) > 255 {
+		return nil, fmt.Errorf("%w: need 1..255 IKE proposals and ESP transforms", ErrConfig)
+	}
+	for _, p := range cfg.Proposals {
+		if !p.Supported() {
+			return nil, fmt.Errorf("%w: unsupported IKE proposal %v", ErrConfig, p)
+		}
+	}
+	for _, t := range cfg.ESP {
+		if !t.Supported() {
+			return nil, fmt.Errorf("%w: unsupported ESP transform %v", ErrConfig, t)
+		}
+	}
+	if cfg.SALifetime <= 0 {
+		cfg.SALifetime = defaultSALifetime
+	}
+	if cfg.IKELifetime <= 0 {
+		cfg.IKELifetime = defaultIKELifetime
+	}
+	if cfg.RetransmitBase <= 0 {
+		cfg.RetransmitBase = defaultRetxBase
+	}
+	if cfg.MaxRetransmits <= 0 {
+		cfg.MaxRetransmits = defaultMaxRetx
+	}
+	in := &Initiator{cfg: cfg}
+	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, saLife: cfg.SALifetime,
+		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits, rekeyAfter: clientRekeyAfter}
+	return in, nil
+}
+
+// clientRekeyAfter: 85% of the lifetime minus up to 5% random jitter.
+func clientRekeyAfter(e *engine, life time.Duration) time.Duration {
+	j := e.randBytes(2)
+	if len(j) < 2 {
+		return 0
+	}
+	frac := float64(uint16(j[0])<<8|uint16(j[1])) / 65535
+	return time.Duration(float64(life)*rekeyFraction - float64(life)*rekeyJitterFraction*frac)
+}
+
+func ikeAttrs(p suite.IKEProposal, life time.Duration) []Attr {
+	return []Attr{
+		tvAttr(AttrEncryption, uint16(p.Enc)),
+		tvAttr(AttrKeyLength, uint16(p.KeyBits)),
+		tvAttr(AttrHash, uint16(p.Hash)),
+		tvAttr(AttrAuthMethod, AuthPreSharedKey),
+		tvAttr(AttrGroup, uint16(p.Group)),
+		tvAttr(AttrLifeType, LifeTypeSeconds),
+		lifeAttr(AttrLifeDuration, uint32(life/time.Second)),
+	}
+}
+
+// ikeFromAttrs maps phase-1 transform attributes to a proposal.
+func ikeFromAttrs(as []Attr) (suite.IKEProposal, bool) {
+	enc, ok1 := findAttr(as, AttrEncryption)
+	kl, _ := findAttr(as, AttrKeyLength)
+	h, ok2 := findAttr(as, AttrHash)
+	g, ok3 := findAttr(as, AttrGroup)
+	auth, ok4 := findAttr(as, AttrAuthMethod)
+	if !ok1 || !ok2 || !ok3 || !ok4 || uint16(auth) != AuthPreSharedKey {
+		return suite.IKEProposal{}, false
+	}
+	p := suite.IKEProposal{Enc: suite.EncID(enc), KeyBits: int(kl), Hash: suite.HashID(h), Group: suite.GroupID(g)}
+	return p, p.Supported()
+}
+
+// Start sends Main Mode message 1: HDR, SA, VID(RFC 3947, drafts, DPD).
+func (in *Initiator) Start(now time.Time) []Action {
+	if in.st != mmIdle || in.e.dead {
+		return nil
+	}
+	e := &in.e
+	copy(e.k.ckyI[:], e.randBytes(8))
+	if e.dead {
+		return e.flush()
+	}
+	prop := Proposal{Num: 1, Protocol: ProtoISAKMP}
+	for i, p := range in.cfg.Proposals {
+		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: TransformKeyIKE, Attrs: ikeAttrs(p, in.cfg.IKELifetime)})
+	}
+	sa := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{prop}}
+	in.saiB = mustBody(&sa)
+	ps := []Payload{{Type: PayloadSA, Body: in.saiB}}
+	for _, v := range [][]byte{VIDRFC3947, VIDDraft02, VIDDraft02NL, VIDDraft03, VIDDPD} {
+		ps = append(ps, Payload{Type: PayloadVendorID, Body: v})
+	}
+	m := Message{Header: Header{ICookie: e.k.ckyI, Version: Version, Exchange: ExchangeMain}, Payloads: ps}
+	msg, _ := m.MarshalBinary()
+	in.sendMM(now, msg, false, "Main Mode message 1")
+	in.st = mmWaitMM2
+	return e.flush()
+}
+
+func (in *Initiator) sendMM(now time.Time, msg []byte, natt bool, what string) {
+	in.retx.arm(now, in.cfg.RetransmitBase, msg, natt, what)
+	in.e.send(msg, natt)
+}
+
+// Handle processes one received ISAKMP message (non-ESP marker stripped).
+func (in *Initiator) Handle(now time.Time, msg []byte) []Action {
+	e := &in.e
+	if e.dead || in.st == mmIdle {
+		return nil
+	}
+	var h Header
+	if h.UnmarshalBinary(msg) != nil || h.ICookie != e.k.ckyI {
+		return nil
+	}
+	msg = msg[:h.Length]
+	if in.st == mmDone {
+		if h.RCookie != e.k.ckyR {
+			return nil
+		}
+		switch h.Exchange {
+		case ExchangeQuick:
+			e.handleQuick(now, &h, msg)
+		case ExchangeInformational:
+			e.handleInfo(now, &h, msg)
+		}
+		return e.flush()
+	}
+	if h.Exchange == ExchangeInformational {
+		in.mmInformational(now, &h, msg)
+		return e.flush()
+	}
+	if h.Exchange != ExchangeMain {
+		return nil
+	}
+	if in.st == mmWaitMM6 && h.Flags&FlagEncryption == 0 && h.RCookie == e.k.ckyR {
+		// SoftEther repeats its plaintext MM4 when it cannot verify HASH_I.
+		if bytes.Equal(msg, in.mm4) {
+			// A repeat right after MM5 is a duplicate or the answer to a
+			// crossing MM3 retransmission; SoftEther's own repeats come
+			// every 2 s.
+			if now.Sub(in.mm5At) >= in.cfg.RetransmitBase {
+				in.mm4Repeats++
+			}
+			if in.mm4Repeats >= pskMismatchRepeats {
+				e.fail(ErrPSKMismatch)
+			}
+			// No immediate resend of MM5: the retransmission timer does it,
+			// and answering repeats with repeats could ping-pong.
+		}
+		return e.flush()
+	}
+	if in.lastPeer != nil && bytes.Equal(msg, in.lastPeer) {
+		e.send(in.retx.data, in.retx.natt) // the peer missed our last message
+		return e.flush()
+	}
+	switch in.st {
+	case mmWaitMM2:
+		in.onMM2(now, &h, msg)
+	case mmWaitMM4:
+		in.onMM4(now, &h, msg)
+	case mmWaitMM6:
+		in.onMM6(now, &h, msg)
+	}
+	return e.flush()
+}
+
+// mmInformational handles an Informational before phase 1 is up: a
+// plaintext one (NO-PROPOSAL-CHOSEN to MM1) or an encrypted one once keyed.
+func (in *Initiator) mmInformational(now time.Time, h *Header, msg []byte) {
+	if h.Flags&FlagEncryption != 0 {
+		if h.RCookie == in.e.k.ckyR {
+			in.e.handleInfo(now, h, msg)
+		}
+		return
+	}
+	m, err := ParseMessage(msg)
+	if err != nil {
+		return
+	}
+	for _, p := range m.Payloads {
+		var n Notify
+		if p.Type == PayloadNotify && n.UnmarshalBinary(p.Body) == nil && n.Type.IsError() {
+			in.e.fail(&NotifyError{Type: uint16(n.Type), Data: append([]byte(nil), n.Data...)})
+			return
+		}
+	}
+}
+
+func notifyFailure(ps []Payload) *NotifyError {
+	for _, p := range ps {
+		var n Notify
+		if p.Type == PayloadNotify && n.UnmarshalBinary(p.Body) == nil && n.Type.IsError() {
+			return &NotifyError{Type: uint16(n.Type), Data: append([]byte(nil), n.Data...)}
+		}
+	}
+	return nil
+}
+
+// onMM2 takes HDR, SA, VID... and sends MM3: HDR, KE, Ni, NAT-D, NAT-D.
+func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
+	e := &in.e
+	if h.Flags&FlagEncryption != 0 || h.RCookie == ([8]byte{}) {
+		return
+	}
+	m, err := ParseMessage(msg)
+	if err != nil {
+		return
+	}
+	if ne := notifyFailure(m.Payloads); ne != nil {
+		e.fail(ne)
+		return
+	}
+	sp, ok := findPayload(m.Payloads, PayloadSA)
+	if !ok {
+		return
+	}
+	var sa SA
+	if sa.UnmarshalBinary(sp.Body) != nil || len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) == 0 {
+		return
+	}
+	chosen, ok := ikeFromAttrs(sa.Proposals[0].Transforms[0].Attrs)
+	offered := false
+	for _, p := range in.cfg.Proposals {
+		offered = offered || (ok && p == chosen)
+	}
+	if !offered {
+		e.fail(fmt.Errorf("%w: Main Mode transform %v", ErrBadProposal, sa.Proposals[0].Transforms[0].Attrs))
+		return
+	}
+	e.k.rfcNATT = containsVID(m.Payloads, VIDRFC3947)
+	draft := false
+	for _, v := range draftNATTVIDs {
+		draft = draft || containsVID(m.Payloads, v)
+	}
+	if !e.k.rfcNATT && !draft {
+		e.fail(ErrNoNATT)
+		return
+	}
+	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
+	e.k.ckyR = h.RCookie
+	e.k.prop = chosen
+	e.k.block = 16 // AES-CBC, the only phase-1 cipher in the registry
+
+	grp := chosen.Group.Group()
+	priv, pub, err := grp.GenerateKey(e.rand)
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	in.priv, in.gxi = priv, pub
+	in.ni = e.randBytes(nonceLen)
+	// NAT-D: the first is the peer's address; the second, which should be
+	// ours, is deliberately random so that the peer (and we) float to UDP
+	// 4500 as strongSwan's encap=yes does. Ref: RFC 3947 §3.2.
+	bogus := e.randBytes(chosen.Hash.Size())
+	if e.dead {
+		return
+	}
+	ck := e.k.cookies()
+	ps := []Payload{
+		{Type: PayloadKE, Body: in.gxi},
+		{Type: PayloadNonce, Body: in.ni},
+		{Type: e.k.natdType(), Body: natdHash(chosen.Hash, ck[:8], ck[8:], in.cfg.Remote)},
+		{Type: e.k.natdType(), Body: bogus},
+	}
+	out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, Payloads: ps}
+	b, _ := out.MarshalBinary()
+	in.lastPeer = append([]byte(nil), msg...)
+	in.sendMM(now, b, false, "Main Mode message 3")
+	in.st = mmWaitMM4
+}
+
+// onMM4 takes HDR, KE, Nr, NAT-D, NAT-D and sends MM5: HDR*, IDii, HASH_I.
+func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) {
+	e := &in.e
+	if h.Flags&FlagEncryption != 0 || h.RCookie != e.k.ckyR {
+		return
+	}
+	m, err := ParseMessage(msg)
+	if err != nil {
+		return
+	}
+	if ne := notifyFailure(m.Payloads); ne != nil {
+		e.fail(ne)
+		return
+	}
+	ke, ok1 := findPayload(m.Payloads, PayloadKE)
+	nr, ok2 := findPayload(m.Payloads, PayloadNonce)
+	if !ok1 || !ok2 || len(nr.Body) < 8 || len(nr.Body) > 256 {
+		return
+	}
+	grp := e.k.prop.Group.Group()
+	gxy, err := grp.SharedSecret(in.priv, ke.Body)
+	if err != nil {
+		return
+	}
+	var natd [][]byte
+	for _, p := range m.Payloads {
+		if p.Type == PayloadNATD || p.Type == PayloadNATDDraft {
+			natd = append(natd, p.Body)
+		}
+	}
+	hf := e.k.prop.Hash
+	ck := e.k.cookies()
+	if len(natd) > 0 {
+		in.natFound = !bytes.Equal(natd[0], natdHash(hf, ck[:8], ck[8:], in.cfg.Local))
+	}
+	in.gxr = append([]byte(nil), ke.Body...)
+	e.k.skeyid = skeyidPSK(hf, in.cfg.PSK, in.ni, nr.Body)
+	e.k.skeyidD, e.k.skeyidA, e.k.skeyidE = deriveSKEYIDs(hf, e.k.skeyid, gxy, ck[:8], ck[8:])
+	e.k.key = encKey(hf, e.k.skeyidE, e.k.prop.KeyBits/8)
+	e.k.lastP1 = phase1IV(hf, in.gxi, in.gxr, e.k.block)
+	e.keyed = true
+
+	id := addrID(in.cfg.Local.Addr(), 0, 0)
+	idB := mustBody(&id)
+	hi := hashI(hf, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idB)
+	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hi}}, e.k.lastP1)
+	if out == nil {
+		return
+	}
+	e.k.lastP1 = last
+	e.natt = true // NAT-T is always forced: float to 4500 from MM5 on
+	in.lastPeer = append([]byte(nil), msg...)
+	in.mm4 = in.lastPeer
+	in.mm5At = now
+	in.sendMM(now, out, true, "Main Mode message 5")
+	in.st = mmWaitMM6
+}
+
+// onMM6 takes HDR*, IDir, HASH_R; on success phase 1 is up and QM1 goes out.
+func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) {
+	e := &in.e
+	if h.Flags&FlagEncryption == 0 || h.RCookie != e.k.ckyR {
+		return
+	}
+	d, err := e.decrypt(h, msg, e.k.lastP1)
+	if err != nil {
+		return
+	}
+	idp, ok1 := findPayload(d.ps, PayloadID)
+	hp, ok2 := findPayload(d.ps, PayloadHash)
+	if !ok1 || !ok2 {
+		return
+	}
+	ck := e.k.cookies()
+	want := hashR(e.k.prop.Hash, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idp.Body)
+	if !hmac.Equal(want, hp.Body) {
+		return // IDir may be 0.0.0.0 (SoftEther); only the hash is checked
+	}
+	var id ID
+	peer := ""
+	if id.UnmarshalBinary(idp.Body) == nil {
+		peer = id.String()
+	}
+	e.k.lastP1 = d.last
+	in.retx = retx{}
+	in.st = mmDone
+	in.priv = nil
+	e.up = true
+	e.ikeExpire = now.Add(in.cfg.IKELifetime)
+	e.ids = []Payload{
+		{Type: PayloadID, Body: mustBody(ptr(addrID(in.cfg.Local.Addr(), ipProtoUDP, L2TPPort)))},
+		{Type: PayloadID, Body: mustBody(ptr(addrID(in.cfg.Remote.Addr(), ipProtoUDP, L2TPPort)))},
+	}
+	e.natoa = []Payload{
+		{Type: e.k.natoaType(), Body: mustBody(&NATOA{Addr: in.cfg.Local.Addr()})},
+		{Type: e.k.natoaType(), Body: mustBody(&NATOA{Addr: in.cfg.Remote.Addr()})},
+	}
+	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound})
+	e.startQM(now)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Tick runs timers; call it when now >= Deadline().
+func (in *Initiator) Tick(now time.Time) []Action {
+	e := &in.e
+	if e.dead {
+		return nil
+	}
+	if in.retx.active && !now.Before(in.retx.next) {
+		if in.retx.tries >= in.cfg.MaxRetransmits {
+			e.fail(fmt.Errorf("%w to %s", ErrNoResponse, in.retx.what))
+			return e.flush()
+		}
+		in.retx.tries++
+		in.retx.next = now.Add(retxWait(in.cfg.RetransmitBase, in.retx.tries))
+		e.send(in.retx.data, in.retx.natt)
+	}
+	e.tick(now)
+	return e.flush()
+}
+
+// Deadline is the next time Tick must run; zero means none.
+func (in *Initiator) Deadline() time.Time {
+	if in.e.dead {
+		return time.Time{}
+	}
+	var t time.Time
+	if in.retx.active {
+		t = in.retx.next
+	}
+	return minTime(t, in.e.deadline())
+}
+
+// Close sends Informational Deletes for every live IPsec SA (our inbound
+// SPIs) and for the IKE SA; nothing is retransmitted and the FSM is dead.
+func (in *Initiator) Close(now time.Time) []Action {
+	in.e.close()
+	return in.e.flush()
+}
+
+// Rekey starts a Quick Mode now (normally the FSM schedules it itself).
+func (in *Initiator) Rekey(now time.Time) []Action {
+	if in.st == mmDone && !in.e.dead && !in.e.qmPending() {
+		in.e.startQM(now)
+	}
+	return in.e.flush()
+}

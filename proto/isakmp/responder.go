@@ -1,0 +1,393 @@
+package isakmp
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/suite"
+)
+
+// BadPSKBehaviour is what a Responder does when HASH_I does not verify.
+type BadPSKBehaviour uint8
+
+const (
+	// BadPSKResendMM4 repeats the plaintext MM4 (SoftEther).
+	BadPSKResendMM4 BadPSKBehaviour = iota
+	// BadPSKNotify sends a plaintext AUTHENTICATION-FAILED notify.
+	BadPSKNotify
+	// BadPSKSilent drops MM5.
+	BadPSKSilent
+)
+
+// ResponderConfig configures a Responder (an in-process test peer).
+type ResponderConfig struct {
+	PSK        []byte
+	Rand       io.Reader
+	Local      netip.AddrPort       // our IKE address
+	Remote     netip.AddrPort       // the initiator's address as we see it (real NAT-D); may be zero with ForceNAT
+	Proposals  []suite.IKEProposal  // acceptable, in preference; nil → suite.DefaultIKEProposals()
+	ESP        []suite.ESPTransform // acceptable; nil → suite.DefaultESPTransforms()
+	ForceNAT   bool                 // SoftEther: random NAT-D for the client
+	IDAddr     netip.Addr           // IDir address (SoftEther: 0.0.0.0); zero → Local.Addr()
+	RekeyAfter time.Duration        // 0: never; else start a Quick Mode this long after each SA (SoftEther: lifetime+1s)
+	SendDPD    bool                 // send R-U-THERE every 10 s if the initiator sent the DPD VID
+	OnBadPSK   BadPSKBehaviour
+	DraftNATT  bool // answer with the draft-02 NAT-T VID even if RFC 3947 was offered
+	// RetransmitBase and MaxRetransmits apply to the Responder's own Quick Modes.
+	RetransmitBase time.Duration
+	MaxRetransmits int
+}
+
+// rState is the Responder's Main Mode progress.
+//
+//	rIdle --MM1/MM2--> rWaitMM3 --MM3/MM4--> rWaitMM5 --MM5 ok/MM6, Phase1Up--> rDone
+type rState uint8
+
+const (
+	rIdle rState = iota
+	rWaitMM3
+	rWaitMM5
+	rDone
+)
+
+// Responder is the server side of Main Mode and Quick Mode, modelled on
+// SoftEther and Libreswan for tests.
+type Responder struct {
+	cfg ResponderConfig
+	e   engine
+	st  rState
+
+	saiB          []byte
+	priv, gxi     []byte
+	gxr, ni, nr   []byte
+	lastIn        []byte
+	lastOut       []byte
+	lastOutNATT   bool
+	natFound      bool
+	dpdNext       time.Time
+	mm5Rejections int
+}
+
+// NewResponder fills in defaults.
+func NewResponder(cfg ResponderConfig) *Responder {
+	if cfg.Proposals == nil {
+		cfg.Proposals = suite.DefaultIKEProposals()
+	}
+	if cfg.ESP == nil {
+		cfg.ESP = suite.DefaultESPTransforms()
+	}
+	if !cfg.IDAddr.IsValid() {
+		cfg.IDAddr = cfg.Local.Addr()
+	}
+	if cfg.RetransmitBase <= 0 {
+		cfg.RetransmitBase = defaultRetxBase
+	}
+	if cfg.MaxRetransmits <= 0 {
+		cfg.MaxRetransmits = defaultMaxRetx
+	}
+	r := &Responder{cfg: cfg}
+	r.e = engine{rand: cfg.Rand, esp: cfg.ESP, saLife: defaultSALifetime,
+		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits,
+		rekeyAfter: func(*engine, time.Duration) time.Duration { return cfg.RekeyAfter }}
+	return r
+}
+
+// Start does nothing: a responder waits for MM1.
+func (r *Responder) Start(now time.Time) []Action { return nil }
+
+// Handle is HandleFrom with natt=false (the message came to port 500).
+func (r *Responder) Handle(now time.Time, msg []byte) []Action { return r.HandleFrom(now, msg, false) }
+
+// HandleFrom processes a message that arrived on the NAT-T port if natt;
+// answers go back the same way.
+func (r *Responder) HandleFrom(now time.Time, msg []byte, natt bool) []Action {
+	e := &r.e
+	if e.dead {
+		return nil
+	}
+	var h Header
+	if h.UnmarshalBinary(msg) != nil {
+		return nil
+	}
+	msg = msg[:h.Length]
+	if r.lastIn != nil && bytes.Equal(msg, r.lastIn) && r.lastOut != nil {
+		e.natt = natt
+		e.send(r.lastOut, natt) // the initiator missed our answer
+		return e.flush()
+	}
+	if r.st != rIdle && (h.ICookie != e.k.ckyI || h.RCookie != e.k.ckyR) {
+		return nil
+	}
+	e.natt = natt
+	switch r.st {
+	case rIdle:
+		if h.Exchange == ExchangeMain {
+			r.onMM1(now, &h, msg)
+		}
+	case rWaitMM3:
+		if h.Exchange == ExchangeMain {
+			r.onMM3(now, &h, msg)
+		}
+	case rWaitMM5:
+		if h.Exchange == ExchangeMain {
+			r.onMM5(now, &h, msg)
+		}
+	case rDone:
+		switch h.Exchange {
+		case ExchangeQuick:
+			e.handleQuick(now, &h, msg)
+		case ExchangeInformational:
+			e.handleInfo(now, &h, msg)
+		}
+	}
+	return e.flush()
+}
+
+func (r *Responder) answer(in, out []byte) {
+	r.lastIn = append([]byte(nil), in...)
+	r.lastOut = out
+	r.e.send(out, r.e.natt)
+}
+
+func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
+	e := &r.e
+	if h.RCookie != ([8]byte{}) || h.Flags&FlagEncryption != 0 {
+		return
+	}
+	m, err := ParseMessage(msg)
+	if err != nil {
+		return
+	}
+	sp, ok := findPayload(m.Payloads, PayloadSA)
+	if !ok {
+		return
+	}
+	var sa SA
+	if sa.UnmarshalBinary(sp.Body) != nil || len(sa.Proposals) == 0 {
+		return
+	}
+	rfc := containsVID(m.Payloads, VIDRFC3947) && !r.cfg.DraftNATT
+	draft := false
+	for _, v := range draftNATTVIDs {
+		draft = draft || containsVID(m.Payloads, v)
+	}
+	if !rfc && !draft {
+		return // SoftEther drops MM1 without a NAT-T vendor ID
+	}
+	var chosen Transform
+	var prop suite.IKEProposal
+	found := false
+	for _, t := range sa.Proposals[0].Transforms {
+		p, ok := ikeFromAttrs(t.Attrs)
+		if !ok {
+			continue
+		}
+		for _, a := range r.cfg.Proposals {
+			if a == p {
+				chosen, prop, found = t, p, true
+				break
+			}
+		}
+		if found {
+			break
+		}
+	}
+	if !found {
+		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyNoProposalChosen}
+		out := Message{Header: Header{ICookie: h.ICookie, Version: Version, Exchange: ExchangeInformational},
+			Payloads: []Payload{{Type: PayloadNotify, Body: mustBody(&n)}}}
+		b, _ := out.MarshalBinary()
+		e.send(b, e.natt)
+		return
+	}
+	e.k.ckyI = h.ICookie
+	copy(e.k.ckyR[:], e.randBytes(8))
+	if e.dead {
+		return
+	}
+	e.k.prop, e.k.rfcNATT, e.k.block = prop, rfc, 16
+	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
+	r.saiB = append([]byte(nil), sp.Body...)
+	chosen.Num = 1 // SoftEther always numbers the chosen transform 1
+	reply := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{{Num: 1, Protocol: ProtoISAKMP, Transforms: []Transform{chosen}}}}
+	vid := VIDDraft02NL
+	if rfc {
+		vid = VIDRFC3947
+	}
+	out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain},
+		Payloads: []Payload{{Type: PayloadSA, Body: mustBody(&reply)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}}}
+	b, _ := out.MarshalBinary()
+	r.st = rWaitMM3
+	r.answer(msg, b)
+}
+
+func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) {
+	e := &r.e
+	if h.Flags&FlagEncryption != 0 {
+		return
+	}
+	m, err := ParseMessage(msg)
+	if err != nil {
+		return
+	}
+	ke, ok1 := findPayload(m.Payloads, PayloadKE)
+	ni, ok2 := findPayload(m.Payloads, PayloadNonce)
+	if !ok1 || !ok2 || len(ni.Body) < 8 || len(ni.Body) > 256 {
+		return
+	}
+	grp := e.k.prop.Group.Group()
+	priv, pub, err := grp.GenerateKey(e.rand)
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	gxy, err := grp.SharedSecret(priv, ke.Body)
+	if err != nil {
+		return
+	}
+	hf := e.k.prop.Hash
+	ck := e.k.cookies()
+	var natd [][]byte
+	for _, p := range m.Payloads {
+		if p.Type == PayloadNATD || p.Type == PayloadNATDDraft {
+			natd = append(natd, p.Body)
+		}
+	}
+	if len(natd) >= 2 && r.cfg.Remote.IsValid() {
+		peer := natdHash(hf, ck[:8], ck[8:], r.cfg.Remote)
+		r.natFound = true
+		for _, d := range natd[1:] {
+			if bytes.Equal(d, peer) {
+				r.natFound = false
+			}
+		}
+	} else if len(natd) >= 2 {
+		r.natFound = true
+	}
+	r.priv, r.gxi, r.gxr = priv, append([]byte(nil), ke.Body...), pub
+	r.ni = append([]byte(nil), ni.Body...)
+	r.nr = e.randBytes(nonceLen)
+	var first []byte
+	if r.cfg.ForceNAT || !r.cfg.Remote.IsValid() {
+		first = e.randBytes(hf.Size())
+	} else {
+		first = natdHash(hf, ck[:8], ck[8:], r.cfg.Remote)
+	}
+	if e.dead {
+		return
+	}
+	e.k.skeyid = skeyidPSK(hf, r.cfg.PSK, r.ni, r.nr)
+	e.k.skeyidD, e.k.skeyidA, e.k.skeyidE = deriveSKEYIDs(hf, e.k.skeyid, gxy, ck[:8], ck[8:])
+	e.k.key = encKey(hf, e.k.skeyidE, e.k.prop.KeyBits/8)
+	e.k.lastP1 = phase1IV(hf, r.gxi, r.gxr, e.k.block)
+	e.keyed = true
+	ps := []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
+	if len(natd) > 0 {
+		ps = append(ps, Payload{Type: e.k.natdType(), Body: first},
+			Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], r.cfg.Local)})
+	}
+	out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, Payloads: ps}
+	b, _ := out.MarshalBinary()
+	r.st = rWaitMM5
+	r.answer(msg, b)
+}
+
+func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) {
+	e := &r.e
+	if h.Flags&FlagEncryption == 0 {
+		return
+	}
+	hf := e.k.prop.Hash
+	ck := e.k.cookies()
+	d, err := e.decrypt(h, msg, e.k.lastP1)
+	ok := err == nil
+	var idp, hp Payload
+	if ok {
+		var ok1, ok2 bool
+		idp, ok1 = findPayload(d.ps, PayloadID)
+		hp, ok2 = findPayload(d.ps, PayloadHash)
+		ok = ok1 && ok2 && hmac.Equal(hp.Body, hashI(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idp.Body))
+	}
+	if !ok {
+		r.mm5Rejections++
+		switch r.cfg.OnBadPSK {
+		case BadPSKResendMM4:
+			e.send(r.lastOut, e.natt)
+		case BadPSKNotify:
+			n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyAuthenticationFailed}
+			out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeInformational},
+				Payloads: []Payload{{Type: PayloadNotify, Body: mustBody(&n)}}}
+			b, _ := out.MarshalBinary()
+			e.send(b, e.natt)
+		}
+		return
+	}
+	e.k.lastP1 = d.last
+	id := addrID(r.cfg.IDAddr, 0, 0)
+	idB := mustBody(&id)
+	hr := hashR(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idB)
+	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hr}}, e.k.lastP1)
+	if out == nil {
+		return
+	}
+	e.k.lastP1 = last
+	var peer ID
+	pid := ""
+	if peer.UnmarshalBinary(idp.Body) == nil {
+		pid = peer.String()
+	}
+	r.st = rDone
+	e.up = true
+	r.priv = nil
+	r.answer(msg, out)
+	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: pid, NATDetected: r.natFound})
+	if r.cfg.SendDPD && e.k.peerDPD {
+		r.dpdNext = now.Add(dpdInterval)
+	}
+}
+
+// Tick runs timers (own Quick Modes, re-key, DPD).
+func (r *Responder) Tick(now time.Time) []Action {
+	e := &r.e
+	if e.dead {
+		return nil
+	}
+	if !r.dpdNext.IsZero() && !now.Before(r.dpdNext) && r.st == rDone {
+		e.dpdSeq++
+		e.sendDPD(NotifyRUThere, e.dpdSeq)
+		r.dpdNext = now.Add(dpdInterval)
+	}
+	e.tick(now)
+	return e.flush()
+}
+
+// Deadline is the next time Tick must run; zero means none.
+func (r *Responder) Deadline() time.Time {
+	if r.e.dead {
+		return time.Time{}
+	}
+	return minTime(r.e.deadline(), r.dpdNext)
+}
+
+// Close sends Deletes for the IPsec SAs and the IKE SA.
+func (r *Responder) Close(now time.Time) []Action {
+	r.e.close()
+	return r.e.flush()
+}
+
+// Rekey starts a Quick Mode as responder-side initiator now.
+func (r *Responder) Rekey(now time.Time) []Action {
+	if r.st == rDone && !r.e.dead && !r.e.qmPending() && r.e.ids != nil {
+		r.e.startQM(now)
+	}
+	return r.e.flush()
+}
+
+// DPDAcks counts R-U-THERE-ACKs received (tests).
+func (r *Responder) DPDAcks() int { return r.e.dpdAcks }
+
+// MM5Rejections counts MM5s whose HASH_I did not verify (tests).
+func (r *Responder) MM5Rejections() int { return r.mm5Rejections }
