@@ -3,12 +3,96 @@
 // pure state machines in proto/. It is the only package that does I/O.
 package tunnel
 
-import "context"
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+)
 
 // Run connects, bridges packets until ctx is cancelled, then tears down
 // (PPP Terminate, L2TP CDN + StopCCN, IKE Delete, TUN removal) within a
-// few seconds. It returns nil after a clean shutdown by ctx, or a
-// *PhaseError.
+// few seconds. It returns nil after a clean shutdown by ctx, an error
+// wrapping ErrConfig for a bad cfg, or a *PhaseError.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	panic("not yet")
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	deps = deps.withDefaults()
+
+	server, err := deps.Resolve(ctx, cfg.Server)
+	if err != nil {
+		return &PhaseError{PhaseSetup, fmt.Errorf("cannot resolve server %q: %w", cfg.Server, err)}
+	}
+	ikeAddr := netip.AddrPortFrom(server, cfg.IKEPort)
+	nattAddr := netip.AddrPortFrom(server, cfg.NATTPort)
+	conn, err := deps.Listen(ikeAddr)
+	if err != nil {
+		if isUnreachable(err) {
+			err = fmt.Errorf("%w on UDP %d: %v", ErrNoAnswer, cfg.IKEPort, err)
+		}
+		return &PhaseError{PhaseSetup, fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err)}
+	}
+	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
+	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		dp.readUDP(c.ctrl, c.stop)
+	}()
+	err = c.run(ctx)
+	// Reverse bring-up order: the TUN (and its reader) first, then the
+	// socket, which ends readUDP.
+	c.closeTUN()
+	conn.Close()
+	close(c.stop)
+	wg.Wait()
+	c.wg.Wait()
+	return err
+}
+
+func (d Deps) withDefaults() Deps {
+	if d.Clock == nil {
+		d.Clock = StdClock{}
+	}
+	if d.Rand == nil {
+		d.Rand = rand.Reader
+	}
+	if d.Events == nil {
+		d.Events = func(Event) {}
+	}
+	if d.Resolve == nil {
+		d.Resolve = resolveIPv4
+	}
+	if d.Listen == nil {
+		d.Listen = defaultListen
+	}
+	if d.OpenTUN == nil {
+		d.OpenTUN = openTUN
+	}
+	return d
+}
+
+// resolveIPv4 accepts an IPv4 literal or looks the name up.
+func resolveIPv4(ctx context.Context, host string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		if !a.Is4() && !a.Is4In6() {
+			return netip.Addr{}, errors.New("only IPv4 servers are supported")
+		}
+		return a.Unmap(), nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, errors.New("no IPv4 address")
+	}
+	return addrs[0].Unmap(), nil
 }

@@ -1,0 +1,427 @@
+package main
+
+// End-to-end tests against a real SoftEther VPN Server running in network
+// namespaces (scripts/peer-up.sh). l2tpctl runs as a subprocess under
+// `ip netns exec`, because setns affects one OS thread only.
+//
+// They need root and a running peer. Locally without them they skip; with
+// CI=true they fail instead. scripts/test.sh starts the peer and sets
+// L2TPCTL_E2E=1 and SE_STATE. The tests share the one server, so they do
+// not run in parallel.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// peer is the SoftEther instance described by $SE_STATE/conn.env.
+type peer struct {
+	env map[string]string
+	bin string
+	dir string
+}
+
+func (p *peer) get(k string) string { return p.env[k] }
+
+var (
+	peerOnce sync.Once
+	thePeer  *peer
+	peerErr  error
+)
+
+func needPeer(t *testing.T) *peer {
+	t.Helper()
+	if os.Getenv("L2TPCTL_E2E") == "" && os.Getenv("CI") != "true" {
+		t.Skip("SoftEther end-to-end tests run from scripts/test.sh (set L2TPCTL_E2E=1 with a peer started by scripts/peer-up.sh)")
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but not root: the SoftEther tests cannot run")
+		}
+		t.Skip("not root")
+	}
+	peerOnce.Do(func() { thePeer, peerErr = loadPeer() })
+	if peerErr != nil {
+		t.Fatalf("SoftEther peer not available: %v", peerErr)
+	}
+	return thePeer
+}
+
+func loadPeer() (*peer, error) {
+	state := os.Getenv("SE_STATE")
+	if state == "" {
+		state = "/tmp/l2tpctl-softether"
+	}
+	b, err := os.ReadFile(filepath.Join(state, "conn.env"))
+	if err != nil {
+		return nil, fmt.Errorf("%v (start it with scripts/peer-up.sh)", err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			env[k] = v
+		}
+	}
+	dir, err := os.MkdirTemp("", "l2tpctl-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "l2tpctl")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	p := &peer{env: env, bin: bin, dir: dir}
+	for name, val := range map[string]string{"psk": env["PSK"], "pw": env["VPN_PASS"], "badpsk": "wrong-psk", "badpw": "wrong-password"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(val+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// client is one l2tpctl connect process in the client namespace.
+type client struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	out   bytes.Buffer
+	lines chan string
+	done  chan struct{}
+	err   error
+}
+
+func (p *peer) connect(t *testing.T, extra ...string) *client {
+	t.Helper()
+	// extra flags replace the default of the same name.
+	defaults := [][2]string{
+		{"--server", p.get("SERVER_ADDR")},
+		{"--psk-file", filepath.Join(p.dir, "psk")},
+		{"--user", p.get("VPN_USER")},
+		{"--password-file", filepath.Join(p.dir, "pw")},
+		{"--route", "192.168.30.0/24"},
+	}
+	args := []string{"netns", "exec", p.get("CLIENT_NS"), p.bin, "connect"}
+	for _, d := range defaults {
+		if !contains(extra, d[0]) {
+			args = append(args, d[0], d[1])
+		}
+	}
+	args = append(args, extra...)
+	c := &client{t: t, lines: make(chan string, 100), done: make(chan struct{})}
+	c.cmd = exec.Command("ip", args...)
+	c.cmd.Env = os.Environ()
+	stdout, err := c.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Stderr = &lockedWriter{c}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.out.WriteString(sc.Text() + "\n")
+			c.mu.Unlock()
+			select {
+			case c.lines <- sc.Text():
+			default:
+			}
+		}
+		c.err = c.cmd.Wait()
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-c.done:
+		default:
+			c.cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-c.done:
+			case <-time.After(10 * time.Second):
+				c.cmd.Process.Kill()
+				<-c.done
+			}
+		}
+		if t.Failed() {
+			t.Logf("l2tpctl output:\n%s", c.output())
+		}
+	})
+	return c
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type lockedWriter struct{ c *client }
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	return w.c.out.Write(b)
+}
+
+func (c *client) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.String()
+}
+
+// waitConnected waits for the "connected:" line.
+func (c *client) waitConnected(d time.Duration) {
+	c.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case l := <-c.lines:
+			if strings.HasPrefix(l, "connected:") {
+				return
+			}
+		case <-c.done:
+			c.t.Fatalf("l2tpctl exited before connecting (%v):\n%s", c.err, c.output())
+		case <-deadline:
+			c.t.Fatalf("not connected after %v:\n%s", d, c.output())
+		}
+	}
+}
+
+// interrupt sends SIGINT and returns how long the exit took and the code.
+func (c *client) interrupt() (time.Duration, int) {
+	c.t.Helper()
+	start := time.Now()
+	c.cmd.Process.Signal(syscall.SIGINT)
+	return c.wait(start, 10*time.Second)
+}
+
+func (c *client) wait(start time.Time, d time.Duration) (time.Duration, int) {
+	c.t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(d):
+		c.t.Fatalf("l2tpctl still running after %v:\n%s", d, c.output())
+	}
+	return time.Since(start), c.cmd.ProcessState.ExitCode()
+}
+
+func (p *peer) inClient(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", p.get("CLIENT_NS"), name}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (p *peer) serverLogCount(t *testing.T, needle string) int {
+	t.Helper()
+	b, err := os.ReadFile(p.get("SERVER_LOG"))
+	if err != nil {
+		t.Fatalf("server log: %v", err)
+	}
+	return strings.Count(string(b), needle)
+}
+
+const disconnected = `upper-layer protocol "L2TP" has been disconnected`
+
+// connectPingDisconnect is one full cycle with the checks every connection
+// must pass.
+func (p *peer) connectPingDisconnect(t *testing.T, extra ...string) *client {
+	t.Helper()
+	before := p.serverLogCount(t, disconnected)
+	c := p.connect(t, extra...)
+	c.waitConnected(30 * time.Second)
+	for _, dst := range []string{"192.168.30.1", p.get("TAP_PEER_ADDR")} {
+		if dst == "" {
+			continue
+		}
+		if out, err := p.inClient(t, 15*time.Second, "ping", "-c", "3", "-W", "2", dst); err != nil {
+			t.Fatalf("ping %s through the tunnel: %v\n%s", dst, err, out)
+		}
+	}
+	took, code := c.interrupt()
+	if code != 0 {
+		t.Fatalf("exit code %d after SIGINT:\n%s", code, c.output())
+	}
+	// The issue says 3 s; allow a margin for a loaded machine.
+	if took > 4500*time.Millisecond {
+		t.Errorf("exit took %v after SIGINT, want < 3 s (+margin)", took)
+	}
+	if out, err := p.inClient(t, 5*time.Second, "ip", "link", "show", "l2tp0"); err == nil {
+		t.Errorf("interface l2tp0 still exists after exit:\n%s", out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.serverLogCount(t, disconnected) <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("server log does not show the session closed by the client (%q)", disconnected)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return c
+}
+
+func TestSoftEtherConnectPingFetch(t *testing.T) {
+	p := needPeer(t)
+	tap := p.get("TAP_PEER_ADDR")
+	if tap == "" {
+		t.Fatal("peer has no TAP bridge address")
+	}
+	// A web server bound to the tap address inside the server namespace.
+	www := filepath.Join(p.dir, "www")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("hello through l2tpctl\n"), 0o644)
+	srv := exec.Command("ip", "netns", "exec", p.get("SERVER_NS"), "python3", "-m", "http.server", "--bind", tap, "--directory", www, "8080")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+
+	before := p.serverLogCount(t, disconnected)
+	c := p.connect(t)
+	c.waitConnected(30 * time.Second)
+	if !regexp.MustCompile(`connected: interface l2tp0, local 192\.168\.30\.\d+`).MatchString(c.output()) {
+		t.Errorf("no proper connected line:\n%s", c.output())
+	}
+	for _, phase := range []string{"IKE phase 1:", "IKE phase 2:", "L2TP tunnel:", "L2TP session:", "PPP LCP:", "authentication:", "IPCP:"} {
+		if !strings.Contains(c.output(), phase) {
+			t.Errorf("no %q line:\n%s", phase, c.output())
+		}
+	}
+	if out, err := p.inClient(t, 15*time.Second, "ping", "-c", "3", "-W", "2", "192.168.30.1"); err != nil {
+		t.Fatalf("ping 192.168.30.1: %v\n%s", err, out)
+	}
+	var body string
+	var err error
+	for i := 0; i < 20; i++ { // the web server may still be starting
+		body, err = p.inClient(t, 10*time.Second, "curl", "-sS", "--max-time", "5", "http://"+tap+":8080/index.html")
+		if err == nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil || !strings.Contains(body, "hello through l2tpctl") {
+		t.Fatalf("HTTP fetch through the tunnel: %v\n%s", err, body)
+	}
+	took, code := c.interrupt()
+	if code != 0 || took > 4500*time.Millisecond {
+		t.Fatalf("after SIGINT: exit %d in %v, want 0 within 3 s (+margin)", code, took)
+	}
+	if p.serverLogCount(t, disconnected) <= before {
+		time.Sleep(2 * time.Second)
+		if p.serverLogCount(t, disconnected) <= before {
+			t.Fatalf("server log does not show %q", disconnected)
+		}
+	}
+}
+
+func TestSoftEtherTwoInARow(t *testing.T) {
+	p := needPeer(t)
+	p.connectPingDisconnect(t)
+	p.connectPingDisconnect(t)
+}
+
+func TestSoftEtherPAP(t *testing.T) {
+	p := needPeer(t)
+	c := p.connectPingDisconnect(t, "--auth", "pap")
+	if !strings.Contains(c.output(), "pap") {
+		t.Errorf("authentication line does not name pap:\n%s", c.output())
+	}
+}
+
+func TestSoftEtherMSCHAPv2(t *testing.T) {
+	p := needPeer(t)
+	c := p.connectPingDisconnect(t, "--auth", "mschapv2")
+	if !strings.Contains(c.output(), "mschapv2") {
+		t.Errorf("authentication line does not name mschapv2:\n%s", c.output())
+	}
+}
+
+// TestSoftEtherRekey keeps one connection through several re-keys (the SA
+// lifetime is 20 s; SoftEther also re-keys at lifetime + 1 s) while a ping
+// runs every 0.5 s for 60 s.
+func TestSoftEtherRekey(t *testing.T) {
+	p := needPeer(t)
+	c := p.connect(t, "--sa-lifetime", "20s", "-v")
+	c.waitConnected(30 * time.Second)
+	out, _ := p.inClient(t, 90*time.Second, "ping", "-i", "0.5", "-c", "120", "-W", "2", "192.168.30.1")
+	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no ping summary:\n%s", out)
+	}
+	sent, _ := strconv.Atoi(m[1])
+	got, _ := strconv.Atoi(m[2])
+	t.Logf("ping: %d sent, %d received", sent, got)
+	if sent-got > 3 {
+		t.Errorf("lost %d of %d pings across re-keys, want at most 3", sent-got, sent)
+	}
+	if !strings.Contains(c.output(), "re-keyed") {
+		t.Errorf("no re-key happened in 60 s:\n%s", c.output())
+	}
+	if took, code := c.interrupt(); code != 0 || took > 4500*time.Millisecond {
+		t.Fatalf("after SIGINT: exit %d in %v", code, took)
+	}
+}
+
+// failsWith runs a connection that must fail: exit 1 within 20 s with one
+// clear line matching want.
+func (p *peer) failsWith(t *testing.T, want string, extra ...string) {
+	t.Helper()
+	start := time.Now()
+	c := p.connect(t, extra...)
+	took, code := c.wait(start, 25*time.Second)
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1:\n%s", code, c.output())
+	}
+	if took > 20*time.Second {
+		t.Errorf("failing took %v, want < 20 s", took)
+	}
+	if !regexp.MustCompile(want).MatchString(c.output()) {
+		t.Errorf("error does not match %q:\n%s", want, c.output())
+	}
+	if strings.Contains(c.output(), "panic") || strings.Contains(c.output(), "goroutine ") {
+		t.Errorf("panic output:\n%s", c.output())
+	}
+	if out, err := p.inClient(t, 5*time.Second, "ip", "link", "show", "l2tp0"); err == nil {
+		t.Errorf("interface l2tp0 left behind:\n%s", out)
+	}
+}
+
+func TestSoftEtherWrongPSK(t *testing.T) {
+	p := needPeer(t)
+	p.failsWith(t, `IKE phase 1: .*pre-shared key mismatch`, "--psk-file", filepath.Join(p.dir, "badpsk"))
+}
+
+func TestSoftEtherWrongPassword(t *testing.T) {
+	p := needPeer(t)
+	p.failsWith(t, `authentication: .*rejected for user alice`, "--password-file", filepath.Join(p.dir, "badpw"))
+}
+
+func TestSoftEtherWrongPasswordPAP(t *testing.T) {
+	p := needPeer(t)
+	p.failsWith(t, `authentication: .*rejected for user alice`, "--password-file", filepath.Join(p.dir, "badpw"), "--auth", "pap")
+}
+
+func TestSoftEtherNothingListens(t *testing.T) {
+	p := needPeer(t)
+	// The client's own address: reachable, but nothing listens on UDP 500.
+	p.failsWith(t, `IKE phase 1: .*no answer from the server on UDP 500`, "--server", p.get("CLIENT_ADDR"))
+}

@@ -1,0 +1,457 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/esp"
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
+	"github.com/l2tpctl/l2tpctl/proto/l2tp"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
+)
+
+// Control-loop tunables (implementation choices, not protocol constants).
+const (
+	keepaliveInterval = 20 * time.Second // NAT-T keepalive, RFC 3948 §2.3
+	ikeRetransmitBase = time.Second
+	ikeMaxRetransmits = 3
+	pppTermWait       = 500 * time.Millisecond
+	l2tpStopWait      = 700 * time.Millisecond
+	outerMTU          = 1500
+	outerIPv4UDP      = 20 + 8
+	innerOverhead     = 8 + l2tp.DataHeaderLen + ppp.HeaderLen // inner UDP + L2TP + PPP
+)
+
+// controller owns all control state. Every field is owned by the control
+// goroutine (run) unless its comment says otherwise.
+type controller struct {
+	cfg    Config
+	deps   Deps
+	dp     *dataPath
+	local  netip.AddrPort
+	server netip.AddrPort
+
+	ctrl chan ctrlPacket // written by readUDP, read by run; never closed
+	stop chan struct{}   // closed by Run after run returns: unblocks readUDP's sends
+	wg   sync.WaitGroup  // the TUN reader
+
+	phase   Phase
+	ike     *isakmp.Initiator
+	lac     *l2tp.LAC
+	ppp     *ppp.Client
+	tun     TUN
+	outSA   *esp.SA
+	sessUp  bool
+	pppDown bool  // the PPP client reported Down (no Terminate needed)
+	l2tpEnd bool  // the L2TP tunnel is closed (no CDN/StopCCN needed)
+	failed  error // first fatal error
+	nextKA  time.Time
+	ikePort uint16 // where the last IKE message went
+}
+
+func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
+	return &controller{
+		cfg:    cfg,
+		deps:   deps,
+		dp:     dp,
+		local:  local,
+		server: server,
+		ctrl:   make(chan ctrlPacket, 64),
+		stop:   make(chan struct{}),
+		phase:  PhaseIKE,
+	}
+}
+
+func (c *controller) event(p Phase, format string, args ...any) {
+	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// fail records the first fatal error, attributed to the current phase.
+func (c *controller) fail(p Phase, err error) {
+	if c.failed == nil {
+		c.failed = &PhaseError{Phase: p, Err: err}
+	}
+}
+
+// run drives the connection until ctx ends or something fails, then tears
+// down what was brought up.
+func (c *controller) run(ctx context.Context) error {
+	ike, err := isakmp.NewInitiator(isakmp.Config{
+		PSK:        c.cfg.PSK,
+		Rand:       c.deps.Rand,
+		Local:      c.local,
+		Remote:     c.server,
+		NATTPort:   c.cfg.NATTPort,
+		SALifetime: c.cfg.SALifetime,
+		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
+		// forgets an unfinished exchange after 10 s anyway.
+		RetransmitBase: ikeRetransmitBase,
+		MaxRetransmits: ikeMaxRetransmits,
+	})
+	if err != nil {
+		return &PhaseError{PhaseSetup, err}
+	}
+	c.ike = ike
+	now := c.deps.Clock.Now()
+	c.nextKA = now.Add(keepaliveInterval)
+	c.deps.Log.infof("isakmp: Main Mode with %v from %v", c.server, c.local)
+	c.doIKE(ike.Start(now))
+
+	for c.failed == nil {
+		timer := c.deps.Clock.NewTimer(c.wait(c.deps.Clock.Now()))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			c.teardown()
+			return nil
+		case p := <-c.ctrl:
+			timer.Stop()
+			c.dispatch(p)
+		case <-timer.C():
+			c.tick(c.deps.Clock.Now())
+		}
+	}
+	c.teardown()
+	return c.failed
+}
+
+// wait is how long until the earliest FSM deadline.
+func (c *controller) wait(now time.Time) time.Duration {
+	next := c.nextKA
+	for _, d := range []time.Time{c.ike.Deadline(), c.lacDeadline(), c.pppDeadline()} {
+		if !d.IsZero() && d.Before(next) {
+			next = d
+		}
+	}
+	if w := next.Sub(now); w > 0 {
+		return w
+	}
+	return 0
+}
+
+func (c *controller) lacDeadline() time.Time {
+	if c.lac == nil || c.l2tpEnd {
+		return time.Time{}
+	}
+	return c.lac.Deadline()
+}
+
+func (c *controller) pppDeadline() time.Time {
+	if c.ppp == nil || c.pppDown {
+		return time.Time{}
+	}
+	return c.ppp.Deadline()
+}
+
+func due(d, now time.Time) bool { return !d.IsZero() && !now.Before(d) }
+
+func (c *controller) tick(now time.Time) {
+	if due(c.ike.Deadline(), now) {
+		c.doIKE(c.ike.Tick(now))
+	}
+	if due(c.lacDeadline(), now) {
+		c.doL2TP(c.lac.Tick(now))
+	}
+	if due(c.pppDeadline(), now) {
+		c.doPPP(c.ppp.Tick(now))
+	}
+	if !now.Before(c.nextKA) {
+		c.nextKA = now.Add(keepaliveInterval)
+		if c.outSA != nil {
+			c.dp.sendKeepalive()
+		}
+	}
+}
+
+func (c *controller) dispatch(p ctrlPacket) {
+	now := c.deps.Clock.Now()
+	switch p.kind {
+	case kindIKE:
+		c.doIKE(c.ike.Handle(now, p.data))
+	case kindL2TP:
+		if c.lac != nil && !c.l2tpEnd {
+			c.doL2TP(c.lac.Handle(now, p.data))
+		}
+	case kindPPP:
+		if c.ppp != nil && !c.pppDown {
+			c.doPPP(c.ppp.Handle(now, p.data))
+		}
+	}
+}
+
+func (c *controller) sendErr(what string, err error) {
+	if err == nil {
+		return
+	}
+	if isUnreachable(err) {
+		c.fail(c.phase, fmt.Errorf("%w (%s: %v)", ErrNoAnswer, what, err))
+		return
+	}
+	c.deps.Log.errorf("sending %s: %v", what, err)
+}
+
+func (c *controller) doIKE(actions []isakmp.Action) {
+	for _, a := range actions {
+		switch a := a.(type) {
+		case isakmp.Send:
+			port := c.cfg.IKEPort
+			if a.NATT {
+				port = c.cfg.NATTPort
+			}
+			c.ikePort = port
+			c.sendErr(fmt.Sprintf("IKE to UDP %d", port), c.dp.sendIKE(a.Data, a.NATT))
+		case isakmp.Phase1Up:
+			c.event(PhaseIKE, "established (%v, server ID %s)", a.Proposal, a.PeerID)
+			c.phase = PhaseIPsec
+		case isakmp.ChildSAUp:
+			c.installSA(a)
+		case isakmp.ChildSAGone:
+			c.dp.removeInbound(a.InSPI)
+			c.deps.Log.debugf("isakmp: SA pair in 0x%08x out 0x%08x removed", a.InSPI, a.OutSPI)
+		case isakmp.Fail:
+			p := c.phase
+			if p > PhaseIPsec && c.outSA == nil {
+				p = PhaseIPsec
+			}
+			c.fail(p, describeIKE(a.Err, c.ikePort))
+		}
+	}
+}
+
+// describeIKE adds the port to "no answer" failures, as users see them.
+func describeIKE(err error, port uint16) error {
+	if errors.Is(err, isakmp.ErrNoResponse) {
+		return fmt.Errorf("%w on UDP %d (%w)", ErrNoAnswer, port, err)
+	}
+	return err
+}
+
+func (c *controller) installSA(a isakmp.ChildSAUp) {
+	sa := a.SA
+	in, err := esp.NewSA(sa.InSPI, sa.Transform, sa.InEncKey, sa.InAuthKey, c.deps.Rand)
+	if err == nil {
+		var out *esp.SA
+		out, err = esp.NewSA(sa.OutSPI, sa.Transform, sa.OutEncKey, sa.OutAuthKey, c.deps.Rand)
+		if err == nil {
+			c.dp.addInbound(in)
+			c.dp.setOutbound(out)
+			c.outSA = out
+		}
+	}
+	if err != nil {
+		c.fail(PhaseIPsec, err)
+		return
+	}
+	if a.Rekey {
+		c.deps.Log.infof("isakmp: IPsec SA re-keyed: %v, SPI in 0x%08x out 0x%08x", sa.Transform, sa.InSPI, sa.OutSPI)
+		return
+	}
+	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
+		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
+	c.phase = PhaseL2TPTunnel
+	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand})
+	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
+}
+
+func (c *controller) doL2TP(actions []l2tp.Action) {
+	for _, a := range actions {
+		switch a := a.(type) {
+		case l2tp.Send:
+			c.sendErr("L2TP control message", c.dp.sendL2TPControl(a.Data))
+		case l2tp.TunnelUp:
+			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
+			c.phase = PhaseL2TPSession
+		case l2tp.SessionUp:
+			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
+			c.dp.setSession(a.PeerTunnel, a.PeerSession, a.LocalTunnel, a.LocalSession)
+			c.sessUp = true
+			c.phase = PhaseLCP
+			auth := make([]ppp.AuthMethod, 0, len(c.cfg.Auth))
+			for _, s := range c.cfg.Auth {
+				m, err := ppp.ParseAuthMethod(s)
+				if err != nil {
+					c.fail(PhaseSetup, err)
+					return
+				}
+				auth = append(auth, m)
+			}
+			c.ppp = ppp.NewClient(ppp.ClientConfig{
+				User:     c.cfg.User,
+				Password: string(c.cfg.Password),
+				Auth:     auth,
+				Rand:     c.deps.Rand,
+			})
+			c.doPPP(c.ppp.Start(c.deps.Clock.Now()))
+		case l2tp.Closed:
+			c.l2tpEnd = true
+			c.fail(c.phase, a.Err)
+		}
+	}
+}
+
+func (c *controller) doPPP(actions []ppp.Action) {
+	for _, a := range actions {
+		switch a := a.(type) {
+		case ppp.Send:
+			c.sendErr("PPP frame", c.dp.sendPPP(a.Data))
+		case ppp.LinkUp:
+			c.event(PhaseLCP, "opened (server MRU %d)", a.PeerMRU)
+			c.phase = PhaseAuth
+		case ppp.AuthUp:
+			c.event(PhaseAuth, "accepted (%v, user %s)", a.Method, c.cfg.User)
+			c.phase = PhaseIPCP
+		case ppp.Up:
+			c.linkUp(a)
+		case ppp.Down:
+			c.pppDown = true
+			err := a.Err
+			if err == nil {
+				err = errors.New("ppp: link closed")
+			}
+			c.fail(c.phase, err)
+		}
+	}
+}
+
+// tunMTU is the largest inner IPv4 packet that fits one 1500-byte outer
+// datagram with sa's overhead, capped by the server's MRU.
+func tunMTU(sa *esp.SA, peerMRU uint16) int {
+	room := outerMTU - outerIPv4UDP
+	// Largest payload n with n + Overhead(n) <= room.
+	n := room - sa.Headroom()
+	for n > 0 && n+sa.Overhead(n) > room {
+		n--
+	}
+	mtu := n - innerOverhead
+	if peerMRU != 0 && int(peerMRU) < mtu {
+		mtu = int(peerMRU)
+	}
+	return mtu
+}
+
+func (c *controller) linkUp(a ppp.Up) {
+	dns := make([]string, len(a.DNS))
+	for i, d := range a.DNS {
+		dns[i] = d.String()
+	}
+	c.event(PhaseIPCP, "opened (local %v, peer %v, DNS %s)", a.Local, a.Peer, orNone(dns))
+	c.phase = PhaseInterface
+	peer := a.Peer
+	if !peer.IsValid() || peer.IsUnspecified() {
+		peer = c.server.Addr()
+	}
+	tcfg := TUNConfig{
+		Name:   c.cfg.Interface,
+		Local:  a.Local,
+		Peer:   peer,
+		MTU:    tunMTU(c.outSA, a.PeerMRU),
+		Routes: c.cfg.Routes,
+	}
+	tun, err := c.deps.OpenTUN(tcfg)
+	if err != nil {
+		c.fail(PhaseInterface, err)
+		return
+	}
+	c.tun = tun
+	c.dp.setTUN(tun)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.dp.readTUN(tun)
+	}()
+	c.phase = PhaseConnected
+	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: PhaseConnected, Msg: "link up", Link: &LinkInfo{
+		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
+	}})
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// teardown closes, in reverse bring-up order, whatever came up: PPP
+// Terminate, L2TP CDN + StopCCN, IKE Delete. Each step waits a short while
+// for the server's answer, so a dead server cannot stall the exit.
+func (c *controller) teardown() {
+	if c.ppp != nil && !c.pppDown {
+		c.pppDown = true // Close's own Send actions are all we need
+		c.doPPP(c.ppp.Close(c.deps.Clock.Now()))
+		c.pump(pppTermWait, true)
+	}
+	if c.lac != nil && !c.l2tpEnd {
+		c.l2tpEnd = true
+		c.doL2TP(c.lac.Close(c.deps.Clock.Now()))
+		c.pump(l2tpStopWait, false)
+	}
+	if c.ike != nil {
+		c.doIKE(c.ike.Close(c.deps.Clock.Now()))
+	}
+	c.dp.setTUN(nil)
+	c.closeTUN()
+}
+
+// pump answers control packets for at most d without reacting to state
+// changes. With untilTermAck it returns as soon as the server acknowledges
+// our LCP Terminate-Request.
+func (c *controller) pump(d time.Duration, untilTermAck bool) {
+	timer := c.deps.Clock.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case p := <-c.ctrl:
+			now := c.deps.Clock.Now()
+			switch p.kind {
+			case kindIKE:
+				for _, a := range c.ike.Handle(now, p.data) {
+					if s, ok := a.(isakmp.Send); ok {
+						c.dp.sendIKE(s.Data, s.NATT)
+					}
+				}
+			case kindPPP:
+				if f, ok := answerDuringClose(p.data); ok {
+					c.dp.sendPPP(f)
+				}
+				if untilTermAck && isTermAck(p.data) {
+					return
+				}
+			}
+		case <-timer.C():
+			return
+		}
+	}
+}
+
+// answerDuringClose answers an LCP Terminate-Request from the server with a
+// Terminate-Ack while we are closing. Ref: RFC 1661 §5.5.
+func answerDuringClose(frame []byte) ([]byte, bool) {
+	proto, info, ok := ppp.ParseFrame(frame)
+	if !ok || proto != ppp.ProtoLCP || len(info) < 4 || info[0] != 5 {
+		return nil, false
+	}
+	out := make([]byte, ppp.HeaderLen+4)
+	ppp.PutHeader(out, ppp.ProtoLCP)
+	out[4], out[5], out[6], out[7] = 6, info[1], 0, 4
+	return out, true
+}
+
+func isTermAck(frame []byte) bool {
+	proto, info, ok := ppp.ParseFrame(frame)
+	return ok && proto == ppp.ProtoLCP && len(info) >= 4 && info[0] == 6
+}
+
+func (c *controller) closeTUN() {
+	if c.tun != nil {
+		if err := c.tun.Close(); err != nil {
+			c.deps.Log.errorf("removing interface %s: %v", c.tun.Name(), err)
+		}
+		c.tun = nil
+	}
+}
