@@ -381,15 +381,19 @@ func orNone(s []string) string {
 // Terminate, L2TP CDN + StopCCN, IKE Delete. Each step waits a short while
 // for the server's answer, so a dead server cannot stall the exit.
 func (c *controller) teardown() {
+	start := c.deps.Clock.Now()
+	defer func() { c.deps.Log.debugf("teardown took %v", c.deps.Clock.Now().Sub(start)) }()
 	if c.ppp != nil && !c.pppDown {
 		c.pppDown = true // Close's own Send actions are all we need
 		c.doPPP(c.ppp.Close(c.deps.Clock.Now()))
 		c.pump(pppTermWait, true)
+		c.deps.Log.debugf("ppp: closed after %v", c.deps.Clock.Now().Sub(start))
 	}
 	if c.lac != nil && !c.l2tpEnd {
 		c.l2tpEnd = true
 		c.doL2TP(c.lac.Close(c.deps.Clock.Now()))
 		c.pump(l2tpStopWait, false)
+		c.deps.Log.debugf("l2tp: closed after %v", c.deps.Clock.Now().Sub(start))
 	}
 	if c.ike != nil {
 		c.doIKE(c.ike.Close(c.deps.Clock.Now()))

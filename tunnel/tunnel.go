@@ -52,8 +52,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	c.closeTUN()
 	conn.Close()
 	close(c.stop)
+	t0 := deps.Clock.Now()
 	wg.Wait()
+	t1 := deps.Clock.Now()
 	c.wg.Wait()
+	deps.Log.debugf("readers stopped: udp %v, tun %v", t1.Sub(t0), deps.Clock.Now().Sub(t1))
 	return err
 }
 
