@@ -259,6 +259,13 @@ func (c *controller) installSA(a isakmp.ChildSAUp) {
 }
 
 func (c *controller) doL2TP(actions []l2tp.Action) {
+	// The data path must know the session before ICCN (sent in the same
+	// batch) reaches the server, whose first LCP frame may come right back.
+	for _, a := range actions {
+		if a, ok := a.(l2tp.SessionUp); ok {
+			c.dp.setSession(a.PeerTunnel, a.PeerSession, a.LocalTunnel, a.LocalSession)
+		}
+	}
 	for _, a := range actions {
 		switch a := a.(type) {
 		case l2tp.Send:
@@ -268,7 +275,6 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			c.phase = PhaseL2TPSession
 		case l2tp.SessionUp:
 			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
-			c.dp.setSession(a.PeerTunnel, a.PeerSession, a.LocalTunnel, a.LocalSession)
 			c.sessUp = true
 			c.phase = PhaseLCP
 			auth := make([]ppp.AuthMethod, 0, len(c.cfg.Auth))

@@ -28,6 +28,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return &PhaseError{PhaseSetup, fmt.Errorf("cannot resolve server %q: %w", cfg.Server, err)}
 	}
+	for _, r := range cfg.Routes {
+		if r.Contains(server) {
+			return &PhaseError{PhaseSetup, fmt.Errorf("%w: route %v contains the server address %v: ESP would loop into the tunnel", ErrConfig, r, server)}
+		}
+	}
 	ikeAddr := netip.AddrPortFrom(server, cfg.IKEPort)
 	nattAddr := netip.AddrPortFrom(server, cfg.NATTPort)
 	conn, err := deps.Listen(ikeAddr)

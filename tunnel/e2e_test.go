@@ -1,0 +1,579 @@
+package tunnel
+
+// End-to-end tests without root: Run against the in-process peertest
+// server (one profile like SoftEther, one like Libreswan + xl2tpd + pppd)
+// over an in-memory network, with a ChannelTUN as the interface. Pings go
+// through the whole stack: ICMP → PPP → L2TP → UDP → ESP → NAT-T UDP and
+// back. Every test checks for leaked goroutines after shutdown.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
+	"github.com/l2tpctl/l2tpctl/tunnel/internal/nettest"
+	"github.com/l2tpctl/l2tpctl/tunnel/internal/peertest"
+	"github.com/l2tpctl/l2tpctl/tunnel/tuntest"
+)
+
+var _ TUN = (*tuntest.ChannelTUN)(nil)
+
+var (
+	e2eServer = netip.MustParseAddr("10.200.0.1")
+	e2eClient = netip.MustParseAddr("10.200.0.2")
+	// e2ePort gives every connection a fresh client port, as Listen does.
+	e2ePort atomic.Uint32
+)
+
+// Generous bounds: they only matter when something is broken.
+const (
+	connectTimeout  = 10 * time.Second
+	shutdownBound   = 3 * time.Second // issue #3: exit within 3 s
+	serverSeesBound = 2 * time.Second
+	pingTimeout     = 2 * time.Second
+)
+
+// e2eConfig is the Config a user would give for profile p.
+func e2eConfig(p peertest.Profile) Config {
+	return Config{
+		Server:    "vpn.example",
+		PSK:       append([]byte(nil), p.PSK...),
+		User:      peertest.DefaultUser,
+		Password:  []byte(peertest.DefaultPassword),
+		Routes:    []netip.Prefix{p.Subnet},
+		Interface: "l2tp-e2e",
+	}
+}
+
+// harness is one Run against one fake server.
+type harness struct {
+	t    *testing.T
+	srv  *peertest.Server
+	cfg  Config
+	errc chan error // Run's result; buffered 1
+
+	cancel  context.CancelFunc
+	started time.Time
+
+	mu      sync.Mutex
+	events  []Event
+	logs    []string
+	changed chan struct{} // closed and replaced on every event
+
+	tunc chan openedTUN // OpenTUN calls; buffered
+	tun  *tuntest.ChannelTUN
+	tcfg TUNConfig
+	link *LinkInfo
+}
+
+type openedTUN struct {
+	tun *tuntest.ChannelTUN
+	cfg TUNConfig
+}
+
+// startServer starts a fake server for p on a fresh network; the test's
+// cleanup closes it.
+func startServer(t *testing.T, p peertest.Profile) (*nettest.Network, *peertest.Server) {
+	t.Helper()
+	n := nettest.NewNetwork()
+	srv, err := peertest.Listen(n, e2eServer, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Close()
+		if t.Failed() {
+			t.Logf("server events:\n  %s", strings.Join(srv.Events(), "\n  "))
+			t.Logf("server stats: %+v", srv.Stats())
+		}
+	})
+	return n, srv
+}
+
+// startRun starts Run(cfg) in a goroutine, connected to n, with clock (nil:
+// real time). The test's cleanup cancels it if it still runs and waits for
+// it; on failure it prints the events and the log.
+func startRun(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config, clock Clock) *harness {
+	t.Helper()
+	h := &harness{t: t, srv: srv, cfg: cfg, errc: make(chan error, 1), changed: make(chan struct{}), tunc: make(chan openedTUN, 4)}
+	logf := func(level string) func(string, ...any) {
+		return func(format string, args ...any) {
+			line := time.Now().Format("15:04:05.000 ") + level + fmt.Sprintf(format, args...)
+			h.mu.Lock()
+			h.logs = append(h.logs, line)
+			h.mu.Unlock()
+		}
+	}
+	deps := Deps{
+		Clock: clock,
+		Log:   &Logger{Debugf: logf("D "), Infof: logf("I "), Errorf: logf("E ")},
+		Events: func(e Event) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.events = append(h.events, e)
+			close(h.changed)
+			h.changed = make(chan struct{})
+		},
+		Resolve: func(ctx context.Context, host string) (netip.Addr, error) {
+			if host != cfg.Server {
+				return netip.Addr{}, fmt.Errorf("unexpected host %q", host)
+			}
+			return e2eServer, nil
+		},
+		Listen: func(server netip.AddrPort) (PacketConn, error) {
+			if server != netip.AddrPortFrom(e2eServer, DefaultIKEPort) {
+				return nil, fmt.Errorf("Listen for unexpected server %v", server)
+			}
+			return n.Listen(netip.AddrPortFrom(e2eClient, uint16(41000+e2ePort.Add(1)%20000)))
+		},
+		OpenTUN: func(c TUNConfig) (TUN, error) {
+			tun := tuntest.NewChannelTUN(c.Name, c.MTU)
+			h.tunc <- openedTUN{tun, c}
+			return tun, nil
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.started = time.Now()
+	go func() { h.errc <- Run(ctx, cfg, deps) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-h.errc:
+			h.errc <- err // keep it for anyone still asking
+		case <-time.After(5 * time.Second):
+			t.Errorf("Run did not return within 5 s of the end of the test")
+		}
+		if t.Failed() {
+			h.dump()
+		}
+	})
+	return h
+}
+
+func (h *harness) dump() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var b strings.Builder
+	for _, e := range h.events {
+		fmt.Fprintf(&b, "  %s %v: %s\n", e.Time.Format("15:04:05.000"), e.Phase, e.Msg)
+	}
+	h.t.Logf("client events:\n%s", b.String())
+	h.t.Logf("client log:\n  %s", strings.Join(h.logs, "\n  "))
+}
+
+// waitConnected waits for the PhaseConnected event and the TUN it came with.
+func (h *harness) waitConnected() {
+	h.t.Helper()
+	timer := time.NewTimer(connectTimeout)
+	defer timer.Stop()
+	for {
+		h.mu.Lock()
+		i := slices.IndexFunc(h.events, func(e Event) bool { return e.Phase == PhaseConnected })
+		var link *LinkInfo
+		if i >= 0 {
+			link = h.events[i].Link
+		}
+		ch := h.changed
+		h.mu.Unlock()
+		if i >= 0 {
+			if link == nil {
+				h.t.Fatal("PhaseConnected event without LinkInfo")
+			}
+			h.link = link
+			select {
+			case o := <-h.tunc:
+				h.tun, h.tcfg = o.tun, o.cfg
+			default:
+				h.t.Fatal("PhaseConnected before OpenTUN")
+			}
+			return
+		}
+		select {
+		case <-ch:
+		case err := <-h.errc:
+			h.errc <- err
+			h.t.Fatalf("Run returned before the link came up: %v", err)
+		case <-timer.C:
+			h.t.Fatalf("not connected after %v", connectTimeout)
+		}
+	}
+}
+
+// result waits up to d for Run to return.
+func (h *harness) result(d time.Duration) (error, time.Duration) {
+	h.t.Helper()
+	select {
+	case err := <-h.errc:
+		h.errc <- err
+		return err, time.Since(h.started)
+	case <-time.After(d):
+		h.t.Fatalf("Run did not return within %v", d)
+		return nil, 0
+	}
+}
+
+// stop cancels Run and checks that it returns nil in time.
+func (h *harness) stop() {
+	h.t.Helper()
+	start := time.Now()
+	h.cancel()
+	select {
+	case err := <-h.errc:
+		h.errc <- err
+		if err != nil {
+			h.t.Fatalf("Run after cancel = %v, want nil", err)
+		}
+		if d := time.Since(start); d > shutdownBound {
+			h.t.Errorf("shutdown took %v, want < %v", d, shutdownBound)
+		}
+	case <-time.After(shutdownBound + time.Second):
+		h.t.Fatalf("Run did not return within %v of cancel", shutdownBound+time.Second)
+	}
+}
+
+// ping sends an echo request from the TUN and waits for the reply.
+func (h *harness) ping(dst netip.Addr, seq uint16, timeout time.Duration) bool {
+	h.t.Helper()
+	payload := []byte(fmt.Sprintf("l2tpctl e2e ping %d", seq))
+	pkt := tuntest.Ping(h.link.Local, dst, 0x4c32, seq, payload)
+	select {
+	case h.tun.Outbound <- pkt:
+	case <-time.After(timeout):
+		h.t.Fatal("TUN outbound queue full")
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case p := <-h.tun.Inbound:
+			e, ok := tuntest.ParseICMPEcho(p)
+			if !ok || e.Type != tuntest.ICMPEchoReply || e.Seq != seq {
+				continue // a late reply to an earlier ping, or something else
+			}
+			if e.Src != dst || e.Dst != h.link.Local || string(e.Payload) != string(payload) {
+				h.t.Errorf("echo reply %+v does not match the request to %v", e, dst)
+			}
+			return true
+		case <-timer.C:
+			return false
+		}
+	}
+}
+
+// checkTeardown checks what the server saw of our shutdown.
+func checkTeardown(t *testing.T, srv *peertest.Server) {
+	t.Helper()
+	st, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool {
+		return s.CDNReceived >= 1 && s.StopCCNReceived >= 1 && s.IKEDeletes >= 1
+	})
+	if !ok {
+		t.Errorf("server did not see the whole teardown: CDN %d, StopCCN %d, IKE Delete %d",
+			st.CDNReceived, st.StopCCNReceived, st.IKEDeletes)
+	}
+	if st.CurrentSAGone < 1 {
+		t.Errorf("server saw no Delete of the IPsec SA (pairs gone: %d)", st.ChildSAsGone)
+	}
+}
+
+func TestE2EConnectPingDisconnect(t *testing.T) {
+	cases := []struct {
+		name     string
+		profile  func() peertest.Profile
+		auth     []string
+		wantAuth ppp.AuthMethod
+	}{
+		{"softether/default-auth", peertest.SoftEther, nil, ppp.MSCHAPv2},
+		{"softether/pap", peertest.SoftEther, []string{"pap"}, ppp.PAP},
+		{"libreswan/default-auth", peertest.Libreswan, nil, ppp.MSCHAPv2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			goroutineLeakCheck(t)
+			p := tc.profile()
+			n, srv := startServer(t, p)
+			cfg := e2eConfig(p)
+			cfg.Auth = tc.auth
+			h := startRun(t, n, srv, cfg, nil)
+			h.waitConnected()
+
+			// What the user is told, and what the interface got.
+			l := h.link
+			if l.Interface != cfg.Interface || l.Local != p.Pool || l.Peer != p.Local {
+				t.Errorf("link %s local %v peer %v, want %s %v %v", l.Interface, l.Local, l.Peer, cfg.Interface, p.Pool, p.Local)
+			}
+			if !slices.Equal(l.DNS, p.DNS) {
+				t.Errorf("DNS %v, want %v", l.DNS, p.DNS)
+			}
+			if l.MTU < 576 || l.MTU > 1500-28-60 {
+				t.Errorf("MTU %d out of range", l.MTU)
+			}
+			if p.MRU != 0 && l.MTU > int(p.MRU) {
+				t.Errorf("MTU %d above the server's MRU %d", l.MTU, p.MRU)
+			}
+			want := TUNConfig{Name: cfg.Interface, Local: p.Pool, Peer: p.Local, MTU: l.MTU, Routes: cfg.Routes}
+			if h.tcfg.Name != want.Name || h.tcfg.Local != want.Local || h.tcfg.Peer != want.Peer ||
+				h.tcfg.MTU != want.MTU || !slices.Equal(h.tcfg.Routes, want.Routes) {
+				t.Errorf("OpenTUN(%+v), want %+v", h.tcfg, want)
+			}
+			if st := srv.Stats(); st.AuthMethod != tc.wantAuth || st.Phase1Up != 1 || st.ChildSAs != 1 {
+				t.Errorf("server: auth %v phase 1 %d SAs %d, want %v 1 1", st.AuthMethod, st.Phase1Up, st.ChildSAs, tc.wantAuth)
+			}
+			phases := map[Phase]bool{}
+			h.mu.Lock()
+			for _, e := range h.events {
+				phases[e.Phase] = true
+			}
+			h.mu.Unlock()
+			for _, ph := range []Phase{PhaseIKE, PhaseIPsec, PhaseL2TPTunnel, PhaseL2TPSession, PhaseLCP, PhaseAuth, PhaseIPCP, PhaseConnected} {
+				if !phases[ph] {
+					t.Errorf("no %v event", ph)
+				}
+			}
+
+			// Pings through the whole stack, to the server and to another
+			// host of its subnet.
+			other := p.Subnet.Addr().Next().Next() // .2
+			for seq := uint16(1); seq <= 5; seq++ {
+				dst := p.Local
+				if seq%2 == 0 {
+					dst = other
+				}
+				if !h.ping(dst, seq, pingTimeout) {
+					t.Fatalf("no reply to ping %d to %v", seq, dst)
+				}
+			}
+			if st := srv.Stats(); st.PingsAnswered != 5 {
+				t.Errorf("server answered %d pings, want 5", st.PingsAnswered)
+			}
+
+			h.stop()
+			checkTeardown(t, srv)
+			if !h.tun.Closed() {
+				t.Error("TUN not closed after Run returned")
+			}
+		})
+	}
+}
+
+// TestE2ETwoConnections: a second connection right after the first (a new
+// client port) works against the same server.
+func TestE2ETwoConnections(t *testing.T) {
+	goroutineLeakCheck(t)
+	p := peertest.SoftEther()
+	n, srv := startServer(t, p)
+	for i := 1; i <= 2; i++ {
+		h := startRun(t, n, srv, e2eConfig(p), nil)
+		h.waitConnected()
+		if !h.ping(p.Local, uint16(i), pingTimeout) {
+			t.Fatalf("connection %d: no reply to ping", i)
+		}
+		h.stop()
+		if _, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.IKEDeletes >= i }); !ok {
+			t.Fatalf("connection %d: server saw no IKE Delete", i)
+		}
+	}
+	if st := srv.Stats(); st.Phase1Up != 2 || st.PPPUp != 2 {
+		t.Errorf("server: %d phase 1, %d PPP up; want 2, 2", st.Phase1Up, st.PPPUp)
+	}
+}
+
+func TestE2EWrongPSK(t *testing.T) {
+	cases := []struct {
+		name    string
+		profile func() peertest.Profile
+		check   func(error) bool
+		want    string
+	}{
+		// SoftEther repeats MM4 instead of answering MM5.
+		{"softether", peertest.SoftEther, func(err error) bool { return errors.Is(err, isakmp.ErrPSKMismatch) }, "ErrPSKMismatch"},
+		// Libreswan-like: a plaintext AUTHENTICATION-FAILED notify.
+		{"libreswan", peertest.Libreswan, func(err error) bool {
+			var ne *isakmp.NotifyError
+			return errors.As(err, &ne) && isakmp.NotifyType(ne.Type) == isakmp.NotifyAuthenticationFailed
+		}, "AUTHENTICATION-FAILED"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			goroutineLeakCheck(t)
+			p := tc.profile()
+			n, srv := startServer(t, p)
+			cfg := e2eConfig(p)
+			cfg.PSK = []byte("not-the-psk")
+			h := startRun(t, n, srv, cfg, nil)
+			err, took := h.result(20 * time.Second)
+			if PhaseOf(err) != PhaseIKE || !tc.check(err) {
+				t.Fatalf("Run = %v (phase %v), want a %v error with %s", err, PhaseOf(err), PhaseIKE, tc.want)
+			}
+			t.Logf("%v after %v", err, took.Round(time.Millisecond))
+			if st := srv.Stats(); st.MM5Rejections == 0 || st.Phase1Up != 0 {
+				t.Errorf("server: %d MM5 rejections, %d phase 1; want >0, 0", st.MM5Rejections, st.Phase1Up)
+			}
+			if len(h.tunc) != 0 {
+				t.Error("a TUN was opened")
+			}
+		})
+	}
+}
+
+func TestE2EWrongPassword(t *testing.T) {
+	cases := []struct {
+		name    string
+		profile func() peertest.Profile
+		auth    []string
+	}{
+		{"softether/mschapv2", peertest.SoftEther, nil},
+		{"softether/pap", peertest.SoftEther, []string{"pap"}}, // answered by LCP Terminate-Request
+		{"libreswan/mschapv2", peertest.Libreswan, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			goroutineLeakCheck(t)
+			p := tc.profile()
+			n, srv := startServer(t, p)
+			cfg := e2eConfig(p)
+			cfg.Auth = tc.auth
+			cfg.Password = []byte("wrong-password")
+			h := startRun(t, n, srv, cfg, nil)
+			err, _ := h.result(connectTimeout)
+			var ae *ppp.AuthError
+			if PhaseOf(err) != PhaseAuth || !errors.As(err, &ae) || !strings.Contains(err.Error(), peertest.DefaultUser) {
+				t.Fatalf("Run = %v (phase %v), want a %v error (ppp.AuthError) naming user %q", err, PhaseOf(err), PhaseAuth, peertest.DefaultUser)
+			}
+			if strings.Contains(err.Error(), "wrong-password") {
+				t.Errorf("the error shows the password: %v", err)
+			}
+			// Nothing left half-open on the server.
+			if _, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.StopCCNReceived >= 1 && s.IKEDeletes >= 1 }); !ok {
+				t.Errorf("server did not see StopCCN and IKE Delete after the failure: %+v", srv.Stats())
+			}
+			if len(h.tunc) != 0 {
+				t.Error("a TUN was opened")
+			}
+		})
+	}
+}
+
+// TestE2ENoCommonAuth: pppd (hwdsl2) refuses PAP, so a client that allows
+// only PAP cannot log in.
+func TestE2ENoCommonAuth(t *testing.T) {
+	goroutineLeakCheck(t)
+	p := peertest.Libreswan()
+	n, srv := startServer(t, p)
+	cfg := e2eConfig(p)
+	cfg.Auth = []string{"pap"}
+	h := startRun(t, n, srv, cfg, nil)
+	err, _ := h.result(connectTimeout)
+	if ph := PhaseOf(err); (ph != PhaseLCP && ph != PhaseAuth) || !errors.Is(err, ppp.ErrNoCommonAuth) {
+		t.Fatalf("Run = %v (phase %v), want a %v or %v error wrapping ppp.ErrNoCommonAuth", err, PhaseOf(err), PhaseLCP, PhaseAuth)
+	}
+	if !strings.Contains(err.Error(), "no common authentication method") {
+		t.Errorf("error %q does not say \"no common authentication method\"", err)
+	}
+	if _, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.IKEDeletes >= 1 }); !ok {
+		t.Errorf("server saw no IKE Delete after the failure: %+v", srv.Stats())
+	}
+}
+
+// TestE2ENoServer: nothing answers at the server's address. With the fake
+// clock the whole IKE retransmission budget passes at once.
+func TestE2ENoServer(t *testing.T) {
+	goroutineLeakCheck(t)
+	n := nettest.NewNetwork() // nobody listens on e2eServer
+	clock := newFakeClock()
+	cfg := e2eConfig(peertest.SoftEther())
+	start := clock.Now()
+	h := startRun(t, n, nil, cfg, clock)
+	var err error
+	realDeadline := time.Now().Add(20 * time.Second)
+	for done := false; !done; {
+		select {
+		case err = <-h.errc:
+			h.errc <- err
+			done = true
+			continue
+		default:
+		}
+		if time.Now().After(realDeadline) || clock.Now().Sub(start) > 10*time.Minute {
+			t.Fatalf("Run still running after %v of fake time", clock.Now().Sub(start))
+		}
+		// Advance only once the control loop has armed its timer, i.e.
+		// is idle in its select.
+		if clock.waitTimers(1, 50*time.Millisecond) {
+			clock.AdvanceToNext()
+		}
+	}
+	t.Logf("%v after %v of fake time", err, clock.Now().Sub(start))
+	if PhaseOf(err) != PhaseIKE || !errors.Is(err, ErrNoAnswer) || !errors.Is(err, isakmp.ErrNoResponse) {
+		t.Fatalf("Run = %v (phase %v), want a %v error wrapping ErrNoAnswer", err, PhaseOf(err), PhaseIKE)
+	}
+	if !strings.Contains(err.Error(), "UDP 500") {
+		t.Errorf("error %q does not name UDP 500", err)
+	}
+}
+
+// TestE2ERekey keeps pinging across a server-initiated re-key (as
+// SoftEther does at the SA lifetime + 1 s) and a client-initiated one
+// (at ~85 % of Config.SALifetime, here the minimum 10 s), and allows at
+// most one lost ping.
+func TestE2ERekey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes ~11 s of real time (the minimum SA lifetime is 10 s)")
+	}
+	goroutineLeakCheck(t)
+	p := peertest.SoftEther()
+	p.RekeyAfter = 0 // the test asks for the server's re-key itself
+	n, srv := startServer(t, p)
+	cfg := e2eConfig(p)
+	cfg.SALifetime = MinSALifetime
+	h := startRun(t, n, srv, cfg, nil)
+	h.waitConnected()
+
+	const interval = 50 * time.Millisecond
+	deadline := time.Now().Add(cfg.SALifetime + 4*time.Second)
+	serverRekeyAt := time.Now().Add(time.Second)
+	asked := false
+	sent, lost := 0, 0
+	for seq := uint16(1); time.Now().Before(deadline); seq++ {
+		if !asked && time.Now().After(serverRekeyAt) {
+			srv.Rekey()
+			asked = true
+		}
+		sent++
+		if !h.ping(p.Local, seq, time.Second) {
+			lost++
+			t.Logf("ping %d lost", seq)
+		}
+		st := srv.Stats()
+		if st.ServerRekeys >= 1 && st.Rekeys-st.ServerRekeys >= 1 {
+			// Both kinds done; a few more pings on the newest SA.
+			if d := time.Until(deadline); d > 500*time.Millisecond {
+				deadline = time.Now().Add(500 * time.Millisecond)
+			}
+		}
+		time.Sleep(interval)
+	}
+	st := srv.Stats()
+	t.Logf("%d pings, %d lost; server: %d SAs, %d re-keys (%d by the server), %d pairs gone",
+		sent, lost, st.ChildSAs, st.Rekeys, st.ServerRekeys, st.ChildSAsGone)
+	if st.ServerRekeys < 1 {
+		t.Errorf("no server-initiated re-key")
+	}
+	if st.Rekeys-st.ServerRekeys < 1 {
+		t.Errorf("no client-initiated re-key within %v", cfg.SALifetime+4*time.Second)
+	}
+	if lost > 1 {
+		t.Errorf("%d of %d pings lost across the re-keys, want at most 1", lost, sent)
+	}
+	h.stop()
+	checkTeardown(t, srv)
+}

@@ -1,0 +1,232 @@
+package tunnel
+
+import (
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a Clock for tests: time stands still until Advance moves it,
+// firing the timers that fall due on the way, in deadline order. Tests never
+// sleep; to synchronise with the control loop they wait until it has armed
+// its timer (waitTimers) and then advance.
+//
+// It lives in package tunnel (a _test.go file) rather than in an internal
+// package because Clock.NewTimer must return a tunnel.Timer: a separate
+// package would have to import tunnel, and tunnel's internal tests could
+// then not import it.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time     // caller must hold mu
+	timers  []*fakeTimer  // pending timers; caller must hold mu
+	changed chan struct{} // closed and replaced whenever timers changes; caller must hold mu
+}
+
+var _ Clock = (*fakeClock)(nil)
+
+// newFakeClock starts at a fixed, arbitrary time.
+func newFakeClock() *fakeClock {
+	return &fakeClock{
+		now:     time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
+		changed: make(chan struct{}),
+	}
+}
+
+// Now returns the fake time.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// NewTimer arms a timer that fires when the clock reaches now+d. A timer
+// with d <= 0 fires at once.
+func (c *fakeClock) NewTimer(d time.Duration) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, ch: make(chan time.Time, 1), when: c.now.Add(d)}
+	if d <= 0 {
+		t.ch <- c.now
+		return t
+	}
+	c.timers = append(c.timers, t)
+	c.notifyLocked()
+	return t
+}
+
+// Advance moves the clock forward by d, firing due timers in deadline
+// order with the clock set to each one's deadline.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	end := c.now.Add(d)
+	for {
+		sort.SliceStable(c.timers, func(i, j int) bool { return c.timers[i].when.Before(c.timers[j].when) })
+		if len(c.timers) == 0 || c.timers[0].when.After(end) {
+			break
+		}
+		t := c.timers[0]
+		c.timers = c.timers[1:]
+		c.now = t.when
+		t.ch <- t.when // buffered 1 and fired at most once: never blocks
+		c.notifyLocked()
+	}
+	c.now = end
+}
+
+// AdvanceToNext moves the clock to the earliest pending deadline and fires
+// that timer; it reports false if no timer is pending.
+func (c *fakeClock) AdvanceToNext() bool {
+	c.mu.Lock()
+	if len(c.timers) == 0 {
+		c.mu.Unlock()
+		return false
+	}
+	next := c.timers[0].when
+	for _, t := range c.timers[1:] {
+		if t.when.Before(next) {
+			next = t.when
+		}
+	}
+	d := next.Sub(c.now)
+	c.mu.Unlock()
+	c.Advance(d)
+	return true
+}
+
+// pending returns the number of armed timers.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// waitTimers blocks until at least n timers are armed or timeout (real
+// time) passes, and reports whether they were.
+func (c *fakeClock) waitTimers(n int, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		ok, ch := len(c.timers) >= n, c.changed
+		c.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+func (c *fakeClock) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// fakeTimer behaves like a Go ≥ 1.23 *time.Timer: after Stop returns, no
+// stale value is received from C.
+type fakeTimer struct {
+	c    *fakeClock
+	ch   chan time.Time
+	when time.Time // guarded by c.mu
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.ch }
+
+// Stop disarms the timer and reports whether it was still pending. It also
+// drains a fired but unreceived value.
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	for i, p := range t.c.timers {
+		if p == t {
+			t.c.timers = append(t.c.timers[:i], t.c.timers[i+1:]...)
+			t.c.notifyLocked()
+			return true
+		}
+	}
+	select {
+	case <-t.ch:
+	default:
+	}
+	return false
+}
+
+func TestFakeClock(t *testing.T) {
+	c := newFakeClock()
+	start := c.Now()
+	t1 := c.NewTimer(2 * time.Second)
+	t2 := c.NewTimer(time.Second)
+	t3 := c.NewTimer(5 * time.Second)
+	if c.pending() != 3 {
+		t.Fatalf("pending %d", c.pending())
+	}
+	c.Advance(1500 * time.Millisecond)
+	select {
+	case at := <-t2.C():
+		if at != start.Add(time.Second) {
+			t.Errorf("t2 fired at %v", at.Sub(start))
+		}
+	default:
+		t.Fatal("t2 did not fire")
+	}
+	select {
+	case <-t1.C():
+		t.Fatal("t1 fired early")
+	default:
+	}
+	if got := c.Now().Sub(start); got != 1500*time.Millisecond {
+		t.Errorf("now = start+%v", got)
+	}
+	if !t3.Stop() {
+		t.Error("Stop of a pending timer returned false")
+	}
+	if !c.AdvanceToNext() {
+		t.Fatal("AdvanceToNext: nothing pending")
+	}
+	if got := c.Now().Sub(start); got != 2*time.Second {
+		t.Errorf("now = start+%v after AdvanceToNext", got)
+	}
+	// t1 fired but was not received: Stop drains it (Go 1.23 semantics).
+	if t1.Stop() {
+		t.Error("Stop of a fired timer returned true")
+	}
+	select {
+	case <-t1.C():
+		t.Error("stale value after Stop")
+	default:
+	}
+	c.Advance(time.Hour)
+	select {
+	case <-t3.C():
+		t.Error("stopped timer fired")
+	default:
+	}
+	if c.AdvanceToNext() {
+		t.Error("AdvanceToNext with nothing pending")
+	}
+	// Zero duration fires at once.
+	select {
+	case <-c.NewTimer(0).C():
+	default:
+		t.Error("NewTimer(0) did not fire")
+	}
+}
+
+func TestFakeClockWaitTimers(t *testing.T) {
+	c := newFakeClock()
+	done := make(chan bool)
+	go func() { done <- c.waitTimers(2, 5*time.Second) }()
+	c.NewTimer(time.Second)
+	c.NewTimer(time.Second)
+	if !<-done {
+		t.Fatal("waitTimers timed out")
+	}
+	if c.waitTimers(3, 10*time.Millisecond) {
+		t.Fatal("waitTimers(3) succeeded with 2 timers")
+	}
+}

@@ -1,0 +1,183 @@
+package peertest
+
+import (
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
+	"github.com/l2tpctl/l2tpctl/proto/suite"
+)
+
+// Credentials every profile accepts unless a test changes them (the values
+// of ../shared/peers/softether/up.sh, so logs read the same).
+const (
+	DefaultPSK      = "test-psk-123"
+	DefaultUser     = "alice"
+	DefaultPassword = "alice-pass"
+)
+
+// Profile is how the fake server behaves: which algorithms it accepts and
+// which of the quirks of a real server it reproduces. Start from SoftEther()
+// or Libreswan() and change fields for a test.
+type Profile struct {
+	Name string // for logs and test names
+
+	// IKE and IPsec.
+	PSK       []byte
+	Proposals []suite.IKEProposal  // phase-1 transforms accepted; the first acceptable one in the client's order wins
+	ESP       []suite.ESPTransform // ESP transforms accepted
+	// ForceNAT makes the server's NAT-D for the client random, so that the
+	// client always sees "behind NAT" (SoftEther).
+	ForceNAT bool
+	// Wildcard reproduces a server bound to 0.0.0.0 (SoftEther's default):
+	// IDir is ID_IPV4_ADDR 0.0.0.0 and the server's own NAT-D is computed
+	// over 0.0.0.0:500, so it never matches either.
+	Wildcard bool
+	// RekeyAfter is how long after each IPsec SA the server starts a Quick
+	// Mode itself (SoftEther: the client's proposed lifetime + 1 s); 0:
+	// never (Libreswan with rekey=no). Server.Rekey starts one at once.
+	RekeyAfter time.Duration
+	SendDPD    bool                   // R-U-THERE every 10 s if the client sent the DPD vendor ID
+	OnBadPSK   isakmp.BadPSKBehaviour // what an MM5 whose HASH_I does not verify gets
+	// NATKeepalive is the interval of the server's NAT-T keepalives (one
+	// byte 0xFF to the client's port) once phase 1 is up; 0: none.
+	NATKeepalive time.Duration
+
+	// L2TP.
+	HostName      string        // Host Name AVP in SCCRP
+	VendorName    string        // Vendor Name AVP in SCCRP
+	RecvWindow    uint16        // Receive Window Size AVP
+	HelloInterval time.Duration // HELLO after this much silence
+	// LengthBit sends data messages with the L bit (header 0x4002 +
+	// Length, 8 bytes), as SoftEther and xl2tpd ("length bit = yes") do.
+	LengthBit bool
+	// PPPOnFirstData: the server's PPP starts only when the client's first
+	// data frame arrives (SoftEther); otherwise it sends its LCP
+	// Configure-Request as soon as the session is up (xl2tpd spawns pppd
+	// on ICCN).
+	PPPOnFirstData bool
+
+	// PPP (the authenticator).
+	Auth                 []ppp.AuthMethod  // requested in this order, advancing on each Nak/Reject
+	HonourNak            bool              // jump to the method the client suggests (pppd)
+	Users                map[string]string // user → password
+	AuthName             string            // CHAP Name
+	Local                netip.Addr        // the server's PPP address (answers pings)
+	Pool                 netip.Addr        // the address handed to the client
+	Subnet               netip.Prefix      // pings to any address in it are answered too
+	DNS                  []netip.Addr      // offered via IPCP; a missing secondary is Rejected
+	RejectMagic          bool              // Configure-Reject everything but MRU and Auth-Protocol (SoftEther)
+	SendMagic            bool              // request a Magic-Number (pppd)
+	MRU                  uint16            // MRU the server requests; 0: none
+	PAPFailureTerminates bool              // wrong PAP password → LCP Terminate-Request, no Nak (SoftEther)
+	EchoInterval         time.Duration     // LCP Echo-Request interval; 0: none
+
+	Rand io.Reader // nil: crypto/rand
+}
+
+func defaultUsers() map[string]string { return map[string]string{DefaultUser: DefaultPassword} }
+
+// SoftEther is SoftEther VPN Server 5.01 as measured in
+// ../shared/peers/softether/README.md: any phase-1 transform we have,
+// ESP with SHA1 only, random NAT-D, IDir 0.0.0.0, server-initiated re-key
+// at the proposed SA lifetime + 1 s (set RekeyAfter to the client's
+// Config.SALifetime + time.Second; the default assumes the 1 h default),
+// DPD every 10 s, keepalives after 5 s, L2TP HELLO every ~8.8 s, data with
+// the L bit, PPP only after the client's first data frame, auth EAP →
+// MS-CHAPv2 → PAP ignoring the client's suggestion, Magic-Number Rejected,
+// one DNS server, a wrong PAP password answered by LCP Terminate-Request,
+// LCP echo every ~4.8 s, pool 192.168.30.10 behind 192.168.30.1.
+func SoftEther() Profile {
+	var props []suite.IKEProposal
+	for _, g := range []suite.GroupID{suite.MODP2048, suite.MODP1024} {
+		for _, h := range []suite.HashID{suite.HashSHA256, suite.HashSHA1} {
+			for _, k := range []int{256, 128} {
+				props = append(props, suite.IKEProposal{Enc: suite.EncAESCBC, KeyBits: k, Hash: h, Group: g})
+			}
+		}
+	}
+	return Profile{
+		Name:      "softether",
+		PSK:       []byte(DefaultPSK),
+		Proposals: props,
+		ESP: []suite.ESPTransform{ // no SHA2 for ESP
+			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
+			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
+		},
+		ForceNAT:     true,
+		Wildcard:     true,
+		RekeyAfter:   time.Hour + time.Second,
+		SendDPD:      true,
+		OnBadPSK:     isakmp.BadPSKResendMM4,
+		NATKeepalive: 5 * time.Second,
+
+		HostName:       "l2tp-softether",
+		VendorName:     "L2TP",
+		RecvWindow:     16,
+		HelloInterval:  8800 * time.Millisecond,
+		LengthBit:      true,
+		PPPOnFirstData: true,
+
+		Auth:                 []ppp.AuthMethod{ppp.EAP, ppp.MSCHAPv2, ppp.PAP},
+		Users:                defaultUsers(),
+		AuthName:             "l2tp-softether",
+		Local:                netip.MustParseAddr("192.168.30.1"),
+		Pool:                 netip.MustParseAddr("192.168.30.10"),
+		Subnet:               netip.MustParsePrefix("192.168.30.0/24"),
+		DNS:                  []netip.Addr{netip.MustParseAddr("192.168.30.1")},
+		RejectMagic:          true,
+		PAPFailureTerminates: true,
+		EchoInterval:         4800 * time.Millisecond,
+	}
+}
+
+// Libreswan is hwdsl2/setup-ipsec-vpn (Libreswan + xl2tpd + pppd) with its
+// defaults (../shared/peers/SERVERS.md §2): phase 1 only
+// aes{128,256}-sha{1,256}-modp2048, ESP AES-CBC with SHA1 or SHA2-256, a
+// real NAT-D and IDir, no server re-key (rekey=no), DPD, data with the L
+// bit, pppd that starts LCP at once, asks CHAP-MD5 first and honours the
+// client's Nak (→ MS-CHAPv2), refuses PAP, requests MRU 1280 and a
+// Magic-Number, offers DNS 8.8.8.8 and 8.8.4.4, local 192.168.42.1, pool
+// from 192.168.42.10. A wrong PSK gets a plaintext AUTHENTICATION-FAILED
+// notify (an assumption: what pluto sends was not measured).
+func Libreswan() Profile {
+	var props []suite.IKEProposal
+	for _, h := range []suite.HashID{suite.HashSHA256, suite.HashSHA1} {
+		for _, k := range []int{256, 128} {
+			props = append(props, suite.IKEProposal{Enc: suite.EncAESCBC, KeyBits: k, Hash: h, Group: suite.MODP2048})
+		}
+	}
+	return Profile{
+		Name:      "libreswan",
+		PSK:       []byte(DefaultPSK),
+		Proposals: props,
+		ESP: []suite.ESPTransform{ // phase2alg=...,aes128-sha1,aes256-sha1,...,aes128-sha2,aes256-sha2
+			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
+			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
+			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA256},
+			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA256},
+		},
+		SendDPD:  true,
+		OnBadPSK: isakmp.BadPSKNotify,
+
+		HostName:      "vpnserver",
+		VendorName:    "xelerance.com",
+		RecvWindow:    4,
+		HelloInterval: 60 * time.Second,
+		LengthBit:     true,
+
+		Auth:         []ppp.AuthMethod{ppp.CHAPMD5, ppp.MSCHAPv2}, // require chap, refuse pap, +mschap-v2
+		HonourNak:    true,
+		Users:        defaultUsers(),
+		AuthName:     "l2tpd",
+		Local:        netip.MustParseAddr("192.168.42.1"),
+		Pool:         netip.MustParseAddr("192.168.42.10"),
+		Subnet:       netip.MustParsePrefix("192.168.42.0/24"),
+		DNS:          []netip.Addr{netip.MustParseAddr("8.8.8.8"), netip.MustParseAddr("8.8.4.4")},
+		SendMagic:    true,
+		MRU:          1280,
+		EchoInterval: 30 * time.Second,
+	}
+}

@@ -1,0 +1,693 @@
+// Package peertest is an in-process L2TP/IPsec server for end-to-end tests
+// of package tunnel without root. It is built only from the proto/
+// packages — isakmp.Responder, esp.SA, l2tp.LNS and ppp.Server — and
+// configured by a Profile to behave like SoftEther or like
+// Libreswan + xl2tpd + pppd. It answers ICMP echo requests to its PPP
+// address (and its subnet), so a test can ping through the whole stack.
+//
+// Sockets. The server owns two sockets, its UDP 500 and UDP 4500, and
+// knows a datagram's destination port by the socket it arrived on — the
+// same thing a real server knows — so nothing is guessed:
+//
+//	on the IKE socket (500):    every datagram is IKE
+//	on the NAT-T socket (4500): exactly one byte 0xFF   → NAT-keepalive (counted)
+//	                            first four bytes zero   → IKE (marker stripped)
+//	                            anything else           → ESP, looked up by SPI
+//
+// (RFC 3948 §2). Answers leave from the socket the FSM names (isakmp.Send
+// NATT), so the client sees Main Mode messages 2 and 4 come from port 500
+// and everything after from port 4500, as it expects. Listen opens both on
+// a nettest.Network.
+//
+// Concurrency. One reader goroutine per socket hands datagrams over a
+// channel to one loop goroutine, which owns every FSM and SA and drives the
+// FSM timers with real time (a 20 ms ticker calling Tick once Deadline has
+// passed). Stats, Events and Wait are safe to call from any goroutine.
+// Close stops everything and waits for the goroutines.
+//
+// A new Main Mode (MM1 with a new initiator cookie) replaces the whole
+// session, and an IKE Delete from the client (or any IKE failure) ends it,
+// so one Server serves several connections in a row.
+//
+// It is a test peer: it trusts its client more than a server should, and it
+// is not fast.
+package peertest
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/esp"
+	"github.com/l2tpctl/l2tpctl/proto/inet"
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
+	"github.com/l2tpctl/l2tpctl/proto/l2tp"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
+	"github.com/l2tpctl/l2tpctl/tunnel/internal/nettest"
+)
+
+// tickEvery is how often the loop checks the FSM deadlines.
+const tickEvery = 20 * time.Millisecond
+
+// Conn is one of the server's UDP sockets. *nettest.Conn and *net.UDPConn
+// satisfy it.
+type Conn interface {
+	ReadFromUDPAddrPort(b []byte) (n int, addr netip.AddrPort, err error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	LocalAddr() net.Addr
+	Close() error
+}
+
+// Stats counts what the server saw and did. Counters only grow (a new
+// session does not reset them).
+type Stats struct {
+	MM1s          int // Main Modes started (new initiator cookies)
+	Phase1Up      int // IKE SAs established
+	MM5Rejections int // MM5s whose HASH_I did not verify (wrong PSK)
+	ChildSAs      int // IPsec SA pairs installed, re-keys included
+	Rekeys        int // of which re-keys
+	ServerRekeys  int // of which the server started (Profile.RekeyAfter, Server.Rekey)
+	ChildSAsGone  int // SA pairs removed (client Delete, retired after a re-key, expired)
+	CurrentSAGone int // of which the newest pair (client Delete or expiry, not a re-key)
+	IKEDeletes    int // IKE SA Deletes received from the client
+	IKEFailures   int // other fatal IKE errors
+
+	Keepalives   int // NAT-T keepalives received
+	UnknownSPI   int // ESP for an SPI we do not have
+	ESPErrors    int // ESP that did not open (ICV, replay, padding) or carried no UDP/L2TP
+	ESPIn        int // ESP packets opened
+	ESPOut       int // ESP packets sealed and sent
+	WrongSession int // L2TP data for another tunnel/session
+
+	TunnelsUp       int
+	SessionsUp      int
+	CDNReceived     int // CDN from the client
+	StopCCNReceived int // StopCCN from the client
+	L2TPClosed      int // tunnel or call closed for another reason
+
+	LinkUp        int // LCP opened
+	AuthUp        int // authentication succeeded
+	AuthMethod    ppp.AuthMethod
+	PPPUp         int // IPCP opened
+	PPPDown       int
+	LastPPPError  string // the Down error of the last PPP session ("" for a clean close)
+	IPv4In        int    // IPv4 packets from the client
+	PingsAnswered int
+}
+
+type datagram struct {
+	data []byte
+	from netip.AddrPort
+	natt bool // arrived on the NAT-T socket
+}
+
+// Server is a running fake L2TP/IPsec server.
+type Server struct {
+	p        Profile
+	ikeConn  Conn // immutable
+	nattConn Conn // immutable
+	ikeAddr  netip.AddrPort
+
+	in        chan datagram // readers → loop; never closed
+	done      chan struct{} // closed by Close
+	rekeyReq  chan struct{} // Rekey → loop
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	stats   Stats         // caller must hold mu
+	events  []string      // caller must hold mu
+	changed chan struct{} // closed and replaced on every change; caller must hold mu
+
+	sess *session // owned by the loop
+}
+
+// session is the state of one client connection, owned by the loop.
+type session struct {
+	client    netip.AddrPort // where answers go (the client's one socket)
+	ckyI      [8]byte
+	ike       *isakmp.Responder
+	inSAs     map[uint32]*esp.SA
+	outSA     *esp.SA
+	outPair   uint32 // InSPI of the newest pair (the one outSA belongs to)
+	rekeying  bool   // the server started a Quick Mode that has not finished
+	lns       *l2tp.LNS
+	l2tpUp    l2tp.SessionUp
+	sessUp    bool
+	innerPort uint16 // the client's inner UDP source port (1701)
+	ppp       *ppp.Server
+	pppUp     bool
+	nextKA    time.Time
+}
+
+// Start runs a server for profile p on two sockets: ike (its UDP 500)
+// and natt (its UDP 4500). The server owns them: Close closes them.
+func Start(p Profile, ike, natt Conn) *Server {
+	if p.Rand == nil {
+		p.Rand = rand.Reader
+	}
+	s := &Server{
+		p:        p,
+		ikeConn:  ike,
+		nattConn: natt,
+		ikeAddr:  addrPortOf(ike),
+		in:       make(chan datagram, 256),
+		done:     make(chan struct{}),
+		rekeyReq: make(chan struct{}, 1),
+		changed:  make(chan struct{}),
+	}
+	s.wg.Add(3)
+	go s.read(ike, false)
+	go s.read(natt, true)
+	go s.loop()
+	return s
+}
+
+// Listen opens the server's ports 500 and 4500 at addr on n and starts a
+// server for p on them.
+func Listen(n *nettest.Network, addr netip.Addr, p Profile) (*Server, error) {
+	ike, err := n.Listen(netip.AddrPortFrom(addr, inet.PortIKE))
+	if err != nil {
+		return nil, err
+	}
+	natt, err := n.Listen(netip.AddrPortFrom(addr, inet.PortNATT))
+	if err != nil {
+		ike.Close()
+		return nil, err
+	}
+	return Start(p, ike, natt), nil
+}
+
+// Profile returns the profile the server runs.
+func (s *Server) Profile() Profile { return s.p }
+
+// Close stops the server: it closes both sockets and waits for its
+// goroutines. It sends nothing to the client. It is idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.ikeConn.Close()
+		s.nattConn.Close()
+	})
+	s.wg.Wait()
+}
+
+// Rekey asks the server to start a Quick Mode for the current IKE SA now
+// (as SoftEther does at the SA lifetime + 1 s).
+func (s *Server) Rekey() {
+	select {
+	case s.rekeyReq <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Events returns what happened, one line per step, in order.
+func (s *Server) Events() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.events...)
+}
+
+// Wait blocks until cond(Stats) holds or timeout passes, and returns the
+// last snapshot and whether cond held. cond is re-evaluated on every
+// change, never by polling.
+func (s *Server) Wait(timeout time.Duration, cond func(Stats) bool) (Stats, bool) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		st, ch := s.stats, s.changed
+		s.mu.Unlock()
+		if cond(st) {
+			return st, true
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			st := s.Stats()
+			return st, cond(st)
+		}
+	}
+}
+
+// update changes the stats under the lock, optionally logs an event, and
+// wakes Wait.
+func (s *Server) update(f func(*Stats), format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f != nil {
+		f(&s.stats)
+	}
+	if format != "" {
+		s.events = append(s.events, fmt.Sprintf(format, args...))
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *Server) count(f func(*Stats)) { s.update(f, "") }
+
+// ---------------------------------------------------------------------------
+// Goroutines.
+
+// read hands every datagram on c to the loop until c is closed. Any read
+// error ends it (nettest sockets only fail when closed).
+func (s *Server) read(c Conn, natt bool) {
+	defer s.wg.Done()
+	buf := make([]byte, 1<<16)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		d := datagram{data: append([]byte(nil), buf[:n]...), from: unmap(from), natt: natt}
+		select {
+		case s.in <- d:
+		case <-s.done:
+			return
+		}
+	}
+}
+
+func (s *Server) loop() {
+	defer s.wg.Done()
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case d := <-s.in:
+			s.handle(time.Now(), d)
+		case <-s.rekeyReq:
+			if s.sess != nil && s.sess.ike != nil {
+				acts := s.sess.ike.Rekey(time.Now())
+				if len(acts) > 0 {
+					s.sess.rekeying = true
+					s.update(nil, "isakmp: server starts a Quick Mode (re-key)")
+				}
+				s.doIKE(time.Now(), acts)
+			}
+		case now := <-t.C:
+			s.tick(now)
+		}
+	}
+}
+
+func due(d, now time.Time) bool { return !d.IsZero() && !now.Before(d) }
+
+func (s *Server) tick(now time.Time) {
+	ss := s.sess
+	if ss == nil {
+		return
+	}
+	if ss.ike != nil && due(ss.ike.Deadline(), now) {
+		s.doIKE(now, ss.ike.Tick(now))
+	}
+	if s.sess != ss {
+		return // the IKE SA failed and the session ended
+	}
+	if ss.lns != nil && due(ss.lns.Deadline(), now) {
+		s.doL2TP(now, ss.lns.Tick(now))
+	}
+	if ss.ppp != nil && due(ss.ppp.Deadline(), now) {
+		s.doPPP(now, ss.ppp.Tick(now))
+	}
+	if s.p.NATKeepalive > 0 && ss.outSA != nil && due(ss.nextKA, now) {
+		ss.nextKA = now.Add(s.p.NATKeepalive)
+		s.nattConn.WriteToUDPAddrPort([]byte{inet.KeepaliveByte}, ss.client)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Receive path.
+
+func (s *Server) handle(now time.Time, d datagram) {
+	if !d.natt {
+		s.handleIKE(now, d.from, d.data, false)
+		return
+	}
+	switch {
+	case inet.IsKeepalive(d.data):
+		s.count(func(st *Stats) { st.Keepalives++ })
+	case inet.HasNonESPMarker(d.data):
+		s.handleIKE(now, d.from, d.data[inet.NonESPMarkerLen:], true)
+	default:
+		s.handleESP(now, d.data)
+	}
+}
+
+func (s *Server) handleIKE(now time.Time, from netip.AddrPort, msg []byte, natt bool) {
+	var h isakmp.Header
+	if h.UnmarshalBinary(msg) != nil {
+		return
+	}
+	mm1 := h.Exchange == isakmp.ExchangeMain && h.RCookie == [8]byte{} && h.Flags&isakmp.FlagEncryption == 0
+	if mm1 && (s.sess == nil || s.sess.ckyI != h.ICookie) {
+		s.newSession(from, h.ICookie)
+	}
+	ss := s.sess
+	if ss == nil {
+		return
+	}
+	ss.client = from // follows the client's latest address, as SoftEther does
+	before := ss.ike.MM5Rejections()
+	acts := ss.ike.HandleFrom(now, msg, natt)
+	if n := ss.ike.MM5Rejections() - before; n > 0 {
+		s.update(func(st *Stats) { st.MM5Rejections += n }, "isakmp: MM5 with a HASH_I that does not verify (wrong PSK?)")
+	}
+	s.doIKE(now, acts)
+}
+
+// newSession forgets the current session (without telling anyone, as a
+// server that lost its state would) and starts one for an MM1 from client.
+func (s *Server) newSession(client netip.AddrPort, ckyI [8]byte) {
+	local := s.ikeAddr
+	idAddr := s.ikeAddr.Addr()
+	if s.p.Wildcard {
+		local = netip.AddrPortFrom(netip.IPv4Unspecified(), s.ikeAddr.Port())
+		idAddr = netip.IPv4Unspecified()
+	}
+	remote := client
+	if s.p.ForceNAT {
+		remote = netip.AddrPort{}
+	}
+	s.sess = &session{
+		client: client,
+		ckyI:   ckyI,
+		ike: isakmp.NewResponder(isakmp.ResponderConfig{
+			PSK:        s.p.PSK,
+			Rand:       s.p.Rand,
+			Local:      local,
+			Remote:     remote,
+			Proposals:  s.p.Proposals,
+			ESP:        s.p.ESP,
+			ForceNAT:   s.p.ForceNAT,
+			IDAddr:     idAddr,
+			RekeyAfter: s.p.RekeyAfter,
+			SendDPD:    s.p.SendDPD,
+			OnBadPSK:   s.p.OnBadPSK,
+		}),
+		inSAs:     make(map[uint32]*esp.SA),
+		innerPort: inet.PortL2TP,
+	}
+	s.update(func(st *Stats) { st.MM1s++ }, "isakmp: Main Mode from %v", client)
+}
+
+func (s *Server) handleESP(now time.Time, pkt []byte) {
+	ss := s.sess
+	spi, ok := esp.PeekSPI(pkt)
+	var sa *esp.SA
+	if ok && ss != nil {
+		sa = ss.inSAs[spi]
+	}
+	if sa == nil {
+		s.count(func(st *Stats) { st.UnknownSPI++ })
+		return
+	}
+	inner, nh, err := sa.Open(pkt)
+	if err != nil || nh != esp.NextHeaderUDP {
+		s.count(func(st *Stats) { st.ESPErrors++ })
+		return
+	}
+	src, _, msg, ok := inet.ParseUDP(inner)
+	if !ok {
+		s.count(func(st *Stats) { st.ESPErrors++ })
+		return
+	}
+	h, frame, err := l2tp.ParseHeader(msg)
+	if err != nil {
+		s.count(func(st *Stats) { st.ESPErrors++ })
+		return
+	}
+	s.count(func(st *Stats) { st.ESPIn++ })
+	ss.innerPort = src
+	if h.Control {
+		if ss.lns == nil {
+			ss.lns = l2tp.NewLNS(l2tp.LNSConfig{
+				HostName:      s.p.HostName,
+				VendorName:    s.p.VendorName,
+				Rand:          s.p.Rand,
+				RecvWindow:    s.p.RecvWindow,
+				HelloInterval: s.p.HelloInterval,
+			})
+		}
+		s.doL2TP(now, ss.lns.Handle(now, msg))
+		return
+	}
+	if !ss.sessUp || h.TunnelID != ss.l2tpUp.LocalTunnel || h.SessionID != ss.l2tpUp.LocalSession {
+		s.count(func(st *Stats) { st.WrongSession++ })
+		return
+	}
+	proto, info, ok := ppp.ParseFrame(frame)
+	if !ok {
+		s.count(func(st *Stats) { st.ESPErrors++ })
+		return
+	}
+	if proto == ppp.ProtoIPv4 {
+		s.handleIPv4(info)
+		return
+	}
+	if ss.ppp != nil {
+		s.doPPP(now, ss.ppp.Handle(now, frame))
+	}
+}
+
+// handleIPv4 answers ICMP echo requests to the server's PPP address or its
+// subnet once IPCP is open (SoftEther drops IP before that).
+func (s *Server) handleIPv4(pkt []byte) {
+	s.count(func(st *Stats) { st.IPv4In++ })
+	ss := s.sess
+	e, ok := inet.ParseICMPEcho(pkt)
+	if !ok || e.Type != inet.ICMPEchoRequest || !ss.pppUp {
+		return
+	}
+	if e.Dst != s.p.Local && !(s.p.Subnet.IsValid() && s.p.Subnet.Contains(e.Dst)) {
+		return
+	}
+	reply := e.Reply()
+	frame := make([]byte, ppp.HeaderLen+len(reply))
+	ppp.PutHeader(frame, ppp.ProtoIPv4)
+	copy(frame[ppp.HeaderLen:], reply)
+	if s.sendPPP(frame) {
+		s.count(func(st *Stats) { st.PingsAnswered++ })
+	}
+}
+
+// ---------------------------------------------------------------------------
+// FSM actions.
+
+func (s *Server) doIKE(now time.Time, acts []isakmp.Action) {
+	ss := s.sess
+	for _, a := range acts {
+		switch a := a.(type) {
+		case isakmp.Send:
+			if a.NATT {
+				b := make([]byte, inet.NonESPMarkerLen+len(a.Data))
+				copy(b[inet.NonESPMarkerLen:], a.Data)
+				s.nattConn.WriteToUDPAddrPort(b, ss.client)
+			} else {
+				s.ikeConn.WriteToUDPAddrPort(a.Data, ss.client)
+			}
+		case isakmp.Phase1Up:
+			s.update(func(st *Stats) { st.Phase1Up++ }, "isakmp: phase 1 up (%v, client ID %s)", a.Proposal, a.PeerID)
+		case isakmp.ChildSAUp:
+			s.installSA(now, a)
+		case isakmp.ChildSAGone:
+			delete(ss.inSAs, a.InSPI)
+			current := a.InSPI == ss.outPair
+			if current {
+				ss.outSA, ss.outPair = nil, 0
+			}
+			s.update(func(st *Stats) {
+				st.ChildSAsGone++
+				if current {
+					st.CurrentSAGone++
+				}
+			}, "isakmp: IPsec SA pair in 0x%08x out 0x%08x gone", a.InSPI, a.OutSPI)
+		case isakmp.Fail:
+			if errors.Is(a.Err, isakmp.ErrPeerDeleted) {
+				s.update(func(st *Stats) { st.IKEDeletes++ }, "isakmp: client deleted the IKE SA")
+			} else {
+				s.update(func(st *Stats) { st.IKEFailures++ }, "isakmp: %v", a.Err)
+			}
+			s.sess = nil // the session is over; a new MM1 starts the next
+			return
+		}
+	}
+}
+
+func (s *Server) installSA(now time.Time, a isakmp.ChildSAUp) {
+	ss := s.sess
+	c := a.SA
+	in, err := esp.NewSA(c.InSPI, c.Transform, c.InEncKey, c.InAuthKey, s.p.Rand)
+	if err != nil {
+		s.update(nil, "esp: %v", err)
+		return
+	}
+	out, err := esp.NewSA(c.OutSPI, c.Transform, c.OutEncKey, c.OutAuthKey, s.p.Rand)
+	if err != nil {
+		s.update(nil, "esp: %v", err)
+		return
+	}
+	ss.inSAs[c.InSPI] = in
+	ss.outSA, ss.outPair = out, c.InSPI
+	if ss.nextKA.IsZero() {
+		ss.nextKA = now.Add(s.p.NATKeepalive)
+	}
+	byServer := a.Rekey && ss.rekeying
+	ss.rekeying = false
+	s.update(func(st *Stats) {
+		st.ChildSAs++
+		if a.Rekey {
+			st.Rekeys++
+		}
+		if byServer {
+			st.ServerRekeys++
+		}
+	}, "isakmp: IPsec SA up (%v, in 0x%08x, out 0x%08x, lifetime %v, rekey %v)", c.Transform, c.InSPI, c.OutSPI, c.Lifetime, a.Rekey)
+}
+
+func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
+	ss := s.sess
+	for _, a := range acts {
+		switch a := a.(type) {
+		case l2tp.Send:
+			s.sendL2TP(a.Data)
+		case l2tp.TunnelUp:
+			s.update(func(st *Stats) { st.TunnelsUp++ }, "l2tp: tunnel up (ours %d, client's %d, host %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
+		case l2tp.SessionUp:
+			ss.l2tpUp, ss.sessUp = a, true
+			ss.ppp = ppp.NewServer(ppp.ServerConfig{
+				Auth:                 s.p.Auth,
+				HonourNak:            s.p.HonourNak,
+				Users:                s.p.Users,
+				Name:                 s.p.AuthName,
+				Local:                s.p.Local,
+				Pool:                 s.p.Pool,
+				DNS:                  s.p.DNS,
+				RejectMagic:          s.p.RejectMagic,
+				SendMagic:            s.p.SendMagic,
+				MRU:                  s.p.MRU,
+				PAPFailureTerminates: s.p.PAPFailureTerminates,
+				Rand:                 s.p.Rand,
+				EchoInterval:         s.p.EchoInterval,
+			})
+			s.update(func(st *Stats) { st.SessionsUp++ }, "l2tp: session up (ours %d, client's %d)", a.LocalSession, a.PeerSession)
+			if !s.p.PPPOnFirstData {
+				s.doPPP(now, ss.ppp.Start(now))
+			}
+		case l2tp.Closed:
+			var se *l2tp.StopError
+			switch {
+			case errors.As(a.Err, &se) && !se.Local && se.Tunnel:
+				s.update(func(st *Stats) { st.StopCCNReceived++ }, "l2tp: StopCCN from the client: %v", a.Err)
+			case errors.As(a.Err, &se) && !se.Local:
+				s.update(func(st *Stats) { st.CDNReceived++ }, "l2tp: CDN from the client: %v", a.Err)
+			default:
+				s.update(func(st *Stats) { st.L2TPClosed++ }, "l2tp: closed: %v", a.Err)
+			}
+			// The call (and with StopCCN the tunnel) is gone, and PPP with
+			// it. The LNS stays to acknowledge retransmissions.
+			ss.sessUp = false
+			ss.ppp, ss.pppUp = nil, false
+		}
+	}
+}
+
+func (s *Server) doPPP(now time.Time, acts []ppp.Action) {
+	ss := s.sess
+	for _, a := range acts {
+		switch a := a.(type) {
+		case ppp.Send:
+			s.sendPPP(a.Data)
+		case ppp.LinkUp:
+			s.update(func(st *Stats) { st.LinkUp++ }, "ppp: LCP opened (client MRU %d)", a.PeerMRU)
+		case ppp.AuthUp:
+			s.update(func(st *Stats) { st.AuthUp++; st.AuthMethod = a.Method }, "ppp: authenticated (%v)", a.Method)
+		case ppp.Up:
+			ss.pppUp = true
+			s.update(func(st *Stats) { st.PPPUp++ }, "ppp: IPCP opened (client %v, server %v, DNS %v)", a.Local, a.Peer, a.DNS)
+		case ppp.Down:
+			ss.pppUp = false
+			msg := ""
+			if a.Err != nil {
+				msg = a.Err.Error()
+			}
+			s.update(func(st *Stats) { st.PPPDown++; st.LastPPPError = msg }, "ppp: down: %v", a.Err)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Send path.
+
+// sendL2TP sends an L2TP message (header included) to the client: inner
+// UDP 1701 → the client's inner port, ESP on the newest outbound SA.
+func (s *Server) sendL2TP(msg []byte) bool {
+	ss := s.sess
+	sa := ss.outSA
+	if sa == nil {
+		return false
+	}
+	hr := sa.Headroom()
+	buf := make([]byte, hr+inet.UDPHeaderLen+len(msg)+sa.MaxTrailer())
+	copy(buf[hr+inet.UDPHeaderLen:], msg)
+	inet.PutUDPHeader(buf[hr:], inet.PortL2TP, ss.innerPort, len(msg))
+	pkt, err := sa.Seal(buf, hr, inet.UDPHeaderLen+len(msg), esp.NextHeaderUDP)
+	if err != nil {
+		s.update(nil, "esp: seal: %v", err)
+		return false
+	}
+	if _, err := s.nattConn.WriteToUDPAddrPort(pkt, ss.client); err != nil {
+		return false
+	}
+	s.count(func(st *Stats) { st.ESPOut++ })
+	return true
+}
+
+// sendPPP sends a PPP frame in an L2TP data message of the session.
+func (s *Server) sendPPP(frame []byte) bool {
+	ss := s.sess
+	if !ss.sessUp {
+		return false
+	}
+	var msg []byte
+	if s.p.LengthBit {
+		// Ref: RFC 2661 §3.1: T=0 L=1 Ver=2, Length, Tunnel ID, Session ID.
+		const hdr = 8
+		msg = make([]byte, hdr+len(frame))
+		binary.BigEndian.PutUint16(msg[0:], 0x4002)
+		binary.BigEndian.PutUint16(msg[2:], uint16(len(msg)))
+		binary.BigEndian.PutUint16(msg[4:], ss.l2tpUp.PeerTunnel)
+		binary.BigEndian.PutUint16(msg[6:], ss.l2tpUp.PeerSession)
+		copy(msg[hdr:], frame)
+	} else {
+		msg = make([]byte, l2tp.DataHeaderLen+len(frame))
+		l2tp.PutDataHeader(msg, ss.l2tpUp.PeerTunnel, ss.l2tpUp.PeerSession)
+		copy(msg[l2tp.DataHeaderLen:], frame)
+	}
+	return s.sendL2TP(msg)
+}
+
+func addrPortOf(c Conn) netip.AddrPort {
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok {
+		return unmap(a.AddrPort())
+	}
+	ap, _ := netip.ParseAddrPort(c.LocalAddr().String())
+	return unmap(ap)
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }

@@ -1,0 +1,110 @@
+//go:build linux
+
+package tunnel
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+)
+
+// Interface configuration through rtnetlink (never by running ip(8)).
+
+// linkExists reports whether a network interface called name exists.
+func linkExists(name string) (bool, error) {
+	_, err := netlink.LinkByName(name)
+	if err == nil {
+		return true, nil
+	}
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) || errors.Is(err, syscall.ENODEV) {
+		return false, nil
+	}
+	return false, fmt.Errorf("tunnel: looking up interface %s: %w", name, err)
+}
+
+// configureLink brings up the freshly created interface name: IPv6 off
+// (so the kernel sends no router solicitations into the tunnel), the MTU,
+// the point-to-point address local peer peer/32 (the kernel adds the host
+// route to peer with it), link up, and a device route for each prefix in
+// routes. It returns the interface index and the routes it added, which
+// removeRoutes takes away again; on error, what it added so far.
+func configureLink(name string, cfg TUNConfig) (index int, added []netlink.Route, err error) {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return 0, nil, fmt.Errorf("tunnel: interface %s: %w", name, err)
+	}
+	index = link.Attrs().Index
+	disableIPv6(name)
+	if err := netlink.LinkSetMTU(link, cfg.MTU); err != nil {
+		return index, nil, fmt.Errorf("tunnel: setting MTU %d on %s: %w", cfg.MTU, name, err)
+	}
+	addr := &netlink.Addr{IPNet: hostNet(cfg.Local), Peer: hostNet(cfg.Peer)}
+	if err := netlink.AddrAdd(link, addr); err != nil {
+		return index, nil, fmt.Errorf("tunnel: adding address %v peer %v to %s: %w", cfg.Local, cfg.Peer, name, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return index, nil, fmt.Errorf("tunnel: setting %s up: %w", name, err)
+	}
+	for _, p := range cfg.Routes {
+		p = p.Masked()
+		r := netlink.Route{
+			LinkIndex: index,
+			Dst:       &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)},
+			Scope:     netlink.SCOPE_LINK,
+		}
+		if err := netlink.RouteAdd(&r); err != nil {
+			if errors.Is(err, syscall.EEXIST) {
+				err = errors.New("a route to it already exists")
+			}
+			return index, added, fmt.Errorf("tunnel: adding route %v via %s: %w", p, name, err)
+		}
+		added = append(added, r)
+	}
+	return index, added, nil
+}
+
+// removeRoutes deletes the routes configureLink added; routes that are
+// already gone (the link went down) are not an error.
+func removeRoutes(routes []netlink.Route) error {
+	var errs []error
+	for i := range routes {
+		if err := netlink.RouteDel(&routes[i]); err != nil &&
+			!errors.Is(err, syscall.ESRCH) && !errors.Is(err, syscall.ENODEV) && !errors.Is(err, syscall.ENOENT) {
+			errs = append(errs, fmt.Errorf("tunnel: removing route %v: %w", routes[i].Dst, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deleteLink deletes the interface with the given index if it still
+// exists under the given name (the kernel normally removes a
+// non-persistent TUN when its file is closed).
+func deleteLink(index int, name string) error {
+	link, err := netlink.LinkByIndex(index)
+	if err != nil {
+		return nil // gone
+	}
+	if link.Attrs().Name != name {
+		return nil // index reused by someone else's interface
+	}
+	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, syscall.ENODEV) {
+		return fmt.Errorf("tunnel: deleting interface %s: %w", name, err)
+	}
+	return nil
+}
+
+// disableIPv6 turns IPv6 off on the interface, best effort (IPv6 may be
+// disabled or absent system-wide).
+func disableIPv6(name string) {
+	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1\n"), 0)
+}
+
+func hostNet(a netip.Addr) *net.IPNet {
+	return &net.IPNet{IP: a.Unmap().AsSlice(), Mask: net.CIDRMask(32, 32)}
+}

@@ -1,0 +1,128 @@
+//go:build linux
+
+package tunnel
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/songgao/water"
+	"github.com/vishvananda/netlink"
+)
+
+// This is the only file that imports songgao/water (STYLE.md §2.9).
+//
+// On Linux, water opens /dev/net/tun with O_NONBLOCK and wraps the fd in
+// os.NewFile (syscalls_linux_go1.11.go), so the fd sits in the runtime
+// poller and Close interrupts a blocked Read, which then returns an error
+// wrapping os.ErrClosed (TestRequiresRootTUN checks this). water moves one
+// packet per system call, so the batch size is 1. The device is created
+// non-persistent: the kernel deletes it when the fd is closed; Close also
+// deletes it through netlink in case it lingers.
+
+// errTUNExists is wrapped when the interface name is taken: l2tpctl never
+// adopts an existing device (it would remove it, with its routes, on exit).
+var errTUNExists = errors.New("already exists")
+
+// linuxTUN is a water TUN device plus the netlink state to undo.
+type linuxTUN struct {
+	ifce   *water.Interface // immutable; Read by readTUN, Write by readUDP
+	name   string           // immutable
+	index  int              // immutable: interface index
+	mtu    int              // immutable
+	routes []netlink.Route  // added by openTUN; removed by Close (owned by Close after openTUN)
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// openTUN is the real Deps.OpenTUN: it creates the TUN device cfg.Name,
+// which must not exist yet, and configures it (see configureLink). On any
+// error nothing is left behind.
+func openTUN(cfg TUNConfig) (TUN, error) {
+	if err := checkTUNConfig(cfg); err != nil {
+		return nil, err
+	}
+	exists, err := linkExists(cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		return nil, fmt.Errorf("tunnel: interface %s %w", cfg.Name, errTUNExists)
+	}
+	ifce, err := water.New(water.Config{
+		DeviceType:             water.TUN,
+		PlatformSpecificParams: water.PlatformSpecificParams{Name: cfg.Name},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: creating TUN device %s: %w", cfg.Name, err)
+	}
+	t := &linuxTUN{ifce: ifce, name: ifce.Name(), mtu: cfg.MTU}
+	index, routes, err := configureLink(t.name, cfg)
+	t.index, t.routes = index, routes
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func checkTUNConfig(cfg TUNConfig) error {
+	switch {
+	case cfg.Name == "" || len(cfg.Name) > 15:
+		return fmt.Errorf("tunnel: bad interface name %q", cfg.Name)
+	case !cfg.Local.Unmap().Is4() || !cfg.Peer.Unmap().Is4():
+		return fmt.Errorf("tunnel: interface addresses %v peer %v are not IPv4", cfg.Local, cfg.Peer)
+	case cfg.MTU < 68 || cfg.MTU > maxTUNPacket: // 68: RFC 791 minimum
+		return fmt.Errorf("tunnel: MTU %d out of range", cfg.MTU)
+	}
+	for _, r := range cfg.Routes {
+		if !r.IsValid() || !r.Addr().Unmap().Is4() {
+			return fmt.Errorf("tunnel: route %v is not an IPv4 prefix", r)
+		}
+	}
+	return nil
+}
+
+// Read reads one packet into bufs[0][offset:].
+func (t *linuxTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	if len(bufs) == 0 || len(sizes) == 0 {
+		return 0, nil
+	}
+	n, err := t.ifce.Read(bufs[0][offset:])
+	if err != nil {
+		return 0, err
+	}
+	sizes[0] = n
+	return 1, nil
+}
+
+// Write writes each bufs[i][offset:] as one packet.
+func (t *linuxTUN) Write(bufs [][]byte, offset int) (int, error) {
+	for i, b := range bufs {
+		if _, err := t.ifce.Write(b[offset:]); err != nil {
+			return i, err
+		}
+	}
+	return len(bufs), nil
+}
+
+func (t *linuxTUN) BatchSize() int { return 1 }
+func (t *linuxTUN) Name() string   { return t.name }
+func (t *linuxTUN) MTU() int       { return t.mtu }
+
+// Close removes the routes openTUN added, closes the device (unblocking
+// Read) and makes sure the interface is gone. It is idempotent.
+func (t *linuxTUN) Close() error {
+	t.closeOnce.Do(func() {
+		errRoutes := removeRoutes(t.routes)
+		errClose := t.ifce.Close()
+		var errDel error
+		if t.index != 0 {
+			errDel = deleteLink(t.index, t.name)
+		}
+		t.closeErr = errors.Join(errRoutes, errClose, errDel)
+	})
+	return t.closeErr
+}
