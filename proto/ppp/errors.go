@@ -75,10 +75,33 @@ type AuthError struct {
 
 func (e *AuthError) Error() string {
 	s := fmt.Sprintf("ppp: authentication rejected for user %s (%s)", e.User, e.Method)
+	if name := msCHAPErrorName(e.Code); name != "" {
+		s += fmt.Sprintf(": error %d, %s", e.Code, name)
+	}
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
 	return s
+}
+
+// msCHAPErrorName names the MS-CHAP failure codes. Ref: RFC 2759 §6,
+// RFC 2433 §9.
+func msCHAPErrorName(code int) string {
+	switch code {
+	case 646:
+		return "restricted logon hours"
+	case 647:
+		return "account disabled"
+	case 648:
+		return "password expired"
+	case 649:
+		return "no dial-in permission"
+	case 691:
+		return "authentication failure (wrong user name or password)"
+	case 709:
+		return "error changing password"
+	}
+	return ""
 }
 
 // TerminatedError: the peer sent Terminate-Request.

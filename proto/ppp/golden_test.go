@@ -139,7 +139,7 @@ func TestReplayMSCHAPv2(t *testing.T) {
 	steps = append(steps[:4:4], replayStep{Note: "<< Failure >> Terminate-Request, Down",
 		In:     fmt.Sprintf("ff03c223 04 2a %04x %x", 4+len(fail), fail),
 		Out:    []string{"ff03c021 05 02 0004"},
-		Events: []string{"{ppp: authentication rejected for user User (mschapv2): " + fail + "}"}})
+		Events: []string{"{ppp: authentication rejected for user User (mschapv2): error 691, authentication failure (wrong user name or password): " + fail + "}"}})
 	c = NewClient(ClientConfig{User: "User", Password: "clientPass", Auth: []AuthMethod{MSCHAPv2}, Rand: bytes.NewReader(rnd)})
 	runReplay(t, c, steps)
 }
