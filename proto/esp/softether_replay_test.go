@@ -9,7 +9,7 @@ package esp_test
 // random local UDP port) against the server at 10.200.0.1:500/4500 (PSK
 // "test-psk-123", user alice). It drove the proto state machines directly:
 // isakmp.Initiator, then esp.NewSA for each direction, l2tp.LAC and
-// ppp.Client, each with its own deterministic Rand (seRand below: SHA-256 of
+// ppp.Client, each with its own deterministic Rand (vectortest.Rand: SHA-256 of
 // seed|counter; the ESP seeds are in the files), sent 3 ICMP echo requests
 // to 192.168.30.1 through the tunnel, answered the server's LCP
 // Echo-Request, and closed cleanly (LCP Terminate, CDN + StopCCN, IKE
@@ -38,44 +38,18 @@ package esp_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"os"
 	"strconv"
 	"testing"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/inet"
+	"github.com/l2tpctl/l2tpctl/proto/internal/vectortest"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/proto/suite"
 )
-
-// seRand is the capture's deterministic random stream.
-type seRand struct {
-	seed []byte
-	ctr  uint64
-	buf  []byte
-}
-
-func (r *seRand) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(r.buf) == 0 {
-			var c [8]byte
-			binary.BigEndian.PutUint64(c[:], r.ctr)
-			r.ctr++
-			s := sha256.Sum256(append(append([]byte(nil), r.seed...), c[:]...))
-			r.buf = s[:]
-		}
-		k := copy(p[n:], r.buf)
-		r.buf = r.buf[k:]
-		n += k
-	}
-	return n, nil
-}
 
 type seESPCapture struct {
 	Transform string `json:"transform"`
@@ -102,14 +76,8 @@ type seESPCapture struct {
 func TestSoftEtherCaptureESP(t *testing.T) {
 	for _, file := range []string{"softether_aes256sha1.json", "softether_aes128sha1.json"} {
 		t.Run(file, func(t *testing.T) {
-			raw, err := os.ReadFile("testdata/" + file)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var c seESPCapture
-			if err := json.Unmarshal(raw, &c); err != nil {
-				t.Fatal(err)
-			}
+			vectortest.LoadJSON(t, os.ReadFile, "testdata/"+file, &c)
 			var tr suite.ESPTransform
 			for _, x := range suite.DefaultESPTransforms() {
 				if x.String() == c.Transform {
@@ -123,17 +91,17 @@ func TestSoftEtherCaptureESP(t *testing.T) {
 				t.Fatalf("%v: ICV %d, encap %d; SoftEther negotiated HMAC-SHA1-96 and mode 4", tr, tr.ICVLen(), c.EncapMode)
 			}
 			inSPI, outSPI := seSPI(t, c.InSPI), seSPI(t, c.OutSPI)
-			in, err := esp.NewSA(inSPI, tr, seHex(t, c.InEnc), seHex(t, c.InAuth), &seRand{seed: []byte(c.InSeed)})
+			in, err := esp.NewSA(inSPI, tr, vectortest.Hex(t, c.InEnc), vectortest.Hex(t, c.InAuth), vectortest.NewRand([]byte(c.InSeed)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := esp.NewSA(outSPI, tr, seHex(t, c.OutEnc), seHex(t, c.OutAuth), &seRand{seed: []byte(c.OutSeed)})
+			out, err := esp.NewSA(outSPI, tr, vectortest.Hex(t, c.OutEnc), vectortest.Hex(t, c.OutAuth), vectortest.NewRand([]byte(c.OutSeed)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The server's view of our outbound SA, to check that what we
 			// recorded as sent is self-consistent.
-			peer, err := esp.NewSA(outSPI, tr, seHex(t, c.OutEnc), seHex(t, c.OutAuth), &seRand{seed: []byte("unused")})
+			peer, err := esp.NewSA(outSPI, tr, vectortest.Hex(t, c.OutEnc), vectortest.Hex(t, c.OutAuth), vectortest.NewRand([]byte("unused")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +110,7 @@ func TestSoftEtherCaptureESP(t *testing.T) {
 			var nIn, nOut uint32
 			var requests, replies []inet.ICMPEcho
 			for i, p := range c.Packets {
-				pkt, plain := seHex(t, p.Hex), seHex(t, p.Plain)
+				pkt, plain := vectortest.Hex(t, p.Hex), vectortest.Hex(t, p.Plain)
 				if p.NH != esp.NextHeaderUDP {
 					t.Fatalf("packet %d: next header %d", i, p.NH)
 				}
@@ -252,15 +220,6 @@ func seICMP(t *testing.T, i int, plain []byte) (inet.ICMPEcho, bool) {
 		t.Fatalf("packet %d: IPv4 packet is not an ICMP echo: %x", i, info)
 	}
 	return e, true
-}
-
-func seHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func seSPI(t *testing.T, s string) uint32 {

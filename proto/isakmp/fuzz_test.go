@@ -3,11 +3,12 @@ package isakmp
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"net/netip"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/internal/vectortest"
 )
 
 // FuzzParseMessage: never panic; whatever parses re-encodes to the same bytes.
@@ -63,14 +64,9 @@ func mustHex(s string) []byte {
 }
 
 func loadCapture(tb testing.TB, file string) *capture {
-	raw, err := os.ReadFile("testdata/" + file)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	tb.Helper()
 	var c capture
-	if err := json.Unmarshal(raw, &c); err != nil {
-		tb.Fatal(err)
-	}
+	vectortest.LoadJSON(tb, os.ReadFile, "testdata/"+file, &c)
 	return &c
 }
 
@@ -87,7 +83,7 @@ func capturedServerMessages(tb testing.TB) [][]byte {
 // initiatorAt replays the SoftEther capture up to (not including) the k-th
 // received message, so the fuzzer's input meets a real session state.
 func initiatorAt(tb testing.TB, c *capture, k int) *Initiator {
-	in, err := NewInitiator(Config{PSK: []byte(c.PSK), Rand: &detRand{seed: []byte(c.Seed)},
+	in, err := NewInitiator(Config{PSK: []byte(c.PSK), Rand: vectortest.NewRand([]byte(c.Seed)),
 		Local: netip.MustParseAddrPort(c.Local), Remote: netip.MustParseAddrPort(c.Remote),
 		SALifetime: time.Duration(c.SALifetime) * time.Second})
 	if err != nil {
@@ -135,9 +131,9 @@ func FuzzInitiatorHandle(f *testing.F) {
 // has received k messages; it returns the Responder and the Initiator's
 // k-th message (a realistic seed).
 func responderAt(tb testing.TB, k int) (*Responder, []byte) {
-	in, _ := NewInitiator(Config{PSK: []byte("test-psk-123"), Rand: &detRand{seed: []byte("fuzz-i")},
+	in, _ := NewInitiator(Config{PSK: []byte("test-psk-123"), Rand: vectortest.NewRand([]byte("fuzz-i")),
 		Local: cliAddr, Remote: srvAddr, Proposals: libreswanProposals()[3:], SALifetime: time.Hour})
-	r := NewResponder(ResponderConfig{PSK: []byte("test-psk-123"), Rand: &detRand{seed: []byte("fuzz-r")},
+	r := NewResponder(ResponderConfig{PSK: []byte("test-psk-123"), Rand: vectortest.NewRand([]byte("fuzz-r")),
 		Local: srvAddr, Remote: cliAddr, SendDPD: true, RekeyAfter: time.Minute})
 	var toR []Send
 	for _, a := range in.Start(t0) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tpctl/l2tpctl/proto/internal/vectortest"
 	"github.com/l2tpctl/l2tpctl/proto/suite"
 )
 
@@ -46,7 +47,7 @@ func newPair(t *testing.T, cfg Config, rcfg ResponderConfig) *pair {
 		cfg.PSK = []byte("test-psk-123")
 	}
 	if cfg.Rand == nil {
-		cfg.Rand = &detRand{seed: []byte(t.Name() + "/i")}
+		cfg.Rand = vectortest.NewRand([]byte(t.Name() + "/i"))
 	}
 	cfg.Local, cfg.Remote = cliAddr, srvAddr
 	in, err := NewInitiator(cfg)
@@ -57,7 +58,7 @@ func newPair(t *testing.T, cfg Config, rcfg ResponderConfig) *pair {
 		rcfg.PSK = []byte("test-psk-123")
 	}
 	if rcfg.Rand == nil {
-		rcfg.Rand = &detRand{seed: []byte(t.Name() + "/r")}
+		rcfg.Rand = vectortest.NewRand([]byte(t.Name() + "/r"))
 	}
 	rcfg.Local, rcfg.Remote = srvAddr, cliAddr
 	return &pair{t: t, in: in, r: NewResponder(rcfg), now: t0, seen: map[string]int{}}
@@ -433,10 +434,10 @@ func firstTime() func(int, flight) bool {
 
 func TestNewInitiatorValidates(t *testing.T) {
 	for _, c := range []Config{
-		{Rand: &detRand{}, Local: cliAddr, Remote: srvAddr},
+		{Rand: vectortest.NewRand(nil), Local: cliAddr, Remote: srvAddr},
 		{PSK: []byte("x"), Local: cliAddr, Remote: srvAddr},
-		{PSK: []byte("x"), Rand: &detRand{}, Remote: srvAddr},
-		{PSK: []byte("x"), Rand: &detRand{}, Local: cliAddr, Remote: srvAddr, ESP: []suite.ESPTransform{{Enc: 3}}},
+		{PSK: []byte("x"), Rand: vectortest.NewRand(nil), Remote: srvAddr},
+		{PSK: []byte("x"), Rand: vectortest.NewRand(nil), Local: cliAddr, Remote: srvAddr, ESP: []suite.ESPTransform{{Enc: 3}}},
 	} {
 		if _, err := NewInitiator(c); !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: err = %v", c, err)

@@ -8,7 +8,7 @@ package isakmp
 // /work/main`) ran this package's Initiator inside network namespace
 // l2tp-cli (10.200.0.2, random local UDP port) against the server at
 // 10.200.0.1:500/4500, PSK "test-psk-123", with a deterministic Rand (the
-// detRand below: SHA-256 of seed|counter) and a clock of
+// vectortest.Rand: SHA-256 of seed|counter) and a clock of
 // 2026-01-01T00:00:00Z + the elapsed milliseconds. It handled the non-ESP
 // marker on port 4500 itself and recorded every FSM call (start, handle with
 // the received bytes, tick, rekey, close), every Send it produced and every
@@ -32,38 +32,13 @@ package isakmp
 // byte-identical output proves the codec and key schedule still interoperate.
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/internal/vectortest"
 )
-
-type detRand struct {
-	seed []byte
-	ctr  uint64
-	buf  []byte
-}
-
-func (r *detRand) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(r.buf) == 0 {
-			var c [8]byte
-			binary.BigEndian.PutUint64(c[:], r.ctr)
-			r.ctr++
-			s := sha256.Sum256(append(append([]byte(nil), r.seed...), c[:]...))
-			r.buf = s[:]
-		}
-		k := copy(p[n:], r.buf)
-		r.buf = r.buf[k:]
-		n += k
-	}
-	return n, nil
-}
 
 type capture struct {
 	Seed       string `json:"seed"`
@@ -93,15 +68,8 @@ type capture struct {
 func TestReplaySoftEther(t *testing.T) {
 	for _, file := range []string{"softether_mm_qm.json", "softether_rekey.json"} {
 		t.Run(file, func(t *testing.T) {
-			raw, err := os.ReadFile("testdata/" + file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var c capture
-			if err := json.Unmarshal(raw, &c); err != nil {
-				t.Fatal(err)
-			}
-			in, err := NewInitiator(Config{PSK: []byte(c.PSK), Rand: &detRand{seed: []byte(c.Seed)},
+			c := loadCapture(t, file)
+			in, err := NewInitiator(Config{PSK: []byte(c.PSK), Rand: vectortest.NewRand([]byte(c.Seed)),
 				Local: netip.MustParseAddrPort(c.Local), Remote: netip.MustParseAddrPort(c.Remote),
 				SALifetime: time.Duration(c.SALifetime) * time.Second})
 			if err != nil {
@@ -111,7 +79,7 @@ func TestReplaySoftEther(t *testing.T) {
 			var children []ChildSAUp
 			phase1 := false
 			for i, ev := range c.Events {
-				now := base.Add(time.Duration(ev.TMs) * time.Millisecond)
+				now := vectortest.At(base, ev.TMs)
 				var acts []Action
 				switch ev.Op {
 				case "start":

@@ -9,8 +9,8 @@ package l2tp_test
 // /work/main`) ran a mini client in network namespace l2tp-cli (10.200.0.2,
 // random local UDP port) against the server at 10.200.0.1. It drove
 // isakmp.Initiator and esp.SA itself and this package's LAC with
-// LACConfig{Rand: seRand(seed)} (all other fields default, as tunnel/ uses
-// it), each layer with its own deterministic Rand (seRand below: SHA-256 of
+// LACConfig{Rand: vectortest.NewRand(seed)} (all other fields default, as tunnel/ uses
+// it), each layer with its own deterministic Rand (vectortest.Rand: SHA-256 of
 // seed|counter). The clock was 2026-11-25T00:00:00Z + whole elapsed
 // milliseconds. It recorded every LAC call (start, handle of a decrypted
 // control packet, tick when now >= Deadline(), close) with its time offset,
@@ -32,41 +32,16 @@ package l2tp_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/l2tpctl/l2tpctl/proto/internal/vectortest"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 )
-
-// seRand is the capture's deterministic random stream.
-type seRand struct {
-	seed []byte
-	ctr  uint64
-	buf  []byte
-}
-
-func (r *seRand) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(r.buf) == 0 {
-			var c [8]byte
-			binary.BigEndian.PutUint64(c[:], r.ctr)
-			r.ctr++
-			s := sha256.Sum256(append(append([]byte(nil), r.seed...), c[:]...))
-			r.buf = s[:]
-		}
-		k := copy(p[n:], r.buf)
-		r.buf = r.buf[k:]
-		n += k
-	}
-	return n, nil
-}
 
 // seEvent is one line of a capture: an input (op start/tick/close, or dir
 // "in" for Handle), a packet the LAC sent (dir "out"), or an action.
@@ -94,24 +69,18 @@ type seCapture struct {
 func TestSoftEtherCaptureL2TP(t *testing.T) {
 	for _, file := range []string{"softether_mschapv2.json", "softether_pap.json"} {
 		t.Run(file, func(t *testing.T) {
-			raw, err := os.ReadFile("testdata/" + file)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var c seCapture
-			if err := json.Unmarshal(raw, &c); err != nil {
-				t.Fatal(err)
-			}
-			lac := l2tp.NewLAC(l2tp.LACConfig{Rand: &seRand{seed: []byte(c.Seed)}})
+			vectortest.LoadJSON(t, os.ReadFile, "testdata/"+file, &c)
+			lac := l2tp.NewLAC(l2tp.LACConfig{Rand: vectortest.NewRand([]byte(c.Seed))})
 			base := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 			var pending []l2tp.Action // outputs of the last input not yet matched
 			var tunnelUp, sessionUp bool
 			var nIn, nOut int
 			for i, e := range c.Events {
-				now := base.Add(time.Duration(e.TMs) * time.Millisecond)
+				now := vectortest.At(base, e.TMs)
 				if e.Op != "" || e.Dir == "in" {
 					if len(pending) != 0 {
-						t.Fatalf("event %d: unrecorded actions before it: %s", i, seDescribe(pending))
+						t.Fatalf("event %d: unrecorded actions before it: %s", i, vectortest.Describe(pending))
 					}
 				}
 				switch {
@@ -126,12 +95,12 @@ func TestSoftEtherCaptureL2TP(t *testing.T) {
 					pending = lac.Close(now)
 				case e.Dir == "in":
 					nIn++
-					pkt := seHex(t, e.Hex)
+					pkt := vectortest.Hex(t, e.Hex)
 					seCheckCodec(t, i, pkt)
 					pending = lac.Handle(now, pkt)
 				case e.Dir == "out":
 					nOut++
-					seCheckCodec(t, i, seHex(t, e.Hex))
+					seCheckCodec(t, i, vectortest.Hex(t, e.Hex))
 					if len(pending) == 0 {
 						t.Fatalf("event %d: recorded send (%s) missing", i, e.What)
 					}
@@ -172,7 +141,7 @@ func TestSoftEtherCaptureL2TP(t *testing.T) {
 				}
 			}
 			if len(pending) != 0 {
-				t.Fatalf("unrecorded actions at the end: %s", seDescribe(pending))
+				t.Fatalf("unrecorded actions at the end: %s", vectortest.Describe(pending))
 			}
 			if !tunnelUp || !sessionUp || nIn < 6 || nOut < 6 {
 				t.Fatalf("tunnelUp=%v sessionUp=%v, %d packets in, %d out", tunnelUp, sessionUp, nIn, nOut)
@@ -211,21 +180,4 @@ func seCheckCodec(t *testing.T, i int, pkt []byte) {
 	if err != nil || !bytes.Equal(b, pkt) {
 		t.Fatalf("event %d: re-encoded (err %v)\n %x\nreceived\n %x", i, err, b, pkt)
 	}
-}
-
-func seDescribe(acts []l2tp.Action) string {
-	s := ""
-	for _, a := range acts {
-		s += fmt.Sprintf("%T%+v ", a, a)
-	}
-	return s
-}
-
-func seHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -10,8 +10,8 @@ package ppp_test
 // random local UDP port) against the server at 10.200.0.1 (PSK
 // "test-psk-123"). It drove isakmp.Initiator, esp.SA and l2tp.LAC itself
 // and this package's Client with ClientConfig{User: "alice", Password:
-// "alice-pass", Auth: …, Rand: seRand(seed)} (other fields default, as
-// tunnel/ uses it), each layer with its own deterministic Rand (seRand below:
+// "alice-pass", Auth: …, Rand: vectortest.NewRand(seed)} (other fields default, as
+// tunnel/ uses it), each layer with its own deterministic Rand (vectortest.Rand:
 // SHA-256 of seed|counter). The clock was 2026-11-25T00:00:00Z + whole
 // elapsed milliseconds. It recorded every Client call (start, handle of a
 // PPP frame from the session, tick when now >= Deadline(), close) with its
@@ -47,10 +47,8 @@ package ppp_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -58,32 +56,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tpctl/l2tpctl/proto/internal/vectortest"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 )
-
-// seRand is the capture's deterministic random stream.
-type seRand struct {
-	seed []byte
-	ctr  uint64
-	buf  []byte
-}
-
-func (r *seRand) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(r.buf) == 0 {
-			var c [8]byte
-			binary.BigEndian.PutUint64(c[:], r.ctr)
-			r.ctr++
-			s := sha256.Sum256(append(append([]byte(nil), r.seed...), c[:]...))
-			r.buf = s[:]
-		}
-		k := copy(p[n:], r.buf)
-		r.buf = r.buf[k:]
-		n += k
-	}
-	return n, nil
-}
 
 // seEvent is one line of a capture: an input (op start/tick/close, or dir
 // "in" for Handle), a frame the Client sent (dir "out"), or an action.
@@ -112,14 +87,8 @@ type seCapture struct {
 
 func seLoad(t *testing.T, file string) seCapture {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var c seCapture
-	if err := json.Unmarshal(raw, &c); err != nil {
-		t.Fatal(err)
-	}
+	vectortest.LoadJSON(t, os.ReadFile, "testdata/"+file, &c)
 	return c
 }
 
@@ -133,7 +102,7 @@ func seClient(t *testing.T, c seCapture) *ppp.Client {
 		}
 		auth = append(auth, m)
 	}
-	return ppp.NewClient(ppp.ClientConfig{User: c.User, Password: c.Password, Auth: auth, Rand: &seRand{seed: []byte(c.Seed)}})
+	return ppp.NewClient(ppp.ClientConfig{User: c.User, Password: c.Password, Auth: auth, Rand: vectortest.NewRand([]byte(c.Seed))})
 }
 
 var seBase = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
@@ -142,7 +111,7 @@ var seBase = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 // Handle) and reports whether it was one.
 func seInput(t *testing.T, cl *ppp.Client, i int, e seEvent, frame []byte) ([]ppp.Action, bool) {
 	t.Helper()
-	now := seBase.Add(time.Duration(e.TMs) * time.Millisecond)
+	now := vectortest.At(seBase, e.TMs)
 	switch {
 	case e.Op == "start":
 		return cl.Start(now), true
@@ -173,13 +142,13 @@ func TestSoftEtherCapturePPP(t *testing.T) {
 			var pending []ppp.Action // outputs of the last input not yet matched
 			var seen []string
 			for i, e := range c.Events {
-				frame := seHex(t, e.Hex)
+				frame := vectortest.Hex(t, e.Hex)
 				if e.Dir != "" {
 					seCheckCodec(t, i, frame)
 				}
 				if acts, ok := seInput(t, cl, i, e, frame); ok {
 					if len(pending) != 0 {
-						t.Fatalf("event %d: unrecorded actions before it: %s", i, seDescribe(pending))
+						t.Fatalf("event %d: unrecorded actions before it: %s", i, vectortest.Describe(pending))
 					}
 					pending = acts
 					continue
@@ -237,7 +206,7 @@ func TestSoftEtherCapturePPP(t *testing.T) {
 				seen = append(seen, got)
 			}
 			if len(pending) != 0 {
-				t.Fatalf("unrecorded actions at the end: %s", seDescribe(pending))
+				t.Fatalf("unrecorded actions at the end: %s", vectortest.Describe(pending))
 			}
 			// The milestones this run must have reached, in order.
 			wantSeen := []string{"LinkUp{PeerMRU:1500}", "AuthUp{Method:" + tc.method.String() + "}",
@@ -256,7 +225,7 @@ func TestSoftEtherCaptureMSCHAPv2Tampered(t *testing.T) {
 	c := seLoad(t, "softether_mschapv2.json")
 	cl := seClient(t, c)
 	for i, e := range c.Events {
-		frame := seHex(t, e.Hex)
+		frame := vectortest.Hex(t, e.Hex)
 		proto, info, _ := ppp.ParseFrame(frame)
 		success := e.Dir == "in" && proto == ppp.ProtoCHAP && len(info) > 0 && info[0] == 3
 		if success {
@@ -285,7 +254,7 @@ func TestSoftEtherCaptureMSCHAPv2Tampered(t *testing.T) {
 				return
 			}
 		}
-		t.Fatalf("no Down after a tampered Success: %s", seDescribe(acts))
+		t.Fatalf("no Down after a tampered Success: %s", vectortest.Describe(acts))
 	}
 	t.Fatal("the capture has no MS-CHAPv2 Success")
 }
@@ -322,21 +291,4 @@ func seCheckCodec(t *testing.T, i int, frame []byte) {
 			t.Fatalf("event %d: options re-encoded (err %v)\n %x\nwant\n %x", i, err, b, p.Data)
 		}
 	}
-}
-
-func seDescribe(acts []ppp.Action) string {
-	s := ""
-	for _, a := range acts {
-		s += fmt.Sprintf("%T%+v ", a, a)
-	}
-	return s
-}
-
-func seHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
