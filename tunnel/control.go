@@ -36,9 +36,10 @@ type controller struct {
 	local  netip.AddrPort
 	server netip.AddrPort
 
-	ctrl chan ctrlPacket // written by readUDP, read by run; never closed
-	stop chan struct{}   // closed by Run after run returns: unblocks readUDP's sends
-	wg   sync.WaitGroup  // the TUN reader
+	ctrl    chan ctrlPacket // written by readUDP, read by run; never closed
+	tunDied chan error      // readTUN's fatal error (buffered 1); never closed
+	stop    chan struct{}   // closed by Run after run returns: unblocks readUDP's sends
+	wg      sync.WaitGroup  // the TUN reader
 
 	phase   Phase
 	ike     *isakmp.Initiator
@@ -56,14 +57,15 @@ type controller struct {
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
 	return &controller{
-		cfg:    cfg,
-		deps:   deps,
-		dp:     dp,
-		local:  local,
-		server: server,
-		ctrl:   make(chan ctrlPacket, 64),
-		stop:   make(chan struct{}),
-		phase:  PhaseIKE,
+		cfg:     cfg,
+		deps:    deps,
+		dp:      dp,
+		local:   local,
+		server:  server,
+		ctrl:    make(chan ctrlPacket, 64),
+		tunDied: make(chan error, 1),
+		stop:    make(chan struct{}),
+		phase:   PhaseIKE,
 	}
 }
 
@@ -112,6 +114,9 @@ func (c *controller) run(ctx context.Context) error {
 		case p := <-c.ctrl:
 			timer.Stop()
 			c.dispatch(p)
+		case err := <-c.tunDied:
+			timer.Stop()
+			c.fail(PhaseConnected, fmt.Errorf("interface %s: %w", c.cfg.Interface, err))
 		case <-timer.C():
 			c.tick(c.deps.Clock.Now())
 		}
@@ -188,7 +193,9 @@ func (c *controller) sendErr(what string, err error) {
 	if err == nil {
 		return
 	}
-	if isUnreachable(err) {
+	// Before the link is up an unreachable server is a failure; once up, a
+	// route flap or Wi-Fi roam is left to LCP echoes and DPD to judge.
+	if isUnreachable(err) && c.phase < PhaseConnected {
 		c.fail(c.phase, fmt.Errorf("%w (%s: %v)", ErrNoAnswer, what, err))
 		return
 	}
@@ -294,7 +301,10 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			})
 			c.doPPP(c.ppp.Start(c.deps.Clock.Now()))
 		case l2tp.Closed:
-			c.l2tpEnd = true
+			// A CDN ends only the call: the tunnel is still ours to close
+			// with StopCCN at teardown.
+			var se *l2tp.StopError
+			c.l2tpEnd = !errors.As(a.Err, &se) || se.Tunnel
 			c.fail(c.phase, a.Err)
 		}
 	}
@@ -349,7 +359,11 @@ func (c *controller) linkUp(a ppp.Up) {
 	c.phase = PhaseInterface
 	peer := a.Peer
 	if !peer.IsValid() || peer.IsUnspecified() {
-		peer = c.server.Addr()
+		peer = netip.Addr{} // no peer address: the interface gets local/32 only
+	}
+	if a.Local == c.server.Addr() || peer == c.server.Addr() {
+		c.fail(PhaseInterface, fmt.Errorf("the server assigned its own address %v inside the tunnel: ESP would loop into the tunnel", c.server.Addr()))
+		return
 	}
 	tcfg := TUNConfig{
 		Name:   c.cfg.Interface,
@@ -368,7 +382,9 @@ func (c *controller) linkUp(a ppp.Up) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		c.dp.readTUN(tun)
+		if err := c.dp.readTUN(tun); err != nil {
+			c.tunDied <- err // buffered: never blocks
+		}
 	}()
 	c.phase = PhaseConnected
 	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: PhaseConnected, Msg: "link up", Link: &LinkInfo{
@@ -397,8 +413,10 @@ func (c *controller) teardown() {
 	}
 	if c.lac != nil && !c.l2tpEnd {
 		c.l2tpEnd = true
-		c.doL2TP(c.lac.Close(c.deps.Clock.Now()))
-		c.pump(l2tpStopWait, false)
+		if acts := c.lac.Close(c.deps.Clock.Now()); len(acts) > 0 {
+			c.doL2TP(acts)
+			c.pump(l2tpStopWait, false)
+		}
 		c.deps.Log.debugf("l2tp: closed after %v", c.deps.Clock.Now().Sub(start))
 	}
 	if c.ike != nil {

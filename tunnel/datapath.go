@@ -3,6 +3,7 @@ package tunnel
 import (
 	"crypto/aes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/netip"
@@ -599,7 +600,9 @@ func (r *udpReader) forward(kind packetKind, data []byte) bool {
 // to the server. Packets are dropped (and counted) while there is no
 // outbound SA or no L2TP session. Other read errors are counted, logged
 // (rate-limited) and retried with a short backoff.
-func (d *dataPath) readTUN(t TUN) {
+// readTUN returns nil when t is closed, or the error that made it give up:
+// a device that is gone, or maxTUNErrors read errors in a row.
+func (d *dataPath) readTUN(t TUN) error {
 	batch := max(t.BatchSize(), 1)
 	ptrs := make([]*[maxPacket]byte, batch)
 	bufs := make([][]byte, batch)
@@ -622,9 +625,12 @@ func (d *dataPath) readTUN(t TUN) {
 		}
 		if err != nil {
 			if isClosed(err) {
-				return
+				return nil
 			}
 			d.c.txTUNErrors.Add(1)
+			if deviceGone(err) || backoff.n >= maxTUNErrors {
+				return fmt.Errorf("reading the interface: %w", err)
+			}
 			if d.txLog.allow() {
 				d.log.debugf("tun: read: %v", err)
 			}
@@ -634,6 +640,10 @@ func (d *dataPath) readTUN(t TUN) {
 		backoff.reset()
 	}
 }
+
+// maxTUNErrors read errors in a row (about 5 s with the backoff) end the
+// connection rather than leave it up with a dead outbound path.
+const maxTUNErrors = 60
 
 // sendIPv4 encapsulates the IPv4 packet buf[off:off+n] in place and sends it.
 func (d *dataPath) sendIPv4(buf []byte, off, n int) {

@@ -44,7 +44,10 @@ func configureLink(name string, cfg TUNConfig) (index int, added []netlink.Route
 	if err := netlink.LinkSetMTU(link, cfg.MTU); err != nil {
 		return index, nil, fmt.Errorf("tunnel: setting MTU %d on %s: %w", cfg.MTU, name, err)
 	}
-	addr := &netlink.Addr{IPNet: hostNet(cfg.Local), Peer: hostNet(cfg.Peer)}
+	addr := &netlink.Addr{IPNet: hostNet(cfg.Local)}
+	if cfg.Peer.IsValid() {
+		addr.Peer = hostNet(cfg.Peer)
+	}
 	if err := netlink.AddrAdd(link, addr); err != nil {
 		return index, nil, fmt.Errorf("tunnel: adding address %v peer %v to %s: %w", cfg.Local, cfg.Peer, name, err)
 	}

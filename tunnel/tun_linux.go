@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 
 	"github.com/songgao/water"
 	"github.com/vishvananda/netlink"
@@ -72,7 +73,7 @@ func checkTUNConfig(cfg TUNConfig) error {
 	switch {
 	case cfg.Name == "" || len(cfg.Name) > 15:
 		return fmt.Errorf("tunnel: bad interface name %q", cfg.Name)
-	case !cfg.Local.Unmap().Is4() || !cfg.Peer.Unmap().Is4():
+	case !cfg.Local.Unmap().Is4() || (cfg.Peer.IsValid() && !cfg.Peer.Unmap().Is4()):
 		return fmt.Errorf("tunnel: interface addresses %v peer %v are not IPv4", cfg.Local, cfg.Peer)
 	case cfg.MTU < 68 || cfg.MTU > maxTUNPacket: // 68: RFC 791 minimum
 		return fmt.Errorf("tunnel: MTU %d out of range", cfg.MTU)
@@ -125,4 +126,11 @@ func (t *linuxTUN) Close() error {
 		t.closeErr = errors.Join(errRoutes, errClose, errDel)
 	})
 	return t.closeErr
+}
+
+// deviceGone reports read errors that mean the interface was removed under
+// us (for example by "ip link del").
+func deviceGone(err error) bool {
+	return errors.Is(err, syscall.EBADFD) || errors.Is(err, syscall.ENODEV) ||
+		errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENXIO)
 }

@@ -281,11 +281,17 @@ func TestCheckTUNConfig(t *testing.T) {
 	if err := checkTUNConfig(good); err != nil {
 		t.Fatal(err)
 	}
+	// A server whose IPCP gives no peer address: local/32 only.
+	noPeer := good
+	noPeer.Peer = netip.Addr{}
+	if err := checkTUNConfig(noPeer); err != nil {
+		t.Errorf("no peer: %v", err)
+	}
 	for name, mod := range map[string]func(*TUNConfig){
 		"no name":    func(c *TUNConfig) { c.Name = "" },
 		"long name":  func(c *TUNConfig) { c.Name = "abcdefghijklmnop" },
 		"IPv6 local": func(c *TUNConfig) { c.Local = netip.MustParseAddr("::1") },
-		"no peer":    func(c *TUNConfig) { c.Peer = netip.Addr{} },
+		"IPv6 peer":  func(c *TUNConfig) { c.Peer = netip.MustParseAddr("::2") },
 		"MTU 0":      func(c *TUNConfig) { c.MTU = 0 },
 		"MTU huge":   func(c *TUNConfig) { c.MTU = 70000 },
 		"IPv6 route": func(c *TUNConfig) { c.Routes = []netip.Prefix{netip.MustParsePrefix("::/0")} },

@@ -25,6 +25,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	deps = deps.withDefaults()
 
 	server, err := deps.Resolve(ctx, cfg.Server)
+	if err != nil && ctx.Err() != nil {
+		return nil // interrupted while resolving: nothing to tear down
+	}
 	if err != nil {
 		return &PhaseError{PhaseSetup, fmt.Errorf("cannot resolve server %q: %w", cfg.Server, err)}
 	}

@@ -129,6 +129,7 @@ type engine struct {
 	up     bool // phase 1 authenticated
 	natt   bool // Send.NATT for our messages
 	dead   bool
+	closed bool // close has run: Deletes are sent once
 	out    []Action
 	qms    []*qmEx
 	sas    []*liveSA
@@ -784,10 +785,14 @@ func (e *engine) deadline() time.Time {
 // close sends a Delete for each live IPsec SA (our inbound SPIs) and for the
 // IKE SA. Ref: RFC 2408 §3.15.
 func (e *engine) close() {
-	if e.dead {
+	if e.closed {
 		return
 	}
-	if e.up {
+	e.closed = true
+	// Also after a failure (a rejected Quick Mode, an expired IKE SA): the
+	// server may still hold our SAs, so tell it, as long as we have keys.
+	e.dead = false
+	if e.keyed {
 		for _, l := range e.sas {
 			e.deleteESP(l.sa.InSPI)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // ErrNoResponse is matched (errors.Is) by every "the peer stopped
@@ -79,9 +80,20 @@ func (e *AuthError) Error() string {
 		s += fmt.Sprintf(": error %d, %s", e.Code, name)
 	}
 	if e.Message != "" {
-		s += ": " + e.Message
+		s += ": " + sanitize(e.Message)
 	}
 	return s
+}
+
+// sanitize replaces what a terminal could interpret (control characters,
+// escape sequences) in text that came from the server.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return '?'
+	}, s)
 }
 
 // msCHAPErrorName names the MS-CHAP failure codes. Ref: RFC 2759 §6,
