@@ -425,3 +425,29 @@ func TestSoftEtherNothingListens(t *testing.T) {
 	// The client's own address: reachable, but nothing listens on UDP 500.
 	p.failsWith(t, `IKE phase 1: .*no answer from the server on UDP 500`, "--server", p.get("CLIENT_ADDR"))
 }
+
+// TestSoftEtherReauth keeps one connection through an IKE SA
+// re-authentication (a new Main Mode under the running link, at about 85 %
+// of a 60 s IKE SA lifetime) while a ping runs every 0.5 s.
+func TestSoftEtherReauth(t *testing.T) {
+	p := needPeer(t)
+	c := p.connect(t, "--ike-lifetime", "60s", "-v")
+	c.waitConnected(30 * time.Second)
+	out, _ := p.inClient(t, 100*time.Second, "ping", "-i", "0.5", "-c", "150", "-W", "2", "192.168.30.1")
+	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no ping summary:\n%s", out)
+	}
+	sent, _ := strconv.Atoi(m[1])
+	got, _ := strconv.Atoi(m[2])
+	t.Logf("ping: %d sent, %d received", sent, got)
+	if sent-got > 3 {
+		t.Errorf("lost %d of %d pings across the re-authentication, want at most 3", sent-got, sent)
+	}
+	if !strings.Contains(c.output(), "IKE SA re-authenticated") {
+		t.Errorf("no re-authentication happened in 75 s:\n%s", c.output())
+	}
+	if took, code := c.interrupt(); code != 0 || took > 4500*time.Millisecond {
+		t.Fatalf("after SIGINT: exit %d in %v", code, took)
+	}
+}

@@ -56,7 +56,7 @@ func TestErrorLine(t *testing.T) {
 
 var allConnectFlags = []string{
 	flgServer, flgNATTPort, flgPSK, flgPSKFile, flgUser, flgPassword, flgPasswordFile,
-	flgAuth, flgRoute, flgInterface, flgSALifetime, flgVerbose,
+	flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgVerbose,
 }
 
 func TestHelp(t *testing.T) {
@@ -222,7 +222,7 @@ func TestConnect(t *testing.T) {
 		Routes: []netip.Prefix{
 			netip.MustParsePrefix("192.168.30.0/24"), netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/16"),
 		},
-		Interface: "vpn0", SALifetime: 20 * time.Second,
+		Interface: "vpn0", SALifetime: 20 * time.Second, IKELifetime: 8 * time.Hour,
 	}
 	if w.gotCfg == nil || !reflect.DeepEqual(*w.gotCfg, want) {
 		t.Errorf("run got config\n %+v\nwant\n %+v", w.gotCfg, want)
@@ -237,7 +237,7 @@ func TestConnectDefaults(t *testing.T) {
 	want := tunnel.Config{
 		Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 		PSK: []byte("the-psk"), User: "alice", Password: []byte("the-password"),
-		Auth: []string{"mschapv2", "pap"}, Interface: "l2tp0", SALifetime: time.Hour,
+		Auth: []string{"mschapv2", "pap"}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
 	}
 	if w.gotCfg == nil || !reflect.DeepEqual(*w.gotCfg, want) {
 		t.Errorf("run got config\n %+v\nwant\n %+v", w.gotCfg, want)

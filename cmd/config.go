@@ -15,14 +15,15 @@ import (
 // connectFlags are the connect command's flags as given on the command line.
 // defaultConnectFlags holds the values the flags default to.
 type connectFlags struct {
-	Server     string // HOST[:PORT]
-	NATTPort   int
-	User       string
-	Auth       string // comma-separated, in order of preference
-	Routes     []string
-	Interface  string
-	SALifetime time.Duration
-	Verbose    bool
+	Server      string // HOST[:PORT]
+	NATTPort    int
+	User        string
+	Auth        string // comma-separated, in order of preference
+	Routes      []string
+	Interface   string
+	SALifetime  time.Duration
+	IKELifetime time.Duration
+	Verbose     bool
 
 	// Secrets: nil when the flag was not given.
 	PSK, PSKFile           *string
@@ -31,10 +32,11 @@ type connectFlags struct {
 
 func defaultConnectFlags() connectFlags {
 	return connectFlags{
-		NATTPort:   tunnel.DefaultNATTPort,
-		Auth:       strings.Join(tunnel.DefaultAuth, ","),
-		Interface:  tunnel.DefaultInterface,
-		SALifetime: tunnel.DefaultSALifetime,
+		NATTPort:    tunnel.DefaultNATTPort,
+		Auth:        strings.Join(tunnel.DefaultAuth, ","),
+		Interface:   tunnel.DefaultInterface,
+		SALifetime:  tunnel.DefaultSALifetime,
+		IKELifetime: tunnel.DefaultIKELifetime,
 	}
 }
 
@@ -77,6 +79,11 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 		return tunnel.Config{}, usageErrorf("--%s %v: below the minimum of %v", flgSALifetime, f.SALifetime, tunnel.MinSALifetime)
 	}
 	cfg.SALifetime = f.SALifetime
+
+	if f.IKELifetime < tunnel.MinIKELifetime {
+		return tunnel.Config{}, usageErrorf("--%s %v: below the minimum of %v", flgIKELifetime, f.IKELifetime, tunnel.MinIKELifetime)
+	}
+	cfg.IKELifetime = f.IKELifetime
 
 	// Catch what tunnel rejects (e.g. the interface name) before asking for
 	// secrets. The placeholders only satisfy the "secret given" checks.

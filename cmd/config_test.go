@@ -26,7 +26,7 @@ func TestConfigFrom(t *testing.T) {
 		c := tunnel.Config{
 			Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 			PSK: []byte("k"), User: "alice", Password: []byte("p"),
-			Auth: []string{"mschapv2", "pap"}, Interface: "l2tp0", SALifetime: time.Hour,
+			Auth: []string{"mschapv2", "pap"}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
 		}
 		if mod != nil {
 			mod(&c)
@@ -102,6 +102,9 @@ func TestConfigFrom(t *testing.T) {
 		{name: "sa lifetime too short", flags: base(func(f *connectFlags) { f.SALifetime = 5 * time.Second }),
 			wantErr: "--sa-lifetime 5s: below the minimum of 10s", usage: true},
 		{name: "sa lifetime zero", flags: base(func(f *connectFlags) { f.SALifetime = 0 }), wantErr: "--sa-lifetime 0s", usage: true},
+		{name: "ike lifetime", flags: base(func(f *connectFlags) { f.IKELifetime = 2 * time.Minute }),
+			want: want(func(c *tunnel.Config) { c.IKELifetime = 2 * time.Minute })},
+		{name: "ike lifetime too short", flags: base(func(f *connectFlags) { f.IKELifetime = 30 * time.Second }), wantErr: "--ike-lifetime 30s", usage: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ const (
 	flgRoute        = "route"
 	flgInterface    = "interface"
 	flgSALifetime   = "sa-lifetime"
+	flgIKELifetime  = "ike-lifetime"
 	flgVerbose      = "verbose"
 	flgVerboseShort = "v"
 )

@@ -23,15 +23,21 @@ type Config struct {
 	Routes     []netip.Prefix // routed into the tunnel (besides the peer's host route)
 	Interface  string         // TUN name, default "l2tp0"
 	SALifetime time.Duration  // IPsec SA lifetime proposed in Quick Mode, default 1h
+	// IKELifetime is the IKE SA lifetime proposed in Main Mode, default 8h.
+	// Before it ends l2tpctl re-authenticates (a new Main Mode) under the
+	// running link.
+	IKELifetime time.Duration
 }
 
 // Defaults.
 const (
-	DefaultIKEPort    = 500
-	DefaultNATTPort   = 4500
-	DefaultInterface  = "l2tp0"
-	DefaultSALifetime = time.Hour
-	MinSALifetime     = 10 * time.Second
+	DefaultIKEPort     = 500
+	DefaultNATTPort    = 4500
+	DefaultInterface   = "l2tp0"
+	DefaultSALifetime  = time.Hour
+	MinSALifetime      = 10 * time.Second
+	DefaultIKELifetime = 8 * time.Hour
+	MinIKELifetime     = time.Minute
 )
 
 // DefaultAuth is the PPP authentication preference when --auth is not given.
@@ -57,6 +63,9 @@ func (c Config) WithDefaults() Config {
 	if c.SALifetime == 0 {
 		c.SALifetime = DefaultSALifetime
 	}
+	if c.IKELifetime == 0 {
+		c.IKELifetime = DefaultIKELifetime
+	}
 	if len(c.Auth) == 0 {
 		c.Auth = append([]string(nil), DefaultAuth...)
 	}
@@ -81,6 +90,8 @@ func (c Config) Validate() error {
 		return bad("ports must not be 0")
 	case c.SALifetime < MinSALifetime:
 		return bad("SA lifetime %v is below the minimum %v", c.SALifetime, MinSALifetime)
+	case c.IKELifetime < MinIKELifetime:
+		return bad("IKE SA lifetime %v is below the minimum %v", c.IKELifetime, MinIKELifetime)
 	case c.Interface == "" || len(c.Interface) > 15 || strings.ContainsAny(c.Interface, "/ \t\n"):
 		return bad("bad interface name %q", c.Interface)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,8 @@ import (
 // Control-loop tunables (implementation choices, not protocol constants).
 const (
 	keepaliveInterval = 20 * time.Second // NAT-T keepalive, RFC 3948 §2.3
+	rekeyGrace        = 10 * time.Second // old inbound SAs keep decrypting this long
+	reauthRetry       = time.Minute
 	ikeRetransmitBase = time.Second
 	ikeMaxRetransmits = 3
 	pppTermWait       = 500 * time.Millisecond
@@ -41,18 +44,24 @@ type controller struct {
 	stop    chan struct{}   // closed by Run after run returns: unblocks readUDP's sends
 	wg      sync.WaitGroup  // the TUN reader
 
-	phase   Phase
-	ike     *isakmp.Initiator
-	lac     *l2tp.LAC
-	ppp     *ppp.Client
-	tun     TUN
-	outSA   *esp.SA
-	sessUp  bool
-	pppDown bool  // the PPP client reported Down (no Terminate needed)
-	l2tpEnd bool  // the L2TP tunnel is closed (no CDN/StopCCN needed)
-	failed  error // first fatal error
-	nextKA  time.Time
-	ikePort uint16 // where the last IKE message went
+	phase    Phase
+	ike      *isakmp.Initiator // the IKE SA in use
+	ikeNext  *isakmp.Initiator // re-authentication in progress (a new Main Mode), or nil
+	ikeOld   *isakmp.Initiator // the IKE SA it replaced, closed; only its Sends matter
+	inSPIs   []uint32          // inbound SPIs of c.ike's SAs
+	reauthAt time.Time         // when to start re-authenticating; zero = not scheduled
+	retire   []uint32          // inbound SPIs of the replaced IKE SA, removed at retireAt
+	retireAt time.Time
+	lac      *l2tp.LAC
+	ppp      *ppp.Client
+	tun      TUN
+	outSA    *esp.SA
+	sessUp   bool
+	pppDown  bool  // the PPP client reported Down (no Terminate needed)
+	l2tpEnd  bool  // the L2TP tunnel is closed (no CDN/StopCCN needed)
+	failed   error // first fatal error
+	nextKA   time.Time
+	ikePort  uint16 // where the last IKE message went
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
@@ -83,18 +92,7 @@ func (c *controller) fail(p Phase, err error) {
 // run drives the connection until ctx ends or something fails, then tears
 // down what was brought up.
 func (c *controller) run(ctx context.Context) error {
-	ike, err := isakmp.NewInitiator(isakmp.Config{
-		PSK:        c.cfg.PSK,
-		Rand:       c.deps.Rand,
-		Local:      c.local,
-		Remote:     c.server,
-		NATTPort:   c.cfg.NATTPort,
-		SALifetime: c.cfg.SALifetime,
-		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
-		// forgets an unfinished exchange after 10 s anyway.
-		RetransmitBase: ikeRetransmitBase,
-		MaxRetransmits: ikeMaxRetransmits,
-	})
+	ike, err := c.newInitiator()
 	if err != nil {
 		return &PhaseError{PhaseSetup, err}
 	}
@@ -102,7 +100,7 @@ func (c *controller) run(ctx context.Context) error {
 	now := c.deps.Clock.Now()
 	c.nextKA = now.Add(keepaliveInterval)
 	c.deps.Log.infof("isakmp: Main Mode with %v from %v", c.server, c.local)
-	c.doIKE(ike.Start(now))
+	c.doIKE(ike, ike.Start(now))
 
 	for c.failed == nil {
 		timer := c.deps.Clock.NewTimer(c.wait(c.deps.Clock.Now()))
@@ -125,10 +123,36 @@ func (c *controller) run(ctx context.Context) error {
 	return c.failed
 }
 
+func (c *controller) newInitiator() (*isakmp.Initiator, error) {
+	return isakmp.NewInitiator(isakmp.Config{
+		PSK:         c.cfg.PSK,
+		Rand:        c.deps.Rand,
+		Local:       c.local,
+		Remote:      c.server,
+		NATTPort:    c.cfg.NATTPort,
+		SALifetime:  c.cfg.SALifetime,
+		IKELifetime: c.cfg.IKELifetime,
+		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
+		// forgets an unfinished exchange after 10 s anyway.
+		RetransmitBase: ikeRetransmitBase,
+		MaxRetransmits: ikeMaxRetransmits,
+	})
+}
+
+// reauthDelay is when, after an IKE SA came up, to replace it with a new
+// one: at 85 % of its lifetime less up to 5 % of jitter, like the IPsec SA
+// re-key, so that the old one never expires under the link.
+func (c *controller) reauthDelay() time.Duration {
+	var b [1]byte
+	c.deps.Rand.Read(b[:])
+	life := c.cfg.IKELifetime
+	return life*85/100 - life*5/100*time.Duration(b[0])/255
+}
+
 // wait is how long until the earliest FSM deadline.
 func (c *controller) wait(now time.Time) time.Duration {
 	next := c.nextKA
-	for _, d := range []time.Time{c.ike.Deadline(), c.lacDeadline(), c.pppDeadline()} {
+	for _, d := range []time.Time{c.ike.Deadline(), c.ikeNextDeadline(), c.reauthAt, c.retireAt, c.lacDeadline(), c.pppDeadline()} {
 		if !d.IsZero() && d.Before(next) {
 			next = d
 		}
@@ -137,6 +161,13 @@ func (c *controller) wait(now time.Time) time.Duration {
 		return w
 	}
 	return 0
+}
+
+func (c *controller) ikeNextDeadline() time.Time {
+	if c.ikeNext == nil {
+		return time.Time{}
+	}
+	return c.ikeNext.Deadline()
 }
 
 func (c *controller) lacDeadline() time.Time {
@@ -157,7 +188,20 @@ func due(d, now time.Time) bool { return !d.IsZero() && !now.Before(d) }
 
 func (c *controller) tick(now time.Time) {
 	if due(c.ike.Deadline(), now) {
-		c.doIKE(c.ike.Tick(now))
+		c.doIKE(c.ike, c.ike.Tick(now))
+	}
+	if due(c.ikeNextDeadline(), now) {
+		c.doIKE(c.ikeNext, c.ikeNext.Tick(now))
+	}
+	if due(c.reauthAt, now) {
+		c.reauthAt = time.Time{}
+		c.startReauth(now)
+	}
+	if due(c.retireAt, now) {
+		for _, spi := range c.retire {
+			c.dp.removeInbound(spi)
+		}
+		c.retire, c.retireAt = nil, time.Time{}
 	}
 	if due(c.lacDeadline(), now) {
 		c.doL2TP(c.lac.Tick(now))
@@ -177,7 +221,11 @@ func (c *controller) dispatch(p ctrlPacket) {
 	now := c.deps.Clock.Now()
 	switch p.kind {
 	case kindIKE:
-		c.doIKE(c.ike.Handle(now, p.data))
+		// Each initiator takes only messages with its own cookies.
+		c.doIKE(c.ike, c.ike.Handle(now, p.data))
+		if c.ikeNext != nil {
+			c.doIKE(c.ikeNext, c.ikeNext.Handle(now, p.data))
+		}
 	case kindL2TP:
 		if c.lac != nil && !c.l2tpEnd {
 			c.doL2TP(c.lac.Handle(now, p.data))
@@ -202,8 +250,16 @@ func (c *controller) sendErr(what string, err error) {
 	c.deps.Log.errorf("sending %s: %v", what, err)
 }
 
-func (c *controller) doIKE(actions []isakmp.Action) {
+// doIKE carries out the actions of one initiator: the one in use, the one
+// re-authenticating, or the replaced one (whose Deletes still go out).
+func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 	for _, a := range actions {
+		if _, ok := a.(isakmp.Send); !ok && from != c.ike {
+			if from == c.ikeNext {
+				c.doReauth(a)
+			}
+			continue
+		}
 		switch a := a.(type) {
 		case isakmp.Send:
 			port := c.cfg.IKEPort
@@ -219,6 +275,7 @@ func (c *controller) doIKE(actions []isakmp.Action) {
 			c.installSA(a)
 		case isakmp.ChildSAGone:
 			c.dp.removeInbound(a.InSPI)
+			c.inSPIs = slices.DeleteFunc(c.inSPIs, func(s uint32) bool { return s == a.InSPI })
 			c.deps.Log.debugf("isakmp: SA pair in 0x%08x out 0x%08x removed", a.InSPI, a.OutSPI)
 		case isakmp.Fail:
 			p := c.phase
@@ -227,6 +284,44 @@ func (c *controller) doIKE(actions []isakmp.Action) {
 			}
 			c.fail(p, describeIKE(a.Err, c.ikePort))
 		}
+	}
+}
+
+// startReauth begins a new Main Mode next to the IKE SA in use.
+func (c *controller) startReauth(now time.Time) {
+	next, err := c.newInitiator()
+	if err != nil {
+		c.deps.Log.errorf("isakmp: re-authentication: %v", err)
+		return
+	}
+	c.ikeNext = next
+	c.deps.Log.infof("isakmp: re-authenticating: new Main Mode before the IKE SA lifetime (%v) ends", c.cfg.IKELifetime)
+	c.doIKE(next, next.Start(now))
+}
+
+// doReauth handles the non-Send actions of the re-authenticating initiator.
+// Its first IPsec SA replaces the old IKE SA and everything under it.
+func (c *controller) doReauth(a isakmp.Action) {
+	now := c.deps.Clock.Now()
+	switch a := a.(type) {
+	case isakmp.Phase1Up:
+		c.deps.Log.infof("isakmp: new IKE SA established (%v)", a.Proposal)
+	case isakmp.ChildSAUp:
+		old := c.ike
+		c.ike, c.ikeNext = c.ikeNext, nil
+		c.retire = append(c.retire, c.inSPIs...)
+		c.retireAt = now.Add(rekeyGrace)
+		c.inSPIs = nil
+		a.Rekey = true
+		c.installSA(a)
+		c.deps.Log.infof("isakmp: IKE SA re-authenticated; closing the old one")
+		c.ikeOld = old
+		c.doIKE(old, old.Close(now))
+		c.reauthAt = now.Add(c.reauthDelay())
+	case isakmp.Fail:
+		c.ikeNext = nil
+		c.deps.Log.errorf("isakmp: re-authentication failed, retrying in %v: %v", reauthRetry, a.Err)
+		c.reauthAt = now.Add(reauthRetry)
 	}
 }
 
@@ -246,6 +341,7 @@ func (c *controller) installSA(a isakmp.ChildSAUp) {
 		out, err = esp.NewSA(sa.OutSPI, sa.Transform, sa.OutEncKey, sa.OutAuthKey, c.deps.Rand)
 		if err == nil {
 			c.dp.addInbound(in)
+			c.inSPIs = append(c.inSPIs, sa.InSPI)
 			c.dp.setOutbound(out)
 			c.outSA = out
 		}
@@ -260,6 +356,7 @@ func (c *controller) installSA(a isakmp.ChildSAUp) {
 	}
 	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
 		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
+	c.reauthAt = c.deps.Clock.Now().Add(c.reauthDelay())
 	c.phase = PhaseL2TPTunnel
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
@@ -419,8 +516,11 @@ func (c *controller) teardown() {
 		}
 		c.deps.Log.debugf("l2tp: closed after %v", c.deps.Clock.Now().Sub(start))
 	}
+	if c.ikeNext != nil {
+		c.doIKE(c.ikeNext, c.ikeNext.Close(c.deps.Clock.Now()))
+	}
 	if c.ike != nil {
-		c.doIKE(c.ike.Close(c.deps.Clock.Now()))
+		c.doIKE(c.ike, c.ike.Close(c.deps.Clock.Now()))
 	}
 	c.dp.setTUN(nil)
 	c.closeTUN()
