@@ -352,7 +352,8 @@ func TestE2EConnectPingDisconnect(t *testing.T) {
 					t.Fatalf("no reply to ping %d to %v", seq, dst)
 				}
 			}
-			if st := srv.Stats(); st.PingsAnswered != 5 {
+			// The reply can overtake the server's bookkeeping.
+			if st, _ := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.PingsAnswered >= 5 }); st.PingsAnswered != 5 {
 				t.Errorf("server answered %d pings, want 5", st.PingsAnswered)
 			}
 
@@ -531,7 +532,7 @@ func TestE2ERekey(t *testing.T) {
 	}
 	goroutineLeakCheck(t)
 	p := peertest.SoftEther()
-	p.RekeyAfter = 0 // the test asks for the server's re-key itself
+	p.RekeyPastLifetime = 0 // the test asks for the server's re-key itself
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.SALifetime = MinSALifetime
@@ -576,4 +577,32 @@ func TestE2ERekey(t *testing.T) {
 	}
 	h.stop()
 	checkTeardown(t, srv)
+}
+
+// TestE2EServerHangup: the server ends the session (LCP Terminate-Request,
+// CDN, StopCCN, IKE Deletes). Run fails in the connected phase with the
+// server's reason, in time, and removes the interface.
+func TestE2EServerHangup(t *testing.T) {
+	for _, mk := range []func() peertest.Profile{peertest.SoftEther, peertest.Libreswan} {
+		p := mk()
+		t.Run(p.Name, func(t *testing.T) {
+			goroutineLeakCheck(t)
+			n, srv := startServer(t, p)
+			h := startRun(t, n, srv, e2eConfig(p), nil)
+			h.waitConnected()
+			start := time.Now()
+			srv.Hangup()
+			err, _ := h.result(shutdownBound + time.Second)
+			if d := time.Since(start); d > shutdownBound {
+				t.Errorf("Run returned %v after the hang-up, want < %v", d, shutdownBound)
+			}
+			var te *ppp.TerminatedError
+			if PhaseOf(err) != PhaseConnected || !errors.As(err, &te) {
+				t.Fatalf("Run = %v (phase %v), want a %v error with a ppp.TerminatedError", err, PhaseOf(err), PhaseConnected)
+			}
+			if !h.tun.Closed() {
+				t.Error("TUN not closed after Run returned")
+			}
+		})
+	}
 }

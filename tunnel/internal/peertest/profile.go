@@ -35,9 +35,15 @@ type Profile struct {
 	// IDir is ID_IPV4_ADDR 0.0.0.0 and the server's own NAT-D is computed
 	// over 0.0.0.0:500, so it never matches either.
 	Wildcard bool
-	// RekeyAfter is how long after each IPsec SA the server starts a Quick
-	// Mode itself (SoftEther: the client's proposed lifetime + 1 s); 0:
-	// never (Libreswan with rekey=no). Server.Rekey starts one at once.
+	// RekeyPastLifetime, if non-zero, makes the server start a Quick Mode
+	// itself this long after the lifetime of the newest IPsec SA has run
+	// out, i.e. at the client's proposed lifetime + RekeyPastLifetime
+	// (SoftEther: 1 s). A client that re-keys at ~85 % of the lifetime
+	// never sees it.
+	RekeyPastLifetime time.Duration
+	// RekeyAfter is a fixed time after each IPsec SA at which the server
+	// starts a Quick Mode (isakmp.ResponderConfig.RekeyAfter); 0: never.
+	// Server.Rekey starts one at once.
 	RekeyAfter time.Duration
 	SendDPD    bool                   // R-U-THERE every 10 s if the client sent the DPD vendor ID
 	OnBadPSK   isakmp.BadPSKBehaviour // what an MM5 whose HASH_I does not verify gets
@@ -82,9 +88,7 @@ func defaultUsers() map[string]string { return map[string]string{DefaultUser: De
 // SoftEther is SoftEther VPN Server 5.01 as measured in
 // ../shared/peers/softether/README.md: any phase-1 transform we have,
 // ESP with SHA1 only, random NAT-D, IDir 0.0.0.0, server-initiated re-key
-// at the proposed SA lifetime + 1 s (set RekeyAfter to the client's
-// Config.SALifetime + time.Second; the default assumes the 1 h default),
-// DPD every 10 s, keepalives after 5 s, L2TP HELLO every ~8.8 s, data with
+// at the proposed SA lifetime + 1 s, DPD every 10 s, keepalives after 5 s, L2TP HELLO every ~8.8 s, data with
 // the L bit, PPP only after the client's first data frame, auth EAP →
 // MS-CHAPv2 → PAP ignoring the client's suggestion, Magic-Number Rejected,
 // one DNS server, a wrong PAP password answered by LCP Terminate-Request,
@@ -106,12 +110,12 @@ func SoftEther() Profile {
 			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
 			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
 		},
-		ForceNAT:     true,
-		Wildcard:     true,
-		RekeyAfter:   time.Hour + time.Second,
-		SendDPD:      true,
-		OnBadPSK:     isakmp.BadPSKResendMM4,
-		NATKeepalive: 5 * time.Second,
+		ForceNAT:          true,
+		Wildcard:          true,
+		RekeyPastLifetime: time.Second,
+		SendDPD:           true,
+		OnBadPSK:          isakmp.BadPSKResendMM4,
+		NATKeepalive:      5 * time.Second,
 
 		HostName:       "l2tp-softether",
 		VendorName:     "L2TP",
@@ -136,7 +140,7 @@ func SoftEther() Profile {
 // Libreswan is hwdsl2/setup-ipsec-vpn (Libreswan + xl2tpd + pppd) with its
 // defaults (../shared/peers/SERVERS.md §2): phase 1 only
 // aes{128,256}-sha{1,256}-modp2048, ESP AES-CBC with SHA1 or SHA2-256, a
-// real NAT-D and IDir, no server re-key (rekey=no), DPD, data with the L
+// real NAT-D and IDir, no server re-key (rekey=no; the SA simply expires), DPD, data with the L
 // bit, pppd that starts LCP at once, asks CHAP-MD5 first and honours the
 // client's Nak (→ MS-CHAPv2), refuses PAP, requests MRU 1280 and a
 // Magic-Number, offers DNS 8.8.8.8 and 8.8.4.4, local 192.168.42.1, pool

@@ -71,7 +71,7 @@ type Stats struct {
 	MM5Rejections int // MM5s whose HASH_I did not verify (wrong PSK)
 	ChildSAs      int // IPsec SA pairs installed, re-keys included
 	Rekeys        int // of which re-keys
-	ServerRekeys  int // of which the server started (Profile.RekeyAfter, Server.Rekey)
+	ServerRekeys  int // of which the server started through Profile.RekeyPastLifetime or Server.Rekey
 	ChildSAsGone  int // SA pairs removed (client Delete, retired after a re-key, expired)
 	CurrentSAGone int // of which the newest pair (client Delete or expiry, not a re-key)
 	IKEDeletes    int // IKE SA Deletes received from the client
@@ -116,6 +116,7 @@ type Server struct {
 	in        chan datagram // readers → loop; never closed
 	done      chan struct{} // closed by Close
 	rekeyReq  chan struct{} // Rekey → loop
+	hangupReq chan struct{} // Hangup → loop
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
@@ -134,8 +135,9 @@ type session struct {
 	ike       *isakmp.Responder
 	inSAs     map[uint32]*esp.SA
 	outSA     *esp.SA
-	outPair   uint32 // InSPI of the newest pair (the one outSA belongs to)
-	rekeying  bool   // the server started a Quick Mode that has not finished
+	outPair   uint32    // InSPI of the newest pair (the one outSA belongs to)
+	rekeying  bool      // the server started a Quick Mode that has not finished
+	rekeyAt   time.Time // Profile.RekeyPastLifetime: when to start one
 	lns       *l2tp.LNS
 	l2tpUp    l2tp.SessionUp
 	sessUp    bool
@@ -152,14 +154,15 @@ func Start(p Profile, ike, natt Conn) *Server {
 		p.Rand = rand.Reader
 	}
 	s := &Server{
-		p:        p,
-		ikeConn:  ike,
-		nattConn: natt,
-		ikeAddr:  addrPortOf(ike),
-		in:       make(chan datagram, 256),
-		done:     make(chan struct{}),
-		rekeyReq: make(chan struct{}, 1),
-		changed:  make(chan struct{}),
+		p:         p,
+		ikeConn:   ike,
+		nattConn:  natt,
+		ikeAddr:   addrPortOf(ike),
+		in:        make(chan datagram, 256),
+		done:      make(chan struct{}),
+		rekeyReq:  make(chan struct{}, 1),
+		hangupReq: make(chan struct{}, 1),
+		changed:   make(chan struct{}),
 	}
 	s.wg.Add(3)
 	go s.read(ike, false)
@@ -202,6 +205,17 @@ func (s *Server) Close() {
 func (s *Server) Rekey() {
 	select {
 	case s.rekeyReq <- struct{}{}:
+	default:
+	}
+}
+
+// Hangup makes the server end the current session the way a server that
+// shuts down does: LCP Terminate-Request, CDN and StopCCN, Deletes for the
+// IPsec SAs and the IKE SA, all at once and sent once; then it forgets the
+// session.
+func (s *Server) Hangup() {
+	select {
+	case s.hangupReq <- struct{}{}:
 	default:
 	}
 }
@@ -293,17 +307,43 @@ func (s *Server) loop() {
 			s.handle(time.Now(), d)
 		case <-s.rekeyReq:
 			if s.sess != nil && s.sess.ike != nil {
-				acts := s.sess.ike.Rekey(time.Now())
-				if len(acts) > 0 {
-					s.sess.rekeying = true
-					s.update(nil, "isakmp: server starts a Quick Mode (re-key)")
-				}
-				s.doIKE(time.Now(), acts)
+				s.rekey(time.Now())
 			}
+		case <-s.hangupReq:
+			s.hangup(time.Now())
 		case now := <-t.C:
 			s.tick(now)
 		}
 	}
+}
+
+// rekey starts a server-initiated Quick Mode for the current IKE SA.
+func (s *Server) rekey(now time.Time) {
+	ss := s.sess
+	acts := ss.ike.Rekey(now)
+	if len(acts) > 0 {
+		ss.rekeying = true
+		s.update(nil, "isakmp: server starts a Quick Mode (re-key)")
+	}
+	s.doIKE(now, acts)
+}
+
+func (s *Server) hangup(now time.Time) {
+	ss := s.sess
+	if ss == nil {
+		return
+	}
+	s.update(nil, "server hangs up")
+	if ss.ppp != nil {
+		s.doPPP(now, ss.ppp.Close(now))
+	}
+	if ss.lns != nil {
+		s.doL2TP(now, ss.lns.Close(now))
+	}
+	if ss.ike != nil {
+		s.doIKE(now, ss.ike.Close(now))
+	}
+	s.sess = nil
 }
 
 func due(d, now time.Time) bool { return !d.IsZero() && !now.Before(d) }
@@ -324,6 +364,13 @@ func (s *Server) tick(now time.Time) {
 	}
 	if ss.ppp != nil && due(ss.ppp.Deadline(), now) {
 		s.doPPP(now, ss.ppp.Tick(now))
+	}
+	if due(ss.rekeyAt, now) && ss.ike != nil {
+		ss.rekeyAt = time.Time{}
+		s.rekey(now)
+		if s.sess != ss {
+			return
+		}
 	}
 	if s.p.NATKeepalive > 0 && ss.outSA != nil && due(ss.nextKA, now) {
 		ss.nextKA = now.Add(s.p.NATKeepalive)
@@ -549,6 +596,9 @@ func (s *Server) installSA(now time.Time, a isakmp.ChildSAUp) {
 	}
 	byServer := a.Rekey && ss.rekeying
 	ss.rekeying = false
+	if s.p.RekeyPastLifetime > 0 && c.Lifetime > 0 {
+		ss.rekeyAt = now.Add(c.Lifetime + s.p.RekeyPastLifetime)
+	}
 	s.update(func(st *Stats) {
 		st.ChildSAs++
 		if a.Rekey {
