@@ -526,6 +526,14 @@ func TestE2ENoServer(t *testing.T) {
 // SoftEther does at the SA lifetime + 1 s) and a client-initiated one
 // (at ~85 % of Config.SALifetime, here the minimum 10 s), and allows at
 // most one lost ping.
+//
+// The one: as Quick Mode responder, isakmp reports the new SA only when
+// QM3 arrives, while the server (which sent QM3) already seals with it, so
+// the reply to a ping in flight can reach the data path a few microseconds
+// before the control loop has installed the new inbound SA ("esp: dropped
+// packet for unknown SPI" in the log). The test's own Rekey call makes that
+// likely here (~1 run in 3 with -race). Once the inbound half is installed
+// before QM2/QM3 go out, this can demand zero loss.
 func TestE2ERekey(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes ~11 s of real time (the minimum SA lifetime is 10 s)")
@@ -605,4 +613,186 @@ func TestE2EServerHangup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestE2ECancelDuringConnect interrupts Run right after each bring-up
+// phase: it returns nil in time, removes whatever it opened and leaves no
+// IKE SA behind on the server.
+func TestE2ECancelDuringConnect(t *testing.T) {
+	for _, ph := range []Phase{PhaseIKE, PhaseIPsec, PhaseL2TPTunnel, PhaseL2TPSession, PhaseLCP, PhaseAuth} {
+		t.Run(ph.String(), func(t *testing.T) {
+			goroutineLeakCheck(t)
+			p := peertest.Libreswan()
+			n, srv := startServer(t, p)
+			h := startRun(t, n, srv, e2eConfig(p), nil)
+			if !h.waitPhase(ph, connectTimeout) {
+				t.Fatalf("no %v event", ph)
+			}
+			h.stop()
+			if _, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.IKEDeletes >= 1 }); !ok {
+				t.Errorf("server saw no IKE Delete: %+v", srv.Stats())
+			}
+			select {
+			case o := <-h.tunc:
+				if !o.tun.Closed() {
+					t.Error("TUN opened and not closed")
+				}
+			default:
+			}
+		})
+	}
+}
+
+// waitPhase waits for the first event of phase ph.
+func (h *harness) waitPhase(ph Phase, timeout time.Duration) bool {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		h.mu.Lock()
+		found := slices.ContainsFunc(h.events, func(e Event) bool { return e.Phase == ph })
+		ch := h.changed
+		h.mu.Unlock()
+		if found {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		}
+	}
+}
+
+// TestE2EReauth lets the IKE SA come close to its lifetime (skipping the
+// idle minute with a warpClock): the client authenticates a second IKE SA
+// with a new Main Mode under the running link, moves to its IPsec SA and
+// deletes the old IKE SA, while the L2TP tunnel and PPP link stay up and
+// pings go on.
+func TestE2EReauth(t *testing.T) {
+	goroutineLeakCheck(t)
+	p := peertest.SoftEther()
+	n, srv := startServer(t, p)
+	cfg := e2eConfig(p)
+	cfg.IKELifetime = MinIKELifetime
+	clock := newWarpClock()
+	h := startRun(t, n, srv, cfg, clock)
+	h.waitConnected()
+	if !h.ping(p.Local, 1, pingTimeout) {
+		t.Fatal("no reply to the first ping")
+	}
+
+	// Re-authentication is due at 85 % of the lifetime less up to 5 %.
+	clock.Warp(cfg.IKELifetime * 85 / 100)
+	seq := uint16(2)
+	lost := 0
+	done := func(s peertest.Stats) bool { return s.Reauths == 1 && s.Phase1Up == 2 && s.IKEDeletes == 1 }
+	for deadline := time.Now().Add(connectTimeout); ; seq++ {
+		if _, ok := srv.Wait(0, done); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no re-authentication within %v of the warp: %+v", connectTimeout, srv.Stats())
+		}
+		if !h.ping(p.Local, seq, time.Second) {
+			lost++
+			t.Logf("ping %d lost", seq)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		seq++
+		if !h.ping(p.Local, seq, pingTimeout) {
+			t.Fatalf("no reply to ping %d after the re-authentication", seq)
+		}
+	}
+	st := srv.Stats()
+	t.Logf("%d pings during the re-authentication, %d lost; server: %d SAs, %d IKE SAs", seq-1, lost, st.ChildSAs, st.Phase1Up)
+	if lost > 1 {
+		t.Errorf("%d pings lost during the re-authentication, want at most 1", lost)
+	}
+	if st.SessionsEnded != 0 || st.PPPDown != 0 || st.CDNReceived != 0 || st.TunnelsUp != 1 {
+		t.Errorf("the link did not survive the re-authentication: %+v", st)
+	}
+	h.stop()
+	checkTeardown(t, srv)
+	if st := srv.Stats(); st.IKEDeletes != 2 || st.SessionsEnded != 1 {
+		t.Errorf("after shutdown: %d IKE Deletes, %d sessions ended; want 2, 1", st.IKEDeletes, st.SessionsEnded)
+	}
+}
+
+// warpClock is real time plus an offset that the test can jump forward
+// (Warp). Timers armed before a jump fire at their deadline in the new
+// time. A test can skip idle minutes while every exchange still runs at
+// real speed, which the fake clock cannot do: there, the peer's answers
+// only count if the test advances in steps small enough for them.
+type warpClock struct {
+	mu     sync.Mutex
+	offset time.Duration       // caller must hold mu
+	timers map[*warpTimer]bool // armed timers; caller must hold mu
+}
+
+var _ Clock = (*warpClock)(nil)
+
+func newWarpClock() *warpClock { return &warpClock{timers: make(map[*warpTimer]bool)} }
+
+func (c *warpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *warpClock) NewTimer(d time.Duration) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	wt := &warpTimer{c: c, ch: make(chan time.Time, 1), when: time.Now().Add(c.offset + d)}
+	c.timers[wt] = true
+	wt.t = time.AfterFunc(d, wt.fire)
+	return wt
+}
+
+// Warp moves the clock forward by d.
+func (c *warpClock) Warp(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+	now := time.Now().Add(c.offset)
+	for wt := range c.timers {
+		wt.t.Reset(max(wt.when.Sub(now), 0))
+	}
+}
+
+type warpTimer struct {
+	c    *warpClock
+	ch   chan time.Time // buffered 1
+	when time.Time      // deadline in warped time
+	t    *time.Timer    // real timer calling fire
+}
+
+func (wt *warpTimer) fire() {
+	c := wt.c
+	c.mu.Lock()
+	if !c.timers[wt] {
+		c.mu.Unlock()
+		return // stopped, or already fired (a Warp re-armed it meanwhile)
+	}
+	now := time.Now().Add(c.offset)
+	if now.Before(wt.when) {
+		wt.t.Reset(wt.when.Sub(now))
+		c.mu.Unlock()
+		return
+	}
+	delete(c.timers, wt)
+	c.mu.Unlock()
+	wt.ch <- now // never blocks: buffered, sent at most once
+}
+
+func (wt *warpTimer) C() <-chan time.Time { return wt.ch }
+
+func (wt *warpTimer) Stop() bool {
+	c := wt.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	armed := c.timers[wt]
+	delete(c.timers, wt)
+	wt.t.Stop()
+	return armed
 }

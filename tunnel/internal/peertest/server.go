@@ -25,9 +25,13 @@
 // passed). Stats, Events and Wait are safe to call from any goroutine.
 // Close stops everything and waits for the goroutines.
 //
-// A new Main Mode (MM1 with a new initiator cookie) replaces the whole
-// session, and an IKE Delete from the client (or any IKE failure) ends it,
-// so one Server serves several connections in a row.
+// Sessions. A Main Mode from a new client address (IP and port) replaces
+// the whole session, as a server that lost its state would. A Main Mode
+// from the current client's address with a new cookie is a
+// re-authentication: a second IKE SA next to the first, under the same
+// L2TP tunnel and PPP link (SoftEther keys its state by the client's
+// IP:port). Deleting the last IKE SA, or any IKE failure of it, ends the
+// session, so one Server serves several connections in a row.
 //
 // It is a test peer: it trusts its client more than a server should, and it
 // is not fast.
@@ -40,6 +44,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,6 +72,7 @@ type Conn interface {
 // session does not reset them).
 type Stats struct {
 	MM1s          int // Main Modes started (new initiator cookies)
+	Reauths       int // of which from the current client while a session was up (re-authentication)
 	Phase1Up      int // IKE SAs established
 	MM5Rejections int // MM5s whose HASH_I did not verify (wrong PSK)
 	ChildSAs      int // IPsec SA pairs installed, re-keys included
@@ -76,6 +82,7 @@ type Stats struct {
 	CurrentSAGone int // of which the newest pair (client Delete or expiry, not a re-key)
 	IKEDeletes    int // IKE SA Deletes received from the client
 	IKEFailures   int // other fatal IKE errors
+	SessionsEnded int // sessions over after their last IKE SA went
 
 	Keepalives   int // NAT-T keepalives received
 	UnknownSPI   int // ESP for an SPI we do not have
@@ -131,12 +138,10 @@ type Server struct {
 // session is the state of one client connection, owned by the loop.
 type session struct {
 	client    netip.AddrPort // where answers go (the client's one socket)
-	ckyI      [8]byte
-	ike       *isakmp.Responder
+	ikes      []*ikeSA       // live IKE SAs, newest last
 	inSAs     map[uint32]*esp.SA
 	outSA     *esp.SA
 	outPair   uint32    // InSPI of the newest pair (the one outSA belongs to)
-	rekeying  bool      // the server started a Quick Mode that has not finished
 	rekeyAt   time.Time // Profile.RekeyPastLifetime: when to start one
 	lns       *l2tp.LNS
 	l2tpUp    l2tp.SessionUp
@@ -145,6 +150,21 @@ type session struct {
 	ppp       *ppp.Server
 	pppUp     bool
 	nextKA    time.Time
+}
+
+// ikeSA is one IKE SA of a session (two during a re-authentication).
+type ikeSA struct {
+	ckyI     [8]byte
+	r        *isakmp.Responder
+	rekeying bool // the server started a Quick Mode that has not finished
+}
+
+// newest returns the newest IKE SA, or nil.
+func (ss *session) newest() *ikeSA {
+	if len(ss.ikes) == 0 {
+		return nil
+	}
+	return ss.ikes[len(ss.ikes)-1]
 }
 
 // Start runs a server for profile p on two sockets: ike (its UDP 500)
@@ -306,7 +326,7 @@ func (s *Server) loop() {
 		case d := <-s.in:
 			s.handle(time.Now(), d)
 		case <-s.rekeyReq:
-			if s.sess != nil && s.sess.ike != nil {
+			if s.sess != nil {
 				s.rekey(time.Now())
 			}
 		case <-s.hangupReq:
@@ -317,15 +337,18 @@ func (s *Server) loop() {
 	}
 }
 
-// rekey starts a server-initiated Quick Mode for the current IKE SA.
+// rekey starts a server-initiated Quick Mode on the newest IKE SA.
 func (s *Server) rekey(now time.Time) {
-	ss := s.sess
-	acts := ss.ike.Rekey(now)
+	ik := s.sess.newest()
+	if ik == nil {
+		return
+	}
+	acts := ik.r.Rekey(now)
 	if len(acts) > 0 {
-		ss.rekeying = true
+		ik.rekeying = true
 		s.update(nil, "isakmp: server starts a Quick Mode (re-key)")
 	}
-	s.doIKE(now, acts)
+	s.doIKE(now, ik, acts)
 }
 
 func (s *Server) hangup(now time.Time) {
@@ -340,8 +363,10 @@ func (s *Server) hangup(now time.Time) {
 	if ss.lns != nil {
 		s.doL2TP(now, ss.lns.Close(now))
 	}
-	if ss.ike != nil {
-		s.doIKE(now, ss.ike.Close(now))
+	for _, ik := range ss.ikes {
+		if s.sess == ss {
+			s.doIKE(now, ik, ik.r.Close(now))
+		}
 	}
 	s.sess = nil
 }
@@ -353,11 +378,13 @@ func (s *Server) tick(now time.Time) {
 	if ss == nil {
 		return
 	}
-	if ss.ike != nil && due(ss.ike.Deadline(), now) {
-		s.doIKE(now, ss.ike.Tick(now))
-	}
-	if s.sess != ss {
-		return // the IKE SA failed and the session ended
+	for _, ik := range append([]*ikeSA(nil), ss.ikes...) {
+		if due(ik.r.Deadline(), now) {
+			s.doIKE(now, ik, ik.r.Tick(now))
+		}
+		if s.sess != ss {
+			return // the last IKE SA failed and the session ended
+		}
 	}
 	if ss.lns != nil && due(ss.lns.Deadline(), now) {
 		s.doL2TP(now, ss.lns.Tick(now))
@@ -365,7 +392,7 @@ func (s *Server) tick(now time.Time) {
 	if ss.ppp != nil && due(ss.ppp.Deadline(), now) {
 		s.doPPP(now, ss.ppp.Tick(now))
 	}
-	if due(ss.rekeyAt, now) && ss.ike != nil {
+	if due(ss.rekeyAt, now) {
 		ss.rekeyAt = time.Time{}
 		s.rekey(now)
 		if s.sess != ss {
@@ -401,26 +428,45 @@ func (s *Server) handleIKE(now time.Time, from netip.AddrPort, msg []byte, natt 
 	if h.UnmarshalBinary(msg) != nil {
 		return
 	}
-	mm1 := h.Exchange == isakmp.ExchangeMain && h.RCookie == [8]byte{} && h.Flags&isakmp.FlagEncryption == 0
-	if mm1 && (s.sess == nil || s.sess.ckyI != h.ICookie) {
-		s.newSession(from, h.ICookie)
+	var ik *ikeSA
+	if s.sess != nil {
+		for _, x := range s.sess.ikes {
+			if x.ckyI == h.ICookie {
+				ik = x
+			}
+		}
 	}
-	ss := s.sess
-	if ss == nil {
+	mm1 := h.Exchange == isakmp.ExchangeMain && h.RCookie == [8]byte{} && h.Flags&isakmp.FlagEncryption == 0
+	if ik == nil && mm1 {
+		if s.sess == nil || s.sess.client != from {
+			s.newSession(from)
+		}
+		ik = s.newIKESA(from, h.ICookie)
+	}
+	if ik == nil {
 		return
 	}
-	ss.client = from // follows the client's latest address, as SoftEther does
-	before := ss.ike.MM5Rejections()
-	acts := ss.ike.HandleFrom(now, msg, natt)
-	if n := ss.ike.MM5Rejections() - before; n > 0 {
+	before := ik.r.MM5Rejections()
+	acts := ik.r.HandleFrom(now, msg, natt)
+	if n := ik.r.MM5Rejections() - before; n > 0 {
 		s.update(func(st *Stats) { st.MM5Rejections += n }, "isakmp: MM5 with a HASH_I that does not verify (wrong PSK?)")
 	}
-	s.doIKE(now, acts)
+	s.doIKE(now, ik, acts)
 }
 
 // newSession forgets the current session (without telling anyone, as a
-// server that lost its state would) and starts one for an MM1 from client.
-func (s *Server) newSession(client netip.AddrPort, ckyI [8]byte) {
+// server that lost its state would) and starts an empty one for client.
+func (s *Server) newSession(client netip.AddrPort) {
+	s.sess = &session{
+		client:    client,
+		inSAs:     make(map[uint32]*esp.SA),
+		innerPort: inet.PortL2TP,
+	}
+}
+
+// newIKESA adds a responder for a Main Mode with initiator cookie ckyI to
+// the session.
+func (s *Server) newIKESA(client netip.AddrPort, ckyI [8]byte) *ikeSA {
 	local := s.ikeAddr
 	idAddr := s.ikeAddr.Addr()
 	if s.p.Wildcard {
@@ -431,10 +477,9 @@ func (s *Server) newSession(client netip.AddrPort, ckyI [8]byte) {
 	if s.p.ForceNAT {
 		remote = netip.AddrPort{}
 	}
-	s.sess = &session{
-		client: client,
-		ckyI:   ckyI,
-		ike: isakmp.NewResponder(isakmp.ResponderConfig{
+	ik := &ikeSA{
+		ckyI: ckyI,
+		r: isakmp.NewResponder(isakmp.ResponderConfig{
 			PSK:        s.p.PSK,
 			Rand:       s.p.Rand,
 			Local:      local,
@@ -447,10 +492,16 @@ func (s *Server) newSession(client netip.AddrPort, ckyI [8]byte) {
 			SendDPD:    s.p.SendDPD,
 			OnBadPSK:   s.p.OnBadPSK,
 		}),
-		inSAs:     make(map[uint32]*esp.SA),
-		innerPort: inet.PortL2TP,
 	}
-	s.update(func(st *Stats) { st.MM1s++ }, "isakmp: Main Mode from %v", client)
+	reauth := len(s.sess.ikes) > 0
+	s.sess.ikes = append(s.sess.ikes, ik)
+	s.update(func(st *Stats) {
+		st.MM1s++
+		if reauth {
+			st.Reauths++
+		}
+	}, "isakmp: Main Mode from %v (re-authentication: %v)", client, reauth)
+	return ik
 }
 
 func (s *Server) handleESP(now time.Time, pkt []byte) {
@@ -536,7 +587,8 @@ func (s *Server) handleIPv4(pkt []byte) {
 // ---------------------------------------------------------------------------
 // FSM actions.
 
-func (s *Server) doIKE(now time.Time, acts []isakmp.Action) {
+// doIKE carries out the actions of ik, an IKE SA of the current session.
+func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 	ss := s.sess
 	for _, a := range acts {
 		switch a := a.(type) {
@@ -551,7 +603,7 @@ func (s *Server) doIKE(now time.Time, acts []isakmp.Action) {
 		case isakmp.Phase1Up:
 			s.update(func(st *Stats) { st.Phase1Up++ }, "isakmp: phase 1 up (%v, client ID %s)", a.Proposal, a.PeerID)
 		case isakmp.ChildSAUp:
-			s.installSA(now, a)
+			s.installSA(now, ik, a)
 		case isakmp.ChildSAGone:
 			delete(ss.inSAs, a.InSPI)
 			current := a.InSPI == ss.outPair
@@ -570,13 +622,17 @@ func (s *Server) doIKE(now time.Time, acts []isakmp.Action) {
 			} else {
 				s.update(func(st *Stats) { st.IKEFailures++ }, "isakmp: %v", a.Err)
 			}
-			s.sess = nil // the session is over; a new MM1 starts the next
+			ss.ikes = slices.DeleteFunc(ss.ikes, func(x *ikeSA) bool { return x == ik })
+			if len(ss.ikes) == 0 {
+				s.sess = nil // the session is over; a new MM1 starts the next
+				s.update(func(st *Stats) { st.SessionsEnded++ }, "session over")
+			}
 			return
 		}
 	}
 }
 
-func (s *Server) installSA(now time.Time, a isakmp.ChildSAUp) {
+func (s *Server) installSA(now time.Time, ik *ikeSA, a isakmp.ChildSAUp) {
 	ss := s.sess
 	c := a.SA
 	in, err := esp.NewSA(c.InSPI, c.Transform, c.InEncKey, c.InAuthKey, s.p.Rand)
@@ -594,8 +650,8 @@ func (s *Server) installSA(now time.Time, a isakmp.ChildSAUp) {
 	if ss.nextKA.IsZero() {
 		ss.nextKA = now.Add(s.p.NATKeepalive)
 	}
-	byServer := a.Rekey && ss.rekeying
-	ss.rekeying = false
+	byServer := a.Rekey && ik.rekeying
+	ik.rekeying = false
 	if s.p.RekeyPastLifetime > 0 && c.Lifetime > 0 {
 		ss.rekeyAt = now.Add(c.Lifetime + s.p.RekeyPastLifetime)
 	}
