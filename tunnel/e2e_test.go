@@ -270,18 +270,19 @@ func (h *harness) ping(dst netip.Addr, seq uint16, timeout time.Duration) bool {
 	}
 }
 
-// checkTeardown checks what the server saw of our shutdown.
-func checkTeardown(t *testing.T, srv *peertest.Server) {
+// checkTeardown checks that the server saw our whole shutdown (CDN,
+// StopCCN, the Delete of the IPsec SA in use and of the IKE SA) since it
+// had the stats prev.
+func checkTeardown(t *testing.T, srv *peertest.Server, prev peertest.Stats) {
 	t.Helper()
 	st, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool {
-		return s.CDNReceived >= 1 && s.StopCCNReceived >= 1 && s.IKEDeletes >= 1
+		return s.CDNReceived > prev.CDNReceived && s.StopCCNReceived > prev.StopCCNReceived &&
+			s.CurrentSAGone > prev.CurrentSAGone && s.IKEDeletes > prev.IKEDeletes
 	})
 	if !ok {
-		t.Errorf("server did not see the whole teardown: CDN %d, StopCCN %d, IKE Delete %d",
-			st.CDNReceived, st.StopCCNReceived, st.IKEDeletes)
-	}
-	if st.CurrentSAGone < 1 {
-		t.Errorf("server saw no Delete of the IPsec SA (pairs gone: %d)", st.ChildSAsGone)
+		t.Errorf("server did not see the whole teardown: CDN %d, StopCCN %d, IPsec SA Delete %d, IKE Delete %d (before: %d, %d, %d, %d)",
+			st.CDNReceived, st.StopCCNReceived, st.CurrentSAGone, st.IKEDeletes,
+			prev.CDNReceived, prev.StopCCNReceived, prev.CurrentSAGone, prev.IKEDeletes)
 	}
 }
 
@@ -358,7 +359,7 @@ func TestE2EConnectPingDisconnect(t *testing.T) {
 			}
 
 			h.stop()
-			checkTeardown(t, srv)
+			checkTeardown(t, srv, peertest.Stats{})
 			if !h.tun.Closed() {
 				t.Error("TUN not closed after Run returned")
 			}
@@ -584,7 +585,7 @@ func TestE2ERekey(t *testing.T) {
 		t.Errorf("%d of %d pings lost across the re-keys, want at most 1", lost, sent)
 	}
 	h.stop()
-	checkTeardown(t, srv)
+	checkTeardown(t, srv, peertest.Stats{})
 }
 
 // TestE2EServerHangup: the server ends the session (LCP Terminate-Request,
@@ -713,8 +714,8 @@ func TestE2EReauth(t *testing.T) {
 		t.Errorf("the link did not survive the re-authentication: %+v", st)
 	}
 	h.stop()
-	checkTeardown(t, srv)
-	if st := srv.Stats(); st.IKEDeletes != 2 || st.SessionsEnded != 1 {
+	checkTeardown(t, srv, st)
+	if st, _ := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.SessionsEnded == 1 }); st.IKEDeletes != 2 || st.SessionsEnded != 1 {
 		t.Errorf("after shutdown: %d IKE Deletes, %d sessions ended; want 2, 1", st.IKEDeletes, st.SessionsEnded)
 	}
 }
