@@ -49,6 +49,7 @@ type controller struct {
 	ikeNext  *isakmp.Initiator // re-authentication in progress (a new Main Mode), or nil
 	ikeOld   *isakmp.Initiator // the IKE SA it replaced, closed; only its Sends matter
 	inSPIs   []uint32          // inbound SPIs of c.ike's SAs
+	inbound  map[uint32]bool   // inbound SPIs installed in the data path
 	reauthAt time.Time         // when to start re-authenticating; zero = not scheduled
 	retire   []uint32          // inbound SPIs of the replaced IKE SA, removed at retireAt
 	retireAt time.Time
@@ -73,6 +74,7 @@ func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.Addr
 		server:  server,
 		ctrl:    make(chan ctrlPacket, 64),
 		tunDied: make(chan error, 1),
+		inbound: map[uint32]bool{},
 		stop:    make(chan struct{}),
 		phase:   PhaseIKE,
 	}
@@ -200,6 +202,7 @@ func (c *controller) tick(now time.Time) {
 	if due(c.retireAt, now) {
 		for _, spi := range c.retire {
 			c.dp.removeInbound(spi)
+			delete(c.inbound, spi)
 		}
 		c.retire, c.retireAt = nil, time.Time{}
 	}
@@ -253,6 +256,16 @@ func (c *controller) sendErr(what string, err error) {
 // doIKE carries out the actions of one initiator: the one in use, the one
 // re-authenticating, or the replaced one (whose Deletes still go out).
 func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
+	if from == c.ike || from == c.ikeNext {
+		for _, a := range actions {
+			switch a := a.(type) {
+			case isakmp.ChildSAUp:
+				c.addInbound(a.SA)
+			case isakmp.ChildSAInbound:
+				c.addInbound(a.SA)
+			}
+		}
+	}
 	for _, a := range actions {
 		if _, ok := a.(isakmp.Send); !ok && from != c.ike {
 			if from == c.ikeNext {
@@ -275,6 +288,7 @@ func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 			c.installSA(a)
 		case isakmp.ChildSAGone:
 			c.dp.removeInbound(a.InSPI)
+			delete(c.inbound, a.InSPI)
 			c.inSPIs = slices.DeleteFunc(c.inSPIs, func(s uint32) bool { return s == a.InSPI })
 			c.deps.Log.debugf("isakmp: SA pair in 0x%08x out 0x%08x removed", a.InSPI, a.OutSPI)
 		case isakmp.Fail:
@@ -333,23 +347,36 @@ func describeIKE(err error, port uint16) error {
 	return err
 }
 
+// addInbound installs the inbound half of sa once. It runs before the
+// actions that go with it are sent: the server may start using a new SA as
+// soon as it has our message, and its packets must not find the SPI unknown.
+func (c *controller) addInbound(sa isakmp.ChildSA) bool {
+	if c.inbound[sa.InSPI] {
+		return true
+	}
+	in, err := esp.NewSA(sa.InSPI, sa.Transform, sa.InEncKey, sa.InAuthKey, c.deps.Rand)
+	if err != nil {
+		c.fail(PhaseIPsec, err)
+		return false
+	}
+	c.dp.addInbound(in)
+	c.inbound[sa.InSPI] = true
+	return true
+}
+
 func (c *controller) installSA(a isakmp.ChildSAUp) {
 	sa := a.SA
-	in, err := esp.NewSA(sa.InSPI, sa.Transform, sa.InEncKey, sa.InAuthKey, c.deps.Rand)
-	if err == nil {
-		var out *esp.SA
-		out, err = esp.NewSA(sa.OutSPI, sa.Transform, sa.OutEncKey, sa.OutAuthKey, c.deps.Rand)
-		if err == nil {
-			c.dp.addInbound(in)
-			c.inSPIs = append(c.inSPIs, sa.InSPI)
-			c.dp.setOutbound(out)
-			c.outSA = out
-		}
+	if !c.addInbound(sa) {
+		return
 	}
+	out, err := esp.NewSA(sa.OutSPI, sa.Transform, sa.OutEncKey, sa.OutAuthKey, c.deps.Rand)
 	if err != nil {
 		c.fail(PhaseIPsec, err)
 		return
 	}
+	c.inSPIs = append(c.inSPIs, sa.InSPI)
+	c.dp.setOutbound(out)
+	c.outSA = out
 	if a.Rekey {
 		c.deps.Log.infof("isakmp: IPsec SA re-keyed: %v, SPI in 0x%08x out 0x%08x", sa.Transform, sa.InSPI, sa.OutSPI)
 		return

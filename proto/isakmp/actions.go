@@ -30,6 +30,12 @@ type ChildSAUp struct {
 	Rekey bool
 }
 
+// ChildSAInbound asks the tunnel to install the inbound half of an SA pair
+// now, ahead of its ChildSAUp. As Quick Mode responder we send message 2
+// and the initiator starts using the new SA as soon as it sends message 3,
+// so its first packets can overtake that message on their way to us.
+type ChildSAInbound struct{ SA ChildSA }
+
 // ChildSAGone says an old SA pair may now be removed (peer Delete, the old
 // pair after a re-key plus grace period, or expiry).
 type ChildSAGone struct{ InSPI, OutSPI uint32 }
@@ -37,11 +43,12 @@ type ChildSAGone struct{ InSPI, OutSPI uint32 }
 // Fail is fatal; the FSM is dead afterwards.
 type Fail struct{ Err error }
 
-func (Send) isAction()        {}
-func (Phase1Up) isAction()    {}
-func (ChildSAUp) isAction()   {}
-func (ChildSAGone) isAction() {}
-func (Fail) isAction()        {}
+func (Send) isAction()           {}
+func (Phase1Up) isAction()       {}
+func (ChildSAUp) isAction()      {}
+func (ChildSAInbound) isAction() {}
+func (ChildSAGone) isAction()    {}
+func (Fail) isAction()           {}
 
 // ChildSA is a negotiated ESP SA pair with its keys.
 type ChildSA struct {

@@ -524,6 +524,7 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) {
 	// resend of QM3 on a duplicate QM2.
 	q.retx.arm(now, e.retxBase, msg2, e.natt, "Quick Mode message 2")
 	e.qms = append(e.qms, q)
+	e.out = append(e.out, ChildSAInbound{SA: e.childSA(q)})
 	if !e.client && e.ids == nil && len(ids) == 2 {
 		// As SoftEther does for its own re-key: the peer's IDs reversed,
 		// its NAT-OA payloads as they were.
@@ -551,15 +552,21 @@ func (e *engine) qmResponderFinish(now time.Time, q *qmEx, h *Header, msg []byte
 	e.childUp(now, q)
 }
 
-// childUp derives the keys of a finished exchange and installs the SA pair.
-func (e *engine) childUp(now time.Time, q *qmEx) {
+// childSA derives the keys of an exchange whose nonces and SPIs are known.
+// Ref: RFC 2409 §5.5.
+func (e *engine) childSA(q *qmEx) ChildSA {
 	ek := q.tr.EncKeyLen()
 	n := q.tr.KeyMatLen()
 	in := keymat(e.k.prop.Hash, e.k.skeyidD, ProtoIPsecESP, q.spiIn, q.ni, q.nr, n)
 	out := keymat(e.k.prop.Hash, e.k.skeyidD, ProtoIPsecESP, q.spiOut, q.ni, q.nr, n)
-	sa := ChildSA{InSPI: q.spiIn, OutSPI: q.spiOut, Transform: q.tr,
+	return ChildSA{InSPI: q.spiIn, OutSPI: q.spiOut, Transform: q.tr,
 		InEncKey: in[:ek], InAuthKey: in[ek:], OutEncKey: out[:ek], OutAuthKey: out[ek:],
 		Lifetime: q.life, EncapMode: q.encap}
+}
+
+// childUp derives the keys of a finished exchange and installs the SA pair.
+func (e *engine) childUp(now time.Time, q *qmEx) {
+	sa := e.childSA(q)
 	rekey := e.nChild > 0
 	e.nChild++
 	for _, old := range e.sas {
