@@ -44,25 +44,26 @@ type controller struct {
 	stop    chan struct{}   // closed by Run after run returns: unblocks readUDP's sends
 	wg      sync.WaitGroup  // the TUN reader
 
-	phase    Phase
-	ike      *isakmp.Initiator // the IKE SA in use
-	ikeNext  *isakmp.Initiator // re-authentication in progress (a new Main Mode), or nil
-	ikeOld   *isakmp.Initiator // the IKE SA it replaced, closed; only its Sends matter
-	inSPIs   []uint32          // inbound SPIs of c.ike's SAs
-	inbound  map[uint32]bool   // inbound SPIs installed in the data path
-	reauthAt time.Time         // when to start re-authenticating; zero = not scheduled
-	retire   []uint32          // inbound SPIs of the replaced IKE SA, removed at retireAt
-	retireAt time.Time
-	lac      *l2tp.LAC
-	ppp      *ppp.Client
-	tun      TUN
-	outSA    *esp.SA
-	sessUp   bool
-	pppDown  bool  // the PPP client reported Down (no Terminate needed)
-	l2tpEnd  bool  // the L2TP tunnel is closed (no CDN/StopCCN needed)
-	failed   error // first fatal error
-	nextKA   time.Time
-	ikePort  uint16 // where the last IKE message went
+	phase       Phase
+	ike         *isakmp.Initiator // the IKE SA in use
+	ikeNext     *isakmp.Initiator // re-authentication in progress (a new Main Mode), or nil
+	ikeOld      *isakmp.Initiator // the IKE SA it replaced, closed; only its Sends matter
+	inSPIs      []uint32          // inbound SPIs of c.ike's SAs
+	inbound     map[uint32]bool   // inbound SPIs installed in the data path
+	reauthAt    time.Time         // when to start re-authenticating; zero = not scheduled
+	retire      []uint32          // inbound SPIs of the replaced IKE SA, removed at retireAt
+	retireAt    time.Time
+	lac         *l2tp.LAC
+	ppp         *ppp.Client
+	tun         TUN
+	outSA       *esp.SA
+	sessUp      bool
+	pppDown     bool  // the PPP client reported Down (no Terminate needed)
+	l2tpEnd     bool  // the L2TP tunnel is closed (no CDN/StopCCN needed)
+	failed      error // first fatal error
+	nextKA      time.Time
+	ikePort     uint16 // where the last IKE message went
+	localTunnel uint16 // our L2TP tunnel ID, once the tunnel is up
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
@@ -402,6 +403,7 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 		case l2tp.Send:
 			c.sendErr("L2TP control message", c.dp.sendL2TPControl(a.Data))
 		case l2tp.TunnelUp:
+			c.localTunnel = a.LocalTunnel
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 			c.phase = PhaseL2TPSession
 		case l2tp.SessionUp:
@@ -532,14 +534,14 @@ func (c *controller) teardown() {
 	if c.ppp != nil && !c.pppDown {
 		c.pppDown = true // Close's own Send actions are all we need
 		c.doPPP(c.ppp.Close(c.deps.Clock.Now()))
-		c.pump(pppTermWait, true)
+		c.pump(pppTermWait, isTermAck)
 		c.deps.Log.debugf("ppp: closed after %v", c.deps.Clock.Now().Sub(start))
 	}
 	if c.lac != nil && !c.l2tpEnd {
 		c.l2tpEnd = true
 		if acts := c.lac.Close(c.deps.Clock.Now()); len(acts) > 0 {
 			c.doL2TP(acts)
-			c.pump(l2tpStopWait, false)
+			c.pump(l2tpStopWait, stopCCNAcked(acts, c.localTunnel))
 		}
 		c.deps.Log.debugf("l2tp: closed after %v", c.deps.Clock.Now().Sub(start))
 	}
@@ -554,9 +556,9 @@ func (c *controller) teardown() {
 }
 
 // pump answers control packets for at most d without reacting to state
-// changes. With untilTermAck it returns as soon as the server acknowledges
-// our LCP Terminate-Request.
-func (c *controller) pump(d time.Duration, untilTermAck bool) {
+// changes, and returns early once done reports the packet the step waits
+// for (the server's acknowledgement).
+func (c *controller) pump(d time.Duration, done func(ctrlPacket) bool) {
 	timer := c.deps.Clock.NewTimer(d)
 	defer timer.Stop()
 	for {
@@ -574,9 +576,9 @@ func (c *controller) pump(d time.Duration, untilTermAck bool) {
 				if f, ok := answerDuringClose(p.data); ok {
 					c.dp.sendPPP(f)
 				}
-				if untilTermAck && isTermAck(p.data) {
-					return
-				}
+			}
+			if done(p) {
+				return
 			}
 		case <-timer.C():
 			return
@@ -597,9 +599,37 @@ func answerDuringClose(frame []byte) ([]byte, bool) {
 	return out, true
 }
 
-func isTermAck(frame []byte) bool {
-	proto, info, ok := ppp.ParseFrame(frame)
+func isTermAck(p ctrlPacket) bool {
+	if p.kind != kindPPP {
+		return false
+	}
+	proto, info, ok := ppp.ParseFrame(p.data)
 	return ok && proto == ppp.ProtoLCP && len(info) >= 4 && info[0] == 6
+}
+
+// stopCCNAcked returns a test for the server's acknowledgement of the last
+// message in closing (our StopCCN): a control message for our tunnel whose
+// Nr is past that message's Ns. Ref: RFC 2661 §5.8.
+func stopCCNAcked(closing []l2tp.Action, localTunnel uint16) func(ctrlPacket) bool {
+	var last []byte
+	for _, a := range closing {
+		if s, ok := a.(l2tp.Send); ok {
+			last = s.Data
+		}
+	}
+	sent, _, err := l2tp.ParseHeader(last)
+	if err != nil || !sent.HasSeq {
+		return func(ctrlPacket) bool { return false }
+	}
+	return func(p ctrlPacket) bool {
+		if p.kind != kindL2TP {
+			return false
+		}
+		h, _, err := l2tp.ParseHeader(p.data)
+		// Nr acknowledges everything before it, modulo 2^16.
+		return err == nil && h.Control && h.HasSeq && h.TunnelID == localTunnel &&
+			int16(h.Nr-sent.Ns-1) >= 0
+	}
 }
 
 func (c *controller) closeTUN() {
