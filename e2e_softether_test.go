@@ -362,15 +362,7 @@ func TestSoftEtherRekey(t *testing.T) {
 	p := needPeer(t)
 	c := p.connect(t, "--sa-lifetime", "20s", "-v")
 	c.waitConnected(30 * time.Second)
-	out, _ := p.inClient(t, 90*time.Second, "ping", "-i", "0.5", "-c", "120", "-W", "2", "192.168.30.1")
-	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no ping summary:\n%s", out)
-	}
-	sent, _ := strconv.Atoi(m[1])
-	got, _ := strconv.Atoi(m[2])
-	t.Logf("ping: %d sent, %d received", sent, got)
-	if sent-got > 3 {
+	if sent, got := p.steadyPing(t, 120); sent-got > 3 {
 		t.Errorf("lost %d of %d pings across re-keys, want at most 3", sent-got, sent)
 	}
 	if !strings.Contains(c.output(), "re-keyed") {
@@ -379,6 +371,22 @@ func TestSoftEtherRekey(t *testing.T) {
 	if took, code := c.interrupt(); code != 0 || took > 4500*time.Millisecond {
 		t.Fatalf("after SIGINT: exit %d in %v", code, took)
 	}
+}
+
+// steadyPing pings 192.168.30.1 through the tunnel every 0.5 s, count
+// times, and returns how many were sent and answered.
+func (p *peer) steadyPing(t *testing.T, count int) (sent, got int) {
+	t.Helper()
+	timeout := time.Duration(count)*500*time.Millisecond + 15*time.Second
+	out, _ := p.inClient(t, timeout, "ping", "-i", "0.5", "-c", strconv.Itoa(count), "-W", "2", "192.168.30.1")
+	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no ping summary:\n%s", out)
+	}
+	sent, _ = strconv.Atoi(m[1])
+	got, _ = strconv.Atoi(m[2])
+	t.Logf("ping: %d sent, %d received", sent, got)
+	return sent, got
 }
 
 // failsWith runs a connection that must fail: exit 1 within 20 s with one
@@ -433,15 +441,7 @@ func TestSoftEtherReauth(t *testing.T) {
 	p := needPeer(t)
 	c := p.connect(t, "--ike-lifetime", "60s", "-v")
 	c.waitConnected(30 * time.Second)
-	out, _ := p.inClient(t, 100*time.Second, "ping", "-i", "0.5", "-c", "150", "-W", "2", "192.168.30.1")
-	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no ping summary:\n%s", out)
-	}
-	sent, _ := strconv.Atoi(m[1])
-	got, _ := strconv.Atoi(m[2])
-	t.Logf("ping: %d sent, %d received", sent, got)
-	if sent-got > 3 {
+	if sent, got := p.steadyPing(t, 150); sent-got > 3 {
 		t.Errorf("lost %d of %d pings across the re-authentication, want at most 3", sent-got, sent)
 	}
 	if !strings.Contains(c.output(), "IKE SA re-authenticated") {

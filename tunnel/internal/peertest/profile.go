@@ -11,7 +11,7 @@ import (
 )
 
 // Credentials every profile accepts unless a test changes them (the values
-// of ../shared/peers/softether/up.sh, so logs read the same).
+// of scripts/peer-up.sh, so logs read the same).
 const (
 	DefaultPSK      = "test-psk-123"
 	DefaultUser     = "alice"
@@ -86,7 +86,7 @@ type Profile struct {
 func defaultUsers() map[string]string { return map[string]string{DefaultUser: DefaultPassword} }
 
 // SoftEther is SoftEther VPN Server 5.01 as measured in
-// ../shared/peers/softether/README.md: any phase-1 transform we have,
+// docs/interop.md: any phase-1 transform we have,
 // ESP with SHA1 only, random NAT-D, IDir 0.0.0.0, server-initiated re-key
 // at the proposed SA lifetime + 1 s, DPD every 10 s, keepalives after 5 s, L2TP HELLO every ~8.8 s, data with
 // the L bit, PPP only after the client's first data frame, auth EAP →
@@ -138,7 +138,7 @@ func SoftEther() Profile {
 }
 
 // Libreswan is hwdsl2/setup-ipsec-vpn (Libreswan + xl2tpd + pppd) with its
-// defaults (../shared/peers/SERVERS.md §2): phase 1 only
+// defaults (docs/interop.md): phase 1 only
 // aes{128,256}-sha{1,256}-modp2048, ESP AES-CBC with SHA1 or SHA2-256, a
 // real NAT-D and IDir, no server re-key (rekey=no; the SA simply expires), DPD, data with the L
 // bit, pppd that starts LCP at once, asks CHAP-MD5 first and honours the
