@@ -47,7 +47,6 @@ type controller struct {
 	phase       Phase
 	ike         *isakmp.Initiator // the IKE SA in use
 	ikeNext     *isakmp.Initiator // re-authentication in progress (a new Main Mode), or nil
-	ikeOld      *isakmp.Initiator // the IKE SA it replaced, closed; only its Sends matter
 	inSPIs      []uint32          // inbound SPIs of c.ike's SAs
 	inbound     map[uint32]bool   // inbound SPIs installed in the data path
 	reauthAt    time.Time         // when to start re-authenticating; zero = not scheduled
@@ -57,7 +56,6 @@ type controller struct {
 	ppp         *ppp.Client
 	tun         TUN
 	outSA       *esp.SA
-	sessUp      bool
 	pppDown     bool  // the PPP client reported Down (no Terminate needed)
 	l2tpEnd     bool  // the L2TP tunnel is closed (no CDN/StopCCN needed)
 	failed      error // first fatal error
@@ -330,7 +328,6 @@ func (c *controller) doReauth(a isakmp.Action) {
 		a.Rekey = true
 		c.installSA(a)
 		c.deps.Log.infof("isakmp: IKE SA re-authenticated; closing the old one")
-		c.ikeOld = old
 		c.doIKE(old, old.Close(now))
 		c.reauthAt = now.Add(c.reauthDelay())
 	case isakmp.Fail:
@@ -408,7 +405,6 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			c.phase = PhaseL2TPSession
 		case l2tp.SessionUp:
 			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
-			c.sessUp = true
 			c.phase = PhaseLCP
 			auth := make([]ppp.AuthMethod, 0, len(c.cfg.Auth))
 			for _, s := range c.cfg.Auth {
