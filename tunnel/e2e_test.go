@@ -797,3 +797,19 @@ func (wt *warpTimer) Stop() bool {
 	wt.t.Stop()
 	return armed
 }
+
+// TestE2EDeadServerShutdown: the server vanishes without a word while the
+// link is up; an interrupt must still end Run in time, every teardown step
+// giving up after its own short wait.
+func TestE2EDeadServerShutdown(t *testing.T) {
+	goroutineLeakCheck(t)
+	p := peertest.SoftEther()
+	n, srv := startServer(t, p)
+	h := startRun(t, n, srv, e2eConfig(p), nil)
+	h.waitConnected()
+	srv.Close()
+	h.stop() // Run returns nil within shutdownBound
+	if !h.tun.Closed() {
+		t.Error("TUN not closed after Run returned")
+	}
+}
