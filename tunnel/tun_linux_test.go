@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,27 @@ import (
 
 	"github.com/l2tpctl/l2tpctl/tunnel/tuntest"
 )
+
+// inFreshNetns runs f on a goroutine locked to an OS thread that first
+// moves into a new, empty network namespace of its own: the test's device,
+// addresses, routes and packets never touch the host's network. The thread
+// is never unlocked, so Go discards it (and the namespace goes with the
+// last device) when f returns. A t.Fatal inside f ends only that goroutine,
+// after marking the test failed.
+func inFreshNetns(t *testing.T, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			t.Errorf("unshare(CLONE_NEWNET): %v", err)
+			return
+		}
+		f()
+	}()
+	<-done
+}
 
 // requireRoot skips t when not root, except in CI (CI=true), where root
 // tests must run and not being root is a failure.
@@ -101,13 +123,18 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a.Unmap(), bits).Masked(), true
 }
 
-// TestRequiresRootTUN creates a real TUN device, checks its configuration
-// through netlink, passes one packet through the host's own stack and back
-// (the host answers an echo request "from the peer" into the device; nothing
-// leaves the machine), and checks that Close unblocks Read and removes the
-// device and its routes.
+// TestRequiresRootTUN creates a real TUN device in a private network
+// namespace, checks its configuration through netlink, passes one packet
+// through that namespace's stack and back (the kernel answers an echo
+// request "from the peer" into the device; nothing reaches any other
+// interface), and checks that Close unblocks Read and removes the device and
+// its routes.
 func TestRequiresRootTUN(t *testing.T) {
 	requireRoot(t)
+	inFreshNetns(t, func() { testTUN(t) })
+}
+
+func testTUN(t *testing.T) {
 	local, peer, route := freeTestNet(t)
 	name := fmt.Sprintf("l2tptest%d", os.Getpid()%100000)
 	cfg := TUNConfig{
@@ -247,6 +274,10 @@ func TestRequiresRootTUN(t *testing.T) {
 // (a route that already exists) removes the device again.
 func TestRequiresRootTUNFailureLeavesNothing(t *testing.T) {
 	requireRoot(t)
+	inFreshNetns(t, func() { testTUNFailure(t) })
+}
+
+func testTUNFailure(t *testing.T) {
 	local, peer, route := freeTestNet(t)
 	name := fmt.Sprintf("l2tpfail%d", os.Getpid()%100000)
 	cfg := TUNConfig{
