@@ -5,11 +5,14 @@ package tunnel
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sync"
 	"syscall"
 
 	"github.com/songgao/water"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // This is the only file that imports songgao/water (STYLE.md §2.9).
@@ -133,4 +136,31 @@ func (t *linuxTUN) Close() error {
 func deviceGone(err error) bool {
 	return errors.Is(err, syscall.EBADFD) || errors.Is(err, syscall.ENODEV) ||
 		errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENXIO)
+}
+
+// checkTUNAccess fails early, before anything is sent to the server, when
+// this process cannot create a TUN interface: that needs /dev/net/tun and
+// CAP_NET_ADMIN (root has it).
+func checkTUNAccess() error {
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("cannot open /dev/net/tun: %w (the TUN interface needs root or CAP_NET_ADMIN)", err)
+		}
+		return fmt.Errorf("cannot open /dev/net/tun: %w", err)
+	}
+	f.Close()
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil // cannot tell: let the real attempt decide
+	}
+	if data[unix.CAP_NET_ADMIN/32].Effective&(1<<(unix.CAP_NET_ADMIN%32)) == 0 {
+		return errors.New("creating the TUN interface needs root or CAP_NET_ADMIN, which this process does not have")
+	}
+	return nil
 }

@@ -10,3 +10,5 @@ func openTUN(cfg TUNConfig) (TUN, error) {
 }
 
 func deviceGone(error) bool { return false }
+
+func checkTUNAccess() error { return nil }

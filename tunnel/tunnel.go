@@ -22,6 +22,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if deps.OpenTUN == nil {
+		if err := checkTUNAccess(); err != nil {
+			return &PhaseError{PhaseSetup, err}
+		}
+	}
 	deps = deps.withDefaults()
 
 	server, err := deps.Resolve(ctx, cfg.Server)
