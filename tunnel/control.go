@@ -57,6 +57,7 @@ type controller struct {
 	tun         TUN
 	outSA       *esp.SA
 	pppDown     bool  // the PPP client reported Down (no Terminate needed)
+	closing     bool  // teardown has begun: Down from PPP is expected
 	l2tpEnd     bool  // the L2TP tunnel is closed (no CDN/StopCCN needed)
 	failed      error // first fatal error
 	nextKA      time.Time
@@ -447,6 +448,9 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			c.linkUp(a)
 		case ppp.Down:
 			c.pppDown = true
+			if c.closing {
+				continue // the end of our own Terminate-Request
+			}
 			err := a.Err
 			if err == nil {
 				err = errors.New("ppp: link closed")
@@ -527,10 +531,14 @@ func orNone(s []string) string {
 func (c *controller) teardown() {
 	start := c.deps.Clock.Now()
 	defer func() { c.deps.Log.debugf("teardown took %v", c.deps.Clock.Now().Sub(start)) }()
+	c.closing = true
 	if c.ppp != nil && !c.pppDown {
-		c.pppDown = true // Close's own Send actions are all we need
+		// The PPP client sends Terminate-Request, answers the server's, and
+		// reports Down on the Terminate-Ack.
 		c.doPPP(c.ppp.Close(c.deps.Clock.Now()))
-		c.pump(pppTermWait, isTermAck)
+		if !c.pppDown {
+			c.pump(pppTermWait, func(ctrlPacket) bool { return c.pppDown })
+		}
 		c.deps.Log.debugf("ppp: closed after %v", c.deps.Clock.Now().Sub(start))
 	}
 	if c.lac != nil && !c.l2tpEnd {
@@ -569,8 +577,8 @@ func (c *controller) pump(d time.Duration, done func(ctrlPacket) bool) {
 					}
 				}
 			case kindPPP:
-				if f, ok := answerDuringClose(p.data); ok {
-					c.dp.sendPPP(f)
+				if c.ppp != nil && !c.pppDown {
+					c.doPPP(c.ppp.Handle(now, p.data))
 				}
 			}
 			if done(p) {
@@ -580,27 +588,6 @@ func (c *controller) pump(d time.Duration, done func(ctrlPacket) bool) {
 			return
 		}
 	}
-}
-
-// answerDuringClose answers an LCP Terminate-Request from the server with a
-// Terminate-Ack while we are closing. Ref: RFC 1661 §5.5.
-func answerDuringClose(frame []byte) ([]byte, bool) {
-	proto, info, ok := ppp.ParseFrame(frame)
-	if !ok || proto != ppp.ProtoLCP || len(info) < 4 || info[0] != 5 {
-		return nil, false
-	}
-	out := make([]byte, ppp.HeaderLen+4)
-	ppp.PutHeader(out, ppp.ProtoLCP)
-	out[4], out[5], out[6], out[7] = 6, info[1], 0, 4
-	return out, true
-}
-
-func isTermAck(p ctrlPacket) bool {
-	if p.kind != kindPPP {
-		return false
-	}
-	proto, info, ok := ppp.ParseFrame(p.data)
-	return ok && proto == ppp.ProtoLCP && len(info) >= 4 && info[0] == 6
 }
 
 // stopCCNAcked returns a test for the server's acknowledgement of the last
