@@ -373,14 +373,21 @@ func TestSoftEtherMSCHAPv2(t *testing.T) {
 // lifetime is 20 s; SoftEther also re-keys at lifetime + 1 s) while a ping
 // runs every 0.5 s for 60 s.
 func TestSoftEtherRekey(t *testing.T) {
-	p := needPeer(t)
-	c := p.connect(t, "--sa-lifetime", "20s", "-v")
+	needPeer(t).keepsPinging(t, 120, "re-keyed", "--sa-lifetime", "20s")
+}
+
+// keepsPinging connects with extra flags and -v, pings 192.168.30.1 every
+// 0.5 s count times with at most 3 lost, checks that the log shows event
+// (what the flags were meant to cause), and disconnects cleanly.
+func (p *peer) keepsPinging(t *testing.T, count int, event string, extra ...string) {
+	t.Helper()
+	c := p.connect(t, append(extra, "-v")...)
 	c.waitConnected(30 * time.Second)
-	if sent, got := p.steadyPing(t, 120); sent-got > 3 {
-		t.Errorf("lost %d of %d pings across re-keys, want at most 3", sent-got, sent)
+	if sent, got := p.steadyPing(t, count); sent-got > 3 {
+		t.Errorf("lost %d of %d pings, want at most 3", sent-got, sent)
 	}
-	if !strings.Contains(c.output(), "re-keyed") {
-		t.Errorf("no re-key happened in 60 s:\n%s", c.output())
+	if !strings.Contains(c.output(), event) {
+		t.Errorf("no %q in the log after %d pings:\n%s", event, count, c.output())
 	}
 	if took, code := c.interrupt(); code != 0 || took > 4500*time.Millisecond {
 		t.Fatalf("after SIGINT: exit %d in %v", code, took)
@@ -452,16 +459,5 @@ func TestSoftEtherNothingListens(t *testing.T) {
 // re-authentication (a new Main Mode under the running link, at about 85 %
 // of a 60 s IKE SA lifetime) while a ping runs every 0.5 s.
 func TestSoftEtherReauth(t *testing.T) {
-	p := needPeer(t)
-	c := p.connect(t, "--ike-lifetime", "60s", "-v")
-	c.waitConnected(30 * time.Second)
-	if sent, got := p.steadyPing(t, 150); sent-got > 3 {
-		t.Errorf("lost %d of %d pings across the re-authentication, want at most 3", sent-got, sent)
-	}
-	if !strings.Contains(c.output(), "IKE SA re-authenticated") {
-		t.Errorf("no re-authentication happened in 75 s:\n%s", c.output())
-	}
-	if took, code := c.interrupt(); code != 0 || took > 4500*time.Millisecond {
-		t.Fatalf("after SIGINT: exit %d in %v", code, took)
-	}
+	needPeer(t).keepsPinging(t, 150, "IKE SA re-authenticated", "--ike-lifetime", "60s")
 }
