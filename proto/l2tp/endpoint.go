@@ -290,6 +290,21 @@ func (e *endpoint) close(callUp bool) []Action {
 	return out
 }
 
+// takePeerTunnel takes the peer's tunnel ID and receive window from its
+// SCCRQ or SCCRP; it reports false when the tunnel ID is missing or zero.
+// Ref: RFC 2661 §4.4.3.
+func (e *endpoint) takePeerTunnel(m *Message) bool {
+	tid, ok := m.Uint16(AVPAssignedTunnelID)
+	if !ok || tid == 0 {
+		return false
+	}
+	e.peerTunnel = tid
+	if w, ok := m.Uint16(AVPReceiveWindowSize); ok {
+		e.rel.setPeerWindow(w)
+	}
+	return true
+}
+
 // randomID draws a non-zero 16-bit ID from the configured source.
 func (e *endpoint) randomID() (uint16, error) {
 	var b [2]byte

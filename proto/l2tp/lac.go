@@ -140,14 +140,10 @@ func (c *LAC) dispatch(now time.Time, m *Message, out []Action) []Action {
 // onSCCRP completes the control connection and places the call.
 // Ref: RFC 2661 §5.1, §5.2.1, §6.2.
 func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
-	tid, ok := m.Uint16(AVPAssignedTunnelID)
-	if !ok || tid == 0 {
+	if !c.takePeerTunnel(m) {
 		return c.stopTunnel(ErrorCodeValue, ErrMissingAVP, "SCCRP without a valid Assigned Tunnel ID", out)
 	}
-	c.peerTunnel = tid
-	if w, ok := m.Uint16(AVPReceiveWindowSize); ok {
-		c.rel.setPeerWindow(w)
-	}
+	tid := c.peerTunnel
 	c.framing = framingFor(m)
 	host, _ := m.Text(AVPHostName)
 	vendor, _ := m.Text(AVPVendorName)

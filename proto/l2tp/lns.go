@@ -127,13 +127,8 @@ func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
 
 // onSCCRQ answers with SCCRP. Ref: RFC 2661 §5.1, §6.2.
 func (s *LNS) onSCCRQ(now time.Time, m *Message, out []Action) []Action {
-	tid, ok := m.Uint16(AVPAssignedTunnelID)
-	if !ok || tid == 0 {
+	if !s.takePeerTunnel(m) {
 		return s.stopTunnel(ErrorCodeValue, ErrMissingAVP, "SCCRQ without a valid Assigned Tunnel ID", out)
-	}
-	s.peerTunnel = tid
-	if w, ok := m.Uint16(AVPReceiveWindowSize); ok {
-		s.rel.setPeerWindow(w)
 	}
 	s.peerHost, _ = m.Text(AVPHostName)
 	s.peerVend, _ = m.Text(AVPVendorName)
