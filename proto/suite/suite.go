@@ -24,6 +24,15 @@ const (
 	EncAESCBC EncID = 7 // Ref: RFC 3602 §5 (IKE: RFC 2409 App. A, IANA "IPSEC Encryption Algorithm")
 )
 
+// BlockSize is the cipher's block size in bytes, which is also the length
+// of phase-1 and phase-2 IVs (RFC 2409 Appendix B); 0 for an unknown ID.
+func (e EncID) BlockSize() int {
+	if e == EncAESCBC {
+		return aes.BlockSize
+	}
+	return 0
+}
+
 // HashID is an IKE phase-1 Hash Algorithm attribute value. The PRF is HMAC
 // with this hash (RFC 2409 §5: no PRF attribute → HMAC of the hash).
 // Ref: RFC 2409 Appendix A; RFC 4868 §2.4 for SHA2-256 in IKEv1.
