@@ -218,7 +218,7 @@ func TestConnect(t *testing.T) {
 	want := tunnel.Config{
 		Server: "10.200.0.1", IKEPort: 500, NATTPort: 4501,
 		PSK: []byte("the-psk"), User: "alice", Password: []byte("the-password"),
-		Auth: []string{"pap"},
+		Auth: []tunnel.AuthMethod{tunnel.AuthPAP},
 		Routes: []netip.Prefix{
 			netip.MustParsePrefix("192.168.30.0/24"), netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/16"),
 		},
@@ -237,7 +237,7 @@ func TestConnectDefaults(t *testing.T) {
 	want := tunnel.Config{
 		Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 		PSK: []byte("the-psk"), User: "alice", Password: []byte("the-password"),
-		Auth: []string{"mschapv2", "pap"}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
+		Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
 	}
 	if w.gotCfg == nil || !reflect.DeepEqual(*w.gotCfg, want) {
 		t.Errorf("run got config\n %+v\nwant\n %+v", w.gotCfg, want)

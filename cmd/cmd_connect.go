@@ -35,7 +35,7 @@ func newConnectCommand(d appDeps) *cli.Command {
 			&cli.StringFlag{Name: flgUser, Usage: "PPP user `NAME`"},
 			&cli.StringFlag{Name: flgPasswordFile, Usage: "read the PPP password from `FILE`"},
 			&cli.StringFlag{Name: flgPassword, Usage: "PPP `PASSWORD` (visible in ps; prefer --" + flgPasswordFile + " or " + envPassword + ")"},
-			&cli.StringFlag{Name: flgAuth, Value: def.Auth, Usage: "PPP authentication methods accepted: comma-separated `LIST` in order of preference (known: " + strings.Join(tunnel.KnownAuth, ", ") + ")"},
+			&cli.StringFlag{Name: flgAuth, Value: def.Auth, Usage: "PPP authentication methods accepted: comma-separated `LIST` in order of preference (known: " + authNames(tunnel.KnownAuth) + ")"},
 			&cli.StringSliceFlag{Name: flgRoute, Usage: "route IPv4 `CIDR` through the tunnel (repeatable)"},
 			&cli.StringFlag{Name: flgInterface, Value: def.Interface, Usage: "TUN interface `NAME`"},
 			&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
@@ -86,10 +86,6 @@ func connect(c *cli.Context, d appDeps) error {
 	cfg, err := configFrom(c.Context, f, src)
 	if err != nil {
 		return err
-	}
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
-		return err // wraps tunnel.ErrConfig: exit 2
 	}
 	deps := tunnel.Deps{
 		Log:    newLogger(d.stderr, d.now, f.Verbose),

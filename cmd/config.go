@@ -33,19 +33,19 @@ type connectFlags struct {
 func defaultConnectFlags() connectFlags {
 	return connectFlags{
 		NATTPort:    tunnel.DefaultNATTPort,
-		Auth:        strings.Join(tunnel.DefaultAuth, ","),
+		Auth:        strings.ReplaceAll(authNames(tunnel.DefaultAuth), " ", ""),
 		Interface:   tunnel.DefaultInterface,
 		SALifetime:  tunnel.DefaultSALifetime,
 		IKELifetime: tunnel.DefaultIKELifetime,
 	}
 }
 
-// configFrom turns the flags into a tunnel.Config. Apart from the secrets,
-// which come from src (flag, file, environment or a terminal prompt), it is a
-// pure function. Every error it returns is a usage error (exit code 2) or
-// wraps tunnel.ErrConfig, and none contains a secret.
-//
-// Non-secret problems are reported before any prompt for a secret.
+// configFrom turns the flags into a typed tunnel.Config: the one place where
+// text becomes configuration. Apart from the secrets, which come from src
+// (flag, file, environment or a terminal prompt), it is a pure function.
+// Every error it returns is a usage error or wraps tunnel.ErrConfig (exit
+// code 2), and none contains a secret. It checks every non-secret field before any prompt for a secret;
+// tunnel.Run checks the whole Config once more (Validate) as its contract.
 func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.Config, error) {
 	var cfg tunnel.Config
 	var err error
@@ -70,8 +70,8 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 		return tunnel.Config{}, err
 	}
 
-	if f.Interface == "" {
-		return tunnel.Config{}, usageErrorf("--%s: empty interface name", flgInterface)
+	if err := tunnel.CheckInterfaceName(f.Interface); err != nil {
+		return tunnel.Config{}, err // wraps tunnel.ErrConfig: exit 2
 	}
 	cfg.Interface = f.Interface
 
@@ -84,14 +84,6 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 		return tunnel.Config{}, usageErrorf("--%s %v: below the minimum of %v", flgIKELifetime, f.IKELifetime, tunnel.MinIKELifetime)
 	}
 	cfg.IKELifetime = f.IKELifetime
-
-	// Catch what tunnel rejects (e.g. the interface name) before asking for
-	// secrets. The placeholders only satisfy the "secret given" checks.
-	probe := cfg.WithDefaults()
-	probe.PSK, probe.Password = []byte("x"), []byte("x")
-	if err := probe.Validate(); err != nil {
-		return tunnel.Config{}, err
-	}
 
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
 		return tunnel.Config{}, err
@@ -171,21 +163,33 @@ func checkHostName(h string) error {
 
 // parseAuth parses --auth: PPP authentication methods in order of
 // preference, comma-separated, case-insensitive, each at most once.
-func parseAuth(s string) ([]string, error) {
-	var out []string
-	for _, m := range strings.Split(s, ",") {
-		m = strings.ToLower(strings.TrimSpace(m))
+func parseAuth(s string) ([]tunnel.AuthMethod, error) {
+	known := authNames(tunnel.KnownAuth)
+	var out []tunnel.AuthMethod
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return nil, usageErrorf("--%s %q: empty method name (known: %s)", flgAuth, s, known)
+		}
+		m, err := tunnel.ParseAuthMethod(name)
 		switch {
-		case m == "":
-			return nil, usageErrorf("--%s %q: empty method name (known: %s)", flgAuth, s, strings.Join(tunnel.KnownAuth, ", "))
-		case !slices.Contains(tunnel.KnownAuth, m):
-			return nil, usageErrorf("--%s: unknown method %q (known: %s)", flgAuth, m, strings.Join(tunnel.KnownAuth, ", "))
+		case err != nil:
+			return nil, usageErrorf("--%s: unknown method %q (known: %s)", flgAuth, strings.ToLower(name), known)
 		case slices.Contains(out, m):
 			return nil, usageErrorf("--%s: method %q listed twice", flgAuth, m)
 		}
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// authNames joins the methods' names with commas, as --auth takes them.
+func authNames(ms []tunnel.AuthMethod) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = m.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // parseRoutes parses the --route values: IPv4 CIDR prefixes without host

@@ -26,7 +26,7 @@ func TestConfigFrom(t *testing.T) {
 		c := tunnel.Config{
 			Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 			PSK: []byte("k"), User: "alice", Password: []byte("p"),
-			Auth: []string{"mschapv2", "pap"}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
+			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
 		}
 		if mod != nil {
 			mod(&c)
@@ -84,9 +84,9 @@ func TestConfigFrom(t *testing.T) {
 			wantErr: "did you mean 192.168.30.0/24", usage: true},
 		{name: "route IPv6", flags: base(func(f *connectFlags) { f.Routes = []string{"2001:db8::/32"} }), wantErr: "only IPv4 routes", usage: true},
 		{name: "auth pap only", flags: base(func(f *connectFlags) { f.Auth = "pap" }),
-			want: want(func(c *tunnel.Config) { c.Auth = []string{"pap"} })},
+			want: want(func(c *tunnel.Config) { c.Auth = []tunnel.AuthMethod{tunnel.AuthPAP} })},
 		{name: "auth order and case", flags: base(func(f *connectFlags) { f.Auth = "PAP, MSCHAPv2" }),
-			want: want(func(c *tunnel.Config) { c.Auth = []string{"pap", "mschapv2"} })},
+			want: want(func(c *tunnel.Config) { c.Auth = []tunnel.AuthMethod{tunnel.AuthPAP, tunnel.AuthMSCHAPv2} })},
 		{name: "auth unknown", flags: base(func(f *connectFlags) { f.Auth = "mschapv2,chap" }),
 			wantErr: `unknown method "chap" (known: mschapv2, pap)`, usage: true},
 		{name: "auth twice", flags: base(func(f *connectFlags) { f.Auth = "pap,pap" }), wantErr: `method "pap" listed twice`, usage: true},

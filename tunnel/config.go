@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
 )
 
-// Config is everything Run needs to bring up one connection. cmd builds it
-// from flags (and later profiles); Validate checks it.
+// Config is everything Run needs to bring up one connection, typed: cmd
+// parses flags (and later profiles) into it once, and Run checks it once
+// with Validate.
 type Config struct {
 	Server   string // host name or IPv4 address of the server
 	IKEPort  uint16 // default 500
@@ -17,8 +21,8 @@ type Config struct {
 
 	PSK      []byte // never logged
 	User     string
-	Password []byte   // never logged
-	Auth     []string // PPP methods accepted, in preference order: "mschapv2", "pap"
+	Password []byte       // never logged
+	Auth     []AuthMethod // PPP methods accepted, in preference order (KnownAuth)
 
 	Routes     []netip.Prefix // routed into the tunnel (besides the peer's host route)
 	Interface  string         // TUN name, default "l2tp0"
@@ -40,11 +44,53 @@ const (
 	MinIKELifetime     = time.Minute
 )
 
+// AuthMethod is a PPP authentication method; its String form ("mschapv2",
+// "pap") is what users type.
+type AuthMethod = ppp.AuthMethod
+
+// The PPP authentication methods the client implements.
+const (
+	AuthMSCHAPv2 = ppp.MSCHAPv2 // RFC 2759
+	AuthPAP      = ppp.PAP      // RFC 1334
+)
+
 // DefaultAuth is the PPP authentication preference when --auth is not given.
-var DefaultAuth = []string{"mschapv2", "pap"}
+var DefaultAuth = []AuthMethod{AuthMSCHAPv2, AuthPAP}
 
 // KnownAuth lists the PPP methods Config.Auth may name.
-var KnownAuth = []string{"mschapv2", "pap"}
+var KnownAuth = []AuthMethod{AuthMSCHAPv2, AuthPAP}
+
+// ParseAuthMethod parses a method's name as AuthMethod.String prints it,
+// ignoring case; only the methods in KnownAuth are accepted.
+func ParseAuthMethod(s string) (AuthMethod, error) {
+	for _, m := range KnownAuth {
+		if strings.EqualFold(s, m.String()) {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown authentication method %q (known: %s)", ErrConfig, s, joinAuth(KnownAuth))
+}
+
+func joinAuth(ms []AuthMethod) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = m.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// CheckInterfaceName reports whether name can name a network interface on
+// Linux: 1 to 15 bytes, no '/' and no white space. Its error wraps
+// ErrConfig.
+func CheckInterfaceName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty interface name", ErrConfig)
+	}
+	if len(name) > 15 || strings.ContainsAny(name, "/ \t\n") {
+		return fmt.Errorf("%w: bad interface name %q (1 to 15 characters, no '/' or spaces)", ErrConfig, name)
+	}
+	return nil
+}
 
 // ErrConfig marks configuration errors (usage errors for the CLI).
 var ErrConfig = errors.New("invalid configuration")
@@ -67,7 +113,7 @@ func (c Config) WithDefaults() Config {
 		c.IKELifetime = DefaultIKELifetime
 	}
 	if len(c.Auth) == 0 {
-		c.Auth = append([]string(nil), DefaultAuth...)
+		c.Auth = slices.Clone(DefaultAuth)
 	}
 	return c
 }
@@ -92,20 +138,17 @@ func (c Config) Validate() error {
 		return bad("SA lifetime %v is below the minimum %v", c.SALifetime, MinSALifetime)
 	case c.IKELifetime < MinIKELifetime:
 		return bad("IKE SA lifetime %v is below the minimum %v", c.IKELifetime, MinIKELifetime)
-	case c.Interface == "" || len(c.Interface) > 15 || strings.ContainsAny(c.Interface, "/ \t\n"):
-		return bad("bad interface name %q", c.Interface)
+	}
+	if err := CheckInterfaceName(c.Interface); err != nil {
+		return err
 	}
 	if len(c.Auth) == 0 {
 		return bad("no PPP authentication method allowed")
 	}
-	seen := map[string]bool{}
+	seen := map[AuthMethod]bool{}
 	for _, a := range c.Auth {
-		known := false
-		for _, k := range KnownAuth {
-			known = known || a == k
-		}
-		if !known {
-			return bad("unknown authentication method %q (known: %s)", a, strings.Join(KnownAuth, ", "))
+		if !slices.Contains(KnownAuth, a) {
+			return bad("unknown authentication method %v (known: %s)", a, joinAuth(KnownAuth))
 		}
 		if seen[a] {
 			return bad("authentication method %q listed twice", a)

@@ -407,19 +407,10 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 		case l2tp.SessionUp:
 			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
 			c.phase = PhaseLCP
-			auth := make([]ppp.AuthMethod, 0, len(c.cfg.Auth))
-			for _, s := range c.cfg.Auth {
-				m, err := ppp.ParseAuthMethod(s)
-				if err != nil {
-					c.fail(PhaseSetup, err)
-					return
-				}
-				auth = append(auth, m)
-			}
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
 				User:     c.cfg.User,
 				Password: string(c.cfg.Password),
-				Auth:     auth,
+				Auth:     c.cfg.Auth,
 				Rand:     c.deps.Rand,
 			})
 			c.doPPP(c.ppp.Start(c.deps.Clock.Now()))

@@ -290,11 +290,11 @@ func TestE2EConnectPingDisconnect(t *testing.T) {
 	cases := []struct {
 		name     string
 		profile  func() peertest.Profile
-		auth     []string
+		auth     []AuthMethod
 		wantAuth ppp.AuthMethod
 	}{
 		{"softether/default-auth", peertest.SoftEther, nil, ppp.MSCHAPv2},
-		{"softether/pap", peertest.SoftEther, []string{"pap"}, ppp.PAP},
+		{"softether/pap", peertest.SoftEther, []AuthMethod{AuthPAP}, ppp.PAP},
 		{"libreswan/default-auth", peertest.Libreswan, nil, ppp.MSCHAPv2},
 	}
 	for _, tc := range cases {
@@ -431,10 +431,10 @@ func TestE2EWrongPassword(t *testing.T) {
 	cases := []struct {
 		name    string
 		profile func() peertest.Profile
-		auth    []string
+		auth    []AuthMethod
 	}{
 		{"softether/mschapv2", peertest.SoftEther, nil},
-		{"softether/pap", peertest.SoftEther, []string{"pap"}}, // answered by LCP Terminate-Request
+		{"softether/pap", peertest.SoftEther, []AuthMethod{AuthPAP}}, // answered by LCP Terminate-Request
 		{"libreswan/mschapv2", peertest.Libreswan, nil},
 	}
 	for _, tc := range cases {
@@ -472,7 +472,7 @@ func TestE2ENoCommonAuth(t *testing.T) {
 	p := peertest.Libreswan()
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
-	cfg.Auth = []string{"pap"}
+	cfg.Auth = []AuthMethod{AuthPAP}
 	h := startRun(t, n, srv, cfg, nil)
 	err, _ := h.result(connectTimeout)
 	if ph := PhaseOf(err); (ph != PhaseLCP && ph != PhaseAuth) || !errors.Is(err, ppp.ErrNoCommonAuth) {
