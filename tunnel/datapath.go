@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"crypto/aes"
 	"errors"
 	"io/fs"
 	"net"
@@ -18,11 +17,15 @@ import (
 // The fast path between the TUN device and the UDP socket.
 //
 // Outbound (TUN → server), written in place in front of the IPv4 packet that
-// the TUN read left at buf[tunOffset:]:
+// the TUN read left at buf[tunOffset:]; offsets for a 16-byte IV (AES-CBC),
+// the longest in proto/suite today:
 //
 //	|ESP hdr|  IV  |UDP|L2TP|PPP| IPv4 packet ... |pad|PL|NH|ICV|
 //	0       8      24  32   38  42 = tunOffset
-//	        └── sa.Headroom() ─┘└─ innerHeaders ─┘
+//	└─ sa.Headroom() ─┘└─ innerHeaders ─┘
+//
+// A transform with a shorter IV starts its ESP header further in; the
+// buffer's first bytes are then unused.
 //
 // Inbound (server → TUN): ESP is opened in place in the datagram buffer, and
 // the IPv4 packet inside is written to the TUN from where it lies.
@@ -51,19 +54,21 @@ const (
 	// trailer, fit without truncation.
 	maxPacket = 1 << 16
 
-	// maxESPHeadroom is the most ESP writes in front of its payload: the
-	// header and an AES-CBC IV (RFC 4303 §2, RFC 3602 §3). Every transform
-	// in proto/suite is AES-CBC.
-	maxESPHeadroom = esp.HeaderLen + aes.BlockSize
-	// maxESPTrailer is the most ESP writes after its payload: padding to the
-	// block size, Pad Length, Next Header, and the longest ICV (16 bytes,
-	// HMAC-SHA2-256-128; RFC 4868).
-	maxESPTrailer = aes.BlockSize - 1 + 2 + 16
-
 	// innerHeaders are the headers between ESP and the IPv4 packet: the
 	// transport-mode inner UDP header, the L2TP data header and the PPP
 	// header (FF 03 00 21).
 	innerHeaders = inet.UDPHeaderLen + l2tp.DataHeaderLen + ppp.HeaderLen
+)
+
+// Buffer layout that depends on the ESP transforms: sized at start-up from
+// the proto/suite registry, so that any transform fits.
+var (
+	// maxESPHeadroom is the most ESP writes in front of its payload: the
+	// header and the longest IV (RFC 4303 §2).
+	maxESPHeadroom = esp.MaxHeadroom()
+	// maxESPTrailer is the most ESP writes after its payload: padding to the
+	// largest block, Pad Length, Next Header, and the longest ICV.
+	maxESPTrailer = esp.MaxTrailer()
 
 	// tunOffset is where TUN reads land in a buffer: room for every header
 	// in front of the IPv4 packet.

@@ -107,7 +107,7 @@ var lcpEchoRequest = []byte{0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 8, 0xde, 0xad, 0xbe
 func sealL2TP(tb testing.TB, msg []byte, sa *esp.SA) []byte {
 	tb.Helper()
 	buf := make([]byte, maxPacket)
-	const off = maxESPHeadroom + inet.UDPHeaderLen
+	off := maxESPHeadroom + inet.UDPHeaderLen
 	copy(buf[off:], msg)
 	out, err := sealUDP(buf, off, len(msg), sa)
 	if err != nil {
@@ -120,7 +120,7 @@ func sealL2TP(tb testing.TB, msg []byte, sa *esp.SA) []byte {
 func sealPPP(tb testing.TB, frame []byte, sa *esp.SA, tunnel, session uint16) []byte {
 	tb.Helper()
 	buf := make([]byte, maxPacket)
-	const off = maxESPHeadroom + inet.UDPHeaderLen + l2tp.DataHeaderLen
+	off := maxESPHeadroom + inet.UDPHeaderLen + l2tp.DataHeaderLen
 	copy(buf[off:], frame)
 	out, err := encapPPP(buf, off, len(frame), sa, tunnel, session)
 	if err != nil {

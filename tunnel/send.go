@@ -47,7 +47,7 @@ func (d *dataPath) sendL2TPControl(msg []byte) error {
 	if sa == nil {
 		return errNoOutboundSA
 	}
-	const off = maxESPHeadroom + inet.UDPHeaderLen
+	off := maxESPHeadroom + inet.UDPHeaderLen
 	if len(msg) > maxPacket-off-maxESPTrailer {
 		return errTooBig
 	}
@@ -74,7 +74,7 @@ func (d *dataPath) sendPPP(frame []byte) error {
 		return errNoSession
 	}
 	peerTunnel, peerSession, _, _ := unpackSession(sess)
-	const off = maxESPHeadroom + inet.UDPHeaderLen + l2tp.DataHeaderLen
+	off := maxESPHeadroom + inet.UDPHeaderLen + l2tp.DataHeaderLen
 	if len(frame) > maxPacket-off-maxESPTrailer {
 		return errTooBig
 	}

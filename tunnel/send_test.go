@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
+	"github.com/l2tpctl/l2tpctl/proto/suite"
 	"github.com/l2tpctl/l2tpctl/tunnel/internal/nettest"
 )
 
@@ -35,6 +36,39 @@ func TestEncapsulateLayout(t *testing.T) {
 			}
 			if !bytes.Equal(inner[:len(want)], want) || !bytes.Equal(inner[len(want):], p) {
 				t.Errorf("ESP payload\n% x\nwant\n% x ‖ packet", inner, want)
+			}
+		})
+	}
+}
+
+// TestBufferLayoutFitsRegistry: the buffer layout, sized from the proto/suite
+// registry at start-up, has room for every ESP transform in it: the largest
+// packet a TUN read may return encapsulates in place in one pooled buffer
+// and decapsulates again.
+func TestBufferLayoutFitsRegistry(t *testing.T) {
+	if tunOffset != maxESPHeadroom+innerHeaders || tunOffset+maxTUNPacket+maxESPTrailer != maxPacket {
+		t.Fatalf("layout: offset %d, max packet %d, trailer %d", tunOffset, maxTUNPacket, maxESPTrailer)
+	}
+	if tunOffset != 42 { // the diagram in datapath.go
+		t.Errorf("tunOffset %d; update the diagram", tunOffset)
+	}
+	big := ping(maxTUNPacket, 1)
+	for _, tr := range suite.AllESPTransforms() {
+		t.Run(tr.String(), func(t *testing.T) {
+			out, in := newSA(t, tr, 0x300, 7), newSA(t, tr, 0x300, 7)
+			if out.Headroom() > maxESPHeadroom || out.MaxTrailer() > maxESPTrailer {
+				t.Fatalf("headroom %d, trailer %d: the buffer has %d, %d",
+					out.Headroom(), out.MaxTrailer(), maxESPHeadroom, maxESPTrailer)
+			}
+			buf := new([maxPacket]byte)
+			copy(buf[tunOffset:], big)
+			pkt, err := encapsulate(buf[:], tunOffset, len(big), out, clientTunnel, clientSess)
+			if err != nil {
+				t.Fatalf("largest packet: %v", err)
+			}
+			kind, got, err := decapsulate(pkt, in, clientTunnel, clientSess)
+			if err != nil || kind != kindIPv4 || !bytes.Equal(got, big) {
+				t.Fatalf("decapsulate = %v, %d bytes, %v", kind, len(got), err)
 			}
 		})
 	}
