@@ -159,30 +159,21 @@ func AllESPTransforms() []ESPTransform {
 }
 
 // MaxESPIVLen is the longest IV of any ESP cipher in the registry.
-func MaxESPIVLen() int {
-	n := 0
-	for _, c := range espCiphers {
-		n = max(n, c.ivLen)
-	}
-	return n
-}
+func MaxESPIVLen() int { return maxOf(espCiphers, func(c espCipher) int { return c.ivLen }) }
 
 // MaxESPBlockSize is the largest block size (padding boundary) of any ESP
 // cipher in the registry.
-func MaxESPBlockSize() int {
-	n := 0
-	for _, c := range espCiphers {
-		n = max(n, c.blockSize)
-	}
-	return n
-}
+func MaxESPBlockSize() int { return maxOf(espCiphers, func(c espCipher) int { return c.blockSize }) }
 
 // MaxESPICVLen is the longest ICV of any ESP integrity algorithm in the
 // registry.
-func MaxESPICVLen() int {
+func MaxESPICVLen() int { return maxOf(espAuths, func(a espAuth) int { return a.icvLen }) }
+
+// maxOf is the largest size(e) over the entries e of a registry table.
+func maxOf[K comparable, E any](table map[K]E, size func(E) int) int {
 	n := 0
-	for _, a := range espAuths {
-		n = max(n, a.icvLen)
+	for _, e := range table {
+		n = max(n, size(e))
 	}
 	return n
 }
