@@ -43,7 +43,7 @@ import (
 // NAT-T demultiplexer).
 //
 // Benchmark goal (BenchmarkEncap vs BenchmarkBaseline, docs/architecture.md):
-// at 1400 bytes, encapsulation costs at most 1.15× the bare AES-CBC +
+// at 1400 bytes, encapsulation costs at most 1.15× the bare CBC cipher +
 // HMAC over the same ESP payload length. Tests never assert speed.
 
 // Buffer layout.

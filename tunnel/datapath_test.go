@@ -152,7 +152,7 @@ func (discardTUN) Close() error                           { return nil }
 // TestDataPathAllocs checks that no per-packet step allocates: ESP seal and
 // open, encapsulate and decapsulate, and the readers' per-packet work
 // (sendIPv4 with the socket write; handle with demux, SA lookup and TUN
-// write). STYLE.md §2.8.
+// write), as the pooled, in-place layout in datapath.go promises.
 func TestDataPathAllocs(t *testing.T) {
 	const runs = 100
 	for _, s := range testSuites {

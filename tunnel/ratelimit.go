@@ -19,8 +19,8 @@ func (b *readBackoff) wait() {
 	}
 }
 
-// rateLimit lets one log line a second through (per-packet errors; STYLE
-// §2.11). It is safe for concurrent use.
+// rateLimit lets one log line a second through, so that per-packet errors
+// cannot flood the log. It is safe for concurrent use.
 type rateLimit struct{ next atomic.Int64 }
 
 func (r *rateLimit) allow() bool {
