@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// This is the only file that imports songgao/water (STYLE.md §2.9).
+// This is the only file that imports songgao/water.
 //
 // On Linux, water opens /dev/net/tun with O_NONBLOCK and wraps the fd in
 // os.NewFile (syscalls_linux_go1.11.go), so the fd sits in the runtime

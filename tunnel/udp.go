@@ -15,7 +15,8 @@ import (
 // 1–4), IKE with the non-ESP marker, ESP and NAT-T keepalives to server:4500.
 // Its local port is random per connection, never 500 or 4500: several
 // clients behind one NAT must not collide, and some servers wedge when a
-// stale session reappears from the same IP:port (issue #3).
+// stale session reappears from the same IP:port (SoftEther: docs/interop.md,
+// "Known problems").
 
 // packetKind names what a datagram (or a decapsulated packet) carries.
 type packetKind uint8

@@ -1,11 +1,13 @@
 // Package esp implements RFC 4303 ESP in transport mode for one IPsec SA
 // direction: Seal encrypts and authenticates a payload in place, using
 // headroom in front of it and spare capacity behind it; Open verifies and
-// decrypts in place. Only the transforms in proto/suite are supported:
-// AES-CBC (RFC 3602) with HMAC-SHA1-96 (RFC 2404) or HMAC-SHA2-256-128
-// (RFC 4868). There are no extended sequence numbers and no TFC padding.
+// decrypts in place. It supports the transforms of proto/suite's registry, a
+// CBC cipher (AES-CBC, RFC 3602) with a truncated HMAC (HMAC-SHA1-96,
+// RFC 2404; HMAC-SHA2-256-128, RFC 4868), and takes every size (IV, block,
+// ICV, keys) from there. There are no extended sequence numbers and no TFC
+// padding.
 //
-// Seal and Open do not allocate in steady state (STYLE.md §2.8).
+// Seal and Open do not allocate in steady state (TestZeroAllocs).
 package esp
 
 import (
@@ -25,8 +27,8 @@ import (
 
 // HeaderLen is the fixed ESP header: SPI and sequence number.
 //
-// Ref: RFC 4303 §2 (packet format); for AES-CBC the IV is the first
-// BlockSize bytes of "Payload Data" (RFC 3602 §3):
+// Ref: RFC 4303 §2 (packet format); for a CBC cipher the IV is the first
+// block of "Payload Data" (RFC 3602 §3):
 //
 //	 0                   1                   2                   3
 //	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -68,8 +70,29 @@ var (
 	ErrNoRoom       = errors.New("esp: buffer lacks headroom or trailer room")
 )
 
-// maxICVLen bounds the HMAC output we keep (SHA-256).
-const maxICVLen = 32
+// trailerLen is the fixed part of the ESP trailer: Pad Length and Next
+// Header. Ref: RFC 4303 §2.5, §2.6.
+const trailerLen = 2
+
+// The IV generator (see Seal) is AES-128 under a per-SA key; it makes IVs
+// of up to one AES block.
+const (
+	ivKeyLen = 16
+	maxIVLen = aes.BlockSize
+)
+
+// MaxHeadroom is the most Headroom() of an SA of any transform in the
+// proto/suite registry: the ESP header and the longest IV.
+func MaxHeadroom() int { return HeaderLen + suite.MaxESPIVLen() }
+
+// MaxTrailer is the most MaxTrailer() of an SA of any transform in the
+// proto/suite registry: padding to the largest block, Pad Length, Next
+// Header and the longest ICV.
+func MaxTrailer() int { return maxTrailer(suite.MaxESPBlockSize(), suite.MaxESPICVLen()) }
+
+// maxTrailer is the most Seal writes after a payload for a block size and
+// ICV length: up to bs-1 padding bytes, Pad Length, Next Header, the ICV.
+func maxTrailer(bs, icvLen int) int { return bs - 1 + trailerLen + icvLen }
 
 // ivSetter is implemented by the BlockModes crypto/cipher returns for AES
 // (Go ≥ 1.24: *crypto/internal/fips140/aes.CBCEncrypter/CBCDecrypter), which
@@ -85,9 +108,10 @@ type ivSetter interface {
 type SA struct {
 	spi       uint32
 	t         suite.ESPTransform
-	bs        int // cipher block size == IV length
+	bs        int // cipher block size, to which the payload is padded (a power of two)
+	ivLen     int // == bs (CBC)
 	icvLen    int
-	headroom  int // HeaderLen + bs
+	headroom  int // HeaderLen + ivLen
 	block     cipher.Block
 	ivBlock   cipher.Block  // AES under a random per-SA key, for IVs; safe for concurrent use
 	seq       atomic.Uint64 // last sequence number used by Seal
@@ -97,16 +121,19 @@ type SA struct {
 	nReplay   atomic.Uint64
 
 	mu     sync.Mutex
-	enc    ivSetter  // caller must hold mu; nil → cbcEncrypt on block
-	dec    ivSetter  // caller must hold mu; nil → cbcDecrypt on block
-	mac    hash.Hash // caller must hold mu
-	sum    [maxICVLen]byte
-	replay ReplayWindow // caller must hold mu
+	enc    ivSetter       // caller must hold mu; nil → cbcEncrypt on block
+	dec    ivSetter       // caller must hold mu; nil → cbcDecrypt on block
+	mac    hash.Hash      // caller must hold mu
+	sum    []byte         // caller must hold mu; room for the MAC output (cap mac.Size())
+	ivGen  [maxIVLen]byte // caller must hold mu; the IV generator's block
+	replay ReplayWindow   // caller must hold mu
 }
 
 // NewSA keys one SA direction. encKey and authKey must have the transform's
 // lengths. rand supplies the 16-byte key of the per-SA IV generator (see
-// Seal); it is read only here.
+// Seal); it is read only here. The transform's cipher must be a CBC cipher
+// whose IV is one block of at most 16 bytes (every ESP cipher in
+// proto/suite is).
 func NewSA(spi uint32, t suite.ESPTransform, encKey, authKey []byte, rand io.Reader) (*SA, error) {
 	if !t.Supported() {
 		return nil, suite.ErrUnsupported
@@ -117,11 +144,15 @@ func NewSA(spi uint32, t suite.ESPTransform, encKey, authKey []byte, rand io.Rea
 	if rand == nil {
 		return nil, errors.New("esp: nil random source")
 	}
-	block, err := suite.NewCBC(encKey)
+	block, err := t.NewCipher(encKey)
 	if err != nil {
 		return nil, err
 	}
-	var ivKey [16]byte
+	bs, ivLen := t.BlockSize(), t.IVLen()
+	if block.BlockSize() != bs || ivLen != bs || ivLen > maxIVLen || bs&(bs-1) != 0 {
+		return nil, errors.New("esp: transform " + t.String() + " is not a CBC cipher with a one-block IV")
+	}
+	var ivKey [ivKeyLen]byte
 	if _, err := io.ReadFull(rand, ivKey[:]); err != nil {
 		return nil, errors.Join(errors.New("esp: reading IV key"), err)
 	}
@@ -137,21 +168,26 @@ func NewSA(spi uint32, t suite.ESPTransform, encKey, authKey []byte, rand io.Rea
 	// The first Reset makes crypto/hmac precompute the padded-key states;
 	// later Resets restore them without allocating.
 	mac.Reset()
+	if mac.Size() < t.ICVLen() {
+		return nil, errors.New("esp: MAC shorter than the ICV of " + t.String())
+	}
 	sa := &SA{
 		spi:      spi,
 		t:        t,
-		bs:       t.BlockSize(),
+		bs:       bs,
+		ivLen:    ivLen,
 		icvLen:   t.ICVLen(),
-		headroom: HeaderLen + t.BlockSize(),
+		headroom: HeaderLen + ivLen,
 		block:    block,
 		ivBlock:  ivBlock,
 		mac:      mac,
+		sum:      make([]byte, 0, mac.Size()),
 	}
-	var zero [aes.BlockSize]byte
-	if m, ok := cipher.NewCBCEncrypter(block, zero[:]).(ivSetter); ok {
+	zero := make([]byte, bs)
+	if m, ok := cipher.NewCBCEncrypter(block, zero).(ivSetter); ok {
 		sa.enc = m
 	}
-	if m, ok := cipher.NewCBCDecrypter(block, zero[:]).(ivSetter); ok {
+	if m, ok := cipher.NewCBCDecrypter(block, zero).(ivSetter); ok {
 		sa.dec = m
 	}
 	return sa, nil
@@ -164,19 +200,20 @@ func (sa *SA) SPI() uint32 { return sa.spi }
 func (sa *SA) Transform() suite.ESPTransform { return sa.t }
 
 // Headroom is how many bytes Seal writes in front of the payload: the ESP
-// header and the IV.
+// header and the IV. It is at most MaxHeadroom().
 func (sa *SA) Headroom() int { return sa.headroom }
 
 // MaxTrailer is the most Seal writes after the payload: up to BlockSize-1
-// padding bytes, Pad Length, Next Header and the ICV.
-func (sa *SA) MaxTrailer() int { return sa.bs - 1 + 2 + sa.icvLen }
+// padding bytes, Pad Length, Next Header and the ICV. It is at most the
+// package's MaxTrailer().
+func (sa *SA) MaxTrailer() int { return maxTrailer(sa.bs, sa.icvLen) }
 
 // padLen is the padding that makes payload+padding+2 a multiple of the block
 // size (RFC 4303 §2.4; RFC 3602 §2.4). The block size is a power of two.
-func (sa *SA) padLen(n int) int { return -(n + 2) & (sa.bs - 1) }
+func (sa *SA) padLen(n int) int { return -(n + trailerLen) & (sa.bs - 1) }
 
 // Overhead is the exact number of bytes ESP adds to an n-byte payload.
-func (sa *SA) Overhead(n int) int { return sa.headroom + sa.padLen(n) + 2 + sa.icvLen }
+func (sa *SA) Overhead(n int) int { return sa.headroom + sa.padLen(n) + trailerLen + sa.icvLen }
 
 // Stats returns counters: packets and payload bytes successfully sealed or
 // opened, and packets Open dropped for a bad ICV or as replays.
@@ -205,19 +242,18 @@ func PeekSPI(pkt []byte) (uint32, bool) {
 // "unpredictable", and §6 forbids counters or other low-Hamming-distance
 // sources (and the previous packet's last ciphertext block, which SoftEther
 // uses, is exactly the predictable IV of the BEAST attack). Reading
-// randomness per packet would cost a syscall or a lock, so
-// IV = AES-128_ivkey(SPI ‖ seq(64 bit) ‖ 0^32) with ivkey drawn from rand in
-// NewSA and never sent. (SPI, seq) is unique per SA, so every IV is distinct,
-// and without ivkey the IVs are indistinguishable from random blocks: the
-// "encrypt a nonce" method of NIST SP 800-38A Appendix C, with a key
-// separate from the data key.
+// randomness per packet would cost a syscall or a lock, so the IV is the
+// first IVLen bytes of AES-128_ivkey(SPI ‖ seq(64 bit) ‖ 0^32) with ivkey
+// drawn from rand in NewSA and never sent. (SPI, seq) is unique per SA, so
+// every IV comes from a distinct block, and without ivkey the IVs are
+// indistinguishable from random: the "encrypt a nonce" method of NIST
+// SP 800-38A Appendix C, with a key separate from the data key.
 func (sa *SA) Seal(buf []byte, off, n int, nextHeader byte) ([]byte, error) {
-	bs := sa.bs
 	if off < sa.headroom || n < 0 || off > cap(buf) || n > cap(buf)-off {
 		return nil, ErrNoRoom
 	}
 	pad := sa.padLen(n)
-	encEnd := off + n + pad + 2
+	encEnd := off + n + pad + trailerLen
 	end := encEnd + sa.icvLen
 	if end > cap(buf) {
 		return nil, ErrNoRoom
@@ -231,12 +267,6 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader byte) ([]byte, error) {
 	binary.BigEndian.PutUint32(buf[start:], sa.spi)
 	binary.BigEndian.PutUint32(buf[start+4:], uint32(seq))
 
-	iv := buf[off-bs : off]
-	binary.BigEndian.PutUint32(iv[0:], sa.spi)
-	binary.BigEndian.PutUint64(iv[4:], seq)
-	binary.BigEndian.PutUint32(iv[12:], 0)
-	sa.ivBlock.Encrypt(iv, iv)
-
 	trailer := buf[off+n : encEnd]
 	for i := range pad {
 		trailer[i] = byte(i + 1) // RFC 4303 §2.4: 1, 2, 3, …
@@ -245,7 +275,14 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader byte) ([]byte, error) {
 	trailer[pad+1] = nextHeader
 
 	plain := buf[off:encEnd]
+	iv := buf[off-sa.ivLen : off]
 	sa.mu.Lock()
+	g := sa.ivGen[:] // SPI ‖ seq (64 bit) ‖ 0^32
+	binary.BigEndian.PutUint32(g[0:], sa.spi)
+	binary.BigEndian.PutUint64(g[4:], seq)
+	binary.BigEndian.PutUint32(g[12:], 0)
+	sa.ivBlock.Encrypt(g, g)
+	copy(iv, g)
 	if sa.enc != nil {
 		sa.enc.SetIV(iv)
 		sa.enc.CryptBlocks(plain, plain)
@@ -307,7 +344,7 @@ func (sa *SA) Open(pkt []byte) (payload []byte, nextHeader byte, err error) {
 	} else {
 		cbcDecrypt(sa.block, iv, ct)
 	}
-	last := len(ct) - 2 // index of Pad Length; len(ct) >= bs >= 2
+	last := len(ct) - trailerLen // index of Pad Length; len(ct) >= bs >= 4
 	pad := int(ct[last])
 	if pad > last {
 		return nil, 0, ErrPadding

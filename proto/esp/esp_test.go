@@ -169,7 +169,7 @@ func TestRoundTripAllLengths(t *testing.T) {
 			for n := 0; n <= 100; n++ {
 				p := seqBytes(byte(n), n)
 				pkt := seal(t, out, p, byte(n))
-				if len(pkt) != n+out.Overhead(n) || (len(pkt)-out.Headroom()-tr.ICVLen())%16 != 0 {
+				if len(pkt) != n+out.Overhead(n) || (len(pkt)-out.Headroom()-tr.ICVLen())%tr.BlockSize() != 0 {
 					t.Fatalf("n=%d: len %d, overhead %d", n, len(pkt), out.Overhead(n))
 				}
 				if out.Overhead(n) > out.Headroom()+out.MaxTrailer() {
@@ -184,6 +184,41 @@ func TestRoundTripAllLengths(t *testing.T) {
 				t.Errorf("seal Stats = %d, %d", p, b)
 			}
 		})
+	}
+}
+
+// TestRegistry seals and opens with every transform of the proto/suite
+// registry and checks that the package-wide maxima, which size the data
+// path's buffers, cover each SA's headroom and trailer and are reached.
+func TestRegistry(t *testing.T) {
+	all := suite.AllESPTransforms()
+	if len(all) < len(transforms) {
+		t.Fatalf("%d transforms in the registry, %d tested here", len(all), len(transforms))
+	}
+	var headroom, trailer int
+	for _, tr := range all {
+		t.Run(tr.String(), func(t *testing.T) {
+			out, in := newPair(t, tr)
+			if out.Headroom() != HeaderLen+tr.IVLen() || out.MaxTrailer() != tr.BlockSize()-1+2+tr.ICVLen() {
+				t.Errorf("headroom %d, max trailer %d", out.Headroom(), out.MaxTrailer())
+			}
+			if out.Headroom() > MaxHeadroom() || out.MaxTrailer() > MaxTrailer() {
+				t.Errorf("headroom %d, max trailer %d exceed MaxHeadroom %d, MaxTrailer %d",
+					out.Headroom(), out.MaxTrailer(), MaxHeadroom(), MaxTrailer())
+			}
+			headroom, trailer = max(headroom, out.Headroom()), max(trailer, out.MaxTrailer())
+			for n := range 2 * tr.BlockSize() {
+				p := seqBytes(byte(n), n)
+				pkt := seal(t, out, p, NextHeaderUDP)
+				got, nh, err := in.Open(pkt)
+				if err != nil || nh != NextHeaderUDP || !bytes.Equal(got, p) {
+					t.Fatalf("n=%d: Open = %x, %d, %v", n, got, nh, err)
+				}
+			}
+		})
+	}
+	if headroom != MaxHeadroom() || trailer != MaxTrailer() {
+		t.Errorf("MaxHeadroom %d, MaxTrailer %d; the SAs reach %d, %d", MaxHeadroom(), MaxTrailer(), headroom, trailer)
 	}
 }
 

@@ -216,6 +216,47 @@ func TestUDPv4Golden(t *testing.T) {
 	if _, _, _, ok := ParseUDPv4(mustHex(goldenICMP)); ok {
 		t.Error("ICMP parsed as UDP")
 	}
+	if _, _, _, ok := ParseUDPv4(pkt[:len(pkt)-1]); ok {
+		t.Error("truncated packet accepted")
+	}
+	if _, ok := ParseICMPEcho(BuildUDPv4(src, dst, nil)); ok {
+		t.Error("UDP parsed as ICMP")
+	}
+}
+
+// TestICMPEchoAppendBinary: the IPv4 identification is written and parsed
+// back, and AppendBinary appends after what the buffer holds.
+func TestICMPEchoAppendBinary(t *testing.T) {
+	// Golden header (checksum computed independently with Python).
+	const wantHdr = "450000230007400040017d77c0a81e0ac0a81e01"
+	e := ICMPEcho{
+		Src: netip.MustParseAddr("192.168.30.10"), Dst: netip.MustParseAddr("192.168.30.1"),
+		Type: ICMPEchoRequest, ID: 0x1234, Seq: 7, IPID: 7, Payload: []byte("payload"),
+	}
+	b, err := e.AppendBinary([]byte{0xaa})
+	if err != nil || b[0] != 0xaa {
+		t.Fatalf("AppendBinary: % x, %v", b, err)
+	}
+	pkt := b[1:]
+	if got := hex.EncodeToString(pkt[:IPv4HeaderLen]); got != wantHdr {
+		t.Errorf("IPv4 header %s, want %s", got, wantHdr)
+	}
+	got, ok := ParseICMPEcho(pkt)
+	if !ok || got.Src != e.Src || got.Dst != e.Dst || got.Type != e.Type || got.ID != e.ID || got.Seq != e.Seq ||
+		got.IPID != e.IPID || !bytes.Equal(got.Payload, e.Payload) {
+		t.Fatalf("ParseICMPEcho = %+v, %v", got, ok)
+	}
+	if r, ok := ParseICMPEcho(got.Reply()); !ok || r.IPID != 0 {
+		t.Errorf("Reply: %+v, %v", r, ok)
+	}
+	e.Dst = netip.IPv6Loopback()
+	if b, err := e.AppendBinary([]byte{1}); err == nil || !bytes.Equal(b, []byte{1}) {
+		t.Errorf("IPv6 destination: % x, %v", b, err)
+	}
+	e.Dst, e.Payload = netip.MustParseAddr("192.168.30.1"), make([]byte, 0xFFFF)
+	if b, err := e.AppendBinary(nil); err == nil || len(b) != 0 {
+		t.Errorf("oversized: %d bytes, %v", len(b), err)
+	}
 }
 
 func TestIPv4HeaderRoundTrip(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"slices"
 )
 
 // IPv4Header is an IPv4 header. Ref: RFC 791 §3.1:
@@ -52,7 +53,10 @@ const (
 	icmpEchoHdrLen  = 8
 )
 
-var errNotIPv4 = errors.New("inet: address is not IPv4")
+var (
+	errNotIPv4 = errors.New("inet: address is not IPv4")
+	errTooLong = errors.New("inet: packet longer than 65535 bytes")
+)
 
 // AppendBinary appends the 20-byte header with a freshly computed checksum.
 func (h *IPv4Header) AppendBinary(b []byte) ([]byte, error) {
@@ -129,25 +133,28 @@ func PseudoHeaderSum(src, dst netip.Addr, proto uint8, length int) uint32 {
 		uint32(proto) + uint32(length&0xFFFF)
 }
 
-// buildIPv4 returns a new IPv4 packet (TTL 64, DF) around an upper-layer
-// message of bodyLen bytes; the body is left zeroed at pkt[20:].
-func buildIPv4(src, dst netip.Addr, proto uint8, bodyLen int) []byte {
+// appendIPv4 appends an IPv4 packet (TTL 64, DF, the given
+// identification) around an upper-layer message of bodyLen bytes, which it
+// leaves zeroed at the end of the result. On error b is returned unchanged.
+func appendIPv4(b []byte, src, dst netip.Addr, proto uint8, id uint16, bodyLen int) ([]byte, error) {
 	if IPv4HeaderLen+bodyLen > 0xFFFF {
-		return nil
+		return b, errTooLong
 	}
 	h := IPv4Header{
 		TotalLen: uint16(IPv4HeaderLen + bodyLen),
+		ID:       id,
 		Flags:    FlagDF,
 		TTL:      64,
 		Protocol: proto,
 		Src:      src,
 		Dst:      dst,
 	}
-	pkt, err := h.AppendBinary(make([]byte, 0, IPv4HeaderLen+bodyLen))
+	b = slices.Grow(b, IPv4HeaderLen+bodyLen)
+	out, err := h.AppendBinary(b)
 	if err != nil {
-		return nil
+		return b, err
 	}
-	return pkt[:IPv4HeaderLen+bodyLen]
+	return append(out, make([]byte, bodyLen)...), nil
 }
 
 // ICMPEcho is a parsed ICMP Echo or Echo Reply inside IPv4. Ref: RFC 792:
@@ -165,33 +172,49 @@ type ICMPEcho struct {
 	Src, Dst netip.Addr
 	Type     uint8 // ICMPEchoRequest or ICMPEchoReply
 	ID, Seq  uint16
+	IPID     uint16 // the IPv4 header's Identification
 	Payload  []byte // aliases the parsed packet
 }
 
-func buildICMPEcho(typ uint8, src, dst netip.Addr, id, seq uint16, payload []byte) []byte {
-	pkt := buildIPv4(src, dst, ProtoICMP, icmpEchoHdrLen+len(payload))
-	if pkt == nil {
+// AppendBinary appends e as an IPv4 packet (TTL 64, DF, identification
+// e.IPID) with valid IPv4 and ICMP checksums. Src and Dst must be IPv4
+// (IPv4-mapped IPv6 is unmapped) and the packet at most 65535 bytes;
+// otherwise it returns b unchanged and an error.
+func (e *ICMPEcho) AppendBinary(b []byte) ([]byte, error) {
+	start := len(b)
+	b, err := appendIPv4(b, e.Src, e.Dst, ProtoICMP, e.IPID, icmpEchoHdrLen+len(e.Payload))
+	if err != nil {
+		return b, err
+	}
+	m := b[start+IPv4HeaderLen:]
+	m[0] = e.Type
+	binary.BigEndian.PutUint16(m[4:], e.ID)
+	binary.BigEndian.PutUint16(m[6:], e.Seq)
+	copy(m[icmpEchoHdrLen:], e.Payload)
+	binary.BigEndian.PutUint16(m[2:], Checksum(m, 0))
+	return b, nil
+}
+
+// buildICMPEcho returns e as a new packet, or nil.
+func buildICMPEcho(e ICMPEcho) []byte {
+	pkt, err := e.AppendBinary(nil)
+	if err != nil {
 		return nil
 	}
-	m := pkt[IPv4HeaderLen:]
-	m[0] = typ
-	binary.BigEndian.PutUint16(m[4:], id)
-	binary.BigEndian.PutUint16(m[6:], seq)
-	copy(m[icmpEchoHdrLen:], payload)
-	binary.BigEndian.PutUint16(m[2:], Checksum(m, 0))
 	return pkt
 }
 
-// BuildICMPEcho returns a new IPv4 packet (TTL 64, DF) carrying an ICMP Echo
-// Request. src and dst must be IPv4 (IPv4-mapped IPv6 is unmapped); otherwise,
-// or if the packet would exceed 65535 bytes, it returns nil.
+// BuildICMPEcho returns a new IPv4 packet (TTL 64, DF, identification 0)
+// carrying an ICMP Echo Request. src and dst must be IPv4 (IPv4-mapped IPv6
+// is unmapped); otherwise, or if the packet would exceed 65535 bytes, it
+// returns nil.
 func BuildICMPEcho(src, dst netip.Addr, id, seq uint16, payload []byte) []byte {
-	return buildICMPEcho(ICMPEchoRequest, src, dst, id, seq, payload)
+	return buildICMPEcho(ICMPEcho{Src: src, Dst: dst, Type: ICMPEchoRequest, ID: id, Seq: seq, Payload: payload})
 }
 
 // BuildICMPEchoReply is BuildICMPEcho for an Echo Reply.
 func BuildICMPEchoReply(src, dst netip.Addr, id, seq uint16, payload []byte) []byte {
-	return buildICMPEcho(ICMPEchoReply, src, dst, id, seq, payload)
+	return buildICMPEcho(ICMPEcho{Src: src, Dst: dst, Type: ICMPEchoReply, ID: id, Seq: seq, Payload: payload})
 }
 
 // ParseICMPEcho parses an IPv4 packet carrying an unfragmented ICMP Echo
@@ -209,12 +232,14 @@ func ParseICMPEcho(pkt []byte) (ICMPEcho, bool) {
 		Type:    m[0],
 		ID:      binary.BigEndian.Uint16(m[4:]),
 		Seq:     binary.BigEndian.Uint16(m[6:]),
+		IPID:    h.ID,
 		Payload: m[icmpEchoHdrLen:],
 	}, true
 }
 
 // Reply returns a new Echo Reply packet answering e: addresses swapped, same
-// identifier, sequence number and data (what a fake peer sends back).
+// identifier, sequence number and data, IPv4 identification 0 (what a fake
+// peer sends back).
 func (e ICMPEcho) Reply() []byte {
 	return BuildICMPEchoReply(e.Dst, e.Src, e.ID, e.Seq, e.Payload)
 }
@@ -224,8 +249,8 @@ func (e ICMPEcho) Reply() []byte {
 // packet would exceed 65535 bytes, it returns nil.
 func BuildUDPv4(src, dst netip.AddrPort, payload []byte) []byte {
 	ulen := UDPHeaderLen + len(payload)
-	pkt := buildIPv4(src.Addr(), dst.Addr(), ProtoUDP, ulen)
-	if pkt == nil {
+	pkt, err := appendIPv4(nil, src.Addr(), dst.Addr(), ProtoUDP, 0, ulen)
+	if err != nil {
 		return nil
 	}
 	u := pkt[IPv4HeaderLen:]

@@ -88,3 +88,46 @@ func TestRegistry(t *testing.T) {
 		t.Error("hash registry")
 	}
 }
+
+// TestIKERegistry checks each IKE cipher entry against AES (the only one)
+// and each hash entry against its constructor.
+func TestIKERegistry(t *testing.T) {
+	for id, c := range ikeCiphers {
+		if id.BlockSize() != c.blockSize {
+			t.Errorf("%d: BlockSize %d", id, id.BlockSize())
+		}
+		for _, bits := range c.keyBits {
+			b, err := NewCBC(make([]byte, bits/8))
+			if err != nil || b.BlockSize() != c.blockSize {
+				t.Errorf("%s-%d: %v", c.name, bits, err)
+			}
+		}
+	}
+	if EncID(3).BlockSize() != 0 {
+		t.Error("unknown IKE cipher has a block size")
+	}
+	for id, h := range hashes {
+		if id.New()().Size() != h.size || id.Size() != h.size || id.String() != h.name {
+			t.Errorf("%v: size %d", id, id.Size())
+		}
+	}
+	if HashID(1).String() != "hash(1)" || HashID(1).Size() != 0 {
+		t.Error("unknown hash")
+	}
+	for _, c := range []struct {
+		p    IKEProposal
+		name string
+		ok   bool
+	}{
+		{IKEProposal{EncAESCBC, 256, HashSHA256, MODP2048}, "aes256-sha256-modp2048", true},
+		{IKEProposal{EncAESCBC, 128, HashSHA1, MODP1024}, "aes128-sha1-modp1024", true},
+		{IKEProposal{EncAESCBC, 192, HashSHA1, MODP1024}, "aes192-sha1-modp1024", false},
+		{IKEProposal{5, 192, HashSHA1, MODP1024}, "enc(5)-192-sha1-modp1024", false},
+		{IKEProposal{EncAESCBC, 128, 1, MODP1024}, "aes128-hash(1)-modp1024", false},
+		{IKEProposal{EncAESCBC, 128, HashSHA1, 5}, "aes128-sha1-group(5)", false},
+	} {
+		if c.p.String() != c.name || c.p.Supported() != c.ok {
+			t.Errorf("%v: Supported %v, want %s %v", c.p, c.p.Supported(), c.name, c.ok)
+		}
+	}
+}

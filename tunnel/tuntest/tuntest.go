@@ -1,6 +1,6 @@
 // Package tuntest is the in-memory TUN device for tests of package tunnel
-// (after wireguard-go's tun/tuntest), and builders/parsers for the IPv4 ICMP
-// echo and UDP packets tests send through it.
+// (after wireguard-go's tun/tuntest), and Ping/Pong helpers for the ICMP
+// echo packets tests send through it (built with proto/inet).
 //
 // *ChannelTUN satisfies tunnel.TUN structurally. This package does not
 // import tunnel, so that tunnel's internal tests can import it without an

@@ -115,23 +115,3 @@ func TestPingPong(t *testing.T) {
 		t.Error("bad ICMP checksum accepted")
 	}
 }
-
-func TestUDP(t *testing.T) {
-	src := netip.MustParseAddrPort("192.168.30.10:5000")
-	dst := netip.MustParseAddrPort("192.168.30.2:53")
-	p := UDP(src, dst, []byte("query"))
-	s, d, payload, ok := ParseUDP(p)
-	if !ok || s != src || d != dst || string(payload) != "query" {
-		t.Fatalf("ParseUDP = %v %v %q %v", s, d, payload, ok)
-	}
-	p[len(p)-1] ^= 1
-	if _, _, _, ok := ParseUDP(p); ok {
-		t.Error("bad UDP checksum accepted")
-	}
-	if _, _, _, ok := ParseUDP(p[:27]); ok {
-		t.Error("truncated packet accepted")
-	}
-	if _, ok := ParseICMPEcho(UDP(src, dst, nil)); ok {
-		t.Error("UDP parsed as ICMP")
-	}
-}

@@ -1,0 +1,214 @@
+package tunnel
+
+import (
+	"fmt"
+
+	"github.com/l2tpctl/l2tpctl/proto/esp"
+	"github.com/l2tpctl/l2tpctl/proto/inet"
+	"github.com/l2tpctl/l2tpctl/proto/l2tp"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
+)
+
+// Sending, from the control goroutine. Each call takes one pooled buffer and
+// returns it before it returns. Errors are the socket's (match them with
+// isUnreachable) or errNoOutboundSA / errNoSession / errTooBig.
+
+// sendIKE sends an ISAKMP message: with natt, to the server's NAT-T port
+// behind the non-ESP marker (RFC 3948 §2.2); otherwise as is to its IKE port.
+func (d *dataPath) sendIKE(msg []byte, natt bool) error {
+	if !natt {
+		_, err := d.conn.WriteToUDPAddrPort(msg, d.ikeAddr)
+		return err
+	}
+	if len(msg) > maxPacket-inet.NonESPMarkerLen {
+		return errTooBig
+	}
+	bp := d.getBuf()
+	defer d.putBuf(bp)
+	b := bp[:inet.NonESPMarkerLen+len(msg)]
+	clear(b[:inet.NonESPMarkerLen])
+	copy(b[inet.NonESPMarkerLen:], msg)
+	_, err := d.conn.WriteToUDPAddrPort(b, d.nattAddr)
+	return err
+}
+
+// sendKeepalive sends a NAT-keepalive (one byte 0xFF) to the NAT-T port.
+// Ref: RFC 3948 §2.3.
+func (d *dataPath) sendKeepalive() error {
+	b := [1]byte{inet.KeepaliveByte}
+	_, err := d.conn.WriteToUDPAddrPort(b[:], d.nattAddr)
+	return err
+}
+
+// sendL2TPControl sends an L2TP control message (the whole message, header
+// included) over the outbound SA: inner UDP 1701 → 1701, ESP.
+func (d *dataPath) sendL2TPControl(msg []byte) error {
+	sa := d.out.Load()
+	if sa == nil {
+		return errNoOutboundSA
+	}
+	off := maxESPHeadroom + inet.UDPHeaderLen
+	if len(msg) > maxPacket-off-maxESPTrailer {
+		return errTooBig
+	}
+	bp := d.getBuf()
+	defer d.putBuf(bp)
+	copy(bp[off:], msg)
+	pkt, err := sealUDP(bp[:], off, len(msg), sa)
+	if err != nil {
+		return err
+	}
+	_, err = d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
+	return err
+}
+
+// sendPPP sends a PPP frame (starting FF 03 and the protocol) in an L2TP
+// data message of the current session over the outbound SA.
+func (d *dataPath) sendPPP(frame []byte) error {
+	sa := d.out.Load()
+	if sa == nil {
+		return errNoOutboundSA
+	}
+	sess := d.session.Load()
+	if sess == 0 {
+		return errNoSession
+	}
+	peerTunnel, peerSession, _, _ := unpackSession(sess)
+	off := maxESPHeadroom + inet.UDPHeaderLen + l2tp.DataHeaderLen
+	if len(frame) > maxPacket-off-maxESPTrailer {
+		return errTooBig
+	}
+	bp := d.getBuf()
+	defer d.putBuf(bp)
+	copy(bp[off:], frame)
+	pkt, err := encapPPP(bp[:], off, len(frame), sa, peerTunnel, peerSession)
+	if err != nil {
+		return err
+	}
+	_, err = d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
+	return err
+}
+
+// Pure encapsulation helpers (no I/O; used by the readers and benchmarks).
+
+// encapsulate turns the IPv4 packet buf[off:off+n] into a complete
+// UDP-encapsulated ESP payload in place: PPP header (FF 03 00 21), L2TP
+// data header for the peer's IDs, inner UDP 1701 → 1701, ESP. It needs off
+// >= sa.Headroom()+innerHeaders (tunOffset always is) and
+// cap(buf) >= off+n+sa.MaxTrailer(). The result aliases buf. It does not
+// allocate.
+func encapsulate(buf []byte, off, n int, sa *esp.SA, peerTunnel, peerSession uint16) ([]byte, error) {
+	if off < ppp.HeaderLen {
+		return nil, errNoRoom
+	}
+	ppp.PutHeader(buf[off-ppp.HeaderLen:], ppp.ProtoIPv4)
+	return encapPPP(buf, off-ppp.HeaderLen, n+ppp.HeaderLen, sa, peerTunnel, peerSession)
+}
+
+// encapPPP is encapsulate for a PPP frame at buf[off:off+n].
+func encapPPP(buf []byte, off, n int, sa *esp.SA, peerTunnel, peerSession uint16) ([]byte, error) {
+	if off < l2tp.DataHeaderLen {
+		return nil, errNoRoom
+	}
+	l2tp.PutDataHeader(buf[off-l2tp.DataHeaderLen:], peerTunnel, peerSession)
+	return sealUDP(buf, off-l2tp.DataHeaderLen, n+l2tp.DataHeaderLen, sa)
+}
+
+// sealUDP puts the inner UDP header (1701 → 1701, checksum 0) in front of
+// the L2TP message buf[off:off+n] and seals the result with next header 17.
+// The ports match the Quick Mode selectors (UDP 1701 on both sides;
+// go-l2tp#8).
+func sealUDP(buf []byte, off, n int, sa *esp.SA) ([]byte, error) {
+	if off < inet.UDPHeaderLen+sa.Headroom() {
+		return nil, errNoRoom
+	}
+	off -= inet.UDPHeaderLen
+	inet.PutUDPHeader(buf[off:], inet.PortL2TP, inet.PortL2TP, n)
+	return sa.Seal(buf, off, n+inet.UDPHeaderLen, esp.NextHeaderUDP)
+}
+
+// readTUN reads IPv4 packets from t until t is closed (a read error
+// wrapping os.ErrClosed or net.ErrClosed), and sends each one, encapsulated,
+// to the server. Packets are dropped (and counted) while there is no
+// outbound SA or no L2TP session. Other read errors are counted, logged
+// (rate-limited) and retried with a short backoff.
+// readTUN returns nil when t is closed, or the error that made it give up:
+// a device that is gone, or maxTUNErrors read errors in a row.
+func (d *dataPath) readTUN(t TUN) error {
+	batch := max(t.BatchSize(), 1)
+	ptrs := make([]*[maxPacket]byte, batch)
+	bufs := make([][]byte, batch)
+	for i := range ptrs {
+		ptrs[i] = d.getBuf()
+		bufs[i] = ptrs[i][:]
+	}
+	defer func() {
+		for i, p := range ptrs {
+			bufs[i] = nil
+			d.putBuf(p)
+		}
+	}()
+	sizes := make([]int, batch)
+	var backoff readBackoff
+	for {
+		n, err := t.Read(bufs, sizes, tunOffset)
+		for i := range n {
+			d.sendIPv4(bufs[i], tunOffset, sizes[i])
+		}
+		if err != nil {
+			if isClosed(err) {
+				return nil
+			}
+			d.c.txTUNErrors.Add(1)
+			if deviceGone(err) || backoff.n >= maxTUNErrors {
+				return fmt.Errorf("reading the interface: %w", err)
+			}
+			if d.txLog.allow() {
+				d.log.debugf("tun: read: %v", err)
+			}
+			backoff.wait()
+			continue
+		}
+		backoff.reset()
+	}
+}
+
+// maxTUNErrors read errors in a row (about 5 s with the backoff) end the
+// connection rather than leave it up with a dead outbound path.
+const maxTUNErrors = 60
+
+// sendIPv4 encapsulates the IPv4 packet buf[off:off+n] in place and sends it.
+func (d *dataPath) sendIPv4(buf []byte, off, n int) {
+	if n < inet.IPv4HeaderLen || buf[off]>>4 != 4 || n > maxTUNPacket {
+		d.c.txNotIPv4.Add(1) // IPv6 router solicitations and the like
+		return
+	}
+	sa := d.out.Load()
+	if sa == nil {
+		d.c.txNoSA.Add(1)
+		return
+	}
+	sess := d.session.Load()
+	if sess == 0 {
+		d.c.txNoSession.Add(1)
+		return
+	}
+	peerTunnel, peerSession, _, _ := unpackSession(sess)
+	pkt, err := encapsulate(buf, off, n, sa, peerTunnel, peerSession)
+	if err != nil {
+		d.c.txSealErrors.Add(1)
+		if d.txLog.allow() {
+			d.log.errorf("esp: cannot seal on SPI %#08x: %v", sa.SPI(), err)
+		}
+		return
+	}
+	if _, err := d.conn.WriteToUDPAddrPort(pkt, d.nattAddr); err != nil {
+		d.c.txSendErrors.Add(1)
+		if d.txLog.allow() {
+			d.log.debugf("udp: send: %v", err)
+		}
+		return
+	}
+	d.c.txPackets.Add(1)
+	d.c.txBytes.Add(uint64(n))
+}
