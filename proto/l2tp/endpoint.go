@@ -169,23 +169,17 @@ func (e *endpoint) deadline() time.Time {
 }
 
 // queue sends m reliably to the peer's tunnel and the given peer session.
+// m comes from a message builder of msg.go, so it always encodes.
 func (e *endpoint) queue(now time.Time, m *Message, session uint16, out []Action) []Action {
 	m.TunnelID, m.SessionID = e.peerTunnel, session
-	data, err := m.AppendBinary(nil)
-	if err != nil {
-		panic("l2tp: encoding our own message: " + err.Error()) // values are bounded by construction
-	}
-	e.rel.enqueue(m.Type(), data)
+	e.rel.enqueue(m.Type(), m.appendTo(nil))
 	return e.rel.flush(now, out)
 }
 
 // sendOnce sends m once, without retransmission (final messages).
 func (e *endpoint) sendOnce(m *Message, session uint16, out []Action) []Action {
 	m.TunnelID, m.SessionID = e.peerTunnel, session
-	data, err := m.AppendBinary(nil)
-	if err != nil {
-		panic("l2tp: encoding our own message: " + err.Error())
-	}
+	data := m.appendTo(nil)
 	// Everything queued before goes out first, so that the peer sees no
 	// gap in Ns and does not drop this final message as out of order.
 	out = e.rel.drain(out)
