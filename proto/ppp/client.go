@@ -132,7 +132,12 @@ func (c *Client) authStart(now time.Time) {
 			return
 		}
 		c.authID = c.random8()
-		c.authFrame = appendFrame(nil, ProtoPAP, papCodeReq, c.authID, data)
+		f, err := appendFrame(nil, ProtoPAP, papCodeReq, c.authID, data)
+		if err != nil {
+			c.abort(err)
+			return
+		}
+		c.authFrame = f
 		c.emit(Send{Data: clone(c.authFrame)})
 		c.armAuth(now)
 	case MSCHAPv2:
@@ -197,15 +202,24 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 		var peerChal [16]byte
 		c.random(peerChal[:])
 		authChal := [16]byte(value)
-		nt := generateNTResponse(authChal, peerChal, c.cfg.User, c.cfg.Password)
+		nt, err := generateNTResponse(authChal, peerChal, c.cfg.User, c.cfg.Password)
+		if err != nil {
+			c.abort(err)
+			return
+		}
 		c.wantAuth = generateAuthenticatorResponse(c.cfg.Password, nt, peerChal, authChal, c.cfg.User)
 		resp := make([]byte, 0, msv2RespLen)
 		resp = append(resp, peerChal[:]...)
 		resp = append(resp, make([]byte, 8)...)
 		resp = append(resp, nt[:]...)
 		resp = append(resp, 0) // Flags
+		f, err := appendFrame(nil, ProtoCHAP, chapCodeResp, p.ID, chapValueData(resp, c.cfg.User))
+		if err != nil {
+			c.abort(err) // a user name of about 64 KiB
+			return
+		}
 		c.chalID, c.chal = p.ID, clone(value)
-		c.authFrame = appendFrame(nil, ProtoCHAP, chapCodeResp, p.ID, chapValueData(resp, c.cfg.User))
+		c.authFrame = f
 		c.emit(Send{Data: clone(c.authFrame)})
 		c.authRetries = c.maxConfigure - 1
 		c.authTimeout = c.firstTimeout()

@@ -125,7 +125,7 @@ func (f *fsm) arm(now time.Time) {
 
 func (f *fsm) scr(now time.Time) {
 	f.id++
-	f.req = mustOptions(f.h.reqOptions())
+	f.req = ownOptions(f.h.reqOptions())
 	f.l.send(f.proto, codeConfReq, f.id, f.req)
 	f.restart--
 	f.arm(now)
@@ -282,13 +282,13 @@ func (f *fsm) rcr(now time.Time, id uint8, data []byte) {
 	}
 	switch {
 	case len(rej) > 0:
-		f.l.send(f.proto, codeConfRej, id, mustOptions(rej))
+		f.l.send(f.proto, codeConfRej, id, ownOptions(rej))
 		if f.state != stAckRcvd {
 			f.state = stReqSent
 		}
 	case len(nak) > 0:
 		f.naks++
-		f.l.send(f.proto, codeConfNak, id, mustOptions(nak))
+		f.l.send(f.proto, codeConfNak, id, ownOptions(nak))
 		if f.state != stAckRcvd {
 			f.state = stReqSent
 		}

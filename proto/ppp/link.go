@@ -86,7 +86,7 @@ type link struct {
 	acts    []Action
 	started bool
 	dead    bool
-	randErr error
+	callErr error // the first failure in this call (random source, encoding a frame); flush ends the link with it
 	phase   phase
 	lcp     fsm
 	ipcp    fsm
@@ -131,13 +131,21 @@ func (l *link) nextTimeout(t time.Duration) time.Duration {
 // end of the current call.
 func (l *link) random(b []byte) {
 	if l.rnd == nil {
-		l.randErr = fmt.Errorf("%w: no Rand configured", ErrRandom)
+		l.failLater(fmt.Errorf("%w: no Rand configured", ErrRandom))
 		clear(b)
 		return
 	}
 	if _, err := io.ReadFull(l.rnd, b); err != nil {
-		l.randErr = fmt.Errorf("%w: %w", ErrRandom, err)
+		l.failLater(fmt.Errorf("%w: %w", ErrRandom, err))
 		clear(b)
+	}
+}
+
+// failLater records a failure that ends the link at the end of the current
+// call (flush), so that the state machine code in between runs to its end.
+func (l *link) failLater(err error) {
+	if l.callErr == nil {
+		l.callErr = err
 	}
 }
 
@@ -159,14 +167,21 @@ func (l *link) newMagic() uint32 {
 
 func (l *link) emit(a Action) { l.acts = append(l.acts, a) }
 
+// send emits one control packet. A packet too long to encode is not sent;
+// the link ends with the error at the end of the call.
 func (l *link) send(proto uint16, code, id uint8, data ...[]byte) {
-	l.emit(Send{Data: appendFrame(nil, proto, code, id, data...)})
+	f, err := appendFrame(nil, proto, code, id, data...)
+	if err != nil {
+		l.failLater(err)
+		return
+	}
+	l.emit(Send{Data: f})
 }
 
 // flush returns the actions of the current call.
 func (l *link) flush() []Action {
-	if l.randErr != nil && !l.dead {
-		l.fail(l.randErr)
+	if l.callErr != nil && !l.dead {
+		l.fail(l.callErr)
 	}
 	a := l.acts
 	l.acts = nil

@@ -476,7 +476,7 @@ func TestEchoReplyMagic(t *testing.T) {
 		t.Fatalf("acts = %v", acts)
 	}
 	got := acts[0].(Send).Data
-	want := appendFrame(nil, ProtoLCP, codeEchoRep, 0x2a, wireU32(p.c.magic), req[12:])
+	want := frame(t, ProtoLCP, codeEchoRep, 0x2a, wireU32(p.c.magic), req[12:])
 	if string(got) != string(want) {
 		t.Fatalf("echo reply = %x, want %x", got, want)
 	}
@@ -493,7 +493,7 @@ func TestProtocolReject(t *testing.T) {
 		proto uint16
 		rej   bool
 	}{{ProtoIPV6CP, true}, {ProtoCCP, true}, {ProtoEAP, true}, {0x8281, true}, {ProtoIPv4, false}} {
-		f := appendFrame(nil, tc.proto, 1, 1, []byte{1, 2})
+		f := frame(t, tc.proto, 1, 1, []byte{1, 2})
 		acts := p.c.Handle(p.now, f)
 		if !tc.rej {
 			if len(acts) != 0 {
@@ -514,7 +514,7 @@ func TestProtocolReject(t *testing.T) {
 	// Before LCP is open, unknown protocols are silently discarded.
 	c := NewClient(clientCfg())
 	c.Start(t0)
-	if acts := c.Handle(t0, appendFrame(nil, ProtoIPV6CP, 1, 1)); len(acts) != 0 {
+	if acts := c.Handle(t0, frame(t, ProtoIPV6CP, 1, 1)); len(acts) != 0 {
 		t.Errorf("reject before open: %v", acts)
 	}
 }

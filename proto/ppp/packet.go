@@ -50,7 +50,7 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 // AppendBinary appends the encoded packet to b.
 func (p *Packet) AppendBinary(b []byte) ([]byte, error) {
 	n := packetHdrLen + len(p.Data)
-	if n > 0xffff {
+	if n > maxPacketLen {
 		return b, errLength
 	}
 	b = append(b, p.Code, p.ID)
@@ -99,20 +99,26 @@ func ParseOptions(b []byte) ([]Option, error) {
 // bytes cannot be encoded and are an error.
 func AppendOptions(b []byte, opts []Option) ([]byte, error) {
 	for _, o := range opts {
-		if len(o.Data) > 255-optionHdrLen {
+		if len(o.Data) > maxOptionData {
 			return b, errOptLength
 		}
-		b = append(b, o.Type, byte(len(o.Data)+optionHdrLen))
-		b = append(b, o.Data...)
 	}
-	return b, nil
+	return appendOptions(b, opts), nil
 }
 
-// mustOptions encodes options we built ourselves (always short).
-func mustOptions(opts []Option) []byte {
-	b, err := AppendOptions(nil, opts)
-	if err != nil {
-		panic(err) // only reachable by a programming error
+// ownOptions encodes the option lists of our Configure-Request, -Nak and
+// -Reject. They always fit: our own options carry at most 4 bytes of data,
+// and the ones we reject came from ParseOptions, whose one-byte Length
+// bounds them.
+func ownOptions(opts []Option) []byte { return appendOptions(nil, opts) }
+
+// appendOptions encodes opts, cutting any data beyond maxOptionData (which
+// AppendOptions refuses and ownOptions never meets).
+func appendOptions(b []byte, opts []Option) []byte {
+	for _, o := range opts {
+		d := o.Data[:min(len(o.Data), maxOptionData)]
+		b = append(b, o.Type, byte(len(d)+optionHdrLen))
+		b = append(b, d...)
 	}
 	return b
 }

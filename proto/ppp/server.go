@@ -138,7 +138,12 @@ func (s *Server) authStart(now time.Time) {
 		s.chalID = s.random8()
 		s.chal = make([]byte, msv2ChalLen)
 		s.random(s.chal)
-		s.authFrame = appendFrame(nil, ProtoCHAP, chapCodeChal, s.chalID, chapValueData(s.chal, s.cfg.Name))
+		f, err := appendFrame(nil, ProtoCHAP, chapCodeChal, s.chalID, chapValueData(s.chal, s.cfg.Name))
+		if err != nil {
+			s.abort(err)
+			return
+		}
+		s.authFrame = f
 		s.emit(Send{Data: clone(s.authFrame)})
 		s.armAuth(now)
 	default:
@@ -182,10 +187,7 @@ func (s *Server) authInput(now time.Time, proto uint16, p Packet) {
 		}
 		want, known := s.lookup(string(user))
 		if known && subtle.ConstantTimeCompare([]byte(want), pw) == 1 {
-			s.okID = p.ID
-			s.okFrame = appendFrame(nil, ProtoPAP, papCodeAck, p.ID, papMessageData("Login ok"))
-			s.emit(Send{Data: clone(s.okFrame)})
-			s.authSucceeded(now, PAP)
+			s.succeed(now, PAP, ProtoPAP, papCodeAck, p.ID, papMessageData("Login ok"))
 			return
 		}
 		err := &AuthError{Method: PAP, User: string(user), Message: "wrong user name or password"}
@@ -217,13 +219,14 @@ func (s *Server) mschapResponse(now time.Time, id uint8, value []byte, user stri
 	nt := [24]byte(value[24:48])
 	authChal := [16]byte(s.chal)
 	pw, known := s.lookup(user)
-	want := generateNTResponse(authChal, peerChal, user, pw)
+	want, err := generateNTResponse(authChal, peerChal, user, pw)
+	if err != nil {
+		s.abort(err)
+		return
+	}
 	if known && subtle.ConstantTimeCompare(want[:], nt[:]) == 1 {
 		a := generateAuthenticatorResponse(pw, nt, peerChal, authChal, user)
-		s.okID = id
-		s.okFrame = appendFrame(nil, ProtoCHAP, chapCodeSucc, id, []byte(formatAuthResponse(a)+" M=Access granted"))
-		s.emit(Send{Data: clone(s.okFrame)})
-		s.authSucceeded(now, MSCHAPv2)
+		s.succeed(now, MSCHAPv2, ProtoCHAP, chapCodeSucc, id, []byte(formatAuthResponse(a)+" M=Access granted"))
 		return
 	}
 	var c [16]byte
@@ -237,12 +240,22 @@ func (s *Server) md5Response(now time.Time, id uint8, value []byte, user string)
 	pw, known := s.lookup(user)
 	want := chapMD5Response(id, pw, s.chal)
 	if known && subtle.ConstantTimeCompare(want[:], value) == 1 {
-		s.okID = id
-		s.okFrame = appendFrame(nil, ProtoCHAP, chapCodeSucc, id, []byte("Access granted"))
-		s.emit(Send{Data: clone(s.okFrame)})
-		s.authSucceeded(now, CHAPMD5)
+		s.succeed(now, CHAPMD5, ProtoCHAP, chapCodeSucc, id, []byte("Access granted"))
 		return
 	}
 	s.send(ProtoCHAP, chapCodeFail, id, []byte("Access denied"))
 	s.abort(&AuthError{Method: CHAPMD5, User: user, Message: "Access denied"})
+}
+
+// succeed sends the Ack or Success of an authentication (kept to answer a
+// retransmitted request again) and moves to the network phase.
+func (s *Server) succeed(now time.Time, m AuthMethod, proto uint16, code, id uint8, msg []byte) {
+	f, err := appendFrame(nil, proto, code, id, msg)
+	if err != nil {
+		s.abort(err)
+		return
+	}
+	s.okID, s.okFrame = id, f
+	s.emit(Send{Data: clone(f)})
+	s.authSucceeded(now, m)
 }
