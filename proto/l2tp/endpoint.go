@@ -94,7 +94,14 @@ func newEndpoint(cfg LACConfig) endpoint {
 
 // role is what differs between LAC and LNS on receive.
 type role interface {
+	// accepts reports whether m is for this machine in its state.
 	accepts(m *Message) bool
+	// callActive reports whether our call is placed or up: session
+	// messages for e.localSession are then ours.
+	callActive() bool
+	// callGone records that the call ended; the tunnel stays.
+	callGone()
+	// dispatch acts on a new message of a type only this role handles.
 	dispatch(now time.Time, m *Message, out []Action) []Action
 }
 
@@ -122,7 +129,7 @@ func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 		switch e.rel.classify(m.Ns) {
 		case seqNew:
 			e.rel.accept()
-			out = r.dispatch(now, &m, out)
+			out = e.dispatch(now, &m, r, out)
 		case seqDuplicate:
 			e.rel.ackOwed = true
 		}
@@ -135,6 +142,29 @@ func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 		out = append(out, e.rel.zlb(e.peerTunnel))
 	}
 	return out
+}
+
+// dispatch acts on a new message: what LAC and LNS do alike (unknown
+// mandatory AVPs, StopCCN, CDN for our call) here, the rest in the role.
+func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []Action {
+	ours := m.SessionID == e.localSession && r.callActive()
+	out, handled := e.rejectUnknown(now, m, ours, out)
+	if handled {
+		if ours && !e.closed && m.Type().Session() {
+			r.callGone()
+		}
+		return out
+	}
+	switch m.Type() {
+	case MsgStopCCN:
+		return e.peerStopCCN(m, out)
+	case MsgCDN:
+		if ours {
+			r.callGone()
+			return e.peerCDN(m, out)
+		}
+	}
+	return r.dispatch(now, m, out)
 }
 
 // tick retransmits and sends HELLO when due.

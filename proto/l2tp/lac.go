@@ -102,34 +102,19 @@ func (c *LAC) accepts(m *Message) bool {
 	return true
 }
 
-func (c *LAC) ourCall(m *Message) bool {
-	return m.SessionID == c.localSession && (c.state == lacWaitReply || c.state == lacEstablished)
-}
+func (c *LAC) callActive() bool { return c.state == lacWaitReply || c.state == lacEstablished }
+
+func (c *LAC) callGone() { c.state = lacNoCall }
 
 func (c *LAC) dispatch(now time.Time, m *Message, out []Action) []Action {
-	ours := c.ourCall(m)
-	out, rejected := c.rejectUnknown(now, m, ours, out)
-	if rejected {
-		if ours && !c.closed && m.Type().Session() {
-			c.state = lacNoCall
-		}
-		return out
-	}
 	switch m.Type() {
 	case MsgSCCRP:
 		if c.state == lacWaitCtlReply {
 			return c.onSCCRP(now, m, out)
 		}
-	case MsgStopCCN:
-		return c.peerStopCCN(m, out)
 	case MsgICRP:
 		if c.state == lacWaitReply && m.SessionID == c.localSession {
 			return c.onICRP(now, m, out)
-		}
-	case MsgCDN:
-		if c.ourCall(m) {
-			c.state = lacNoCall
-			return c.peerCDN(m, out)
 		}
 	}
 	// HELLO, SLI, WEN, duplicates in a later state, calls we do not know:

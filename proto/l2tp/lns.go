@@ -80,19 +80,11 @@ func (s *LNS) accepts(m *Message) bool {
 	return tid != 0 && tid == s.peerTunnel
 }
 
-func (s *LNS) ourCall(m *Message) bool {
-	return m.SessionID == s.localSession && (s.state == lnsWaitConnect || s.state == lnsEstablished)
-}
+func (s *LNS) callActive() bool { return s.state == lnsWaitConnect || s.state == lnsEstablished }
+
+func (s *LNS) callGone() { s.state = lnsTunnelUp }
 
 func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
-	ours := s.ourCall(m)
-	out, rejected := s.rejectUnknown(now, m, ours, out)
-	if rejected {
-		if ours && !s.closed && m.Type().Session() {
-			s.state = lnsTunnelUp
-		}
-		return out
-	}
 	switch m.Type() {
 	case MsgSCCRQ:
 		if s.state == lnsIdle {
@@ -105,8 +97,6 @@ func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
 			s.helloAt = now.Add(s.cfg.HelloInterval)
 			return append(out, TunnelUp{LocalTunnel: s.localTunnel, PeerTunnel: s.peerTunnel, PeerHostName: s.peerHost, PeerVendor: s.peerVend})
 		}
-	case MsgStopCCN:
-		return s.peerStopCCN(m, out)
 	case MsgICRQ:
 		if s.state == lnsTunnelUp {
 			return s.onICRQ(now, m, out)
@@ -115,11 +105,6 @@ func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
 		if s.state == lnsWaitConnect && m.SessionID == s.localSession {
 			s.state = lnsEstablished
 			return append(out, SessionUp{LocalTunnel: s.localTunnel, PeerTunnel: s.peerTunnel, LocalSession: s.localSession, PeerSession: s.peerSession})
-		}
-	case MsgCDN:
-		if s.ourCall(m) {
-			s.state = lnsTunnelUp
-			return s.peerCDN(m, out)
 		}
 	}
 	return out
