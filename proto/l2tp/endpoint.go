@@ -8,7 +8,7 @@ import (
 )
 
 // Action is an output of the LAC and LNS state machines. The tunnel layer
-// type-switches on Send, TunnelUp, SessionUp and Closed.
+// type-switches on Send, TunnelUp, SessionUp, Closed and Dropped.
 type Action interface{ isAction() }
 
 // Send is a complete L2TP control packet to send to the peer (UDP 1701).
@@ -32,10 +32,31 @@ type SessionUp struct {
 // or sent because of a protocol error) or wraps ErrNoResponse or ErrNoRand.
 type Closed struct{ Err error }
 
+// Dropped reports that a received message was ignored; Reason says why,
+// for -v logs and counters. It is never fatal. When the message still had
+// to be acknowledged (a duplicate, for example) the ZLB is a separate Send.
+// Reasons name message types, tunnel and session IDs and sequence numbers,
+// never AVP contents.
+type Dropped struct{ Reason string }
+
 func (Send) isAction()      {}
 func (TunnelUp) isAction()  {}
 func (SessionUp) isAction() {}
 func (Closed) isAction()    {}
+func (Dropped) isAction()   {}
+
+// dropped builds a Dropped with the package prefix.
+func dropped(format string, args ...any) Dropped {
+	return Dropped{Reason: "l2tp: " + fmt.Sprintf(format, args...)}
+}
+
+// what names m in drop reasons: its message type, or ZLB.
+func what(m *Message) string {
+	if m.IsZLB() {
+		return "ZLB"
+	}
+	return m.Type().String()
+}
 
 // LACConfig configures a LAC. Zero values select the defaults.
 type LACConfig struct {
@@ -94,8 +115,9 @@ func newEndpoint(cfg LACConfig) endpoint {
 
 // role is what differs between LAC and LNS on receive.
 type role interface {
-	// accepts reports whether m is for this machine in its state.
-	accepts(m *Message) bool
+	// refuse says why m is not for this machine in its state (a stale
+	// tunnel, say); "" takes it.
+	refuse(m *Message) string
 	// callActive reports whether our call is placed or up: session
 	// messages for e.localSession are then ours.
 	callActive() bool
@@ -110,17 +132,19 @@ type role interface {
 func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 	var m Message
 	if err := m.UnmarshalBinary(pkt); err != nil {
-		return nil // malformed: drop, the peer retransmits or gives up
+		// The peer retransmits or gives up. The error names the package.
+		return []Action{Dropped{Reason: err.Error()}}
 	}
-	if !r.accepts(&m) {
-		return nil // a stale tunnel or session
+	if why := r.refuse(&m); why != "" {
+		return []Action{dropped("%s", why)}
 	}
 	if e.closed {
+		out := []Action{dropped("%s after the tunnel closed", what(&m))}
 		// Keep acknowledging the peer's retransmitted StopCCN. Ref: RFC 2661 §5.7.
 		if !m.IsZLB() && e.peerTunnel != 0 && e.rel.classify(m.Ns) == seqDuplicate {
-			return []Action{e.rel.zlb(e.peerTunnel)}
+			out = append(out, e.rel.zlb(e.peerTunnel))
 		}
-		return nil
+		return out
 	}
 	e.helloAt = now.Add(e.cfg.HelloInterval)
 	e.rel.ack(m.Nr)
@@ -132,6 +156,9 @@ func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 			out = e.dispatch(now, &m, r, out)
 		case seqDuplicate:
 			e.rel.ackOwed = true
+			out = append(out, dropped("duplicate %s Ns %d (acknowledged again)", what(&m), m.Ns))
+		case seqFuture:
+			out = append(out, dropped("%s Ns %d out of order, expected %d", what(&m), m.Ns, e.rel.nr))
 		}
 	}
 	if e.closed {
@@ -155,7 +182,7 @@ func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []A
 		}
 		return out
 	}
-	switch m.Type() {
+	switch t := m.Type(); t {
 	case MsgStopCCN:
 		return e.peerStopCCN(m, out)
 	case MsgCDN:
@@ -163,8 +190,22 @@ func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []A
 			r.callGone()
 			return e.peerCDN(m, out)
 		}
+	case MsgHello:
+		return out // a keepalive: its acknowledgement is all it asks for
+	case MsgSLI, MsgWEN:
+		if ours {
+			return append(out, dropped("%v for our call ignored", t)) // see doc.go
+		}
 	}
 	return r.dispatch(now, m, out)
+}
+
+// unexpected is the drop of a message the role has no use for in state.
+func (e *endpoint) unexpected(m *Message, state fmt.Stringer) Dropped {
+	if m.Type().Session() && m.SessionID != 0 && m.SessionID != e.localSession { // 0: a new call (ICRQ)
+		return dropped("%v for session %d, ours is %d", m.Type(), m.SessionID, e.localSession)
+	}
+	return dropped("%v in state %v", m.Type(), state)
 }
 
 // tick retransmits and sends HELLO when due.
@@ -271,12 +312,13 @@ func (e *endpoint) stopCall(now time.Time, code uint16, cause error, msg string,
 // type with the M bit: the call (session message) or tunnel is torn down
 // with Result Code 2 and Error Code 8. Ref: RFC 2661 §4.2, §4.4.1, §4.4.2.
 // ourCall tells whether the message is for our live call; session messages
-// for other calls are ignored.
+// for other calls are ignored. It reports whether it handled m: rejected or
+// ignored it.
 func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []Action) ([]Action, bool) {
 	t := m.Type()
 	if !t.Known() {
 		if !m.AVPs[0].Mandatory {
-			return out, false // ignored, but acknowledged (§4.4.1)
+			return append(out, dropped("unknown message type %d ignored", uint16(t))), true // acknowledged (§4.4.1)
 		}
 		return e.stopTunnel(ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, "unknown message type "+t.String(), out), true
 	}
@@ -289,7 +331,7 @@ func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []
 		return e.stopTunnel(ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, msg, out), true
 	}
 	if !ourCall {
-		return out, true
+		return append(out, dropped("%v for session %d, not our call, with %s", t, m.SessionID, msg)), true
 	}
 	if e.peerSession == 0 {
 		e.peerSession, _ = m.Uint16(AVPAssignedSessionID)

@@ -64,10 +64,11 @@ func (c *LAC) Start(now time.Time) []Action {
 }
 
 // Handle processes one received L2TP control packet (header included).
-// Packets for other tunnels and malformed packets are ignored.
+// Packets for other tunnels, malformed packets and every other message it
+// ignores are reported as Dropped.
 func (c *LAC) Handle(now time.Time, pkt []byte) []Action {
 	if c.state == lacIdle {
-		return nil
+		return []Action{dropped("control message before Start")}
 	}
 	return c.receive(now, pkt, c)
 }
@@ -88,18 +89,17 @@ func (c *LAC) Close(now time.Time) []Action {
 	return c.close(c.state == lacEstablished)
 }
 
-// accepts takes packets for our tunnel. Until SCCRP arrives only SCCRP,
-// StopCCN and ZLBs are taken, so that a stray packet cannot consume the
+// refuse says why m is not taken: only packets for our tunnel are, and
+// until SCCRP arrives only SCCRP, StopCCN and ZLBs, so that a stray packet cannot consume the
 // sequence number SCCRP will carry.
-func (c *LAC) accepts(m *Message) bool {
+func (c *LAC) refuse(m *Message) string {
 	if m.TunnelID != c.localTunnel {
-		return false
+		return fmt.Sprintf("%s for tunnel %d, ours is %d", what(m), m.TunnelID, c.localTunnel)
 	}
-	if c.state == lacWaitCtlReply {
-		t := m.Type()
-		return m.IsZLB() || t == MsgSCCRP || t == MsgStopCCN
+	if t := m.Type(); c.state == lacWaitCtlReply && !m.IsZLB() && t != MsgSCCRP && t != MsgStopCCN {
+		return fmt.Sprintf("%v before SCCRP", t)
 	}
-	return true
+	return ""
 }
 
 func (c *LAC) callActive() bool { return c.state == lacWaitReply || c.state == lacEstablished }
@@ -117,9 +117,10 @@ func (c *LAC) dispatch(now time.Time, m *Message, out []Action) []Action {
 			return c.onICRP(now, m, out)
 		}
 	}
-	// HELLO, SLI, WEN, duplicates in a later state, calls we do not know:
-	// acknowledged by the caller, otherwise ignored.
-	return out
+	// SCCRP or ICRP again (a new Ns) or out of turn, messages for calls we
+	// do not know, message types a LAC never gets: acknowledged by the
+	// caller, otherwise ignored.
+	return append(out, c.unexpected(m, c.state))
 }
 
 // onSCCRP completes the control connection and places the call.

@@ -64,20 +64,26 @@ func (s *LNS) Close(now time.Time) []Action {
 	return s.close(s.state == lnsWaitConnect || s.state == lnsEstablished)
 }
 
-// accepts takes packets for our tunnel, and SCCRQ (sent to tunnel 0) while
-// idle or when it is a retransmission from our peer.
-func (s *LNS) accepts(m *Message) bool {
+// refuse says why m is not taken: only packets for our tunnel are, and
+// SCCRQ (sent to tunnel 0) while idle or when it is a retransmission from
+// our peer.
+func (s *LNS) refuse(m *Message) string {
 	if m.TunnelID != 0 {
-		return m.TunnelID == s.localTunnel
+		if m.TunnelID != s.localTunnel {
+			return fmt.Sprintf("%s for tunnel %d, ours is %d", what(m), m.TunnelID, s.localTunnel)
+		}
+		return ""
 	}
 	if m.Type() != MsgSCCRQ {
-		return false
+		return fmt.Sprintf("%s for tunnel 0", what(m))
 	}
 	if s.state == lnsIdle && !s.closed {
-		return true
+		return ""
 	}
-	tid, _ := m.Uint16(AVPAssignedTunnelID)
-	return tid != 0 && tid == s.peerTunnel
+	if tid, _ := m.Uint16(AVPAssignedTunnelID); tid == 0 || tid != s.peerTunnel {
+		return fmt.Sprintf("SCCRQ for a second tunnel (the peer's tunnel %d; we serve %d)", tid, s.peerTunnel)
+	}
+	return ""
 }
 
 func (s *LNS) callActive() bool { return s.state == lnsWaitConnect || s.state == lnsEstablished }
@@ -107,7 +113,7 @@ func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
 			return append(out, SessionUp{LocalTunnel: s.localTunnel, PeerTunnel: s.peerTunnel, LocalSession: s.localSession, PeerSession: s.peerSession})
 		}
 	}
-	return out
+	return append(out, s.unexpected(m, s.state))
 }
 
 // onSCCRQ answers with SCCRP. Ref: RFC 2661 §5.1, §6.2.
@@ -130,7 +136,8 @@ func (s *LNS) onSCCRQ(now time.Time, m *Message, out []Action) []Action {
 func (s *LNS) onICRQ(now time.Time, m *Message, out []Action) []Action {
 	sid, ok := m.Uint16(AVPAssignedSessionID)
 	if !ok || sid == 0 {
-		return out // cannot address a CDN; the LAC will time out
+		// No CDN can be addressed; the LAC will time out.
+		return append(out, dropped("ICRQ without a valid Assigned Session ID"))
 	}
 	id, err := s.randomID()
 	if err != nil {

@@ -247,7 +247,7 @@ func TestLACScript(t *testing.T) {
 		name string
 		do   func(now time.Time) []Action
 		at   time.Duration
-		want []string // hex of Send actions, in order; "up:tunnel", "up:session", "closed" for others
+		want []string // hex of Send actions, in order; "up:tunnel", "up:session", "closed", "dropped: reason" for others
 	}{
 		{name: "start", do: c.Start, want: []string{`
 			c802 005a 0000 0000 0000 0000 8008 0000 0000 0001 8008 0000 0002 0100
@@ -269,11 +269,12 @@ func TestLACScript(t *testing.T) {
 		{name: "peer-hello", do: handle(t, c, `c802 0014 1234 0000 0002 0004 8008 0000 0000 0006`), at: 5 * time.Second,
 			want: []string{`c802 000c 0001 0000 0004 0003`}},
 		{name: "duplicate-hello", do: handle(t, c, `c802 0014 1234 0000 0002 0004 8008 0000 0000 0006`), at: 6 * time.Second,
-			want: []string{`c802 000c 0001 0000 0004 0003`}},
-		{name: "stale-tunnel", do: handle(t, c, `c802 0014 0099 0000 0003 0004 8008 0000 0000 0006`), at: 7 * time.Second},
+			want: []string{"dropped: l2tp: duplicate HELLO Ns 2 (acknowledged again)", `c802 000c 0001 0000 0004 0003`}},
+		{name: "stale-tunnel", do: handle(t, c, `c802 0014 0099 0000 0003 0004 8008 0000 0000 0006`), at: 7 * time.Second,
+			want: []string{"dropped: l2tp: HELLO for tunnel 153, ours is 4660"}},
 		{name: "sli", do: handle(t, c, `c802 002e 1234 5678 0003 0004 8008 0000 0000 0010
 			8010 0000 0023 0000 ffff ffff ffff ffff 000a 0137 0001 0000 0000`), at: 8 * time.Second,
-			want: []string{`c802 000c 0001 0000 0004 0004`}},
+			want: []string{"dropped: l2tp: SLI for our call ignored", `c802 000c 0001 0000 0004 0004`}},
 		{name: "early-tick", do: c.Tick, at: 67 * time.Second},
 		{name: "hello", do: c.Tick, at: 68 * time.Second,
 			want: []string{`c802 0014 0001 0000 0004 0004 8008 0000 0000 0006`}},
@@ -303,6 +304,8 @@ func TestLACScript(t *testing.T) {
 				got = append(got, "up:session")
 			case Closed:
 				got = append(got, "closed")
+			case Dropped:
+				got = append(got, "dropped: "+a.Reason)
 			}
 		}
 		var want []string
