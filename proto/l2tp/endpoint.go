@@ -28,8 +28,19 @@ type SessionUp struct {
 }
 
 // Closed reports that the tunnel, or with a *StopError whose Tunnel is
-// false only the call, is gone. Err is a *StopError (StopCCN/CDN received
-// or sent because of a protocol error) or wraps ErrNoResponse or ErrNoRand.
+// false only the call, is gone. Err is one of:
+//
+//   - nil: our own Close completed cleanly. The peer acknowledged our
+//     StopCCN, or there was no peer tunnel to send one to.
+//   - a *StopError: a StopCCN or CDN received, or sent because of a
+//     protocol error.
+//   - a *NoResponseError (matching ErrNoResponse): the peer stopped
+//     acknowledging, while the tunnel was up or after Close.
+//   - an error wrapping ErrNoRand.
+//
+// Once the tunnel is closed, Handle reports every message as Dropped (it
+// still acknowledges the peer's, RFC 2661 §5.7), and Tick and Deadline have
+// no more work.
 type Closed struct{ Err error }
 
 // Dropped reports that a received message was ignored; Reason says why,
@@ -105,7 +116,8 @@ type endpoint struct {
 
 	keepalive bool      // tunnel is up: send HELLO when idle
 	helloAt   time.Time // when to send HELLO if nothing arrives before
-	closed    bool      // tunnel gone: Handle only re-acknowledges duplicates
+	closing   bool      // Close sent StopCCN: waiting for its acknowledgement
+	closed    bool      // tunnel gone: Handle only acknowledges the peer
 }
 
 func newEndpoint(cfg LACConfig) endpoint {
@@ -139,12 +151,7 @@ func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 		return []Action{dropped("%s", why)}
 	}
 	if e.closed {
-		out := []Action{dropped("%s after the tunnel closed", what(&m))}
-		// Keep acknowledging the peer's retransmitted StopCCN. Ref: RFC 2661 §5.7.
-		if !m.IsZLB() && e.peerTunnel != 0 && e.rel.classify(m.Ns) == seqDuplicate {
-			out = append(out, e.rel.zlb(e.peerTunnel))
-		}
-		return out
+		return e.receiveClosed(&m)
 	}
 	e.helloAt = now.Add(e.cfg.HelloInterval)
 	e.rel.ack(m.Nr)
@@ -153,6 +160,12 @@ func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 		switch e.rel.classify(m.Ns) {
 		case seqNew:
 			e.rel.accept()
+			if e.closing {
+				// The peer's StopCCN or CDN crossing ours, or anything
+				// else: acknowledged, nothing more.
+				out = append(out, dropped("%s while closing (acknowledged)", what(&m)))
+				break
+			}
 			out = e.dispatch(now, &m, r, out)
 		case seqDuplicate:
 			e.rel.ackOwed = true
@@ -166,6 +179,30 @@ func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 	}
 	out = e.rel.flush(now, out)
 	if e.rel.ackOwed {
+		out = append(out, e.rel.zlb(e.peerTunnel))
+	}
+	if e.closing && e.rel.idle() {
+		// Nr passed our StopCCN, the last message queued. Ref: RFC 2661 §5.8.
+		e.shutdown()
+		out = append(out, Closed{})
+	}
+	return out
+}
+
+// receiveClosed answers a message that arrives after the tunnel closed: it
+// is dropped, but acknowledged when it is the next from the peer or a
+// retransmission, so that the peer's StopCCN, or its CDN and StopCCN
+// crossing ours, need no retransmission. Ref: RFC 2661 §5.7.
+func (e *endpoint) receiveClosed(m *Message) []Action {
+	out := []Action{dropped("%s after the tunnel closed", what(m))}
+	if m.IsZLB() || e.peerTunnel == 0 {
+		return out
+	}
+	switch e.rel.classify(m.Ns) {
+	case seqNew:
+		e.rel.accept()
+		out = append(out, e.rel.zlb(e.peerTunnel))
+	case seqDuplicate:
 		out = append(out, e.rel.zlb(e.peerTunnel))
 	}
 	return out
@@ -215,8 +252,14 @@ func (e *endpoint) tick(now time.Time) []Action {
 	}
 	out, failed := e.rel.tick(now, nil)
 	if failed != nil {
+		err := &NoResponseError{Msg: failed.typ, Retransmits: failed.tries}
+		if e.closing {
+			// Close restarted the schedule of everything queued, so all
+			// run out together; the StopCCN is the one waited for.
+			err.Msg = MsgStopCCN
+		}
 		e.shutdown()
-		return []Action{Closed{Err: fmt.Errorf("%w to %v after %d retransmissions", ErrNoResponse, failed.typ, failed.tries)}}
+		return []Action{Closed{Err: err}}
 	}
 	if e.keepalive && !now.Before(e.helloAt) {
 		e.helloAt = now.Add(e.cfg.HelloInterval)
@@ -240,26 +283,32 @@ func (e *endpoint) deadline() time.Time {
 }
 
 // queue sends m reliably to the peer's tunnel and the given peer session.
-// m comes from a message builder of msg.go, so it always encodes.
 func (e *endpoint) queue(now time.Time, m *Message, session uint16, out []Action) []Action {
-	m.TunnelID, m.SessionID = e.peerTunnel, session
-	e.rel.enqueue(m.Type(), m.appendTo(nil))
+	e.enqueue(m, session)
 	return e.rel.flush(now, out)
 }
 
-// sendOnce sends m once, without retransmission (final messages).
-func (e *endpoint) sendOnce(m *Message, session uint16, out []Action) []Action {
+// enqueue queues m for reliable delivery to the peer's tunnel and the given
+// peer session. m comes from a message builder of msg.go, so it always
+// encodes.
+func (e *endpoint) enqueue(m *Message, session uint16) {
+	m.TunnelID, m.SessionID = e.peerTunnel, session
+	e.rel.enqueue(m.Type(), m.appendTo(nil))
+}
+
+// sendOnce sends m once, without retransmission (a final message).
+func (e *endpoint) sendOnce(now time.Time, m *Message, session uint16, out []Action) []Action {
 	m.TunnelID, m.SessionID = e.peerTunnel, session
 	data := m.appendTo(nil)
 	// Everything queued before goes out first, so that the peer sees no
 	// gap in Ns and does not drop this final message as out of order.
-	out = e.rel.drain(out)
+	out = e.rel.drain(now, out)
 	return append(out, e.rel.sendOnce(data))
 }
 
 // shutdown forgets the connection.
 func (e *endpoint) shutdown() {
-	e.closed = true
+	e.closed, e.closing = true, false
 	e.keepalive = false
 	e.rel.reset()
 }
@@ -295,8 +344,8 @@ func (e *endpoint) peerCDN(m *Message, out []Action) []Action {
 
 // stopTunnel sends a StopCCN for a protocol error and closes. The peer
 // tunnel may still be 0 (SCCRP without Assigned Tunnel ID).
-func (e *endpoint) stopTunnel(code uint16, cause error, msg string, out []Action) []Action {
-	out = e.sendOnce(stopCCN(e.localTunnel, StopResultError, code, msg), 0, out)
+func (e *endpoint) stopTunnel(now time.Time, code uint16, cause error, msg string, out []Action) []Action {
+	out = e.sendOnce(now, stopCCN(e.localTunnel, StopResultError, code, msg), 0, out)
 	e.shutdown()
 	return append(out, Closed{Err: &StopError{Result: StopResultError, ErrorCode: code, Message: msg, Tunnel: true, Local: true, Err: cause}})
 }
@@ -320,7 +369,7 @@ func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []
 		if !m.AVPs[0].Mandatory {
 			return append(out, dropped("unknown message type %d ignored", uint16(t))), true // acknowledged (§4.4.1)
 		}
-		return e.stopTunnel(ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, "unknown message type "+t.String(), out), true
+		return e.stopTunnel(now, ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, "unknown message type "+t.String(), out), true
 	}
 	a, bad := m.unknownMandatory()
 	if !bad {
@@ -328,7 +377,7 @@ func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []
 	}
 	msg := fmt.Sprintf("unknown mandatory AVP vendor %d type %d in %v", a.Vendor, a.Type, t)
 	if !t.Session() {
-		return e.stopTunnel(ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, msg, out), true
+		return e.stopTunnel(now, ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, msg, out), true
 	}
 	if !ourCall {
 		return append(out, dropped("%v for session %d, not our call, with %s", t, m.SessionID, msg)), true
@@ -339,21 +388,28 @@ func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []
 	return e.stopCall(now, ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, msg, out), true
 }
 
-// close returns the final CDN (when a call is up) and StopCCN, sent once.
-// Ref: RFC 2661 §5.6, §5.7.
-func (e *endpoint) close(callUp bool) []Action {
-	if e.closed {
+// close sends the final CDN (when a call is up) and StopCCN and waits for
+// the peer to acknowledge them: receive reports Closed{nil} then, and tick
+// retransmits them on the usual schedule until Closed{*NoResponseError}.
+// With no peer tunnel to address, the tunnel is closed at once. Ref: RFC
+// 2661 §5.6, §5.7, §5.8.
+func (e *endpoint) close(now time.Time, callUp bool) []Action {
+	if e.closed || e.closing {
 		return nil
 	}
-	var out []Action
-	if e.peerTunnel != 0 {
-		if callUp && e.peerSession != 0 {
-			out = e.sendOnce(cdn(e.localSession, CDNResultAdmin, ErrorCodeNone, ""), e.peerSession, out)
-		}
-		out = e.sendOnce(stopCCN(e.localTunnel, StopResultClear, ErrorCodeNone, ""), 0, out)
+	if e.peerTunnel == 0 {
+		e.shutdown()
+		return []Action{Closed{}}
 	}
-	e.shutdown()
-	return out
+	if callUp && e.peerSession != 0 {
+		e.enqueue(cdn(e.localSession, CDNResultAdmin, ErrorCodeNone, ""), e.peerSession)
+	}
+	e.enqueue(stopCCN(e.localTunnel, StopResultClear, ErrorCodeNone, ""), 0)
+	e.closing = true
+	e.keepalive = false
+	// Everything queued goes out now, whatever the peer's window: waiting
+	// for acknowledgements first would delay the StopCCN.
+	return e.rel.drain(now, nil)
 }
 
 // takePeerTunnel takes the peer's tunnel ID and receive window from its

@@ -337,6 +337,10 @@ func TestCloseFromLAC(t *testing.T) {
 		t.Fatalf("LNS saw %+v", got)
 	}
 	t.Log(got[0], "/", got[1])
+	// The LNS acknowledged the StopCCN: the LAC's close completed.
+	if c, ok := find[Closed](l.lac.events); !ok || c.Err != nil {
+		t.Errorf("LAC events %+v, want Closed{nil}", l.lac.events)
+	}
 	if !l.lac.m.Deadline().IsZero() || !l.lns.m.Deadline().IsZero() {
 		t.Error("timers left after teardown")
 	}
@@ -364,6 +368,9 @@ func TestCloseFromLNS(t *testing.T) {
 	}
 	if got := l.lac.sent - before; got != 2 {
 		t.Errorf("LAC sent %d ZLBs, want 2", got)
+	}
+	if c, ok := find[Closed](l.lns.events); !ok || c.Err != nil || !l.lns.m.Deadline().IsZero() {
+		t.Errorf("LNS events %+v, deadline %v; want Closed{nil} and no timer", l.lns.events, l.lns.m.Deadline())
 	}
 }
 

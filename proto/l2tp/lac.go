@@ -79,14 +79,16 @@ func (c *LAC) Tick(now time.Time) []Action { return c.tick(now) }
 // Deadline is when Tick must next be called; zero means no timer.
 func (c *LAC) Deadline() time.Time { return c.deadline() }
 
-// Close returns CDN (if the call is up) and StopCCN, each sent once; after
-// that the LAC is done. Ref: RFC 2661 §5.6, §5.7.
+// Close sends CDN (if the call is up) and StopCCN and keeps retransmitting
+// them (Deadline, Tick) until the peer acknowledges the StopCCN: Handle
+// then reports Closed{Err: nil}. When the retransmissions run out, Tick
+// reports Closed with a *NoResponseError for MsgStopCCN. Meanwhile the
+// peer's own messages, such as its StopCCN or CDN crossing ours, are
+// acknowledged and reported as Dropped. Before Start or SCCRP there is no
+// peer tunnel to tell, and Close returns Closed{Err: nil} at once; once
+// closed, it returns nil. Ref: RFC 2661 §5.6, §5.7, §5.8.
 func (c *LAC) Close(now time.Time) []Action {
-	if c.state == lacIdle {
-		c.shutdown()
-		return nil
-	}
-	return c.close(c.state == lacEstablished)
+	return c.close(now, c.state == lacEstablished)
 }
 
 // refuse says why m is not taken: only packets for our tunnel are, and
@@ -127,7 +129,7 @@ func (c *LAC) dispatch(now time.Time, m *Message, out []Action) []Action {
 // Ref: RFC 2661 §5.1, §5.2.1, §6.2.
 func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 	if !c.takePeerTunnel(m) {
-		return c.stopTunnel(ErrorCodeValue, ErrMissingAVP, "SCCRP without a valid Assigned Tunnel ID", out)
+		return c.stopTunnel(now, ErrorCodeValue, ErrMissingAVP, "SCCRP without a valid Assigned Tunnel ID", out)
 	}
 	tid := c.peerTunnel
 	c.framing = framingFor(m)
@@ -144,7 +146,7 @@ func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 		serial, err = c.randomUint32()
 	}
 	if err != nil {
-		return c.stopTunnel(ErrorCodeResources, err, "no random source", out)
+		return c.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
 	}
 	c.localSession = sid
 	c.state = lacWaitReply

@@ -59,9 +59,11 @@ func (s *LNS) Tick(now time.Time) []Action { return s.tick(now) }
 // Deadline is when Tick must next be called; zero means no timer.
 func (s *LNS) Deadline() time.Time { return s.deadline() }
 
-// Close returns CDN (if the call is up) and StopCCN, each sent once.
+// Close sends CDN (if the call is up) and StopCCN and ends like LAC.Close:
+// Closed{Err: nil} once the peer acknowledges the StopCCN, Closed with a
+// *NoResponseError when the retransmissions run out.
 func (s *LNS) Close(now time.Time) []Action {
-	return s.close(s.state == lnsWaitConnect || s.state == lnsEstablished)
+	return s.close(now, s.state == lnsWaitConnect || s.state == lnsEstablished)
 }
 
 // refuse says why m is not taken: only packets for our tunnel are, and
@@ -119,13 +121,13 @@ func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
 // onSCCRQ answers with SCCRP. Ref: RFC 2661 §5.1, §6.2.
 func (s *LNS) onSCCRQ(now time.Time, m *Message, out []Action) []Action {
 	if !s.takePeerTunnel(m) {
-		return s.stopTunnel(ErrorCodeValue, ErrMissingAVP, "SCCRQ without a valid Assigned Tunnel ID", out)
+		return s.stopTunnel(now, ErrorCodeValue, ErrMissingAVP, "SCCRQ without a valid Assigned Tunnel ID", out)
 	}
 	s.peerHost, _ = m.Text(AVPHostName)
 	s.peerVend, _ = m.Text(AVPVendorName)
 	id, err := s.randomID()
 	if err != nil {
-		return s.stopTunnel(ErrorCodeResources, err, "no random source", out)
+		return s.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
 	}
 	s.localTunnel = id
 	s.state = lnsWaitCtlConn
@@ -141,7 +143,7 @@ func (s *LNS) onICRQ(now time.Time, m *Message, out []Action) []Action {
 	}
 	id, err := s.randomID()
 	if err != nil {
-		return s.stopTunnel(ErrorCodeResources, err, "no random source", out)
+		return s.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
 	}
 	s.peerSession, s.localSession = sid, id
 	s.state = lnsWaitConnect

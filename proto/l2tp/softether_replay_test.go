@@ -16,9 +16,10 @@ package l2tp_test
 // control packet, tick when now >= Deadline(), close) with its time offset,
 // every packet the LAC sent and every action. The run went SCCRQ/SCCRP/SCCCN,
 // ICRQ/ICRP/ICCN, PPP up and 3 pings, then CDN + StopCCN; the server
-// answered with its own CDN and StopCCN (and retransmitted them, since a
-// closed LAC sends no ZLB) and logged "The PPP session is disconnected
-// because the upper-layer protocol "L2TP" has been disconnected".
+// answered with its own CDN and StopCCN (and retransmitted them, since the
+// LAC of that time sent no ZLB after Close) and logged "The PPP session is
+// disconnected because the upper-layer protocol "L2TP" has been
+// disconnected".
 //
 //   - softether_mschapv2.json: the run that authenticated with MS-CHAPv2.
 //   - softether_pap.json: a second run (PAP); different IDs and timing.
@@ -26,7 +27,8 @@ package l2tp_test
 // What the replay asserts: a fresh LAC fed the recorded inbound packets at
 // the recorded times (and Tick/Close at the recorded times) sends exactly
 // the recorded bytes, which the server accepted, and reports the recorded
-// TunnelUp and SessionUp; every packet in either direction decodes with
+// TunnelUp and SessionUp, and beyond that exactly what seSinceCapture lists
+// (acknowledgements and reports the LAC added after the capture); every packet in either direction decodes with
 // ParseHeader and Message, and re-encodes to the same bytes (SoftEther uses
 // the canonical flags 0xC802 too).
 
@@ -67,15 +69,32 @@ type seCapture struct {
 }
 
 // seSinceCapture lists, by input event, what the LAC does today beyond what
-// the capture recorded: reports of the packets it ignores (Dropped). Each
-// listed action must occur, in this order, among the actions of that input;
-// all other actions must match the capture. Both captures end alike (the
-// same tunnel and session IDs on the server's side, the same Ns and Nr).
+// the capture recorded. When the capture was made, a closed LAC ignored the
+// server's CDN and StopCCN, so the server sent them again; today the LAC
+// acknowledges them (ZLB), reports its close complete when the server's
+// CDN acknowledges our StopCCN (Nr 6), and reports the packets it ignores
+// (Dropped). Each listed action must occur, in this order, among the
+// actions of that input; all other actions must match the capture. Both
+// captures end alike: the same IDs on the server's side, the same Ns and
+// Nr.
 var seSinceCapture = map[int][]string{
-	14: {"dropped: l2tp: CDN after the tunnel closed"},
-	15: {"dropped: l2tp: StopCCN after the tunnel closed"},
-	16: {"dropped: l2tp: CDN after the tunnel closed"},
-	17: {"dropped: l2tp: StopCCN after the tunnel closed"},
+	14: { // CDN Ns 2 Nr 6
+		"dropped: l2tp: CDN while closing (acknowledged)",
+		"send c802000c0001000000060003",
+		"closed: <nil>",
+	},
+	15: { // StopCCN Ns 3 Nr 6
+		"dropped: l2tp: StopCCN after the tunnel closed",
+		"send c802000c0001000000060004",
+	},
+	16: { // the server's retransmissions (a server that got our ZLBs would not send them)
+		"dropped: l2tp: CDN after the tunnel closed",
+		"send c802000c0001000000060004",
+	},
+	17: {
+		"dropped: l2tp: StopCCN after the tunnel closed",
+		"send c802000c0001000000060004",
+	},
 }
 
 // seDescribe renders an action as seSinceCapture lists it.

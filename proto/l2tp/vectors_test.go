@@ -283,7 +283,18 @@ func TestLACScript(t *testing.T) {
 			`c802 0026 0001 0001 0005 0004 8008 0000 0000 000e 800a 0000 0001 0003 0000 8008 0000 000e 5678`,
 			`c802 0026 0001 0000 0006 0004 8008 0000 0000 0004 8008 0000 0009 1234 800a 0000 0001 0001 0000`,
 		}},
+		{name: "early-retransmit", do: c.Tick, at: 70*time.Second + 999*time.Millisecond},
+		{name: "retransmit", do: c.Tick, at: 71 * time.Second, want: []string{
+			`c802 0026 0001 0001 0005 0004 8008 0000 0000 000e 800a 0000 0001 0003 0000 8008 0000 000e 5678`,
+			`c802 0026 0001 0000 0006 0004 8008 0000 0000 0004 8008 0000 0009 1234 800a 0000 0001 0001 0000`,
+		}},
+		{name: "cdn-ack", do: handle(t, c, `c802 000c 1234 0000 0004 0006`), at: 71*time.Second + 10*time.Millisecond},
+		{name: "stopccn-ack", do: handle(t, c, `c802 000c 1234 0000 0004 0007`), at: 71*time.Second + 20*time.Millisecond,
+			want: []string{"closed"}},
 		{name: "after-close", do: c.Tick, at: 200 * time.Second},
+		{name: "late-stopccn", do: handle(t, c, `c802 0026 1234 0000 0004 0007 8008 0000 0000 0004
+			8008 0000 0009 0001 800a 0000 0001 0001 0000`), at: 201 * time.Second,
+			want: []string{"dropped: l2tp: StopCCN after the tunnel closed", `c802 000c 0001 0000 0007 0005`}},
 	}
 	for _, s := range steps {
 		acts := s.do(t0.Add(s.at))
