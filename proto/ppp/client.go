@@ -169,12 +169,15 @@ func (c *Client) authTick(now time.Time) {
 }
 
 func (c *Client) authInput(now time.Time, proto uint16, p Packet) {
+	name := authPacketName(proto, p.Code)
 	if c.authDone || c.phase != phaseAuth {
-		return // late retransmissions of Ack/Success
+		c.drop("%s after authentication", name) // a late retransmission of Ack/Success
+		return
 	}
 	switch {
 	case proto == ProtoPAP && c.method == PAP:
-		if p.ID != c.authID || c.authFrame == nil {
+		if c.authFrame == nil || p.ID != c.authID {
+			c.drop("%s with wrong identifier %d (ours is %d)", name, p.ID, c.authID)
 			return
 		}
 		switch p.Code {
@@ -182,9 +185,13 @@ func (c *Client) authInput(now time.Time, proto uint16, p Packet) {
 			c.authSucceeded(now, PAP)
 		case papCodeNak:
 			c.abort(&AuthError{Method: PAP, User: c.cfg.User, Message: parsePAPMessage(p.Data)})
+		default:
+			c.drop("%s unexpected", name)
 		}
 	case proto == ProtoCHAP && c.method == MSCHAPv2:
 		c.mschapInput(now, p)
+	default:
+		c.drop("%s, but we authenticate with %v", name, c.method)
 	}
 }
 
@@ -193,6 +200,7 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 	case chapCodeChal:
 		value, _, ok := parseCHAPValue(p.Data)
 		if !ok || len(value) != msv2ChalLen {
+			c.drop("malformed MS-CHAPv2 Challenge")
 			return
 		}
 		if c.authFrame != nil && p.ID == c.chalID && string(value) == string(c.chal) {
@@ -224,8 +232,18 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 		c.authRetries = c.maxConfigure - 1
 		c.authTimeout = c.firstTimeout()
 		c.armAuth(now)
-	case chapCodeSucc:
-		if c.authFrame == nil || p.ID != c.chalID {
+	case chapCodeSucc, chapCodeFail:
+		if c.authFrame == nil {
+			c.drop("%s before our Response", authPacketName(ProtoCHAP, p.Code))
+			return
+		}
+		if p.ID != c.chalID {
+			c.drop("%s with wrong identifier %d (ours is %d)", authPacketName(ProtoCHAP, p.Code), p.ID, c.chalID)
+			return
+		}
+		if p.Code == chapCodeFail {
+			f, _ := parseMSCHAPv2Failure(p.Data)
+			c.abort(&AuthError{Method: MSCHAPv2, User: c.cfg.User, Message: strings.TrimSpace(string(trimNUL(p.Data))), Code: f.Code})
 			return
 		}
 		got, _, ok := parseMSCHAPv2Success(p.Data)
@@ -234,12 +252,8 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 			return
 		}
 		c.authSucceeded(now, MSCHAPv2)
-	case chapCodeFail:
-		if c.authFrame == nil || p.ID != c.chalID {
-			return
-		}
-		f, _ := parseMSCHAPv2Failure(p.Data)
-		c.abort(&AuthError{Method: MSCHAPv2, User: c.cfg.User, Message: strings.TrimSpace(string(trimNUL(p.Data))), Code: f.Code})
+	default:
+		c.drop("%s unexpected", authPacketName(ProtoCHAP, p.Code))
 	}
 }
 

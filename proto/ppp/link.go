@@ -33,11 +33,19 @@ type Up struct {
 // Down: the link is gone. Err is typed; nil after our own Close completed.
 type Down struct{ Err error }
 
-func (Send) isAction()   {}
-func (LinkUp) isAction() {}
-func (AuthUp) isAction() {}
-func (Up) isAction()     {}
-func (Down) isAction()   {}
+// Dropped reports that a received frame was ignored; Reason says why, for
+// -v logs and counters. It is never fatal. When the frame was answered all
+// the same (Protocol-Reject, Code-Reject, Terminate-Ack) the answer is a
+// separate Send. Reasons name protocols, codes, identifiers and states,
+// never packet contents (a PAP request carries the password).
+type Dropped struct{ Reason string }
+
+func (Send) isAction()    {}
+func (LinkUp) isAction()  {}
+func (AuthUp) isAction()  {}
+func (Up) isAction()      {}
+func (Down) isAction()    {}
+func (Dropped) isAction() {}
 
 // phase is the PPP link phase. Ref: RFC 1661 §3.2.
 //
@@ -61,6 +69,20 @@ func (p phase) String() string {
 		return phaseNames[p]
 	}
 	return fmt.Sprintf("phase(%d)", uint8(p))
+}
+
+// outOfPhase says, for drop reasons, why a packet that belongs to a later
+// phase (or to none) cannot be taken now.
+func (p phase) outOfPhase() string {
+	switch p {
+	case phaseEstablish:
+		return "before LCP is open"
+	case phaseAuth:
+		return "before authentication completed"
+	case phaseTerminate:
+		return "while the link terminates"
+	}
+	return "in phase " + p.String()
 }
 
 // role is the side-specific part (authentication, Up contents).
@@ -167,6 +189,11 @@ func (l *link) newMagic() uint32 {
 
 func (l *link) emit(a Action) { l.acts = append(l.acts, a) }
 
+// drop reports a received packet that is ignored.
+func (l *link) drop(format string, args ...any) {
+	l.emit(Dropped{Reason: "ppp: " + fmt.Sprintf(format, args...)})
+}
+
 // send emits one control packet. A packet too long to encode is not sent;
 // the link ends with the error at the end of the call.
 func (l *link) send(proto uint16, code, id uint8, data ...[]byte) {
@@ -223,12 +250,16 @@ func (l *link) start(now time.Time) []Action {
 }
 
 func (l *link) handle(now time.Time, frame []byte) []Action {
-	if !l.started || l.dead {
-		return nil
+	switch {
+	case !l.started:
+		return []Action{Dropped{Reason: "ppp: frame before Start"}}
+	case l.dead:
+		return []Action{Dropped{Reason: "ppp: frame after the link went down"}}
 	}
 	proto, info, ok := ParseFrame(frame)
 	if !ok {
-		return nil
+		l.drop("malformed frame of %d bytes", len(frame))
+		return l.flush()
 	}
 	if !l.echoDeadline.IsZero() {
 		l.echoPending = 0
@@ -238,22 +269,31 @@ func (l *link) handle(now time.Time, frame []byte) []Action {
 	case ProtoLCP:
 		l.lcp.input(now, info)
 	case ProtoPAP, ProtoCHAP:
-		if l.phase == phaseAuth || l.phase == phaseNetwork {
-			var p Packet
-			if p.UnmarshalBinary(info) == nil {
-				l.r.authInput(now, proto, p)
-			}
+		if l.phase != phaseAuth && l.phase != phaseNetwork {
+			l.drop("%s packet %s", protoName(proto), l.phase.outOfPhase())
+			break
 		}
+		var p Packet
+		if p.UnmarshalBinary(info) != nil {
+			l.drop("malformed %s packet", protoName(proto))
+			break
+		}
+		l.r.authInput(now, proto, p)
 	case ProtoIPCP:
-		if l.phase == phaseNetwork {
-			l.ipcp.input(now, info)
+		if l.phase != phaseNetwork {
+			l.drop("IPCP packet %s", l.phase.outOfPhase())
+			break
 		}
+		l.ipcp.input(now, info)
 	case ProtoIPv4:
-		// data path; not ours
+		l.drop("IPv4 frame: the data path's, not a control frame")
 	default:
 		if l.lcp.state == stOpened && l.phase != phaseTerminate {
 			l.protoReject(proto, info)
+			l.drop("%s packet: protocol not supported, Protocol-Reject sent", protoName(proto))
+			break
 		}
+		l.drop("%s packet %s", protoName(proto), l.phase.outOfPhase())
 	}
 	return l.flush()
 }
@@ -375,27 +415,38 @@ func (l *link) lcpExtra(now time.Time, p Packet) bool {
 	switch p.Code {
 	case codeEchoReq:
 		// Ref: RFC 1661 §5.8: only in Opened; reply with our Magic-Number.
-		if l.lcp.state == stOpened {
-			var m [4]byte
-			binary.BigEndian.PutUint32(m[:], l.magic)
-			rest := p.Data
-			if len(rest) >= 4 {
-				rest = rest[4:]
-			} else {
-				rest = nil
-			}
-			if max := int(l.peerMRU) - packetHdrLen - 4; len(rest) > max {
-				rest = rest[:max]
-			}
-			l.send(ProtoLCP, codeEchoRep, p.ID, m[:], rest)
+		if l.lcp.state != stOpened {
+			l.drop("LCP Echo-Request in state %v", l.lcp.state)
+			break
 		}
-	case codeEchoRep, codeDiscard:
+		var m [4]byte
+		binary.BigEndian.PutUint32(m[:], l.magic)
+		rest := p.Data
+		if len(rest) >= 4 {
+			rest = rest[4:]
+		} else {
+			rest = nil
+		}
+		if max := int(l.peerMRU) - packetHdrLen - 4; len(rest) > max {
+			rest = rest[:max]
+		}
+		l.send(ProtoLCP, codeEchoRep, p.ID, m[:], rest)
+	case codeEchoRep:
 		// Any received frame already reset the echo counter.
+	case codeDiscard:
+		l.drop("LCP Discard-Request") // Ref: RFC 1661 §5.9: silently discarded
 	case codeProtoRej:
-		if l.lcp.state == stOpened && len(p.Data) >= 2 {
+		switch {
+		case l.lcp.state != stOpened:
+			l.drop("LCP Protocol-Reject in state %v", l.lcp.state)
+		case len(p.Data) < 2:
+			l.drop("LCP Protocol-Reject without a protocol")
+		default:
 			rejected := uint16(p.Data[0])<<8 | uint16(p.Data[1])
 			if rejected == ProtoIPCP || rejected == ProtoLCP {
 				l.abort(fmt.Errorf("ppp: peer Protocol-Rejected %s: %w", protoName(rejected), ErrProtocolRejected))
+			} else {
+				l.drop("LCP Protocol-Reject of %s, which we do not need", protoName(rejected))
 			}
 		}
 	default:

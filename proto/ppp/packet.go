@@ -3,6 +3,7 @@ package ppp
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/l2tpctl/l2tpctl/proto/internal/wire"
 )
@@ -23,6 +24,22 @@ type Packet struct {
 	Code uint8
 	ID   uint8
 	Data []byte // aliases the input after UnmarshalBinary
+}
+
+// codeNames names the control packet codes for drop reasons.
+var codeNames = [...]string{
+	codeConfReq: "Configure-Request", codeConfAck: "Configure-Ack", codeConfNak: "Configure-Nak",
+	codeConfRej: "Configure-Reject", codeTermReq: "Terminate-Request", codeTermAck: "Terminate-Ack",
+	codeCodeRej: "Code-Reject", codeProtoRej: "Protocol-Reject", codeEchoReq: "Echo-Request",
+	codeEchoRep: "Echo-Reply", codeDiscard: "Discard-Request",
+}
+
+// codeName names an LCP/NCP packet code, or gives its number.
+func codeName(c uint8) string {
+	if int(c) < len(codeNames) && codeNames[c] != "" {
+		return codeNames[c]
+	}
+	return "code " + strconv.Itoa(int(c))
 }
 
 // Errors from the codecs.

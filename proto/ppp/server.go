@@ -169,20 +169,25 @@ func (s *Server) authTick(now time.Time) {
 }
 
 func (s *Server) authInput(now time.Time, proto uint16, p Packet) {
+	name := authPacketName(proto, p.Code)
 	if s.okFrame != nil {
 		// Authenticated: answer retransmitted requests again.
 		if p.ID == s.okID && ((proto == ProtoPAP && p.Code == papCodeReq) || (proto == ProtoCHAP && p.Code == chapCodeResp)) {
 			s.emit(Send{Data: clone(s.okFrame)})
+			return
 		}
+		s.drop("%s after authentication", name)
 		return
 	}
 	if s.phase != phaseAuth {
+		s.drop("%s after authentication", name)
 		return
 	}
 	switch {
 	case proto == ProtoPAP && s.method == PAP && p.Code == papCodeReq:
 		user, pw, ok := parsePAPRequest(p.Data)
 		if !ok {
+			s.drop("malformed %s", name)
 			return
 		}
 		want, known := s.lookup(string(user))
@@ -197,22 +202,27 @@ func (s *Server) authInput(now time.Time, proto uint16, p Packet) {
 		s.abort(err)
 	case proto == ProtoCHAP && (s.method == MSCHAPv2 || s.method == CHAPMD5) && p.Code == chapCodeResp:
 		if p.ID != s.chalID {
+			s.drop("%s with wrong identifier %d (ours is %d)", name, p.ID, s.chalID)
 			return
 		}
-		value, name, ok := parseCHAPValue(p.Data)
+		value, user, ok := parseCHAPValue(p.Data)
 		if !ok {
+			s.drop("malformed %s", name)
 			return
 		}
 		if s.method == MSCHAPv2 {
-			s.mschapResponse(now, p.ID, value, string(name))
+			s.mschapResponse(now, p.ID, value, string(user))
 		} else {
-			s.md5Response(now, p.ID, value, string(name))
+			s.md5Response(now, p.ID, value, string(user))
 		}
+	default:
+		s.drop("%s unexpected (authenticating with %v)", name, s.method)
 	}
 }
 
 func (s *Server) mschapResponse(now time.Time, id uint8, value []byte, user string) {
 	if len(value) != msv2RespLen {
+		s.drop("MS-CHAPv2 Response value of %d bytes", len(value))
 		return
 	}
 	peerChal := [16]byte(value[:16])

@@ -26,6 +26,16 @@ func TestStringAllValues(t *testing.T) {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
 	}
+	for v := range math.MaxUint8 + 1 {
+		for _, s := range []string{codeName(uint8(v)), authPacketName(ProtoPAP, uint8(v)), authPacketName(ProtoCHAP, uint8(v))} {
+			if s == "" {
+				t.Fatalf("code %d has an empty name", v)
+			}
+		}
+	}
+	if codeName(codeDiscard) != "Discard-Request" || codeName(12) != "code 12" || authPacketName(ProtoCHAP, 5) != "CHAP code 5" {
+		t.Error("code names")
+	}
 	for v := range math.MaxUint16 + 1 {
 		if protoName(uint16(v)) == "" {
 			t.Fatalf("protocol %#04x has an empty name", v)
