@@ -37,21 +37,16 @@ type Client struct {
 	auth []AuthMethod // accepted and implemented
 
 	// LCP (owned by clientLCP)
-	mru      uint16
-	reqMRU   bool
-	reqMagic bool
-	offered  []AuthMethod
-	refused  bool
-	method   AuthMethod
+	mru     uint16
+	offered []AuthMethod
+	refused bool
+	method  AuthMethod
 
-	// authentication
-	authID      uint8
-	authFrame   []byte // last PAP request or CHAP response, for retransmission
-	authRetries int
-	authTimeout time.Duration
-	chalID      uint8
-	chal        []byte
-	wantAuth    [20]byte
+	// authentication (link.authFrame: our PAP request or CHAP Response)
+	authID   uint8
+	chalID   uint8
+	chal     []byte
+	wantAuth [20]byte
 
 	// IPCP (owned by clientIPCP)
 	local   netip.Addr
@@ -115,15 +110,8 @@ func (c *Client) Deadline() time.Time { return c.deadline() }
 // Terminate-Ack or after the retransmission budget (Max-Terminate).
 func (c *Client) Close(now time.Time) []Action { return c.close(now) }
 
-func (c *Client) armAuth(now time.Time) {
-	c.authDeadline = now.Add(c.authTimeout)
-	c.authTimeout = c.nextTimeout(c.authTimeout)
-}
-
 func (c *Client) authStart(now time.Time) {
-	c.authFrame, c.chal = nil, nil
-	c.authRetries = c.maxConfigure - 1
-	c.authTimeout = c.firstTimeout()
+	c.chal = nil
 	switch c.method {
 	case PAP:
 		data, ok := papRequestData(c.cfg.User, c.cfg.Password)
@@ -137,35 +125,22 @@ func (c *Client) authStart(now time.Time) {
 			c.abort(err)
 			return
 		}
-		c.authFrame = f
-		c.emit(Send{Data: clone(c.authFrame)})
-		c.armAuth(now)
+		c.authSend(now, f)
 	case MSCHAPv2:
-		// Wait for the Challenge; the authenticator retransmits it.
-		c.authDeadline = now.Add(time.Duration(c.maxConfigure) * c.restartTimer)
+		c.authWait(now) // for the Challenge, which the authenticator retransmits
 	default:
 		c.authSucceeded(now, AuthNone)
 	}
 }
 
-func (c *Client) authTick(now time.Time) {
-	if c.authDone {
-		return
+func (c *Client) authAwaited() string {
+	switch {
+	case c.method != MSCHAPv2:
+		return "PAP Authenticate-Request"
+	case c.authFrame == nil:
+		return "MS-CHAPv2 authentication (no Challenge)"
 	}
-	if c.authFrame == nil || c.authRetries <= 0 {
-		what := "PAP Authenticate-Request"
-		if c.method == MSCHAPv2 {
-			what = "MS-CHAPv2 authentication (no Challenge)"
-			if c.authFrame != nil {
-				what = "MS-CHAPv2 Response"
-			}
-		}
-		c.abort(noResponse(what))
-		return
-	}
-	c.authRetries--
-	c.emit(Send{Data: clone(c.authFrame)})
-	c.armAuth(now)
+	return "MS-CHAPv2 Response"
 }
 
 func (c *Client) authInput(now time.Time, proto uint16, p Packet) {
@@ -227,11 +202,7 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 			return
 		}
 		c.chalID, c.chal = p.ID, clone(value)
-		c.authFrame = f
-		c.emit(Send{Data: clone(c.authFrame)})
-		c.authRetries = c.maxConfigure - 1
-		c.authTimeout = c.firstTimeout()
-		c.armAuth(now)
+		c.authSend(now, f)
 	case chapCodeSucc, chapCodeFail:
 		if c.authFrame == nil {
 			c.drop("%s before our Response", authPacketName(ProtoCHAP, p.Code))

@@ -89,7 +89,9 @@ func (p phase) outOfPhase() string {
 type role interface {
 	authStart(now time.Time)
 	authInput(now time.Time, proto uint16, p Packet)
-	authTick(now time.Time)
+	// authAwaited names what went unanswered when authentication times
+	// out, for the error.
+	authAwaited() string
 }
 
 // link is the machinery shared by Client and Server: dispatch, the LCP and
@@ -113,11 +115,19 @@ type link struct {
 	lcp     fsm
 	ipcp    fsm
 
-	magic   uint32 // our Magic-Number; 0 when not negotiated
-	peerMRU uint16
+	magic    uint32 // our Magic-Number; 0 when not negotiated
+	reqMRU   bool   // we request an MRU (until the peer rejects it)
+	reqMagic bool   // we request a Magic-Number (until the peer rejects it)
+	peerMRU  uint16
 
-	upSent       bool // Up emitted
-	authDone     bool
+	upSent   bool // Up emitted
+	authDone bool
+	// Authentication timing: either we wait for the peer to start
+	// (authFrame nil) or we retransmit authFrame, the packet of ours that
+	// waits for an answer.
+	authFrame    []byte
+	authRetries  int
+	authTimeout  time.Duration
 	authDeadline time.Time
 
 	echoDeadline time.Time
@@ -323,7 +333,7 @@ func (l *link) tick(now time.Time) []Action {
 	}
 	if !l.dead && !l.authDeadline.IsZero() && !now.Before(l.authDeadline) {
 		l.authDeadline = time.Time{}
-		l.r.authTick(now)
+		l.authTick(now)
 	}
 	if !l.dead && !l.echoDeadline.IsZero() && !now.Before(l.echoDeadline) {
 		if l.echoPending >= l.echoFailures {
@@ -396,6 +406,44 @@ func (l *link) lcpDown(now time.Time) {
 	}
 	l.authDeadline = time.Time{}
 	l.phase = phaseEstablish
+}
+
+// authSend sends f, our authentication packet that waits for the peer's
+// answer, and retransmits it on the restart timer, Max-Configure times in
+// all.
+func (l *link) authSend(now time.Time, f []byte) {
+	l.authFrame = f
+	l.authRetries = l.maxConfigure - 1
+	l.authTimeout = l.firstTimeout()
+	l.emit(Send{Data: clone(f)})
+	l.armAuth(now)
+}
+
+// authWait waits Max-Configure restart periods for the peer to start the
+// exchange.
+func (l *link) authWait(now time.Time) {
+	l.authFrame = nil
+	l.authDeadline = now.Add(time.Duration(l.maxConfigure) * l.restartTimer)
+}
+
+func (l *link) armAuth(now time.Time) {
+	l.authDeadline = now.Add(l.authTimeout)
+	l.authTimeout = l.nextTimeout(l.authTimeout)
+}
+
+// authTick retransmits authFrame, or ends the link when there is nothing
+// to retransmit or the budget is spent.
+func (l *link) authTick(now time.Time) {
+	if l.authDone {
+		return
+	}
+	if l.authFrame == nil || l.authRetries <= 0 {
+		l.abort(noResponse(l.r.authAwaited()))
+		return
+	}
+	l.authRetries--
+	l.emit(Send{Data: clone(l.authFrame)})
+	l.armAuth(now)
 }
 
 // authSucceeded moves to the network phase.

@@ -45,20 +45,15 @@ type Server struct {
 	cfg ServerConfig
 
 	// LCP (owned by serverLCP)
-	reqMRU   bool
-	reqMagic bool
-	authIdx  int
-	tried    map[AuthMethod]bool
-	method   AuthMethod
+	authIdx int
+	tried   map[AuthMethod]bool
+	method  AuthMethod
 
-	// authentication
-	chalID      uint8
-	chal        []byte
-	authFrame   []byte // Challenge to retransmit
-	okFrame     []byte // Ack/Success, re-sent for duplicate requests
-	okID        uint8
-	authRetries int
-	authTimeout time.Duration
+	// authentication (link.authFrame: our CHAP Challenge)
+	chalID  uint8
+	chal    []byte
+	okFrame []byte // Ack/Success, re-sent for duplicate requests
+	okID    uint8
 
 	// IPCP
 	reqAddr bool
@@ -120,20 +115,13 @@ func (s *Server) lookup(user string) (string, bool) {
 	return "", false
 }
 
-func (s *Server) armAuth(now time.Time) {
-	s.authDeadline = now.Add(s.authTimeout)
-	s.authTimeout = s.nextTimeout(s.authTimeout)
-}
-
 func (s *Server) authStart(now time.Time) {
-	s.authRetries = s.maxConfigure - 1
-	s.authTimeout = s.firstTimeout()
-	s.authFrame, s.okFrame = nil, nil
+	s.okFrame = nil
 	switch s.method {
 	case AuthNone:
 		s.authSucceeded(now, AuthNone)
 	case PAP:
-		s.authDeadline = now.Add(time.Duration(s.maxConfigure) * s.restartTimer)
+		s.authWait(now) // for the peer's Authenticate-Request
 	case CHAPMD5, MSCHAPv2:
 		s.chalID = s.random8()
 		s.chal = make([]byte, msv2ChalLen)
@@ -143,29 +131,17 @@ func (s *Server) authStart(now time.Time) {
 			s.abort(err)
 			return
 		}
-		s.authFrame = f
-		s.emit(Send{Data: clone(s.authFrame)})
-		s.armAuth(now)
+		s.authSend(now, f)
 	default:
 		s.abort(errEAPUnsupported)
 	}
 }
 
-func (s *Server) authTick(now time.Time) {
-	if s.authDone {
-		return
+func (s *Server) authAwaited() string {
+	if s.authFrame == nil {
+		return "PAP authentication (no Authenticate-Request)"
 	}
-	if s.authFrame == nil || s.authRetries <= 0 {
-		what := "PAP authentication (no Authenticate-Request)"
-		if s.authFrame != nil {
-			what = "CHAP Challenge"
-		}
-		s.abort(noResponse(what))
-		return
-	}
-	s.authRetries--
-	s.emit(Send{Data: clone(s.authFrame)})
-	s.armAuth(now)
+	return "CHAP Challenge"
 }
 
 func (s *Server) authInput(now time.Time, proto uint16, p Packet) {
