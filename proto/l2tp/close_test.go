@@ -141,16 +141,14 @@ func TestCloseAcknowledged(t *testing.T) {
 	}
 }
 
-func TestCloseNoAnswer(t *testing.T) {
-	c := closingLAC(t, 0)
-	now := t0
-	var gaps []time.Duration
-	var closed []Closed
-	sends := 0
-	for d := c.Deadline(); !d.IsZero(); d = c.Deadline() {
+// tickOut runs m's timers with nothing arriving until it has none left. It
+// returns the gaps between the deadlines, the packets sent, the Closed
+// actions and the time of the last tick.
+func tickOut(m machine, now time.Time) (gaps []time.Duration, sends int, closed []Closed, end time.Time) {
+	for d := m.Deadline(); !d.IsZero(); d = m.Deadline() {
 		gaps = append(gaps, d.Sub(now))
 		now = d
-		for _, a := range c.Tick(now) {
+		for _, a := range m.Tick(now) {
 			switch a := a.(type) {
 			case Send:
 				sends++
@@ -159,6 +157,12 @@ func TestCloseNoAnswer(t *testing.T) {
 			}
 		}
 	}
+	return gaps, sends, closed, now
+}
+
+func TestCloseNoAnswer(t *testing.T) {
+	c := closingLAC(t, 0)
+	gaps, sends, closed, now := tickOut(c, t0)
 	if want := "[1s 2s 4s 8s 8s 8s]"; fmt.Sprint(gaps) != want {
 		t.Errorf("gaps %v, want %s", gaps, want)
 	}
