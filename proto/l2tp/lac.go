@@ -5,13 +5,16 @@ import (
 	"time"
 )
 
-// lacState is the LAC's progress; the tunnel being gone is endpoint.closed.
+// lacState is the LAC's progress with the call; the tunnel closing and
+// being gone are endpoint.closing and endpoint.closed.
 //
 //	idle ──Start: SCCRQ──▶ waitCtlReply ──SCCRP: SCCCN, ICRQ──▶ waitReply
 //	                                                              │ ICRP: ICCN
 //	noCall ◀──CDN received / call protocol error── established ◀──┘
 //	(any) ──StopCCN received, retransmits exhausted, tunnel protocol
-//	        error, Close──▶ closed
+//	        error──▶ closed
+//	(any) ──Close: CDN, StopCCN──▶ closing ──StopCCN acknowledged,
+//	        retransmits exhausted──▶ closed
 //
 // Ref: RFC 2661 §7.2 (control connection), §7.4.1 (LAC incoming call).
 type lacState uint8

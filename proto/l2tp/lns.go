@@ -5,13 +5,14 @@ import (
 	"time"
 )
 
-// lnsState is the test LNS's progress; the tunnel being gone is
-// endpoint.closed.
+// lnsState is the test LNS's progress; the tunnel closing and being gone
+// are endpoint.closing and endpoint.closed.
 //
 //	idle ──SCCRQ: SCCRP──▶ waitCtlConn ──SCCCN──▶ tunnelUp ──ICRQ: ICRP──▶ waitConnect
 //	                                                 ▲                        │ ICCN
 //	                                                 └──CDN── established ◀───┘
-//	(any) ──StopCCN received, retransmits exhausted, protocol error, Close──▶ closed
+//	(any) ──StopCCN received, retransmits exhausted, protocol error──▶ closed
+//	(any) ──Close: CDN, StopCCN──▶ closing ──StopCCN acknowledged, retransmits exhausted──▶ closed
 //
 // Ref: RFC 2661 §7.2, §7.4.2 (LNS incoming call).
 type lnsState uint8

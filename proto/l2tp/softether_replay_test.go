@@ -1,7 +1,7 @@
 package l2tp_test
 
 // Replay of L2TP control exchanges captured from a real SoftEther VPN Server
-// 5.01.9674 (Debian package, the peer in shared/peers/softether) on
+// 5.01.9674 (Debian package, the test peer of docs/interop.md) on
 // 2026-11-25.
 //
 // How the vectors were made: a throwaway program (kept outside the repo in
