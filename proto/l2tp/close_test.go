@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -193,11 +194,15 @@ func TestCloseWithoutPeerTunnel(t *testing.T) {
 	waiting := NewLAC(LACConfig{Rand: lacRand()})
 	waiting.Start(t0)
 	for name, c := range map[string]*LAC{"before Start": idle, "before SCCRP": waiting} {
-		if got := describeActs(c.Close(t0)); fmt.Sprint(got) != "[closed: <nil>]" {
-			t.Errorf("%s: Close = %q", name, got)
+		// Nothing to send, nothing to wait for: closed at once.
+		if acts := c.Close(t0); acts != nil {
+			t.Errorf("%s: Close = %+v", name, acts)
 		}
-		if c.Close(t0) != nil || !c.Deadline().IsZero() || c.Start(t0) != nil {
+		if !c.closed || c.Close(t0) != nil || !c.Deadline().IsZero() || c.Start(t0) != nil {
 			t.Errorf("%s: not done", name)
+		}
+		if got := describeActs(c.Handle(t0, unhex(t, softEtherSCCRP))); len(got) != 1 || !strings.HasPrefix(got[0], "dropped: ") {
+			t.Errorf("%s: SCCRP after Close: %q", name, got)
 		}
 	}
 }

@@ -30,8 +30,8 @@ type SessionUp struct {
 // Closed reports that the tunnel, or with a *StopError whose Tunnel is
 // false only the call, is gone. Err is one of:
 //
-//   - nil: our own Close completed cleanly. The peer acknowledged our
-//     StopCCN, or there was no peer tunnel to send one to.
+//   - nil: our own Close completed cleanly: the peer acknowledged our
+//     StopCCN.
 //   - a *StopError: a StopCCN or CDN received, or sent because of a
 //     protocol error.
 //   - a *NoResponseError (matching ErrNoResponse): the peer stopped
@@ -391,15 +391,15 @@ func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []
 // close sends the final CDN (when a call is up) and StopCCN and waits for
 // the peer to acknowledge them: receive reports Closed{nil} then, and tick
 // retransmits them on the usual schedule until Closed{*NoResponseError}.
-// With no peer tunnel to address, the tunnel is closed at once. Ref: RFC
-// 2661 §5.6, §5.7, §5.8.
+// With no peer tunnel to address, the tunnel is closed at once, with
+// nothing to send or report. Ref: RFC 2661 §5.6, §5.7, §5.8.
 func (e *endpoint) close(now time.Time, callUp bool) []Action {
 	if e.closed || e.closing {
 		return nil
 	}
 	if e.peerTunnel == 0 {
 		e.shutdown()
-		return []Action{Closed{}}
+		return nil
 	}
 	if callUp && e.peerSession != 0 {
 		e.enqueue(cdn(e.localSession, CDNResultAdmin, ErrorCodeNone, ""), e.peerSession)

@@ -88,8 +88,8 @@ func (c *LAC) Deadline() time.Time { return c.deadline() }
 // reports Closed with a *NoResponseError for MsgStopCCN. Meanwhile the
 // peer's own messages, such as its StopCCN or CDN crossing ours, are
 // acknowledged and reported as Dropped. Before Start or SCCRP there is no
-// peer tunnel to tell, and Close returns Closed{Err: nil} at once; once
-// closed, it returns nil. Ref: RFC 2661 §5.6, §5.7, §5.8.
+// peer tunnel to tell: Close returns nothing and the LAC is closed at
+// once. Once closed, Close returns nothing. Ref: RFC 2661 §5.6, §5.7, §5.8.
 func (c *LAC) Close(now time.Time) []Action {
 	return c.close(now, c.state == lacEstablished)
 }
