@@ -124,7 +124,7 @@ func (c *LAC) dispatch(now time.Time, m *Message, out []Action) []Action {
 	}
 	// SCCRP or ICRP again (a new Ns) or out of turn, messages for calls we
 	// do not know, message types a LAC never gets: acknowledged by the
-	// caller, otherwise ignored.
+	// caller and reported as Dropped.
 	return append(out, c.unexpected(m, c.state))
 }
 

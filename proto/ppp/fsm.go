@@ -201,7 +201,7 @@ func (f *fsm) drop(format string, args ...any) {
 func (f *fsm) input(now time.Time, info []byte) {
 	var p Packet
 	if err := p.UnmarshalBinary(info); err != nil {
-		f.drop("packet with a bad length") // Ref: RFC 1661 §5: silently discarded
+		f.drop("packet with a bad length") // Ref: RFC 1661 §5: discarded, no answer
 		return
 	}
 	raw := info[:packetHdrLen+len(p.Data)]

@@ -482,7 +482,7 @@ func (l *link) lcpExtra(now time.Time, p Packet) bool {
 	case codeEchoRep:
 		// Any received frame already reset the echo counter.
 	case codeDiscard:
-		l.drop("LCP Discard-Request") // Ref: RFC 1661 §5.9: silently discarded
+		l.drop("LCP Discard-Request") // Ref: RFC 1661 §5.9: discarded, no answer
 	case codeProtoRej:
 		switch {
 		case l.lcp.state != stOpened:
