@@ -42,11 +42,26 @@ const (
 	maxAVPValueLen   = avpLengthMask - avpHeaderLen
 )
 
-// AppendBinary appends the encoded AVP to b.
+// AppendBinary appends the encoded AVP to b. It fails when the value does
+// not fit the 10-bit Length field.
 func (a *AVP) AppendBinary(b []byte) ([]byte, error) {
-	if len(a.Value) > maxAVPValueLen {
-		return b, fmt.Errorf("l2tp: AVP %d value of %d bytes exceeds %d", a.Type, len(a.Value), maxAVPValueLen)
+	if err := a.check(); err != nil {
+		return b, err
 	}
+	return a.appendTo(b), nil
+}
+
+// check reports whether a can be encoded: its value fits the Length field.
+func (a *AVP) check() error {
+	if len(a.Value) > maxAVPValueLen {
+		return fmt.Errorf("l2tp: AVP %d value of %d bytes exceeds %d", a.Type, len(a.Value), maxAVPValueLen)
+	}
+	return nil
+}
+
+// appendTo appends the encoded AVP to b; a must pass check. The value
+// constructors below only build such AVPs.
+func (a *AVP) appendTo(b []byte) []byte {
 	w := uint16(avpHeaderLen + len(a.Value))
 	if a.Mandatory {
 		w |= avpFlagMandatory
@@ -57,7 +72,7 @@ func (a *AVP) AppendBinary(b []byte) ([]byte, error) {
 	b = wire.AppendUint16(b, w)
 	b = wire.AppendUint16(b, a.Vendor)
 	b = wire.AppendUint16(b, uint16(a.Type))
-	return append(b, a.Value...), nil
+	return append(b, a.Value...)
 }
 
 // parseAVP decodes the AVP at the front of b and returns the bytes after it.
@@ -90,7 +105,8 @@ func (a *AVP) recognized() bool {
 	return a.Vendor == 0 && !a.Hidden && knownAVP(a.Type)
 }
 
-// Value constructors.
+// Value constructors. Each builds an AVP that passes check: integers have a
+// fixed size and strings are cut at maxAVPValueLen bytes.
 
 func avpUint16(t AVPType, mandatory bool, v uint16) AVP {
 	return AVP{Mandatory: mandatory, Type: t, Value: wire.AppendUint16(nil, v)}

@@ -7,11 +7,16 @@
 //
 // The state machines follow the contract in docs/architecture.md: bytes and
 // time in, actions out, no I/O, randomness from an injected io.Reader.
+// Their actions are Send, TunnelUp, SessionUp, Closed (see its doc for
+// what each Err means, nil for our own Close completed) and Dropped (a
+// received message was ignored, with the reason). Close ends like the
+// other exchanges: CDN and StopCCN are retransmitted until the peer
+// acknowledges the StopCCN, or the retransmissions run out.
 //
 // Data path: PutDataHeader and ParseHeader do not allocate.
 //
-// Interop notes (see shared/peers): control messages always carry the L and
-// S bits (SoftEther drops them otherwise); hidden AVPs are never sent;
+// Interop notes (see docs/interop.md): control messages always carry the L
+// and S bits (SoftEther drops them otherwise); hidden AVPs are never sent;
 // Set-Link-Info and WAN-Error-Notify are acknowledged and ignored (Meraki
 // sends SLI); unknown AVPs without the M bit, vendor AVPs included, are
 // skipped.

@@ -8,7 +8,7 @@ import (
 )
 
 // Action is an output of the LAC and LNS state machines. The tunnel layer
-// type-switches on Send, TunnelUp, SessionUp and Closed.
+// type-switches on Send, TunnelUp, SessionUp, Closed and Dropped.
 type Action interface{ isAction() }
 
 // Send is a complete L2TP control packet to send to the peer (UDP 1701).
@@ -28,14 +28,46 @@ type SessionUp struct {
 }
 
 // Closed reports that the tunnel, or with a *StopError whose Tunnel is
-// false only the call, is gone. Err is a *StopError (StopCCN/CDN received
-// or sent because of a protocol error) or wraps ErrNoResponse or ErrNoRand.
+// false only the call, is gone. Err is one of:
+//
+//   - nil: our own Close completed cleanly: the peer acknowledged our
+//     StopCCN.
+//   - a *StopError: a StopCCN or CDN received, or sent because of a
+//     protocol error.
+//   - a *NoResponseError (matching ErrNoResponse): the peer stopped
+//     acknowledging, while the tunnel was up or after Close.
+//   - an error wrapping ErrNoRand.
+//
+// Once the tunnel is closed, Handle reports every message as Dropped (it
+// still acknowledges the peer's, RFC 2661 §5.7), and Tick and Deadline have
+// no more work.
 type Closed struct{ Err error }
+
+// Dropped reports that a received message was ignored; Reason says why,
+// for -v logs and counters. It is never fatal. When the message still had
+// to be acknowledged (a duplicate, for example) the ZLB is a separate Send.
+// Reasons name message types, tunnel and session IDs and sequence numbers,
+// never AVP contents.
+type Dropped struct{ Reason string }
 
 func (Send) isAction()      {}
 func (TunnelUp) isAction()  {}
 func (SessionUp) isAction() {}
 func (Closed) isAction()    {}
+func (Dropped) isAction()   {}
+
+// dropped builds a Dropped with the package prefix.
+func dropped(format string, args ...any) Dropped {
+	return Dropped{Reason: "l2tp: " + fmt.Sprintf(format, args...)}
+}
+
+// what names m in drop reasons: its message type, or ZLB.
+func what(m *Message) string {
+	if m.IsZLB() {
+		return "ZLB"
+	}
+	return m.Type().String()
+}
 
 // LACConfig configures a LAC. Zero values select the defaults.
 type LACConfig struct {
@@ -84,7 +116,8 @@ type endpoint struct {
 
 	keepalive bool      // tunnel is up: send HELLO when idle
 	helloAt   time.Time // when to send HELLO if nothing arrives before
-	closed    bool      // tunnel gone: Handle only re-acknowledges duplicates
+	closing   bool      // Close sent StopCCN: waiting for its acknowledgement
+	closed    bool      // tunnel gone: Handle only acknowledges the peer
 }
 
 func newEndpoint(cfg LACConfig) endpoint {
@@ -94,7 +127,15 @@ func newEndpoint(cfg LACConfig) endpoint {
 
 // role is what differs between LAC and LNS on receive.
 type role interface {
-	accepts(m *Message) bool
+	// refuse says why m is not for this machine in its state (a stale
+	// tunnel, say); "" takes it.
+	refuse(m *Message) string
+	// callActive reports whether our call is placed or up: session
+	// messages for e.localSession are then ours.
+	callActive() bool
+	// callGone records that the call ended; the tunnel stays.
+	callGone()
+	// dispatch acts on a new message of a type only this role handles.
 	dispatch(now time.Time, m *Message, out []Action) []Action
 }
 
@@ -103,17 +144,14 @@ type role interface {
 func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 	var m Message
 	if err := m.UnmarshalBinary(pkt); err != nil {
-		return nil // malformed: drop, the peer retransmits or gives up
+		// The peer retransmits or gives up. The error names the package.
+		return []Action{Dropped{Reason: err.Error()}}
 	}
-	if !r.accepts(&m) {
-		return nil // a stale tunnel or session
+	if why := r.refuse(&m); why != "" {
+		return []Action{dropped("%s", why)}
 	}
 	if e.closed {
-		// Keep acknowledging the peer's retransmitted StopCCN. Ref: RFC 2661 §5.7.
-		if !m.IsZLB() && e.peerTunnel != 0 && e.rel.classify(m.Ns) == seqDuplicate {
-			return []Action{e.rel.zlb(e.peerTunnel)}
-		}
-		return nil
+		return e.receiveClosed(&m)
 	}
 	e.helloAt = now.Add(e.cfg.HelloInterval)
 	e.rel.ack(m.Nr)
@@ -122,9 +160,18 @@ func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 		switch e.rel.classify(m.Ns) {
 		case seqNew:
 			e.rel.accept()
-			out = r.dispatch(now, &m, out)
+			if e.closing {
+				// The peer's StopCCN or CDN crossing ours, or anything
+				// else: acknowledged, nothing more.
+				out = append(out, dropped("%s while closing (acknowledged)", what(&m)))
+				break
+			}
+			out = e.dispatch(now, &m, r, out)
 		case seqDuplicate:
 			e.rel.ackOwed = true
+			out = append(out, dropped("duplicate %s Ns %d (acknowledged again)", what(&m), m.Ns))
+		case seqFuture:
+			out = append(out, dropped("%s Ns %d out of order, expected %d", what(&m), m.Ns, e.rel.nr))
 		}
 	}
 	if e.closed {
@@ -134,7 +181,68 @@ func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 	if e.rel.ackOwed {
 		out = append(out, e.rel.zlb(e.peerTunnel))
 	}
+	if e.closing && e.rel.idle() {
+		// Nr passed our StopCCN, the last message queued. Ref: RFC 2661 §5.8.
+		e.shutdown()
+		out = append(out, Closed{})
+	}
 	return out
+}
+
+// receiveClosed answers a message that arrives after the tunnel closed: it
+// is dropped, but acknowledged when it is the next from the peer or a
+// retransmission, so that the peer's StopCCN, or its CDN and StopCCN
+// crossing ours, need no retransmission. Ref: RFC 2661 §5.7.
+func (e *endpoint) receiveClosed(m *Message) []Action {
+	out := []Action{dropped("%s after the tunnel closed", what(m))}
+	if m.IsZLB() || e.peerTunnel == 0 {
+		return out
+	}
+	switch e.rel.classify(m.Ns) {
+	case seqNew:
+		e.rel.accept()
+		out = append(out, e.rel.zlb(e.peerTunnel))
+	case seqDuplicate:
+		out = append(out, e.rel.zlb(e.peerTunnel))
+	}
+	return out
+}
+
+// dispatch acts on a new message: what LAC and LNS do alike (unknown
+// mandatory AVPs, StopCCN, CDN for our call) here, the rest in the role.
+func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []Action {
+	ours := m.SessionID == e.localSession && r.callActive()
+	out, handled := e.rejectUnknown(now, m, ours, out)
+	if handled {
+		if ours && !e.closed && m.Type().Session() {
+			r.callGone()
+		}
+		return out
+	}
+	switch t := m.Type(); t {
+	case MsgStopCCN:
+		return e.peerStopCCN(m, out)
+	case MsgCDN:
+		if ours {
+			r.callGone()
+			return e.peerCDN(m, out)
+		}
+	case MsgHello:
+		return out // a keepalive: its acknowledgement is all it asks for
+	case MsgSLI, MsgWEN:
+		if ours {
+			return append(out, dropped("%v for our call ignored", t)) // see doc.go
+		}
+	}
+	return r.dispatch(now, m, out)
+}
+
+// unexpected is the drop of a message the role has no use for in state.
+func (e *endpoint) unexpected(m *Message, state fmt.Stringer) Dropped {
+	if m.Type().Session() && m.SessionID != 0 && m.SessionID != e.localSession { // 0: a new call (ICRQ)
+		return dropped("%v for session %d, ours is %d", m.Type(), m.SessionID, e.localSession)
+	}
+	return dropped("%v in state %v", m.Type(), state)
 }
 
 // tick retransmits and sends HELLO when due.
@@ -144,8 +252,14 @@ func (e *endpoint) tick(now time.Time) []Action {
 	}
 	out, failed := e.rel.tick(now, nil)
 	if failed != nil {
+		err := &NoResponseError{Msg: failed.typ, Retransmits: failed.tries}
+		if e.closing {
+			// Close restarted the schedule of everything queued, so all
+			// run out together; the StopCCN is the one waited for.
+			err.Msg = MsgStopCCN
+		}
 		e.shutdown()
-		return []Action{Closed{Err: fmt.Errorf("%w to %v after %d retransmissions", ErrNoResponse, failed.typ, failed.tries)}}
+		return []Action{Closed{Err: err}}
 	}
 	if e.keepalive && !now.Before(e.helloAt) {
 		e.helloAt = now.Add(e.cfg.HelloInterval)
@@ -170,31 +284,31 @@ func (e *endpoint) deadline() time.Time {
 
 // queue sends m reliably to the peer's tunnel and the given peer session.
 func (e *endpoint) queue(now time.Time, m *Message, session uint16, out []Action) []Action {
-	m.TunnelID, m.SessionID = e.peerTunnel, session
-	data, err := m.AppendBinary(nil)
-	if err != nil {
-		panic("l2tp: encoding our own message: " + err.Error()) // values are bounded by construction
-	}
-	e.rel.enqueue(m.Type(), data)
+	e.enqueue(m, session)
 	return e.rel.flush(now, out)
 }
 
-// sendOnce sends m once, without retransmission (final messages).
-func (e *endpoint) sendOnce(m *Message, session uint16, out []Action) []Action {
+// enqueue queues m for reliable delivery to the peer's tunnel and the given
+// peer session. m comes from a message builder of msg.go, so it always
+// encodes.
+func (e *endpoint) enqueue(m *Message, session uint16) {
 	m.TunnelID, m.SessionID = e.peerTunnel, session
-	data, err := m.AppendBinary(nil)
-	if err != nil {
-		panic("l2tp: encoding our own message: " + err.Error())
-	}
+	e.rel.enqueue(m.Type(), m.appendTo(nil))
+}
+
+// sendOnce sends m once, without retransmission (a final message).
+func (e *endpoint) sendOnce(now time.Time, m *Message, session uint16, out []Action) []Action {
+	m.TunnelID, m.SessionID = e.peerTunnel, session
+	data := m.appendTo(nil)
 	// Everything queued before goes out first, so that the peer sees no
 	// gap in Ns and does not drop this final message as out of order.
-	out = e.rel.drain(out)
+	out = e.rel.drain(now, out)
 	return append(out, e.rel.sendOnce(data))
 }
 
 // shutdown forgets the connection.
 func (e *endpoint) shutdown() {
-	e.closed = true
+	e.closed, e.closing = true, false
 	e.keepalive = false
 	e.rel.reset()
 }
@@ -230,8 +344,8 @@ func (e *endpoint) peerCDN(m *Message, out []Action) []Action {
 
 // stopTunnel sends a StopCCN for a protocol error and closes. The peer
 // tunnel may still be 0 (SCCRP without Assigned Tunnel ID).
-func (e *endpoint) stopTunnel(code uint16, cause error, msg string, out []Action) []Action {
-	out = e.sendOnce(stopCCN(e.localTunnel, StopResultError, code, msg), 0, out)
+func (e *endpoint) stopTunnel(now time.Time, code uint16, cause error, msg string, out []Action) []Action {
+	out = e.sendOnce(now, stopCCN(e.localTunnel, StopResultError, code, msg), 0, out)
 	e.shutdown()
 	return append(out, Closed{Err: &StopError{Result: StopResultError, ErrorCode: code, Message: msg, Tunnel: true, Local: true, Err: cause}})
 }
@@ -247,14 +361,15 @@ func (e *endpoint) stopCall(now time.Time, code uint16, cause error, msg string,
 // type with the M bit: the call (session message) or tunnel is torn down
 // with Result Code 2 and Error Code 8. Ref: RFC 2661 §4.2, §4.4.1, §4.4.2.
 // ourCall tells whether the message is for our live call; session messages
-// for other calls are ignored.
+// for other calls are ignored. It reports whether it handled m: rejected or
+// ignored it.
 func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []Action) ([]Action, bool) {
 	t := m.Type()
 	if !t.Known() {
 		if !m.AVPs[0].Mandatory {
-			return out, false // ignored, but acknowledged (§4.4.1)
+			return append(out, dropped("unknown message type %d ignored", uint16(t))), true // acknowledged (§4.4.1)
 		}
-		return e.stopTunnel(ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, "unknown message type "+t.String(), out), true
+		return e.stopTunnel(now, ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, "unknown message type "+t.String(), out), true
 	}
 	a, bad := m.unknownMandatory()
 	if !bad {
@@ -262,10 +377,10 @@ func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []
 	}
 	msg := fmt.Sprintf("unknown mandatory AVP vendor %d type %d in %v", a.Vendor, a.Type, t)
 	if !t.Session() {
-		return e.stopTunnel(ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, msg, out), true
+		return e.stopTunnel(now, ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, msg, out), true
 	}
 	if !ourCall {
-		return out, true
+		return append(out, dropped("%v for session %d, not our call, with %s", t, m.SessionID, msg)), true
 	}
 	if e.peerSession == 0 {
 		e.peerSession, _ = m.Uint16(AVPAssignedSessionID)
@@ -273,21 +388,28 @@ func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []
 	return e.stopCall(now, ErrorCodeUnknownMandatory, ErrUnknownMandatoryAVP, msg, out), true
 }
 
-// close returns the final CDN (when a call is up) and StopCCN, sent once.
-// Ref: RFC 2661 §5.6, §5.7.
-func (e *endpoint) close(callUp bool) []Action {
-	if e.closed {
+// close sends the final CDN (when a call is up) and StopCCN and waits for
+// the peer to acknowledge them: receive reports Closed{nil} then, and tick
+// retransmits them on the usual schedule until Closed{*NoResponseError}.
+// With no peer tunnel to address, the tunnel is closed at once, with
+// nothing to send or report. Ref: RFC 2661 §5.6, §5.7, §5.8.
+func (e *endpoint) close(now time.Time, callUp bool) []Action {
+	if e.closed || e.closing {
 		return nil
 	}
-	var out []Action
-	if e.peerTunnel != 0 {
-		if callUp && e.peerSession != 0 {
-			out = e.sendOnce(cdn(e.localSession, CDNResultAdmin, ErrorCodeNone, ""), e.peerSession, out)
-		}
-		out = e.sendOnce(stopCCN(e.localTunnel, StopResultClear, ErrorCodeNone, ""), 0, out)
+	if e.peerTunnel == 0 {
+		e.shutdown()
+		return nil
 	}
-	e.shutdown()
-	return out
+	if callUp && e.peerSession != 0 {
+		e.enqueue(cdn(e.localSession, CDNResultAdmin, ErrorCodeNone, ""), e.peerSession)
+	}
+	e.enqueue(stopCCN(e.localTunnel, StopResultClear, ErrorCodeNone, ""), 0)
+	e.closing = true
+	e.keepalive = false
+	// Everything queued goes out now, whatever the peer's window: waiting
+	// for acknowledgements first would delay the StopCCN.
+	return e.rel.drain(now, nil)
 }
 
 // takePeerTunnel takes the peer's tunnel ID and receive window from its

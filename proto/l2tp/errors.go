@@ -11,9 +11,9 @@ var (
 	// is short, has a bad length or a bad version. Such messages are dropped.
 	ErrMalformed = errors.New("l2tp: malformed message")
 
-	// ErrNoResponse is wrapped (with the message that timed out) in
-	// Closed.Err when a control message was retransmitted MaxRetransmits
-	// times without an acknowledgement. Ref: RFC 2661 §5.8.
+	// ErrNoResponse is matched by the *NoResponseError in Closed.Err when
+	// a control message was retransmitted MaxRetransmits times without an
+	// acknowledgement. Ref: RFC 2661 §5.8.
 	ErrNoResponse = errors.New("l2tp: no response from peer")
 
 	// ErrUnknownMandatoryAVP is wrapped by the StopError of a tunnel or call
@@ -29,6 +29,22 @@ var (
 	// is nil or fails.
 	ErrNoRand = errors.New("l2tp: random source failed")
 )
+
+// NoResponseError is the Closed.Err of a control connection whose peer
+// stopped acknowledging: Msg went unacknowledged after Retransmits
+// retransmissions. After Close, Msg is MsgStopCCN. It matches
+// ErrNoResponse. Ref: RFC 2661 §5.8.
+type NoResponseError struct {
+	Msg         MsgType
+	Retransmits int
+}
+
+func (e *NoResponseError) Error() string {
+	return ErrNoResponse.Error() + " to " + e.Msg.String() + " after " + strconv.Itoa(e.Retransmits) + " retransmissions"
+}
+
+// Unwrap returns ErrNoResponse.
+func (e *NoResponseError) Unwrap() error { return ErrNoResponse }
 
 // StopError is why a tunnel (StopCCN) or a call (CDN) was closed: the Result
 // Code AVP the peer sent us, or, with Local set, the one we sent the peer

@@ -135,6 +135,18 @@ func find[T Action](acts []Action) (T, bool) {
 	return zero, false
 }
 
+// wantDropped checks that acts is a single Dropped whose reason is want.
+func wantDropped(t *testing.T, name string, acts []Action, want string) {
+	t.Helper()
+	if len(acts) != 1 {
+		t.Errorf("%s: %+v, want only Dropped %q", name, acts, want)
+		return
+	}
+	if d, ok := acts[0].(Dropped); !ok || d.Reason != want {
+		t.Errorf("%s: %+v, want Dropped %q", name, acts[0], want)
+	}
+}
+
 func sessionUp(s *side) bool { _, ok := find[SessionUp](s.events); return ok }
 
 func lacRand() *bytes.Reader { return fixedRand() }
@@ -244,27 +256,18 @@ func TestBringUpEverything(t *testing.T) {
 
 func TestRetransmitCap(t *testing.T) {
 	c := NewLAC(LACConfig{Rand: lacRand()})
-	now := t0
-	sends := len(c.Start(now))
+	first := len(c.Start(t0))
 	var wantGaps = []time.Duration{1, 2, 4, 8, 8, 8}
+	gaps, sends, closedAll, now := tickOut(c, t0)
+	sends += first
+	for i := range gaps {
+		if i < len(wantGaps) && gaps[i] != wantGaps[i]*time.Second {
+			t.Errorf("gap %d = %v, want %vs", i, gaps[i], int(wantGaps[i]))
+		}
+	}
 	var closed Closed
-	for i := 0; ; i++ {
-		d := c.Deadline()
-		if d.IsZero() {
-			break
-		}
-		if i < len(wantGaps) && d.Sub(now) != wantGaps[i]*time.Second {
-			t.Errorf("gap %d = %v, want %vs", i, d.Sub(now), int(wantGaps[i]))
-		}
-		now = d
-		for _, a := range c.Tick(now) {
-			switch a := a.(type) {
-			case Send:
-				sends++
-			case Closed:
-				closed = a
-			}
-		}
+	if len(closedAll) > 0 {
+		closed = closedAll[len(closedAll)-1]
 	}
 	if sends != 1+defaultMaxRetransmits {
 		t.Errorf("sent SCCRQ %d times, want %d", sends, 1+defaultMaxRetransmits)
@@ -325,6 +328,10 @@ func TestCloseFromLAC(t *testing.T) {
 		t.Fatalf("LNS saw %+v", got)
 	}
 	t.Log(got[0], "/", got[1])
+	// The LNS acknowledged the StopCCN: the LAC's close completed.
+	if c, ok := find[Closed](l.lac.events); !ok || c.Err != nil {
+		t.Errorf("LAC events %+v, want Closed{nil}", l.lac.events)
+	}
 	if !l.lac.m.Deadline().IsZero() || !l.lns.m.Deadline().IsZero() {
 		t.Error("timers left after teardown")
 	}
@@ -352,6 +359,9 @@ func TestCloseFromLNS(t *testing.T) {
 	}
 	if got := l.lac.sent - before; got != 2 {
 		t.Errorf("LAC sent %d ZLBs, want 2", got)
+	}
+	if c, ok := find[Closed](l.lns.events); !ok || c.Err != nil || !l.lns.m.Deadline().IsZero() {
+		t.Errorf("LNS events %+v, deadline %v; want Closed{nil} and no timer", l.lns.events, l.lns.m.Deadline())
 	}
 }
 
@@ -516,27 +526,26 @@ func TestStaleAndMalformedIgnored(t *testing.T) {
 	stale := good()
 	stale.TunnelID = 0x4321
 	b, _ := stale.AppendBinary(nil)
-	if acts := l.lac.m.Handle(l.now, b); acts != nil {
-		t.Errorf("stale tunnel: %+v", acts)
-	}
+	wantDropped(t, "stale tunnel", l.lac.m.Handle(l.now, b), "l2tp: HELLO for tunnel 17185, ours is 4660")
 	b, _ = good().AppendBinary(nil)
 	withAVPs := func(length uint16, avps ...byte) []byte {
 		p := append([]byte(nil), b[:controlHeaderLen]...)
 		p[2], p[3] = byte(length>>8), byte(length)
 		return append(p, avps...)
 	}
-	for name, bad := range map[string][]byte{
-		"AVP length 4":         withAVPs(20, 0x80, 0x04, 0, 0, 0, 0, 0, 6),
-		"Length beyond packet": b[:len(b)-1],
-		"AVP beyond message":   withAVPs(16, 0x80, 0x20, 0, 0),
-		"AVP reserved bits":    withAVPs(20, 0x84, 0x08, 0, 0, 0, 0, 0, 6),
-		"first AVP not type":   withAVPs(20, 0x80, 0x08, 0, 0, 0, 9, 0, 6),
-		"data packet":          {0x00, 0x02, 0x12, 0x34, 0x56, 0x78},
-		"control without S":    {0xc0, 0x02, 0x00, 0x08, 0x12, 0x34, 0, 0},
+	for name, tc := range map[string]struct {
+		pkt    []byte
+		reason string
+	}{
+		"AVP length 4":         {withAVPs(20, 0x80, 0x04, 0, 0, 0, 0, 0, 6), "AVP length 4 < 6"},
+		"Length beyond packet": {b[:len(b)-1], "header: Length field beyond the packet"},
+		"AVP beyond message":   {withAVPs(16, 0x80, 0x20, 0, 0), "AVP length 32 beyond the 4 bytes left"},
+		"AVP reserved bits":    {withAVPs(20, 0x84, 0x08, 0, 0, 0, 0, 0, 6), "AVP reserved bits set (0x8408)"},
+		"first AVP not type":   {withAVPs(20, 0x80, 0x08, 0, 0, 0, 9, 0, 6), "first AVP is not a Message Type AVP"},
+		"data packet":          {[]byte{0x00, 0x02, 0x12, 0x34, 0x56, 0x78}, "not a control header (flags 0x0002)"},
+		"control without S":    {[]byte{0xc0, 0x02, 0x00, 0x08, 0x12, 0x34, 0, 0}, "not a control header (flags 0xc002)"},
 	} {
-		if acts := l.lac.m.Handle(l.now, bad); acts != nil {
-			t.Errorf("%s: %x: %+v", name, bad, acts)
-		}
+		wantDropped(t, name, l.lac.m.Handle(l.now, tc.pkt), "l2tp: malformed message: "+tc.reason)
 	}
 	// The good one still goes through: nothing was consumed by the junk.
 	if types, _ := decodeSends(t, l.lac.m.Handle(l.now, b)); len(types) != 1 || types[0] != 0 {
@@ -552,9 +561,14 @@ func TestDuplicateNotProcessedTwice(t *testing.T) {
 	s.rel.ns++
 	b, _ := m.AppendBinary(nil)
 	for i := 0; i < 3; i++ {
-		types, closed := decodeSends(t, l.lac.m.Handle(l.now, b))
+		acts := l.lac.m.Handle(l.now, b)
+		types, closed := decodeSends(t, acts)
 		if len(types) != 1 || types[0] != 0 || closed != nil {
 			t.Fatalf("delivery %d: %v %v", i, types, closed)
+		}
+		d, dropped := find[Dropped](acts)
+		if want := "l2tp: duplicate HELLO Ns 2 (acknowledged again)"; (i > 0) != dropped || (dropped && d.Reason != want) {
+			t.Errorf("delivery %d: %+v, want a Dropped %q on the duplicates only", i, acts, want)
 		}
 	}
 	if lac := l.lac.m.(*LAC); lac.rel.nr != s.rel.ns {
@@ -564,9 +578,7 @@ func TestDuplicateNotProcessedTwice(t *testing.T) {
 	m = hello()
 	m.TunnelID, m.Ns, m.Nr = s.peerTunnel, s.rel.ns+1, s.rel.nr
 	b, _ = m.AppendBinary(nil)
-	if acts := l.lac.m.Handle(l.now, b); acts != nil {
-		t.Errorf("future message: %+v", acts)
-	}
+	wantDropped(t, "future message", l.lac.m.Handle(l.now, b), "l2tp: HELLO Ns 4 out of order, expected 3")
 }
 
 func TestWindow(t *testing.T) {
@@ -608,9 +620,7 @@ func TestStrayBeforeSCCRP(t *testing.T) {
 	stray := hello()
 	stray.TunnelID, stray.Ns, stray.Nr = 0x1234, 0, 1
 	b, _ := stray.AppendBinary(nil)
-	if acts := c.Handle(t0, b); acts != nil {
-		t.Errorf("stray HELLO: %+v", acts)
-	}
+	wantDropped(t, "stray HELLO", c.Handle(t0, b), "l2tp: HELLO before SCCRP")
 	acts := c.Handle(t0, unhex(t, softEtherSCCRP))
 	if _, ok := find[TunnelUp](acts); !ok {
 		t.Errorf("SCCRP after a stray HELLO: %+v", acts)

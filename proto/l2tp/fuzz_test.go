@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -75,19 +76,23 @@ func FuzzParseMessage(f *testing.F) {
 	})
 }
 
-// lacStates are the packets that drive a LAC (fixedRand) into each state.
+// lacStates are the packets that drive a LAC (fixedRand) into each state;
+// after lists those handed to it after Close.
 var lacStates = []struct {
 	name  string
 	start bool
 	pkts  []string
 	close bool
+	after []string
 }{
 	{name: "idle"},
 	{name: "wait-ctl-reply", start: true},
 	{name: "wait-reply", start: true, pkts: []string{softEtherSCCRP}},
 	{name: "established", start: true, pkts: []string{softEtherSCCRP, softEtherICRP}},
 	{name: "no-call", start: true, pkts: []string{softEtherSCCRP, softEtherICRP, peerCDN}},
-	{name: "closed", start: true, pkts: []string{softEtherSCCRP, softEtherICRP}, close: true},
+	{name: "closing", start: true, pkts: []string{softEtherSCCRP, softEtherICRP}, close: true},
+	{name: "closed", start: true, pkts: []string{softEtherSCCRP, softEtherICRP}, close: true,
+		after: []string{"c802 000c 1234 0000 0002 0006"}}, // acknowledges our StopCCN (Ns 5)
 }
 
 // peerCDN is a CDN from SoftEther (session 1) for our session 0x5678.
@@ -99,9 +104,13 @@ func FuzzLACHandle(f *testing.F) {
 		f.Add(unhex(f, v.hex))
 	}
 	pkts := make([][][]byte, len(lacStates))
+	after := make([][][]byte, len(lacStates))
 	for i, s := range lacStates {
 		for _, p := range s.pkts {
 			pkts[i] = append(pkts[i], unhex(f, p))
+		}
+		for _, p := range s.after {
+			after[i] = append(after[i], unhex(f, p))
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -116,6 +125,12 @@ func FuzzLACHandle(f *testing.F) {
 			if s.close {
 				c.Close(t0)
 			}
+			for _, p := range after[i] {
+				c.Handle(t0, p)
+			}
+			if (s.name == "closed") != c.closed || (s.name == "closing") != c.closing {
+				t.Fatalf("state %s: closing %v, closed %v", s.name, c.closing, c.closed)
+			}
 			var acts []Action
 			acts = append(acts, c.Handle(t0, b)...)
 			acts = append(acts, c.Handle(t0, b)...) // a duplicate
@@ -124,6 +139,9 @@ func FuzzLACHandle(f *testing.F) {
 			}
 			acts = append(acts, c.Close(t0)...)
 			for _, a := range acts {
+				if d, ok := a.(Dropped); ok && !strings.HasPrefix(d.Reason, "l2tp: ") {
+					t.Fatalf("state %s: reason %q", s.name, d.Reason)
+				}
 				if snd, ok := a.(Send); ok {
 					var m Message
 					if err := m.UnmarshalBinary(snd.Data); err != nil {

@@ -5,13 +5,16 @@ import (
 	"time"
 )
 
-// lacState is the LAC's progress; the tunnel being gone is endpoint.closed.
+// lacState is the LAC's progress with the call; the tunnel closing and
+// being gone are endpoint.closing and endpoint.closed.
 //
 //	idle ──Start: SCCRQ──▶ waitCtlReply ──SCCRP: SCCCN, ICRQ──▶ waitReply
 //	                                                              │ ICRP: ICCN
 //	noCall ◀──CDN received / call protocol error── established ◀──┘
 //	(any) ──StopCCN received, retransmits exhausted, tunnel protocol
-//	        error, Close──▶ closed
+//	        error──▶ closed
+//	(any) ──Close: CDN, StopCCN──▶ closing ──StopCCN acknowledged,
+//	        retransmits exhausted──▶ closed
 //
 // Ref: RFC 2661 §7.2 (control connection), §7.4.1 (LAC incoming call).
 type lacState uint8
@@ -64,10 +67,11 @@ func (c *LAC) Start(now time.Time) []Action {
 }
 
 // Handle processes one received L2TP control packet (header included).
-// Packets for other tunnels and malformed packets are ignored.
+// Packets for other tunnels, malformed packets and every other message it
+// ignores are reported as Dropped.
 func (c *LAC) Handle(now time.Time, pkt []byte) []Action {
 	if c.state == lacIdle {
-		return nil
+		return []Action{dropped("control message before Start")}
 	}
 	return c.receive(now, pkt, c)
 }
@@ -78,70 +82,57 @@ func (c *LAC) Tick(now time.Time) []Action { return c.tick(now) }
 // Deadline is when Tick must next be called; zero means no timer.
 func (c *LAC) Deadline() time.Time { return c.deadline() }
 
-// Close returns CDN (if the call is up) and StopCCN, each sent once; after
-// that the LAC is done. Ref: RFC 2661 §5.6, §5.7.
+// Close sends CDN (if the call is up) and StopCCN and keeps retransmitting
+// them (Deadline, Tick) until the peer acknowledges the StopCCN: Handle
+// then reports Closed{Err: nil}. When the retransmissions run out, Tick
+// reports Closed with a *NoResponseError for MsgStopCCN. Meanwhile the
+// peer's own messages, such as its StopCCN or CDN crossing ours, are
+// acknowledged and reported as Dropped. Before Start or SCCRP there is no
+// peer tunnel to tell: Close returns nothing and the LAC is closed at
+// once. Once closed, Close returns nothing. Ref: RFC 2661 §5.6, §5.7, §5.8.
 func (c *LAC) Close(now time.Time) []Action {
-	if c.state == lacIdle {
-		c.shutdown()
-		return nil
-	}
-	return c.close(c.state == lacEstablished)
+	return c.close(now, c.state == lacEstablished)
 }
 
-// accepts takes packets for our tunnel. Until SCCRP arrives only SCCRP,
-// StopCCN and ZLBs are taken, so that a stray packet cannot consume the
+// refuse says why m is not taken: only packets for our tunnel are, and
+// until SCCRP arrives only SCCRP, StopCCN and ZLBs, so that a stray packet cannot consume the
 // sequence number SCCRP will carry.
-func (c *LAC) accepts(m *Message) bool {
+func (c *LAC) refuse(m *Message) string {
 	if m.TunnelID != c.localTunnel {
-		return false
+		return fmt.Sprintf("%s for tunnel %d, ours is %d", what(m), m.TunnelID, c.localTunnel)
 	}
-	if c.state == lacWaitCtlReply {
-		t := m.Type()
-		return m.IsZLB() || t == MsgSCCRP || t == MsgStopCCN
+	if t := m.Type(); c.state == lacWaitCtlReply && !m.IsZLB() && t != MsgSCCRP && t != MsgStopCCN {
+		return fmt.Sprintf("%v before SCCRP", t)
 	}
-	return true
+	return ""
 }
 
-func (c *LAC) ourCall(m *Message) bool {
-	return m.SessionID == c.localSession && (c.state == lacWaitReply || c.state == lacEstablished)
-}
+func (c *LAC) callActive() bool { return c.state == lacWaitReply || c.state == lacEstablished }
+
+func (c *LAC) callGone() { c.state = lacNoCall }
 
 func (c *LAC) dispatch(now time.Time, m *Message, out []Action) []Action {
-	ours := c.ourCall(m)
-	out, rejected := c.rejectUnknown(now, m, ours, out)
-	if rejected {
-		if ours && !c.closed && m.Type().Session() {
-			c.state = lacNoCall
-		}
-		return out
-	}
 	switch m.Type() {
 	case MsgSCCRP:
 		if c.state == lacWaitCtlReply {
 			return c.onSCCRP(now, m, out)
 		}
-	case MsgStopCCN:
-		return c.peerStopCCN(m, out)
 	case MsgICRP:
 		if c.state == lacWaitReply && m.SessionID == c.localSession {
 			return c.onICRP(now, m, out)
 		}
-	case MsgCDN:
-		if c.ourCall(m) {
-			c.state = lacNoCall
-			return c.peerCDN(m, out)
-		}
 	}
-	// HELLO, SLI, WEN, duplicates in a later state, calls we do not know:
-	// acknowledged by the caller, otherwise ignored.
-	return out
+	// SCCRP or ICRP again (a new Ns) or out of turn, messages for calls we
+	// do not know, message types a LAC never gets: acknowledged by the
+	// caller and reported as Dropped.
+	return append(out, c.unexpected(m, c.state))
 }
 
 // onSCCRP completes the control connection and places the call.
 // Ref: RFC 2661 §5.1, §5.2.1, §6.2.
 func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 	if !c.takePeerTunnel(m) {
-		return c.stopTunnel(ErrorCodeValue, ErrMissingAVP, "SCCRP without a valid Assigned Tunnel ID", out)
+		return c.stopTunnel(now, ErrorCodeValue, ErrMissingAVP, "SCCRP without a valid Assigned Tunnel ID", out)
 	}
 	tid := c.peerTunnel
 	c.framing = framingFor(m)
@@ -158,7 +149,7 @@ func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 		serial, err = c.randomUint32()
 	}
 	if err != nil {
-		return c.stopTunnel(ErrorCodeResources, err, "no random source", out)
+		return c.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
 	}
 	c.localSession = sid
 	c.state = lacWaitReply

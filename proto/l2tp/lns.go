@@ -5,13 +5,14 @@ import (
 	"time"
 )
 
-// lnsState is the test LNS's progress; the tunnel being gone is
-// endpoint.closed.
+// lnsState is the test LNS's progress; the tunnel closing and being gone
+// are endpoint.closing and endpoint.closed.
 //
 //	idle ──SCCRQ: SCCRP──▶ waitCtlConn ──SCCCN──▶ tunnelUp ──ICRQ: ICRP──▶ waitConnect
 //	                                                 ▲                        │ ICCN
 //	                                                 └──CDN── established ◀───┘
-//	(any) ──StopCCN received, retransmits exhausted, protocol error, Close──▶ closed
+//	(any) ──StopCCN received, retransmits exhausted, protocol error──▶ closed
+//	(any) ──Close: CDN, StopCCN──▶ closing ──StopCCN acknowledged, retransmits exhausted──▶ closed
 //
 // Ref: RFC 2661 §7.2, §7.4.2 (LNS incoming call).
 type lnsState uint8
@@ -59,40 +60,40 @@ func (s *LNS) Tick(now time.Time) []Action { return s.tick(now) }
 // Deadline is when Tick must next be called; zero means no timer.
 func (s *LNS) Deadline() time.Time { return s.deadline() }
 
-// Close returns CDN (if the call is up) and StopCCN, each sent once.
+// Close sends CDN (if the call is up) and StopCCN and ends like LAC.Close:
+// Closed{Err: nil} once the peer acknowledges the StopCCN, Closed with a
+// *NoResponseError when the retransmissions run out.
 func (s *LNS) Close(now time.Time) []Action {
-	return s.close(s.state == lnsWaitConnect || s.state == lnsEstablished)
+	return s.close(now, s.state == lnsWaitConnect || s.state == lnsEstablished)
 }
 
-// accepts takes packets for our tunnel, and SCCRQ (sent to tunnel 0) while
-// idle or when it is a retransmission from our peer.
-func (s *LNS) accepts(m *Message) bool {
+// refuse says why m is not taken: only packets for our tunnel are, and
+// SCCRQ (sent to tunnel 0) while idle or when it is a retransmission from
+// our peer.
+func (s *LNS) refuse(m *Message) string {
 	if m.TunnelID != 0 {
-		return m.TunnelID == s.localTunnel
+		if m.TunnelID != s.localTunnel {
+			return fmt.Sprintf("%s for tunnel %d, ours is %d", what(m), m.TunnelID, s.localTunnel)
+		}
+		return ""
 	}
 	if m.Type() != MsgSCCRQ {
-		return false
+		return fmt.Sprintf("%s for tunnel 0", what(m))
 	}
 	if s.state == lnsIdle && !s.closed {
-		return true
+		return ""
 	}
-	tid, _ := m.Uint16(AVPAssignedTunnelID)
-	return tid != 0 && tid == s.peerTunnel
+	if tid, _ := m.Uint16(AVPAssignedTunnelID); tid == 0 || tid != s.peerTunnel {
+		return fmt.Sprintf("SCCRQ for a second tunnel (the peer's tunnel %d; we serve %d)", tid, s.peerTunnel)
+	}
+	return ""
 }
 
-func (s *LNS) ourCall(m *Message) bool {
-	return m.SessionID == s.localSession && (s.state == lnsWaitConnect || s.state == lnsEstablished)
-}
+func (s *LNS) callActive() bool { return s.state == lnsWaitConnect || s.state == lnsEstablished }
+
+func (s *LNS) callGone() { s.state = lnsTunnelUp }
 
 func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
-	ours := s.ourCall(m)
-	out, rejected := s.rejectUnknown(now, m, ours, out)
-	if rejected {
-		if ours && !s.closed && m.Type().Session() {
-			s.state = lnsTunnelUp
-		}
-		return out
-	}
 	switch m.Type() {
 	case MsgSCCRQ:
 		if s.state == lnsIdle {
@@ -105,8 +106,6 @@ func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
 			s.helloAt = now.Add(s.cfg.HelloInterval)
 			return append(out, TunnelUp{LocalTunnel: s.localTunnel, PeerTunnel: s.peerTunnel, PeerHostName: s.peerHost, PeerVendor: s.peerVend})
 		}
-	case MsgStopCCN:
-		return s.peerStopCCN(m, out)
 	case MsgICRQ:
 		if s.state == lnsTunnelUp {
 			return s.onICRQ(now, m, out)
@@ -116,25 +115,20 @@ func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
 			s.state = lnsEstablished
 			return append(out, SessionUp{LocalTunnel: s.localTunnel, PeerTunnel: s.peerTunnel, LocalSession: s.localSession, PeerSession: s.peerSession})
 		}
-	case MsgCDN:
-		if s.ourCall(m) {
-			s.state = lnsTunnelUp
-			return s.peerCDN(m, out)
-		}
 	}
-	return out
+	return append(out, s.unexpected(m, s.state))
 }
 
 // onSCCRQ answers with SCCRP. Ref: RFC 2661 §5.1, §6.2.
 func (s *LNS) onSCCRQ(now time.Time, m *Message, out []Action) []Action {
 	if !s.takePeerTunnel(m) {
-		return s.stopTunnel(ErrorCodeValue, ErrMissingAVP, "SCCRQ without a valid Assigned Tunnel ID", out)
+		return s.stopTunnel(now, ErrorCodeValue, ErrMissingAVP, "SCCRQ without a valid Assigned Tunnel ID", out)
 	}
 	s.peerHost, _ = m.Text(AVPHostName)
 	s.peerVend, _ = m.Text(AVPVendorName)
 	id, err := s.randomID()
 	if err != nil {
-		return s.stopTunnel(ErrorCodeResources, err, "no random source", out)
+		return s.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
 	}
 	s.localTunnel = id
 	s.state = lnsWaitCtlConn
@@ -145,11 +139,12 @@ func (s *LNS) onSCCRQ(now time.Time, m *Message, out []Action) []Action {
 func (s *LNS) onICRQ(now time.Time, m *Message, out []Action) []Action {
 	sid, ok := m.Uint16(AVPAssignedSessionID)
 	if !ok || sid == 0 {
-		return out // cannot address a CDN; the LAC will time out
+		// No CDN can be addressed; the LAC will time out.
+		return append(out, dropped("ICRQ without a valid Assigned Session ID"))
 	}
 	id, err := s.randomID()
 	if err != nil {
-		return s.stopTunnel(ErrorCodeResources, err, "no random source", out)
+		return s.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
 	}
 	s.peerSession, s.localSession = sid, id
 	s.state = lnsWaitConnect

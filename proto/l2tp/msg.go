@@ -33,22 +33,34 @@ func (m *Message) Type() MsgType {
 	return MsgType(binary.BigEndian.Uint16(m.AVPs[0].Value))
 }
 
-// AppendBinary appends the encoded message (header and AVPs) to b.
+// AppendBinary appends the encoded message (header and AVPs) to b. It fails
+// when an AVP value or the whole message does not fit its length field.
 func (m *Message) AppendBinary(b []byte) ([]byte, error) {
+	n := controlHeaderLen
+	for i := range m.AVPs {
+		if err := m.AVPs[i].check(); err != nil {
+			return b, err
+		}
+		n += avpHeaderLen + len(m.AVPs[i].Value)
+	}
+	if n > 0xffff {
+		return b, fmt.Errorf("l2tp: control message of %d bytes is too long", n)
+	}
+	return m.appendTo(b), nil
+}
+
+// appendTo appends the encoded message to b; m must pass the checks of
+// AppendBinary. The message builders below only build such messages: at
+// most eight AVPs, each from a value constructor of avp.go, so far below
+// the 64 KiB of the Length field.
+func (m *Message) appendTo(b []byte) []byte {
 	start := len(b)
 	b = append(b, make([]byte, controlHeaderLen)...)
-	var err error
 	for i := range m.AVPs {
-		if b, err = m.AVPs[i].AppendBinary(b); err != nil {
-			return b[:start], err
-		}
+		b = m.AVPs[i].appendTo(b)
 	}
-	n := len(b) - start
-	if n > 0xffff {
-		return b[:start], fmt.Errorf("l2tp: control message of %d bytes is too long", n)
-	}
-	putControlHeader(b[start:], uint16(n), m.TunnelID, m.SessionID, m.Ns, m.Nr)
-	return b, nil
+	putControlHeader(b[start:], uint16(len(b)-start), m.TunnelID, m.SessionID, m.Ns, m.Nr)
+	return b
 }
 
 // UnmarshalBinary decodes a control message. AVP values alias b. Every

@@ -82,7 +82,7 @@ func (r *reliable) send(m *outMsg) Send {
 }
 
 // sendOnce numbers data and returns it for a single transmission, never
-// retransmitted (the final StopCCN/CDN of Close and of protocol errors).
+// retransmitted (the StopCCN of a protocol error).
 func (r *reliable) sendOnce(data []byte) Send {
 	wire.PutUint16(data, offNs, r.ns)
 	r.ns++
@@ -91,10 +91,13 @@ func (r *reliable) sendOnce(data []byte) Send {
 	return Send{Data: data}
 }
 
-// drain (re)sends everything queued, ignoring the window: used right
-// before a final message, which must not arrive after a gap.
-func (r *reliable) drain(out []Action) []Action {
+// drain (re)sends everything queued now, ignoring the window, and starts
+// the retransmission schedule of each afresh: used for the final messages
+// (CDN and StopCCN of Close, the StopCCN of a protocol error), which go out
+// at once and must not arrive after a gap in Ns.
+func (r *reliable) drain(now time.Time, out []Action) []Action {
 	for _, m := range r.queue {
+		m.tries, m.due = 0, now.Add(r.base)
 		out = append(out, r.send(m))
 	}
 	r.inFlight = len(r.queue)

@@ -1,7 +1,7 @@
 package l2tp_test
 
 // Replay of L2TP control exchanges captured from a real SoftEther VPN Server
-// 5.01.9674 (Debian package, the peer in shared/peers/softether) on
+// 5.01.9674 (Debian package, the test peer of docs/interop.md) on
 // 2026-11-25.
 //
 // How the vectors were made: a throwaway program (kept outside the repo in
@@ -16,9 +16,10 @@ package l2tp_test
 // control packet, tick when now >= Deadline(), close) with its time offset,
 // every packet the LAC sent and every action. The run went SCCRQ/SCCRP/SCCCN,
 // ICRQ/ICRP/ICCN, PPP up and 3 pings, then CDN + StopCCN; the server
-// answered with its own CDN and StopCCN (and retransmitted them, since a
-// closed LAC sends no ZLB) and logged "The PPP session is disconnected
-// because the upper-layer protocol "L2TP" has been disconnected".
+// answered with its own CDN and StopCCN (and retransmitted them, since the
+// LAC of that time sent no ZLB after Close) and logged "The PPP session is
+// disconnected because the upper-layer protocol "L2TP" has been
+// disconnected".
 //
 //   - softether_mschapv2.json: the run that authenticated with MS-CHAPv2.
 //   - softether_pap.json: a second run (PAP); different IDs and timing.
@@ -26,7 +27,8 @@ package l2tp_test
 // What the replay asserts: a fresh LAC fed the recorded inbound packets at
 // the recorded times (and Tick/Close at the recorded times) sends exactly
 // the recorded bytes, which the server accepted, and reports the recorded
-// TunnelUp and SessionUp; every packet in either direction decodes with
+// TunnelUp and SessionUp, and beyond that exactly what seSinceCapture lists
+// (acknowledgements and reports the LAC added after the capture); every packet in either direction decodes with
 // ParseHeader and Message, and re-encodes to the same bytes (SoftEther uses
 // the canonical flags 0xC802 too).
 
@@ -66,6 +68,67 @@ type seCapture struct {
 	Events []seEvent `json:"events"`
 }
 
+// seSinceCapture lists, by input event, what the LAC does today beyond what
+// the capture recorded. When the capture was made, a closed LAC ignored the
+// server's CDN and StopCCN, so the server sent them again; today the LAC
+// acknowledges them (ZLB), reports its close complete when the server's
+// CDN acknowledges our StopCCN (Nr 6), and reports the packets it ignores
+// (Dropped). Each listed action must occur, in this order, among the
+// actions of that input; all other actions must match the capture. Both
+// captures end alike: the same IDs on the server's side, the same Ns and
+// Nr.
+var seSinceCapture = map[int][]string{
+	14: { // CDN Ns 2 Nr 6
+		"dropped: l2tp: CDN while closing (acknowledged)",
+		"send c802000c0001000000060003",
+		"closed: <nil>",
+	},
+	15: { // StopCCN Ns 3 Nr 6
+		"dropped: l2tp: StopCCN after the tunnel closed",
+		"send c802000c0001000000060004",
+	},
+	16: { // the server's retransmissions (a server that got our ZLBs would not send them)
+		"dropped: l2tp: CDN after the tunnel closed",
+		"send c802000c0001000000060004",
+	},
+	17: {
+		"dropped: l2tp: StopCCN after the tunnel closed",
+		"send c802000c0001000000060004",
+	},
+}
+
+// seDescribe renders an action as seSinceCapture lists it.
+func seDescribe(a l2tp.Action) string {
+	switch a := a.(type) {
+	case l2tp.Send:
+		return "send " + hex.EncodeToString(a.Data)
+	case l2tp.Dropped:
+		return "dropped: " + a.Reason
+	case l2tp.Closed:
+		return fmt.Sprintf("closed: %v", a.Err)
+	}
+	return fmt.Sprintf("%T%+v", a, a)
+}
+
+// seTakeSince removes from acts the actions want lists, in order, and fails
+// the test if one is missing.
+func seTakeSince(t *testing.T, i int, acts []l2tp.Action, want []string) []l2tp.Action {
+	t.Helper()
+	var rest []l2tp.Action
+	k := 0
+	for _, a := range acts {
+		if k < len(want) && seDescribe(a) == want[k] {
+			k++
+			continue
+		}
+		rest = append(rest, a)
+	}
+	if k < len(want) {
+		t.Fatalf("event %d: %q missing from %s", i, want[k], vectortest.Describe(acts))
+	}
+	return rest
+}
+
 func TestSoftEtherCaptureL2TP(t *testing.T) {
 	for _, file := range []string{"softether_mschapv2.json", "softether_pap.json"} {
 		t.Run(file, func(t *testing.T) {
@@ -97,7 +160,7 @@ func TestSoftEtherCaptureL2TP(t *testing.T) {
 					nIn++
 					pkt := vectortest.Hex(t, e.Hex)
 					seCheckCodec(t, i, pkt)
-					pending = lac.Handle(now, pkt)
+					pending = seTakeSince(t, i, lac.Handle(now, pkt), seSinceCapture[i])
 				case e.Dir == "out":
 					nOut++
 					seCheckCodec(t, i, vectortest.Hex(t, e.Hex))

@@ -247,7 +247,7 @@ func TestLACScript(t *testing.T) {
 		name string
 		do   func(now time.Time) []Action
 		at   time.Duration
-		want []string // hex of Send actions, in order; "up:tunnel", "up:session", "closed" for others
+		want []string // hex of Send actions, in order; "up:tunnel", "up:session", "closed", "dropped: reason" for others
 	}{
 		{name: "start", do: c.Start, want: []string{`
 			c802 005a 0000 0000 0000 0000 8008 0000 0000 0001 8008 0000 0002 0100
@@ -269,11 +269,12 @@ func TestLACScript(t *testing.T) {
 		{name: "peer-hello", do: handle(t, c, `c802 0014 1234 0000 0002 0004 8008 0000 0000 0006`), at: 5 * time.Second,
 			want: []string{`c802 000c 0001 0000 0004 0003`}},
 		{name: "duplicate-hello", do: handle(t, c, `c802 0014 1234 0000 0002 0004 8008 0000 0000 0006`), at: 6 * time.Second,
-			want: []string{`c802 000c 0001 0000 0004 0003`}},
-		{name: "stale-tunnel", do: handle(t, c, `c802 0014 0099 0000 0003 0004 8008 0000 0000 0006`), at: 7 * time.Second},
+			want: []string{"dropped: l2tp: duplicate HELLO Ns 2 (acknowledged again)", `c802 000c 0001 0000 0004 0003`}},
+		{name: "stale-tunnel", do: handle(t, c, `c802 0014 0099 0000 0003 0004 8008 0000 0000 0006`), at: 7 * time.Second,
+			want: []string{"dropped: l2tp: HELLO for tunnel 153, ours is 4660"}},
 		{name: "sli", do: handle(t, c, `c802 002e 1234 5678 0003 0004 8008 0000 0000 0010
 			8010 0000 0023 0000 ffff ffff ffff ffff 000a 0137 0001 0000 0000`), at: 8 * time.Second,
-			want: []string{`c802 000c 0001 0000 0004 0004`}},
+			want: []string{"dropped: l2tp: SLI for our call ignored", `c802 000c 0001 0000 0004 0004`}},
 		{name: "early-tick", do: c.Tick, at: 67 * time.Second},
 		{name: "hello", do: c.Tick, at: 68 * time.Second,
 			want: []string{`c802 0014 0001 0000 0004 0004 8008 0000 0000 0006`}},
@@ -282,7 +283,18 @@ func TestLACScript(t *testing.T) {
 			`c802 0026 0001 0001 0005 0004 8008 0000 0000 000e 800a 0000 0001 0003 0000 8008 0000 000e 5678`,
 			`c802 0026 0001 0000 0006 0004 8008 0000 0000 0004 8008 0000 0009 1234 800a 0000 0001 0001 0000`,
 		}},
+		{name: "early-retransmit", do: c.Tick, at: 70*time.Second + 999*time.Millisecond},
+		{name: "retransmit", do: c.Tick, at: 71 * time.Second, want: []string{
+			`c802 0026 0001 0001 0005 0004 8008 0000 0000 000e 800a 0000 0001 0003 0000 8008 0000 000e 5678`,
+			`c802 0026 0001 0000 0006 0004 8008 0000 0000 0004 8008 0000 0009 1234 800a 0000 0001 0001 0000`,
+		}},
+		{name: "cdn-ack", do: handle(t, c, `c802 000c 1234 0000 0004 0006`), at: 71*time.Second + 10*time.Millisecond},
+		{name: "stopccn-ack", do: handle(t, c, `c802 000c 1234 0000 0004 0007`), at: 71*time.Second + 20*time.Millisecond,
+			want: []string{"closed"}},
 		{name: "after-close", do: c.Tick, at: 200 * time.Second},
+		{name: "late-stopccn", do: handle(t, c, `c802 0026 1234 0000 0004 0007 8008 0000 0000 0004
+			8008 0000 0009 0001 800a 0000 0001 0001 0000`), at: 201 * time.Second,
+			want: []string{"dropped: l2tp: StopCCN after the tunnel closed", `c802 000c 0001 0000 0007 0005`}},
 	}
 	for _, s := range steps {
 		acts := s.do(t0.Add(s.at))
@@ -303,6 +315,8 @@ func TestLACScript(t *testing.T) {
 				got = append(got, "up:session")
 			case Closed:
 				got = append(got, "closed")
+			case Dropped:
+				got = append(got, "dropped: "+a.Reason)
 			}
 		}
 		var want []string

@@ -82,6 +82,21 @@ func parseAuthOption(d []byte) (AuthMethod, bool) {
 	return 0, false
 }
 
+// authPacketName names a PAP or CHAP packet for drop reasons, such as
+// "PAP Authenticate-Ack" or "CHAP Success". Ref: RFC 1334 §2.2, RFC 1994 §4.
+func authPacketName(proto uint16, code uint8) string {
+	var names []string
+	if proto == ProtoPAP {
+		names = []string{papCodeReq: "Authenticate-Request", papCodeAck: "Authenticate-Ack", papCodeNak: "Authenticate-Nak"}
+	} else {
+		names = []string{chapCodeChal: "Challenge", chapCodeResp: "Response", chapCodeSucc: "Success", chapCodeFail: "Failure"}
+	}
+	if int(code) < len(names) && names[code] != "" {
+		return protoName(proto) + " " + names[code]
+	}
+	return fmt.Sprintf("%s code %d", protoName(proto), code)
+}
+
 func containsMethod(ms []AuthMethod, m AuthMethod) bool {
 	for _, x := range ms {
 		if x == m {

@@ -37,21 +37,16 @@ type Client struct {
 	auth []AuthMethod // accepted and implemented
 
 	// LCP (owned by clientLCP)
-	mru      uint16
-	reqMRU   bool
-	reqMagic bool
-	offered  []AuthMethod
-	refused  bool
-	method   AuthMethod
+	mru     uint16
+	offered []AuthMethod
+	refused bool
+	method  AuthMethod
 
-	// authentication
-	authID      uint8
-	authFrame   []byte // last PAP request or CHAP response, for retransmission
-	authRetries int
-	authTimeout time.Duration
-	chalID      uint8
-	chal        []byte
-	wantAuth    [20]byte
+	// authentication (link.authFrame: our PAP request or CHAP Response)
+	authID   uint8
+	chalID   uint8
+	chal     []byte
+	wantAuth [20]byte
 
 	// IPCP (owned by clientIPCP)
 	local   netip.Addr
@@ -115,15 +110,8 @@ func (c *Client) Deadline() time.Time { return c.deadline() }
 // Terminate-Ack or after the retransmission budget (Max-Terminate).
 func (c *Client) Close(now time.Time) []Action { return c.close(now) }
 
-func (c *Client) armAuth(now time.Time) {
-	c.authDeadline = now.Add(c.authTimeout)
-	c.authTimeout = c.nextTimeout(c.authTimeout)
-}
-
 func (c *Client) authStart(now time.Time) {
-	c.authFrame, c.chal = nil, nil
-	c.authRetries = c.maxConfigure - 1
-	c.authTimeout = c.firstTimeout()
+	c.chal = nil
 	switch c.method {
 	case PAP:
 		data, ok := papRequestData(c.cfg.User, c.cfg.Password)
@@ -132,44 +120,39 @@ func (c *Client) authStart(now time.Time) {
 			return
 		}
 		c.authID = c.random8()
-		c.authFrame = appendFrame(nil, ProtoPAP, papCodeReq, c.authID, data)
-		c.emit(Send{Data: clone(c.authFrame)})
-		c.armAuth(now)
+		f, err := appendFrame(nil, ProtoPAP, papCodeReq, c.authID, data)
+		if err != nil {
+			c.abort(err)
+			return
+		}
+		c.authSend(now, f)
 	case MSCHAPv2:
-		// Wait for the Challenge; the authenticator retransmits it.
-		c.authDeadline = now.Add(time.Duration(c.maxConfigure) * c.restartTimer)
+		c.authWait(now) // for the Challenge, which the authenticator retransmits
 	default:
 		c.authSucceeded(now, AuthNone)
 	}
 }
 
-func (c *Client) authTick(now time.Time) {
-	if c.authDone {
-		return
+func (c *Client) authAwaited() string {
+	switch {
+	case c.method != MSCHAPv2:
+		return "PAP Authenticate-Request"
+	case c.authFrame == nil:
+		return "MS-CHAPv2 authentication (no Challenge)"
 	}
-	if c.authFrame == nil || c.authRetries <= 0 {
-		what := "PAP Authenticate-Request"
-		if c.method == MSCHAPv2 {
-			what = "MS-CHAPv2 authentication (no Challenge)"
-			if c.authFrame != nil {
-				what = "MS-CHAPv2 Response"
-			}
-		}
-		c.abort(noResponse(what))
-		return
-	}
-	c.authRetries--
-	c.emit(Send{Data: clone(c.authFrame)})
-	c.armAuth(now)
+	return "MS-CHAPv2 Response"
 }
 
 func (c *Client) authInput(now time.Time, proto uint16, p Packet) {
+	name := authPacketName(proto, p.Code)
 	if c.authDone || c.phase != phaseAuth {
-		return // late retransmissions of Ack/Success
+		c.drop("%s after authentication", name) // a late retransmission of Ack/Success
+		return
 	}
 	switch {
 	case proto == ProtoPAP && c.method == PAP:
-		if p.ID != c.authID || c.authFrame == nil {
+		if c.authFrame == nil || p.ID != c.authID {
+			c.drop("%s with wrong identifier %d (ours is %d)", name, p.ID, c.authID)
 			return
 		}
 		switch p.Code {
@@ -177,9 +160,13 @@ func (c *Client) authInput(now time.Time, proto uint16, p Packet) {
 			c.authSucceeded(now, PAP)
 		case papCodeNak:
 			c.abort(&AuthError{Method: PAP, User: c.cfg.User, Message: parsePAPMessage(p.Data)})
+		default:
+			c.drop("%s unexpected", name)
 		}
 	case proto == ProtoCHAP && c.method == MSCHAPv2:
 		c.mschapInput(now, p)
+	default:
+		c.drop("%s, but we authenticate with %v", name, c.method)
 	}
 }
 
@@ -188,6 +175,7 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 	case chapCodeChal:
 		value, _, ok := parseCHAPValue(p.Data)
 		if !ok || len(value) != msv2ChalLen {
+			c.drop("malformed MS-CHAPv2 Challenge")
 			return
 		}
 		if c.authFrame != nil && p.ID == c.chalID && string(value) == string(c.chal) {
@@ -197,21 +185,36 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 		var peerChal [16]byte
 		c.random(peerChal[:])
 		authChal := [16]byte(value)
-		nt := generateNTResponse(authChal, peerChal, c.cfg.User, c.cfg.Password)
+		nt, err := generateNTResponse(authChal, peerChal, c.cfg.User, c.cfg.Password)
+		if err != nil {
+			c.abort(err)
+			return
+		}
 		c.wantAuth = generateAuthenticatorResponse(c.cfg.Password, nt, peerChal, authChal, c.cfg.User)
 		resp := make([]byte, 0, msv2RespLen)
 		resp = append(resp, peerChal[:]...)
 		resp = append(resp, make([]byte, 8)...)
 		resp = append(resp, nt[:]...)
 		resp = append(resp, 0) // Flags
+		f, err := appendFrame(nil, ProtoCHAP, chapCodeResp, p.ID, chapValueData(resp, c.cfg.User))
+		if err != nil {
+			c.abort(err) // a user name of about 64 KiB
+			return
+		}
 		c.chalID, c.chal = p.ID, clone(value)
-		c.authFrame = appendFrame(nil, ProtoCHAP, chapCodeResp, p.ID, chapValueData(resp, c.cfg.User))
-		c.emit(Send{Data: clone(c.authFrame)})
-		c.authRetries = c.maxConfigure - 1
-		c.authTimeout = c.firstTimeout()
-		c.armAuth(now)
-	case chapCodeSucc:
-		if c.authFrame == nil || p.ID != c.chalID {
+		c.authSend(now, f)
+	case chapCodeSucc, chapCodeFail:
+		if c.authFrame == nil {
+			c.drop("%s before our Response", authPacketName(ProtoCHAP, p.Code))
+			return
+		}
+		if p.ID != c.chalID {
+			c.drop("%s with wrong identifier %d (ours is %d)", authPacketName(ProtoCHAP, p.Code), p.ID, c.chalID)
+			return
+		}
+		if p.Code == chapCodeFail {
+			f, _ := parseMSCHAPv2Failure(p.Data)
+			c.abort(&AuthError{Method: MSCHAPv2, User: c.cfg.User, Message: strings.TrimSpace(string(trimNUL(p.Data))), Code: f.Code})
 			return
 		}
 		got, _, ok := parseMSCHAPv2Success(p.Data)
@@ -220,12 +223,8 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 			return
 		}
 		c.authSucceeded(now, MSCHAPv2)
-	case chapCodeFail:
-		if c.authFrame == nil || p.ID != c.chalID {
-			return
-		}
-		f, _ := parseMSCHAPv2Failure(p.Data)
-		c.abort(&AuthError{Method: MSCHAPv2, User: c.cfg.User, Message: strings.TrimSpace(string(trimNUL(p.Data))), Code: f.Code})
+	default:
+		c.drop("%s unexpected", authPacketName(ProtoCHAP, p.Code))
 	}
 }
 

@@ -62,6 +62,12 @@ const (
 	maxNameLength = 255
 )
 
+// Length limits of packets and options.
+const (
+	maxPacketLen  = 0xffff             // the 16-bit Length field. Ref: RFC 1661 §5
+	maxOptionData = 255 - optionHdrLen // the Length octet counts Type and Length. Ref: RFC 1661 §6
+)
+
 // LCP configuration option types. Ref: RFC 1661 §6, RFC 1570.
 const (
 	lcpOptMRU   = 1 // Ref: RFC 1661 §6.1

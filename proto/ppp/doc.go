@@ -13,14 +13,16 @@
 //	acts = c.Close(now)            // one LCP Terminate-Request
 //
 // Actions: Send (one frame, always FF 03 + 2-byte protocol), LinkUp (LCP
-// opened), AuthUp, Up (IPCP opened: address, peer, DNS, peer MRU) and Down
-// (typed error; nil after our own Close). After Down the machine is dead:
-// Handle and Tick return nothing and Deadline is zero.
+// opened), AuthUp, Up (IPCP opened: address, peer, DNS, peer MRU), Down
+// (typed error; nil after our own Close) and Dropped (a received frame was
+// ignored, with the reason; never fatal). After Down the machine is dead:
+// Handle reports every frame as Dropped, Tick returns nothing and Deadline
+// is zero.
 //
 // Phases (RFC 1661 §3.2): Establish (LCP) → Authenticate (PAP or
 // MS-CHAPv2, as the server asked in its Auth-Protocol option) → Network
 // (IPCP). Echo-Requests keep the link alive and detect a dead peer.
 //
 // The data path uses only PutHeader and ParseFrame, which do not allocate.
-// IPv4 frames (ProtoIPv4) belong to the data path; Handle ignores them.
+// IPv4 frames (ProtoIPv4) belong to the data path; Handle drops them.
 package ppp

@@ -1,6 +1,9 @@
 package ppp
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // Frame layout over L2TP (no HDLC flags, FCS or byte stuffing):
 //
@@ -45,17 +48,23 @@ func ParseFrame(b []byte) (proto uint16, info []byte, ok bool) {
 	return binary.BigEndian.Uint16(b), b[2:], true
 }
 
-// appendFrame appends a full frame header followed by a control packet.
-func appendFrame(b []byte, proto uint16, code, id uint8, data ...[]byte) []byte {
+// appendFrame appends a full frame header followed by a control packet
+// whose data is the concatenation of data. It fails when the packet does
+// not fit its 16-bit Length field (RFC 1661 §5), which only data from
+// outside (a configured name, a peer's option list) can make happen.
+func appendFrame(b []byte, proto uint16, code, id uint8, data ...[]byte) ([]byte, error) {
 	n := packetHdrLen
 	for _, d := range data {
 		n += len(d)
+	}
+	if n > maxPacketLen {
+		return b, fmt.Errorf("%w: %s code %d packet of %d bytes", errLength, protoName(proto), code, n)
 	}
 	b = append(b, addrAllStations, ctrlUI, byte(proto>>8), byte(proto), code, id, byte(n>>8), byte(n))
 	for _, d := range data {
 		b = append(b, d...)
 	}
-	return b
+	return b, nil
 }
 
 // protoName names a protocol for error messages.

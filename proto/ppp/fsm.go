@@ -125,7 +125,7 @@ func (f *fsm) arm(now time.Time) {
 
 func (f *fsm) scr(now time.Time) {
 	f.id++
-	f.req = mustOptions(f.h.reqOptions())
+	f.req = ownOptions(f.h.reqOptions())
 	f.l.send(f.proto, codeConfReq, f.id, f.req)
 	f.restart--
 	f.arm(now)
@@ -192,30 +192,45 @@ func (f *fsm) tick(now time.Time) {
 	}
 }
 
+// drop reports a received packet of this layer that is ignored.
+func (f *fsm) drop(format string, args ...any) {
+	f.l.drop(f.name+" "+format, args...)
+}
+
 // input handles one received control packet (the Information field).
 func (f *fsm) input(now time.Time, info []byte) {
 	var p Packet
 	if err := p.UnmarshalBinary(info); err != nil {
-		return // Ref: RFC 1661 §5: malformed packets are silently discarded
+		f.drop("packet with a bad length") // Ref: RFC 1661 §5: discarded, no answer
+		return
 	}
 	raw := info[:packetHdrLen+len(p.Data)]
 	if f.state < stClosed {
-		return // not yet opened
+		f.drop("%s before the layer was opened", codeName(p.Code))
+		return
 	}
 	switch p.Code {
 	case codeConfReq:
 		f.rcr(now, p.ID, p.Data)
 	case codeConfAck:
-		if p.ID != f.id || !bytes.Equal(p.Data, f.req) {
-			return // Ref: RFC 1661 §5.2: invalid Ack is discarded
+		// Ref: RFC 1661 §5.2: an invalid Ack is discarded.
+		if p.ID != f.id {
+			f.drop("Configure-Ack with wrong identifier %d (ours is %d)", p.ID, f.id)
+			return
+		}
+		if !bytes.Equal(p.Data, f.req) {
+			f.drop("Configure-Ack with other options than we requested")
+			return
 		}
 		f.rca(now)
 	case codeConfNak, codeConfRej:
 		if p.ID != f.id {
+			f.drop("%s with wrong identifier %d (ours is %d)", codeName(p.Code), p.ID, f.id)
 			return
 		}
 		opts, err := ParseOptions(p.Data)
 		if err != nil {
+			f.drop("%s with a malformed option list", codeName(p.Code))
 			return
 		}
 		f.rcn(now, p.Code, opts)
@@ -228,6 +243,7 @@ func (f *fsm) input(now time.Time, info []byte) {
 	default:
 		if !f.h.extra(now, p, raw) {
 			f.scj(raw)
+			f.drop("%s unknown, Code-Reject sent", codeName(p.Code))
 		}
 	}
 }
@@ -235,13 +251,16 @@ func (f *fsm) input(now time.Time, info []byte) {
 func (f *fsm) rcr(now time.Time, id uint8, data []byte) {
 	opts, err := ParseOptions(data)
 	if err != nil {
+		f.drop("Configure-Request with a malformed option list")
 		return
 	}
 	switch f.state {
 	case stClosing, stStopping:
+		f.drop("Configure-Request in state %v", f.state)
 		return
 	case stClosed:
 		f.sta(id)
+		f.drop("Configure-Request in state %v, Terminate-Ack sent", f.state)
 		return
 	}
 	if f.state == stOpened && f.haveAck && f.dupAcks < maxDupAcks && bytes.Equal(data, f.ack) {
@@ -282,13 +301,13 @@ func (f *fsm) rcr(now time.Time, id uint8, data []byte) {
 	}
 	switch {
 	case len(rej) > 0:
-		f.l.send(f.proto, codeConfRej, id, mustOptions(rej))
+		f.l.send(f.proto, codeConfRej, id, ownOptions(rej))
 		if f.state != stAckRcvd {
 			f.state = stReqSent
 		}
 	case len(nak) > 0:
 		f.naks++
-		f.l.send(f.proto, codeConfNak, id, mustOptions(nak))
+		f.l.send(f.proto, codeConfNak, id, ownOptions(nak))
 		if f.state != stAckRcvd {
 			f.state = stReqSent
 		}
@@ -322,8 +341,13 @@ func (f *fsm) rca(now time.Time) {
 		f.h.up(now)
 	case stClosed, stStopped:
 		f.sta(f.id)
+		f.drop("Configure-Ack in state %v, Terminate-Ack sent", f.state)
+	case stOpened:
+		// A duplicated Ack of the request that opened the layer.
+		f.drop("Configure-Ack in state %v (a duplicate)", f.state)
+	default:
+		f.drop("Configure-Ack in state %v", f.state)
 	}
-	// Opened: a duplicated Ack of the request that opened the layer; ignore.
 }
 
 func (f *fsm) rcn(now time.Time, code uint8, opts []Option) {
@@ -331,8 +355,10 @@ func (f *fsm) rcn(now time.Time, code uint8, opts []Option) {
 	case stReqSent, stAckSent, stAckRcvd, stOpened:
 	case stClosed, stStopped:
 		f.sta(f.id)
+		f.drop("%s in state %v, Terminate-Ack sent", codeName(code), f.state)
 		return
 	default:
+		f.drop("%s in state %v", codeName(code), f.state)
 		return
 	}
 	if code == codeConfNak {
@@ -387,13 +413,20 @@ func (f *fsm) rta(now time.Time) {
 			f.irc(f.l.maxConfigure)
 			f.scr(now)
 		}
+	default:
+		f.drop("Terminate-Ack in state %v", f.state)
 	}
 }
 
 // rxj handles Code-Reject: rejecting one of the codes 1..7 is fatal
 // (RXJ-), others (Echo, Discard) are tolerated (RXJ+). Ref: RFC 1661 §4.3.
 func (f *fsm) rxj(now time.Time, data []byte) {
-	if len(data) < 1 || data[0] < codeConfReq || data[0] > codeCodeRej {
+	if len(data) < 1 {
+		f.drop("Code-Reject without a rejected packet")
+		return
+	}
+	if data[0] < codeConfReq || data[0] > codeCodeRej {
+		f.drop("Code-Reject of %s tolerated", codeName(data[0]))
 		return
 	}
 	if f.state == stClosing {

@@ -12,12 +12,14 @@ import (
 // A replay is a scripted exchange: frames from the server (hex) and the
 // exact frames and events the client must produce. To add frames captured
 // from a real server, append steps: In is the captured frame, Out what our
-// client must answer (hex), Events the non-Send actions (fmt %v form).
+// client must answer (hex), Events the other actions (fmt %v form) but
+// Dropped, whose reasons are in Dropped.
 type replayStep struct {
-	Note   string
-	In     string   // server → client frame (hex; spaces and '|' ignored); "" = Start
-	Out    []string // client → server frames
-	Events []string // fmt.Sprint of each non-Send action, in order
+	Note    string
+	In      string   // server → client frame (hex; spaces and '|' ignored); "" = Start
+	Out     []string // client → server frames
+	Events  []string // fmt.Sprint of each action but Send and Dropped, in order
+	Dropped []string // the reason of each Dropped, in order
 }
 
 func runReplay(t *testing.T, c *Client, steps []replayStep) {
@@ -29,11 +31,14 @@ func runReplay(t *testing.T, c *Client, steps []replayStep) {
 		} else {
 			acts = c.Handle(t0, unhex(t, st.In))
 		}
-		var out, ev []string
+		var out, ev, dropped []string
 		for _, a := range acts {
-			if s, ok := a.(Send); ok {
-				out = append(out, fmt.Sprintf("%x", s.Data))
-			} else {
+			switch a := a.(type) {
+			case Send:
+				out = append(out, fmt.Sprintf("%x", a.Data))
+			case Dropped:
+				dropped = append(dropped, a.Reason)
+			default:
 				ev = append(ev, fmt.Sprint(a))
 			}
 		}
@@ -46,6 +51,9 @@ func runReplay(t *testing.T, c *Client, steps []replayStep) {
 		}
 		if strings.Join(ev, ",") != strings.Join(st.Events, ",") {
 			t.Errorf("step %d (%s): events %q, want %q", i, st.Note, ev, st.Events)
+		}
+		if strings.Join(dropped, ",") != strings.Join(st.Dropped, ",") {
+			t.Errorf("step %d (%s): dropped %q, want %q", i, st.Note, dropped, st.Dropped)
 		}
 	}
 }
@@ -94,10 +102,12 @@ var softEtherPAPExchange = []replayStep{
 	{Note: `<< LCP Echo-Req id=0 magic 0 "Aho Baka Manuke\0" >> Echo-Rep magic 0`,
 		In:  "ff03c021 09 00 0018 | 00000000 | 41686f2042616b61204d616e756b6500",
 		Out: []string{"ff03c021 0a 00 0018 | 00000000 | 41686f2042616b61204d616e756b6500"}},
-	{Note: "<< IPv4 data frame: ignored", In: "ff030021 4500001c"},
+	{Note: "<< IPv4 data frame: ignored", In: "ff030021 4500001c",
+		Dropped: []string{"ppp: IPv4 frame: the data path's, not a control frame"}},
 	{Note: "<< IPV6CP Conf-Req >> Protocol-Reject (id from xid 01 → 02)",
-		In:  "ff038057 01 01 000e | 01 0a 0011223344556677",
-		Out: []string{"ff03c021 08 02 0014 | 8057 | 01 01 000e 010a0011223344556677"}},
+		In:      "ff038057 01 01 000e | 01 0a 0011223344556677",
+		Out:     []string{"ff03c021 08 02 0014 | 8057 | 01 01 000e 010a0011223344556677"},
+		Dropped: []string{"ppp: IPV6CP packet: protocol not supported, Protocol-Reject sent"}},
 	{Note: "<< LCP Terminate-Request >> Terminate-Ack, Down",
 		In:     "ff03c021 05 07 0004",
 		Out:    []string{"ff03c021 06 07 0004"},
@@ -178,18 +188,21 @@ func TestClientNakSuggestion(t *testing.T) {
 		{nil, "ff03c021 01 00 000a 0206ffffffff", "ff03c021 02 00 000a 0206ffffffff"},
 		// Magic 0 is Nak'd with a fresh number (countRand continues at 09).
 		{nil, "ff03c021 01 00 000a 050600000000", "ff03c021 03 00 000a 0506090a0b0c"},
-		// Malformed option list: silently discarded.
+		// Malformed option list: discarded (reported as Dropped).
 		{nil, "ff03c021 01 00 0007 0305c2", ""},
 	} {
 		c := NewClient(ClientConfig{User: "u", Password: "p", Auth: tc.auth, Rand: &countRand{n: 1}})
 		c.Start(t0)
 		acts := c.Handle(t0, unhex(t, tc.in))
 		got := ""
-		if len(acts) > 0 {
-			got = fmt.Sprintf("%x", acts[0].(Send).Data)
+		if s := sends(acts); len(s) > 0 {
+			got = s[0]
 		}
 		if got != stripSpaces(tc.want) {
 			t.Errorf("%v %s: got %s, want %s", tc.auth, tc.in, got, tc.want)
+		}
+		if d, ok := acts[len(acts)-1].(Dropped); (tc.want == "") != ok || ok && d.Reason != "ppp: LCP Configure-Request with a malformed option list" {
+			t.Errorf("%v %s: %v", tc.auth, tc.in, acts)
 		}
 	}
 }

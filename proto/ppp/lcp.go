@@ -12,6 +12,40 @@ import (
 //	                  (CHAP: Data = Algorithm, 05 MD5, 81 MS-CHAPv2)
 //	Magic-Number:   | Type=5 | Length=6 | Magic-Number (4)           |
 
+// What both sides do alike with the MRU and Magic-Number options they
+// request.
+
+// lcpRejected stops requesting an option the peer Configure-Rejected.
+func (l *link) lcpRejected(o Option) {
+	switch o.Type {
+	case lcpOptMRU:
+		l.reqMRU = false
+	case lcpOptMagic:
+		l.reqMagic = false
+		l.magic = 0
+	}
+}
+
+// magicNaked picks a new Magic-Number after the peer Nak'd ours.
+// Ref: RFC 1661 §6.4.
+func (l *link) magicNaked() {
+	if l.reqMagic {
+		l.magic = l.newMagic()
+	}
+}
+
+// checkMagic judges the peer's Magic-Number option: zero is illegal, and
+// one equal to ours may mean a looped-back link. Ref: RFC 1661 §6.4.
+func (l *link) checkMagic(o Option) (uint8, Option) {
+	if len(o.Data) != 4 {
+		return codeConfRej, Option{}
+	}
+	if v := binary.BigEndian.Uint32(o.Data); v == 0 || (l.reqMagic && v == l.magic) {
+		return codeConfNak, optUint32(lcpOptMagic, l.newMagic())
+	}
+	return codeConfAck, Option{}
+}
+
 // clientLCP is the client's LCP option policy.
 type clientLCP Client
 
@@ -39,23 +73,14 @@ func (h *clientLCP) gotNak(_ time.Time, opts []Option) {
 				h.reqMRU = false
 			}
 		case lcpOptMagic:
-			// Ref: RFC 1661 §6.4: choose a new random number on a Nak.
-			if h.reqMagic {
-				h.magic = h.newMagic()
-			}
+			h.magicNaked()
 		}
 	}
 }
 
 func (h *clientLCP) gotReject(_ time.Time, opts []Option) {
 	for _, o := range opts {
-		switch o.Type {
-		case lcpOptMRU:
-			h.reqMRU = false
-		case lcpOptMagic:
-			h.reqMagic = false
-			h.magic = 0
-		}
+		h.lcpRejected(o)
 	}
 }
 
@@ -88,16 +113,7 @@ func (h *clientLCP) checkOption(o Option) (uint8, Option) {
 		}
 		return codeConfNak, authOption(h.auth[0])
 	case lcpOptMagic:
-		if len(o.Data) != 4 {
-			return codeConfRej, Option{}
-		}
-		v := binary.BigEndian.Uint32(o.Data)
-		if v == 0 || (h.reqMagic && v == h.magic) {
-			// Zero is illegal; equal may mean a looped-back link.
-			// Ref: RFC 1661 §6.4.
-			return codeConfNak, optUint32(lcpOptMagic, h.newMagic())
-		}
-		return codeConfAck, Option{}
+		return h.checkMagic(o)
 	}
 	// PFC and ACFC (we always send full headers; SoftEther needs FF 03),
 	// Quality-Protocol, Callback, and anything unknown.
@@ -203,9 +219,7 @@ func (h *serverLCP) gotNak(_ time.Time, opts []Option) {
 				}
 			}
 		case lcpOptMagic:
-			if h.reqMagic {
-				h.magic = h.newMagic()
-			}
+			h.magicNaked()
 		case lcpOptAuth:
 			if h.authIdx < len(h.cfg.Auth) {
 				h.nextAuth(o.Data)
@@ -216,16 +230,10 @@ func (h *serverLCP) gotNak(_ time.Time, opts []Option) {
 
 func (h *serverLCP) gotReject(_ time.Time, opts []Option) {
 	for _, o := range opts {
-		switch o.Type {
-		case lcpOptMRU:
-			h.reqMRU = false
-		case lcpOptMagic:
-			h.reqMagic = false
-			h.magic = 0
-		case lcpOptAuth:
-			if h.authIdx < len(h.cfg.Auth) {
-				h.nextAuth(nil)
-			}
+		if o.Type != lcpOptAuth {
+			h.lcpRejected(o)
+		} else if h.authIdx < len(h.cfg.Auth) {
+			h.nextAuth(nil)
 		}
 	}
 }
@@ -256,13 +264,7 @@ func (h *serverLCP) checkOption(o Option) (uint8, Option) {
 			return codeConfAck, Option{}
 		}
 	case lcpOptMagic:
-		if len(o.Data) != 4 {
-			return codeConfRej, Option{}
-		}
-		if v := binary.BigEndian.Uint32(o.Data); v == 0 || (h.reqMagic && v == h.magic) {
-			return codeConfNak, optUint32(lcpOptMagic, h.newMagic())
-		}
-		return codeConfAck, Option{}
+		return h.checkMagic(o)
 	}
 	return codeConfRej, Option{}
 }

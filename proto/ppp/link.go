@@ -33,11 +33,19 @@ type Up struct {
 // Down: the link is gone. Err is typed; nil after our own Close completed.
 type Down struct{ Err error }
 
-func (Send) isAction()   {}
-func (LinkUp) isAction() {}
-func (AuthUp) isAction() {}
-func (Up) isAction()     {}
-func (Down) isAction()   {}
+// Dropped reports that a received frame was ignored; Reason says why, for
+// -v logs and counters. It is never fatal. When the frame was answered all
+// the same (Protocol-Reject, Code-Reject, Terminate-Ack) the answer is a
+// separate Send. Reasons name protocols, codes, identifiers and states,
+// never packet contents (a PAP request carries the password).
+type Dropped struct{ Reason string }
+
+func (Send) isAction()    {}
+func (LinkUp) isAction()  {}
+func (AuthUp) isAction()  {}
+func (Up) isAction()      {}
+func (Down) isAction()    {}
+func (Dropped) isAction() {}
 
 // phase is the PPP link phase. Ref: RFC 1661 §3.2.
 //
@@ -63,11 +71,27 @@ func (p phase) String() string {
 	return fmt.Sprintf("phase(%d)", uint8(p))
 }
 
+// outOfPhase says, for drop reasons, why a packet that belongs to a later
+// phase (or to none) cannot be taken now.
+func (p phase) outOfPhase() string {
+	switch p {
+	case phaseEstablish:
+		return "before LCP is open"
+	case phaseAuth:
+		return "before authentication completed"
+	case phaseTerminate:
+		return "while the link terminates"
+	}
+	return "in phase " + p.String()
+}
+
 // role is the side-specific part (authentication, Up contents).
 type role interface {
 	authStart(now time.Time)
 	authInput(now time.Time, proto uint16, p Packet)
-	authTick(now time.Time)
+	// authAwaited names what went unanswered when authentication times
+	// out, for the error.
+	authAwaited() string
 }
 
 // link is the machinery shared by Client and Server: dispatch, the LCP and
@@ -86,16 +110,24 @@ type link struct {
 	acts    []Action
 	started bool
 	dead    bool
-	randErr error
+	callErr error // the first failure in this call (random source, encoding a frame); flush ends the link with it
 	phase   phase
 	lcp     fsm
 	ipcp    fsm
 
-	magic   uint32 // our Magic-Number; 0 when not negotiated
-	peerMRU uint16
+	magic    uint32 // our Magic-Number; 0 when not negotiated
+	reqMRU   bool   // we request an MRU (until the peer rejects it)
+	reqMagic bool   // we request a Magic-Number (until the peer rejects it)
+	peerMRU  uint16
 
-	upSent       bool // Up emitted
-	authDone     bool
+	upSent   bool // Up emitted
+	authDone bool
+	// Authentication timing: either we wait for the peer to start
+	// (authFrame nil) or we retransmit authFrame, the packet of ours that
+	// waits for an answer.
+	authFrame    []byte
+	authRetries  int
+	authTimeout  time.Duration
 	authDeadline time.Time
 
 	echoDeadline time.Time
@@ -131,13 +163,21 @@ func (l *link) nextTimeout(t time.Duration) time.Duration {
 // end of the current call.
 func (l *link) random(b []byte) {
 	if l.rnd == nil {
-		l.randErr = fmt.Errorf("%w: no Rand configured", ErrRandom)
+		l.failLater(fmt.Errorf("%w: no Rand configured", ErrRandom))
 		clear(b)
 		return
 	}
 	if _, err := io.ReadFull(l.rnd, b); err != nil {
-		l.randErr = fmt.Errorf("%w: %w", ErrRandom, err)
+		l.failLater(fmt.Errorf("%w: %w", ErrRandom, err))
 		clear(b)
+	}
+}
+
+// failLater records a failure that ends the link at the end of the current
+// call (flush), so that the state machine code in between runs to its end.
+func (l *link) failLater(err error) {
+	if l.callErr == nil {
+		l.callErr = err
 	}
 }
 
@@ -159,14 +199,26 @@ func (l *link) newMagic() uint32 {
 
 func (l *link) emit(a Action) { l.acts = append(l.acts, a) }
 
+// drop reports a received packet that is ignored.
+func (l *link) drop(format string, args ...any) {
+	l.emit(Dropped{Reason: "ppp: " + fmt.Sprintf(format, args...)})
+}
+
+// send emits one control packet. A packet too long to encode is not sent;
+// the link ends with the error at the end of the call.
 func (l *link) send(proto uint16, code, id uint8, data ...[]byte) {
-	l.emit(Send{Data: appendFrame(nil, proto, code, id, data...)})
+	f, err := appendFrame(nil, proto, code, id, data...)
+	if err != nil {
+		l.failLater(err)
+		return
+	}
+	l.emit(Send{Data: f})
 }
 
 // flush returns the actions of the current call.
 func (l *link) flush() []Action {
-	if l.randErr != nil && !l.dead {
-		l.fail(l.randErr)
+	if l.callErr != nil && !l.dead {
+		l.fail(l.callErr)
 	}
 	a := l.acts
 	l.acts = nil
@@ -208,12 +260,16 @@ func (l *link) start(now time.Time) []Action {
 }
 
 func (l *link) handle(now time.Time, frame []byte) []Action {
-	if !l.started || l.dead {
-		return nil
+	switch {
+	case !l.started:
+		return []Action{Dropped{Reason: "ppp: frame before Start"}}
+	case l.dead:
+		return []Action{Dropped{Reason: "ppp: frame after the link went down"}}
 	}
 	proto, info, ok := ParseFrame(frame)
 	if !ok {
-		return nil
+		l.drop("malformed frame of %d bytes", len(frame))
+		return l.flush()
 	}
 	if !l.echoDeadline.IsZero() {
 		l.echoPending = 0
@@ -223,22 +279,31 @@ func (l *link) handle(now time.Time, frame []byte) []Action {
 	case ProtoLCP:
 		l.lcp.input(now, info)
 	case ProtoPAP, ProtoCHAP:
-		if l.phase == phaseAuth || l.phase == phaseNetwork {
-			var p Packet
-			if p.UnmarshalBinary(info) == nil {
-				l.r.authInput(now, proto, p)
-			}
+		if l.phase != phaseAuth && l.phase != phaseNetwork {
+			l.drop("%s packet %s", protoName(proto), l.phase.outOfPhase())
+			break
 		}
+		var p Packet
+		if p.UnmarshalBinary(info) != nil {
+			l.drop("malformed %s packet", protoName(proto))
+			break
+		}
+		l.r.authInput(now, proto, p)
 	case ProtoIPCP:
-		if l.phase == phaseNetwork {
-			l.ipcp.input(now, info)
+		if l.phase != phaseNetwork {
+			l.drop("IPCP packet %s", l.phase.outOfPhase())
+			break
 		}
+		l.ipcp.input(now, info)
 	case ProtoIPv4:
-		// data path; not ours
+		l.drop("IPv4 frame: the data path's, not a control frame")
 	default:
 		if l.lcp.state == stOpened && l.phase != phaseTerminate {
 			l.protoReject(proto, info)
+			l.drop("%s packet: protocol not supported, Protocol-Reject sent", protoName(proto))
+			break
 		}
+		l.drop("%s packet %s", protoName(proto), l.phase.outOfPhase())
 	}
 	return l.flush()
 }
@@ -268,7 +333,7 @@ func (l *link) tick(now time.Time) []Action {
 	}
 	if !l.dead && !l.authDeadline.IsZero() && !now.Before(l.authDeadline) {
 		l.authDeadline = time.Time{}
-		l.r.authTick(now)
+		l.authTick(now)
 	}
 	if !l.dead && !l.echoDeadline.IsZero() && !now.Before(l.echoDeadline) {
 		if l.echoPending >= l.echoFailures {
@@ -343,6 +408,44 @@ func (l *link) lcpDown(now time.Time) {
 	l.phase = phaseEstablish
 }
 
+// authSend sends f, our authentication packet that waits for the peer's
+// answer, and retransmits it on the restart timer, Max-Configure times in
+// all.
+func (l *link) authSend(now time.Time, f []byte) {
+	l.authFrame = f
+	l.authRetries = l.maxConfigure - 1
+	l.authTimeout = l.firstTimeout()
+	l.emit(Send{Data: clone(f)})
+	l.armAuth(now)
+}
+
+// authWait waits Max-Configure restart periods for the peer to start the
+// exchange.
+func (l *link) authWait(now time.Time) {
+	l.authFrame = nil
+	l.authDeadline = now.Add(time.Duration(l.maxConfigure) * l.restartTimer)
+}
+
+func (l *link) armAuth(now time.Time) {
+	l.authDeadline = now.Add(l.authTimeout)
+	l.authTimeout = l.nextTimeout(l.authTimeout)
+}
+
+// authTick retransmits authFrame, or ends the link when there is nothing
+// to retransmit or the budget is spent.
+func (l *link) authTick(now time.Time) {
+	if l.authDone {
+		return
+	}
+	if l.authFrame == nil || l.authRetries <= 0 {
+		l.abort(noResponse(l.r.authAwaited()))
+		return
+	}
+	l.authRetries--
+	l.emit(Send{Data: clone(l.authFrame)})
+	l.armAuth(now)
+}
+
 // authSucceeded moves to the network phase.
 func (l *link) authSucceeded(now time.Time, m AuthMethod) {
 	if l.authDone {
@@ -360,27 +463,38 @@ func (l *link) lcpExtra(now time.Time, p Packet) bool {
 	switch p.Code {
 	case codeEchoReq:
 		// Ref: RFC 1661 §5.8: only in Opened; reply with our Magic-Number.
-		if l.lcp.state == stOpened {
-			var m [4]byte
-			binary.BigEndian.PutUint32(m[:], l.magic)
-			rest := p.Data
-			if len(rest) >= 4 {
-				rest = rest[4:]
-			} else {
-				rest = nil
-			}
-			if max := int(l.peerMRU) - packetHdrLen - 4; len(rest) > max {
-				rest = rest[:max]
-			}
-			l.send(ProtoLCP, codeEchoRep, p.ID, m[:], rest)
+		if l.lcp.state != stOpened {
+			l.drop("LCP Echo-Request in state %v", l.lcp.state)
+			break
 		}
-	case codeEchoRep, codeDiscard:
+		var m [4]byte
+		binary.BigEndian.PutUint32(m[:], l.magic)
+		rest := p.Data
+		if len(rest) >= 4 {
+			rest = rest[4:]
+		} else {
+			rest = nil
+		}
+		if max := int(l.peerMRU) - packetHdrLen - 4; len(rest) > max {
+			rest = rest[:max]
+		}
+		l.send(ProtoLCP, codeEchoRep, p.ID, m[:], rest)
+	case codeEchoRep:
 		// Any received frame already reset the echo counter.
+	case codeDiscard:
+		l.drop("LCP Discard-Request") // Ref: RFC 1661 §5.9: discarded, no answer
 	case codeProtoRej:
-		if l.lcp.state == stOpened && len(p.Data) >= 2 {
+		switch {
+		case l.lcp.state != stOpened:
+			l.drop("LCP Protocol-Reject in state %v", l.lcp.state)
+		case len(p.Data) < 2:
+			l.drop("LCP Protocol-Reject without a protocol")
+		default:
 			rejected := uint16(p.Data[0])<<8 | uint16(p.Data[1])
 			if rejected == ProtoIPCP || rejected == ProtoLCP {
 				l.abort(fmt.Errorf("ppp: peer Protocol-Rejected %s: %w", protoName(rejected), ErrProtocolRejected))
+			} else {
+				l.drop("LCP Protocol-Reject of %s, which we do not need", protoName(rejected))
 			}
 		}
 	default:

@@ -476,7 +476,7 @@ func TestEchoReplyMagic(t *testing.T) {
 		t.Fatalf("acts = %v", acts)
 	}
 	got := acts[0].(Send).Data
-	want := appendFrame(nil, ProtoLCP, codeEchoRep, 0x2a, wireU32(p.c.magic), req[12:])
+	want := frame(t, ProtoLCP, codeEchoRep, 0x2a, wireU32(p.c.magic), req[12:])
 	if string(got) != string(want) {
 		t.Fatalf("echo reply = %x, want %x", got, want)
 	}
@@ -493,15 +493,15 @@ func TestProtocolReject(t *testing.T) {
 		proto uint16
 		rej   bool
 	}{{ProtoIPV6CP, true}, {ProtoCCP, true}, {ProtoEAP, true}, {0x8281, true}, {ProtoIPv4, false}} {
-		f := appendFrame(nil, tc.proto, 1, 1, []byte{1, 2})
+		f := frame(t, tc.proto, 1, 1, []byte{1, 2})
 		acts := p.c.Handle(p.now, f)
 		if !tc.rej {
-			if len(acts) != 0 {
+			if len(acts) != 1 || acts[0] != (Dropped{Reason: "ppp: IPv4 frame: the data path's, not a control frame"}) {
 				t.Errorf("%s: %v", protoName(tc.proto), acts)
 			}
 			continue
 		}
-		if len(acts) != 1 {
+		if len(acts) != 2 || acts[1] != (Dropped{Reason: "ppp: " + protoName(tc.proto) + " packet: protocol not supported, Protocol-Reject sent"}) {
 			t.Fatalf("%s: acts %v", protoName(tc.proto), acts)
 		}
 		pr, info, _ := ParseFrame(acts[0].(Send).Data)
@@ -511,10 +511,10 @@ func TestProtocolReject(t *testing.T) {
 			t.Errorf("%s: protocol reject = %x", protoName(tc.proto), acts[0].(Send).Data)
 		}
 	}
-	// Before LCP is open, unknown protocols are silently discarded.
+	// Before LCP is open, unknown protocols are discarded without an answer.
 	c := NewClient(clientCfg())
 	c.Start(t0)
-	if acts := c.Handle(t0, appendFrame(nil, ProtoIPV6CP, 1, 1)); len(acts) != 0 {
+	if acts := c.Handle(t0, frame(t, ProtoIPV6CP, 1, 1)); len(acts) != 1 || acts[0] != (Dropped{Reason: "ppp: IPV6CP packet before LCP is open"}) {
 		t.Errorf("reject before open: %v", acts)
 	}
 }

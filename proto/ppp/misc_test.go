@@ -114,7 +114,7 @@ func TestServerSide(t *testing.T) {
 	var down *Down
 	for i := 0; i < 3 && down == nil; i++ {
 		id := s.lcp.id
-		acts := s.Handle(t0, appendFrame(nil, ProtoLCP, codeConfRej, id, mustOptions(s.lcp.h.reqOptions())))
+		acts := s.Handle(t0, frame(t, ProtoLCP, codeConfRej, id, ownOptions(s.lcp.h.reqOptions())))
 		down = downOf(acts)
 	}
 	if down == nil || !errors.Is(down.Err, ErrNoCommonAuth) {
@@ -124,8 +124,8 @@ func TestServerSide(t *testing.T) {
 	sc := softEtherServer()
 	p := newPair(t, clientCfg(), sc)
 	p.s.Start(t0)
-	acts := p.s.Handle(t0, appendFrame(nil, ProtoLCP, codeConfAck, p.s.lcp.id, p.s.lcp.req))
-	acts = append(acts, p.s.Handle(t0, appendFrame(nil, ProtoLCP, codeConfReq, 1, nil))...)
+	acts := p.s.Handle(t0, frame(t, ProtoLCP, codeConfAck, p.s.lcp.id, p.s.lcp.req))
+	acts = append(acts, p.s.Handle(t0, frame(t, ProtoLCP, codeConfReq, 1, nil))...)
 	if d := downOf(acts); d == nil || !errors.Is(d.Err, errEAPUnsupported) {
 		t.Fatalf("acts = %v", acts)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/des"
 	"crypto/sha1"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -92,23 +93,25 @@ func desKey(k []byte) []byte {
 	}
 }
 
-// challengeResponse. Ref: RFC 2759 §8.5.
-func challengeResponse(chal [8]byte, pwHash [16]byte) [24]byte {
+// challengeResponse. Ref: RFC 2759 §8.5. The error is crypto/des's, which
+// fails only for a key that is not 8 bytes long, and desKey always returns
+// 8 bytes.
+func challengeResponse(chal [8]byte, pwHash [16]byte) ([24]byte, error) {
 	var z [21]byte
 	copy(z[:], pwHash[:])
 	var out [24]byte
 	for i := 0; i < 3; i++ {
 		c, err := des.NewCipher(desKey(z[7*i : 7*i+7]))
 		if err != nil {
-			panic(err) // 8-byte key: unreachable
+			return [24]byte{}, fmt.Errorf("ppp: MS-CHAPv2: %w", err)
 		}
 		c.Encrypt(out[8*i:8*i+8], chal[:])
 	}
-	return out
+	return out, nil
 }
 
 // generateNTResponse. Ref: RFC 2759 §8.1.
-func generateNTResponse(authChal, peerChal [16]byte, user, password string) [24]byte {
+func generateNTResponse(authChal, peerChal [16]byte, user, password string) ([24]byte, error) {
 	return challengeResponse(challengeHash(peerChal, authChal, user), ntPasswordHash(password))
 }
 

@@ -3,6 +3,7 @@ package ppp
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/l2tpctl/l2tpctl/proto/internal/wire"
 )
@@ -23,6 +24,22 @@ type Packet struct {
 	Code uint8
 	ID   uint8
 	Data []byte // aliases the input after UnmarshalBinary
+}
+
+// codeNames names the control packet codes for drop reasons.
+var codeNames = [...]string{
+	codeConfReq: "Configure-Request", codeConfAck: "Configure-Ack", codeConfNak: "Configure-Nak",
+	codeConfRej: "Configure-Reject", codeTermReq: "Terminate-Request", codeTermAck: "Terminate-Ack",
+	codeCodeRej: "Code-Reject", codeProtoRej: "Protocol-Reject", codeEchoReq: "Echo-Request",
+	codeEchoRep: "Echo-Reply", codeDiscard: "Discard-Request",
+}
+
+// codeName names an LCP/NCP packet code, or gives its number.
+func codeName(c uint8) string {
+	if int(c) < len(codeNames) && codeNames[c] != "" {
+		return codeNames[c]
+	}
+	return "code " + strconv.Itoa(int(c))
 }
 
 // Errors from the codecs.
@@ -50,7 +67,7 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 // AppendBinary appends the encoded packet to b.
 func (p *Packet) AppendBinary(b []byte) ([]byte, error) {
 	n := packetHdrLen + len(p.Data)
-	if n > 0xffff {
+	if n > maxPacketLen {
 		return b, errLength
 	}
 	b = append(b, p.Code, p.ID)
@@ -99,20 +116,26 @@ func ParseOptions(b []byte) ([]Option, error) {
 // bytes cannot be encoded and are an error.
 func AppendOptions(b []byte, opts []Option) ([]byte, error) {
 	for _, o := range opts {
-		if len(o.Data) > 255-optionHdrLen {
+		if len(o.Data) > maxOptionData {
 			return b, errOptLength
 		}
-		b = append(b, o.Type, byte(len(o.Data)+optionHdrLen))
-		b = append(b, o.Data...)
 	}
-	return b, nil
+	return appendOptions(b, opts), nil
 }
 
-// mustOptions encodes options we built ourselves (always short).
-func mustOptions(opts []Option) []byte {
-	b, err := AppendOptions(nil, opts)
-	if err != nil {
-		panic(err) // only reachable by a programming error
+// ownOptions encodes the option lists of our Configure-Request, -Nak and
+// -Reject. They always fit: our own options carry at most 4 bytes of data,
+// and the ones we reject came from ParseOptions, whose one-byte Length
+// bounds them.
+func ownOptions(opts []Option) []byte { return appendOptions(nil, opts) }
+
+// appendOptions encodes opts, cutting any data beyond maxOptionData (which
+// AppendOptions refuses and ownOptions never meets).
+func appendOptions(b []byte, opts []Option) []byte {
+	for _, o := range opts {
+		d := o.Data[:min(len(o.Data), maxOptionData)]
+		b = append(b, o.Type, byte(len(d)+optionHdrLen))
+		b = append(b, d...)
 	}
 	return b
 }

@@ -45,20 +45,15 @@ type Server struct {
 	cfg ServerConfig
 
 	// LCP (owned by serverLCP)
-	reqMRU   bool
-	reqMagic bool
-	authIdx  int
-	tried    map[AuthMethod]bool
-	method   AuthMethod
+	authIdx int
+	tried   map[AuthMethod]bool
+	method  AuthMethod
 
-	// authentication
-	chalID      uint8
-	chal        []byte
-	authFrame   []byte // Challenge to retransmit
-	okFrame     []byte // Ack/Success, re-sent for duplicate requests
-	okID        uint8
-	authRetries int
-	authTimeout time.Duration
+	// authentication (link.authFrame: our CHAP Challenge)
+	chalID  uint8
+	chal    []byte
+	okFrame []byte // Ack/Success, re-sent for duplicate requests
+	okID    uint8
 
 	// IPCP
 	reqAddr bool
@@ -120,72 +115,60 @@ func (s *Server) lookup(user string) (string, bool) {
 	return "", false
 }
 
-func (s *Server) armAuth(now time.Time) {
-	s.authDeadline = now.Add(s.authTimeout)
-	s.authTimeout = s.nextTimeout(s.authTimeout)
-}
-
 func (s *Server) authStart(now time.Time) {
-	s.authRetries = s.maxConfigure - 1
-	s.authTimeout = s.firstTimeout()
-	s.authFrame, s.okFrame = nil, nil
+	s.okFrame = nil
 	switch s.method {
 	case AuthNone:
 		s.authSucceeded(now, AuthNone)
 	case PAP:
-		s.authDeadline = now.Add(time.Duration(s.maxConfigure) * s.restartTimer)
+		s.authWait(now) // for the peer's Authenticate-Request
 	case CHAPMD5, MSCHAPv2:
 		s.chalID = s.random8()
 		s.chal = make([]byte, msv2ChalLen)
 		s.random(s.chal)
-		s.authFrame = appendFrame(nil, ProtoCHAP, chapCodeChal, s.chalID, chapValueData(s.chal, s.cfg.Name))
-		s.emit(Send{Data: clone(s.authFrame)})
-		s.armAuth(now)
+		f, err := appendFrame(nil, ProtoCHAP, chapCodeChal, s.chalID, chapValueData(s.chal, s.cfg.Name))
+		if err != nil {
+			s.abort(err)
+			return
+		}
+		s.authSend(now, f)
 	default:
 		s.abort(errEAPUnsupported)
 	}
 }
 
-func (s *Server) authTick(now time.Time) {
-	if s.authDone {
-		return
+func (s *Server) authAwaited() string {
+	if s.authFrame == nil {
+		return "PAP authentication (no Authenticate-Request)"
 	}
-	if s.authFrame == nil || s.authRetries <= 0 {
-		what := "PAP authentication (no Authenticate-Request)"
-		if s.authFrame != nil {
-			what = "CHAP Challenge"
-		}
-		s.abort(noResponse(what))
-		return
-	}
-	s.authRetries--
-	s.emit(Send{Data: clone(s.authFrame)})
-	s.armAuth(now)
+	return "CHAP Challenge"
 }
 
 func (s *Server) authInput(now time.Time, proto uint16, p Packet) {
+	name := authPacketName(proto, p.Code)
 	if s.okFrame != nil {
 		// Authenticated: answer retransmitted requests again.
 		if p.ID == s.okID && ((proto == ProtoPAP && p.Code == papCodeReq) || (proto == ProtoCHAP && p.Code == chapCodeResp)) {
 			s.emit(Send{Data: clone(s.okFrame)})
+			return
 		}
+		s.drop("%s after authentication", name)
 		return
 	}
 	if s.phase != phaseAuth {
+		s.drop("%s after authentication", name)
 		return
 	}
 	switch {
 	case proto == ProtoPAP && s.method == PAP && p.Code == papCodeReq:
 		user, pw, ok := parsePAPRequest(p.Data)
 		if !ok {
+			s.drop("malformed %s", name)
 			return
 		}
 		want, known := s.lookup(string(user))
 		if known && subtle.ConstantTimeCompare([]byte(want), pw) == 1 {
-			s.okID = p.ID
-			s.okFrame = appendFrame(nil, ProtoPAP, papCodeAck, p.ID, papMessageData("Login ok"))
-			s.emit(Send{Data: clone(s.okFrame)})
-			s.authSucceeded(now, PAP)
+			s.succeed(now, PAP, ProtoPAP, papCodeAck, p.ID, papMessageData("Login ok"))
 			return
 		}
 		err := &AuthError{Method: PAP, User: string(user), Message: "wrong user name or password"}
@@ -195,35 +178,41 @@ func (s *Server) authInput(now time.Time, proto uint16, p Packet) {
 		s.abort(err)
 	case proto == ProtoCHAP && (s.method == MSCHAPv2 || s.method == CHAPMD5) && p.Code == chapCodeResp:
 		if p.ID != s.chalID {
+			s.drop("%s with wrong identifier %d (ours is %d)", name, p.ID, s.chalID)
 			return
 		}
-		value, name, ok := parseCHAPValue(p.Data)
+		value, user, ok := parseCHAPValue(p.Data)
 		if !ok {
+			s.drop("malformed %s", name)
 			return
 		}
 		if s.method == MSCHAPv2 {
-			s.mschapResponse(now, p.ID, value, string(name))
+			s.mschapResponse(now, p.ID, value, string(user))
 		} else {
-			s.md5Response(now, p.ID, value, string(name))
+			s.md5Response(now, p.ID, value, string(user))
 		}
+	default:
+		s.drop("%s unexpected (authenticating with %v)", name, s.method)
 	}
 }
 
 func (s *Server) mschapResponse(now time.Time, id uint8, value []byte, user string) {
 	if len(value) != msv2RespLen {
+		s.drop("MS-CHAPv2 Response value of %d bytes", len(value))
 		return
 	}
 	peerChal := [16]byte(value[:16])
 	nt := [24]byte(value[24:48])
 	authChal := [16]byte(s.chal)
 	pw, known := s.lookup(user)
-	want := generateNTResponse(authChal, peerChal, user, pw)
+	want, err := generateNTResponse(authChal, peerChal, user, pw)
+	if err != nil {
+		s.abort(err)
+		return
+	}
 	if known && subtle.ConstantTimeCompare(want[:], nt[:]) == 1 {
 		a := generateAuthenticatorResponse(pw, nt, peerChal, authChal, user)
-		s.okID = id
-		s.okFrame = appendFrame(nil, ProtoCHAP, chapCodeSucc, id, []byte(formatAuthResponse(a)+" M=Access granted"))
-		s.emit(Send{Data: clone(s.okFrame)})
-		s.authSucceeded(now, MSCHAPv2)
+		s.succeed(now, MSCHAPv2, ProtoCHAP, chapCodeSucc, id, []byte(formatAuthResponse(a)+" M=Access granted"))
 		return
 	}
 	var c [16]byte
@@ -237,12 +226,22 @@ func (s *Server) md5Response(now time.Time, id uint8, value []byte, user string)
 	pw, known := s.lookup(user)
 	want := chapMD5Response(id, pw, s.chal)
 	if known && subtle.ConstantTimeCompare(want[:], value) == 1 {
-		s.okID = id
-		s.okFrame = appendFrame(nil, ProtoCHAP, chapCodeSucc, id, []byte("Access granted"))
-		s.emit(Send{Data: clone(s.okFrame)})
-		s.authSucceeded(now, CHAPMD5)
+		s.succeed(now, CHAPMD5, ProtoCHAP, chapCodeSucc, id, []byte("Access granted"))
 		return
 	}
 	s.send(ProtoCHAP, chapCodeFail, id, []byte("Access denied"))
 	s.abort(&AuthError{Method: CHAPMD5, User: user, Message: "Access denied"})
+}
+
+// succeed sends the Ack or Success of an authentication (kept to answer a
+// retransmitted request again) and moves to the network phase.
+func (s *Server) succeed(now time.Time, m AuthMethod, proto uint16, code, id uint8, msg []byte) {
+	f, err := appendFrame(nil, proto, code, id, msg)
+	if err != nil {
+		s.abort(err)
+		return
+	}
+	s.okID, s.okFrame = id, f
+	s.emit(Send{Data: clone(f)})
+	s.authSucceeded(now, m)
 }
