@@ -1,0 +1,129 @@
+package isakmp
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/internal/wire"
+)
+
+// sendInfo sends HDR*, HASH(1), payloads with HASH(1) = prf(SKEYID_a, M-ID | payloads).
+// Ref: RFC 2409 §5.7.
+func (e *engine) sendInfo(ps []Payload) {
+	if !e.keyed || e.dead {
+		return
+	}
+	mid := e.newMID()
+	if e.dead {
+		return
+	}
+	msg, _ := e.encrypt(ExchangeInformational, mid, e.hashed(ps, midBytes(mid)), phase2IV(e.k.prop.Hash, e.k.lastP1, mid, e.k.block))
+	if msg != nil {
+		e.send(msg, e.natt)
+	}
+}
+
+func (e *engine) sendNotify(n Notify) {
+	e.sendInfo([]Payload{{Type: PayloadNotify, Body: mustBody(&n)}})
+}
+
+func (e *engine) sendDelete(d Delete) {
+	e.sendInfo([]Payload{{Type: PayloadDelete, Body: mustBody(&d)}})
+}
+
+func (e *engine) deleteESP(spi uint32) {
+	e.sendDelete(Delete{DOI: DOIIPsec, Protocol: ProtoIPsecESP, SPISize: 4, SPIs: [][]byte{wire.AppendUint32(nil, spi)}})
+}
+
+func (e *engine) sendDPD(t NotifyType, seq uint32) {
+	e.sendNotify(Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, SPI: e.k.cookies(), Type: t, Data: wire.AppendUint32(nil, seq)})
+}
+
+// handleInfo processes an encrypted Informational exchange: DPD, Deletes,
+// fatal notifies. Ref: RFC 2409 §5.7, RFC 3706.
+func (e *engine) handleInfo(now time.Time, h *Header, msg []byte) {
+	if h.Flags&FlagEncryption == 0 || !e.keyed || h.MessageID == 0 {
+		return
+	}
+	d, err := e.decrypt(h, msg, phase2IV(e.k.prop.Hash, e.k.lastP1, h.MessageID, e.k.block))
+	if err != nil {
+		return
+	}
+	rest, ok := d.afterHash()
+	if !ok || !hmac.Equal(e.k.prop.Hash.PRF(e.k.skeyidA, midBytes(h.MessageID), rest), d.ps[0].Body) {
+		return
+	}
+	for _, p := range d.ps[1:] {
+		switch p.Type {
+		case PayloadNotify:
+			var n Notify
+			if n.UnmarshalBinary(p.Body) != nil {
+				continue
+			}
+			e.handleNotify(now, &n)
+		case PayloadDelete:
+			var del Delete
+			if del.UnmarshalBinary(p.Body) != nil {
+				continue
+			}
+			e.handleDelete(now, &del)
+		}
+		if e.dead {
+			return
+		}
+	}
+}
+
+func (e *engine) handleNotify(now time.Time, n *Notify) {
+	switch {
+	case n.Type == NotifyRUThere && e.up:
+		if len(n.Data) == 4 {
+			e.sendDPD(NotifyRUThereAck, uint32(n.Data[0])<<24|uint32(n.Data[1])<<16|uint32(n.Data[2])<<8|uint32(n.Data[3]))
+		}
+	case n.Type == NotifyRUThereAck:
+		e.dpdAcks++
+	case n.Type == NotifyInvalidSPI || n.Type == NotifyInvalidMessageID:
+		// Recoverable; retransmission or a re-key sorts it out.
+	case n.Type.IsError():
+		e.fail(&NotifyError{Type: uint16(n.Type), Data: append([]byte(nil), n.Data...)})
+	}
+}
+
+func (e *engine) handleDelete(now time.Time, d *Delete) {
+	switch {
+	case d.Protocol == ProtoISAKMP && d.SPISize == 16:
+		for _, s := range d.SPIs {
+			if bytes.Equal(s, e.k.cookies()) {
+				e.fail(ErrPeerDeleted)
+				return
+			}
+		}
+	case d.Protocol == ProtoIPsecESP && d.SPISize == 4:
+		for _, s := range d.SPIs {
+			spi := uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3])
+			for i, l := range e.sas {
+				if l.sa.OutSPI == spi || l.sa.InSPI == spi {
+					e.removeSA(now, i, false)
+					break
+				}
+			}
+		}
+	}
+}
+
+// removeSA drops e.sas[i] with ChildSAGone, optionally sending our Delete.
+// Losing the newest SA makes the client negotiate a new one at once.
+func (e *engine) removeSA(now time.Time, i int, sendDelete bool) {
+	l := e.sas[i]
+	newest := i == len(e.sas)-1
+	e.sas = append(e.sas[:i], e.sas[i+1:]...)
+	e.out = append(e.out, ChildSAGone{InSPI: l.sa.InSPI, OutSPI: l.sa.OutSPI})
+	if sendDelete {
+		e.deleteESP(l.sa.InSPI)
+	}
+	if newest && e.client && !e.qmPending() {
+		e.rekeyAt = time.Time{}
+		e.startQM(now)
+	}
+}

@@ -1,0 +1,380 @@
+package isakmp
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"fmt"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/internal/wire"
+	"github.com/l2tpctl/l2tpctl/proto/suite"
+)
+
+// qmState: Quick Mode exchange progress.
+//
+//	initiator: qmWaitReply --QM2/send QM3--> qmDone
+//	responder: (QM1/send QM2) qmWaitHash3 --QM3--> qmDone
+type qmState uint8
+
+const (
+	qmWaitReply qmState = iota
+	qmWaitHash3
+	qmDone
+)
+
+type qmEx struct {
+	mid       uint32
+	initiator bool
+	state     qmState
+	iv        []byte
+	ni, nr    []byte
+	spiIn     uint32
+	spiOut    uint32
+	tr        suite.ESPTransform
+	encap     uint16
+	life      time.Duration
+	lastIn    []byte // last message processed (duplicate detection)
+	lastOut   []byte // our answer to lastIn, resent on duplicates
+	retx      retx
+	since     time.Time
+}
+
+type liveSA struct {
+	sa       ChildSA
+	up       time.Time
+	retireAt time.Time // zero: current
+	hardEnd  time.Time
+}
+
+func (e *engine) findQM(mid uint32) *qmEx {
+	for _, q := range e.qms {
+		if q.mid == mid {
+			return q
+		}
+	}
+	return nil
+}
+
+func (e *engine) qmPending() bool {
+	for _, q := range e.qms {
+		if q.initiator && q.state == qmWaitReply {
+			return true
+		}
+	}
+	return false
+}
+
+// qmOffer lists the transforms, encapsulation mode and lifetime we propose.
+func (e *engine) qmOffer() ([]suite.ESPTransform, uint16, time.Duration) {
+	if !e.client && len(e.sas) > 0 {
+		cur := e.sas[len(e.sas)-1].sa
+		return []suite.ESPTransform{cur.Transform}, cur.EncapMode, cur.Lifetime
+	}
+	return e.esp, e.k.encapMode(), e.saLife
+}
+
+func espAttrs(t suite.ESPTransform, encap uint16, life time.Duration) []Attr {
+	return []Attr{
+		tvAttr(AttrSALifeType, LifeTypeSeconds),
+		lifeAttr(AttrSALifeDuration, uint32(life/time.Second)),
+		tvAttr(AttrEncapMode, encap),
+		tvAttr(AttrAuthAlg, t.Auth),
+		tvAttr(AttrSAKeyLength, uint16(t.KeyBits)),
+	}
+}
+
+// startQM sends Quick Mode message 1:
+// HDR*, HASH(1), SA, Ni, IDci, IDcr, NAT-OAi, NAT-OAr. Ref: RFC 2409 §5.5, RFC 3947 §5.
+func (e *engine) startQM(now time.Time) {
+	if !e.up || e.dead {
+		return
+	}
+	mid := e.newMID()
+	spi := e.newSPI()
+	ni := e.randBytes(nonceLen)
+	if e.dead {
+		return
+	}
+	trs, encap, life := e.qmOffer()
+	prop := Proposal{Num: 1, Protocol: ProtoIPsecESP, SPI: wire.AppendUint32(nil, spi)}
+	for i, t := range trs {
+		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: t.Enc, Attrs: espAttrs(t, encap, life)})
+	}
+	sa := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{prop}}
+	rest := []Payload{{Type: PayloadSA, Body: mustBody(&sa)}, {Type: PayloadNonce, Body: ni}}
+	rest = append(rest, e.ids...)
+	rest = append(rest, e.natoa...)
+	ps := e.hashed(rest, midBytes(mid))
+	msg, last := e.encrypt(ExchangeQuick, mid, ps, phase2IV(e.k.prop.Hash, e.k.lastP1, mid, e.k.block))
+	if msg == nil {
+		return
+	}
+	q := &qmEx{mid: mid, initiator: true, state: qmWaitReply, iv: last, ni: ni, spiIn: spi, lastOut: msg, since: now}
+	q.retx.arm(now, e.retxBase, msg, e.natt, "Quick Mode message 1")
+	e.qms = append(e.qms, q)
+	e.send(msg, e.natt)
+}
+
+func (e *engine) handleQuick(now time.Time, h *Header, msg []byte) {
+	if h.MessageID == 0 || h.Flags&FlagEncryption == 0 || !e.up {
+		return
+	}
+	q := e.findQM(h.MessageID)
+	if q == nil {
+		e.qmRespond(now, h, msg)
+		return
+	}
+	if q.lastIn != nil && bytes.Equal(q.lastIn, msg) {
+		if q.lastOut != nil {
+			e.send(q.lastOut, e.natt) // the peer missed our answer
+		}
+		return
+	}
+	switch {
+	case q.initiator && q.state == qmWaitReply:
+		e.qmInitiatorReply(now, q, h, msg)
+	case !q.initiator && q.state == qmWaitHash3:
+		e.qmResponderFinish(now, q, h, msg)
+	}
+}
+
+// matchESP maps a transform to our registry if acceptable to us.
+func (e *engine) matchESP(t Transform, acceptable []suite.ESPTransform) (suite.ESPTransform, uint16, time.Duration, bool) {
+	keyBits, _ := findAttr(t.Attrs, AttrSAKeyLength)
+	auth, _ := findAttr(t.Attrs, AttrAuthAlg)
+	encap, _ := findAttr(t.Attrs, AttrEncapMode)
+	if _, pfs := findAttr(t.Attrs, AttrSAGroup); pfs {
+		return suite.ESPTransform{}, 0, 0, false
+	}
+	cand := suite.ESPTransform{Enc: t.ID, KeyBits: int(keyBits), Auth: uint16(auth)}
+	if uint16(encap) != EncapUDPTransport && uint16(encap) != EncapUDPTransportDraft {
+		return suite.ESPTransform{}, 0, 0, false
+	}
+	life := e.saLife
+	if lt, ok := findAttr(t.Attrs, AttrSALifeType); ok && uint16(lt) == LifeTypeSeconds {
+		if d, ok := findAttr(t.Attrs, AttrSALifeDuration); ok && d > 0 {
+			life = time.Duration(d) * time.Second
+		}
+	}
+	for _, a := range acceptable {
+		if a == cand && a.Supported() {
+			return cand, uint16(encap), life, true
+		}
+	}
+	return suite.ESPTransform{}, 0, 0, false
+}
+
+// qmInitiatorReply handles QM2 (HDR*, HASH(2), SA, Nr, [IDci, IDcr], [NAT-OA])
+// and sends QM3 (HDR*, HASH(3)).
+func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte) {
+	d, err := e.decrypt(h, msg, q.iv)
+	if err != nil {
+		return
+	}
+	rest, ok := d.afterHash()
+	if !ok {
+		return
+	}
+	want := e.k.prop.Hash.PRF(e.k.skeyidA, midBytes(q.mid), q.ni, rest)
+	if !hmac.Equal(want, d.ps[0].Body) {
+		return
+	}
+	var sa SA
+	var nr []byte
+	haveSA := false
+	for _, p := range d.ps[1:] {
+		switch p.Type {
+		case PayloadSA:
+			if sa.UnmarshalBinary(p.Body) == nil {
+				haveSA = true
+			}
+		case PayloadNonce:
+			nr = p.Body
+		case PayloadNotify:
+			var n Notify
+			if n.UnmarshalBinary(p.Body) == nil && n.Type.IsError() {
+				e.fail(&NotifyError{Type: uint16(n.Type), Data: n.Data})
+				return
+			}
+		}
+	}
+	if !haveSA || len(nr) < 8 || len(sa.Proposals) == 0 {
+		return
+	}
+	p := sa.Proposals[0]
+	if p.Protocol != ProtoIPsecESP || len(p.SPI) != 4 || len(p.Transforms) == 0 {
+		e.fail(fmt.Errorf("%w: Quick Mode answer without one ESP proposal", ErrBadProposal))
+		return
+	}
+	offered, _, _ := e.qmOffer()
+	tr, encap, life, ok := e.matchESP(p.Transforms[0], offered)
+	if !ok {
+		e.fail(fmt.Errorf("%w: ESP transform %d %v", ErrBadProposal, p.Transforms[0].ID, p.Transforms[0].Attrs))
+		return
+	}
+	q.nr = append([]byte(nil), nr...)
+	q.spiOut = uint32(p.SPI[0])<<24 | uint32(p.SPI[1])<<16 | uint32(p.SPI[2])<<8 | uint32(p.SPI[3])
+	q.tr, q.encap, q.life = tr, encap, life
+	q.iv = d.last
+	h3 := e.k.prop.Hash.PRF(e.k.skeyidA, []byte{0}, midBytes(q.mid), q.ni, q.nr)
+	out, last := e.encrypt(ExchangeQuick, q.mid, []Payload{{Type: PayloadHash, Body: h3}}, q.iv)
+	if out == nil {
+		return
+	}
+	q.iv = last
+	q.state = qmDone
+	q.lastIn, q.lastOut = append([]byte(nil), msg...), out
+	q.retx = retx{}
+	q.since = now
+	e.send(out, e.natt)
+	e.childUp(now, q)
+}
+
+// qmRespond answers a peer-initiated QM1 with QM2.
+func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) {
+	iv := phase2IV(e.k.prop.Hash, e.k.lastP1, h.MessageID, e.k.block)
+	d, err := e.decrypt(h, msg, iv)
+	if err != nil {
+		return
+	}
+	rest, ok := d.afterHash()
+	if !ok {
+		return
+	}
+	if !hmac.Equal(e.k.prop.Hash.PRF(e.k.skeyidA, midBytes(h.MessageID), rest), d.ps[0].Body) {
+		return
+	}
+	var sa SA
+	var ni []byte
+	var ids, natoa []Payload
+	haveSA := false
+	for _, p := range d.ps[1:] {
+		switch p.Type {
+		case PayloadSA:
+			if sa.UnmarshalBinary(p.Body) == nil {
+				haveSA = true
+			}
+		case PayloadNonce:
+			ni = p.Body
+		case PayloadID:
+			ids = append(ids, Payload{Type: PayloadID, Body: append([]byte(nil), p.Body...)})
+		case PayloadNATOA, PayloadNATOADraft:
+			natoa = append(natoa, Payload{Type: p.Type, Body: append([]byte(nil), p.Body...)})
+		case PayloadKE:
+			return // PFS not supported: no answer, the peer will give up
+		}
+	}
+	if !haveSA || len(ni) < 8 || (len(ids) != 0 && len(ids) != 2) {
+		return
+	}
+	var chosenProp Proposal
+	var chosenTr Transform
+	var tr suite.ESPTransform
+	var encap uint16
+	var life time.Duration
+	found := false
+	for _, p := range sa.Proposals {
+		if p.Protocol != ProtoIPsecESP || len(p.SPI) != 4 {
+			continue
+		}
+		for _, t := range p.Transforms {
+			if tr, encap, life, ok = e.matchESP(t, e.esp); ok {
+				chosenProp, chosenTr, found = p, t, true
+				break
+			}
+		}
+		if found {
+			break
+		}
+	}
+	if !found {
+		e.sendNotify(Notify{DOI: DOIIPsec, Protocol: ProtoIPsecESP, Type: NotifyNoProposalChosen})
+		return
+	}
+	spiIn := e.newSPI()
+	nr := e.randBytes(nonceLen)
+	if e.dead {
+		return
+	}
+	reply := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{{
+		Num: chosenProp.Num, Protocol: ProtoIPsecESP, SPI: wire.AppendUint32(nil, spiIn), Transforms: []Transform{chosenTr},
+	}}}
+	out := []Payload{{Type: PayloadSA, Body: mustBody(&reply)}, {Type: PayloadNonce, Body: nr}}
+	out = append(out, ids...)
+	out = append(out, natoa...)
+	ps := e.hashed(out, midBytes(h.MessageID), ni)
+	msg2, last := e.encrypt(ExchangeQuick, h.MessageID, ps, d.last)
+	if msg2 == nil {
+		return
+	}
+	spi := chosenProp.SPI
+	q := &qmEx{mid: h.MessageID, state: qmWaitHash3, iv: last, ni: append([]byte(nil), ni...), nr: nr,
+		spiIn: spiIn, spiOut: uint32(spi[0])<<24 | uint32(spi[1])<<16 | uint32(spi[2])<<8 | uint32(spi[3]),
+		tr: tr, encap: encap, life: life, lastIn: append([]byte(nil), msg...), lastOut: msg2, since: now}
+	// IKEv1 has no answer to QM3: keep sending QM2 until QM3 arrives
+	// (giving up quietly), so a lost QM3 is recovered by the initiator's
+	// resend of QM3 on a duplicate QM2.
+	q.retx.arm(now, e.retxBase, msg2, e.natt, "Quick Mode message 2")
+	e.qms = append(e.qms, q)
+	e.out = append(e.out, ChildSAInbound{SA: e.childSA(q)})
+	if !e.client && e.ids == nil && len(ids) == 2 {
+		// As SoftEther does for its own re-key: the peer's IDs reversed,
+		// its NAT-OA payloads as they were.
+		e.ids = []Payload{ids[1], ids[0]}
+		e.natoa = natoa
+	}
+	e.send(msg2, e.natt)
+}
+
+// qmResponderFinish handles QM3 (HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b)).
+func (e *engine) qmResponderFinish(now time.Time, q *qmEx, h *Header, msg []byte) {
+	d, err := e.decrypt(h, msg, q.iv)
+	if err != nil || len(d.ps) == 0 || d.ps[0].Type != PayloadHash {
+		return
+	}
+	want := e.k.prop.Hash.PRF(e.k.skeyidA, []byte{0}, midBytes(q.mid), q.ni, q.nr)
+	if !hmac.Equal(want, d.ps[0].Body) {
+		return
+	}
+	q.iv = d.last
+	q.state = qmDone
+	q.lastIn, q.lastOut = append([]byte(nil), msg...), nil
+	q.retx = retx{}
+	q.since = now
+	e.childUp(now, q)
+}
+
+// childSA derives the keys of an exchange whose nonces and SPIs are known.
+// Ref: RFC 2409 §5.5.
+func (e *engine) childSA(q *qmEx) ChildSA {
+	ek := q.tr.EncKeyLen()
+	n := q.tr.KeyMatLen()
+	in := keymat(e.k.prop.Hash, e.k.skeyidD, ProtoIPsecESP, q.spiIn, q.ni, q.nr, n)
+	out := keymat(e.k.prop.Hash, e.k.skeyidD, ProtoIPsecESP, q.spiOut, q.ni, q.nr, n)
+	return ChildSA{InSPI: q.spiIn, OutSPI: q.spiOut, Transform: q.tr,
+		InEncKey: in[:ek], InAuthKey: in[ek:], OutEncKey: out[:ek], OutAuthKey: out[ek:],
+		Lifetime: q.life, EncapMode: q.encap}
+}
+
+// childUp derives the keys of a finished exchange and installs the SA pair.
+func (e *engine) childUp(now time.Time, q *qmEx) {
+	sa := e.childSA(q)
+	rekey := e.nChild > 0
+	e.nChild++
+	for _, old := range e.sas {
+		if old.retireAt.IsZero() {
+			old.retireAt = now.Add(rekeyGrace)
+			if old.hardEnd.Before(old.retireAt) {
+				old.retireAt = old.hardEnd
+			}
+		}
+	}
+	e.sas = append(e.sas, &liveSA{sa: sa, up: now, hardEnd: now.Add(q.life)})
+	e.out = append(e.out, ChildSAUp{SA: sa, Rekey: rekey})
+	e.rekeyAt = time.Time{}
+	if e.rekeyAfter != nil {
+		if d := e.rekeyAfter(e, q.life); d > 0 {
+			e.rekeyAt = now.Add(d)
+		}
+	}
+}
