@@ -111,19 +111,3 @@ func (e *engine) handleDelete(now time.Time, d *Delete) {
 		}
 	}
 }
-
-// removeSA drops e.sas[i] with ChildSAGone, optionally sending our Delete.
-// Losing the newest SA makes the client negotiate a new one at once.
-func (e *engine) removeSA(now time.Time, i int, sendDelete bool) {
-	l := e.sas[i]
-	newest := i == len(e.sas)-1
-	e.sas = append(e.sas[:i], e.sas[i+1:]...)
-	e.out = append(e.out, ChildSAGone{InSPI: l.sa.InSPI, OutSPI: l.sa.OutSPI})
-	if sendDelete {
-		e.deleteESP(l.sa.InSPI)
-	}
-	if newest && e.client && !e.qmPending() {
-		e.rekeyAt = time.Time{}
-		e.startQM(now)
-	}
-}

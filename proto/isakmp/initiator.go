@@ -111,16 +111,6 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	return in, nil
 }
 
-// clientRekeyAfter: 85% of the lifetime minus up to 5% random jitter.
-func clientRekeyAfter(e *engine, life time.Duration) time.Duration {
-	j := e.randBytes(2)
-	if len(j) < 2 {
-		return 0
-	}
-	frac := float64(uint16(j[0])<<8|uint16(j[1])) / 65535
-	return time.Duration(float64(life)*rekeyFraction - float64(life)*rekeyJitterFraction*frac)
-}
-
 func ikeAttrs(p suite.IKEProposal, life time.Duration) []Attr {
 	return []Attr{
 		tvAttr(AttrEncryption, uint16(p.Enc)),

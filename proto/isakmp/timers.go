@@ -108,3 +108,13 @@ func (e *engine) deadline() time.Time {
 	t = minTime(t, e.rekeyAt)
 	return minTime(t, e.ikeExpire)
 }
+
+// clientRekeyAfter: 85% of the lifetime minus up to 5% random jitter.
+func clientRekeyAfter(e *engine, life time.Duration) time.Duration {
+	j := e.randBytes(2)
+	if len(j) < 2 {
+		return 0
+	}
+	frac := float64(uint16(j[0])<<8|uint16(j[1])) / 65535
+	return time.Duration(float64(life)*rekeyFraction - float64(life)*rekeyJitterFraction*frac)
+}
