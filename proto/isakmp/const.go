@@ -264,14 +264,20 @@ const (
 	pskMismatchRepeats  = 2                // MM4 repeats after MM5 → ErrPSKMismatch
 )
 
-func (s mmState) String() string {
-	return [...]string{"idle", "wait-MM2", "wait-MM4", "wait-MM6", "established"}[s]
-}
+var (
+	mmStateNames = []string{"idle", "wait-MM2", "wait-MM4", "wait-MM6", "established"}
+	rStateNames  = []string{"idle", "wait-MM3", "wait-MM5", "established"}
+	qmStateNames = []string{"wait-reply", "wait-HASH(3)", "done"}
+)
 
-func (s rState) String() string {
-	return [...]string{"idle", "wait-MM3", "wait-MM5", "established"}[s]
-}
+func (s mmState) String() string { return enumName(mmStateNames, s, "mm-state") }
+func (s rState) String() string  { return enumName(rStateNames, s, "r-state") }
+func (s qmState) String() string { return enumName(qmStateNames, s, "qm-state") }
 
-func (s qmState) String() string {
-	return [...]string{"wait-reply", "wait-HASH(3)", "done"}[s]
+// enumName is names[v], or "prefix(v)" for a value past the table.
+func enumName[T ~uint8](names []string, v T, prefix string) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return fmt.Sprintf("%s(%d)", prefix, uint8(v))
 }
