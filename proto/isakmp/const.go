@@ -164,6 +164,7 @@ const (
 	ikePort                 uint16 = 500  // Ref: RFC 2408 §2.5.2
 	headerLen                      = 28
 	genericPayloadHeaderLen        = 4
+	maxPayloadBody                 = 0xffff - genericPayloadHeaderLen // Payload Length is 16 bits
 )
 
 // NotifyType is a Notify Message Type. Ref: RFC 2408 §3.14.1 (errors 1-30,
@@ -262,6 +263,7 @@ const (
 	qmKeep              = 60 * time.Second // finished QM kept to answer duplicates
 	dpdInterval         = 10 * time.Second // responder R-U-THERE interval (SoftEther)
 	pskMismatchRepeats  = 2                // MM4 repeats after MM5 → ErrPSKMismatch
+	maxChain            = 64               // payloads in one chain (message, SA, proposal) we parse
 )
 
 var (

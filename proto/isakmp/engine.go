@@ -1,6 +1,7 @@
 package isakmp
 
 import (
+	"crypto/cipher"
 	"fmt"
 	"io"
 	"time"
@@ -17,10 +18,10 @@ type ikeSA struct {
 	skeyidD    []byte
 	skeyidA    []byte
 	skeyidE    []byte
-	key        []byte
-	block      int
-	lastP1     []byte // phase-1 CBC chain; after MM6: its last ciphertext block
-	rfcNATT    bool   // RFC 3947 (payload types 20/21, encap 4) rather than drafts
+	blk        cipher.Block // phase-1 cipher keyed from SKEYID_e
+	block      int          // its block size: the length of every IV
+	lastP1     []byte       // phase-1 CBC chain; after MM6: its last ciphertext block
+	rfcNATT    bool         // RFC 3947 (payload types 20/21, encap 4) rather than drafts
 	peerDPD    bool
 }
 
@@ -131,19 +132,32 @@ func (e *engine) newMID() uint32 {
 // newSPI draws an SPI ≥ 256 (1-255 are reserved, RFC 4303 §2.1).
 func (e *engine) newSPI() uint32 { return e.randUint32NonZero(256) }
 
-// encrypt builds an encrypted message with the payload chain ps.
-func (e *engine) encrypt(exch ExchangeType, mid uint32, ps []Payload, iv []byte) (msg, last []byte) {
-	body := appendPayloads(nil, ps)
-	ct, err := cbcEncrypt(e.k.key, iv, body)
+// deriveKeys computes SKEYID and its descendants, the phase-1 cipher and
+// the first Main Mode IV (RFC 2409 §5, Appendix B); the keys exist from
+// then on. Ni_b, Nr_b, g^xi and g^xr are in the initiator's terms.
+func (e *engine) deriveKeys(psk, ni, nr, gxy, gxi, gxr []byte) error {
+	hf := e.k.prop.Hash
+	ck := e.k.cookies()
+	skeyid := skeyidPSK(hf, psk, ni, nr)
+	d, a, enc := deriveSKEYIDs(hf, skeyid, gxy, ck[:8], ck[8:])
+	blk, err := suite.NewCBC(encKey(hf, enc, e.k.prop.KeyBits/8))
 	if err != nil {
-		e.fail(fmt.Errorf("isakmp: encrypting: %w", err))
-		return nil, nil
+		return fmt.Errorf("isakmp: phase-1 cipher: %w", err)
 	}
+	e.k.skeyid, e.k.skeyidD, e.k.skeyidA, e.k.skeyidE = skeyid, d, a, enc
+	e.k.blk, e.k.block = blk, blk.BlockSize()
+	e.k.lastP1 = phase1IV(hf, gxi, gxr, e.k.block)
+	e.keyed = true
+	return nil
+}
+
+// encrypt builds an encrypted message with the payload chain ps, which the
+// FSMs keep small; iv is one block. It cannot fail.
+func (e *engine) encrypt(exch ExchangeType, mid uint32, ps []Payload, iv []byte) (msg, last []byte) {
+	ct := cbcEncrypt(e.k.blk, iv, appendPayloads(nil, ps))
 	h := Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, NextPayload: firstType(ps), Version: Version,
-		Exchange: exch, Flags: FlagEncryption, MessageID: mid, Length: uint32(headerLen + len(ct))}
-	msg, _ = h.AppendBinary(make([]byte, 0, headerLen+len(ct)))
-	msg = append(msg, ct...)
-	return msg, lastBlock(ct, len(iv))
+		Exchange: exch, Flags: FlagEncryption, MessageID: mid}
+	return appendMessage(make([]byte, 0, headerLen+len(ct)), h, ct), lastBlock(ct, len(iv))
 }
 
 type decrypted struct {
@@ -160,7 +174,7 @@ func (e *engine) decrypt(h *Header, msg, iv []byte) (*decrypted, error) {
 		return nil, malformed("not encrypted")
 	}
 	ct := msg[headerLen:]
-	plain, err := cbcDecrypt(e.k.key, iv, ct)
+	plain, err := cbcDecrypt(e.k.blk, iv, ct)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ var (
 	ErrConfig = errors.New("isakmp: invalid configuration")
 	// ErrMalformed: a message or payload could not be parsed.
 	ErrMalformed = errors.New("isakmp: malformed message")
+	// ErrUnencodable: a value given to an AppendBinary or MarshalBinary
+	// method does not fit the wire format (a length field, a count).
+	ErrUnencodable = errors.New("isakmp: value cannot be encoded")
 )
 
 // NotifyError is a fatal Notify received from the peer.
@@ -41,4 +44,8 @@ func (e *NotifyError) Error() string {
 
 func malformed(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, a...)...)
+}
+
+func unencodable(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnencodable}, a...)...)
 }

@@ -25,11 +25,11 @@ func (e *engine) sendInfo(ps []Payload) {
 }
 
 func (e *engine) sendNotify(n Notify) {
-	e.sendInfo([]Payload{{Type: PayloadNotify, Body: mustBody(&n)}})
+	e.sendInfo([]Payload{{Type: PayloadNotify, Body: n.append(nil)}})
 }
 
 func (e *engine) sendDelete(d Delete) {
-	e.sendInfo([]Payload{{Type: PayloadDelete, Body: mustBody(&d)}})
+	e.sendInfo([]Payload{{Type: PayloadDelete, Body: d.append(nil)}})
 }
 
 func (e *engine) deleteESP(spi uint32) {

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"time"
 
@@ -80,8 +81,9 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	if cfg.ESP == nil {
 		cfg.ESP = suite.DefaultESPTransforms()
 	}
-	if len(cfg.Proposals) == 0 || len(cfg.Proposals) > 255 || len(cfg.ESP) == 0 || len(cfg.ESP) > 255 {
-		return nil, fmt.Errorf("%w: need 1..255 IKE proposals and ESP transforms", ErrConfig)
+	// As many as our own parser takes in one proposal.
+	if len(cfg.Proposals) == 0 || len(cfg.Proposals) > maxChain || len(cfg.ESP) == 0 || len(cfg.ESP) > maxChain {
+		return nil, fmt.Errorf("%w: need 1..%d IKE proposals and ESP transforms", ErrConfig, maxChain)
 	}
 	for _, p := range cfg.Proposals {
 		if !p.Supported() {
@@ -92,6 +94,9 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 		if !t.Supported() {
 			return nil, fmt.Errorf("%w: unsupported ESP transform %v", ErrConfig, t)
 		}
+	}
+	if cfg.SALifetime/time.Second > math.MaxUint32 || cfg.IKELifetime/time.Second > math.MaxUint32 {
+		return nil, fmt.Errorf("%w: lifetimes must fit 32 bits of seconds", ErrConfig)
 	}
 	if cfg.SALifetime <= 0 {
 		cfg.SALifetime = defaultSALifetime
@@ -152,13 +157,12 @@ func (in *Initiator) Start(now time.Time) []Action {
 		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: TransformKeyIKE, Attrs: ikeAttrs(p, in.cfg.IKELifetime)})
 	}
 	sa := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{prop}}
-	in.saiB = mustBody(&sa)
+	in.saiB = sa.append(nil)
 	ps := []Payload{{Type: PayloadSA, Body: in.saiB}}
 	for _, v := range [][]byte{VIDRFC3947, VIDDraft02, VIDDraft02NL, VIDDraft03, VIDDPD} {
 		ps = append(ps, Payload{Type: PayloadVendorID, Body: v})
 	}
-	m := Message{Header: Header{ICookie: e.k.ckyI, Version: Version, Exchange: ExchangeMain}, Payloads: ps}
-	msg, _ := m.MarshalBinary()
+	msg := plainMessage(Header{ICookie: e.k.ckyI, Version: Version, Exchange: ExchangeMain}, ps)
 	in.sendMM(now, msg, false, "Main Mode message 1")
 	in.st = mmWaitMM2
 	return e.flush()
@@ -306,7 +310,6 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
 	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
 	e.k.ckyR = h.RCookie
 	e.k.prop = chosen
-	e.k.block = 16 // AES-CBC, the only phase-1 cipher in the registry
 
 	grp := chosen.Group.Group()
 	priv, pub, err := grp.GenerateKey(e.rand)
@@ -330,8 +333,7 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
 		{Type: e.k.natdType(), Body: natdHash(chosen.Hash, ck[:8], ck[8:], in.cfg.Remote)},
 		{Type: e.k.natdType(), Body: bogus},
 	}
-	out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, Payloads: ps}
-	b, _ := out.MarshalBinary()
+	b := plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, ps)
 	in.lastPeer = append([]byte(nil), msg...)
 	in.sendMM(now, b, false, "Main Mode message 3")
 	in.st = mmWaitMM4
@@ -373,14 +375,12 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) {
 		in.natFound = !bytes.Equal(natd[0], natdHash(hf, ck[:8], ck[8:], in.cfg.Local))
 	}
 	in.gxr = append([]byte(nil), ke.Body...)
-	e.k.skeyid = skeyidPSK(hf, in.cfg.PSK, in.ni, nr.Body)
-	e.k.skeyidD, e.k.skeyidA, e.k.skeyidE = deriveSKEYIDs(hf, e.k.skeyid, gxy, ck[:8], ck[8:])
-	e.k.key = encKey(hf, e.k.skeyidE, e.k.prop.KeyBits/8)
-	e.k.lastP1 = phase1IV(hf, in.gxi, in.gxr, e.k.block)
-	e.keyed = true
+	if err := e.deriveKeys(in.cfg.PSK, in.ni, nr.Body, gxy, in.gxi, in.gxr); err != nil {
+		e.fail(err)
+		return
+	}
 
-	id := addrID(in.cfg.Local.Addr(), 0, 0)
-	idB := mustBody(&id)
+	idB := addrIDBody(in.cfg.Local.Addr(), 0, 0)
 	hi := hashI(hf, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idB)
 	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hi}}, e.k.lastP1)
 	if out == nil {
@@ -427,18 +427,16 @@ func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) {
 	e.up = true
 	e.ikeExpire = now.Add(in.cfg.IKELifetime)
 	e.ids = []Payload{
-		{Type: PayloadID, Body: mustBody(ptr(addrID(in.cfg.Local.Addr(), ipProtoUDP, L2TPPort)))},
-		{Type: PayloadID, Body: mustBody(ptr(addrID(in.cfg.Remote.Addr(), ipProtoUDP, L2TPPort)))},
+		{Type: PayloadID, Body: addrIDBody(in.cfg.Local.Addr(), ipProtoUDP, L2TPPort)},
+		{Type: PayloadID, Body: addrIDBody(in.cfg.Remote.Addr(), ipProtoUDP, L2TPPort)},
 	}
 	e.natoa = []Payload{
-		{Type: e.k.natoaType(), Body: mustBody(&NATOA{Addr: in.cfg.Local.Addr()})},
-		{Type: e.k.natoaType(), Body: mustBody(&NATOA{Addr: in.cfg.Remote.Addr()})},
+		{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Local.Addr()}).append(nil)},
+		{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Remote.Addr()}).append(nil)},
 	}
 	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound})
 	e.startQM(now)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // Tick runs timers; call it when now >= Deadline().
 func (in *Initiator) Tick(now time.Time) []Action {

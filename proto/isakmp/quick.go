@@ -101,7 +101,14 @@ func (e *engine) startQM(now time.Time) {
 		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: t.Enc, Attrs: espAttrs(t, encap, life)})
 	}
 	sa := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{prop}}
-	rest := []Payload{{Type: PayloadSA, Body: mustBody(&sa)}, {Type: PayloadNonce, Body: ni}}
+	// The Initiator's transforms are checked by NewInitiator; a Responder's
+	// come from its configuration, unchecked.
+	saB, err := sa.AppendBinary(nil)
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	rest := []Payload{{Type: PayloadSA, Body: saB}, {Type: PayloadNonce, Body: ni}}
 	rest = append(rest, e.ids...)
 	rest = append(rest, e.natoa...)
 	ps := e.hashed(rest, midBytes(mid))
@@ -299,7 +306,7 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) {
 	reply := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{{
 		Num: chosenProp.Num, Protocol: ProtoIPsecESP, SPI: wire.AppendUint32(nil, spiIn), Transforms: []Transform{chosenTr},
 	}}}
-	out := []Payload{{Type: PayloadSA, Body: mustBody(&reply)}, {Type: PayloadNonce, Body: nr}}
+	out := []Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadNonce, Body: nr}}
 	out = append(out, ids...)
 	out = append(out, natoa...)
 	ps := e.hashed(out, midBytes(h.MessageID), ni)

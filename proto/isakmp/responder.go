@@ -197,10 +197,8 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
 	}
 	if !found {
 		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyNoProposalChosen}
-		out := Message{Header: Header{ICookie: h.ICookie, Version: Version, Exchange: ExchangeInformational},
-			Payloads: []Payload{{Type: PayloadNotify, Body: mustBody(&n)}}}
-		b, _ := out.MarshalBinary()
-		e.send(b, e.natt)
+		e.send(plainMessage(Header{ICookie: h.ICookie, Version: Version, Exchange: ExchangeInformational},
+			[]Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
 		return
 	}
 	e.k.ckyI = h.ICookie
@@ -208,7 +206,7 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
 	if e.dead {
 		return
 	}
-	e.k.prop, e.k.rfcNATT, e.k.block = prop, rfc, 16
+	e.k.prop, e.k.rfcNATT = prop, rfc
 	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
 	r.saiB = append([]byte(nil), sp.Body...)
 	chosen.Num = 1 // SoftEther always numbers the chosen transform 1
@@ -217,9 +215,8 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
 	if rfc {
 		vid = VIDRFC3947
 	}
-	out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain},
-		Payloads: []Payload{{Type: PayloadSA, Body: mustBody(&reply)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}}}
-	b, _ := out.MarshalBinary()
+	b := plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain},
+		[]Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}})
 	r.st = rWaitMM3
 	r.answer(msg, b)
 }
@@ -279,18 +276,16 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) {
 	if e.dead {
 		return
 	}
-	e.k.skeyid = skeyidPSK(hf, r.cfg.PSK, r.ni, r.nr)
-	e.k.skeyidD, e.k.skeyidA, e.k.skeyidE = deriveSKEYIDs(hf, e.k.skeyid, gxy, ck[:8], ck[8:])
-	e.k.key = encKey(hf, e.k.skeyidE, e.k.prop.KeyBits/8)
-	e.k.lastP1 = phase1IV(hf, r.gxi, r.gxr, e.k.block)
-	e.keyed = true
+	if err := e.deriveKeys(r.cfg.PSK, r.ni, r.nr, gxy, r.gxi, r.gxr); err != nil {
+		e.fail(err)
+		return
+	}
 	ps := []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
 	if len(natd) > 0 {
 		ps = append(ps, Payload{Type: e.k.natdType(), Body: first},
 			Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], r.cfg.Local)})
 	}
-	out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, Payloads: ps}
-	b, _ := out.MarshalBinary()
+	b := plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, ps)
 	r.st = rWaitMM5
 	r.answer(msg, b)
 }
@@ -318,16 +313,13 @@ func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) {
 			e.send(r.lastOut, e.natt)
 		case BadPSKNotify:
 			n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyAuthenticationFailed}
-			out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeInformational},
-				Payloads: []Payload{{Type: PayloadNotify, Body: mustBody(&n)}}}
-			b, _ := out.MarshalBinary()
-			e.send(b, e.natt)
+			e.send(plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeInformational},
+				[]Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
 		}
 		return
 	}
 	e.k.lastP1 = d.last
-	id := addrID(r.cfg.IDAddr, 0, 0)
-	idB := mustBody(&id)
+	idB := addrIDBody(r.cfg.IDAddr, 0, 0)
 	hr := hashR(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idB)
 	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hr}}, e.k.lastP1)
 	if out == nil {
