@@ -40,7 +40,8 @@ type ChildSAInbound struct{ SA ChildSA }
 // pair after a re-key plus grace period, or expiry).
 type ChildSAGone struct{ InSPI, OutSPI uint32 }
 
-// Fail is fatal; the FSM is dead afterwards.
+// Fail is fatal. An FSM reports at most one; afterwards it ignores all input
+// (Close still sends its Deletes).
 type Fail struct{ Err error }
 
 func (Send) isAction()           {}

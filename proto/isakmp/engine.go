@@ -2,6 +2,8 @@ package isakmp
 
 import (
 	"crypto/cipher"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -59,14 +61,14 @@ type engine struct {
 	saLife     time.Duration
 	retxBase   time.Duration
 	maxRetx    int
-	rekeyAfter func(e *engine, life time.Duration) time.Duration // 0: no re-key
+	rekeyAfter func(e *engine, life time.Duration) (time.Duration, error) // 0: no re-key
 
 	k      ikeSA
-	keyed  bool // phase-1 keys exist (from MM4 on)
-	up     bool // phase 1 authenticated
-	natt   bool // Send.NATT for our messages
-	dead   bool
-	closed bool // close has run: Deletes are sent once
+	keyed  bool  // phase-1 keys exist (from MM4 on)
+	up     bool  // phase 1 authenticated
+	natt   bool  // Send.NATT for our messages
+	done   error // why the FSM stopped (a failure, or errClosed); it then ignores all input
+	closed bool  // close has run: Deletes are sent once
 	out    []Action
 	qms    []*qmEx
 	sas    []*liveSA
@@ -92,45 +94,62 @@ func (e *engine) send(data []byte, natt bool) {
 	e.out = append(e.out, Send{Data: append([]byte(nil), data...), NATT: natt})
 }
 
-func (e *engine) fail(err error) {
-	if e.dead {
-		return
+// errClosed stops an FSM that Close ended without a failure.
+var errClosed = errors.New("isakmp: closed")
+
+// run is every public entry point but Close: unless the FSM has stopped,
+// it runs step and returns the actions step queued; an error step returns
+// stops the FSM and becomes its one Fail action.
+func (e *engine) run(step func() error) []Action {
+	if e.done != nil {
+		return nil
 	}
-	e.dead = true
-	e.out = append(e.out, Fail{Err: err})
+	return e.finish(step())
 }
 
-func (e *engine) randBytes(n int) []byte {
+func (e *engine) finish(err error) []Action {
+	if err != nil && e.done == nil {
+		e.done = err
+		e.out = append(e.out, Fail{Err: err})
+	}
+	return e.flush()
+}
+
+func (e *engine) randBytes(n int) ([]byte, error) {
 	b := make([]byte, n)
 	if _, err := io.ReadFull(e.rand, b); err != nil {
-		e.fail(fmt.Errorf("isakmp: reading randomness: %w", err))
+		return nil, fmt.Errorf("isakmp: reading randomness: %w", err)
 	}
-	return b
+	return b, nil
 }
 
-func (e *engine) randUint32NonZero(min uint32) uint32 {
-	for i := 0; i < 16 && !e.dead; i++ {
-		b := e.randBytes(4)
-		x := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-		if x >= min && x != 0xffffffff {
-			return x
+// randUint32 draws a value ≥ min other than 0xffffffff; after 16 draws out
+// of range it settles for min.
+func (e *engine) randUint32(min uint32) (uint32, error) {
+	for i := 0; i < 16; i++ {
+		b, err := e.randBytes(4)
+		if err != nil {
+			return 0, err
+		}
+		if x := binary.BigEndian.Uint32(b); x >= min && x != 0xffffffff {
+			return x, nil
 		}
 	}
-	return min
+	return min, nil
 }
 
 // newMID draws a fresh non-zero message ID not in use.
-func (e *engine) newMID() uint32 {
+func (e *engine) newMID() (uint32, error) {
 	for {
-		m := e.randUint32NonZero(1)
-		if e.findQM(m) == nil || e.dead {
-			return m
+		m, err := e.randUint32(1)
+		if err != nil || e.findQM(m) == nil {
+			return m, err
 		}
 	}
 }
 
 // newSPI draws an SPI ≥ 256 (1-255 are reserved, RFC 4303 §2.1).
-func (e *engine) newSPI() uint32 { return e.randUint32NonZero(256) }
+func (e *engine) newSPI() (uint32, error) { return e.randUint32(256) }
 
 // deriveKeys computes SKEYID and its descendants, the phase-1 cipher and
 // the first Main Mode IV (RFC 2409 §5, Appendix B); the keys exist from
@@ -202,21 +221,31 @@ func (e *engine) hashed(rest []Payload, prefix ...[]byte) []Payload {
 
 func midBytes(mid uint32) []byte { return wire.AppendUint32(nil, mid) }
 
-// close sends a Delete for each live IPsec SA (our inbound SPIs) and for the
-// IKE SA. Ref: RFC 2408 §3.15.
-func (e *engine) close() {
+// close is Close for both roles: it sends a Delete for each live IPsec SA
+// (our inbound SPIs) and for the IKE SA, once, and stops the FSM. Ref: RFC
+// 2408 §3.15. Also after a failure (a rejected Quick Mode, an expired IKE
+// SA): the peer may still hold our SAs, so tell it, as long as we have keys.
+// A failure while closing is a Fail unless the FSM had failed already.
+func (e *engine) close() []Action {
 	if e.closed {
-		return
+		return nil
 	}
 	e.closed = true
-	// Also after a failure (a rejected Quick Mode, an expired IKE SA): the
-	// server may still hold our SAs, so tell it, as long as we have keys.
-	e.dead = false
-	if e.keyed {
-		for _, l := range e.sas {
-			e.deleteESP(l.sa.InSPI)
-		}
-		e.sendDelete(Delete{DOI: DOIIPsec, Protocol: ProtoISAKMP, SPISize: 16, SPIs: [][]byte{e.k.cookies()}})
+	acts := e.finish(e.sendDeletes())
+	if e.done == nil {
+		e.done = errClosed
 	}
-	e.dead = true
+	return acts
+}
+
+func (e *engine) sendDeletes() error {
+	if !e.keyed {
+		return nil
+	}
+	for _, l := range e.sas {
+		if err := e.deleteESP(l.sa.InSPI); err != nil {
+			return err
+		}
+	}
+	return e.sendDelete(Delete{DOI: DOIIPsec, Protocol: ProtoISAKMP, SPISize: 16, SPIs: [][]byte{e.k.cookies()}})
 }

@@ -144,14 +144,19 @@ func ikeFromAttrs(as []Attr) (suite.IKEProposal, bool) {
 
 // Start sends Main Mode message 1: HDR, SA, VID(RFC 3947, drafts, DPD).
 func (in *Initiator) Start(now time.Time) []Action {
-	if in.st != mmIdle || in.e.dead {
+	if in.st != mmIdle {
 		return nil
 	}
+	return in.e.run(func() error { return in.start(now) })
+}
+
+func (in *Initiator) start(now time.Time) error {
 	e := &in.e
-	copy(e.k.ckyI[:], e.randBytes(8))
-	if e.dead {
-		return e.flush()
+	cky, err := e.randBytes(8)
+	if err != nil {
+		return err
 	}
+	copy(e.k.ckyI[:], cky)
 	prop := Proposal{Num: 1, Protocol: ProtoISAKMP}
 	for i, p := range in.cfg.Proposals {
 		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: TransformKeyIKE, Attrs: ikeAttrs(p, in.cfg.IKELifetime)})
@@ -165,7 +170,7 @@ func (in *Initiator) Start(now time.Time) []Action {
 	msg := plainMessage(Header{ICookie: e.k.ckyI, Version: Version, Exchange: ExchangeMain}, ps)
 	in.sendMM(now, msg, false, "Main Mode message 1")
 	in.st = mmWaitMM2
-	return e.flush()
+	return nil
 }
 
 func (in *Initiator) sendMM(now time.Time, msg []byte, natt bool, what string) {
@@ -175,8 +180,12 @@ func (in *Initiator) sendMM(now time.Time, msg []byte, natt bool, what string) {
 
 // Handle processes one received ISAKMP message (non-ESP marker stripped).
 func (in *Initiator) Handle(now time.Time, msg []byte) []Action {
+	return in.e.run(func() error { return in.handle(now, msg) })
+}
+
+func (in *Initiator) handle(now time.Time, msg []byte) error {
 	e := &in.e
-	if e.dead || in.st == mmIdle {
+	if in.st == mmIdle {
 		return nil
 	}
 	var h Header
@@ -190,15 +199,14 @@ func (in *Initiator) Handle(now time.Time, msg []byte) []Action {
 		}
 		switch h.Exchange {
 		case ExchangeQuick:
-			e.handleQuick(now, &h, msg)
+			return e.handleQuick(now, &h, msg)
 		case ExchangeInformational:
-			e.handleInfo(now, &h, msg)
+			return e.handleInfo(now, &h, msg)
 		}
-		return e.flush()
+		return nil
 	}
 	if h.Exchange == ExchangeInformational {
-		in.mmInformational(now, &h, msg)
-		return e.flush()
+		return in.mmInformational(now, &h, msg)
 	}
 	if h.Exchange != ExchangeMain {
 		return nil
@@ -213,50 +221,47 @@ func (in *Initiator) Handle(now time.Time, msg []byte) []Action {
 				in.mm4Repeats++
 			}
 			if in.mm4Repeats >= pskMismatchRepeats {
-				e.fail(ErrPSKMismatch)
+				return ErrPSKMismatch
 			}
 			// No immediate resend of MM5: the retransmission timer does it,
 			// and answering repeats with repeats could ping-pong.
 		}
-		return e.flush()
+		return nil
 	}
 	if in.lastPeer != nil && bytes.Equal(msg, in.lastPeer) {
 		e.send(in.retx.data, in.retx.natt) // the peer missed our last message
-		return e.flush()
+		return nil
 	}
 	switch in.st {
 	case mmWaitMM2:
-		in.onMM2(now, &h, msg)
+		return in.onMM2(now, &h, msg)
 	case mmWaitMM4:
-		in.onMM4(now, &h, msg)
-	case mmWaitMM6:
-		in.onMM6(now, &h, msg)
+		return in.onMM4(now, &h, msg)
+	default:
+		return in.onMM6(now, &h, msg)
 	}
-	return e.flush()
 }
 
 // mmInformational handles an Informational before phase 1 is up: a
 // plaintext one (NO-PROPOSAL-CHOSEN to MM1) or an encrypted one once keyed.
-func (in *Initiator) mmInformational(now time.Time, h *Header, msg []byte) {
+func (in *Initiator) mmInformational(now time.Time, h *Header, msg []byte) error {
 	if h.Flags&FlagEncryption != 0 {
 		if h.RCookie == in.e.k.ckyR {
-			in.e.handleInfo(now, h, msg)
+			return in.e.handleInfo(now, h, msg)
 		}
-		return
+		return nil
 	}
 	m, err := ParseMessage(msg)
 	if err != nil {
-		return
+		return nil
 	}
-	for _, p := range m.Payloads {
-		var n Notify
-		if p.Type == PayloadNotify && n.UnmarshalBinary(p.Body) == nil && n.Type.IsError() {
-			in.e.fail(&NotifyError{Type: uint16(n.Type), Data: append([]byte(nil), n.Data...)})
-			return
-		}
+	if ne := notifyFailure(m.Payloads); ne != nil {
+		return ne
 	}
+	return nil
 }
 
+// notifyFailure is the first error notify in ps, if any.
 func notifyFailure(ps []Payload) *NotifyError {
 	for _, p := range ps {
 		var n Notify
@@ -268,26 +273,25 @@ func notifyFailure(ps []Payload) *NotifyError {
 }
 
 // onMM2 takes HDR, SA, VID... and sends MM3: HDR, KE, Ni, NAT-D, NAT-D.
-func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
+func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 	e := &in.e
 	if h.Flags&FlagEncryption != 0 || h.RCookie == ([8]byte{}) {
-		return
+		return nil
 	}
 	m, err := ParseMessage(msg)
 	if err != nil {
-		return
+		return nil
 	}
 	if ne := notifyFailure(m.Payloads); ne != nil {
-		e.fail(ne)
-		return
+		return ne
 	}
 	sp, ok := findPayload(m.Payloads, PayloadSA)
 	if !ok {
-		return
+		return nil
 	}
 	var sa SA
 	if sa.UnmarshalBinary(sp.Body) != nil || len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) == 0 {
-		return
+		return nil
 	}
 	chosen, ok := ikeFromAttrs(sa.Proposals[0].Transforms[0].Attrs)
 	offered := false
@@ -295,8 +299,7 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
 		offered = offered || (ok && p == chosen)
 	}
 	if !offered {
-		e.fail(fmt.Errorf("%w: Main Mode transform %v", ErrBadProposal, sa.Proposals[0].Transforms[0].Attrs))
-		return
+		return fmt.Errorf("%w: Main Mode transform %v", ErrBadProposal, sa.Proposals[0].Transforms[0].Attrs)
 	}
 	e.k.rfcNATT = containsVID(m.Payloads, VIDRFC3947)
 	draft := false
@@ -304,8 +307,7 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
 		draft = draft || containsVID(m.Payloads, v)
 	}
 	if !e.k.rfcNATT && !draft {
-		e.fail(ErrNoNATT)
-		return
+		return ErrNoNATT
 	}
 	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
 	e.k.ckyR = h.RCookie
@@ -314,17 +316,18 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
 	grp := chosen.Group.Group()
 	priv, pub, err := grp.GenerateKey(e.rand)
 	if err != nil {
-		e.fail(err)
-		return
+		return err
 	}
 	in.priv, in.gxi = priv, pub
-	in.ni = e.randBytes(nonceLen)
+	if in.ni, err = e.randBytes(nonceLen); err != nil {
+		return err
+	}
 	// NAT-D: the first is the peer's address; the second, which should be
 	// ours, is deliberately random so that the peer (and we) float to UDP
 	// 4500 as strongSwan's encap=yes does. Ref: RFC 3947 §3.2.
-	bogus := e.randBytes(chosen.Hash.Size())
-	if e.dead {
-		return
+	bogus, err := e.randBytes(chosen.Hash.Size())
+	if err != nil {
+		return err
 	}
 	ck := e.k.cookies()
 	ps := []Payload{
@@ -337,31 +340,31 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
 	in.lastPeer = append([]byte(nil), msg...)
 	in.sendMM(now, b, false, "Main Mode message 3")
 	in.st = mmWaitMM4
+	return nil
 }
 
 // onMM4 takes HDR, KE, Nr, NAT-D, NAT-D and sends MM5: HDR*, IDii, HASH_I.
-func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) {
+func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 	e := &in.e
 	if h.Flags&FlagEncryption != 0 || h.RCookie != e.k.ckyR {
-		return
+		return nil
 	}
 	m, err := ParseMessage(msg)
 	if err != nil {
-		return
+		return nil
 	}
 	if ne := notifyFailure(m.Payloads); ne != nil {
-		e.fail(ne)
-		return
+		return ne
 	}
 	ke, ok1 := findPayload(m.Payloads, PayloadKE)
 	nr, ok2 := findPayload(m.Payloads, PayloadNonce)
 	if !ok1 || !ok2 || len(nr.Body) < 8 || len(nr.Body) > 256 {
-		return
+		return nil
 	}
 	grp := e.k.prop.Group.Group()
 	gxy, err := grp.SharedSecret(in.priv, ke.Body)
 	if err != nil {
-		return
+		return nil
 	}
 	var natd [][]byte
 	for _, p := range m.Payloads {
@@ -376,16 +379,12 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) {
 	}
 	in.gxr = append([]byte(nil), ke.Body...)
 	if err := e.deriveKeys(in.cfg.PSK, in.ni, nr.Body, gxy, in.gxi, in.gxr); err != nil {
-		e.fail(err)
-		return
+		return err
 	}
 
 	idB := addrIDBody(in.cfg.Local.Addr(), 0, 0)
 	hi := hashI(hf, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idB)
 	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hi}}, e.k.lastP1)
-	if out == nil {
-		return
-	}
 	e.k.lastP1 = last
 	e.natt = true // NAT-T is always forced: float to 4500 from MM5 on
 	in.lastPeer = append([]byte(nil), msg...)
@@ -393,27 +392,28 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) {
 	in.mm5At = now
 	in.sendMM(now, out, true, "Main Mode message 5")
 	in.st = mmWaitMM6
+	return nil
 }
 
 // onMM6 takes HDR*, IDir, HASH_R; on success phase 1 is up and QM1 goes out.
-func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) {
+func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) error {
 	e := &in.e
 	if h.Flags&FlagEncryption == 0 || h.RCookie != e.k.ckyR {
-		return
+		return nil
 	}
 	d, err := e.decrypt(h, msg, e.k.lastP1)
 	if err != nil {
-		return
+		return nil
 	}
 	idp, ok1 := findPayload(d.ps, PayloadID)
 	hp, ok2 := findPayload(d.ps, PayloadHash)
 	if !ok1 || !ok2 {
-		return
+		return nil
 	}
 	ck := e.k.cookies()
 	want := hashR(e.k.prop.Hash, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idp.Body)
 	if !hmac.Equal(want, hp.Body) {
-		return // IDir may be 0.0.0.0 (SoftEther); only the hash is checked
+		return nil // IDir may be 0.0.0.0 (SoftEther); only the hash is checked
 	}
 	var id ID
 	peer := ""
@@ -435,31 +435,28 @@ func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) {
 		{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Remote.Addr()}).append(nil)},
 	}
 	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound})
-	e.startQM(now)
+	return e.startQM(now)
 }
 
 // Tick runs timers; call it when now >= Deadline().
 func (in *Initiator) Tick(now time.Time) []Action {
-	e := &in.e
-	if e.dead {
-		return nil
-	}
-	if in.retx.active && !now.Before(in.retx.next) {
-		if in.retx.tries >= in.cfg.MaxRetransmits {
-			e.fail(fmt.Errorf("%w to %s", ErrNoResponse, in.retx.what))
-			return e.flush()
+	return in.e.run(func() error { return in.tick(now) })
+}
+
+func (in *Initiator) tick(now time.Time) error {
+	if in.retx.due(now) {
+		if in.retx.spent(in.cfg.MaxRetransmits) {
+			return fmt.Errorf("%w to %s", ErrNoResponse, in.retx.what)
 		}
-		in.retx.tries++
-		in.retx.next = now.Add(retxWait(in.cfg.RetransmitBase, in.retx.tries))
-		e.send(in.retx.data, in.retx.natt)
+		in.retx.again(now, in.cfg.RetransmitBase)
+		in.e.send(in.retx.data, in.retx.natt)
 	}
-	e.tick(now)
-	return e.flush()
+	return in.e.tick(now)
 }
 
 // Deadline is the next time Tick must run; zero means none.
 func (in *Initiator) Deadline() time.Time {
-	if in.e.dead {
+	if in.e.done != nil {
 		return time.Time{}
 	}
 	var t time.Time
@@ -470,16 +467,14 @@ func (in *Initiator) Deadline() time.Time {
 }
 
 // Close sends Informational Deletes for every live IPsec SA (our inbound
-// SPIs) and for the IKE SA; nothing is retransmitted and the FSM is dead.
-func (in *Initiator) Close(now time.Time) []Action {
-	in.e.close()
-	return in.e.flush()
-}
+// SPIs) and for the IKE SA, even after a failure; nothing is retransmitted
+// and the FSM ignores all input afterwards.
+func (in *Initiator) Close(now time.Time) []Action { return in.e.close() }
 
 // Rekey starts a Quick Mode now (normally the FSM schedules it itself).
 func (in *Initiator) Rekey(now time.Time) []Action {
-	if in.st == mmDone && !in.e.dead && !in.e.qmPending() {
-		in.e.startQM(now)
+	if in.st != mmDone || in.e.qmPending() {
+		return nil
 	}
-	return in.e.flush()
+	return in.e.run(func() error { return in.e.startQM(now) })
 }

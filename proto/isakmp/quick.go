@@ -3,6 +3,7 @@ package isakmp
 import (
 	"bytes"
 	"crypto/hmac"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -85,15 +86,21 @@ func espAttrs(t suite.ESPTransform, encap uint16, life time.Duration) []Attr {
 
 // startQM sends Quick Mode message 1:
 // HDR*, HASH(1), SA, Ni, IDci, IDcr, NAT-OAi, NAT-OAr. Ref: RFC 2409 §5.5, RFC 3947 §5.
-func (e *engine) startQM(now time.Time) {
-	if !e.up || e.dead {
-		return
+func (e *engine) startQM(now time.Time) error {
+	if !e.up {
+		return nil
 	}
-	mid := e.newMID()
-	spi := e.newSPI()
-	ni := e.randBytes(nonceLen)
-	if e.dead {
-		return
+	mid, err := e.newMID()
+	if err != nil {
+		return err
+	}
+	spi, err := e.newSPI()
+	if err != nil {
+		return err
+	}
+	ni, err := e.randBytes(nonceLen)
+	if err != nil {
+		return err
 	}
 	trs, encap, life := e.qmOffer()
 	prop := Proposal{Num: 1, Protocol: ProtoIPsecESP, SPI: wire.AppendUint32(nil, spi)}
@@ -105,44 +112,41 @@ func (e *engine) startQM(now time.Time) {
 	// come from its configuration, unchecked.
 	saB, err := sa.AppendBinary(nil)
 	if err != nil {
-		e.fail(err)
-		return
+		return err
 	}
 	rest := []Payload{{Type: PayloadSA, Body: saB}, {Type: PayloadNonce, Body: ni}}
 	rest = append(rest, e.ids...)
 	rest = append(rest, e.natoa...)
 	ps := e.hashed(rest, midBytes(mid))
 	msg, last := e.encrypt(ExchangeQuick, mid, ps, phase2IV(e.k.prop.Hash, e.k.lastP1, mid, e.k.block))
-	if msg == nil {
-		return
-	}
 	q := &qmEx{mid: mid, initiator: true, state: qmWaitReply, iv: last, ni: ni, spiIn: spi, lastOut: msg, since: now}
 	q.retx.arm(now, e.retxBase, msg, e.natt, "Quick Mode message 1")
 	e.qms = append(e.qms, q)
 	e.send(msg, e.natt)
+	return nil
 }
 
-func (e *engine) handleQuick(now time.Time, h *Header, msg []byte) {
+func (e *engine) handleQuick(now time.Time, h *Header, msg []byte) error {
 	if h.MessageID == 0 || h.Flags&FlagEncryption == 0 || !e.up {
-		return
+		return nil
 	}
 	q := e.findQM(h.MessageID)
 	if q == nil {
-		e.qmRespond(now, h, msg)
-		return
+		return e.qmRespond(now, h, msg)
 	}
 	if q.lastIn != nil && bytes.Equal(q.lastIn, msg) {
 		if q.lastOut != nil {
 			e.send(q.lastOut, e.natt) // the peer missed our answer
 		}
-		return
+		return nil
 	}
 	switch {
 	case q.initiator && q.state == qmWaitReply:
-		e.qmInitiatorReply(now, q, h, msg)
+		return e.qmInitiatorReply(now, q, h, msg)
 	case !q.initiator && q.state == qmWaitHash3:
-		e.qmResponderFinish(now, q, h, msg)
+		return e.qmResponderFinish(now, q, h, msg)
 	}
+	return nil
 }
 
 // matchESP maps a transform to our registry if acceptable to us.
@@ -173,18 +177,18 @@ func (e *engine) matchESP(t Transform, acceptable []suite.ESPTransform) (suite.E
 
 // qmInitiatorReply handles QM2 (HDR*, HASH(2), SA, Nr, [IDci, IDcr], [NAT-OA])
 // and sends QM3 (HDR*, HASH(3)).
-func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte) {
+func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte) error {
 	d, err := e.decrypt(h, msg, q.iv)
 	if err != nil {
-		return
+		return nil
 	}
 	rest, ok := d.afterHash()
 	if !ok {
-		return
+		return nil
 	}
 	want := e.k.prop.Hash.PRF(e.k.skeyidA, midBytes(q.mid), q.ni, rest)
 	if !hmac.Equal(want, d.ps[0].Body) {
-		return
+		return nil
 	}
 	var sa SA
 	var nr []byte
@@ -200,56 +204,50 @@ func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte)
 		case PayloadNotify:
 			var n Notify
 			if n.UnmarshalBinary(p.Body) == nil && n.Type.IsError() {
-				e.fail(&NotifyError{Type: uint16(n.Type), Data: n.Data})
-				return
+				return &NotifyError{Type: uint16(n.Type), Data: n.Data}
 			}
 		}
 	}
 	if !haveSA || len(nr) < 8 || len(sa.Proposals) == 0 {
-		return
+		return nil
 	}
 	p := sa.Proposals[0]
 	if p.Protocol != ProtoIPsecESP || len(p.SPI) != 4 || len(p.Transforms) == 0 {
-		e.fail(fmt.Errorf("%w: Quick Mode answer without one ESP proposal", ErrBadProposal))
-		return
+		return fmt.Errorf("%w: Quick Mode answer without one ESP proposal", ErrBadProposal)
 	}
 	offered, _, _ := e.qmOffer()
 	tr, encap, life, ok := e.matchESP(p.Transforms[0], offered)
 	if !ok {
-		e.fail(fmt.Errorf("%w: ESP transform %d %v", ErrBadProposal, p.Transforms[0].ID, p.Transforms[0].Attrs))
-		return
+		return fmt.Errorf("%w: ESP transform %d %v", ErrBadProposal, p.Transforms[0].ID, p.Transforms[0].Attrs)
 	}
 	q.nr = append([]byte(nil), nr...)
-	q.spiOut = uint32(p.SPI[0])<<24 | uint32(p.SPI[1])<<16 | uint32(p.SPI[2])<<8 | uint32(p.SPI[3])
+	q.spiOut = binary.BigEndian.Uint32(p.SPI)
 	q.tr, q.encap, q.life = tr, encap, life
 	q.iv = d.last
 	h3 := e.k.prop.Hash.PRF(e.k.skeyidA, []byte{0}, midBytes(q.mid), q.ni, q.nr)
 	out, last := e.encrypt(ExchangeQuick, q.mid, []Payload{{Type: PayloadHash, Body: h3}}, q.iv)
-	if out == nil {
-		return
-	}
 	q.iv = last
 	q.state = qmDone
 	q.lastIn, q.lastOut = append([]byte(nil), msg...), out
 	q.retx = retx{}
 	q.since = now
 	e.send(out, e.natt)
-	e.childUp(now, q)
+	return e.childUp(now, q)
 }
 
 // qmRespond answers a peer-initiated QM1 with QM2.
-func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) {
+func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) error {
 	iv := phase2IV(e.k.prop.Hash, e.k.lastP1, h.MessageID, e.k.block)
 	d, err := e.decrypt(h, msg, iv)
 	if err != nil {
-		return
+		return nil
 	}
 	rest, ok := d.afterHash()
 	if !ok {
-		return
+		return nil
 	}
 	if !hmac.Equal(e.k.prop.Hash.PRF(e.k.skeyidA, midBytes(h.MessageID), rest), d.ps[0].Body) {
-		return
+		return nil
 	}
 	var sa SA
 	var ni []byte
@@ -268,11 +266,11 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) {
 		case PayloadNATOA, PayloadNATOADraft:
 			natoa = append(natoa, Payload{Type: p.Type, Body: append([]byte(nil), p.Body...)})
 		case PayloadKE:
-			return // PFS not supported: no answer, the peer will give up
+			return nil // PFS not supported: no answer, the peer will give up
 		}
 	}
 	if !haveSA || len(ni) < 8 || (len(ids) != 0 && len(ids) != 2) {
-		return
+		return nil
 	}
 	var chosenProp Proposal
 	var chosenTr Transform
@@ -295,13 +293,15 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) {
 		}
 	}
 	if !found {
-		e.sendNotify(Notify{DOI: DOIIPsec, Protocol: ProtoIPsecESP, Type: NotifyNoProposalChosen})
-		return
+		return e.sendNotify(Notify{DOI: DOIIPsec, Protocol: ProtoIPsecESP, Type: NotifyNoProposalChosen})
 	}
-	spiIn := e.newSPI()
-	nr := e.randBytes(nonceLen)
-	if e.dead {
-		return
+	spiIn, err := e.newSPI()
+	if err != nil {
+		return err
+	}
+	nr, err := e.randBytes(nonceLen)
+	if err != nil {
+		return err
 	}
 	reply := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{{
 		Num: chosenProp.Num, Protocol: ProtoIPsecESP, SPI: wire.AppendUint32(nil, spiIn), Transforms: []Transform{chosenTr},
@@ -311,12 +311,8 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) {
 	out = append(out, natoa...)
 	ps := e.hashed(out, midBytes(h.MessageID), ni)
 	msg2, last := e.encrypt(ExchangeQuick, h.MessageID, ps, d.last)
-	if msg2 == nil {
-		return
-	}
-	spi := chosenProp.SPI
 	q := &qmEx{mid: h.MessageID, state: qmWaitHash3, iv: last, ni: append([]byte(nil), ni...), nr: nr,
-		spiIn: spiIn, spiOut: uint32(spi[0])<<24 | uint32(spi[1])<<16 | uint32(spi[2])<<8 | uint32(spi[3]),
+		spiIn: spiIn, spiOut: binary.BigEndian.Uint32(chosenProp.SPI),
 		tr: tr, encap: encap, life: life, lastIn: append([]byte(nil), msg...), lastOut: msg2, since: now}
 	// IKEv1 has no answer to QM3: keep sending QM2 until QM3 arrives
 	// (giving up quietly), so a lost QM3 is recovered by the initiator's
@@ -331,24 +327,25 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) {
 		e.natoa = natoa
 	}
 	e.send(msg2, e.natt)
+	return nil
 }
 
 // qmResponderFinish handles QM3 (HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b)).
-func (e *engine) qmResponderFinish(now time.Time, q *qmEx, h *Header, msg []byte) {
+func (e *engine) qmResponderFinish(now time.Time, q *qmEx, h *Header, msg []byte) error {
 	d, err := e.decrypt(h, msg, q.iv)
 	if err != nil || len(d.ps) == 0 || d.ps[0].Type != PayloadHash {
-		return
+		return nil
 	}
 	want := e.k.prop.Hash.PRF(e.k.skeyidA, []byte{0}, midBytes(q.mid), q.ni, q.nr)
 	if !hmac.Equal(want, d.ps[0].Body) {
-		return
+		return nil
 	}
 	q.iv = d.last
 	q.state = qmDone
 	q.lastIn, q.lastOut = append([]byte(nil), msg...), nil
 	q.retx = retx{}
 	q.since = now
-	e.childUp(now, q)
+	return e.childUp(now, q)
 }
 
 // childSA derives the keys of an exchange whose nonces and SPIs are known.
@@ -364,7 +361,7 @@ func (e *engine) childSA(q *qmEx) ChildSA {
 }
 
 // childUp derives the keys of a finished exchange and installs the SA pair.
-func (e *engine) childUp(now time.Time, q *qmEx) {
+func (e *engine) childUp(now time.Time, q *qmEx) error {
 	sa := e.childSA(q)
 	rekey := e.nChild > 0
 	e.nChild++
@@ -379,25 +376,34 @@ func (e *engine) childUp(now time.Time, q *qmEx) {
 	e.sas = append(e.sas, &liveSA{sa: sa, up: now, hardEnd: now.Add(q.life)})
 	e.out = append(e.out, ChildSAUp{SA: sa, Rekey: rekey})
 	e.rekeyAt = time.Time{}
-	if e.rekeyAfter != nil {
-		if d := e.rekeyAfter(e, q.life); d > 0 {
-			e.rekeyAt = now.Add(d)
-		}
+	if e.rekeyAfter == nil {
+		return nil
 	}
+	d, err := e.rekeyAfter(e, q.life)
+	if err != nil {
+		return err
+	}
+	if d > 0 {
+		e.rekeyAt = now.Add(d)
+	}
+	return nil
 }
 
 // removeSA drops e.sas[i] with ChildSAGone, optionally sending our Delete.
 // Losing the newest SA makes the client negotiate a new one at once.
-func (e *engine) removeSA(now time.Time, i int, sendDelete bool) {
+func (e *engine) removeSA(now time.Time, i int, sendDelete bool) error {
 	l := e.sas[i]
 	newest := i == len(e.sas)-1
 	e.sas = append(e.sas[:i], e.sas[i+1:]...)
 	e.out = append(e.out, ChildSAGone{InSPI: l.sa.InSPI, OutSPI: l.sa.OutSPI})
 	if sendDelete {
-		e.deleteESP(l.sa.InSPI)
+		if err := e.deleteESP(l.sa.InSPI); err != nil {
+			return err
+		}
 	}
 	if newest && e.client && !e.qmPending() {
 		e.rekeyAt = time.Time{}
-		e.startQM(now)
+		return e.startQM(now)
 	}
+	return nil
 }

@@ -91,7 +91,7 @@ func NewResponder(cfg ResponderConfig) *Responder {
 	r := &Responder{cfg: cfg}
 	r.e = engine{rand: cfg.Rand, esp: cfg.ESP, saLife: defaultSALifetime,
 		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits,
-		rekeyAfter: func(*engine, time.Duration) time.Duration { return cfg.RekeyAfter }}
+		rekeyAfter: func(*engine, time.Duration) (time.Duration, error) { return cfg.RekeyAfter, nil }}
 	return r
 }
 
@@ -104,10 +104,11 @@ func (r *Responder) Handle(now time.Time, msg []byte) []Action { return r.Handle
 // HandleFrom processes a message that arrived on the NAT-T port if natt;
 // answers go back the same way.
 func (r *Responder) HandleFrom(now time.Time, msg []byte, natt bool) []Action {
+	return r.e.run(func() error { return r.handle(now, msg, natt) })
+}
+
+func (r *Responder) handle(now time.Time, msg []byte, natt bool) error {
 	e := &r.e
-	if e.dead {
-		return nil
-	}
 	var h Header
 	if h.UnmarshalBinary(msg) != nil {
 		return nil
@@ -116,34 +117,32 @@ func (r *Responder) HandleFrom(now time.Time, msg []byte, natt bool) []Action {
 	if r.lastIn != nil && bytes.Equal(msg, r.lastIn) && r.lastOut != nil {
 		e.natt = natt
 		e.send(r.lastOut, natt) // the initiator missed our answer
-		return e.flush()
+		return nil
 	}
 	if r.st != rIdle && (h.ICookie != e.k.ckyI || h.RCookie != e.k.ckyR) {
 		return nil
 	}
 	e.natt = natt
-	switch r.st {
-	case rIdle:
-		if h.Exchange == ExchangeMain {
-			r.onMM1(now, &h, msg)
-		}
-	case rWaitMM3:
-		if h.Exchange == ExchangeMain {
-			r.onMM3(now, &h, msg)
-		}
-	case rWaitMM5:
-		if h.Exchange == ExchangeMain {
-			r.onMM5(now, &h, msg)
-		}
-	case rDone:
+	if r.st == rDone {
 		switch h.Exchange {
 		case ExchangeQuick:
-			e.handleQuick(now, &h, msg)
+			return e.handleQuick(now, &h, msg)
 		case ExchangeInformational:
-			e.handleInfo(now, &h, msg)
+			return e.handleInfo(now, &h, msg)
 		}
+		return nil
 	}
-	return e.flush()
+	if h.Exchange != ExchangeMain {
+		return nil
+	}
+	switch r.st {
+	case rIdle:
+		return r.onMM1(now, &h, msg)
+	case rWaitMM3:
+		return r.onMM3(now, &h, msg)
+	default:
+		return r.onMM5(now, &h, msg)
+	}
 }
 
 func (r *Responder) answer(in, out []byte) {
@@ -152,22 +151,22 @@ func (r *Responder) answer(in, out []byte) {
 	r.e.send(out, r.e.natt)
 }
 
-func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
+func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
 	e := &r.e
 	if h.RCookie != ([8]byte{}) || h.Flags&FlagEncryption != 0 {
-		return
+		return nil
 	}
 	m, err := ParseMessage(msg)
 	if err != nil {
-		return
+		return nil
 	}
 	sp, ok := findPayload(m.Payloads, PayloadSA)
 	if !ok {
-		return
+		return nil
 	}
 	var sa SA
 	if sa.UnmarshalBinary(sp.Body) != nil || len(sa.Proposals) == 0 {
-		return
+		return nil
 	}
 	rfc := containsVID(m.Payloads, VIDRFC3947) && !r.cfg.DraftNATT
 	draft := false
@@ -175,7 +174,7 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
 		draft = draft || containsVID(m.Payloads, v)
 	}
 	if !rfc && !draft {
-		return // SoftEther drops MM1 without a NAT-T vendor ID
+		return nil // SoftEther drops MM1 without a NAT-T vendor ID
 	}
 	var chosen Transform
 	var prop suite.IKEProposal
@@ -199,13 +198,14 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
 		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyNoProposalChosen}
 		e.send(plainMessage(Header{ICookie: h.ICookie, Version: Version, Exchange: ExchangeInformational},
 			[]Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
-		return
+		return nil
+	}
+	cky, err := e.randBytes(8)
+	if err != nil {
+		return err
 	}
 	e.k.ckyI = h.ICookie
-	copy(e.k.ckyR[:], e.randBytes(8))
-	if e.dead {
-		return
-	}
+	copy(e.k.ckyR[:], cky)
 	e.k.prop, e.k.rfcNATT = prop, rfc
 	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
 	r.saiB = append([]byte(nil), sp.Body...)
@@ -219,31 +219,31 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
 		[]Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}})
 	r.st = rWaitMM3
 	r.answer(msg, b)
+	return nil
 }
 
-func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) {
+func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
 	e := &r.e
 	if h.Flags&FlagEncryption != 0 {
-		return
+		return nil
 	}
 	m, err := ParseMessage(msg)
 	if err != nil {
-		return
+		return nil
 	}
 	ke, ok1 := findPayload(m.Payloads, PayloadKE)
 	ni, ok2 := findPayload(m.Payloads, PayloadNonce)
 	if !ok1 || !ok2 || len(ni.Body) < 8 || len(ni.Body) > 256 {
-		return
+		return nil
 	}
 	grp := e.k.prop.Group.Group()
 	priv, pub, err := grp.GenerateKey(e.rand)
 	if err != nil {
-		e.fail(err)
-		return
+		return err
 	}
 	gxy, err := grp.SharedSecret(priv, ke.Body)
 	if err != nil {
-		return
+		return nil
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
@@ -266,19 +266,19 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) {
 	}
 	r.priv, r.gxi, r.gxr = priv, append([]byte(nil), ke.Body...), pub
 	r.ni = append([]byte(nil), ni.Body...)
-	r.nr = e.randBytes(nonceLen)
+	if r.nr, err = e.randBytes(nonceLen); err != nil {
+		return err
+	}
 	var first []byte
 	if r.cfg.ForceNAT || !r.cfg.Remote.IsValid() {
-		first = e.randBytes(hf.Size())
+		if first, err = e.randBytes(hf.Size()); err != nil {
+			return err
+		}
 	} else {
 		first = natdHash(hf, ck[:8], ck[8:], r.cfg.Remote)
 	}
-	if e.dead {
-		return
-	}
 	if err := e.deriveKeys(r.cfg.PSK, r.ni, r.nr, gxy, r.gxi, r.gxr); err != nil {
-		e.fail(err)
-		return
+		return err
 	}
 	ps := []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
 	if len(natd) > 0 {
@@ -288,12 +288,13 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) {
 	b := plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, ps)
 	r.st = rWaitMM5
 	r.answer(msg, b)
+	return nil
 }
 
-func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) {
+func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) error {
 	e := &r.e
 	if h.Flags&FlagEncryption == 0 {
-		return
+		return nil
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
@@ -316,15 +317,12 @@ func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) {
 			e.send(plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeInformational},
 				[]Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
 		}
-		return
+		return nil
 	}
 	e.k.lastP1 = d.last
 	idB := addrIDBody(r.cfg.IDAddr, 0, 0)
 	hr := hashR(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idB)
 	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hr}}, e.k.lastP1)
-	if out == nil {
-		return
-	}
 	e.k.lastP1 = last
 	var peer ID
 	pid := ""
@@ -339,43 +337,43 @@ func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) {
 	if r.cfg.SendDPD && e.k.peerDPD {
 		r.dpdNext = now.Add(dpdInterval)
 	}
+	return nil
 }
 
 // Tick runs timers (own Quick Modes, re-key, DPD).
 func (r *Responder) Tick(now time.Time) []Action {
+	return r.e.run(func() error { return r.tick(now) })
+}
+
+func (r *Responder) tick(now time.Time) error {
 	e := &r.e
-	if e.dead {
-		return nil
-	}
 	if !r.dpdNext.IsZero() && !now.Before(r.dpdNext) && r.st == rDone {
 		e.dpdSeq++
-		e.sendDPD(NotifyRUThere, e.dpdSeq)
 		r.dpdNext = now.Add(dpdInterval)
+		if err := e.sendDPD(NotifyRUThere, e.dpdSeq); err != nil {
+			return err
+		}
 	}
-	e.tick(now)
-	return e.flush()
+	return e.tick(now)
 }
 
 // Deadline is the next time Tick must run; zero means none.
 func (r *Responder) Deadline() time.Time {
-	if r.e.dead {
+	if r.e.done != nil {
 		return time.Time{}
 	}
 	return minTime(r.e.deadline(), r.dpdNext)
 }
 
 // Close sends Deletes for the IPsec SAs and the IKE SA.
-func (r *Responder) Close(now time.Time) []Action {
-	r.e.close()
-	return r.e.flush()
-}
+func (r *Responder) Close(now time.Time) []Action { return r.e.close() }
 
 // Rekey starts a Quick Mode as responder-side initiator now.
 func (r *Responder) Rekey(now time.Time) []Action {
-	if r.st == rDone && !r.e.dead && !r.e.qmPending() && r.e.ids != nil {
-		r.e.startQM(now)
+	if r.st != rDone || r.e.qmPending() || r.e.ids == nil {
+		return nil
 	}
-	return r.e.flush()
+	return r.e.run(func() error { return r.e.startQM(now) })
 }
 
 // DPDAcks counts R-U-THERE-ACKs received (tests).

@@ -20,6 +20,18 @@ func (r *retx) arm(now time.Time, base time.Duration, data []byte, natt bool, wh
 	*r = retx{active: true, data: data, natt: natt, next: now.Add(base), what: what}
 }
 
+// due reports whether the next retransmission is due at now.
+func (r *retx) due(now time.Time) bool { return r.active && !now.Before(r.next) }
+
+// spent reports whether max retransmissions were sent.
+func (r *retx) spent(max int) bool { return r.tries >= max }
+
+// again counts one more retransmission and schedules the next.
+func (r *retx) again(now time.Time, base time.Duration) {
+	r.tries++
+	r.next = now.Add(retxWait(base, r.tries))
+}
+
 func retxWait(base time.Duration, tries int) time.Duration {
 	w := base
 	for i := 0; i < tries && w < maxRetxWait; i++ {
@@ -31,24 +43,22 @@ func retxWait(base time.Duration, tries int) time.Duration {
 	return w
 }
 
-func (e *engine) tick(now time.Time) {
-	if e.dead || !e.up {
-		return
+func (e *engine) tick(now time.Time) error {
+	if !e.up {
+		return nil
 	}
 	for _, q := range e.qms {
-		if !q.retx.active || now.Before(q.retx.next) {
+		if !q.retx.due(now) {
 			continue
 		}
-		if q.retx.tries >= e.maxRetx {
+		if q.retx.spent(e.maxRetx) {
 			if !q.initiator {
 				q.retx = retx{} // the peer gave up on this exchange
 				continue
 			}
-			e.fail(fmt.Errorf("%w to %s", ErrNoResponse, q.retx.what))
-			return
+			return fmt.Errorf("%w to %s", ErrNoResponse, q.retx.what)
 		}
-		q.retx.tries++
-		q.retx.next = now.Add(retxWait(e.retxBase, q.retx.tries))
+		q.retx.again(now, e.retxBase)
 		e.send(q.retx.data, e.natt)
 	}
 	// Forget finished (and abandoned responder) exchanges after a while.
@@ -61,27 +71,26 @@ func (e *engine) tick(now time.Time) {
 	e.qms = kept
 	for i := 0; i < len(e.sas); {
 		l := e.sas[i]
-		switch {
-		case !l.retireAt.IsZero() && !now.Before(l.retireAt):
-			e.removeSA(now, i, true)
-		case !now.Before(l.hardEnd):
-			e.removeSA(now, i, true)
-		default:
+		if (l.retireAt.IsZero() || now.Before(l.retireAt)) && now.Before(l.hardEnd) {
 			i++
+			continue
 		}
-		if e.dead {
-			return
+		if err := e.removeSA(now, i, true); err != nil {
+			return err
 		}
 	}
 	if !e.rekeyAt.IsZero() && !now.Before(e.rekeyAt) {
 		e.rekeyAt = time.Time{}
 		if !e.qmPending() {
-			e.startQM(now)
+			if err := e.startQM(now); err != nil {
+				return err
+			}
 		}
 	}
 	if !e.ikeExpire.IsZero() && !now.Before(e.ikeExpire) {
-		e.fail(ErrIKEExpired)
+		return ErrIKEExpired
 	}
+	return nil
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -92,7 +101,7 @@ func minTime(a, b time.Time) time.Time {
 }
 
 func (e *engine) deadline() time.Time {
-	if e.dead || !e.up {
+	if e.done != nil || !e.up {
 		return time.Time{}
 	}
 	var t time.Time
@@ -110,11 +119,11 @@ func (e *engine) deadline() time.Time {
 }
 
 // clientRekeyAfter: 85% of the lifetime minus up to 5% random jitter.
-func clientRekeyAfter(e *engine, life time.Duration) time.Duration {
-	j := e.randBytes(2)
-	if len(j) < 2 {
-		return 0
+func clientRekeyAfter(e *engine, life time.Duration) (time.Duration, error) {
+	j, err := e.randBytes(2)
+	if err != nil {
+		return 0, err
 	}
 	frac := float64(uint16(j[0])<<8|uint16(j[1])) / 65535
-	return time.Duration(float64(life)*rekeyFraction - float64(life)*rekeyJitterFraction*frac)
+	return time.Duration(float64(life)*rekeyFraction - float64(life)*rekeyJitterFraction*frac), nil
 }
