@@ -162,6 +162,8 @@ const (
 	ipProtoUDP              uint8  = 17
 	defaultNATTPort         uint16 = 4500 // Ref: RFC 3947 §4
 	ikePort                 uint16 = 500  // Ref: RFC 2408 §2.5.2
+	minNonceLen                    = 8    // Ref: RFC 2409 §5
+	maxNonceLen                    = 256  // Ref: RFC 2409 §5
 	headerLen                      = 28
 	genericPayloadHeaderLen        = 4
 	maxPayloadBody                 = 0xffff - genericPayloadHeaderLen // Payload Length is 16 bits
@@ -256,7 +258,7 @@ const (
 	defaultRetxBase     = time.Second
 	maxRetxWait         = 8 * time.Second
 	defaultMaxRetx      = 5
-	nonceLen            = 32               // RFC 2409 §5: 8..256 bytes
+	nonceLen            = 32               // ours; minNonceLen..maxNonceLen
 	rekeyFraction       = 0.85             // re-key at 85% of the SA lifetime ...
 	rekeyJitterFraction = 0.05             // ... minus up to 5% random jitter
 	rekeyGrace          = 10 * time.Second // old SA kept after a re-key

@@ -116,32 +116,6 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	return in, nil
 }
 
-func ikeAttrs(p suite.IKEProposal, life time.Duration) []Attr {
-	return []Attr{
-		tvAttr(AttrEncryption, uint16(p.Enc)),
-		tvAttr(AttrKeyLength, uint16(p.KeyBits)),
-		tvAttr(AttrHash, uint16(p.Hash)),
-		tvAttr(AttrAuthMethod, AuthPreSharedKey),
-		tvAttr(AttrGroup, uint16(p.Group)),
-		tvAttr(AttrLifeType, LifeTypeSeconds),
-		lifeAttr(AttrLifeDuration, uint32(life/time.Second)),
-	}
-}
-
-// ikeFromAttrs maps phase-1 transform attributes to a proposal.
-func ikeFromAttrs(as []Attr) (suite.IKEProposal, bool) {
-	enc, ok1 := findAttr(as, AttrEncryption)
-	kl, _ := findAttr(as, AttrKeyLength)
-	h, ok2 := findAttr(as, AttrHash)
-	g, ok3 := findAttr(as, AttrGroup)
-	auth, ok4 := findAttr(as, AttrAuthMethod)
-	if !ok1 || !ok2 || !ok3 || !ok4 || uint16(auth) != AuthPreSharedKey {
-		return suite.IKEProposal{}, false
-	}
-	p := suite.IKEProposal{Enc: suite.EncID(enc), KeyBits: int(kl), Hash: suite.HashID(h), Group: suite.GroupID(g)}
-	return p, p.Supported()
-}
-
 // Start sends Main Mode message 1: HDR, SA, VID(RFC 3947, drafts, DPD).
 func (in *Initiator) Start(now time.Time) []Action {
 	if in.st != mmIdle {
@@ -356,29 +330,21 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 	if ne := notifyFailure(m.Payloads); ne != nil {
 		return ne
 	}
-	ke, ok1 := findPayload(m.Payloads, PayloadKE)
-	nr, ok2 := findPayload(m.Payloads, PayloadNonce)
-	if !ok1 || !ok2 || len(nr.Body) < 8 || len(nr.Body) > 256 {
-		return nil
-	}
-	grp := e.k.prop.Group.Group()
-	gxy, err := grp.SharedSecret(in.priv, ke.Body)
+	kx, err := readKeyExchange(m.Payloads)
 	if err != nil {
 		return nil
 	}
-	var natd [][]byte
-	for _, p := range m.Payloads {
-		if p.Type == PayloadNATD || p.Type == PayloadNATDDraft {
-			natd = append(natd, p.Body)
-		}
+	gxy, err := e.k.prop.Group.Group().SharedSecret(in.priv, kx.ke)
+	if err != nil {
+		return nil
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
-	if len(natd) > 0 {
-		in.natFound = !bytes.Equal(natd[0], natdHash(hf, ck[:8], ck[8:], in.cfg.Local))
+	if len(kx.natd) > 0 {
+		in.natFound = !bytes.Equal(kx.natd[0], natdHash(hf, ck[:8], ck[8:], in.cfg.Local))
 	}
-	in.gxr = append([]byte(nil), ke.Body...)
-	if err := e.deriveKeys(in.cfg.PSK, in.ni, nr.Body, gxy, in.gxi, in.gxr); err != nil {
+	in.gxr = append([]byte(nil), kx.ke...)
+	if err := e.deriveKeys(in.cfg.PSK, in.ni, kx.nonce, gxy, in.gxi, in.gxr); err != nil {
 		return err
 	}
 

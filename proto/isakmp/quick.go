@@ -175,6 +175,51 @@ func (e *engine) matchESP(t Transform, acceptable []suite.ESPTransform) (suite.E
 	return suite.ESPTransform{}, 0, 0, false
 }
 
+// qmPayloads is what Quick Mode messages 1 and 2 carry after their HASH:
+// SA, Nonce, [IDci, IDcr], [NAT-OAi, NAT-OAr]. Ref: RFC 2409 §5.5, RFC 3947
+// §5.2.
+type qmPayloads struct {
+	sa    SA
+	nonce []byte
+	ids   []Payload // none or two (copies)
+	natoa []Payload // either NAT-OA type (copies)
+}
+
+// readQM reads the payloads after HASH(1) or HASH(2), the same rules for
+// both roles: one SA that parses, a nonce of 8 to 256 bytes, none or two
+// IDs, no KE (we do not do PFS); other payloads are ignored.
+func readQM(ps []Payload) (qmPayloads, error) {
+	var q qmPayloads
+	haveSA := false
+	for _, p := range ps {
+		switch p.Type {
+		case PayloadSA:
+			if err := q.sa.UnmarshalBinary(p.Body); err != nil {
+				return q, err
+			}
+			haveSA = true
+		case PayloadNonce:
+			q.nonce = p.Body
+		case PayloadID:
+			q.ids = append(q.ids, Payload{Type: PayloadID, Body: append([]byte(nil), p.Body...)})
+		case PayloadNATOA, PayloadNATOADraft:
+			q.natoa = append(q.natoa, Payload{Type: p.Type, Body: append([]byte(nil), p.Body...)})
+		case PayloadKE:
+			return q, malformed("KE payload: PFS is not supported")
+		}
+	}
+	if !haveSA {
+		return q, malformed("no SA payload")
+	}
+	if err := checkNonce(q.nonce); err != nil {
+		return q, err
+	}
+	if len(q.ids) != 0 && len(q.ids) != 2 {
+		return q, malformed("%d ID payloads", len(q.ids))
+	}
+	return q, nil
+}
+
 // qmInitiatorReply handles QM2 (HDR*, HASH(2), SA, Nr, [IDci, IDcr], [NAT-OA])
 // and sends QM3 (HDR*, HASH(3)).
 func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte) error {
@@ -190,28 +235,14 @@ func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte)
 	if !hmac.Equal(want, d.ps[0].Body) {
 		return nil
 	}
-	var sa SA
-	var nr []byte
-	haveSA := false
-	for _, p := range d.ps[1:] {
-		switch p.Type {
-		case PayloadSA:
-			if sa.UnmarshalBinary(p.Body) == nil {
-				haveSA = true
-			}
-		case PayloadNonce:
-			nr = p.Body
-		case PayloadNotify:
-			var n Notify
-			if n.UnmarshalBinary(p.Body) == nil && n.Type.IsError() {
-				return &NotifyError{Type: uint16(n.Type), Data: n.Data}
-			}
-		}
+	if ne := notifyFailure(d.ps[1:]); ne != nil {
+		return ne
 	}
-	if !haveSA || len(nr) < 8 || len(sa.Proposals) == 0 {
+	qp, err := readQM(d.ps[1:])
+	if err != nil || len(qp.sa.Proposals) == 0 {
 		return nil
 	}
-	p := sa.Proposals[0]
+	p := qp.sa.Proposals[0]
 	if p.Protocol != ProtoIPsecESP || len(p.SPI) != 4 || len(p.Transforms) == 0 {
 		return fmt.Errorf("%w: Quick Mode answer without one ESP proposal", ErrBadProposal)
 	}
@@ -220,7 +251,7 @@ func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte)
 	if !ok {
 		return fmt.Errorf("%w: ESP transform %d %v", ErrBadProposal, p.Transforms[0].ID, p.Transforms[0].Attrs)
 	}
-	q.nr = append([]byte(nil), nr...)
+	q.nr = append([]byte(nil), qp.nonce...)
 	q.spiOut = binary.BigEndian.Uint32(p.SPI)
 	q.tr, q.encap, q.life = tr, encap, life
 	q.iv = d.last
@@ -249,36 +280,18 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) error {
 	if !hmac.Equal(e.k.prop.Hash.PRF(e.k.skeyidA, midBytes(h.MessageID), rest), d.ps[0].Body) {
 		return nil
 	}
-	var sa SA
-	var ni []byte
-	var ids, natoa []Payload
-	haveSA := false
-	for _, p := range d.ps[1:] {
-		switch p.Type {
-		case PayloadSA:
-			if sa.UnmarshalBinary(p.Body) == nil {
-				haveSA = true
-			}
-		case PayloadNonce:
-			ni = p.Body
-		case PayloadID:
-			ids = append(ids, Payload{Type: PayloadID, Body: append([]byte(nil), p.Body...)})
-		case PayloadNATOA, PayloadNATOADraft:
-			natoa = append(natoa, Payload{Type: p.Type, Body: append([]byte(nil), p.Body...)})
-		case PayloadKE:
-			return nil // PFS not supported: no answer, the peer will give up
-		}
+	qp, err := readQM(d.ps[1:])
+	if err != nil {
+		return nil // with a KE (PFS) too: no answer, the peer will give up
 	}
-	if !haveSA || len(ni) < 8 || (len(ids) != 0 && len(ids) != 2) {
-		return nil
-	}
+	ni, ids, natoa := qp.nonce, qp.ids, qp.natoa
 	var chosenProp Proposal
 	var chosenTr Transform
 	var tr suite.ESPTransform
 	var encap uint16
 	var life time.Duration
 	found := false
-	for _, p := range sa.Proposals {
+	for _, p := range qp.sa.Proposals {
 		if p.Protocol != ProtoIPsecESP || len(p.SPI) != 4 {
 			continue
 		}

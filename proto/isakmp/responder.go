@@ -231,9 +231,8 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return nil
 	}
-	ke, ok1 := findPayload(m.Payloads, PayloadKE)
-	ni, ok2 := findPayload(m.Payloads, PayloadNonce)
-	if !ok1 || !ok2 || len(ni.Body) < 8 || len(ni.Body) > 256 {
+	kx, err := readKeyExchange(m.Payloads)
+	if err != nil {
 		return nil
 	}
 	grp := e.k.prop.Group.Group()
@@ -241,18 +240,13 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	gxy, err := grp.SharedSecret(priv, ke.Body)
+	gxy, err := grp.SharedSecret(priv, kx.ke)
 	if err != nil {
 		return nil
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
-	var natd [][]byte
-	for _, p := range m.Payloads {
-		if p.Type == PayloadNATD || p.Type == PayloadNATDDraft {
-			natd = append(natd, p.Body)
-		}
-	}
+	natd := kx.natd
 	if len(natd) >= 2 && r.cfg.Remote.IsValid() {
 		peer := natdHash(hf, ck[:8], ck[8:], r.cfg.Remote)
 		r.natFound = true
@@ -264,8 +258,8 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
 	} else if len(natd) >= 2 {
 		r.natFound = true
 	}
-	r.priv, r.gxi, r.gxr = priv, append([]byte(nil), ke.Body...), pub
-	r.ni = append([]byte(nil), ni.Body...)
+	r.priv, r.gxi, r.gxr = priv, append([]byte(nil), kx.ke...), pub
+	r.ni = append([]byte(nil), kx.nonce...)
 	if r.nr, err = e.randBytes(nonceLen); err != nil {
 		return err
 	}
