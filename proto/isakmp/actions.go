@@ -40,6 +40,11 @@ type ChildSAInbound struct{ SA ChildSA }
 // pair after a re-key plus grace period, or expiry).
 type ChildSAGone struct{ InSPI, OutSPI uint32 }
 
+// Dropped says a received message was ignored; Reason says why ("Quick
+// Mode 2: HASH mismatch", "not our cookies"), for -v logs and counters. It
+// is never fatal, and Reason never holds key material.
+type Dropped struct{ Reason string }
+
 // Fail is fatal. An FSM reports at most one; afterwards it ignores all input
 // (Close still sends its Deletes).
 type Fail struct{ Err error }
@@ -49,6 +54,7 @@ func (Phase1Up) isAction()       {}
 func (ChildSAUp) isAction()      {}
 func (ChildSAInbound) isAction() {}
 func (ChildSAGone) isAction()    {}
+func (Dropped) isAction()        {}
 func (Fail) isAction()           {}
 
 // ChildSA is a negotiated ESP SA pair with its keys.

@@ -2,6 +2,7 @@ package isakmp
 
 import (
 	"crypto/cipher"
+	"crypto/hmac"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,6 +30,11 @@ type ikeSA struct {
 
 func (k *ikeSA) cookies() []byte {
 	return append(append([]byte(nil), k.ckyI[:]...), k.ckyR[:]...)
+}
+
+// plain is our unencrypted message of exchange x with payloads ps.
+func (k *ikeSA) plain(x ExchangeType, ps []Payload) []byte {
+	return plainMessage(Header{ICookie: k.ckyI, RCookie: k.ckyR, Version: Version, Exchange: x}, ps)
 }
 
 func (k *ikeSA) natdType() PayloadType {
@@ -97,9 +103,25 @@ func (e *engine) send(data []byte, natt bool) {
 // errClosed stops an FSM that Close ended without a failure.
 var errClosed = errors.New("isakmp: closed")
 
+// dropError is a step's verdict that the message it handles is ignored.
+// It travels up as an error but ends as a Dropped action, never a Fail.
+type dropError struct{ reason string }
+
+func (d *dropError) Error() string { return "isakmp: dropped: " + d.reason }
+
+// drop ignores the message named what ("Quick Mode 2") because of why.
+func drop(what, why string) error { return &dropError{reason: what + ": " + why} }
+
+// dropErr ignores the message named what because of err (a parse error).
+func dropErr(what string, err error) error { return drop(what, detail(err)) }
+
+// errNotOurs drops a message of another IKE SA.
+var errNotOurs error = &dropError{reason: "not our cookies"}
+
 // run is every public entry point but Close: unless the FSM has stopped,
-// it runs step and returns the actions step queued; an error step returns
-// stops the FSM and becomes its one Fail action.
+// it runs step and returns the actions step queued. An error step returns
+// is a Dropped action if it drops the message, else it stops the FSM and
+// becomes its one Fail action.
 func (e *engine) run(step func() error) []Action {
 	if e.done != nil {
 		return nil
@@ -108,11 +130,22 @@ func (e *engine) run(step func() error) []Action {
 }
 
 func (e *engine) finish(err error) []Action {
-	if err != nil && e.done == nil {
+	if err = e.dropped(err); err != nil && e.done == nil {
 		e.done = err
 		e.out = append(e.out, Fail{Err: err})
 	}
 	return e.flush()
+}
+
+// dropped reports a drop verdict as a Dropped action and returns nil; any
+// other error comes back unchanged.
+func (e *engine) dropped(err error) error {
+	var d *dropError
+	if errors.As(err, &d) {
+		e.out = append(e.out, Dropped{Reason: d.reason})
+		return nil
+	}
+	return err
 }
 
 func (e *engine) randBytes(n int) ([]byte, error) {
@@ -187,21 +220,59 @@ type decrypted struct {
 	last  []byte
 }
 
-// decrypt decrypts msg (header h already parsed, msg cut to h.Length).
-func (e *engine) decrypt(h *Header, msg, iv []byte) (*decrypted, error) {
-	if h.Flags&FlagEncryption == 0 || !e.keyed {
-		return nil, malformed("not encrypted")
+// decrypt decrypts msg (header h already parsed, msg cut to h.Length), the
+// message named what; a message it cannot read is dropped.
+func (e *engine) decrypt(what string, h *Header, msg, iv []byte) (*decrypted, error) {
+	if h.Flags&FlagEncryption == 0 {
+		return nil, drop(what, "not encrypted")
+	}
+	if !e.keyed {
+		return nil, drop(what, "encrypted before the keys exist")
 	}
 	ct := msg[headerLen:]
 	plain, err := cbcDecrypt(e.k.blk, iv, ct)
 	if err != nil {
-		return nil, err
+		return nil, dropErr(what, err)
 	}
 	ps, raws, used, err := parsePayloads(h.NextPayload, plain)
 	if err != nil {
-		return nil, err
+		return nil, drop(what, "does not decrypt to payloads ("+detail(err)+")")
 	}
 	return &decrypted{ps: ps, raws: raws, plain: plain, used: used, last: lastBlock(ct, len(iv))}, nil
+}
+
+// decryptHashed decrypts a Quick Mode or Informational message named what
+// and checks its leading HASH = prf(SKEYID_a, prefix... | the payloads
+// after it). Ref: RFC 2409 §5.5, §5.7.
+func (e *engine) decryptHashed(what string, h *Header, msg, iv []byte, prefix ...[]byte) (*decrypted, error) {
+	d, err := e.decrypt(what, h, msg, iv)
+	if err != nil {
+		return nil, err
+	}
+	rest, ok := d.afterHash()
+	if !ok {
+		return nil, drop(what, "no HASH payload first")
+	}
+	if !hmac.Equal(e.k.prop.Hash.PRF(e.k.skeyidA, append(append([][]byte(nil), prefix...), rest)...), d.ps[0].Body) {
+		return nil, drop(what, "HASH mismatch")
+	}
+	return d, nil
+}
+
+// handlePhase2 takes a message of our IKE SA once phase 1 is up.
+func (e *engine) handlePhase2(now time.Time, h *Header, msg []byte, state fmt.Stringer) error {
+	switch h.Exchange {
+	case ExchangeQuick:
+		return e.handleQuick(now, h, msg)
+	case ExchangeInformational:
+		return e.handleInfo(now, h, msg)
+	}
+	return unexpected(h.Exchange, state)
+}
+
+// unexpected drops a message of exchange x in a state that takes none.
+func unexpected(x ExchangeType, state fmt.Stringer) error {
+	return drop(x.String(), "unexpected in state "+state.String())
 }
 
 // afterHash returns the bytes of the chain after a leading HASH payload.

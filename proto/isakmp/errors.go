@@ -42,8 +42,24 @@ func (e *NotifyError) Error() string {
 	return fmt.Sprintf("isakmp: server sent %s (%d)", NotifyType(e.Type), e.Type)
 }
 
+// malformedError is an ErrMalformed with what was wrong.
+type malformedError struct{ detail string }
+
+func (e *malformedError) Error() string        { return ErrMalformed.Error() + ": " + e.detail }
+func (e *malformedError) Is(target error) bool { return target == ErrMalformed }
+
 func malformed(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, a...)...)
+	return &malformedError{detail: fmt.Sprintf(format, a...)}
+}
+
+// detail is err's text for a Dropped reason: a malformedError's detail,
+// else the whole message.
+func detail(err error) string {
+	var m *malformedError
+	if errors.As(err, &m) {
+		return m.detail
+	}
+	return err.Error()
 }
 
 func unencodable(format string, a ...any) error {

@@ -141,8 +141,7 @@ func (in *Initiator) start(now time.Time) error {
 	for _, v := range [][]byte{VIDRFC3947, VIDDraft02, VIDDraft02NL, VIDDraft03, VIDDPD} {
 		ps = append(ps, Payload{Type: PayloadVendorID, Body: v})
 	}
-	msg := plainMessage(Header{ICookie: e.k.ckyI, Version: Version, Exchange: ExchangeMain}, ps)
-	in.sendMM(now, msg, false, "Main Mode message 1")
+	in.sendMM(now, e.k.plain(ExchangeMain, ps), false, "Main Mode message 1")
 	in.st = mmWaitMM2
 	return nil
 }
@@ -160,47 +159,45 @@ func (in *Initiator) Handle(now time.Time, msg []byte) []Action {
 func (in *Initiator) handle(now time.Time, msg []byte) error {
 	e := &in.e
 	if in.st == mmIdle {
-		return nil
+		return drop("ISAKMP", "received before Start")
 	}
 	var h Header
-	if h.UnmarshalBinary(msg) != nil || h.ICookie != e.k.ckyI {
-		return nil
+	if err := h.UnmarshalBinary(msg); err != nil {
+		return dropErr("ISAKMP", err)
+	}
+	if h.ICookie != e.k.ckyI {
+		return errNotOurs
 	}
 	msg = msg[:h.Length]
 	if in.st == mmDone {
 		if h.RCookie != e.k.ckyR {
-			return nil
+			return errNotOurs
 		}
-		switch h.Exchange {
-		case ExchangeQuick:
-			return e.handleQuick(now, &h, msg)
-		case ExchangeInformational:
-			return e.handleInfo(now, &h, msg)
-		}
-		return nil
+		return e.handlePhase2(now, &h, msg, in.st)
 	}
 	if h.Exchange == ExchangeInformational {
 		return in.mmInformational(now, &h, msg)
 	}
 	if h.Exchange != ExchangeMain {
-		return nil
+		return unexpected(h.Exchange, in.st)
 	}
 	if in.st == mmWaitMM6 && h.Flags&FlagEncryption == 0 && h.RCookie == e.k.ckyR {
 		// SoftEther repeats its plaintext MM4 when it cannot verify HASH_I.
-		if bytes.Equal(msg, in.mm4) {
-			// A repeat right after MM5 is a duplicate or the answer to a
-			// crossing MM3 retransmission; SoftEther's own repeats come
-			// every 2 s.
-			if now.Sub(in.mm5At) >= in.cfg.RetransmitBase {
-				in.mm4Repeats++
-			}
-			if in.mm4Repeats >= pskMismatchRepeats {
-				return ErrPSKMismatch
-			}
-			// No immediate resend of MM5: the retransmission timer does it,
-			// and answering repeats with repeats could ping-pong.
+		if !bytes.Equal(msg, in.mm4) {
+			return drop("Main Mode", "plaintext message in state "+in.st.String())
 		}
-		return nil
+		// A repeat right after MM5 is a duplicate or the answer to a
+		// crossing MM3 retransmission; SoftEther's own repeats come every
+		// 2 s.
+		if now.Sub(in.mm5At) >= in.cfg.RetransmitBase {
+			in.mm4Repeats++
+		}
+		if in.mm4Repeats >= pskMismatchRepeats {
+			return ErrPSKMismatch
+		}
+		// No immediate resend of MM5: the retransmission timer does it,
+		// and answering repeats with repeats could ping-pong.
+		return drop("Main Mode 4", "repeated after our message 5 (the server may not verify HASH_I)")
 	}
 	if in.lastPeer != nil && bytes.Equal(msg, in.lastPeer) {
 		e.send(in.retx.data, in.retx.natt) // the peer missed our last message
@@ -219,20 +216,30 @@ func (in *Initiator) handle(now time.Time, msg []byte) error {
 // mmInformational handles an Informational before phase 1 is up: a
 // plaintext one (NO-PROPOSAL-CHOSEN to MM1) or an encrypted one once keyed.
 func (in *Initiator) mmInformational(now time.Time, h *Header, msg []byte) error {
+	const what = "Informational"
 	if h.Flags&FlagEncryption != 0 {
-		if h.RCookie == in.e.k.ckyR {
-			return in.e.handleInfo(now, h, msg)
+		if h.RCookie != in.e.k.ckyR {
+			return errNotOurs
 		}
-		return nil
+		return in.e.handleInfo(now, h, msg)
 	}
-	m, err := ParseMessage(msg)
+	if _, err := readPlain(what, h, msg); err != nil {
+		return err
+	}
+	return drop(what, "no error notify")
+}
+
+// readPlain reads a plaintext message from the server, named what; an
+// error notify in it is fatal.
+func readPlain(what string, h *Header, msg []byte) ([]Payload, error) {
+	ps, err := plainPayloads(what, h, msg)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	if ne := notifyFailure(m.Payloads); ne != nil {
-		return ne
+	if ne := notifyFailure(ps); ne != nil {
+		return nil, ne
 	}
-	return nil
+	return ps, nil
 }
 
 // notifyFailure is the first error notify in ps, if any.
@@ -248,24 +255,21 @@ func notifyFailure(ps []Payload) *NotifyError {
 
 // onMM2 takes HDR, SA, VID... and sends MM3: HDR, KE, Ni, NAT-D, NAT-D.
 func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 2"
 	e := &in.e
-	if h.Flags&FlagEncryption != 0 || h.RCookie == ([8]byte{}) {
-		return nil
+	if h.RCookie == ([8]byte{}) {
+		return drop(what, "no responder cookie")
 	}
-	m, err := ParseMessage(msg)
+	ps, err := readPlain(what, h, msg)
 	if err != nil {
-		return nil
+		return err
 	}
-	if ne := notifyFailure(m.Payloads); ne != nil {
-		return ne
+	sa, _, err := readSA(what, ps)
+	if err != nil {
+		return err
 	}
-	sp, ok := findPayload(m.Payloads, PayloadSA)
-	if !ok {
-		return nil
-	}
-	var sa SA
-	if sa.UnmarshalBinary(sp.Body) != nil || len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) == 0 {
-		return nil
+	if len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) == 0 {
+		return drop(what, "SA without one proposal with a transform")
 	}
 	chosen, ok := ikeFromAttrs(sa.Proposals[0].Transforms[0].Attrs)
 	offered := false
@@ -275,15 +279,12 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 	if !offered {
 		return fmt.Errorf("%w: Main Mode transform %v", ErrBadProposal, sa.Proposals[0].Transforms[0].Attrs)
 	}
-	e.k.rfcNATT = containsVID(m.Payloads, VIDRFC3947)
-	draft := false
-	for _, v := range draftNATTVIDs {
-		draft = draft || containsVID(m.Payloads, v)
-	}
-	if !e.k.rfcNATT && !draft {
+	rfc, draft := nattVIDs(ps)
+	if !rfc && !draft {
 		return ErrNoNATT
 	}
-	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
+	e.k.rfcNATT = rfc
+	e.k.peerDPD = containsVID(ps, VIDDPD)
 	e.k.ckyR = h.RCookie
 	e.k.prop = chosen
 
@@ -304,39 +305,36 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 		return err
 	}
 	ck := e.k.cookies()
-	ps := []Payload{
+	mm3 := e.k.plain(ExchangeMain, []Payload{
 		{Type: PayloadKE, Body: in.gxi},
 		{Type: PayloadNonce, Body: in.ni},
 		{Type: e.k.natdType(), Body: natdHash(chosen.Hash, ck[:8], ck[8:], in.cfg.Remote)},
 		{Type: e.k.natdType(), Body: bogus},
-	}
-	b := plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, ps)
+	})
 	in.lastPeer = append([]byte(nil), msg...)
-	in.sendMM(now, b, false, "Main Mode message 3")
+	in.sendMM(now, mm3, false, "Main Mode message 3")
 	in.st = mmWaitMM4
 	return nil
 }
 
 // onMM4 takes HDR, KE, Nr, NAT-D, NAT-D and sends MM5: HDR*, IDii, HASH_I.
 func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 4"
 	e := &in.e
-	if h.Flags&FlagEncryption != 0 || h.RCookie != e.k.ckyR {
-		return nil
+	if h.RCookie != e.k.ckyR {
+		return errNotOurs
 	}
-	m, err := ParseMessage(msg)
+	ps, err := readPlain(what, h, msg)
 	if err != nil {
-		return nil
+		return err
 	}
-	if ne := notifyFailure(m.Payloads); ne != nil {
-		return ne
-	}
-	kx, err := readKeyExchange(m.Payloads)
+	kx, err := readKeyExchange(ps)
 	if err != nil {
-		return nil
+		return dropErr(what, err)
 	}
 	gxy, err := e.k.prop.Group.Group().SharedSecret(in.priv, kx.ke)
 	if err != nil {
-		return nil
+		return dropErr(what, err)
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
@@ -363,23 +361,24 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 
 // onMM6 takes HDR*, IDir, HASH_R; on success phase 1 is up and QM1 goes out.
 func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 6"
 	e := &in.e
-	if h.Flags&FlagEncryption == 0 || h.RCookie != e.k.ckyR {
-		return nil
+	if h.RCookie != e.k.ckyR {
+		return errNotOurs
 	}
-	d, err := e.decrypt(h, msg, e.k.lastP1)
+	d, err := e.decrypt(what, h, msg, e.k.lastP1)
 	if err != nil {
-		return nil
+		return err
 	}
 	idp, ok1 := findPayload(d.ps, PayloadID)
 	hp, ok2 := findPayload(d.ps, PayloadHash)
 	if !ok1 || !ok2 {
-		return nil
+		return drop(what, "no ID or no HASH payload")
 	}
 	ck := e.k.cookies()
 	want := hashR(e.k.prop.Hash, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idp.Body)
 	if !hmac.Equal(want, hp.Body) {
-		return nil // IDir may be 0.0.0.0 (SoftEther); only the hash is checked
+		return drop(what, "HASH_R mismatch") // IDir may be 0.0.0.0 (SoftEther); only the hash is checked
 	}
 	var id ID
 	peer := ""

@@ -35,6 +35,44 @@ func ikeFromAttrs(as []Attr) (suite.IKEProposal, bool) {
 	return p, p.Supported()
 }
 
+// plainPayloads reads a plaintext Main Mode or Informational message named
+// what.
+func plainPayloads(what string, h *Header, msg []byte) ([]Payload, error) {
+	if h.Flags&FlagEncryption != 0 {
+		return nil, drop(what, "encrypted")
+	}
+	m, err := ParseMessage(msg)
+	if err != nil {
+		return nil, dropErr(what, err)
+	}
+	return m.Payloads, nil
+}
+
+// readSA reads the SA payload of Main Mode message 1 or 2 (named what) and
+// returns it with its body, which HASH_I and HASH_R cover.
+func readSA(what string, ps []Payload) (*SA, []byte, error) {
+	sp, ok := findPayload(ps, PayloadSA)
+	if !ok {
+		return nil, nil, drop(what, "no SA payload")
+	}
+	var sa SA
+	if err := sa.UnmarshalBinary(sp.Body); err != nil {
+		return nil, nil, dropErr(what, err)
+	}
+	if len(sa.Proposals) == 0 {
+		return nil, nil, drop(what, "SA without a proposal")
+	}
+	return &sa, sp.Body, nil
+}
+
+// nattVIDs reports which NAT-T vendor IDs ps holds: RFC 3947's, a draft's.
+func nattVIDs(ps []Payload) (rfc, draft bool) {
+	for _, v := range draftNATTVIDs {
+		draft = draft || containsVID(ps, v)
+	}
+	return containsVID(ps, VIDRFC3947), draft
+}
+
 // keyExchange is what Main Mode messages 3 and 4 carry: HDR, KE, Ni (or
 // Nr), and the NAT-D payloads (RFC 3947 §3.2) of either type.
 type keyExchange struct {

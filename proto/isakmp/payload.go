@@ -52,6 +52,23 @@ func parsePayloads(first PayloadType, b []byte) (ps []Payload, raws [][]byte, us
 	return ps, raws, len(b) - len(rest), nil
 }
 
+// parseInner parses the payloads inside an SA (proposals) or a proposal
+// (transforms): a chain starting with type t that fills b exactly, or none
+// when b is empty.
+func parseInner(t PayloadType, b []byte) ([]Payload, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	ps, _, used, err := parsePayloads(t, b)
+	if err != nil {
+		return nil, err
+	}
+	if used != len(b) {
+		return nil, malformed("%d bytes after the %s payloads", len(b)-used, t)
+	}
+	return ps, nil
+}
+
 // appendPayloads appends the chain, filling in Next Payload and lengths.
 // Every body must fit a Payload Length (checkPayloads): true of the chains
 // the FSMs build, whose bodies are at most a few kilobytes.
@@ -378,16 +395,9 @@ func (s *SA) UnmarshalBinary(b []byte) error {
 	if doi != DOIIPsec {
 		return malformed("SA: DOI %d", doi)
 	}
-	first := PayloadProposal
-	if len(r) == 0 {
-		first = PayloadNone
-	}
-	ps, _, used, err := parsePayloads(first, r)
+	ps, err := parseInner(PayloadProposal, r)
 	if err != nil {
 		return err
-	}
-	if used != len(r) {
-		return malformed("SA: %d trailing bytes", len(r)-used)
 	}
 	s.DOI, s.Situation, s.Proposals = doi, sit, nil
 	for _, p := range ps {
@@ -405,15 +415,11 @@ func (s *SA) UnmarshalBinary(b []byte) error {
 		if !ok {
 			return malformed("proposal: SPI size %d", spiSize)
 		}
-		tfirst := PayloadTransform
-		if len(pr) == 0 {
-			tfirst = PayloadNone
-		}
-		ts, _, tused, err := parsePayloads(tfirst, pr)
+		ts, err := parseInner(PayloadTransform, pr)
 		if err != nil {
 			return err
 		}
-		if tused != len(pr) || len(ts) != int(ntr) {
+		if len(ts) != int(ntr) {
 			return malformed("proposal: %d transforms announced, %d present", ntr, len(ts))
 		}
 		prop := Proposal{Num: num, Protocol: proto, SPI: spi}

@@ -126,18 +126,27 @@ func (e *engine) startQM(now time.Time) error {
 	return nil
 }
 
+// handleQuick takes a Quick Mode message once phase 1 is up: a new
+// exchange's message 1, or the next message of one in progress.
 func (e *engine) handleQuick(now time.Time, h *Header, msg []byte) error {
-	if h.MessageID == 0 || h.Flags&FlagEncryption == 0 || !e.up {
-		return nil
+	if h.MessageID == 0 {
+		return drop("Quick Mode", "message ID 0")
 	}
 	q := e.findQM(h.MessageID)
 	if q == nil {
 		return e.qmRespond(now, h, msg)
 	}
+	// What the peer sends in an exchange we know: message 2 if we started
+	// it, else message 3 (or a repeated message 1).
+	what := "Quick Mode 3"
+	if q.initiator {
+		what = "Quick Mode 2"
+	}
 	if q.lastIn != nil && bytes.Equal(q.lastIn, msg) {
-		if q.lastOut != nil {
-			e.send(q.lastOut, e.natt) // the peer missed our answer
+		if q.lastOut == nil {
+			return drop(what, "duplicate")
 		}
+		e.send(q.lastOut, e.natt) // the peer missed our answer
 		return nil
 	}
 	switch {
@@ -146,7 +155,7 @@ func (e *engine) handleQuick(now time.Time, h *Header, msg []byte) error {
 	case !q.initiator && q.state == qmWaitHash3:
 		return e.qmResponderFinish(now, q, h, msg)
 	}
-	return nil
+	return drop(what, "unexpected in state "+q.state.String())
 }
 
 // matchESP maps a transform to our registry if acceptable to us.
@@ -173,6 +182,22 @@ func (e *engine) matchESP(t Transform, acceptable []suite.ESPTransform) (suite.E
 		}
 	}
 	return suite.ESPTransform{}, 0, 0, false
+}
+
+// chooseESP is the first transform of an ESP proposal with a 4-byte SPI
+// that accept takes.
+func chooseESP(props []Proposal, accept func(Transform) bool) (Proposal, Transform, bool) {
+	for _, p := range props {
+		if p.Protocol != ProtoIPsecESP || len(p.SPI) != 4 {
+			continue
+		}
+		for _, t := range p.Transforms {
+			if accept(t) {
+				return p, t, true
+			}
+		}
+	}
+	return Proposal{}, Transform{}, false
 }
 
 // qmPayloads is what Quick Mode messages 1 and 2 carry after their HASH:
@@ -223,24 +248,20 @@ func readQM(ps []Payload) (qmPayloads, error) {
 // qmInitiatorReply handles QM2 (HDR*, HASH(2), SA, Nr, [IDci, IDcr], [NAT-OA])
 // and sends QM3 (HDR*, HASH(3)).
 func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte) error {
-	d, err := e.decrypt(h, msg, q.iv)
+	const what = "Quick Mode 2"
+	d, err := e.decryptHashed(what, h, msg, q.iv, midBytes(q.mid), q.ni)
 	if err != nil {
-		return nil
-	}
-	rest, ok := d.afterHash()
-	if !ok {
-		return nil
-	}
-	want := e.k.prop.Hash.PRF(e.k.skeyidA, midBytes(q.mid), q.ni, rest)
-	if !hmac.Equal(want, d.ps[0].Body) {
-		return nil
+		return err
 	}
 	if ne := notifyFailure(d.ps[1:]); ne != nil {
 		return ne
 	}
 	qp, err := readQM(d.ps[1:])
-	if err != nil || len(qp.sa.Proposals) == 0 {
-		return nil
+	if err != nil {
+		return dropErr(what, err)
+	}
+	if len(qp.sa.Proposals) == 0 {
+		return drop(what, "SA without a proposal")
 	}
 	p := qp.sa.Proposals[0]
 	if p.Protocol != ProtoIPsecESP || len(p.SPI) != 4 || len(p.Transforms) == 0 {
@@ -268,46 +289,25 @@ func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte)
 
 // qmRespond answers a peer-initiated QM1 with QM2.
 func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) error {
+	const what = "Quick Mode 1"
 	iv := phase2IV(e.k.prop.Hash, e.k.lastP1, h.MessageID, e.k.block)
-	d, err := e.decrypt(h, msg, iv)
+	d, err := e.decryptHashed(what, h, msg, iv, midBytes(h.MessageID))
 	if err != nil {
-		return nil
-	}
-	rest, ok := d.afterHash()
-	if !ok {
-		return nil
-	}
-	if !hmac.Equal(e.k.prop.Hash.PRF(e.k.skeyidA, midBytes(h.MessageID), rest), d.ps[0].Body) {
-		return nil
+		return err
 	}
 	qp, err := readQM(d.ps[1:])
 	if err != nil {
-		return nil // with a KE (PFS) too: no answer, the peer will give up
+		return dropErr(what, err) // with a KE (PFS) too: no answer, the peer will give up
 	}
 	ni, ids, natoa := qp.nonce, qp.ids, qp.natoa
-	var chosenProp Proposal
-	var chosenTr Transform
-	var tr suite.ESPTransform
-	var encap uint16
-	var life time.Duration
-	found := false
-	for _, p := range qp.sa.Proposals {
-		if p.Protocol != ProtoIPsecESP || len(p.SPI) != 4 {
-			continue
-		}
-		for _, t := range p.Transforms {
-			if tr, encap, life, ok = e.matchESP(t, e.esp); ok {
-				chosenProp, chosenTr, found = p, t, true
-				break
-			}
-		}
-		if found {
-			break
-		}
-	}
+	chosenProp, chosenTr, found := chooseESP(qp.sa.Proposals, func(t Transform) bool {
+		_, _, _, ok := e.matchESP(t, e.esp)
+		return ok
+	})
 	if !found {
 		return e.sendNotify(Notify{DOI: DOIIPsec, Protocol: ProtoIPsecESP, Type: NotifyNoProposalChosen})
 	}
+	tr, encap, life, _ := e.matchESP(chosenTr, e.esp)
 	spiIn, err := e.newSPI()
 	if err != nil {
 		return err
@@ -345,13 +345,17 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) error {
 
 // qmResponderFinish handles QM3 (HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b)).
 func (e *engine) qmResponderFinish(now time.Time, q *qmEx, h *Header, msg []byte) error {
-	d, err := e.decrypt(h, msg, q.iv)
-	if err != nil || len(d.ps) == 0 || d.ps[0].Type != PayloadHash {
-		return nil
+	const what = "Quick Mode 3"
+	d, err := e.decrypt(what, h, msg, q.iv)
+	if err != nil {
+		return err
+	}
+	if len(d.ps) == 0 || d.ps[0].Type != PayloadHash {
+		return drop(what, "no HASH payload first")
 	}
 	want := e.k.prop.Hash.PRF(e.k.skeyidA, []byte{0}, midBytes(q.mid), q.ni, q.nr)
 	if !hmac.Equal(want, d.ps[0].Body) {
-		return nil
+		return drop(what, "HASH mismatch")
 	}
 	q.iv = d.last
 	q.state = qmDone

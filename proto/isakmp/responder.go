@@ -110,8 +110,8 @@ func (r *Responder) HandleFrom(now time.Time, msg []byte, natt bool) []Action {
 func (r *Responder) handle(now time.Time, msg []byte, natt bool) error {
 	e := &r.e
 	var h Header
-	if h.UnmarshalBinary(msg) != nil {
-		return nil
+	if err := h.UnmarshalBinary(msg); err != nil {
+		return dropErr("ISAKMP", err)
 	}
 	msg = msg[:h.Length]
 	if r.lastIn != nil && bytes.Equal(msg, r.lastIn) && r.lastOut != nil {
@@ -120,20 +120,14 @@ func (r *Responder) handle(now time.Time, msg []byte, natt bool) error {
 		return nil
 	}
 	if r.st != rIdle && (h.ICookie != e.k.ckyI || h.RCookie != e.k.ckyR) {
-		return nil
+		return errNotOurs
 	}
 	e.natt = natt
 	if r.st == rDone {
-		switch h.Exchange {
-		case ExchangeQuick:
-			return e.handleQuick(now, &h, msg)
-		case ExchangeInformational:
-			return e.handleInfo(now, &h, msg)
-		}
-		return nil
+		return e.handlePhase2(now, &h, msg, r.st)
 	}
 	if h.Exchange != ExchangeMain {
-		return nil
+		return unexpected(h.Exchange, r.st)
 	}
 	switch r.st {
 	case rIdle:
@@ -152,29 +146,23 @@ func (r *Responder) answer(in, out []byte) {
 }
 
 func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 1"
 	e := &r.e
-	if h.RCookie != ([8]byte{}) || h.Flags&FlagEncryption != 0 {
-		return nil
+	if h.RCookie != ([8]byte{}) {
+		return drop(what, "responder cookie set")
 	}
-	m, err := ParseMessage(msg)
+	ps, err := plainPayloads(what, h, msg)
 	if err != nil {
-		return nil
+		return err
 	}
-	sp, ok := findPayload(m.Payloads, PayloadSA)
-	if !ok {
-		return nil
+	sa, saB, err := readSA(what, ps)
+	if err != nil {
+		return err
 	}
-	var sa SA
-	if sa.UnmarshalBinary(sp.Body) != nil || len(sa.Proposals) == 0 {
-		return nil
-	}
-	rfc := containsVID(m.Payloads, VIDRFC3947) && !r.cfg.DraftNATT
-	draft := false
-	for _, v := range draftNATTVIDs {
-		draft = draft || containsVID(m.Payloads, v)
-	}
+	rfc, draft := nattVIDs(ps)
+	rfc = rfc && !r.cfg.DraftNATT
 	if !rfc && !draft {
-		return nil // SoftEther drops MM1 without a NAT-T vendor ID
+		return drop(what, "no NAT-T vendor ID") // as SoftEther does
 	}
 	var chosen Transform
 	var prop suite.IKEProposal
@@ -207,33 +195,29 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
 	e.k.ckyI = h.ICookie
 	copy(e.k.ckyR[:], cky)
 	e.k.prop, e.k.rfcNATT = prop, rfc
-	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
-	r.saiB = append([]byte(nil), sp.Body...)
+	e.k.peerDPD = containsVID(ps, VIDDPD)
+	r.saiB = append([]byte(nil), saB...)
 	chosen.Num = 1 // SoftEther always numbers the chosen transform 1
 	reply := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{{Num: 1, Protocol: ProtoISAKMP, Transforms: []Transform{chosen}}}}
 	vid := VIDDraft02NL
 	if rfc {
 		vid = VIDRFC3947
 	}
-	b := plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain},
-		[]Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}})
 	r.st = rWaitMM3
-	r.answer(msg, b)
+	r.answer(msg, e.k.plain(ExchangeMain, []Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}}))
 	return nil
 }
 
 func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 3"
 	e := &r.e
-	if h.Flags&FlagEncryption != 0 {
-		return nil
-	}
-	m, err := ParseMessage(msg)
+	ps, err := plainPayloads(what, h, msg)
 	if err != nil {
-		return nil
+		return err
 	}
-	kx, err := readKeyExchange(m.Payloads)
+	kx, err := readKeyExchange(ps)
 	if err != nil {
-		return nil
+		return dropErr(what, err)
 	}
 	grp := e.k.prop.Group.Group()
 	priv, pub, err := grp.GenerateKey(e.rand)
@@ -242,7 +226,7 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
 	}
 	gxy, err := grp.SharedSecret(priv, kx.ke)
 	if err != nil {
-		return nil
+		return dropErr(what, err)
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
@@ -274,44 +258,49 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
 	if err := e.deriveKeys(r.cfg.PSK, r.ni, r.nr, gxy, r.gxi, r.gxr); err != nil {
 		return err
 	}
-	ps := []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
+	ps = []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
 	if len(natd) > 0 {
 		ps = append(ps, Payload{Type: e.k.natdType(), Body: first},
 			Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], r.cfg.Local)})
 	}
-	b := plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, ps)
 	r.st = rWaitMM5
-	r.answer(msg, b)
+	r.answer(msg, e.k.plain(ExchangeMain, ps))
 	return nil
 }
 
 func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 5"
 	e := &r.e
 	if h.Flags&FlagEncryption == 0 {
-		return nil
+		return drop(what, "not encrypted")
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
-	d, err := e.decrypt(h, msg, e.k.lastP1)
-	ok := err == nil
+	d, err := e.decrypt(what, h, msg, e.k.lastP1)
 	var idp, hp Payload
-	if ok {
+	if err == nil {
 		var ok1, ok2 bool
 		idp, ok1 = findPayload(d.ps, PayloadID)
 		hp, ok2 = findPayload(d.ps, PayloadHash)
-		ok = ok1 && ok2 && hmac.Equal(hp.Body, hashI(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idp.Body))
+		switch {
+		case !ok1 || !ok2:
+			err = drop(what, "no ID or no HASH payload")
+		case !hmac.Equal(hp.Body, hashI(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idp.Body)):
+			err = drop(what, "HASH_I mismatch")
+		}
 	}
-	if !ok {
+	if err != nil {
+		// With a wrong PSK the message does not decrypt to payloads, or
+		// HASH_I differs: either way the peer gets OnBadPSK's answer.
 		r.mm5Rejections++
 		switch r.cfg.OnBadPSK {
 		case BadPSKResendMM4:
 			e.send(r.lastOut, e.natt)
 		case BadPSKNotify:
 			n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyAuthenticationFailed}
-			e.send(plainMessage(Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeInformational},
-				[]Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
+			e.send(e.k.plain(ExchangeInformational, []Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
 		}
-		return nil
+		return err
 	}
 	e.k.lastP1 = d.last
 	idB := addrIDBody(r.cfg.IDAddr, 0, 0)
