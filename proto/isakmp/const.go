@@ -251,6 +251,12 @@ var (
 	draftNATTVIDs = [][]byte{VIDDraft02, VIDDraft02NL, VIDDraft03, VIDDraft00}
 )
 
+// RekeyGrace is how long an old IPsec SA pair is kept after a re-key (then
+// deleted): its inbound half keeps decrypting what the peer sent before it
+// switched. The tunnel keeps the inbound SAs of a replaced IKE SA as long.
+// An implementation choice, not from an RFC.
+const RekeyGrace = 10 * time.Second
+
 // Implementation tunables (not from an RFC).
 const (
 	defaultSALifetime   = time.Hour
@@ -261,7 +267,6 @@ const (
 	nonceLen            = 32               // ours; minNonceLen..maxNonceLen
 	rekeyFraction       = 0.85             // re-key at 85% of the SA lifetime ...
 	rekeyJitterFraction = 0.05             // ... minus up to 5% random jitter
-	rekeyGrace          = 10 * time.Second // old SA kept after a re-key
 	qmKeep              = 60 * time.Second // finished QM kept to answer duplicates
 	dpdInterval         = 10 * time.Second // responder R-U-THERE interval (SoftEther)
 	pskMismatchRepeats  = 2                // MM4 repeats after MM5 → ErrPSKMismatch

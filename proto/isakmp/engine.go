@@ -62,12 +62,13 @@ func (k *ikeSA) encapMode() uint16 {
 // Informational, re-key, SA bookkeeping) shared by Initiator and Responder.
 type engine struct {
 	rand       io.Reader
-	client     bool
+	client     bool // the Initiator: re-keys at a jittered fraction of each lifetime
 	esp        []suite.ESPTransform
 	saLife     time.Duration
+	ikeLife    time.Duration // client: the IKE SA lifetime (re-authentication time)
 	retxBase   time.Duration
 	maxRetx    int
-	rekeyAfter func(e *engine, life time.Duration) (time.Duration, error) // 0: no re-key
+	fixedRekey time.Duration // not client: re-key this long after each SA pair; 0: never
 
 	k      ikeSA
 	keyed  bool  // phase-1 keys exist (from MM4 on)
@@ -81,6 +82,8 @@ type engine struct {
 	nChild int
 
 	rekeyAt   time.Time
+	upAt      time.Time // when phase 1 completed
+	reauthAt  time.Time // client: when to replace the IKE SA; zero until its first SA pair
 	ikeExpire time.Time
 
 	ids   []Payload // ID payloads we send as Quick Mode initiator

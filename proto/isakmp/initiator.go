@@ -112,7 +112,7 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	}
 	in := &Initiator{cfg: cfg}
 	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, saLife: cfg.SALifetime,
-		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits, rekeyAfter: clientRekeyAfter}
+		ikeLife: cfg.IKELifetime, retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits}
 	return in, nil
 }
 
@@ -390,6 +390,7 @@ func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) error {
 	in.st = mmDone
 	in.priv = nil
 	e.up = true
+	e.upAt = now
 	e.ikeExpire = now.Add(in.cfg.IKELifetime)
 	e.ids = []Payload{
 		{Type: PayloadID, Body: addrIDBody(in.cfg.Local.Addr(), ipProtoUDP, L2TPPort)},
@@ -435,6 +436,15 @@ func (in *Initiator) Deadline() time.Time {
 // SPIs) and for the IKE SA, even after a failure; nothing is retransmitted
 // and the FSM ignores all input afterwards.
 func (in *Initiator) Close(now time.Time) []Action { return in.e.close() }
+
+// ReauthAt is when this IKE SA should be replaced by a new Main Mode
+// (re-authentication), well before it expires: the time phase 1 completed
+// plus 85% of Config.IKELifetime less up to 5% of jitter, the rule the
+// Initiator re-keys its IPsec SAs by. It is fixed once, when the first
+// IPsec SA pair comes up, with that pair's jitter draw (no extra
+// randomness); zero before then. The Initiator does not act on it: the
+// caller starts the new Main Mode.
+func (in *Initiator) ReauthAt() time.Time { return in.e.reauthAt }
 
 // Rekey starts a Quick Mode now (normally the FSM schedules it itself).
 func (in *Initiator) Rekey(now time.Time) []Action {

@@ -384,7 +384,7 @@ func (e *engine) childUp(now time.Time, q *qmEx) error {
 	e.nChild++
 	for _, old := range e.sas {
 		if old.retireAt.IsZero() {
-			old.retireAt = now.Add(rekeyGrace)
+			old.retireAt = now.Add(RekeyGrace)
 			if old.hardEnd.Before(old.retireAt) {
 				old.retireAt = old.hardEnd
 			}
@@ -392,18 +392,7 @@ func (e *engine) childUp(now time.Time, q *qmEx) error {
 	}
 	e.sas = append(e.sas, &liveSA{sa: sa, up: now, hardEnd: now.Add(q.life)})
 	e.out = append(e.out, ChildSAUp{SA: sa, Rekey: rekey})
-	e.rekeyAt = time.Time{}
-	if e.rekeyAfter == nil {
-		return nil
-	}
-	d, err := e.rekeyAfter(e, q.life)
-	if err != nil {
-		return err
-	}
-	if d > 0 {
-		e.rekeyAt = now.Add(d)
-	}
-	return nil
+	return e.scheduleRekey(now, q.life)
 }
 
 // removeSA drops e.sas[i] with ChildSAGone, optionally sending our Delete.

@@ -91,7 +91,7 @@ func NewResponder(cfg ResponderConfig) *Responder {
 	r := &Responder{cfg: cfg}
 	r.e = engine{rand: cfg.Rand, esp: cfg.ESP, saLife: defaultSALifetime,
 		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits,
-		rekeyAfter: func(*engine, time.Duration) (time.Duration, error) { return cfg.RekeyAfter, nil }}
+		fixedRekey: cfg.RekeyAfter}
 	return r
 }
 

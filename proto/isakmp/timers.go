@@ -1,6 +1,7 @@
 package isakmp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 )
@@ -118,12 +119,36 @@ func (e *engine) deadline() time.Time {
 	return minTime(t, e.ikeExpire)
 }
 
-// clientRekeyAfter: 85% of the lifetime minus up to 5% random jitter.
-func clientRekeyAfter(e *engine, life time.Duration) (time.Duration, error) {
-	j, err := e.randBytes(2)
-	if err != nil {
-		return 0, err
+// scheduleRekey sets when to re-key the SA pair that came up at now with
+// lifetime life. The client draws a jitter for it; with the same draw its
+// first SA pair also fixes when to re-authenticate (ReauthAt).
+func (e *engine) scheduleRekey(now time.Time, life time.Duration) error {
+	e.rekeyAt = time.Time{}
+	if !e.client {
+		if e.fixedRekey > 0 {
+			e.rekeyAt = now.Add(e.fixedRekey)
+		}
+		return nil
 	}
-	frac := float64(uint16(j[0])<<8|uint16(j[1])) / 65535
-	return time.Duration(float64(life)*rekeyFraction - float64(life)*rekeyJitterFraction*frac), nil
+	b, err := e.randBytes(2)
+	if err != nil {
+		return err
+	}
+	j := binary.BigEndian.Uint16(b)
+	if d := replaceAfter(life, j); d > 0 {
+		e.rekeyAt = now.Add(d)
+	}
+	if e.reauthAt.IsZero() {
+		e.reauthAt = e.upAt.Add(replaceAfter(e.ikeLife, j))
+	}
+	return nil
+}
+
+// replaceAfter is how long after an SA of lifetime life came up the client
+// replaces it: at 85% of the lifetime less up to 5% of jitter, j/65535 of
+// it, so that clients spread out and the SA never runs out under the link.
+// The one rule for IPsec SA re-keys and IKE SA re-authentication.
+func replaceAfter(life time.Duration, j uint16) time.Duration {
+	frac := float64(j) / 65535
+	return time.Duration(float64(life)*rekeyFraction - float64(life)*rekeyJitterFraction*frac)
 }
