@@ -6,7 +6,7 @@ import (
 	"github.com/l2tpctl/l2tpctl/proto/suite"
 )
 
-// Action is what an FSM asks the tunnel layer to do.
+// Action is what an FSM asks the tunnel layer to do, or tells it.
 type Action interface{ isAction() }
 
 // Send is one ISAKMP message. NATT=false: send to the peer's port 500
@@ -37,7 +37,7 @@ type ChildSAUp struct {
 type ChildSAInbound struct{ SA ChildSA }
 
 // ChildSAGone says an old SA pair may now be removed (peer Delete, the old
-// pair after a re-key plus grace period, or expiry).
+// pair RekeyGrace after a re-key, or expiry).
 type ChildSAGone struct{ InSPI, OutSPI uint32 }
 
 // Dropped says a received message was ignored; Reason says why ("Quick

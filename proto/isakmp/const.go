@@ -265,7 +265,7 @@ const (
 	maxRetxWait         = 8 * time.Second
 	defaultMaxRetx      = 5
 	nonceLen            = 32               // ours; minNonceLen..maxNonceLen
-	rekeyFraction       = 0.85             // re-key at 85% of the SA lifetime ...
+	rekeyFraction       = 0.85             // replace an SA (re-key, re-authenticate) at 85% of its lifetime ...
 	rekeyJitterFraction = 0.05             // ... minus up to 5% random jitter
 	qmKeep              = 60 * time.Second // finished QM kept to answer duplicates
 	dpdInterval         = 10 * time.Second // responder R-U-THERE interval (SoftEther)

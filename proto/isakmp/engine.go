@@ -58,8 +58,10 @@ func (k *ikeSA) encapMode() uint16 {
 	return EncapUDPTransportDraft
 }
 
-// engine is the post-phase-1 machinery (Quick Mode in both roles,
-// Informational, re-key, SA bookkeeping) shared by Initiator and Responder.
+// engine is what the Initiator and the Responder share: the phase-1 keys
+// once derived, Quick Mode in both roles, Informational, re-key and SA
+// bookkeeping, and the outcome of each call (the queued actions, and why
+// the FSM stopped).
 type engine struct {
 	rand       io.Reader
 	client     bool // the Initiator: re-keys at a jittered fraction of each lifetime

@@ -20,8 +20,9 @@ var (
 	ErrNoNATT = errors.New("isakmp: the server does not support NAT traversal (no RFC 3947 or draft NAT-T vendor ID)")
 	// ErrBadProposal: the peer chose something we did not offer.
 	ErrBadProposal = errors.New("isakmp: the server chose a proposal we did not offer")
-	// ErrIKEExpired: the IKE SA lifetime ran out. Re-authentication (a new
-	// Main Mode) is not implemented; the tunnel layer reconnects.
+	// ErrIKEExpired: the IKE SA lifetime ran out. The tunnel replaces an IKE
+	// SA before then with a new Main Mode (re-authentication) at
+	// Initiator.ReauthAt; this is the failure of one that was not replaced.
 	ErrIKEExpired = errors.New("isakmp: IKE SA lifetime expired")
 	// ErrConfig: invalid Config.
 	ErrConfig = errors.New("isakmp: invalid configuration")

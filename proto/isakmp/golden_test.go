@@ -1,9 +1,8 @@
 package isakmp
 
-// Golden vectors. The expected values were computed by
-// /tmp/golden/gen.py (throwaway), which imports the prf/expand/keymat and
-// encoder functions of shared/peers/softether/probe.py (Python hashlib/hmac,
-// independent of this Go code) with the fixed inputs below.
+// Golden vectors. The expected values were computed with the fixed inputs
+// below by a throwaway Python program (hashlib/hmac) whose prf, key
+// expansion, KEYMAT and payload encoders are independent of this Go code.
 
 import (
 	"bytes"

@@ -22,7 +22,7 @@ type Config struct {
 	Proposals      []suite.IKEProposal  // nil → suite.DefaultIKEProposals()
 	ESP            []suite.ESPTransform // nil → suite.DefaultESPTransforms()
 	SALifetime     time.Duration        // Quick Mode proposal lifetime (default 1h)
-	IKELifetime    time.Duration        // default 8h; at expiry: Fail(ErrIKEExpired)
+	IKELifetime    time.Duration        // default 8h; re-authenticate at ReauthAt; at expiry: Fail(ErrIKEExpired)
 	RetransmitBase time.Duration        // default 1s, doubling, each wait capped at 8s
 	MaxRetransmits int                  // default 5, then Fail(ErrNoResponse)
 }
@@ -31,7 +31,7 @@ type Config struct {
 //
 //	mmIdle --Start/MM1--> mmWaitMM2 --MM2/MM3--> mmWaitMM4 --MM4/MM5--> mmWaitMM6
 //	mmWaitMM6 --MM6 (HASH_R ok)/Phase1Up, QM1--> mmDone
-//	any --retransmit budget spent, fatal notify, MM4 repeated--> Fail
+//	any --retransmit budget spent, fatal notify, MM4 repeated, no randomness--> Fail
 type mmState uint8
 
 const (

@@ -7,7 +7,8 @@ import (
 )
 
 // What both Main Mode roles share: the phase-1 transform attributes and the
-// reading of messages 3 and 4.
+// reading of plaintext messages (the SA and NAT-T vendor IDs of messages 1
+// and 2, the key exchange of messages 3 and 4).
 
 func ikeAttrs(p suite.IKEProposal, life time.Duration) []Attr {
 	return []Attr{

@@ -365,7 +365,7 @@ func (s *SA) check() error {
 }
 
 // append appends the SA body, which must pass check: true of the SAs the
-// FSMs build (at most 255 transforms of a few attributes each, or one
+// FSMs build (at most maxChain transforms of a few attributes each, or one
 // transform as the peer sent it).
 func (s *SA) append(b []byte) []byte {
 	b = wire.AppendUint32(b, s.DOI)
