@@ -258,13 +258,13 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
 	if err := e.deriveKeys(r.cfg.PSK, r.ni, r.nr, gxy, r.gxi, r.gxr); err != nil {
 		return err
 	}
-	ps = []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
+	mm4 := []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
 	if len(natd) > 0 {
-		ps = append(ps, Payload{Type: e.k.natdType(), Body: first},
+		mm4 = append(mm4, Payload{Type: e.k.natdType(), Body: first},
 			Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], r.cfg.Local)})
 	}
 	r.st = rWaitMM5
-	r.answer(msg, e.k.plain(ExchangeMain, ps))
+	r.answer(msg, e.k.plain(ExchangeMain, mm4))
 	return nil
 }
 
