@@ -6,7 +6,7 @@ import (
 	"github.com/l2tpctl/l2tpctl/proto/suite"
 )
 
-// Action is what an FSM asks the tunnel layer to do.
+// Action is what an FSM asks the tunnel layer to do, or tells it.
 type Action interface{ isAction() }
 
 // Send is one ISAKMP message. NATT=false: send to the peer's port 500
@@ -37,10 +37,16 @@ type ChildSAUp struct {
 type ChildSAInbound struct{ SA ChildSA }
 
 // ChildSAGone says an old SA pair may now be removed (peer Delete, the old
-// pair after a re-key plus grace period, or expiry).
+// pair RekeyGrace after a re-key, or expiry).
 type ChildSAGone struct{ InSPI, OutSPI uint32 }
 
-// Fail is fatal; the FSM is dead afterwards.
+// Dropped says a received message was ignored; Reason says why ("Quick
+// Mode 2: HASH mismatch", "not our cookies"), for -v logs and counters. It
+// is never fatal, and Reason never holds key material.
+type Dropped struct{ Reason string }
+
+// Fail is fatal. An FSM reports at most one; afterwards it ignores all input
+// (Close still sends its Deletes).
 type Fail struct{ Err error }
 
 func (Send) isAction()           {}
@@ -48,6 +54,7 @@ func (Phase1Up) isAction()       {}
 func (ChildSAUp) isAction()      {}
 func (ChildSAInbound) isAction() {}
 func (ChildSAGone) isAction()    {}
+func (Dropped) isAction()        {}
 func (Fail) isAction()           {}
 
 // ChildSA is a negotiated ESP SA pair with its keys.

@@ -162,8 +162,11 @@ const (
 	ipProtoUDP              uint8  = 17
 	defaultNATTPort         uint16 = 4500 // Ref: RFC 3947 §4
 	ikePort                 uint16 = 500  // Ref: RFC 2408 §2.5.2
+	minNonceLen                    = 8    // Ref: RFC 2409 §5
+	maxNonceLen                    = 256  // Ref: RFC 2409 §5
 	headerLen                      = 28
 	genericPayloadHeaderLen        = 4
+	maxPayloadBody                 = 0xffff - genericPayloadHeaderLen // Payload Length is 16 bits
 )
 
 // NotifyType is a Notify Message Type. Ref: RFC 2408 §3.14.1 (errors 1-30,
@@ -248,6 +251,12 @@ var (
 	draftNATTVIDs = [][]byte{VIDDraft02, VIDDraft02NL, VIDDraft03, VIDDraft00}
 )
 
+// RekeyGrace is how long an old IPsec SA pair is kept after a re-key (then
+// deleted): its inbound half keeps decrypting what the peer sent before it
+// switched. The tunnel keeps the inbound SAs of a replaced IKE SA as long.
+// An implementation choice, not from an RFC.
+const RekeyGrace = 10 * time.Second
+
 // Implementation tunables (not from an RFC).
 const (
 	defaultSALifetime   = time.Hour
@@ -255,23 +264,29 @@ const (
 	defaultRetxBase     = time.Second
 	maxRetxWait         = 8 * time.Second
 	defaultMaxRetx      = 5
-	nonceLen            = 32               // RFC 2409 §5: 8..256 bytes
-	rekeyFraction       = 0.85             // re-key at 85% of the SA lifetime ...
+	nonceLen            = 32               // ours; minNonceLen..maxNonceLen
+	rekeyFraction       = 0.85             // replace an SA (re-key, re-authenticate) at 85% of its lifetime ...
 	rekeyJitterFraction = 0.05             // ... minus up to 5% random jitter
-	rekeyGrace          = 10 * time.Second // old SA kept after a re-key
 	qmKeep              = 60 * time.Second // finished QM kept to answer duplicates
 	dpdInterval         = 10 * time.Second // responder R-U-THERE interval (SoftEther)
 	pskMismatchRepeats  = 2                // MM4 repeats after MM5 → ErrPSKMismatch
+	maxChain            = 64               // payloads in one chain (message, SA, proposal) we parse
 )
 
-func (s mmState) String() string {
-	return [...]string{"idle", "wait-MM2", "wait-MM4", "wait-MM6", "established"}[s]
-}
+var (
+	mmStateNames = []string{"idle", "wait-MM2", "wait-MM4", "wait-MM6", "established"}
+	rStateNames  = []string{"idle", "wait-MM3", "wait-MM5", "established"}
+	qmStateNames = []string{"wait-reply", "wait-HASH(3)", "done"}
+)
 
-func (s rState) String() string {
-	return [...]string{"idle", "wait-MM3", "wait-MM5", "established"}[s]
-}
+func (s mmState) String() string { return enumName(mmStateNames, s, "mm-state") }
+func (s rState) String() string  { return enumName(rStateNames, s, "r-state") }
+func (s qmState) String() string { return enumName(qmStateNames, s, "qm-state") }
 
-func (s qmState) String() string {
-	return [...]string{"wait-reply", "wait-HASH(3)", "done"}[s]
+// enumName is names[v], or "prefix(v)" for a value past the table.
+func enumName[T ~uint8](names []string, v T, prefix string) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return fmt.Sprintf("%s(%d)", prefix, uint8(v))
 }

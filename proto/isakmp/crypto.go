@@ -2,7 +2,6 @@ package isakmp
 
 import (
 	"crypto/cipher"
-	"fmt"
 	"net/netip"
 
 	"github.com/l2tpctl/l2tpctl/proto/internal/wire"
@@ -94,16 +93,10 @@ func natdHash(h suite.HashID, ckyI, ckyR []byte, ap netip.AddrPort) []byte {
 }
 
 // cbcEncrypt pads plain with zeros to the block size (RFC 2408 §3.1: the
-// padding is not announced) and encrypts it. It returns the ciphertext.
-func cbcEncrypt(key, iv, plain []byte) ([]byte, error) {
-	blk, err := suite.NewCBC(key)
-	if err != nil {
-		return nil, err
-	}
+// padding is not announced) and encrypts it. It returns the ciphertext. iv
+// must be one block: the IVs of phase1IV, phase2IV and lastBlock are.
+func cbcEncrypt(blk cipher.Block, iv, plain []byte) []byte {
 	bs := blk.BlockSize()
-	if len(iv) != bs {
-		return nil, fmt.Errorf("isakmp: IV of %d bytes", len(iv))
-	}
 	n := (len(plain) + bs - 1) / bs * bs
 	if n == 0 {
 		n = bs
@@ -111,17 +104,14 @@ func cbcEncrypt(key, iv, plain []byte) ([]byte, error) {
 	buf := make([]byte, n)
 	copy(buf, plain)
 	cipher.NewCBCEncrypter(blk, iv).CryptBlocks(buf, buf)
-	return buf, nil
+	return buf
 }
 
-// cbcDecrypt decrypts ct (a whole number of blocks, at least one).
-func cbcDecrypt(key, iv, ct []byte) ([]byte, error) {
-	blk, err := suite.NewCBC(key)
-	if err != nil {
-		return nil, err
-	}
+// cbcDecrypt decrypts ct, which must be a whole number of blocks, at least
+// one. iv must be one block.
+func cbcDecrypt(blk cipher.Block, iv, ct []byte) ([]byte, error) {
 	bs := blk.BlockSize()
-	if len(ct) == 0 || len(ct)%bs != 0 || len(iv) != bs {
+	if len(ct) == 0 || len(ct)%bs != 0 {
 		return nil, malformed("ciphertext of %d bytes", len(ct))
 	}
 	out := make([]byte, len(ct))

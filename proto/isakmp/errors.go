@@ -20,13 +20,17 @@ var (
 	ErrNoNATT = errors.New("isakmp: the server does not support NAT traversal (no RFC 3947 or draft NAT-T vendor ID)")
 	// ErrBadProposal: the peer chose something we did not offer.
 	ErrBadProposal = errors.New("isakmp: the server chose a proposal we did not offer")
-	// ErrIKEExpired: the IKE SA lifetime ran out. Re-authentication (a new
-	// Main Mode) is not implemented; the tunnel layer reconnects.
+	// ErrIKEExpired: the IKE SA lifetime ran out. The tunnel replaces an IKE
+	// SA before then with a new Main Mode (re-authentication) at
+	// Initiator.ReauthAt; this is the failure of one that was not replaced.
 	ErrIKEExpired = errors.New("isakmp: IKE SA lifetime expired")
 	// ErrConfig: invalid Config.
 	ErrConfig = errors.New("isakmp: invalid configuration")
 	// ErrMalformed: a message or payload could not be parsed.
 	ErrMalformed = errors.New("isakmp: malformed message")
+	// ErrUnencodable: a value given to an AppendBinary or MarshalBinary
+	// method does not fit the wire format (a length field, a count).
+	ErrUnencodable = errors.New("isakmp: value cannot be encoded")
 )
 
 // NotifyError is a fatal Notify received from the peer.
@@ -39,6 +43,26 @@ func (e *NotifyError) Error() string {
 	return fmt.Sprintf("isakmp: server sent %s (%d)", NotifyType(e.Type), e.Type)
 }
 
+// malformedError is an ErrMalformed with what was wrong.
+type malformedError struct{ detail string }
+
+func (e *malformedError) Error() string        { return ErrMalformed.Error() + ": " + e.detail }
+func (e *malformedError) Is(target error) bool { return target == ErrMalformed }
+
 func malformed(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, a...)...)
+	return &malformedError{detail: fmt.Sprintf(format, a...)}
+}
+
+// detail is err's text for a Dropped reason: a malformedError's detail,
+// else the whole message.
+func detail(err error) string {
+	var m *malformedError
+	if errors.As(err, &m) {
+		return m.detail
+	}
+	return err.Error()
+}
+
+func unencodable(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnencodable}, a...)...)
 }

@@ -3,6 +3,7 @@ package isakmp
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"net/netip"
 	"os"
 	"testing"
@@ -118,13 +119,36 @@ func FuzzInitiatorHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, state byte, msg []byte) {
 		in := initiatorAt(t, c, int(state%5))
 		now := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
-		in.Handle(now, msg)
-		in.Handle(now, msg)
+		checkActions(t, in.Handle(now, msg))
+		checkActions(t, in.Handle(now, msg))
 		if d := in.Deadline(); !d.IsZero() {
-			in.Tick(d)
+			checkActions(t, in.Tick(d))
 		}
-		in.Close(now)
+		checkActions(t, in.Close(now))
 	})
+}
+
+// checkActions: malformed input is dropped with a reason, never fatal, and
+// an FSM fails at most once.
+func checkActions(t *testing.T, acts []Action) {
+	t.Helper()
+	fails := 0
+	for _, a := range acts {
+		switch a := a.(type) {
+		case Dropped:
+			if a.Reason == "" {
+				t.Fatal("Dropped without a reason")
+			}
+		case Fail:
+			fails++
+			if errors.Is(a.Err, ErrMalformed) {
+				t.Fatalf("malformed input is fatal: %v", a.Err)
+			}
+		}
+	}
+	if fails > 1 {
+		t.Fatalf("%d Fail actions", fails)
+	}
 }
 
 // responderAt drives a Responder with a deterministic Initiator until it
@@ -169,12 +193,12 @@ func FuzzResponderHandle(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, state byte, msg []byte) {
 		r, _ := responderAt(t, int(state%5))
-		r.HandleFrom(t0, msg, true)
-		r.HandleFrom(t0, msg, false)
+		checkActions(t, r.HandleFrom(t0, msg, true))
+		checkActions(t, r.HandleFrom(t0, msg, false))
 		if d := r.Deadline(); !d.IsZero() {
-			r.Tick(d)
+			checkActions(t, r.Tick(d))
 		}
-		r.Rekey(t0)
-		r.Close(t0)
+		checkActions(t, r.Rekey(t0))
+		checkActions(t, r.Close(t0))
 	})
 }

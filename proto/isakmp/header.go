@@ -31,14 +31,16 @@ type Header struct {
 	Length           uint32 // whole message incl. header
 }
 
-// AppendBinary appends the 28-byte header.
-func (h *Header) AppendBinary(b []byte) ([]byte, error) {
+// AppendBinary appends the 28-byte header as it is (Length included). It
+// never fails.
+func (h *Header) AppendBinary(b []byte) ([]byte, error) { return h.append(b), nil }
+
+func (h *Header) append(b []byte) []byte {
 	b = append(b, h.ICookie[:]...)
 	b = append(b, h.RCookie[:]...)
 	b = append(b, uint8(h.NextPayload), h.Version, uint8(h.Exchange), h.Flags)
 	b = wire.AppendUint32(b, h.MessageID)
-	b = wire.AppendUint32(b, h.Length)
-	return b, nil
+	return wire.AppendUint32(b, h.Length)
 }
 
 // UnmarshalBinary parses the header from the start of b and checks that

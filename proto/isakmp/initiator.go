@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"time"
 
@@ -21,7 +22,7 @@ type Config struct {
 	Proposals      []suite.IKEProposal  // nil → suite.DefaultIKEProposals()
 	ESP            []suite.ESPTransform // nil → suite.DefaultESPTransforms()
 	SALifetime     time.Duration        // Quick Mode proposal lifetime (default 1h)
-	IKELifetime    time.Duration        // default 8h; at expiry: Fail(ErrIKEExpired)
+	IKELifetime    time.Duration        // default 8h; re-authenticate at ReauthAt; at expiry: Fail(ErrIKEExpired)
 	RetransmitBase time.Duration        // default 1s, doubling, each wait capped at 8s
 	MaxRetransmits int                  // default 5, then Fail(ErrNoResponse)
 }
@@ -30,7 +31,7 @@ type Config struct {
 //
 //	mmIdle --Start/MM1--> mmWaitMM2 --MM2/MM3--> mmWaitMM4 --MM4/MM5--> mmWaitMM6
 //	mmWaitMM6 --MM6 (HASH_R ok)/Phase1Up, QM1--> mmDone
-//	any --retransmit budget spent, fatal notify, MM4 repeated--> Fail
+//	any --retransmit budget spent, fatal notify, MM4 repeated, no randomness--> Fail
 type mmState uint8
 
 const (
@@ -80,8 +81,9 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	if cfg.ESP == nil {
 		cfg.ESP = suite.DefaultESPTransforms()
 	}
-	if len(cfg.Proposals) == 0 || len(cfg.Proposals) > 255 || len(cfg.ESP) == 0 || len(cfg.ESP) > 255 {
-		return nil, fmt.Errorf("%w: need 1..255 IKE proposals and ESP transforms", ErrConfig)
+	// As many as our own parser takes in one proposal.
+	if len(cfg.Proposals) == 0 || len(cfg.Proposals) > maxChain || len(cfg.ESP) == 0 || len(cfg.ESP) > maxChain {
+		return nil, fmt.Errorf("%w: need 1..%d IKE proposals and ESP transforms", ErrConfig, maxChain)
 	}
 	for _, p := range cfg.Proposals {
 		if !p.Supported() {
@@ -92,6 +94,9 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 		if !t.Supported() {
 			return nil, fmt.Errorf("%w: unsupported ESP transform %v", ErrConfig, t)
 		}
+	}
+	if cfg.SALifetime/time.Second > math.MaxUint32 || cfg.IKELifetime/time.Second > math.MaxUint32 {
+		return nil, fmt.Errorf("%w: lifetimes must fit 32 bits of seconds", ErrConfig)
 	}
 	if cfg.SALifetime <= 0 {
 		cfg.SALifetime = defaultSALifetime
@@ -107,71 +112,38 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	}
 	in := &Initiator{cfg: cfg}
 	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, saLife: cfg.SALifetime,
-		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits, rekeyAfter: clientRekeyAfter}
+		ikeLife: cfg.IKELifetime, retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits}
 	return in, nil
-}
-
-// clientRekeyAfter: 85% of the lifetime minus up to 5% random jitter.
-func clientRekeyAfter(e *engine, life time.Duration) time.Duration {
-	j := e.randBytes(2)
-	if len(j) < 2 {
-		return 0
-	}
-	frac := float64(uint16(j[0])<<8|uint16(j[1])) / 65535
-	return time.Duration(float64(life)*rekeyFraction - float64(life)*rekeyJitterFraction*frac)
-}
-
-func ikeAttrs(p suite.IKEProposal, life time.Duration) []Attr {
-	return []Attr{
-		tvAttr(AttrEncryption, uint16(p.Enc)),
-		tvAttr(AttrKeyLength, uint16(p.KeyBits)),
-		tvAttr(AttrHash, uint16(p.Hash)),
-		tvAttr(AttrAuthMethod, AuthPreSharedKey),
-		tvAttr(AttrGroup, uint16(p.Group)),
-		tvAttr(AttrLifeType, LifeTypeSeconds),
-		lifeAttr(AttrLifeDuration, uint32(life/time.Second)),
-	}
-}
-
-// ikeFromAttrs maps phase-1 transform attributes to a proposal.
-func ikeFromAttrs(as []Attr) (suite.IKEProposal, bool) {
-	enc, ok1 := findAttr(as, AttrEncryption)
-	kl, _ := findAttr(as, AttrKeyLength)
-	h, ok2 := findAttr(as, AttrHash)
-	g, ok3 := findAttr(as, AttrGroup)
-	auth, ok4 := findAttr(as, AttrAuthMethod)
-	if !ok1 || !ok2 || !ok3 || !ok4 || uint16(auth) != AuthPreSharedKey {
-		return suite.IKEProposal{}, false
-	}
-	p := suite.IKEProposal{Enc: suite.EncID(enc), KeyBits: int(kl), Hash: suite.HashID(h), Group: suite.GroupID(g)}
-	return p, p.Supported()
 }
 
 // Start sends Main Mode message 1: HDR, SA, VID(RFC 3947, drafts, DPD).
 func (in *Initiator) Start(now time.Time) []Action {
-	if in.st != mmIdle || in.e.dead {
+	if in.st != mmIdle {
 		return nil
 	}
+	return in.e.run(func() error { return in.start(now) })
+}
+
+func (in *Initiator) start(now time.Time) error {
 	e := &in.e
-	copy(e.k.ckyI[:], e.randBytes(8))
-	if e.dead {
-		return e.flush()
+	cky, err := e.randBytes(8)
+	if err != nil {
+		return err
 	}
+	copy(e.k.ckyI[:], cky)
 	prop := Proposal{Num: 1, Protocol: ProtoISAKMP}
 	for i, p := range in.cfg.Proposals {
 		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: TransformKeyIKE, Attrs: ikeAttrs(p, in.cfg.IKELifetime)})
 	}
 	sa := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{prop}}
-	in.saiB = mustBody(&sa)
+	in.saiB = sa.append(nil)
 	ps := []Payload{{Type: PayloadSA, Body: in.saiB}}
 	for _, v := range [][]byte{VIDRFC3947, VIDDraft02, VIDDraft02NL, VIDDraft03, VIDDPD} {
 		ps = append(ps, Payload{Type: PayloadVendorID, Body: v})
 	}
-	m := Message{Header: Header{ICookie: e.k.ckyI, Version: Version, Exchange: ExchangeMain}, Payloads: ps}
-	msg, _ := m.MarshalBinary()
-	in.sendMM(now, msg, false, "Main Mode message 1")
+	in.sendMM(now, e.k.plain(ExchangeMain, ps), false, "Main Mode message 1")
 	in.st = mmWaitMM2
-	return e.flush()
+	return nil
 }
 
 func (in *Initiator) sendMM(now time.Time, msg []byte, natt bool, what string) {
@@ -181,88 +153,96 @@ func (in *Initiator) sendMM(now time.Time, msg []byte, natt bool, what string) {
 
 // Handle processes one received ISAKMP message (non-ESP marker stripped).
 func (in *Initiator) Handle(now time.Time, msg []byte) []Action {
+	return in.e.run(func() error { return in.handle(now, msg) })
+}
+
+func (in *Initiator) handle(now time.Time, msg []byte) error {
 	e := &in.e
-	if e.dead || in.st == mmIdle {
-		return nil
+	if in.st == mmIdle {
+		return drop("ISAKMP", "received before Start")
 	}
 	var h Header
-	if h.UnmarshalBinary(msg) != nil || h.ICookie != e.k.ckyI {
-		return nil
+	if err := h.UnmarshalBinary(msg); err != nil {
+		return dropErr("ISAKMP", err)
+	}
+	if h.ICookie != e.k.ckyI {
+		return errNotOurs
 	}
 	msg = msg[:h.Length]
 	if in.st == mmDone {
 		if h.RCookie != e.k.ckyR {
-			return nil
+			return errNotOurs
 		}
-		switch h.Exchange {
-		case ExchangeQuick:
-			e.handleQuick(now, &h, msg)
-		case ExchangeInformational:
-			e.handleInfo(now, &h, msg)
-		}
-		return e.flush()
+		return e.handlePhase2(now, &h, msg, in.st)
 	}
 	if h.Exchange == ExchangeInformational {
-		in.mmInformational(now, &h, msg)
-		return e.flush()
+		return in.mmInformational(now, &h, msg)
 	}
 	if h.Exchange != ExchangeMain {
-		return nil
+		return unexpected(h.Exchange, in.st)
 	}
 	if in.st == mmWaitMM6 && h.Flags&FlagEncryption == 0 && h.RCookie == e.k.ckyR {
 		// SoftEther repeats its plaintext MM4 when it cannot verify HASH_I.
-		if bytes.Equal(msg, in.mm4) {
-			// A repeat right after MM5 is a duplicate or the answer to a
-			// crossing MM3 retransmission; SoftEther's own repeats come
-			// every 2 s.
-			if now.Sub(in.mm5At) >= in.cfg.RetransmitBase {
-				in.mm4Repeats++
-			}
-			if in.mm4Repeats >= pskMismatchRepeats {
-				e.fail(ErrPSKMismatch)
-			}
-			// No immediate resend of MM5: the retransmission timer does it,
-			// and answering repeats with repeats could ping-pong.
+		if !bytes.Equal(msg, in.mm4) {
+			return drop("Main Mode", "plaintext message in state "+in.st.String())
 		}
-		return e.flush()
+		// A repeat right after MM5 is a duplicate or the answer to a
+		// crossing MM3 retransmission; SoftEther's own repeats come every
+		// 2 s.
+		if now.Sub(in.mm5At) >= in.cfg.RetransmitBase {
+			in.mm4Repeats++
+		}
+		if in.mm4Repeats >= pskMismatchRepeats {
+			return ErrPSKMismatch
+		}
+		// No immediate resend of MM5: the retransmission timer does it,
+		// and answering repeats with repeats could ping-pong.
+		return drop("Main Mode 4", "repeated after our message 5 (the server may not verify HASH_I)")
 	}
 	if in.lastPeer != nil && bytes.Equal(msg, in.lastPeer) {
 		e.send(in.retx.data, in.retx.natt) // the peer missed our last message
-		return e.flush()
+		return nil
 	}
 	switch in.st {
 	case mmWaitMM2:
-		in.onMM2(now, &h, msg)
+		return in.onMM2(now, &h, msg)
 	case mmWaitMM4:
-		in.onMM4(now, &h, msg)
-	case mmWaitMM6:
-		in.onMM6(now, &h, msg)
+		return in.onMM4(now, &h, msg)
+	default:
+		return in.onMM6(now, &h, msg)
 	}
-	return e.flush()
 }
 
 // mmInformational handles an Informational before phase 1 is up: a
 // plaintext one (NO-PROPOSAL-CHOSEN to MM1) or an encrypted one once keyed.
-func (in *Initiator) mmInformational(now time.Time, h *Header, msg []byte) {
+func (in *Initiator) mmInformational(now time.Time, h *Header, msg []byte) error {
+	const what = "Informational"
 	if h.Flags&FlagEncryption != 0 {
-		if h.RCookie == in.e.k.ckyR {
-			in.e.handleInfo(now, h, msg)
+		if h.RCookie != in.e.k.ckyR {
+			return errNotOurs
 		}
-		return
+		return in.e.handleInfo(now, h, msg)
 	}
-	m, err := ParseMessage(msg)
-	if err != nil {
-		return
+	if _, err := readPlain(what, h, msg); err != nil {
+		return err
 	}
-	for _, p := range m.Payloads {
-		var n Notify
-		if p.Type == PayloadNotify && n.UnmarshalBinary(p.Body) == nil && n.Type.IsError() {
-			in.e.fail(&NotifyError{Type: uint16(n.Type), Data: append([]byte(nil), n.Data...)})
-			return
-		}
-	}
+	return drop(what, "no error notify")
 }
 
+// readPlain reads a plaintext message from the server, named what; an
+// error notify in it is fatal.
+func readPlain(what string, h *Header, msg []byte) ([]Payload, error) {
+	ps, err := plainPayloads(what, h, msg)
+	if err != nil {
+		return nil, err
+	}
+	if ne := notifyFailure(ps); ne != nil {
+		return nil, ne
+	}
+	return ps, nil
+}
+
+// notifyFailure is the first error notify in ps, if any.
 func notifyFailure(ps []Payload) *NotifyError {
 	for _, p := range ps {
 		var n Notify
@@ -274,26 +254,22 @@ func notifyFailure(ps []Payload) *NotifyError {
 }
 
 // onMM2 takes HDR, SA, VID... and sends MM3: HDR, KE, Ni, NAT-D, NAT-D.
-func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
+func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 2"
 	e := &in.e
-	if h.Flags&FlagEncryption != 0 || h.RCookie == ([8]byte{}) {
-		return
+	if h.RCookie == ([8]byte{}) {
+		return drop(what, "no responder cookie")
 	}
-	m, err := ParseMessage(msg)
+	ps, err := readPlain(what, h, msg)
 	if err != nil {
-		return
+		return err
 	}
-	if ne := notifyFailure(m.Payloads); ne != nil {
-		e.fail(ne)
-		return
+	sa, _, err := readSA(what, ps)
+	if err != nil {
+		return err
 	}
-	sp, ok := findPayload(m.Payloads, PayloadSA)
-	if !ok {
-		return
-	}
-	var sa SA
-	if sa.UnmarshalBinary(sp.Body) != nil || len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) == 0 {
-		return
+	if len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) == 0 {
+		return drop(what, "SA without one proposal with a transform")
 	}
 	chosen, ok := ikeFromAttrs(sa.Proposals[0].Transforms[0].Attrs)
 	offered := false
@@ -301,101 +277,78 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) {
 		offered = offered || (ok && p == chosen)
 	}
 	if !offered {
-		e.fail(fmt.Errorf("%w: Main Mode transform %v", ErrBadProposal, sa.Proposals[0].Transforms[0].Attrs))
-		return
+		return fmt.Errorf("%w: Main Mode transform %v", ErrBadProposal, sa.Proposals[0].Transforms[0].Attrs)
 	}
-	e.k.rfcNATT = containsVID(m.Payloads, VIDRFC3947)
-	draft := false
-	for _, v := range draftNATTVIDs {
-		draft = draft || containsVID(m.Payloads, v)
+	rfc, draft := nattVIDs(ps)
+	if !rfc && !draft {
+		return ErrNoNATT
 	}
-	if !e.k.rfcNATT && !draft {
-		e.fail(ErrNoNATT)
-		return
-	}
-	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
+	e.k.rfcNATT = rfc
+	e.k.peerDPD = containsVID(ps, VIDDPD)
 	e.k.ckyR = h.RCookie
 	e.k.prop = chosen
-	e.k.block = 16 // AES-CBC, the only phase-1 cipher in the registry
 
 	grp := chosen.Group.Group()
 	priv, pub, err := grp.GenerateKey(e.rand)
 	if err != nil {
-		e.fail(err)
-		return
+		return err
 	}
 	in.priv, in.gxi = priv, pub
-	in.ni = e.randBytes(nonceLen)
+	if in.ni, err = e.randBytes(nonceLen); err != nil {
+		return err
+	}
 	// NAT-D: the first is the peer's address; the second, which should be
 	// ours, is deliberately random so that the peer (and we) float to UDP
 	// 4500 as strongSwan's encap=yes does. Ref: RFC 3947 §3.2.
-	bogus := e.randBytes(chosen.Hash.Size())
-	if e.dead {
-		return
+	bogus, err := e.randBytes(chosen.Hash.Size())
+	if err != nil {
+		return err
 	}
 	ck := e.k.cookies()
-	ps := []Payload{
+	mm3 := e.k.plain(ExchangeMain, []Payload{
 		{Type: PayloadKE, Body: in.gxi},
 		{Type: PayloadNonce, Body: in.ni},
 		{Type: e.k.natdType(), Body: natdHash(chosen.Hash, ck[:8], ck[8:], in.cfg.Remote)},
 		{Type: e.k.natdType(), Body: bogus},
-	}
-	out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, Payloads: ps}
-	b, _ := out.MarshalBinary()
+	})
 	in.lastPeer = append([]byte(nil), msg...)
-	in.sendMM(now, b, false, "Main Mode message 3")
+	in.sendMM(now, mm3, false, "Main Mode message 3")
 	in.st = mmWaitMM4
+	return nil
 }
 
 // onMM4 takes HDR, KE, Nr, NAT-D, NAT-D and sends MM5: HDR*, IDii, HASH_I.
-func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) {
+func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 4"
 	e := &in.e
-	if h.Flags&FlagEncryption != 0 || h.RCookie != e.k.ckyR {
-		return
+	if h.RCookie != e.k.ckyR {
+		return errNotOurs
 	}
-	m, err := ParseMessage(msg)
+	ps, err := readPlain(what, h, msg)
 	if err != nil {
-		return
+		return err
 	}
-	if ne := notifyFailure(m.Payloads); ne != nil {
-		e.fail(ne)
-		return
-	}
-	ke, ok1 := findPayload(m.Payloads, PayloadKE)
-	nr, ok2 := findPayload(m.Payloads, PayloadNonce)
-	if !ok1 || !ok2 || len(nr.Body) < 8 || len(nr.Body) > 256 {
-		return
-	}
-	grp := e.k.prop.Group.Group()
-	gxy, err := grp.SharedSecret(in.priv, ke.Body)
+	kx, err := readKeyExchange(ps)
 	if err != nil {
-		return
+		return dropErr(what, err)
 	}
-	var natd [][]byte
-	for _, p := range m.Payloads {
-		if p.Type == PayloadNATD || p.Type == PayloadNATDDraft {
-			natd = append(natd, p.Body)
-		}
+	gxy, err := e.k.prop.Group.Group().SharedSecret(in.priv, kx.ke)
+	if err != nil {
+		return dropErr(what, err)
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
-	if len(natd) > 0 {
-		in.natFound = !bytes.Equal(natd[0], natdHash(hf, ck[:8], ck[8:], in.cfg.Local))
+	if len(kx.natd) > 0 {
+		in.natFound = !bytes.Equal(kx.natd[0], natdHash(hf, ck[:8], ck[8:], in.cfg.Local))
 	}
-	in.gxr = append([]byte(nil), ke.Body...)
-	e.k.skeyid = skeyidPSK(hf, in.cfg.PSK, in.ni, nr.Body)
-	e.k.skeyidD, e.k.skeyidA, e.k.skeyidE = deriveSKEYIDs(hf, e.k.skeyid, gxy, ck[:8], ck[8:])
-	e.k.key = encKey(hf, e.k.skeyidE, e.k.prop.KeyBits/8)
-	e.k.lastP1 = phase1IV(hf, in.gxi, in.gxr, e.k.block)
-	e.keyed = true
+	in.gxr = append([]byte(nil), kx.ke...)
+	if err := e.deriveKeys(in.cfg.PSK, in.ni, kx.nonce, gxy, in.gxi, in.gxr); err != nil {
+		return err
+	}
 
-	id := addrID(in.cfg.Local.Addr(), 0, 0)
-	idB := mustBody(&id)
+	idB := addrIDBody(in.cfg.Local.Addr(), 0, 0)
 	hi := hashI(hf, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idB)
 	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hi}}, e.k.lastP1)
-	if out == nil {
-		return
-	}
 	e.k.lastP1 = last
 	e.natt = true // NAT-T is always forced: float to 4500 from MM5 on
 	in.lastPeer = append([]byte(nil), msg...)
@@ -403,27 +356,29 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) {
 	in.mm5At = now
 	in.sendMM(now, out, true, "Main Mode message 5")
 	in.st = mmWaitMM6
+	return nil
 }
 
 // onMM6 takes HDR*, IDir, HASH_R; on success phase 1 is up and QM1 goes out.
-func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) {
+func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 6"
 	e := &in.e
-	if h.Flags&FlagEncryption == 0 || h.RCookie != e.k.ckyR {
-		return
+	if h.RCookie != e.k.ckyR {
+		return errNotOurs
 	}
-	d, err := e.decrypt(h, msg, e.k.lastP1)
+	d, err := e.decrypt(what, h, msg, e.k.lastP1)
 	if err != nil {
-		return
+		return err
 	}
 	idp, ok1 := findPayload(d.ps, PayloadID)
 	hp, ok2 := findPayload(d.ps, PayloadHash)
 	if !ok1 || !ok2 {
-		return
+		return drop(what, "no ID or no HASH payload")
 	}
 	ck := e.k.cookies()
 	want := hashR(e.k.prop.Hash, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idp.Body)
 	if !hmac.Equal(want, hp.Body) {
-		return // IDir may be 0.0.0.0 (SoftEther); only the hash is checked
+		return drop(what, "HASH_R mismatch") // IDir may be 0.0.0.0 (SoftEther); only the hash is checked
 	}
 	var id ID
 	peer := ""
@@ -435,43 +390,39 @@ func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) {
 	in.st = mmDone
 	in.priv = nil
 	e.up = true
+	e.upAt = now
 	e.ikeExpire = now.Add(in.cfg.IKELifetime)
 	e.ids = []Payload{
-		{Type: PayloadID, Body: mustBody(ptr(addrID(in.cfg.Local.Addr(), ipProtoUDP, L2TPPort)))},
-		{Type: PayloadID, Body: mustBody(ptr(addrID(in.cfg.Remote.Addr(), ipProtoUDP, L2TPPort)))},
+		{Type: PayloadID, Body: addrIDBody(in.cfg.Local.Addr(), ipProtoUDP, L2TPPort)},
+		{Type: PayloadID, Body: addrIDBody(in.cfg.Remote.Addr(), ipProtoUDP, L2TPPort)},
 	}
 	e.natoa = []Payload{
-		{Type: e.k.natoaType(), Body: mustBody(&NATOA{Addr: in.cfg.Local.Addr()})},
-		{Type: e.k.natoaType(), Body: mustBody(&NATOA{Addr: in.cfg.Remote.Addr()})},
+		{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Local.Addr()}).append(nil)},
+		{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Remote.Addr()}).append(nil)},
 	}
 	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound})
-	e.startQM(now)
+	return e.startQM(now)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // Tick runs timers; call it when now >= Deadline().
 func (in *Initiator) Tick(now time.Time) []Action {
-	e := &in.e
-	if e.dead {
-		return nil
-	}
-	if in.retx.active && !now.Before(in.retx.next) {
-		if in.retx.tries >= in.cfg.MaxRetransmits {
-			e.fail(fmt.Errorf("%w to %s", ErrNoResponse, in.retx.what))
-			return e.flush()
+	return in.e.run(func() error { return in.tick(now) })
+}
+
+func (in *Initiator) tick(now time.Time) error {
+	if in.retx.due(now) {
+		if in.retx.spent(in.cfg.MaxRetransmits) {
+			return fmt.Errorf("%w to %s", ErrNoResponse, in.retx.what)
 		}
-		in.retx.tries++
-		in.retx.next = now.Add(retxWait(in.cfg.RetransmitBase, in.retx.tries))
-		e.send(in.retx.data, in.retx.natt)
+		in.retx.again(now, in.cfg.RetransmitBase)
+		in.e.send(in.retx.data, in.retx.natt)
 	}
-	e.tick(now)
-	return e.flush()
+	return in.e.tick(now)
 }
 
 // Deadline is the next time Tick must run; zero means none.
 func (in *Initiator) Deadline() time.Time {
-	if in.e.dead {
+	if in.e.done != nil {
 		return time.Time{}
 	}
 	var t time.Time
@@ -482,16 +433,23 @@ func (in *Initiator) Deadline() time.Time {
 }
 
 // Close sends Informational Deletes for every live IPsec SA (our inbound
-// SPIs) and for the IKE SA; nothing is retransmitted and the FSM is dead.
-func (in *Initiator) Close(now time.Time) []Action {
-	in.e.close()
-	return in.e.flush()
-}
+// SPIs) and for the IKE SA, even after a failure; nothing is retransmitted
+// and the FSM ignores all input afterwards.
+func (in *Initiator) Close(now time.Time) []Action { return in.e.close() }
+
+// ReauthAt is when this IKE SA should be replaced by a new Main Mode
+// (re-authentication), well before it expires: the time phase 1 completed
+// plus 85% of Config.IKELifetime less up to 5% of jitter, the rule the
+// Initiator re-keys its IPsec SAs by. It is fixed once, when the first
+// IPsec SA pair comes up, with that pair's jitter draw (no extra
+// randomness); zero before then. The Initiator does not act on it: the
+// caller starts the new Main Mode.
+func (in *Initiator) ReauthAt() time.Time { return in.e.reauthAt }
 
 // Rekey starts a Quick Mode now (normally the FSM schedules it itself).
 func (in *Initiator) Rekey(now time.Time) []Action {
-	if in.st == mmDone && !in.e.dead && !in.e.qmPending() {
-		in.e.startQM(now)
+	if in.st != mmDone || in.e.qmPending() {
+		return nil
 	}
-	return in.e.flush()
+	return in.e.run(func() error { return in.e.startQM(now) })
 }

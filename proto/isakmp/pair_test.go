@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -68,6 +69,9 @@ func newPair(t *testing.T, cfg Config, rcfg ResponderConfig) *pair {
 func (p *pair) collect(fromInit bool, acts []Action) {
 	for _, a := range acts {
 		if s, ok := a.(Send); ok {
+			if _, err := ParseMessage(s.Data); err != nil {
+				p.t.Fatalf("we sent a message our parser rejects: %v\n%x", err, s.Data)
+			}
 			p.sent++
 			f := flight{toResp: fromInit, data: s.Data, natt: s.NATT}
 			if p.drop != nil && p.drop(p.sent, f) {
@@ -439,6 +443,8 @@ func TestNewInitiatorValidates(t *testing.T) {
 		{PSK: []byte("x"), Local: cliAddr, Remote: srvAddr},
 		{PSK: []byte("x"), Rand: vectortest.NewRand(nil), Remote: srvAddr},
 		{PSK: []byte("x"), Rand: vectortest.NewRand(nil), Local: cliAddr, Remote: srvAddr, ESP: []suite.ESPTransform{{Enc: 3}}},
+		{PSK: []byte("x"), Rand: vectortest.NewRand(nil), Local: cliAddr, Remote: srvAddr, Proposals: slices.Repeat(suite.DefaultIKEProposals()[:1], maxChain+1)},
+		{PSK: []byte("x"), Rand: vectortest.NewRand(nil), Local: cliAddr, Remote: srvAddr, IKELifetime: (1 << 32) * time.Second},
 	} {
 		if _, err := NewInitiator(c); !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: err = %v", c, err)
@@ -535,7 +541,10 @@ func TestInitiatorServerWithoutNATT(t *testing.T) {
 		}
 	}
 	mm2.Payloads = kept
-	b, _ := mm2.MarshalBinary()
+	b, err := mm2.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := failOf(in.Handle(t0, b)); !errors.Is(err, ErrNoNATT) {
 		t.Fatalf("err = %v", err)
 	}

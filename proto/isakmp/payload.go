@@ -3,6 +3,7 @@ package isakmp
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/netip"
 
 	"github.com/l2tpctl/l2tpctl/proto/internal/wire"
@@ -30,8 +31,8 @@ func parsePayloads(first PayloadType, b []byte) (ps []Payload, raws [][]byte, us
 	t := first
 	rest := b
 	for t != PayloadNone {
-		if len(ps) >= 64 {
-			return nil, nil, 0, malformed("more than 64 payloads")
+		if len(ps) >= maxChain {
+			return nil, nil, 0, malformed("more than %d payloads", maxChain)
 		}
 		next, r, ok := wire.Uint8(rest)
 		res, r, _ := wire.Uint8(r)
@@ -51,7 +52,26 @@ func parsePayloads(first PayloadType, b []byte) (ps []Payload, raws [][]byte, us
 	return ps, raws, len(b) - len(rest), nil
 }
 
+// parseInner parses the payloads inside an SA (proposals) or a proposal
+// (transforms): a chain starting with type t that fills b exactly, or none
+// when b is empty.
+func parseInner(t PayloadType, b []byte) ([]Payload, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	ps, _, used, err := parsePayloads(t, b)
+	if err != nil {
+		return nil, err
+	}
+	if used != len(b) {
+		return nil, malformed("%d bytes after the %s payloads", len(b)-used, t)
+	}
+	return ps, nil
+}
+
 // appendPayloads appends the chain, filling in Next Payload and lengths.
+// Every body must fit a Payload Length (checkPayloads): true of the chains
+// the FSMs build, whose bodies are at most a few kilobytes.
 func appendPayloads(b []byte, ps []Payload) []byte {
 	for i, p := range ps {
 		next := PayloadNone
@@ -63,6 +83,16 @@ func appendPayloads(b []byte, ps []Payload) []byte {
 		b = append(b, p.Body...)
 	}
 	return b
+}
+
+// checkPayloads reports a body too long for the 16-bit Payload Length.
+func checkPayloads(ps []Payload) error {
+	for _, p := range ps {
+		if len(p.Body) > maxPayloadBody {
+			return unencodable("%s payload body of %d bytes", p.Type, len(p.Body))
+		}
+	}
+	return nil
 }
 
 func firstType(ps []Payload) PayloadType {
@@ -113,19 +143,37 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// AppendBinary appends the message, computing Length and Next Payload.
+// AppendBinary appends the message, computing Length and, for a plaintext
+// message, Next Payload. It fails (ErrUnencodable) when a payload body does
+// not fit its 16-bit length or the message its 32-bit one.
 func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 	h := m.Header
-	var body []byte
-	if h.Flags&FlagEncryption != 0 {
-		body = m.Body
-	} else {
+	body := m.Body
+	if h.Flags&FlagEncryption == 0 {
+		if err := checkPayloads(m.Payloads); err != nil {
+			return nil, err
+		}
 		h.NextPayload = firstType(m.Payloads)
 		body = appendPayloads(nil, m.Payloads)
 	}
+	if uint64(len(body)) > math.MaxUint32-headerLen {
+		return nil, unencodable("message body of %d bytes", len(body))
+	}
+	return appendMessage(b, h, body), nil
+}
+
+// appendMessage appends h, its Length set for body, then body, which must
+// be shorter than 4 GiB.
+func appendMessage(b []byte, h Header, body []byte) []byte {
 	h.Length = uint32(headerLen + len(body))
-	b, _ = h.AppendBinary(b)
-	return append(b, body...), nil
+	return append(h.append(b), body...)
+}
+
+// plainMessage encodes one of our own unencrypted messages. The FSMs build
+// only small, valid payloads, so it cannot fail.
+func plainMessage(h Header, ps []Payload) []byte {
+	h.NextPayload = firstType(ps)
+	return appendMessage(nil, h, appendPayloads(nil, ps))
 }
 
 // MarshalBinary implements encoding.BinaryMarshaler.
@@ -176,6 +224,27 @@ func (a Attr) Uint() (uint32, bool) {
 	return v, true
 }
 
+// checkAttrs reports an attribute that cannot be encoded: a type past 15
+// bits or a TLV value longer than its 16-bit length. It returns the encoded
+// length of as.
+func checkAttrs(as []Attr) (int, error) {
+	n := 0
+	for _, a := range as {
+		if a.Type > 0x7fff {
+			return 0, unencodable("attribute type %d", a.Type)
+		}
+		n += 4
+		if !a.TV {
+			if len(a.Var) > 0xffff {
+				return 0, unencodable("attribute %d of %d bytes", a.Type, len(a.Var))
+			}
+			n += len(a.Var)
+		}
+	}
+	return n, nil
+}
+
+// appendAttrs appends as, which must pass checkAttrs.
 func appendAttrs(b []byte, as []Attr) []byte {
 	for _, a := range as {
 		if a.TV {
@@ -262,15 +331,47 @@ type Transform struct {
 	Attrs []Attr
 }
 
-// AppendBinary appends the SA body.
+// AppendBinary appends the SA body. It fails (ErrUnencodable) for a
+// proposal with more than 255 transforms or SPI bytes, or a proposal,
+// transform or attribute too long for its length field.
 func (s *SA) AppendBinary(b []byte) ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.append(b), nil
+}
+
+func (s *SA) check() error {
+	for _, p := range s.Proposals {
+		if len(p.SPI) > 255 || len(p.Transforms) > 255 {
+			return unencodable("proposal with %d SPI bytes and %d transforms", len(p.SPI), len(p.Transforms))
+		}
+		n := 4 + len(p.SPI)
+		for _, t := range p.Transforms {
+			an, err := checkAttrs(t.Attrs)
+			if err != nil {
+				return err
+			}
+			if 4+an > maxPayloadBody {
+				return unencodable("transform of %d bytes", 4+an)
+			}
+			n += genericPayloadHeaderLen + 4 + an
+		}
+		if n > maxPayloadBody {
+			return unencodable("proposal of %d bytes", n)
+		}
+	}
+	return nil
+}
+
+// append appends the SA body, which must pass check: true of the SAs the
+// FSMs build (at most maxChain transforms of a few attributes each, or one
+// transform as the peer sent it).
+func (s *SA) append(b []byte) []byte {
 	b = wire.AppendUint32(b, s.DOI)
 	b = wire.AppendUint32(b, s.Situation)
 	props := make([]Payload, 0, len(s.Proposals))
 	for _, p := range s.Proposals {
-		if len(p.SPI) > 255 || len(p.Transforms) > 255 {
-			return nil, fmt.Errorf("isakmp: proposal too large")
-		}
 		body := []byte{p.Num, p.Protocol, uint8(len(p.SPI)), uint8(len(p.Transforms))}
 		body = append(body, p.SPI...)
 		trs := make([]Payload, 0, len(p.Transforms))
@@ -281,7 +382,7 @@ func (s *SA) AppendBinary(b []byte) ([]byte, error) {
 		body = appendPayloads(body, trs)
 		props = append(props, Payload{Type: PayloadProposal, Body: body})
 	}
-	return appendPayloads(b, props), nil
+	return appendPayloads(b, props)
 }
 
 // UnmarshalBinary parses an SA body (DOI IPsec only).
@@ -294,16 +395,9 @@ func (s *SA) UnmarshalBinary(b []byte) error {
 	if doi != DOIIPsec {
 		return malformed("SA: DOI %d", doi)
 	}
-	first := PayloadProposal
-	if len(r) == 0 {
-		first = PayloadNone
-	}
-	ps, _, used, err := parsePayloads(first, r)
+	ps, err := parseInner(PayloadProposal, r)
 	if err != nil {
 		return err
-	}
-	if used != len(r) {
-		return malformed("SA: %d trailing bytes", len(r)-used)
 	}
 	s.DOI, s.Situation, s.Proposals = doi, sit, nil
 	for _, p := range ps {
@@ -321,15 +415,11 @@ func (s *SA) UnmarshalBinary(b []byte) error {
 		if !ok {
 			return malformed("proposal: SPI size %d", spiSize)
 		}
-		tfirst := PayloadTransform
-		if len(pr) == 0 {
-			tfirst = PayloadNone
-		}
-		ts, _, tused, err := parsePayloads(tfirst, pr)
+		ts, err := parseInner(PayloadTransform, pr)
 		if err != nil {
 			return err
 		}
-		if tused != len(pr) || len(ts) != int(ntr) {
+		if len(ts) != int(ntr) {
 			return malformed("proposal: %d transforms announced, %d present", ntr, len(ts))
 		}
 		prop := Proposal{Num: num, Protocol: proto, SPI: spi}
@@ -367,11 +457,13 @@ type ID struct {
 	Data  []byte
 }
 
-// AppendBinary appends the ID body.
-func (id *ID) AppendBinary(b []byte) ([]byte, error) {
+// AppendBinary appends the ID body. It never fails.
+func (id *ID) AppendBinary(b []byte) ([]byte, error) { return id.append(b), nil }
+
+func (id *ID) append(b []byte) []byte {
 	b = append(b, id.Type, id.Proto)
 	b = wire.AppendUint16(b, id.Port)
-	return append(b, id.Data...), nil
+	return append(b, id.Data...)
 }
 
 // UnmarshalBinary parses an ID body.
@@ -407,13 +499,21 @@ func (id *ID) String() string {
 	return fmt.Sprintf("id-type-%d:%x", id.Type, id.Data)
 }
 
-func addrID(a netip.Addr, proto uint8, port uint16) ID {
+// addrIDBody is the body of an ID payload naming address a (and the
+// protocol and port, zero in phase 1).
+func addrIDBody(a netip.Addr, proto uint8, port uint16) []byte {
+	t, data := addrData(a)
+	id := ID{Type: t, Proto: proto, Port: port, Data: data}
+	return id.append(nil)
+}
+
+// addrData is the ID type (IDIPv4Addr or IDIPv6Addr) and bytes of a.
+func addrData(a netip.Addr) (uint8, []byte) {
 	a = a.Unmap()
-	t := IDIPv4Addr
 	if a.Is6() {
-		t = IDIPv6Addr
+		return IDIPv6Addr, a.AsSlice()
 	}
-	return ID{Type: t, Proto: proto, Port: port, Data: a.AsSlice()}
+	return IDIPv4Addr, a.AsSlice()
 }
 
 // Notify is a Notification payload body. Ref: RFC 2408 §3.14.
@@ -433,16 +533,23 @@ type Notify struct {
 	Data     []byte
 }
 
-// AppendBinary appends the Notify body.
+// AppendBinary appends the Notify body. It fails (ErrUnencodable) for an
+// SPI longer than 255 bytes.
 func (n *Notify) AppendBinary(b []byte) ([]byte, error) {
 	if len(n.SPI) > 255 {
-		return nil, fmt.Errorf("isakmp: notify SPI too long")
+		return nil, unencodable("N: SPI of %d bytes", len(n.SPI))
 	}
+	return n.append(b), nil
+}
+
+// append appends the body; the SPI must be at most 255 bytes (the FSMs send
+// none or the 16 bytes of the cookies).
+func (n *Notify) append(b []byte) []byte {
 	b = wire.AppendUint32(b, n.DOI)
 	b = append(b, n.Protocol, uint8(len(n.SPI)))
 	b = wire.AppendUint16(b, uint16(n.Type))
 	b = append(b, n.SPI...)
-	return append(b, n.Data...), nil
+	return append(b, n.Data...)
 }
 
 // UnmarshalBinary parses a Notify body.
@@ -477,18 +584,30 @@ type Delete struct {
 	SPIs     [][]byte
 }
 
-// AppendBinary appends the Delete body.
+// AppendBinary appends the Delete body. It fails (ErrUnencodable) for an
+// SPI whose length is not SPISize, or more than 65535 SPIs.
 func (d *Delete) AppendBinary(b []byte) ([]byte, error) {
+	if len(d.SPIs) > 0xffff {
+		return nil, unencodable("D: %d SPIs", len(d.SPIs))
+	}
+	for _, s := range d.SPIs {
+		if len(s) != int(d.SPISize) {
+			return nil, unencodable("D: SPI of %d bytes, size %d", len(s), d.SPISize)
+		}
+	}
+	return d.append(b), nil
+}
+
+// append appends the body; every SPI must be SPISize bytes (the FSMs delete
+// one 4-byte ESP SPI or the 16-byte cookie pair at a time).
+func (d *Delete) append(b []byte) []byte {
 	b = wire.AppendUint32(b, d.DOI)
 	b = append(b, d.Protocol, d.SPISize)
 	b = wire.AppendUint16(b, uint16(len(d.SPIs)))
 	for _, s := range d.SPIs {
-		if len(s) != int(d.SPISize) {
-			return nil, fmt.Errorf("isakmp: delete SPI of %d bytes, size %d", len(s), d.SPISize)
-		}
 		b = append(b, s...)
 	}
-	return b, nil
+	return b
 }
 
 // UnmarshalBinary parses a Delete body.
@@ -520,15 +639,21 @@ type NATOA struct {
 	Addr netip.Addr
 }
 
-// AppendBinary appends the NAT-OA body.
+// AppendBinary appends the NAT-OA body. It fails (ErrUnencodable) for the
+// zero Addr.
 func (n *NATOA) AppendBinary(b []byte) ([]byte, error) {
-	a := n.Addr.Unmap()
-	t := IDIPv4Addr
-	if a.Is6() {
-		t = IDIPv6Addr
+	if !n.Addr.IsValid() {
+		return nil, unencodable("NAT-OA: no address")
 	}
+	return n.append(b), nil
+}
+
+// append appends the body; Addr must be valid (NewInitiator checks the
+// addresses the Initiator sends).
+func (n *NATOA) append(b []byte) []byte {
+	t, data := addrData(n.Addr)
 	b = append(b, t, 0, 0, 0)
-	return append(b, a.AsSlice()...), nil
+	return append(b, data...)
 }
 
 // UnmarshalBinary parses a NAT-OA body.
@@ -544,17 +669,6 @@ func (n *NATOA) UnmarshalBinary(b []byte) error {
 	a, _ := netip.AddrFromSlice(r)
 	n.Addr = a
 	return nil
-}
-
-// mustBody marshals a payload body whose encoder cannot fail for our inputs.
-func mustBody(m interface {
-	AppendBinary([]byte) ([]byte, error)
-}) []byte {
-	b, err := m.AppendBinary(nil)
-	if err != nil {
-		return nil
-	}
-	return b
 }
 
 func findPayload(ps []Payload, t PayloadType) (Payload, bool) {

@@ -1,12 +1,11 @@
 package isakmp
 
 // Replay of real exchanges with SoftEther VPN Server 5.01.9674 (Debian 12
-// package, the peer in shared/peers/softether).
+// package, the peer that scripts/peer-up.sh runs).
 //
-// How the vectors were captured: a throwaway program (kept outside the repo,
-// /tmp/capture/main.go, module with `replace github.com/l2tpctl/l2tpctl =>
-// /work/main`) ran this package's Initiator inside network namespace
-// l2tp-cli (10.200.0.2, random local UDP port) against the server at
+// How the vectors were captured: a throwaway program (not kept) ran this
+// package's Initiator inside network namespace l2tp-cli (10.200.0.2,
+// random local UDP port) against the server at
 // 10.200.0.1:500/4500, PSK "test-psk-123", with a deterministic Rand (the
 // vectortest.Rand: SHA-256 of seed|counter) and a clock of
 // 2026-01-01T00:00:00Z + the elapsed milliseconds. It handled the non-ESP

@@ -91,7 +91,7 @@ func NewResponder(cfg ResponderConfig) *Responder {
 	r := &Responder{cfg: cfg}
 	r.e = engine{rand: cfg.Rand, esp: cfg.ESP, saLife: defaultSALifetime,
 		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits,
-		rekeyAfter: func(*engine, time.Duration) time.Duration { return cfg.RekeyAfter }}
+		fixedRekey: cfg.RekeyAfter}
 	return r
 }
 
@@ -104,46 +104,39 @@ func (r *Responder) Handle(now time.Time, msg []byte) []Action { return r.Handle
 // HandleFrom processes a message that arrived on the NAT-T port if natt;
 // answers go back the same way.
 func (r *Responder) HandleFrom(now time.Time, msg []byte, natt bool) []Action {
+	return r.e.run(func() error { return r.handle(now, msg, natt) })
+}
+
+func (r *Responder) handle(now time.Time, msg []byte, natt bool) error {
 	e := &r.e
-	if e.dead {
-		return nil
-	}
 	var h Header
-	if h.UnmarshalBinary(msg) != nil {
-		return nil
+	if err := h.UnmarshalBinary(msg); err != nil {
+		return dropErr("ISAKMP", err)
 	}
 	msg = msg[:h.Length]
 	if r.lastIn != nil && bytes.Equal(msg, r.lastIn) && r.lastOut != nil {
 		e.natt = natt
 		e.send(r.lastOut, natt) // the initiator missed our answer
-		return e.flush()
-	}
-	if r.st != rIdle && (h.ICookie != e.k.ckyI || h.RCookie != e.k.ckyR) {
 		return nil
 	}
+	if r.st != rIdle && (h.ICookie != e.k.ckyI || h.RCookie != e.k.ckyR) {
+		return errNotOurs
+	}
 	e.natt = natt
+	if r.st == rDone {
+		return e.handlePhase2(now, &h, msg, r.st)
+	}
+	if h.Exchange != ExchangeMain {
+		return unexpected(h.Exchange, r.st)
+	}
 	switch r.st {
 	case rIdle:
-		if h.Exchange == ExchangeMain {
-			r.onMM1(now, &h, msg)
-		}
+		return r.onMM1(now, &h, msg)
 	case rWaitMM3:
-		if h.Exchange == ExchangeMain {
-			r.onMM3(now, &h, msg)
-		}
-	case rWaitMM5:
-		if h.Exchange == ExchangeMain {
-			r.onMM5(now, &h, msg)
-		}
-	case rDone:
-		switch h.Exchange {
-		case ExchangeQuick:
-			e.handleQuick(now, &h, msg)
-		case ExchangeInformational:
-			e.handleInfo(now, &h, msg)
-		}
+		return r.onMM3(now, &h, msg)
+	default:
+		return r.onMM5(now, &h, msg)
 	}
-	return e.flush()
 }
 
 func (r *Responder) answer(in, out []byte) {
@@ -152,30 +145,24 @@ func (r *Responder) answer(in, out []byte) {
 	r.e.send(out, r.e.natt)
 }
 
-func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
+func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 1"
 	e := &r.e
-	if h.RCookie != ([8]byte{}) || h.Flags&FlagEncryption != 0 {
-		return
+	if h.RCookie != ([8]byte{}) {
+		return drop(what, "responder cookie set")
 	}
-	m, err := ParseMessage(msg)
+	ps, err := plainPayloads(what, h, msg)
 	if err != nil {
-		return
+		return err
 	}
-	sp, ok := findPayload(m.Payloads, PayloadSA)
-	if !ok {
-		return
+	sa, saB, err := readSA(what, ps)
+	if err != nil {
+		return err
 	}
-	var sa SA
-	if sa.UnmarshalBinary(sp.Body) != nil || len(sa.Proposals) == 0 {
-		return
-	}
-	rfc := containsVID(m.Payloads, VIDRFC3947) && !r.cfg.DraftNATT
-	draft := false
-	for _, v := range draftNATTVIDs {
-		draft = draft || containsVID(m.Payloads, v)
-	}
+	rfc, draft := nattVIDs(ps)
+	rfc = rfc && !r.cfg.DraftNATT
 	if !rfc && !draft {
-		return // SoftEther drops MM1 without a NAT-T vendor ID
+		return drop(what, "no NAT-T vendor ID") // as SoftEther does
 	}
 	var chosen Transform
 	var prop suite.IKEProposal
@@ -197,65 +184,53 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) {
 	}
 	if !found {
 		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyNoProposalChosen}
-		out := Message{Header: Header{ICookie: h.ICookie, Version: Version, Exchange: ExchangeInformational},
-			Payloads: []Payload{{Type: PayloadNotify, Body: mustBody(&n)}}}
-		b, _ := out.MarshalBinary()
-		e.send(b, e.natt)
-		return
+		e.send(plainMessage(Header{ICookie: h.ICookie, Version: Version, Exchange: ExchangeInformational},
+			[]Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
+		return nil
+	}
+	cky, err := e.randBytes(8)
+	if err != nil {
+		return err
 	}
 	e.k.ckyI = h.ICookie
-	copy(e.k.ckyR[:], e.randBytes(8))
-	if e.dead {
-		return
-	}
-	e.k.prop, e.k.rfcNATT, e.k.block = prop, rfc, 16
-	e.k.peerDPD = containsVID(m.Payloads, VIDDPD)
-	r.saiB = append([]byte(nil), sp.Body...)
+	copy(e.k.ckyR[:], cky)
+	e.k.prop, e.k.rfcNATT = prop, rfc
+	e.k.peerDPD = containsVID(ps, VIDDPD)
+	r.saiB = append([]byte(nil), saB...)
 	chosen.Num = 1 // SoftEther always numbers the chosen transform 1
 	reply := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{{Num: 1, Protocol: ProtoISAKMP, Transforms: []Transform{chosen}}}}
 	vid := VIDDraft02NL
 	if rfc {
 		vid = VIDRFC3947
 	}
-	out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain},
-		Payloads: []Payload{{Type: PayloadSA, Body: mustBody(&reply)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}}}
-	b, _ := out.MarshalBinary()
 	r.st = rWaitMM3
-	r.answer(msg, b)
+	r.answer(msg, e.k.plain(ExchangeMain, []Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}}))
+	return nil
 }
 
-func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) {
+func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 3"
 	e := &r.e
-	if h.Flags&FlagEncryption != 0 {
-		return
-	}
-	m, err := ParseMessage(msg)
+	ps, err := plainPayloads(what, h, msg)
 	if err != nil {
-		return
+		return err
 	}
-	ke, ok1 := findPayload(m.Payloads, PayloadKE)
-	ni, ok2 := findPayload(m.Payloads, PayloadNonce)
-	if !ok1 || !ok2 || len(ni.Body) < 8 || len(ni.Body) > 256 {
-		return
+	kx, err := readKeyExchange(ps)
+	if err != nil {
+		return dropErr(what, err)
 	}
 	grp := e.k.prop.Group.Group()
 	priv, pub, err := grp.GenerateKey(e.rand)
 	if err != nil {
-		e.fail(err)
-		return
+		return err
 	}
-	gxy, err := grp.SharedSecret(priv, ke.Body)
+	gxy, err := grp.SharedSecret(priv, kx.ke)
 	if err != nil {
-		return
+		return dropErr(what, err)
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
-	var natd [][]byte
-	for _, p := range m.Payloads {
-		if p.Type == PayloadNATD || p.Type == PayloadNATDDraft {
-			natd = append(natd, p.Body)
-		}
-	}
+	natd := kx.natd
 	if len(natd) >= 2 && r.cfg.Remote.IsValid() {
 		peer := natdHash(hf, ck[:8], ck[8:], r.cfg.Remote)
 		r.natFound = true
@@ -267,72 +242,70 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) {
 	} else if len(natd) >= 2 {
 		r.natFound = true
 	}
-	r.priv, r.gxi, r.gxr = priv, append([]byte(nil), ke.Body...), pub
-	r.ni = append([]byte(nil), ni.Body...)
-	r.nr = e.randBytes(nonceLen)
+	r.priv, r.gxi, r.gxr = priv, append([]byte(nil), kx.ke...), pub
+	r.ni = append([]byte(nil), kx.nonce...)
+	if r.nr, err = e.randBytes(nonceLen); err != nil {
+		return err
+	}
 	var first []byte
 	if r.cfg.ForceNAT || !r.cfg.Remote.IsValid() {
-		first = e.randBytes(hf.Size())
+		if first, err = e.randBytes(hf.Size()); err != nil {
+			return err
+		}
 	} else {
 		first = natdHash(hf, ck[:8], ck[8:], r.cfg.Remote)
 	}
-	if e.dead {
-		return
+	if err := e.deriveKeys(r.cfg.PSK, r.ni, r.nr, gxy, r.gxi, r.gxr); err != nil {
+		return err
 	}
-	e.k.skeyid = skeyidPSK(hf, r.cfg.PSK, r.ni, r.nr)
-	e.k.skeyidD, e.k.skeyidA, e.k.skeyidE = deriveSKEYIDs(hf, e.k.skeyid, gxy, ck[:8], ck[8:])
-	e.k.key = encKey(hf, e.k.skeyidE, e.k.prop.KeyBits/8)
-	e.k.lastP1 = phase1IV(hf, r.gxi, r.gxr, e.k.block)
-	e.keyed = true
-	ps := []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
+	mm4 := []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
 	if len(natd) > 0 {
-		ps = append(ps, Payload{Type: e.k.natdType(), Body: first},
+		mm4 = append(mm4, Payload{Type: e.k.natdType(), Body: first},
 			Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], r.cfg.Local)})
 	}
-	out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeMain}, Payloads: ps}
-	b, _ := out.MarshalBinary()
 	r.st = rWaitMM5
-	r.answer(msg, b)
+	r.answer(msg, e.k.plain(ExchangeMain, mm4))
+	return nil
 }
 
-func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) {
+func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 5"
 	e := &r.e
 	if h.Flags&FlagEncryption == 0 {
-		return
+		return drop(what, "not encrypted")
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
-	d, err := e.decrypt(h, msg, e.k.lastP1)
-	ok := err == nil
+	d, err := e.decrypt(what, h, msg, e.k.lastP1)
 	var idp, hp Payload
-	if ok {
+	if err == nil {
 		var ok1, ok2 bool
 		idp, ok1 = findPayload(d.ps, PayloadID)
 		hp, ok2 = findPayload(d.ps, PayloadHash)
-		ok = ok1 && ok2 && hmac.Equal(hp.Body, hashI(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idp.Body))
+		switch {
+		case !ok1 || !ok2:
+			err = drop(what, "no ID or no HASH payload")
+		case !hmac.Equal(hp.Body, hashI(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idp.Body)):
+			err = drop(what, "HASH_I mismatch")
+		}
 	}
-	if !ok {
+	if err != nil {
+		// With a wrong PSK the message does not decrypt to payloads, or
+		// HASH_I differs: either way the peer gets OnBadPSK's answer.
 		r.mm5Rejections++
 		switch r.cfg.OnBadPSK {
 		case BadPSKResendMM4:
 			e.send(r.lastOut, e.natt)
 		case BadPSKNotify:
 			n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyAuthenticationFailed}
-			out := Message{Header: Header{ICookie: e.k.ckyI, RCookie: e.k.ckyR, Version: Version, Exchange: ExchangeInformational},
-				Payloads: []Payload{{Type: PayloadNotify, Body: mustBody(&n)}}}
-			b, _ := out.MarshalBinary()
-			e.send(b, e.natt)
+			e.send(e.k.plain(ExchangeInformational, []Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
 		}
-		return
+		return err
 	}
 	e.k.lastP1 = d.last
-	id := addrID(r.cfg.IDAddr, 0, 0)
-	idB := mustBody(&id)
+	idB := addrIDBody(r.cfg.IDAddr, 0, 0)
 	hr := hashR(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idB)
 	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hr}}, e.k.lastP1)
-	if out == nil {
-		return
-	}
 	e.k.lastP1 = last
 	var peer ID
 	pid := ""
@@ -347,43 +320,43 @@ func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) {
 	if r.cfg.SendDPD && e.k.peerDPD {
 		r.dpdNext = now.Add(dpdInterval)
 	}
+	return nil
 }
 
 // Tick runs timers (own Quick Modes, re-key, DPD).
 func (r *Responder) Tick(now time.Time) []Action {
+	return r.e.run(func() error { return r.tick(now) })
+}
+
+func (r *Responder) tick(now time.Time) error {
 	e := &r.e
-	if e.dead {
-		return nil
-	}
 	if !r.dpdNext.IsZero() && !now.Before(r.dpdNext) && r.st == rDone {
 		e.dpdSeq++
-		e.sendDPD(NotifyRUThere, e.dpdSeq)
 		r.dpdNext = now.Add(dpdInterval)
+		if err := e.sendDPD(NotifyRUThere, e.dpdSeq); err != nil {
+			return err
+		}
 	}
-	e.tick(now)
-	return e.flush()
+	return e.tick(now)
 }
 
 // Deadline is the next time Tick must run; zero means none.
 func (r *Responder) Deadline() time.Time {
-	if r.e.dead {
+	if r.e.done != nil {
 		return time.Time{}
 	}
 	return minTime(r.e.deadline(), r.dpdNext)
 }
 
 // Close sends Deletes for the IPsec SAs and the IKE SA.
-func (r *Responder) Close(now time.Time) []Action {
-	r.e.close()
-	return r.e.flush()
-}
+func (r *Responder) Close(now time.Time) []Action { return r.e.close() }
 
 // Rekey starts a Quick Mode as responder-side initiator now.
 func (r *Responder) Rekey(now time.Time) []Action {
-	if r.st == rDone && !r.e.dead && !r.e.qmPending() && r.e.ids != nil {
-		r.e.startQM(now)
+	if r.st != rDone || r.e.qmPending() || r.e.ids == nil {
+		return nil
 	}
-	return r.e.flush()
+	return r.e.run(func() error { return r.e.startQM(now) })
 }
 
 // DPDAcks counts R-U-THERE-ACKs received (tests).
