@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,12 +18,10 @@ import (
 // Control-loop tunables (implementation choices, not protocol constants).
 const (
 	keepaliveInterval = 20 * time.Second // NAT-T keepalive, RFC 3948 §2.3
-	rekeyGrace        = 10 * time.Second // old inbound SAs keep decrypting this long
-	reauthRetry       = time.Minute
 	ikeRetransmitBase = time.Second
 	ikeMaxRetransmits = 3
-	pppTermWait       = 500 * time.Millisecond
-	l2tpStopWait      = 700 * time.Millisecond
+	pppTermWait       = 500 * time.Millisecond // teardown: for the LCP Terminate-Ack
+	l2tpStopWait      = 700 * time.Millisecond // teardown: for the acknowledgement of StopCCN
 	outerMTU          = 1500
 	outerIPv4UDP      = 20 + 8
 	innerOverhead     = 8 + l2tp.DataHeaderLen + ppp.HeaderLen // inner UDP + L2TP + PPP
@@ -44,25 +41,22 @@ type controller struct {
 	stop    chan struct{}   // closed by Run after run returns: unblocks readUDP's sends
 	wg      sync.WaitGroup  // the TUN reader
 
-	phase       Phase
-	ike         *isakmp.Initiator // the IKE SA in use
-	ikeNext     *isakmp.Initiator // re-authentication in progress (a new Main Mode), or nil
-	inSPIs      []uint32          // inbound SPIs of c.ike's SAs
-	inbound     map[uint32]bool   // inbound SPIs installed in the data path
-	reauthAt    time.Time         // when to start re-authenticating; zero = not scheduled
-	retire      []uint32          // inbound SPIs of the replaced IKE SA, removed at retireAt
-	retireAt    time.Time
-	lac         *l2tp.LAC
-	ppp         *ppp.Client
-	tun         TUN
-	outSA       *esp.SA
-	pppDown     bool  // the PPP client reported Down (no Terminate needed)
-	closing     bool  // teardown has begun: Down from PPP is expected
-	l2tpEnd     bool  // the L2TP tunnel is closed (no CDN/StopCCN needed)
-	failed      error // first fatal error
-	nextKA      time.Time
-	ikePort     uint16 // where the last IKE message went
-	localTunnel uint16 // our L2TP tunnel ID, once the tunnel is up
+	phase      Phase
+	ike        ikeSAs
+	inbound    map[uint32]bool // inbound SPIs installed in the data path
+	lac        *l2tp.LAC
+	ppp        *ppp.Client
+	tun        TUN
+	outSA      *esp.SA
+	pppDown    bool      // the PPP client reported Down: nothing more to close
+	l2tpEnd    bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
+	closing    closeStep // teardown progress; closeNone while running
+	stepEnd    time.Time // when the current teardown step stops waiting
+	closeStart time.Time // when teardown began
+	failed     error     // first fatal error
+	nextKA     time.Time
+	ikePort    uint16 // where the last IKE message went
+	drops      ctrlDrops
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
@@ -80,48 +74,77 @@ func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.Addr
 	}
 }
 
+// ctrlDrops counts the control messages the state machines ignored (each
+// also logged with its reason at -v).
+type ctrlDrops struct{ ike, l2tp, ppp uint64 }
+
+// closeStep is how far teardown has come. Teardown runs in the same loop
+// and through the same dispatch as bring-up, in reverse bring-up order, and
+// each step waits (at most a short while) for the server's answer:
+//
+//	closeNone ──ctx done or failure──▶ closePPP ──Down or pppTermWait──▶
+//	closeL2TP ──StopCCN acknowledged or l2tpStopWait──▶ closeDone (IKE Deletes sent)
+type closeStep int
+
+const (
+	closeNone closeStep = iota // running
+	closePPP                   // LCP Terminate-Request sent
+	closeL2TP                  // CDN + StopCCN sent
+	closeDone                  // IKE Deletes sent: the loop ends
+)
+
 func (c *controller) event(p Phase, format string, args ...any) {
 	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: p, Msg: fmt.Sprintf(format, args...)})
 }
 
-// fail records the first fatal error, attributed to the current phase.
+// fail records the first fatal error, attributed to the phase p, and
+// starts teardown. Once teardown has begun (after SIGINT, say) errors are
+// only logged: they do not turn a clean stop into a failure.
 func (c *controller) fail(p Phase, err error) {
-	if c.failed == nil {
-		c.failed = &PhaseError{Phase: p, Err: err}
+	if c.closing != closeNone {
+		c.deps.Log.debugf("during teardown: %v: %v", p, err)
+		return
 	}
+	c.failed = &PhaseError{Phase: p, Err: err}
+	c.beginClose()
 }
 
 // run drives the connection until ctx ends or something fails, then tears
-// down what was brought up.
+// down what was brought up, and returns the first failure (nil after a
+// stop by ctx).
 func (c *controller) run(ctx context.Context) error {
-	ike, err := c.newInitiator()
+	in, err := c.newInitiator()
 	if err != nil {
 		return &PhaseError{PhaseSetup, err}
 	}
-	c.ike = ike
+	c.ike.cur = in
 	now := c.deps.Clock.Now()
 	c.nextKA = now.Add(keepaliveInterval)
 	c.deps.Log.infof("isakmp: Main Mode with %v from %v", c.server, c.local)
-	c.doIKE(ike, ike.Start(now))
+	c.doIKE(in, in.Start(now))
 
-	for c.failed == nil {
-		timer := c.deps.Clock.NewTimer(c.wait(c.deps.Clock.Now()))
+	done := ctx.Done()
+	for {
+		now := c.deps.Clock.Now()
+		if c.advanceClose(now); c.closing == closeDone {
+			break
+		}
+		timer := c.deps.Clock.NewTimer(c.wait(now))
 		select {
-		case <-ctx.Done():
-			timer.Stop()
-			c.teardown()
-			return nil
+		case <-done:
+			done = nil // teardown has deadlines of its own
+			c.beginClose()
 		case p := <-c.ctrl:
-			timer.Stop()
 			c.dispatch(p)
 		case err := <-c.tunDied:
-			timer.Stop()
 			c.fail(PhaseConnected, fmt.Errorf("interface %s: %w", c.cfg.Interface, err))
 		case <-timer.C():
 			c.tick(c.deps.Clock.Now())
 		}
+		timer.Stop()
 	}
-	c.teardown()
+	c.dp.setTUN(nil)
+	c.closeTUN()
 	return c.failed
 }
 
@@ -141,35 +164,14 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 	})
 }
 
-// reauthDelay is when, after an IKE SA came up, to replace it with a new
-// one: at 85 % of its lifetime less up to 5 % of jitter, like the IPsec SA
-// re-key, so that the old one never expires under the link.
-func (c *controller) reauthDelay() time.Duration {
-	var b [1]byte
-	c.deps.Rand.Read(b[:])
-	life := c.cfg.IKELifetime
-	return life*85/100 - life*5/100*time.Duration(b[0])/255
-}
-
-// wait is how long until the earliest FSM deadline.
+// wait is how long until the earliest deadline of the FSMs, the IKE SAs'
+// timing, the keepalive and the teardown step.
 func (c *controller) wait(now time.Time) time.Duration {
-	next := c.nextKA
-	for _, d := range []time.Time{c.ike.Deadline(), c.ikeNextDeadline(), c.reauthAt, c.retireAt, c.lacDeadline(), c.pppDeadline()} {
-		if !d.IsZero() && d.Before(next) {
-			next = d
-		}
-	}
+	next := earliest(c.nextKA, c.ike.deadline(), c.lacDeadline(), c.pppDeadline(), c.stepEnd)
 	if w := next.Sub(now); w > 0 {
 		return w
 	}
 	return 0
-}
-
-func (c *controller) ikeNextDeadline() time.Time {
-	if c.ikeNext == nil {
-		return time.Time{}
-	}
-	return c.ikeNext.Deadline()
 }
 
 func (c *controller) lacDeadline() time.Time {
@@ -186,25 +188,18 @@ func (c *controller) pppDeadline() time.Time {
 	return c.ppp.Deadline()
 }
 
-func due(d, now time.Time) bool { return !d.IsZero() && !now.Before(d) }
-
 func (c *controller) tick(now time.Time) {
-	if due(c.ike.Deadline(), now) {
-		c.doIKE(c.ike, c.ike.Tick(now))
+	if in := c.ike.cur; due(in.Deadline(), now) {
+		c.doIKE(in, in.Tick(now))
 	}
-	if due(c.ikeNextDeadline(), now) {
-		c.doIKE(c.ikeNext, c.ikeNext.Tick(now))
+	if in := c.ike.next; in != nil && due(in.Deadline(), now) {
+		c.doIKE(in, in.Tick(now))
 	}
-	if due(c.reauthAt, now) {
-		c.reauthAt = time.Time{}
+	if due(c.ike.reauthAt(), now) && c.closing == closeNone {
 		c.startReauth(now)
 	}
-	if due(c.retireAt, now) {
-		for _, spi := range c.retire {
-			c.dp.removeInbound(spi)
-			delete(c.inbound, spi)
-		}
-		c.retire, c.retireAt = nil, time.Time{}
+	for _, spi := range c.ike.dueRetired(now) {
+		c.removeInbound(spi)
 	}
 	if due(c.lacDeadline(), now) {
 		c.doL2TP(c.lac.Tick(now))
@@ -224,11 +219,12 @@ func (c *controller) dispatch(p ctrlPacket) {
 	now := c.deps.Clock.Now()
 	switch p.kind {
 	case kindIKE:
-		// Each initiator takes only messages with its own cookies.
-		c.doIKE(c.ike, c.ike.Handle(now, p.data))
-		if c.ikeNext != nil {
-			c.doIKE(c.ikeNext, c.ikeNext.Handle(now, p.data))
+		// Each IKE SA takes only messages with its own cookies.
+		in := c.ike.cur
+		if next := c.ike.next; next != nil && next.Owns(p.data) {
+			in = next
 		}
+		c.doIKE(in, in.Handle(now, p.data))
 	case kindL2TP:
 		if c.lac != nil && !c.l2tpEnd {
 			c.doL2TP(c.lac.Handle(now, p.data))
@@ -253,10 +249,14 @@ func (c *controller) sendErr(what string, err error) {
 	c.deps.Log.errorf("sending %s: %v", what, err)
 }
 
-// doIKE carries out the actions of one initiator: the one in use, the one
-// re-authenticating, or the replaced one (whose Deletes still go out).
+// doIKE carries out the actions of one IKE SA, according to its role
+// (ikeSAs): the current one, the re-authenticating one, or a retired one
+// (whose Deletes still go out).
 func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
-	if from == c.ike || from == c.ikeNext {
+	role := c.ike.role(from)
+	if role != ikeRetired {
+		// Inbound SAs first: the server may use a new SA as soon as it has
+		// the message that goes out with these actions.
 		for _, a := range actions {
 			switch a := a.(type) {
 			case isakmp.ChildSAUp:
@@ -267,12 +267,6 @@ func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 		}
 	}
 	for _, a := range actions {
-		if _, ok := a.(isakmp.Send); !ok && from != c.ike {
-			if from == c.ikeNext {
-				c.doReauth(a)
-			}
-			continue
-		}
 		switch a := a.(type) {
 		case isakmp.Send:
 			port := c.cfg.IKEPort
@@ -281,23 +275,40 @@ func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 			}
 			c.ikePort = port
 			c.sendErr(fmt.Sprintf("IKE to UDP %d", port), c.dp.sendIKE(a.Data, a.NATT))
-		case isakmp.Phase1Up:
+		case isakmp.Dropped:
+			c.drops.ike++
+			c.deps.Log.debugf("isakmp: dropped: %s", a.Reason)
+		default:
+			switch role {
+			case ikeCurrent:
+				c.doCurrentIKE(a)
+			case ikeNext:
+				c.doNextIKE(a)
+			}
+		}
+	}
+}
+
+// doCurrentIKE handles an action of the IKE SA in use, other than Send.
+func (c *controller) doCurrentIKE(a isakmp.Action) {
+	switch a := a.(type) {
+	case isakmp.Phase1Up:
+		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%v, server ID %s)", a.Proposal, a.PeerID)
 			c.phase = PhaseIPsec
-		case isakmp.ChildSAUp:
-			c.installSA(a)
-		case isakmp.ChildSAGone:
-			c.dp.removeInbound(a.InSPI)
-			delete(c.inbound, a.InSPI)
-			c.inSPIs = slices.DeleteFunc(c.inSPIs, func(s uint32) bool { return s == a.InSPI })
-			c.deps.Log.debugf("isakmp: SA pair in 0x%08x out 0x%08x removed", a.InSPI, a.OutSPI)
-		case isakmp.Fail:
-			p := c.phase
-			if p > PhaseIPsec && c.outSA == nil {
-				p = PhaseIPsec
-			}
-			c.fail(p, describeIKE(a.Err, c.ikePort))
 		}
+	case isakmp.ChildSAUp:
+		c.installSA(a)
+	case isakmp.ChildSAGone:
+		c.removeInbound(a.InSPI)
+		c.ike.removeSPI(a.InSPI)
+		c.deps.Log.debugf("isakmp: SA pair in 0x%08x out 0x%08x removed", a.InSPI, a.OutSPI)
+	case isakmp.Fail:
+		p := c.phase
+		if p > PhaseIPsec && c.outSA == nil {
+			p = PhaseIPsec
+		}
+		c.fail(p, describeIKE(a.Err, c.ikePort))
 	}
 }
 
@@ -306,35 +317,30 @@ func (c *controller) startReauth(now time.Time) {
 	next, err := c.newInitiator()
 	if err != nil {
 		c.deps.Log.errorf("isakmp: re-authentication: %v", err)
+		c.ike.nextFailed(now)
 		return
 	}
-	c.ikeNext = next
+	c.ike.startNext(next)
 	c.deps.Log.infof("isakmp: re-authenticating: new Main Mode before the IKE SA lifetime (%v) ends", c.cfg.IKELifetime)
 	c.doIKE(next, next.Start(now))
 }
 
-// doReauth handles the non-Send actions of the re-authenticating initiator.
-// Its first IPsec SA replaces the old IKE SA and everything under it.
-func (c *controller) doReauth(a isakmp.Action) {
+// doNextIKE handles an action of the re-authenticating IKE SA, other than
+// Send. Its first IPsec SA replaces the old IKE SA and everything under it.
+func (c *controller) doNextIKE(a isakmp.Action) {
 	now := c.deps.Clock.Now()
 	switch a := a.(type) {
 	case isakmp.Phase1Up:
 		c.deps.Log.infof("isakmp: new IKE SA established (%v)", a.Proposal)
 	case isakmp.ChildSAUp:
-		old := c.ike
-		c.ike, c.ikeNext = c.ikeNext, nil
-		c.retire = append(c.retire, c.inSPIs...)
-		c.retireAt = now.Add(rekeyGrace)
-		c.inSPIs = nil
+		old := c.ike.promote(now)
 		a.Rekey = true
 		c.installSA(a)
 		c.deps.Log.infof("isakmp: IKE SA re-authenticated; closing the old one")
 		c.doIKE(old, old.Close(now))
-		c.reauthAt = now.Add(c.reauthDelay())
 	case isakmp.Fail:
-		c.ikeNext = nil
+		c.ike.nextFailed(now)
 		c.deps.Log.errorf("isakmp: re-authentication failed, retrying in %v: %v", reauthRetry, a.Err)
-		c.reauthAt = now.Add(reauthRetry)
 	}
 }
 
@@ -363,6 +369,11 @@ func (c *controller) addInbound(sa isakmp.ChildSA) bool {
 	return true
 }
 
+func (c *controller) removeInbound(spi uint32) {
+	c.dp.removeInbound(spi)
+	delete(c.inbound, spi)
+}
+
 func (c *controller) installSA(a isakmp.ChildSAUp) {
 	sa := a.SA
 	if !c.addInbound(sa) {
@@ -373,7 +384,7 @@ func (c *controller) installSA(a isakmp.ChildSAUp) {
 		c.fail(PhaseIPsec, err)
 		return
 	}
-	c.inSPIs = append(c.inSPIs, sa.InSPI)
+	c.ike.addSPI(sa.InSPI)
 	c.dp.setOutbound(out)
 	c.outSA = out
 	if a.Rekey {
@@ -382,7 +393,6 @@ func (c *controller) installSA(a isakmp.ChildSAUp) {
 	}
 	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
 		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
-	c.reauthAt = c.deps.Clock.Now().Add(c.reauthDelay())
 	c.phase = PhaseL2TPTunnel
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
@@ -401,7 +411,6 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 		case l2tp.Send:
 			c.sendErr("L2TP control message", c.dp.sendL2TPControl(a.Data))
 		case l2tp.TunnelUp:
-			c.localTunnel = a.LocalTunnel
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 			c.phase = PhaseL2TPSession
 		case l2tp.SessionUp:
@@ -414,7 +423,18 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 				Rand:     c.deps.Rand,
 			})
 			c.doPPP(c.ppp.Start(c.deps.Clock.Now()))
+		case l2tp.Dropped:
+			c.drops.l2tp++
+			c.deps.Log.debugf("l2tp: dropped: %s", a.Reason)
 		case l2tp.Closed:
+			if c.closing != closeNone {
+				// Our StopCCN was acknowledged (Err nil) or never was.
+				c.l2tpEnd = true
+				if a.Err != nil {
+					c.deps.Log.debugf("l2tp: closing: %v", a.Err)
+				}
+				continue
+			}
 			// A CDN ends only the call: the tunnel is still ours to close
 			// with StopCCN at teardown.
 			var se *l2tp.StopError
@@ -437,9 +457,12 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			c.phase = PhaseIPCP
 		case ppp.Up:
 			c.linkUp(a)
+		case ppp.Dropped:
+			c.drops.ppp++
+			c.deps.Log.debugf("ppp: dropped: %s", a.Reason)
 		case ppp.Down:
 			c.pppDown = true
-			if c.closing {
+			if c.closing != closeNone {
 				continue // the end of our own Terminate-Request
 			}
 			err := a.Err
@@ -516,93 +539,45 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// teardown closes, in reverse bring-up order, whatever came up: PPP
-// Terminate, L2TP CDN + StopCCN, IKE Delete. Each step waits a short while
-// for the server's answer, so a dead server cannot stall the exit.
-func (c *controller) teardown() {
-	start := c.deps.Clock.Now()
-	defer func() { c.deps.Log.debugf("teardown took %v", c.deps.Clock.Now().Sub(start)) }()
-	c.closing = true
+// beginClose starts teardown (once): PPP Terminate first, if PPP is up.
+// The steps after it follow in advanceClose.
+func (c *controller) beginClose() {
+	if c.closing != closeNone {
+		return
+	}
+	c.deps.Log.debugf("tearing down")
+	c.closeStart = c.deps.Clock.Now()
+	c.closing = closePPP
+	c.stepEnd = c.closeStart.Add(pppTermWait)
 	if c.ppp != nil && !c.pppDown {
 		// The PPP client sends Terminate-Request, answers the server's, and
 		// reports Down on the Terminate-Ack.
-		c.doPPP(c.ppp.Close(c.deps.Clock.Now()))
-		if !c.pppDown {
-			c.pump(pppTermWait, func(ctrlPacket) bool { return c.pppDown })
-		}
-		c.deps.Log.debugf("ppp: closed after %v", c.deps.Clock.Now().Sub(start))
+		c.doPPP(c.ppp.Close(c.closeStart))
 	}
-	if c.lac != nil && !c.l2tpEnd {
+}
+
+// advanceClose moves teardown on to the next step once the current one has
+// ended: the server acknowledged it, or its wait ran out (a dead server
+// cannot stall the exit).
+func (c *controller) advanceClose(now time.Time) {
+	if c.closing == closePPP && (c.ppp == nil || c.pppDown || !now.Before(c.stepEnd)) {
+		c.deps.Log.debugf("ppp: closed after %v", now.Sub(c.closeStart))
+		c.closing, c.stepEnd = closeL2TP, now.Add(l2tpStopWait)
+		if c.lac != nil && !c.l2tpEnd {
+			// The LAC sends CDN + StopCCN and reports Closed once the
+			// server acknowledges the StopCCN.
+			c.doL2TP(c.lac.Close(now))
+		}
+	}
+	if c.closing == closeL2TP && (c.lac == nil || c.l2tpEnd || !now.Before(c.stepEnd)) {
+		c.deps.Log.debugf("l2tp: closed after %v", now.Sub(c.closeStart))
 		c.l2tpEnd = true
-		if acts := c.lac.Close(c.deps.Clock.Now()); len(acts) > 0 {
-			c.doL2TP(acts)
-			c.pump(l2tpStopWait, stopCCNAcked(acts, c.localTunnel))
+		c.closing, c.stepEnd = closeDone, time.Time{}
+		if in := c.ike.next; in != nil {
+			c.doIKE(in, in.Close(now))
 		}
-		c.deps.Log.debugf("l2tp: closed after %v", c.deps.Clock.Now().Sub(start))
-	}
-	if c.ikeNext != nil {
-		c.doIKE(c.ikeNext, c.ikeNext.Close(c.deps.Clock.Now()))
-	}
-	if c.ike != nil {
-		c.doIKE(c.ike, c.ike.Close(c.deps.Clock.Now()))
-	}
-	c.dp.setTUN(nil)
-	c.closeTUN()
-}
-
-// pump answers control packets for at most d without reacting to state
-// changes, and returns early once done reports the packet the step waits
-// for (the server's acknowledgement).
-func (c *controller) pump(d time.Duration, done func(ctrlPacket) bool) {
-	timer := c.deps.Clock.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case p := <-c.ctrl:
-			now := c.deps.Clock.Now()
-			switch p.kind {
-			case kindIKE:
-				for _, a := range c.ike.Handle(now, p.data) {
-					if s, ok := a.(isakmp.Send); ok {
-						c.dp.sendIKE(s.Data, s.NATT)
-					}
-				}
-			case kindPPP:
-				if c.ppp != nil && !c.pppDown {
-					c.doPPP(c.ppp.Handle(now, p.data))
-				}
-			}
-			if done(p) {
-				return
-			}
-		case <-timer.C():
-			return
-		}
-	}
-}
-
-// stopCCNAcked returns a test for the server's acknowledgement of the last
-// message in closing (our StopCCN): a control message for our tunnel whose
-// Nr is past that message's Ns. Ref: RFC 2661 §5.8.
-func stopCCNAcked(closing []l2tp.Action, localTunnel uint16) func(ctrlPacket) bool {
-	var last []byte
-	for _, a := range closing {
-		if s, ok := a.(l2tp.Send); ok {
-			last = s.Data
-		}
-	}
-	sent, _, err := l2tp.ParseHeader(last)
-	if err != nil || !sent.HasSeq {
-		return func(ctrlPacket) bool { return false }
-	}
-	return func(p ctrlPacket) bool {
-		if p.kind != kindL2TP {
-			return false
-		}
-		h, _, err := l2tp.ParseHeader(p.data)
-		// Nr acknowledges everything before it, modulo 2^16.
-		return err == nil && h.Control && h.HasSeq && h.TunnelID == localTunnel &&
-			int16(h.Nr-sent.Ns-1) >= 0
+		c.doIKE(c.ike.cur, c.ike.cur.Close(now))
+		c.deps.Log.debugf("teardown took %v", now.Sub(c.closeStart))
 	}
 }
 
