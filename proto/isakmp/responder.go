@@ -95,9 +95,6 @@ func NewResponder(cfg ResponderConfig) *Responder {
 	return r
 }
 
-// Start does nothing: a responder waits for MM1.
-func (r *Responder) Start(now time.Time) []Action { return nil }
-
 // Handle is HandleFrom with natt=false (the message came to port 500).
 func (r *Responder) Handle(now time.Time, msg []byte) []Action { return r.HandleFrom(now, msg, false) }
 

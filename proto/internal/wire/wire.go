@@ -37,14 +37,6 @@ func Uint32(b []byte) (v uint32, rest []byte, ok bool) {
 	return binary.BigEndian.Uint32(b), b[4:], true
 }
 
-// Uint64 reads a big-endian uint64.
-func Uint64(b []byte) (v uint64, rest []byte, ok bool) {
-	if len(b) < 8 {
-		return 0, b, false
-	}
-	return binary.BigEndian.Uint64(b), b[8:], true
-}
-
 // Bytes reads n bytes. The result aliases b.
 func Bytes(b []byte, n int) (v, rest []byte, ok bool) {
 	if n < 0 || len(b) < n {
@@ -53,20 +45,11 @@ func Bytes(b []byte, n int) (v, rest []byte, ok bool) {
 	return b[:n:n], b[n:], true
 }
 
-// AppendUint8 appends one byte.
-func AppendUint8(b []byte, v uint8) []byte { return append(b, v) }
-
 // AppendUint16 appends a big-endian uint16.
 func AppendUint16(b []byte, v uint16) []byte { return binary.BigEndian.AppendUint16(b, v) }
 
 // AppendUint32 appends a big-endian uint32.
 func AppendUint32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
 
-// AppendUint64 appends a big-endian uint64.
-func AppendUint64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
-
 // PutUint16 writes v at b[off:off+2]; the caller guarantees the room.
 func PutUint16(b []byte, off int, v uint16) { binary.BigEndian.PutUint16(b[off:], v) }
-
-// PutUint32 writes v at b[off:off+4]; the caller guarantees the room.
-func PutUint32(b []byte, off int, v uint32) { binary.BigEndian.PutUint32(b[off:], v) }
