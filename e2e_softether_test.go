@@ -274,7 +274,7 @@ func (p *peer) connectPingStop(t *testing.T, sig syscall.Signal, extra ...string
 	if code != 0 {
 		t.Fatalf("exit code %d after %v:\n%s", code, sig, c.output())
 	}
-	// The issue says 3 s; allow a margin for a loaded machine.
+	// The goal is 3 s; allow a margin for a loaded machine.
 	if took > 4500*time.Millisecond {
 		t.Errorf("exit took %v after %v, want < 3 s (+margin)", took, sig)
 	}
