@@ -4,7 +4,8 @@
 #   softether-vpnserver softether-vpncmd   the L2TP/IPsec test peer (userspace IKE/ESP/L2TP/PPP)
 #   iproute2 util-linux procps             ip/ss, nsenter/unshare/setsid, ps/kill
 #   iputils-ping curl                      ping and HTTP fetch through the tunnel
-#   nftables python3 ca-certificates       packet filter for tests, ike-ping.py, TLS for apt/go
+#   nftables python3 ca-certificates       packet filter for tests, the tests' HTTP server
+#                                          (python3 -m http.server) and ELF check, TLS for apt/go
 #
 # Quick and idempotent: when every package is already installed (dpkg-query),
 # apt is not run at all. Otherwise: apt-get update, then apt-get install

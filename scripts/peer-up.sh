@@ -2,8 +2,10 @@
 # Start SoftEther VPN Server (Debian: softether-vpnserver, a userspace IKEv1 +
 # ESP + L2TP + PPP server) as l2tpctl's L2TP/IPsec test peer, configure it with
 # vpncmd, wait until it answers IKE, and print its parameters (also written to
-# $SE_STATE/conn.env, shell-sourceable). Needs root. Installs what is missing
-# with scripts/peer-install.sh.
+# $SE_STATE/conn.env, shell-sourceable). Needs root, and Go to build the IKE
+# health check scripts/ikecheck into $SE_STATE (before anything runs in a
+# namespace, which has no route to the module proxy). Installs what else is
+# missing with scripts/peer-install.sh.
 #
 # Topology (NET=netns, the default; defaults in parentheses):
 #
@@ -54,7 +56,8 @@
 #   TAP_PEER_IP (192.168.30.2)
 # Output in $SE_STATE: conn.env, vpnserver.pid, vpnserver.out (all server logs:
 #   --foreground sends server, security and packet logs to stdout),
-#   db/vpn_server.config, vpncmd.in/.out, created.
+#   db/vpn_server.config, vpncmd.in/.out, created, ikecheck (the health check:
+#   ip netns exec $CLI_NS $SE_STATE/ikecheck $SRV_IP).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -98,13 +101,27 @@ if [ "$NET" = host ]; then SRV_IP=127.0.0.1; fi
 # ---------------------------------------------------------------- install
 need_install=0
 if [ ! -x "$VPNSERVER" ] || [ ! -x "$VPNCMD" ]; then need_install=1; fi
-for c in ip ss nsenter unshare setsid python3 timeout awk; do
+for c in ip ss nsenter unshare setsid timeout awk; do
   command -v "$c" >/dev/null || need_install=1
 done
 if [ "$need_install" = 1 ]; then
   bash "$HERE/peer-install.sh" || die "installing the test peer failed"
 fi
 if [ ! -x "$VPNSERVER" ] || [ ! -x "$VPNCMD" ]; then die "vpnserver/vpncmd missing after install"; fi
+
+# ---------------------------------------------------------------- health check
+# Built here, in the host's network namespace, where the module proxy is
+# reachable; it runs in the client's namespace (ike_answers).
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then PATH=/usr/local/go/bin:$PATH; fi
+IKECHECK=$SE_STATE/ikecheck
+build_ikecheck() {
+  command -v go >/dev/null || die "go not found: needed to build scripts/ikecheck (Go 1.26 or later)"
+  mkdir -p "$SE_STATE"
+  chmod 700 "$SE_STATE"
+  (cd "$HERE/.." && go build -buildvcs=false -o "$IKECHECK" ./scripts/ikecheck) ||
+    die "building scripts/ikecheck failed"
+}
+build_ikecheck
 
 # ---------------------------------------------------------------- helpers
 PIDFILE=$SE_STATE/vpnserver.pid
@@ -131,11 +148,11 @@ vpncmd_batch() {  # vpncmd with a batch file, inside the server's mount+net ns
     return 1
   fi
 }
-ike_answers() {  # ike_answers SECONDS: one IKEv1 MM1 -> any reply, sent from the client side
+ike_answers() {  # ike_answers SECONDS: one IKEv1 MM1 -> an accepting MM2, sent from the client side
   local ns=()
   [ "$NET" = netns ] && ns=(ip netns exec "$CLI_NS")
-  timeout $(( ${1%.*} + 5 )) "${ns[@]}" python3 "$HERE/ike-ping.py" -q --timeout "$1" "$SRV_IP" \
-    >/dev/null 2>&1
+  [ -x "$IKECHECK" ] || build_ikecheck   # PURGE=1 in the environment of peer-down.sh removes it
+  timeout $(( ${1%.*} + 5 )) "${ns[@]}" "$IKECHECK" -q --timeout "$1" "$SRV_IP" >/dev/null 2>&1
 }
 udp_ready() {
   local n

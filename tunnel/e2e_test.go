@@ -5,6 +5,12 @@ package tunnel
 // over an in-memory network, with a ChannelTUN as the interface. Pings go
 // through the whole stack: ICMP → PPP → L2TP → UDP → ESP → NAT-T UDP and
 // back. Every test checks for leaked goroutines after shutdown.
+//
+// Tests that wait for protocol timers (re-keys, retransmissions, the
+// teardown's waits for a server that does not answer) give the client and
+// the server one fakeClock and move it themselves, so they take
+// milliseconds; the others run in real time, where nothing waits for a
+// timer.
 
 import (
 	"context"
@@ -37,9 +43,11 @@ var (
 // Generous bounds: they only matter when something is broken.
 const (
 	connectTimeout  = 10 * time.Second
-	shutdownBound   = 3 * time.Second // issue #3: exit within 3 s
+	shutdownBound   = 3 * time.Second // Run ends within 3 s of an interrupt or a hang-up
 	serverSeesBound = 2 * time.Second
 	pingTimeout     = 2 * time.Second
+	// idleGrace: see fakeClock.quiet.
+	idleGrace = 10 * time.Millisecond
 )
 
 // e2eConfig is the Config a user would give for profile p.
@@ -63,6 +71,7 @@ type harness struct {
 
 	cancel  context.CancelFunc
 	started time.Time
+	clock   *fakeClock // the clock Run runs on; nil: real time
 
 	mu      sync.Mutex
 	events  []Event
@@ -101,13 +110,19 @@ func startServer(t *testing.T, p peertest.Profile) (*nettest.Network, *peertest.
 
 // startRun starts Run(cfg) in a goroutine, connected to n, with clock (nil:
 // real time). The test's cleanup cancels it if it still runs and waits for
-// it; on failure it prints the events and the log.
+// it; on failure it prints the events and the log. With a *fakeClock, stop
+// moves it through the teardown's waits.
 func startRun(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config, clock Clock) *harness {
 	t.Helper()
 	h := &harness{t: t, srv: srv, cfg: cfg, errc: make(chan error, 1), changed: make(chan struct{}), tunc: make(chan openedTUN, 4)}
+	h.clock, _ = clock.(*fakeClock)
 	logf := func(level string) func(string, ...any) {
 		return func(format string, args ...any) {
-			line := time.Now().Format("15:04:05.000 ") + level + fmt.Sprintf(format, args...)
+			now := time.Now()
+			if clock != nil {
+				now = clock.Now() // the time the control loop sees
+			}
+			line := now.Format("15:04:05.000 ") + level + fmt.Sprintf(format, args...)
 			h.mu.Lock()
 			h.logs = append(h.logs, line)
 			h.mu.Unlock()
@@ -222,11 +237,57 @@ func (h *harness) result(d time.Duration) (error, time.Duration) {
 	}
 }
 
-// stop cancels Run and checks that it returns nil in time.
+// runClock moves the fake clock on while Run ends: to each timer the
+// control loop has left untouched for idleGrace (fakeClock.quiet), but
+// never past limit from the call. It returns Run's error and the fake and
+// the real time until it returned, and fails the test if Run is still
+// running limit+1 s of real time later.
+func (h *harness) runClock(limit time.Duration) (err error, fake, took time.Duration) {
+	h.t.Helper()
+	start, realStart := h.clock.Now(), time.Now()
+	for {
+		select {
+		case err := <-h.errc:
+			h.errc <- err
+			return err, h.clock.Now().Sub(start), time.Since(realStart)
+		default:
+		}
+		if time.Since(realStart) > limit+time.Second {
+			h.t.Fatalf("Run did not return within %v of fake time (nor %v of real time)", limit, limit+time.Second)
+		}
+		if next, ok := h.clock.quiet(idleGrace); ok && next.Sub(start) <= limit {
+			h.clock.Advance(next.Sub(h.clock.Now()))
+		}
+	}
+}
+
+// sleep moves the fake clock on by d and waits until the control loop has
+// handled any timer that fell due (it has armed its next one): what it sent
+// then is on the wire ahead of anything the test sends next.
+func (h *harness) sleep(d time.Duration) {
+	h.t.Helper()
+	h.clock.Advance(d)
+	if !h.clock.waitTimers(1, connectTimeout) {
+		h.t.Fatalf("the control loop armed no timer within %v after the clock moved", connectTimeout)
+	}
+}
+
+// stop cancels Run and checks that it returns nil in time: within
+// shutdownBound of real time and, on a fake clock, of fake time.
 func (h *harness) stop() {
 	h.t.Helper()
 	start := time.Now()
 	h.cancel()
+	if h.clock != nil {
+		err, fake, took := h.runClock(shutdownBound)
+		if err != nil {
+			h.t.Fatalf("Run after cancel = %v, want nil", err)
+		}
+		if fake > shutdownBound || took > shutdownBound {
+			h.t.Errorf("shutdown took %v of fake time (%v real), want < %v", fake, took, shutdownBound)
+		}
+		return
+	}
 	select {
 	case err := <-h.errc:
 		h.errc <- err
@@ -407,16 +468,22 @@ func TestE2EWrongPSK(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			goroutineLeakCheck(t)
+			clock := newFakeClock()
 			p := tc.profile()
+			p.Now = clock.Now
 			n, srv := startServer(t, p)
 			cfg := e2eConfig(p)
 			cfg.PSK = []byte("not-the-psk")
-			h := startRun(t, n, srv, cfg, nil)
-			err, took := h.result(20 * time.Second)
+			h := startRun(t, n, srv, cfg, clock)
+			// Main Mode up to message 5 needs no timer. Then time passes
+			// for the retransmissions of message 5 (SoftEther repeats
+			// message 4 to each).
+			srv.Wait(connectTimeout, func(s peertest.Stats) bool { return s.MM5Rejections > 0 })
+			err, took, _ := h.runClock(20 * time.Second)
 			if PhaseOf(err) != PhaseIKE || !tc.check(err) {
 				t.Fatalf("Run = %v (phase %v), want a %v error with %s", err, PhaseOf(err), PhaseIKE, tc.want)
 			}
-			t.Logf("%v after %v", err, took.Round(time.Millisecond))
+			t.Logf("%v after %v of fake time", err, took)
 			if st := srv.Stats(); st.MM5Rejections == 0 || st.Phase1Up != 0 {
 				t.Errorf("server: %d MM5 rejections, %d phase 1; want >0, 0", st.MM5Rejections, st.Phase1Up)
 			}
@@ -526,7 +593,13 @@ func TestE2ENoServer(t *testing.T) {
 // TestE2ERekey keeps pinging across a server-initiated re-key (as
 // SoftEther does at the SA lifetime + 1 s) and a client-initiated one
 // (at ~85 % of Config.SALifetime, here the minimum 10 s), and allows at
-// most one lost ping.
+// most one lost ping. Client and server run on a fake clock that moves
+// 50 ms between pings, as the pings did in real time, except while a
+// re-key is under way: a ping's round trip takes microseconds, and the
+// control goroutines, which the Go scheduler may leave waiting for a time
+// slice (~10 ms) while the ping goroutines pass the CPU among themselves,
+// would otherwise see a Quick Mode take seconds of fake time. Pings go on
+// meanwhile, so they still cross every switch of SA.
 //
 // The one: as Quick Mode responder, isakmp reports the new SA only when
 // QM3 arrives, while the server (which sent QM3) already seals with it, so
@@ -536,41 +609,56 @@ func TestE2ENoServer(t *testing.T) {
 // likely here (~1 run in 3 with -race). Once the inbound half is installed
 // before QM2/QM3 go out, this can demand zero loss.
 func TestE2ERekey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes ~11 s of real time (the minimum SA lifetime is 10 s)")
-	}
 	goroutineLeakCheck(t)
+	clock := newFakeClock()
 	p := peertest.SoftEther()
 	p.RekeyPastLifetime = 0 // the test asks for the server's re-key itself
+	p.Now = clock.Now
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.SALifetime = MinSALifetime
-	h := startRun(t, n, srv, cfg, nil)
+	h := startRun(t, n, srv, cfg, clock)
 	h.waitConnected()
 
 	const interval = 50 * time.Millisecond
-	deadline := time.Now().Add(cfg.SALifetime + 4*time.Second)
-	serverRekeyAt := time.Now().Add(time.Second)
+	deadline := clock.Now().Add(cfg.SALifetime + 4*time.Second)
+	serverRekeyAt := clock.Now().Add(time.Second)
 	asked := false
 	sent, lost := 0, 0
-	for seq := uint16(1); time.Now().Before(deadline); seq++ {
-		if !asked && time.Now().After(serverRekeyAt) {
-			srv.Rekey()
+	var busySince time.Time // real time; zero while no re-key is under way
+	for seq := uint16(1); clock.Now().Before(deadline); seq++ {
+		if !asked && clock.Now().After(serverRekeyAt) {
+			srv.Rekey() // returns once Quick Mode message 1 is out
 			asked = true
 		}
 		sent++
+		prev := srv.Stats()
 		if !h.ping(p.Local, seq, time.Second) {
 			lost++
 			t.Logf("ping %d lost", seq)
 		}
+		// The ping went out after anything the client's last timer sent,
+		// and its reply came after the server had handled all that.
 		st := srv.Stats()
 		if st.ServerRekeys >= 1 && st.Rekeys-st.ServerRekeys >= 1 {
 			// Both kinds done; a few more pings on the newest SA.
-			if d := time.Until(deadline); d > 500*time.Millisecond {
-				deadline = time.Now().Add(500 * time.Millisecond)
+			if d := deadline.Sub(clock.Now()); d > 500*time.Millisecond {
+				deadline = clock.Now().Add(500 * time.Millisecond)
 			}
 		}
-		time.Sleep(interval)
+		// Under way: a Quick Mode the server has not finished, or one it
+		// finished whose last message the client has not handled yet (the
+		// client still sends on an older SA).
+		if st.QuickModes > st.ChildSAs || st.ESPInOld > prev.ESPInOld {
+			if busySince.IsZero() {
+				busySince = time.Now()
+			} else if time.Since(busySince) > connectTimeout {
+				t.Fatalf("a re-key still under way after %v of real time: %+v", connectTimeout, st)
+			}
+			continue
+		}
+		busySince = time.Time{}
+		h.sleep(interval)
 	}
 	st := srv.Stats()
 	t.Logf("%d pings, %d lost; server: %d SAs, %d re-keys (%d by the server), %d pairs gone",
@@ -596,14 +684,17 @@ func TestE2EServerHangup(t *testing.T) {
 		p := mk()
 		t.Run(p.Name, func(t *testing.T) {
 			goroutineLeakCheck(t)
+			clock := newFakeClock()
+			p.Now = clock.Now
 			n, srv := startServer(t, p)
-			h := startRun(t, n, srv, e2eConfig(p), nil)
+			h := startRun(t, n, srv, e2eConfig(p), clock)
 			h.waitConnected()
-			start := time.Now()
 			srv.Hangup()
-			err, _ := h.result(shutdownBound + time.Second)
-			if d := time.Since(start); d > shutdownBound {
-				t.Errorf("Run returned %v after the hang-up, want < %v", d, shutdownBound)
+			// The teardown's wait for the acknowledgement of our StopCCN
+			// runs out: the server has forgotten the session.
+			err, fake, took := h.runClock(shutdownBound)
+			if fake > shutdownBound || took > shutdownBound {
+				t.Errorf("Run returned %v of fake time (%v real) after the hang-up, want < %v", fake, took, shutdownBound)
 			}
 			var te *ppp.TerminatedError
 			if PhaseOf(err) != PhaseConnected || !errors.As(err, &te) {
@@ -800,15 +891,17 @@ func (wt *warpTimer) Stop() bool {
 
 // TestE2EDeadServerShutdown: the server vanishes without a word while the
 // link is up; an interrupt must still end Run in time, every teardown step
-// giving up after its own short wait.
+// giving up after its own short wait (on the fake clock, which stop moves).
 func TestE2EDeadServerShutdown(t *testing.T) {
 	goroutineLeakCheck(t)
+	clock := newFakeClock()
 	p := peertest.SoftEther()
+	p.Now = clock.Now
 	n, srv := startServer(t, p)
-	h := startRun(t, n, srv, e2eConfig(p), nil)
+	h := startRun(t, n, srv, e2eConfig(p), clock)
 	h.waitConnected()
 	srv.Close()
-	h.stop() // Run returns nil within shutdownBound
+	h.stop() // Run returns nil within shutdownBound, of fake and of real time
 	if !h.tun.Closed() {
 		t.Error("TUN not closed after Run returned")
 	}

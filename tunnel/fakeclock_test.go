@@ -122,6 +122,39 @@ func (c *fakeClock) waitTimers(n int, timeout time.Duration) bool {
 	}
 }
 
+// quiet waits grace (real time) and reports the earliest pending deadline
+// if during that time no timer was armed, stopped or fired and at least one
+// is pending. A control loop whose timer stays untouched that long is idle
+// in its select, and the answers it was waiting for have had their chance
+// to arrive: moving the clock to its timer then is what a real clock would
+// do. Moving it sooner is harmless too (the timer fires as it would have,
+// only while an answer is still on its way), so grace only makes the tests
+// more faithful, not correct.
+func (c *fakeClock) quiet(grace time.Duration) (time.Time, bool) {
+	c.mu.Lock()
+	ch := c.changed
+	c.mu.Unlock()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return time.Time{}, false
+	case <-t.C:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch != c.changed || len(c.timers) == 0 {
+		return time.Time{}, false
+	}
+	next := c.timers[0].when
+	for _, t := range c.timers[1:] {
+		if t.when.Before(next) {
+			next = t.when
+		}
+	}
+	return next, true
+}
+
 func (c *fakeClock) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
@@ -228,5 +261,35 @@ func TestFakeClockWaitTimers(t *testing.T) {
 	}
 	if c.waitTimers(3, 10*time.Millisecond) {
 		t.Fatal("waitTimers(3) succeeded with 2 timers")
+	}
+}
+
+func TestFakeClockQuiet(t *testing.T) {
+	c := newFakeClock()
+	if _, ok := c.quiet(time.Millisecond); ok {
+		t.Fatal("quiet with no timer pending")
+	}
+	c.NewTimer(2 * time.Second)
+	c.NewTimer(time.Second)
+	next, ok := c.quiet(time.Millisecond)
+	if !ok || next != c.Now().Add(time.Second) {
+		t.Fatalf("quiet = %v, %v; want now+1s, true", next.Sub(c.Now()), ok)
+	}
+	// Any change while quiet waits ends the wait at once: false.
+	done := make(chan bool)
+	go func() {
+		_, ok := c.quiet(time.Minute)
+		done <- ok
+	}()
+	for {
+		c.NewTimer(time.Hour).Stop()
+		select {
+		case ok := <-done:
+			if ok {
+				t.Fatal("quiet despite timer changes")
+			}
+			return
+		case <-time.After(time.Millisecond):
+		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 // cleanup the test registers later, such as closing the fake server), waits
 // up to 2 s for every goroutine started since to end. Otherwise it fails
 // the test and prints their stacks. Call it first thing in every end-to-end
-// test (STYLE.md §2.7; wireguard-go's goroutineLeakCheck). Tests that use it
+// test (after wireguard-go's goroutineLeakCheck). Tests that use it
 // must not run in parallel with others.
 func goroutineLeakCheck(t *testing.T) {
 	t.Helper()

@@ -81,6 +81,11 @@ type Profile struct {
 	EchoInterval         time.Duration     // LCP Echo-Request interval; 0: none
 
 	Rand io.Reader // nil: crypto/rand
+	// Now is the server's clock: every FSM gets its time, and the FSM
+	// deadlines are checked against it every 20 ms of real time. nil:
+	// time.Now. A test with a fake clock passes the same clock here and
+	// to the client.
+	Now func() time.Time
 }
 
 func defaultUsers() map[string]string { return map[string]string{DefaultUser: DefaultPassword} }

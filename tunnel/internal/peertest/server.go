@@ -21,9 +21,11 @@
 //
 // Concurrency. One reader goroutine per socket hands datagrams over a
 // channel to one loop goroutine, which owns every FSM and SA and drives the
-// FSM timers with real time (a 20 ms ticker calling Tick once Deadline has
-// passed). Stats, Events and Wait are safe to call from any goroutine.
-// Close stops everything and waits for the goroutines.
+// FSM timers: a 20 ms ticker of real time calls Tick once Deadline has
+// passed on the server's clock (Profile.Now, real time by default). With a
+// fake clock the timers fire within one tick of the test moving it past
+// their deadline. Stats, Events and Wait are safe to call from any
+// goroutine. Close stops everything and waits for the goroutines.
 //
 // Sessions. A Main Mode from a new client address (IP and port) replaces
 // the whole session, as a server that lost its state would. A Main Mode
@@ -75,7 +77,8 @@ type Stats struct {
 	Reauths       int // of which from the current client while a session was up (re-authentication)
 	Phase1Up      int // IKE SAs established
 	MM5Rejections int // MM5s whose HASH_I did not verify (wrong PSK)
-	ChildSAs      int // IPsec SA pairs installed, re-keys included
+	QuickModes    int // Quick Modes begun: the client's message 1 answered, or started through RekeyPastLifetime or Rekey (not RekeyAfter's, which the Responder starts on its own)
+	ChildSAs      int // IPsec SA pairs installed, re-keys included (Quick Modes finished)
 	Rekeys        int // of which re-keys
 	ServerRekeys  int // of which the server started through Profile.RekeyPastLifetime or Server.Rekey
 	ChildSAsGone  int // SA pairs removed (client Delete, retired after a re-key, expired)
@@ -88,6 +91,7 @@ type Stats struct {
 	UnknownSPI   int // ESP for an SPI we do not have
 	ESPErrors    int // ESP that did not open (ICV, replay, padding) or carried no UDP/L2TP
 	ESPIn        int // ESP packets opened
+	ESPInOld     int // of which on an SA older than the newest pair (the client has not moved to it yet)
 	ESPOut       int // ESP packets sealed and sent
 	WrongSession int // L2TP data for another tunnel/session
 
@@ -120,10 +124,10 @@ type Server struct {
 	nattConn Conn // immutable
 	ikeAddr  netip.AddrPort
 
-	in        chan datagram // readers → loop; never closed
-	done      chan struct{} // closed by Close
-	rekeyReq  chan struct{} // Rekey → loop
-	hangupReq chan struct{} // Hangup → loop
+	in        chan datagram      // readers → loop; never closed
+	done      chan struct{}      // closed by Close
+	rekeyReq  chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
+	hangupReq chan struct{}      // Hangup → loop
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
@@ -173,6 +177,9 @@ func Start(p Profile, ike, natt Conn) *Server {
 	if p.Rand == nil {
 		p.Rand = rand.Reader
 	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
 	s := &Server{
 		p:         p,
 		ikeConn:   ike,
@@ -180,7 +187,7 @@ func Start(p Profile, ike, natt Conn) *Server {
 		ikeAddr:   addrPortOf(ike),
 		in:        make(chan datagram, 256),
 		done:      make(chan struct{}),
-		rekeyReq:  make(chan struct{}, 1),
+		rekeyReq:  make(chan chan struct{}),
 		hangupReq: make(chan struct{}, 1),
 		changed:   make(chan struct{}),
 	}
@@ -220,12 +227,19 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// Rekey asks the server to start a Quick Mode for the current IKE SA now
-// (as SoftEther does at the SA lifetime + 1 s).
+// Rekey makes the server start a Quick Mode for the current IKE SA now (as
+// SoftEther does at the SA lifetime + 1 s). It returns once the server has
+// sent message 1 (Stats.QuickModes has grown), or found no IKE SA to do it
+// on or one already under way, or was closed.
 func (s *Server) Rekey() {
+	done := make(chan struct{})
 	select {
-	case s.rekeyReq <- struct{}{}:
-	default:
+	case s.rekeyReq <- done:
+		select {
+		case <-done:
+		case <-s.done:
+		}
+	case <-s.done:
 	}
 }
 
@@ -247,7 +261,8 @@ func (s *Server) Stats() Stats {
 	return s.stats
 }
 
-// Events returns what happened, one line per step, in order.
+// Events returns what happened, one line per step, in order, each after
+// the time on the server's clock.
 func (s *Server) Events() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -285,7 +300,7 @@ func (s *Server) update(f func(*Stats), format string, args ...any) {
 		f(&s.stats)
 	}
 	if format != "" {
-		s.events = append(s.events, fmt.Sprintf(format, args...))
+		s.events = append(s.events, s.p.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
 	}
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -324,15 +339,16 @@ func (s *Server) loop() {
 		case <-s.done:
 			return
 		case d := <-s.in:
-			s.handle(time.Now(), d)
-		case <-s.rekeyReq:
+			s.handle(s.p.Now(), d)
+		case done := <-s.rekeyReq:
 			if s.sess != nil {
-				s.rekey(time.Now())
+				s.rekey(s.p.Now())
 			}
+			close(done)
 		case <-s.hangupReq:
-			s.hangup(time.Now())
-		case now := <-t.C:
-			s.tick(now)
+			s.hangup(s.p.Now())
+		case <-t.C:
+			s.tick(s.p.Now())
 		}
 	}
 }
@@ -346,7 +362,7 @@ func (s *Server) rekey(now time.Time) {
 	acts := ik.r.Rekey(now)
 	if len(acts) > 0 {
 		ik.rekeying = true
-		s.update(nil, "isakmp: server starts a Quick Mode (re-key)")
+		s.update(func(st *Stats) { st.QuickModes++ }, "isakmp: server starts a Quick Mode (re-key)")
 	}
 	s.doIKE(now, ik, acts)
 }
@@ -530,7 +546,13 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		s.count(func(st *Stats) { st.ESPErrors++ })
 		return
 	}
-	s.count(func(st *Stats) { st.ESPIn++ })
+	old := spi != ss.outPair
+	s.count(func(st *Stats) {
+		st.ESPIn++
+		if old {
+			st.ESPInOld++
+		}
+	})
 	ss.innerPort = src
 	if h.Control {
 		if ss.lns == nil {
@@ -602,6 +624,9 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 			}
 		case isakmp.Phase1Up:
 			s.update(func(st *Stats) { st.Phase1Up++ }, "isakmp: phase 1 up (%v, client ID %s)", a.Proposal, a.PeerID)
+		case isakmp.ChildSAInbound:
+			// Sent with message 2 of a Quick Mode the client started.
+			s.count(func(st *Stats) { st.QuickModes++ })
 		case isakmp.ChildSAUp:
 			s.installSA(now, ik, a)
 		case isakmp.ChildSAGone:

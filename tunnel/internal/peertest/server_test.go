@@ -56,3 +56,28 @@ func TestDemux(t *testing.T) {
 		t.Errorf("the server answered %d datagrams", c.Pending())
 	}
 }
+
+// TestRekeyReturns: Rekey returns when there is nothing to re-key and after
+// Close, instead of waiting for a loop that will not act.
+func TestRekeyReturns(t *testing.T) {
+	n := nettest.NewNetwork()
+	s, err := Listen(n, netip.MustParseAddr("10.200.0.1"), SoftEther())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Rekey() // no session
+		s.Close()
+		s.Rekey() // closed
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Rekey blocked")
+	}
+	if st := s.Stats(); st.QuickModes != 0 {
+		t.Errorf("QuickModes = %d without a session", st.QuickModes)
+	}
+}
