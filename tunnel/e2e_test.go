@@ -906,3 +906,36 @@ func TestE2EDeadServerShutdown(t *testing.T) {
 		t.Error("TUN not closed after Run returned")
 	}
 }
+
+// TestE2ETeardownOnAcks: against a live server, every teardown step ends on
+// the server's answer as the FSM reports it (ppp.Down on the Terminate-Ack,
+// l2tp.Closed on the acknowledgement of StopCCN), not on a timer: on a fake
+// clock that never moves, Run still returns, and the server saw the whole
+// shutdown.
+func TestE2ETeardownOnAcks(t *testing.T) {
+	for _, mk := range []func() peertest.Profile{peertest.SoftEther, peertest.Libreswan} {
+		p := mk()
+		t.Run(p.Name, func(t *testing.T) {
+			goroutineLeakCheck(t)
+			clock := newFakeClock()
+			p.Now = clock.Now
+			n, srv := startServer(t, p)
+			h := startRun(t, n, srv, e2eConfig(p), clock)
+			h.waitConnected()
+			start := clock.Now()
+			h.cancel()
+			err, took := h.result(shutdownBound)
+			if err != nil {
+				t.Fatalf("Run after cancel = %v, want nil", err)
+			}
+			if fake := clock.Now().Sub(start); fake != 0 {
+				t.Errorf("the fake clock moved %v during teardown; want 0", fake)
+			}
+			t.Logf("Run took %v of real time, connect included", took)
+			checkTeardown(t, srv, peertest.Stats{})
+			if !h.tun.Closed() {
+				t.Error("TUN not closed after Run returned")
+			}
+		})
+	}
+}
