@@ -186,6 +186,18 @@ func (h *harness) dump() {
 	h.t.Logf("client log:\n  %s", strings.Join(h.logs, "\n  "))
 }
 
+// connectFake starts a server for p and Run against it, both on one fake
+// clock, and waits until the link is up.
+func connectFake(t *testing.T, p peertest.Profile) (*fakeClock, *peertest.Server, *harness) {
+	t.Helper()
+	clock := newFakeClock()
+	p.Now = clock.Now
+	n, srv := startServer(t, p)
+	h := startRun(t, n, srv, e2eConfig(p), clock)
+	h.waitConnected()
+	return clock, srv, h
+}
+
 // waitConnected waits for the PhaseConnected event and the TUN it came with.
 func (h *harness) waitConnected() {
 	h.t.Helper()
@@ -684,11 +696,7 @@ func TestE2EServerHangup(t *testing.T) {
 		p := mk()
 		t.Run(p.Name, func(t *testing.T) {
 			goroutineLeakCheck(t)
-			clock := newFakeClock()
-			p.Now = clock.Now
-			n, srv := startServer(t, p)
-			h := startRun(t, n, srv, e2eConfig(p), clock)
-			h.waitConnected()
+			_, srv, h := connectFake(t, p)
 			srv.Hangup()
 			// The teardown's wait for the acknowledgement of our StopCCN
 			// runs out: the server has forgotten the session.
@@ -894,12 +902,7 @@ func (wt *warpTimer) Stop() bool {
 // giving up after its own short wait (on the fake clock, which stop moves).
 func TestE2EDeadServerShutdown(t *testing.T) {
 	goroutineLeakCheck(t)
-	clock := newFakeClock()
-	p := peertest.SoftEther()
-	p.Now = clock.Now
-	n, srv := startServer(t, p)
-	h := startRun(t, n, srv, e2eConfig(p), clock)
-	h.waitConnected()
+	_, srv, h := connectFake(t, peertest.SoftEther())
 	srv.Close()
 	h.stop() // Run returns nil within shutdownBound, of fake and of real time
 	if !h.tun.Closed() {
@@ -917,11 +920,7 @@ func TestE2ETeardownOnAcks(t *testing.T) {
 		p := mk()
 		t.Run(p.Name, func(t *testing.T) {
 			goroutineLeakCheck(t)
-			clock := newFakeClock()
-			p.Now = clock.Now
-			n, srv := startServer(t, p)
-			h := startRun(t, n, srv, e2eConfig(p), clock)
-			h.waitConnected()
+			clock, srv, h := connectFake(t, p)
 			start := clock.Now()
 			h.cancel()
 			err, took := h.result(shutdownBound)

@@ -131,7 +131,7 @@ func TestSealGolden(t *testing.T) {
 }
 
 // TestOpenSoftEtherStyle opens packets laid out like SoftEther's (see
-// /work/shared/peers/softether/README.md): the IV is the previous packet's
+// docs/interop.md): the IV is the previous packet's
 // last ciphertext block (still sent in the packet), padding 1,2,3…,
 // HMAC-SHA1-96, next header 17, inner UDP 1701→1701 with checksum 0. Made by
 // the same python3/cryptography script: AES-128 key 00…0f, HMAC key 20…33,

@@ -1,7 +1,8 @@
 package esp_test
 
 // Replay of ESP traffic captured from a real SoftEther VPN Server 5.01.9674
-// (Debian package, the peer in shared/peers/softether) on 2026-11-25.
+// (Debian package softether-vpnserver, the peer scripts/peer-up.sh starts)
+// on 2026-11-25.
 //
 // How the vectors were made: a throwaway program (kept outside the repo in
 // /tmp/vecs, a module with `replace github.com/l2tpctl/l2tpctl =>

@@ -213,9 +213,6 @@ func Listen(n *nettest.Network, addr netip.Addr, p Profile) (*Server, error) {
 	return Start(p, ike, natt), nil
 }
 
-// Profile returns the profile the server runs.
-func (s *Server) Profile() Profile { return s.p }
-
 // Close stops the server: it closes both sockets and waits for its
 // goroutines. It sends nothing to the client. It is idempotent.
 func (s *Server) Close() {
