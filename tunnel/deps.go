@@ -5,27 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"time"
 )
-
-// Event is one progress report from Run, for the CLI's phase lines (and
-// later JSON events). Msg never contains secrets.
-type Event struct {
-	Time  time.Time
-	Phase Phase
-	Msg   string    // e.g. "established, aes256-sha256-modp2048"
-	Link  *LinkInfo // set once, with PhaseConnected
-}
-
-// LinkInfo describes the interface once the link is up.
-type LinkInfo struct {
-	Interface string
-	Local     netip.Addr
-	Peer      netip.Addr
-	DNS       []netip.Addr // offered by the server; reported only
-	MTU       int
-	Routes    []netip.Prefix
-}
 
 // PacketConn is the UDP socket Run talks to the server through. *net.UDPConn
 // satisfies it; tests pass an in-memory one.
