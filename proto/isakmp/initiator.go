@@ -332,7 +332,8 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return dropErr(what, err)
 	}
-	gxy, err := e.k.prop.Group.Group().SharedSecret(in.priv, kx.ke)
+	grp := e.k.prop.Group.Group()
+	gxy, err := grp.SharedSecret(in.priv, fullWidth(kx.ke, grp.Size))
 	if err != nil {
 		return dropErr(what, err)
 	}

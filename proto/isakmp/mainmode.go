@@ -104,6 +104,20 @@ func readKeyExchange(ps []Payload) (keyExchange, error) {
 	return kx, nil
 }
 
+// fullWidth returns a peer's Diffie-Hellman public value at the group's
+// width, for computing the shared secret. RFC 2409 §5 says a KE payload
+// MUST be padded with zeros to the length of the prime, but SoftEther
+// strips the leading zero bytes (about one Main Mode in 256 carries a value
+// one byte short; docs/interop.md). The hashes keep the bytes as sent.
+// A value longer than the group is returned as it is, for SharedSecret to
+// reject.
+func fullWidth(pub []byte, size int) []byte {
+	if len(pub) == 0 || len(pub) >= size {
+		return pub
+	}
+	return append(make([]byte, size-len(pub), size), pub...)
+}
+
 // checkNonce applies the one nonce rule of Main Mode and Quick Mode:
 // 8 to 256 bytes. Ref: RFC 2409 §5.
 func checkNonce(n []byte) error {

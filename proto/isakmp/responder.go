@@ -221,7 +221,7 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	gxy, err := grp.SharedSecret(priv, kx.ke)
+	gxy, err := grp.SharedSecret(priv, fullWidth(kx.ke, grp.Size))
 	if err != nil {
 		return dropErr(what, err)
 	}
