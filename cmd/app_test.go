@@ -55,8 +55,8 @@ func TestErrorLine(t *testing.T) {
 }
 
 var allConnectFlags = []string{
-	flgServer, flgNATTPort, flgPSK, flgPSKFile, flgUser, flgPassword, flgPasswordFile,
-	flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgVerbose,
+	flgProfile, flgServer, flgNATTPort, flgPSK, flgPSKFile, flgPSKStdin, flgUser, flgPassword, flgPasswordFile,
+	flgPasswordStdin, flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
 }
 
 func TestHelp(t *testing.T) {
@@ -82,7 +82,7 @@ func TestHelp(t *testing.T) {
 				t.Errorf("%q: help does not mention --%s:\n%s", args, f, help)
 			}
 		}
-		for _, want := range []string{"-v", envPSK, envPassword, "l2tpctl connect [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)"} {
+		for _, want := range []string{"-v", envPSK, envPassword, "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)"} {
 			if !strings.Contains(help, want) {
 				t.Errorf("%q: help does not mention %q:\n%s", args, want, help)
 			}

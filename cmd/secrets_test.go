@@ -95,7 +95,7 @@ func TestSecrets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := &fakeWorld{env: tt.env, files: tt.files, terminal: tt.terminal, typed: tt.typed}
-			f := connectFlags{User: "alice", PSK: tt.psk, PSKFile: tt.pskFile, Password: tt.pw, PasswordFile: tt.pwFile}
+			f := connectFlags{User: "alice", PSK: secretArgs{Value: tt.psk, File: tt.pskFile}, Password: secretArgs{Value: tt.pw, File: tt.pwFile}}
 			psk, pw, err := w.secretSource().secrets(context.Background(), f)
 			if w.prompts != tt.wantPrompts {
 				t.Errorf("prompted %d times, want %d", w.prompts, tt.wantPrompts)
