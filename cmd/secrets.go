@@ -116,7 +116,7 @@ func (s secretSource) secrets(ctx context.Context, f connectFlags) (psk, passwor
 		if in == nil {
 			in = bufio.NewReader(io.LimitReader(s.stdin, 2*(maxSecretFile+2)))
 		}
-		if x.value, err = s.readStdin(ctx, x, in, which); err != nil {
+		if x.value, err = s.readStdin(ctx, x, in, which, f.NonInteractive); err != nil {
 			return nil, nil, err
 		}
 		which = "the second line (after the password's)"
@@ -252,11 +252,15 @@ func (s secretSource) noSource(spec secretSpec, nonInteractive bool) error {
 }
 
 // readStdin reads the secret's line from stdin, which is the first or the
-// second line (for messages). When stdin is a terminal, the line
-// is read without echo, after the secret's prompt.
-func (s secretSource) readStdin(ctx context.Context, x *secret, in *bufio.Reader, which string) ([]byte, error) {
+// second line (for messages). When stdin is a terminal, the line is read
+// without echo, after the secret's prompt unless nonInteractive.
+func (s secretSource) readStdin(ctx context.Context, x *secret, in *bufio.Reader, which string, nonInteractive bool) ([]byte, error) {
 	if s.isTerminal() {
-		return s.prompt(ctx, x.spec)
+		spec := x.spec
+		if nonInteractive {
+			spec.prompt = ""
+		}
+		return s.prompt(ctx, spec)
 	}
 	line, err := readLine(ctx, in)
 	switch {
@@ -324,11 +328,14 @@ func trimNewline(b []byte) []byte {
 	return b
 }
 
-// prompt asks for the secret on the terminal.
+// prompt asks for the secret on the terminal (without a prompt if
+// spec.prompt is empty).
 func (s secretSource) prompt(ctx context.Context, spec secretSpec) ([]byte, error) {
 	fmt.Fprint(s.stderr, spec.prompt)
 	b, err := s.readPassword(ctx)
-	fmt.Fprintln(s.stderr) // the user's newline was not echoed
+	if spec.prompt != "" {
+		fmt.Fprintln(s.stderr) // the user's newline was not echoed
+	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		return nil, fmt.Errorf("interrupted while reading the %s", spec.what)
