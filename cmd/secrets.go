@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -68,6 +69,7 @@ type secretFrom struct {
 	value string // the secret (flag, environment, profile) or the file name
 	label string // names it in a list: "--psk-file", "L2TPCTL_PSK (environment)", "psk (office.toml:3)"
 	ref   string // prefixes messages about it: "--psk-file", "office.toml:3: psk"
+	line  int    // in the profile, for the order of a list
 }
 
 // secret is one secret on its way: its source, then its value.
@@ -158,7 +160,7 @@ func (s secretSource) choose(spec secretSpec, cmdline, prof secretArgs, f connec
 	flag := func(name string) (string, string) { return "--" + name, "--" + name }
 	add := func(kind sourceKind, value string, names func(string) (string, string), key string) {
 		label, ref := names(key)
-		from = append(from, secretFrom{kind: kind, value: value, label: label, ref: ref})
+		from = append(from, secretFrom{kind: kind, value: value, label: label, ref: ref, line: f.ProfileLines[key]})
 	}
 	if cmdline.Value != nil {
 		add(fromFlag, *cmdline.Value, flag, spec.flag)
@@ -185,6 +187,7 @@ func (s secretSource) choose(spec secretSpec, cmdline, prof secretArgs, f connec
 		if prof.Stdin {
 			add(fromStdin, "", key, spec.stdinFlag)
 		}
+		slices.SortStableFunc(from, func(a, b secretFrom) int { return a.line - b.line })
 	}
 	switch len(from) {
 	case 0:
