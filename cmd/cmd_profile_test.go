@@ -1,7 +1,10 @@
 package cmd
 
 import (
+	"context"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -256,5 +259,37 @@ func TestProfileCommandHelp(t *testing.T) {
 	w = profileWorld()
 	if code := w.runApp(t, "--help"); code != 0 || !strings.Contains(w.stdout.String(), "profile") {
 		t.Errorf("--help does not list the profile command:\n%s", w.stdout.String())
+	}
+}
+
+// TestProfileRealFiles runs profile check with the real file system
+// functions (osDeps): the mode of a real file decides about inline secrets.
+func TestProfileRealFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.toml")
+	if err := os.WriteFile(path, []byte("server = \"10.1.1.1\"\nuser = \"u\"\npsk = \"k\"\npassword-file = \"pw\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func() (int, string) {
+		var out, errOut strings.Builder
+		d := osDeps()
+		d.stdout, d.stderr = &out, &errOut
+		err := newApp("1.2.3", d).RunContext(context.Background(), []string{"l2tpctl", "profile", "check", path})
+		if err != nil {
+			return ExitCode(err), ErrorLine(err)
+		}
+		return 0, out.String()
+	}
+	if code, out := check(); code != 0 || out != path+": ok\n" {
+		t.Errorf("mode 0600: exit %d, %q", code, out)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := check(); code != exitUsage || !strings.Contains(out, "chmod 600 "+shellQuote(path)) {
+		t.Errorf("mode 0644: exit %d, %q", code, out)
 	}
 }

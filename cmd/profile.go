@@ -280,9 +280,9 @@ func parseProfile(path string, data []byte, flags []cli.Flag) (*profile, error) 
 // reports them with their position.
 //
 // go-toml's Unmarshal does not say where a key is, so this walks the
-// document with its parser (package unstable: an API without compatibility
-// promise; go.mod pins the version, and a change breaks the build, not the
-// behaviour).
+// document with go-toml's own parser. Its package is "unstable" (no
+// compatibility promise): go.mod pins the version, and TestParseProfileLines
+// and the duplicate-key tests check what this relies on.
 func keyLines(path string, data []byte) (map[string]int, error) {
 	lines := map[string]int{}
 	simple := map[string]bool{} // set by a plain "key = value", not a dotted key or a table
@@ -384,9 +384,10 @@ func findProfile(ref, origin string, d appDeps) (string, fs.FileInfo, error) {
 	if ref == "" {
 		return "", nil, usageErrorf("%s: empty profile name", origin)
 	}
-	origin += " " + ref // "--profile office"
-	if strings.HasPrefix(origin, envProfile) {
-		origin = envProfile + "=" + ref
+	if origin == envProfile {
+		origin += "=" + ref // "L2TPCTL_PROFILE=office"
+	} else {
+		origin += " " + ref // "--profile office"
 	}
 	if strings.Contains(ref, "/") {
 		path := ref

@@ -110,7 +110,7 @@ func (s secretSource) secrets(ctx context.Context, f connectFlags) (psk, passwor
 		}
 	}
 	var in *bufio.Reader
-	which := "the first line"
+	line := 1
 	for _, x := range []*secret{w, p} { // the password's line comes first
 		if x.from.kind != fromStdin {
 			continue
@@ -118,10 +118,10 @@ func (s secretSource) secrets(ctx context.Context, f connectFlags) (psk, passwor
 		if in == nil {
 			in = bufio.NewReader(io.LimitReader(s.stdin, 2*(maxSecretFile+2)))
 		}
-		if x.value, err = s.readStdin(ctx, x, in, which, f.NonInteractive); err != nil {
+		if x.value, err = s.readStdin(ctx, x, in, line, f.NonInteractive); err != nil {
 			return nil, nil, err
 		}
-		which = "the second line (after the password's)"
+		line++
 	}
 	for _, x := range []*secret{p, w} {
 		if x.from.kind == noSource {
@@ -157,35 +157,35 @@ func (s secretSource) load(f connectFlags) (psk, password *secret, err error) {
 // the environment, else in the profile, else none.
 func (s secretSource) choose(spec secretSpec, cmdline, prof secretArgs, f connectFlags) (secretFrom, error) {
 	var from []secretFrom
-	flag := func(name string) (string, string) { return "--" + name, "--" + name }
-	add := func(kind sourceKind, value string, names func(string) (string, string), key string) {
-		label, ref := names(key)
-		from = append(from, secretFrom{kind: kind, value: value, label: label, ref: ref, line: f.ProfileLines[key]})
+	flag := func(kind sourceKind, value, name string) {
+		from = append(from, secretFrom{kind: kind, value: value, label: "--" + name, ref: "--" + name})
 	}
 	if cmdline.Value != nil {
-		add(fromFlag, *cmdline.Value, flag, spec.flag)
+		flag(fromFlag, *cmdline.Value, spec.flag)
 	}
 	if cmdline.File != nil {
-		add(fromFile, *cmdline.File, flag, spec.fileFlag)
+		flag(fromFile, *cmdline.File, spec.fileFlag)
 	}
 	if cmdline.Stdin {
-		add(fromStdin, "", flag, spec.stdinFlag)
+		flag(fromStdin, "", spec.stdinFlag)
 	}
 	if v, ok := s.lookupEnv(spec.env); ok {
-		add(fromEnv, v, func(env string) (string, string) { return env + " (environment)", env }, spec.env)
+		from = append(from, secretFrom{kind: fromEnv, value: v, label: spec.env + " (environment)", ref: spec.env})
 	}
-	if len(from) == 0 {
-		key := func(k string) (string, string) {
-			return fmt.Sprintf("%s (%s:%d)", k, f.ProfilePath, f.ProfileLines[k]), f.ref(k)
+	if len(from) == 0 { // the profile's, in the order of its lines
+		key := func(kind sourceKind, value, k string) {
+			line := f.ProfileLines[k]
+			from = append(from, secretFrom{kind: kind, value: value, line: line,
+				label: fmt.Sprintf("%s (%s:%d)", k, f.ProfilePath, line), ref: f.ref(k)})
 		}
 		if prof.Value != nil {
-			add(fromValue, *prof.Value, key, spec.flag)
+			key(fromValue, *prof.Value, spec.flag)
 		}
 		if prof.File != nil {
-			add(fromFile, *prof.File, key, spec.fileFlag)
+			key(fromFile, *prof.File, spec.fileFlag)
 		}
 		if prof.Stdin {
-			add(fromStdin, "", key, spec.stdinFlag)
+			key(fromStdin, "", spec.stdinFlag)
 		}
 		slices.SortStableFunc(from, func(a, b secretFrom) int { return a.line - b.line })
 	}
@@ -254,16 +254,20 @@ func (s secretSource) noSource(spec secretSpec, nonInteractive bool) error {
 		spec.what, why, spec.fileFlag, spec.env, spec.stdinFlag, spec.fileFlag)
 }
 
-// readStdin reads the secret's line from stdin, which is the first or the
-// second line (for messages). When stdin is a terminal, the line is read
-// without echo, after the secret's prompt unless nonInteractive.
-func (s secretSource) readStdin(ctx context.Context, x *secret, in *bufio.Reader, which string, nonInteractive bool) ([]byte, error) {
+// readStdin reads the secret's line from stdin, which is line n (for
+// messages). When stdin is a terminal, the line is read without echo, after
+// the secret's prompt unless nonInteractive.
+func (s secretSource) readStdin(ctx context.Context, x *secret, in *bufio.Reader, n int, nonInteractive bool) ([]byte, error) {
 	if s.isTerminal() {
 		spec := x.spec
 		if nonInteractive {
 			spec.prompt = ""
 		}
 		return s.prompt(ctx, spec)
+	}
+	which := fmt.Sprintf("line %d of stdin", n)
+	if n == 2 {
+		which += " (after the password's)"
 	}
 	line, err := readLine(ctx, in)
 	switch {
@@ -278,7 +282,7 @@ func (s secretSource) readStdin(ctx context.Context, x *secret, in *bufio.Reader
 	}
 	line = trimNewline(line)
 	if len(line) == 0 {
-		return nil, usageErrorf("%s: empty %s (%s of stdin is empty)", x.from.ref, x.spec.what, which)
+		return nil, usageErrorf("%s: empty %s on %s", x.from.ref, x.spec.what, which)
 	}
 	return line, nil
 }
