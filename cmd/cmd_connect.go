@@ -102,11 +102,6 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 			f.ProfileLines[k], used[k] = p.lines[k], val
 		}
 	}
-	for _, k := range []string{flgPSKFile, flgPasswordFile} {
-		if used.IsSet(k) {
-			used[k] = p.secretFile(k)
-		}
-	}
 	f.ProfilePSK = secretArgsFrom(used, flgPSK, flgPSKFile, flgPSKStdin)
 	f.ProfilePassword = secretArgsFrom(used, flgPassword, flgPasswordFile, flgPasswordStdin)
 	return f

@@ -44,8 +44,8 @@ func newProfileCommand(d appDeps) *cli.Command {
 				UsageText: "l2tpctl profile show [NAME|PATH]",
 				Description: "Prints every key, one per line, TOML-like: the profile's value, or the default\n" +
 					"(marked \"# default\") or (not set). The secrets psk and password show only\n" +
-					"whether the profile sets them. Relative psk-file and password-file names are\n" +
-					"shown resolved against the profile's directory.",
+					"whether the profile sets them. psk-file and password-file are shown resolved:\n" +
+					"relative to the profile's directory, \"~/\" as the home directory.",
 				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
 					p, err := profileArg(c, d)
@@ -140,8 +140,6 @@ func showProfile(d appDeps, p *profile) {
 			text = "(set)"
 		case isInlineSecret(name), v == "":
 			text = "(not set)"
-		case name == flgPSKFile || name == flgPasswordFile:
-			text = tomlString(p.secretFile(name))
 		default:
 			text = tomlValue(v)
 		}

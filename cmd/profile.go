@@ -48,17 +48,6 @@ type profile struct {
 	lines  map[string]int // key → the line it is set on
 }
 
-// secretFile returns the file named by a psk-file or password-file key: a
-// relative name is relative to the profile's directory, so that a profile
-// and its secret files can sit side by side.
-func (p *profile) secretFile(key string) string {
-	name := p.values.String(key)
-	if name == "" || filepath.IsAbs(name) {
-		return name
-	}
-	return filepath.Join(filepath.Dir(p.Path), name)
-}
-
 // at locates a key for messages: "FILE:LINE: key".
 func (p *profile) at(key string) string {
 	return fmt.Sprintf("%s:%d: %s", p.Path, p.lines[key], key)
@@ -76,6 +65,11 @@ var notKeys = map[string]string{
 // inlineSecretKeys hold a secret in the profile itself: such a profile must
 // be readable and writable by its owner only.
 var inlineSecretKeys = []string{flgPSK, flgPassword}
+
+// fileKeys name files. In a profile, "~/" is the home directory and a
+// relative name is relative to the profile's directory, so that a profile
+// and its secret files can sit side by side.
+var fileKeys = []string{flgPSKFile, flgPasswordFile}
 
 // profileKeys returns the keys a profile may set: the long names of
 // connect's flags but notKeys, in the order connect --help lists them.
@@ -428,8 +422,9 @@ func findProfile(ref, origin string, d appDeps) (string, fs.FileInfo, error) {
 	return "", nil, usageErrorf("%s: no such profile; looked for %s", origin, strings.Join(tried, " and "))
 }
 
-// loadProfile finds, reads and decodes a profile, and refuses one that
-// holds a secret (psk, password) while other users may read or change it.
+// loadProfile finds, reads and decodes a profile, resolves its file names
+// (fileKeys), and refuses one that holds a secret (psk, password) while
+// other users may read or change it.
 func loadProfile(ref, origin string, d appDeps) (*profile, error) {
 	path, info, err := findProfile(ref, origin, d)
 	if err != nil {
@@ -442,6 +437,18 @@ func loadProfile(ref, origin string, d appDeps) (*profile, error) {
 	p, err := parseProfile(path, data, connectFlagDefs())
 	if err != nil {
 		return nil, err
+	}
+	for _, k := range fileKeys {
+		name, _ := p.values[k].(string)
+		if rest, ok := strings.CutPrefix(name, "~/"); ok {
+			home, _ := d.lookupEnv(envHome)
+			if home == "" {
+				return nil, usageErrorf("%s %q: $HOME is not set", p.at(k), name)
+			}
+			p.values[k] = filepath.Join(home, rest)
+		} else if name != "" && !filepath.IsAbs(name) {
+			p.values[k] = filepath.Join(filepath.Dir(path), name)
+		}
 	}
 	for _, k := range inlineSecretKeys {
 		if _, ok := p.values[k]; ok && info.Mode().Perm()&0o077 != 0 {
