@@ -66,7 +66,7 @@ func TestHelp(t *testing.T) {
 		if code := w.runApp(t, args...); code != 0 {
 			t.Errorf("%q: exit %d, stderr %q", args, code, w.stderr.String())
 		}
-		for _, want := range []string{"connect", "version", "l2tpctl"} {
+		for _, want := range []string{"connect", "profile", "version", "l2tpctl"} {
 			if !strings.Contains(w.stdout.String(), want) {
 				t.Errorf("%q: help does not mention %q:\n%s", args, want, w.stdout.String())
 			}
@@ -83,7 +83,8 @@ func TestHelp(t *testing.T) {
 				t.Errorf("%q: help does not mention --%s:\n%s", args, f, help)
 			}
 		}
-		for _, want := range []string{"-v", envPSK, envPassword, "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)"} {
+		for _, want := range []string{"-v", envPSK, envPassword, envProfile, "~/.config/l2tpctl/NAME.toml", "/etc/l2tpctl/NAME.toml",
+			"'l2tpctl profile'", "the password's line comes first", "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)"} {
 			if !strings.Contains(help, want) {
 				t.Errorf("%q: help does not mention %q:\n%s", args, want, help)
 			}
