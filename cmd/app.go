@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -28,10 +29,25 @@ type appDeps struct {
 	stderr io.Writer
 
 	lookupEnv    func(key string) (string, bool)
-	readFile     func(name string) ([]byte, error)
+	readFile     func(name string) ([]byte, error) // secret and profile files, size-limited
+	stat         func(name string) (fs.FileInfo, error)
+	readDir      func(name string) ([]fs.DirEntry, error)
+	stdin        io.Reader                                 // --psk-stdin, --password-stdin
 	isTerminal   func() bool                               // stdin is a terminal
 	readPassword func(ctx context.Context) ([]byte, error) // from the terminal, without echo
 	now          func() time.Time                          // log timestamps
+}
+
+// secretSource is where connect gets the secrets the flags do not give.
+func (d appDeps) secretSource() secretSource {
+	return secretSource{
+		lookupEnv:    d.lookupEnv,
+		readFile:     d.readFile,
+		isTerminal:   d.isTerminal,
+		readPassword: d.readPassword,
+		stdin:        d.stdin,
+		stderr:       d.stderr,
+	}
 }
 
 // NewApp returns the l2tpctl command line application. Run it with
@@ -49,6 +65,9 @@ func osDeps() appDeps {
 		stderr:       os.Stderr,
 		lookupEnv:    os.LookupEnv,
 		readFile:     readSecretFile,
+		stat:         os.Stat,
+		readDir:      os.ReadDir,
+		stdin:        os.Stdin,
 		isTerminal:   func() bool { return term.IsTerminal(stdin) },
 		readPassword: func(ctx context.Context) ([]byte, error) { return readTerminal(ctx, stdin) },
 		now:          time.Now,
@@ -69,6 +88,7 @@ func newApp(version string, d appDeps) *cli.App {
 			"IKE, ESP, L2TP and PPP run inside l2tpctl; only the TUN device comes from the kernel.",
 		Commands: []*cli.Command{
 			newConnectCommand(d),
+			newProfileCommand(d),
 			newVersionCommand(d, version),
 		},
 		HideVersion:    true, // the version command; -v is --verbose
@@ -124,8 +144,8 @@ func checkNoArgs(c *cli.Context) error {
 }
 
 // ExitCode maps the error returned by the app to the process exit code:
-// nil → 0; usage errors (bad flags, arguments, secrets sources, and
-// configurations rejected with tunnel.ErrConfig) → 2; connection failures
+// nil → 0; usage errors (bad flags, arguments, profiles, secrets sources,
+// and configurations rejected with tunnel.ErrConfig) → 2; connection failures
 // (*tunnel.PhaseError) and anything unexpected → 1.
 func ExitCode(err error) int {
 	var (

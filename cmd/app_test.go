@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"reflect"
 	"runtime"
@@ -55,8 +56,8 @@ func TestErrorLine(t *testing.T) {
 }
 
 var allConnectFlags = []string{
-	flgServer, flgNATTPort, flgPSK, flgPSKFile, flgUser, flgPassword, flgPasswordFile,
-	flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgVerbose,
+	flgProfile, flgServer, flgNATTPort, flgPSK, flgPSKFile, flgPSKStdin, flgUser, flgPassword, flgPasswordFile,
+	flgPasswordStdin, flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
 }
 
 func TestHelp(t *testing.T) {
@@ -65,7 +66,7 @@ func TestHelp(t *testing.T) {
 		if code := w.runApp(t, args...); code != 0 {
 			t.Errorf("%q: exit %d, stderr %q", args, code, w.stderr.String())
 		}
-		for _, want := range []string{"connect", "version", "l2tpctl"} {
+		for _, want := range []string{"connect", "profile", "version", "l2tpctl"} {
 			if !strings.Contains(w.stdout.String(), want) {
 				t.Errorf("%q: help does not mention %q:\n%s", args, want, w.stdout.String())
 			}
@@ -82,7 +83,8 @@ func TestHelp(t *testing.T) {
 				t.Errorf("%q: help does not mention --%s:\n%s", args, f, help)
 			}
 		}
-		for _, want := range []string{"-v", envPSK, envPassword, "l2tpctl connect [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)"} {
+		for _, want := range []string{"-v", envPSK, envPassword, envProfile, "~/.config/l2tpctl/NAME.toml", "/etc/l2tpctl/NAME.toml",
+			"'l2tpctl profile'", "the password's line comes first", "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)"} {
 			if !strings.Contains(help, want) {
 				t.Errorf("%q: help does not mention %q:\n%s", args, want, help)
 			}
@@ -333,6 +335,8 @@ func TestVerbose(t *testing.T) {
 // error paths with distinctive secrets from every source and checks that no
 // output contains them.
 func TestSecretsNeverPrinted(t *testing.T) {
+	// Secret sources: flags, files, the environment, stdin, the terminal, and
+	// profiles (inline or files); and profile show and check.
 	const psk, pw = "PSK-zq8Xv1-secret", "PW-kk93Lm-secret"
 	failing := func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error {
 		deps.Events(tunnel.Event{Phase: tunnel.PhaseIKE, Msg: "established (aes256-sha256-modp2048)"})
@@ -358,10 +362,44 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		{"bad flag after secrets", &fakeWorld{}, []string{"--psk", psk, "--password", pw, "--route", "x"}, 2},
 		{"unknown flag after secrets", &fakeWorld{}, []string{"--psk", psk, "--password", pw, "--bogus"}, 2},
 		{"bad config after secrets", &fakeWorld{}, []string{"--psk", psk, "--password", pw, "--interface", "a/b"}, 2},
+		{"stdin", &fakeWorld{stdin: pw + "\n" + psk + "\n"}, []string{"--password-stdin", "--psk-stdin"}, 1},
+		{"stdin, empty psk line", &fakeWorld{stdin: pw + "\n\n"}, []string{"--password-stdin", "--psk-stdin"}, 2},
+		{"stdin and env", &fakeWorld{stdin: pw + "\n", env: map[string]string{envPSK: psk, envPassword: pw}}, []string{"--password-stdin"}, 2},
+		{"profile", secretProfile(psk, pw, "", 0o600), []string{"--profile", "./p.toml"}, 1},
+		{"profile files", &fakeWorld{files: map[string]string{"./p.toml": "psk-file = \"k\"\npassword-file = \"w\"\n", "k": psk, "w": pw}},
+			[]string{"--profile", "./p.toml"}, 1},
+		{"profile, insecure", secretProfile(psk, pw, "", 0o644), []string{"--profile", "./p.toml"}, 2},
+		{"profile, bad value after the secrets", secretProfile(psk, pw, "route = [\"10.0.0.1/8\"]\n", 0o600), []string{"--profile", "./p.toml"}, 2},
+		{"profile, unknown key after the secrets", secretProfile(psk, pw, "psk-flie = \"x\"\n", 0o600), []string{"--profile", "./p.toml"}, 2},
+		{"profile, wrong type", &fakeWorld{files: map[string]string{"./p.toml": "psk = [\"" + psk + "\"]\n"}, modes: map[string]fs.FileMode{"./p.toml": 0o600}},
+			[]string{"--profile", "./p.toml"}, 2},
+		{"profile, secret unquoted", &fakeWorld{files: map[string]string{"./p.toml": "password = " + pw + "\n"}, modes: map[string]fs.FileMode{"./p.toml": 0o600}},
+			[]string{"--profile", "./p.toml"}, 2},
+		{"profile, secret twice", secretProfile(psk, pw, "psk = \""+psk+"\"\n", 0o600), []string{"--profile", "./p.toml"}, 2},
+		{"profile and flags", secretProfile(psk, pw, "", 0o600), []string{"--profile", "./p.toml", "--psk", psk}, 1},
+	}
+	for _, args := range [][]string{{"profile", "show", "./p.toml"}, {"profile", "check", "./p.toml"}} {
+		tests = append(tests, struct {
+			name     string
+			w        *fakeWorld
+			args     []string
+			wantCode int
+		}{strings.Join(args, " "), secretProfile(psk, pw, "server = \"10.200.0.1\"\nuser = \"alice\"\n", 0o600), args, 0})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.w.run = failing
+			if len(tt.args) > 0 && tt.args[0] == "profile" {
+				if code := tt.w.runApp(t, tt.args...); code != tt.wantCode {
+					t.Errorf("exit %d, want %d; stderr %q", code, tt.wantCode, tt.w.stderr.String())
+				}
+				for _, secret := range []string{psk, pw, "zq8Xv1", "kk93Lm"} {
+					if strings.Contains(tt.w.stdout.String()+tt.w.stderr.String(), secret) {
+						t.Errorf("output contains a secret:\n%s%s", tt.w.stdout.String(), tt.w.stderr.String())
+					}
+				}
+				return
+			}
 			args := append([]string{"connect", "-v", "--server", "10.200.0.1", "--user", "alice"}, tt.args...)
 			if code := tt.w.runApp(t, args...); code != tt.wantCode {
 				t.Errorf("exit %d, want %d; stderr %q", code, tt.wantCode, tt.w.stderr.String())
@@ -374,5 +412,14 @@ func TestSecretsNeverPrinted(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// secretProfile is a world with the profile ./p.toml holding both secrets
+// (and more keys), with the given mode.
+func secretProfile(psk, pw, more string, mode fs.FileMode) *fakeWorld {
+	return &fakeWorld{
+		files: map[string]string{"./p.toml": "psk = \"" + psk + "\"\npassword = '" + pw + "'\n" + more},
+		modes: map[string]fs.FileMode{"./p.toml": mode},
 	}
 }

@@ -12,78 +12,120 @@ import (
 )
 
 func newConnectCommand(d appDeps) *cli.Command {
-	def := defaultConnectFlags()
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "connect to an L2TP/IPsec server and stay in the foreground until SIGINT/SIGTERM",
-		UsageText: "l2tpctl connect [flags]",
+		UsageText: "l2tpctl connect [--profile NAME] [flags]",
 		Description: "Brings up IKEv1 (PSK), ESP, L2TP and PPP in userspace and a TUN interface,\n" +
 			"prints one line per phase, and on SIGINT/SIGTERM tears everything down and exits 0.\n\n" +
-			"Secrets: give each of the pre-shared key and the password exactly once, by file\n" +
-			"(--psk-file, --password-file; one trailing newline is ignored), by environment\n" +
-			"(" + envPSK + ", " + envPassword + "), or on the command line (--psk, --password;\n" +
-			"visible to other users in ps). Without any, l2tpctl prompts on the terminal.\n\n" +
-			"Exit status: 0 after a clean shutdown, 1 if the connection fails, 2 for usage errors.\n\n" +
-			"Example:\n" +
+			"Profiles: --profile NAME reads settings from $XDG_CONFIG_HOME/l2tpctl/NAME.toml\n" +
+			"(default ~/.config/l2tpctl/NAME.toml), else " + systemProfileDir + "/NAME.toml; a NAME with a '/'\n" +
+			"is a path. Without --profile, " + envProfile + " names the profile. Its keys are the\n" +
+			"long flag names below (server = \"vpn.example.net\", route = [\"10.0.0.0/8\"],\n" +
+			"sa-lifetime = \"2h\"); flags on the command line override them. See 'l2tpctl profile'.\n\n" +
+			"Secrets: give each of the pre-shared key and the password at most once: by file\n" +
+			"(--psk-file, --password-file; one trailing newline is ignored), as a line on stdin\n" +
+			"(--password-stdin, --psk-stdin; with both, the password's line comes first), by\n" +
+			"environment (" + envPSK + ", " + envPassword + "), or on the command line (--psk,\n" +
+			"--password; visible to other users in ps). Otherwise the profile's psk, psk-file or\n" +
+			"psk-stdin (password, ...) apply. Without any, l2tpctl prompts on the terminal, unless\n" +
+			"--non-interactive.\n\n" +
+			"Exit status: 0 after a clean shutdown, 1 if the connection fails, 2 for usage errors\n" +
+			"(flags, profile, secrets).\n\n" +
+			"Examples:\n" +
 			"  l2tpctl connect --server 10.200.0.1 --psk-file ./psk --user alice \\\n" +
-			"                  --password-file ./pw --route 192.168.30.0/24",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: flgServer, Usage: "`HOST[:PORT]` of the server: an IPv4 address or a name; PORT is the IKE port (default 500)"},
-			&cli.IntFlag{Name: flgNATTPort, Value: def.NATTPort, Usage: "server's NAT-T (UDP-encapsulated ESP and IKE) `PORT`"},
-			&cli.StringFlag{Name: flgPSKFile, Usage: "read the IPsec pre-shared key from `FILE`"},
-			&cli.StringFlag{Name: flgPSK, Usage: "IPsec pre-shared `KEY` (visible in ps; prefer --" + flgPSKFile + " or " + envPSK + ")"},
-			&cli.StringFlag{Name: flgUser, Usage: "PPP user `NAME`"},
-			&cli.StringFlag{Name: flgPasswordFile, Usage: "read the PPP password from `FILE`"},
-			&cli.StringFlag{Name: flgPassword, Usage: "PPP `PASSWORD` (visible in ps; prefer --" + flgPasswordFile + " or " + envPassword + ")"},
-			&cli.StringFlag{Name: flgAuth, Value: def.Auth, Usage: "PPP authentication methods accepted: comma-separated `LIST` in order of preference (known: " + authNames(tunnel.KnownAuth) + ")"},
-			&cli.StringSliceFlag{Name: flgRoute, Usage: "route IPv4 `CIDR` through the tunnel (repeatable)"},
-			&cli.StringFlag{Name: flgInterface, Value: def.Interface, Usage: "TUN interface `NAME`"},
-			&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
-			&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
-			&cli.BoolFlag{Name: flgVerbose, Aliases: []string{flgVerboseShort}, Usage: "log protocol details on stderr"},
-		},
+			"                  --password-file ./pw --route 192.168.30.0/24\n" +
+			"  l2tpctl connect --profile office --verbose",
+		Flags:        connectFlagDefs(),
 		OnUsageError: onUsageError,
 		Before:       checkNoArgs,
 		Action:       func(c *cli.Context) error { return connect(c, d) },
 	}
 }
 
-// flagsFrom copies the parsed flags into connectFlags.
-func flagsFrom(c *cli.Context) connectFlags {
-	opt := func(name string) *string {
-		if !c.IsSet(name) {
-			return nil
-		}
-		v := c.String(name)
-		return &v
-	}
-	return connectFlags{
-		Server:       c.String(flgServer),
-		NATTPort:     c.Int(flgNATTPort),
-		User:         c.String(flgUser),
-		Auth:         c.String(flgAuth),
-		Routes:       c.StringSlice(flgRoute),
-		Interface:    c.String(flgInterface),
-		SALifetime:   c.Duration(flgSALifetime),
-		IKELifetime:  c.Duration(flgIKELifetime),
-		Verbose:      c.Bool(flgVerbose),
-		PSK:          opt(flgPSK),
-		PSKFile:      opt(flgPSKFile),
-		Password:     opt(flgPassword),
-		PasswordFile: opt(flgPasswordFile),
+// connectFlagDefs returns connect's flags. Their long names are also the
+// keys of a profile (profile.go). Each call returns new values: urfave/cli
+// keeps parsing state in them.
+func connectFlagDefs() []cli.Flag {
+	def := defaultConnectFlags()
+	return []cli.Flag{
+		&cli.StringFlag{Name: flgProfile, Usage: "read settings from profile `NAME` (see above), or from the profile file at a path with a '/' (default: $" + envProfile + ")"},
+		&cli.StringFlag{Name: flgServer, Usage: "`HOST[:PORT]` of the server: an IPv4 address or a name; PORT is the IKE port (default 500)"},
+		&cli.IntFlag{Name: flgNATTPort, Value: def.NATTPort, Usage: "server's NAT-T (UDP-encapsulated ESP and IKE) `PORT`"},
+		&cli.StringFlag{Name: flgPSKFile, Usage: "read the IPsec pre-shared key from `FILE`"},
+		&cli.BoolFlag{Name: flgPSKStdin, Usage: "read the IPsec pre-shared key from a line on stdin (the second line with --" + flgPasswordStdin + ")"},
+		&cli.StringFlag{Name: flgPSK, Usage: "IPsec pre-shared `KEY` (visible in ps; prefer --" + flgPSKFile + ", --" + flgPSKStdin + " or " + envPSK + ")"},
+		&cli.StringFlag{Name: flgUser, Usage: "PPP user `NAME`"},
+		&cli.StringFlag{Name: flgPasswordFile, Usage: "read the PPP password from `FILE`"},
+		&cli.BoolFlag{Name: flgPasswordStdin, Usage: "read the PPP password from the first line on stdin"},
+		&cli.StringFlag{Name: flgPassword, Usage: "PPP `PASSWORD` (visible in ps; prefer --" + flgPasswordFile + ", --" + flgPasswordStdin + " or " + envPassword + ")"},
+		&cli.StringFlag{Name: flgAuth, Value: def.Auth, Usage: "PPP authentication methods accepted: comma-separated `LIST` in order of preference (known: " + authNames(tunnel.KnownAuth) + ")"},
+		&cli.StringSliceFlag{Name: flgRoute, Usage: "route IPv4 `CIDR` through the tunnel (repeatable; replaces a profile's list)"},
+		&cli.StringFlag{Name: flgInterface, Value: def.Interface, Usage: "TUN interface `NAME`"},
+		&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
+		&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
+		&cli.BoolFlag{Name: flgNonInteractive, Usage: "never prompt: fail at once (exit 2) when a secret has no source"},
+		&cli.BoolFlag{Name: flgVerbose, Aliases: []string{flgVerboseShort}, Usage: "log protocol details on stderr"},
 	}
 }
 
-func connect(c *cli.Context, d appDeps) error {
-	f := flagsFrom(c)
-	src := secretSource{
-		lookupEnv:    d.lookupEnv,
-		readFile:     d.readFile,
-		isTerminal:   d.isTerminal,
-		readPassword: d.readPassword,
-		stderr:       d.stderr,
+// flagsFrom reads the settings: each flag given on cmdline, else the
+// profile's value (p may be nil), else the flag's default. A secret given
+// on the command line, by any flag, overrides the profile's source for it.
+func flagsFrom(cmdline flagValues, p *profile) connectFlags {
+	v := cmdline
+	if p != nil {
+		v = layered{cmdline, p.values, cmdline}
 	}
-	cfg, err := configFrom(c.Context, f, src)
+	f := connectFlags{
+		Server:         v.String(flgServer),
+		NATTPort:       v.Int(flgNATTPort),
+		User:           v.String(flgUser),
+		Auth:           v.String(flgAuth),
+		Routes:         v.StringSlice(flgRoute),
+		Interface:      v.String(flgInterface),
+		SALifetime:     v.Duration(flgSALifetime),
+		IKELifetime:    v.Duration(flgIKELifetime),
+		Verbose:        v.Bool(flgVerbose),
+		NonInteractive: v.Bool(flgNonInteractive),
+		PSK:            secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
+		Password:       secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
+	}
+	if p == nil {
+		return f
+	}
+	f.ProfilePath = p.Path
+	f.ProfileLines = map[string]int{}
+	used := valueMap{} // the profile's settings that no flag overrides
+	for k, val := range p.values {
+		if !cmdline.IsSet(k) {
+			f.ProfileLines[k], used[k] = p.lines[k], val
+		}
+	}
+	f.ProfilePSK = secretArgsFrom(used, flgPSK, flgPSKFile, flgPSKStdin)
+	f.ProfilePassword = secretArgsFrom(used, flgPassword, flgPasswordFile, flgPasswordStdin)
+	return f
+}
+
+// secretArgsFrom reads one secret's settings.
+func secretArgsFrom(v flagValues, value, file, stdin string) secretArgs {
+	opt := func(name string) *string {
+		if !v.IsSet(name) {
+			return nil
+		}
+		s := v.String(name)
+		return &s
+	}
+	return secretArgs{Value: opt(value), File: opt(file), Stdin: v.Bool(stdin)}
+}
+
+func connect(c *cli.Context, d appDeps) error {
+	p, err := connectProfile(c, d)
+	if err != nil {
+		return err
+	}
+	f := flagsFrom(c, p)
+	cfg, err := configFrom(c.Context, f, d.secretSource())
 	if err != nil {
 		return err
 	}
@@ -92,6 +134,18 @@ func connect(c *cli.Context, d appDeps) error {
 		Events: func(ev tunnel.Event) { printEvent(d.stdout, ev) },
 	}
 	return runTunnel(c.Context, d.run, cfg, deps)
+}
+
+// connectProfile loads the profile named by --profile, else by
+// L2TPCTL_PROFILE (an empty value is no profile); nil if neither.
+func connectProfile(c *cli.Context, d appDeps) (*profile, error) {
+	if c.IsSet(flgProfile) {
+		return loadProfile(c.String(flgProfile), "--"+flgProfile, d)
+	}
+	if name, _ := d.lookupEnv(envProfile); name != "" {
+		return loadProfile(name, envProfile, d)
+	}
+	return nil, nil
 }
 
 // runTunnel calls run and turns a panic into an error, so that a bug shows

@@ -12,22 +12,51 @@ import (
 	"github.com/l2tpctl/l2tpctl/tunnel"
 )
 
-// connectFlags are the connect command's flags as given on the command line.
-// defaultConnectFlags holds the values the flags default to.
+// connectFlags are the connect command's settings: its flags as given on
+// the command line, over a profile's values, over the flags' defaults
+// (flagsFrom). defaultConnectFlags holds the defaults.
 type connectFlags struct {
-	Server      string // HOST[:PORT]
-	NATTPort    int
-	User        string
-	Auth        string // comma-separated, in order of preference
-	Routes      []string
-	Interface   string
-	SALifetime  time.Duration
-	IKELifetime time.Duration
-	Verbose     bool
+	Server         string // HOST[:PORT]
+	NATTPort       int
+	User           string
+	Auth           string // comma-separated, in order of preference
+	Routes         []string
+	Interface      string
+	SALifetime     time.Duration
+	IKELifetime    time.Duration
+	Verbose        bool
+	NonInteractive bool // never prompt for a secret
 
-	// Secrets: nil when the flag was not given.
-	PSK, PSKFile           *string
-	Password, PasswordFile *string
+	// Secrets on the command line: each at most one source.
+	PSK, Password secretArgs
+
+	// ProfilePath is the profile the settings were read with ("" if none).
+	ProfilePath string
+	// ProfileLines has the line of every setting taken from the profile,
+	// so that messages about it name the file, the line and the key rather
+	// than the flag.
+	ProfileLines map[string]int
+	// ProfilePSK and ProfilePassword are the profile's sources for the
+	// secrets; each applies only when neither the command line nor the
+	// environment gives that secret.
+	ProfilePSK, ProfilePassword secretArgs
+}
+
+// ref names a setting in messages: "--route" for a flag (or a default),
+// "FILE:LINE: route" for a profile's value.
+func (f connectFlags) ref(name string) string {
+	if line, ok := f.ProfileLines[name]; ok {
+		return fmt.Sprintf("%s:%d: %s", f.ProfilePath, line, name)
+	}
+	return "--" + name
+}
+
+// missing says how to give a setting that is required but not set.
+func (f connectFlags) missing(what, name, arg string) error {
+	if f.ProfilePath != "" {
+		return usageErrorf("no %s given: use --%s %s, or set %s in %s", what, name, arg, name, f.ProfilePath)
+	}
+	return usageErrorf("no %s given: use --%s %s", what, name, arg)
 }
 
 func defaultConnectFlags() connectFlags {
@@ -40,65 +69,79 @@ func defaultConnectFlags() connectFlags {
 	}
 }
 
-// configFrom turns the flags into a typed tunnel.Config: the one place where
-// text becomes configuration. Apart from the secrets, which come from src
-// (flag, file, environment or a terminal prompt), it is a pure function.
-// Every error it returns is a usage error or wraps tunnel.ErrConfig (exit
-// code 2), and none contains a secret. It checks every non-secret field before any prompt for a secret;
-// tunnel.Run checks the whole Config once more (Validate) as its contract.
+// configFrom turns the settings into a typed tunnel.Config: the one place
+// where text becomes configuration. Apart from the secrets, which come from
+// src (flag, file, environment, stdin, profile or a terminal prompt), it is
+// a pure function. Every error it returns is a usage error or wraps
+// tunnel.ErrConfig (exit code 2), names the flag, or the profile's file,
+// line and key, and contains no secret. It checks every non-secret field
+// before reading or prompting for a secret; tunnel.Run checks the whole
+// Config once more (Validate) as its contract.
 func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.Config, error) {
-	var cfg tunnel.Config
-	var err error
-
-	if cfg.Server, cfg.IKEPort, err = parseServer(f.Server); err != nil {
+	cfg, err := settingsFrom(f)
+	if err != nil {
 		return tunnel.Config{}, err
 	}
-	if f.NATTPort < 1 || f.NATTPort > 65535 {
-		return tunnel.Config{}, usageErrorf("--%s %d: not a UDP port (want 1-65535)", flgNATTPort, f.NATTPort)
-	}
-	cfg.NATTPort = uint16(f.NATTPort)
-
-	if f.User == "" {
-		return tunnel.Config{}, usageErrorf("no user given: use --%s NAME", flgUser)
-	}
-	cfg.User = f.User
-
-	if cfg.Auth, err = parseAuth(f.Auth); err != nil {
-		return tunnel.Config{}, err
-	}
-	if cfg.Routes, err = parseRoutes(f.Routes); err != nil {
-		return tunnel.Config{}, err
-	}
-
-	if err := tunnel.CheckInterfaceName(f.Interface); err != nil {
-		return tunnel.Config{}, err // wraps tunnel.ErrConfig: exit 2
-	}
-	cfg.Interface = f.Interface
-
-	if f.SALifetime < tunnel.MinSALifetime {
-		return tunnel.Config{}, usageErrorf("--%s %v: below the minimum of %v", flgSALifetime, f.SALifetime, tunnel.MinSALifetime)
-	}
-	cfg.SALifetime = f.SALifetime
-
-	if f.IKELifetime < tunnel.MinIKELifetime {
-		return tunnel.Config{}, usageErrorf("--%s %v: below the minimum of %v", flgIKELifetime, f.IKELifetime, tunnel.MinIKELifetime)
-	}
-	cfg.IKELifetime = f.IKELifetime
-
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
 		return tunnel.Config{}, err
 	}
 	return cfg, nil
 }
 
-// parseServer splits --server HOST[:PORT]. HOST is an IPv4 address or a DNS
-// name; PORT is the IKE port (default 500). IPv6 is not supported yet.
-func parseServer(s string) (host string, port uint16, err error) {
-	if s == "" {
-		return "", 0, usageErrorf("no server given: use --%s HOST[:PORT]", flgServer)
+// settingsFrom is configFrom without the secrets.
+func settingsFrom(f connectFlags) (tunnel.Config, error) {
+	var cfg tunnel.Config
+	var err error
+
+	if f.Server == "" {
+		return tunnel.Config{}, f.missing("server", flgServer, "HOST[:PORT]")
 	}
+	if cfg.Server, cfg.IKEPort, err = parseServer(f.ref(flgServer), f.Server); err != nil {
+		return tunnel.Config{}, err
+	}
+	if f.NATTPort < 1 || f.NATTPort > 65535 {
+		return tunnel.Config{}, usageErrorf("%s %d: not a UDP port (want 1-65535)", f.ref(flgNATTPort), f.NATTPort)
+	}
+	cfg.NATTPort = uint16(f.NATTPort)
+
+	if f.User == "" {
+		return tunnel.Config{}, f.missing("user", flgUser, "NAME")
+	}
+	cfg.User = f.User
+
+	if cfg.Auth, err = parseAuth(f.ref(flgAuth), f.Auth); err != nil {
+		return tunnel.Config{}, err
+	}
+	if cfg.Routes, err = parseRoutes(f.ref(flgRoute), f.Routes); err != nil {
+		return tunnel.Config{}, err
+	}
+
+	if err := tunnel.CheckInterfaceName(f.Interface); err != nil {
+		if _, ok := f.ProfileLines[flgInterface]; ok {
+			return tunnel.Config{}, fmt.Errorf("%s: %w", f.ref(flgInterface), err) // still tunnel.ErrConfig
+		}
+		return tunnel.Config{}, err // wraps tunnel.ErrConfig: exit 2
+	}
+	cfg.Interface = f.Interface
+
+	if f.SALifetime < tunnel.MinSALifetime {
+		return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v", f.ref(flgSALifetime), f.SALifetime, tunnel.MinSALifetime)
+	}
+	cfg.SALifetime = f.SALifetime
+
+	if f.IKELifetime < tunnel.MinIKELifetime {
+		return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v", f.ref(flgIKELifetime), f.IKELifetime, tunnel.MinIKELifetime)
+	}
+	cfg.IKELifetime = f.IKELifetime
+	return cfg, nil
+}
+
+// parseServer splits --server HOST[:PORT] (named ref in messages). HOST is
+// an IPv4 address or a DNS name; PORT is the IKE port (default 500). IPv6
+// is not supported yet.
+func parseServer(ref, s string) (host string, port uint16, err error) {
 	bad := func(format string, a ...any) error {
-		return usageErrorf("--%s %q: %s", flgServer, s, fmt.Sprintf(format, a...))
+		return usageErrorf("%s %q: %s", ref, s, fmt.Sprintf(format, a...))
 	}
 	if strings.HasPrefix(s, "[") || strings.Count(s, ":") > 1 {
 		return "", 0, bad("IPv6 servers are not supported; give an IPv4 address or a host name")
@@ -161,22 +204,23 @@ func checkHostName(h string) error {
 	return nil
 }
 
-// parseAuth parses --auth: PPP authentication methods in order of
-// preference, comma-separated, case-insensitive, each at most once.
-func parseAuth(s string) ([]tunnel.AuthMethod, error) {
+// parseAuth parses --auth (named ref in messages): PPP authentication
+// methods in order of preference, comma-separated, case-insensitive, each at
+// most once.
+func parseAuth(ref, s string) ([]tunnel.AuthMethod, error) {
 	known := authNames(tunnel.KnownAuth)
 	var out []tunnel.AuthMethod
 	for _, name := range strings.Split(s, ",") {
 		name = strings.TrimSpace(name)
 		if name == "" {
-			return nil, usageErrorf("--%s %q: empty method name (known: %s)", flgAuth, s, known)
+			return nil, usageErrorf("%s %q: empty method name (known: %s)", ref, s, known)
 		}
 		m, err := tunnel.ParseAuthMethod(name)
 		switch {
 		case err != nil:
-			return nil, usageErrorf("--%s: unknown method %q (known: %s)", flgAuth, strings.ToLower(name), known)
+			return nil, usageErrorf("%s: unknown method %q (known: %s)", ref, strings.ToLower(name), known)
 		case slices.Contains(out, m):
-			return nil, usageErrorf("--%s: method %q listed twice", flgAuth, m)
+			return nil, usageErrorf("%s: method %q listed twice", ref, m)
 		}
 		out = append(out, m)
 	}
@@ -192,20 +236,20 @@ func authNames(ms []tunnel.AuthMethod) string {
 	return strings.Join(s, ", ")
 }
 
-// parseRoutes parses the --route values: IPv4 CIDR prefixes without host
-// bits. Duplicates are dropped.
-func parseRoutes(rs []string) ([]netip.Prefix, error) {
+// parseRoutes parses the --route values (named ref in messages): IPv4 CIDR
+// prefixes without host bits. Duplicates are dropped.
+func parseRoutes(ref string, rs []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, r := range rs {
 		r = strings.TrimSpace(r)
 		p, err := netip.ParsePrefix(r)
 		switch {
 		case err != nil:
-			return nil, usageErrorf("--%s %q: not a CIDR prefix such as 192.168.30.0/24", flgRoute, r)
+			return nil, usageErrorf("%s %q: not a CIDR prefix such as 192.168.30.0/24", ref, r)
 		case !p.Addr().Is4():
-			return nil, usageErrorf("--%s %q: only IPv4 routes are supported", flgRoute, r)
+			return nil, usageErrorf("%s %q: only IPv4 routes are supported", ref, r)
 		case p != p.Masked():
-			return nil, usageErrorf("--%s %q: host bits set (did you mean %v?)", flgRoute, r, p.Masked())
+			return nil, usageErrorf("%s %q: host bits set (did you mean %v?)", ref, r, p.Masked())
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -145,5 +146,296 @@ func TestConfigFromChecksBeforePrompting(t *testing.T) {
 	}
 	if w.prompts != 0 {
 		t.Errorf("prompted %d times before reporting a bad flag", w.prompts)
+	}
+}
+
+// The user's profile directory in TestConnectWithProfile's world.
+const (
+	home    = "/home/alice"
+	userDir = home + "/.config/l2tpctl"
+	office  = userDir + "/office.toml"
+)
+
+// TestConnectWithProfile runs connect with profiles: where they are found,
+// how flags override them, and every error, each naming the profile's
+// file, line and key.
+func TestConnectWithProfile(t *testing.T) {
+	const profileText = "server = \"vpn.example.net\"\n" + // line 1
+		"user = \"alice\"\n" + // 2
+		"psk-file = \"office.psk\"\n" + // 3
+		"password-file = \"/home/alice/pw\"\n" + // 4
+		"route = [\"10.0.0.0/8\"]\n" + // 5
+		"sa-lifetime = \"2h\"\n" // 6
+	baseFiles := map[string]string{
+		office:                  profileText,
+		userDir + "/office.psk": "office-psk\n",
+		home + "/pw":            "office-pw\n",
+	}
+	want := func(mod func(c *tunnel.Config)) *tunnel.Config {
+		c := tunnel.Config{
+			Server: "vpn.example.net", IKEPort: 500, NATTPort: 4500,
+			PSK: []byte("office-psk"), User: "alice", Password: []byte("office-pw"),
+			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Routes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+			Interface: "l2tp0", SALifetime: 2 * time.Hour, IKELifetime: 8 * time.Hour,
+		}
+		if mod != nil {
+			mod(&c)
+		}
+		return &c
+	}
+	with := func(extra string) string { return profileText + extra } // lines 7…
+
+	tests := []struct {
+		name     string
+		args     []string          // after "connect"
+		env      map[string]string // over HOME=/home/alice
+		files    map[string]string // over baseFiles; "" deletes
+		modes    map[string]fs.FileMode
+		unread   map[string]error
+		stdin    string
+		terminal bool
+		typed    []string
+
+		want       *tunnel.Config
+		wantErr    string // substring of the error line; "" = success
+		wantStderr string // substring of stderr on success
+	}{
+		// Where the profile is.
+		{name: "name in ~/.config/l2tpctl", args: []string{"--profile", "office"}, want: want(nil)},
+		{name: "XDG_CONFIG_HOME before HOME", args: []string{"--profile", "office"},
+			env:   map[string]string{envXDGConfigHome: "/xdg"},
+			files: map[string]string{"/xdg/l2tpctl/office.toml": "server = \"xdg.example.net\"\nuser = \"bob\"\npsk-file = \"../../home/alice/.config/l2tpctl/office.psk\"\npassword-file = \"/home/alice/pw\"\n"},
+			want: want(func(c *tunnel.Config) {
+				c.Server, c.User, c.Routes, c.SALifetime = "xdg.example.net", "bob", nil, time.Hour
+			})},
+		{name: "XDG_CONFIG_HOME without the profile: not in HOME's", args: []string{"--profile", "office"},
+			env:     map[string]string{envXDGConfigHome: "/xdg"},
+			wantErr: "--profile office: no such profile; looked for /xdg/l2tpctl/office.toml and /etc/l2tpctl/office.toml"},
+		{name: "relative XDG_CONFIG_HOME ignored", args: []string{"--profile", "office"},
+			env: map[string]string{envXDGConfigHome: "xdg"}, want: want(nil)},
+		{name: "system profile", args: []string{"--profile", "lab"},
+			files: map[string]string{"/etc/l2tpctl/lab.toml": "server = \"lab.example.net\"\nuser = \"alice\"\n"},
+			env:   map[string]string{envPSK: "k", envPassword: "p"},
+			want: want(func(c *tunnel.Config) {
+				c.Server, c.PSK, c.Password, c.Routes, c.SALifetime = "lab.example.net", []byte("k"), []byte("p"), nil, time.Hour
+			})},
+		{name: "user profile before the system's", args: []string{"--profile", "office"},
+			files: map[string]string{"/etc/l2tpctl/office.toml": "server = \"etc.example.net\"\n"},
+			want:  want(nil)},
+		{name: "no HOME: only the system's", args: []string{"--profile", "office"}, env: map[string]string{envHome: ""},
+			wantErr: "--profile office: no such profile; looked for /etc/l2tpctl/office.toml"},
+		{name: "not found names the places searched", args: []string{"--profile", "home"},
+			wantErr: "--profile home: no such profile; looked for /home/alice/.config/l2tpctl/home.toml and /etc/l2tpctl/home.toml"},
+		{name: "relative path", args: []string{"--profile", "./vpn.toml"},
+			files: map[string]string{"./vpn.toml": "server = \"10.1.1.1\"\nuser = \"u\"\npsk-file = \"psk\"\npassword-file = \"pw\"\n", "psk": "k", "pw": "p"},
+			want: want(func(c *tunnel.Config) {
+				c.Server, c.User, c.PSK, c.Password, c.Routes, c.SALifetime = "10.1.1.1", "u", []byte("k"), []byte("p"), nil, time.Hour
+			})},
+		{name: "absolute path", args: []string{"--profile", office}, want: want(nil)},
+		{name: "a name is not a path", args: []string{"--profile", "vpn.toml"}, files: map[string]string{"vpn.toml": profileText},
+			wantErr: "--profile vpn.toml: give the profile's name without .toml (vpn), or a path such as ./vpn.toml"},
+		{name: "~/ is HOME", args: []string{"--profile", "~/.config/l2tpctl/office.toml"}, want: want(nil)},
+		{name: "~/ without HOME", args: []string{"--profile", "~/office.toml"}, env: map[string]string{envHome: ""},
+			wantErr: "--profile ~/office.toml: $HOME is not set"},
+		{name: "missing path", args: []string{"--profile", "./nope.toml"},
+			wantErr: "--profile ./nope.toml: stat ./nope.toml: file does not exist"},
+		{name: "directory", args: []string{"--profile", "/home/alice/.config"}, wantErr: "--profile /home/alice/.config: is a directory"},
+		{name: "directory by name", args: []string{"--profile", "sub"}, files: map[string]string{userDir + "/sub.toml/x": "x"},
+			wantErr: "--profile sub: /home/alice/.config/l2tpctl/sub.toml is a directory"},
+		{name: "unreadable", args: []string{"--profile", "office"}, unread: map[string]error{office: fs.ErrPermission},
+			wantErr: "reading the profile: open /home/alice/.config/l2tpctl/office.toml: permission denied"},
+		{name: "empty --profile", args: []string{"--profile", ""}, wantErr: "--profile: empty profile name"},
+
+		// L2TPCTL_PROFILE.
+		{name: "L2TPCTL_PROFILE", env: map[string]string{envProfile: "office"}, want: want(nil)},
+		{name: "L2TPCTL_PROFILE path", env: map[string]string{envProfile: office}, want: want(nil)},
+		{name: "--profile over L2TPCTL_PROFILE", args: []string{"--profile", "office"}, env: map[string]string{envProfile: "nope"},
+			want: want(nil)},
+		{name: "L2TPCTL_PROFILE not found", env: map[string]string{envProfile: "nope"},
+			wantErr: "L2TPCTL_PROFILE=nope: no such profile; looked for /home/alice/.config/l2tpctl/nope.toml and /etc/l2tpctl/nope.toml"},
+		{name: "empty L2TPCTL_PROFILE: no profile", env: map[string]string{envProfile: ""},
+			wantErr: "no server given: use --server HOST[:PORT]"},
+
+		// Flags override the profile.
+		{name: "flags override", args: []string{"--profile", "office", "--server", "10.9.9.9:4501", "--user", "bob",
+			"--natt-port", "14500", "--auth", "pap", "--interface", "vpn0", "--sa-lifetime", "30m", "--ike-lifetime", "1h"},
+			want: want(func(c *tunnel.Config) {
+				c.Server, c.IKEPort, c.User, c.NATTPort, c.Auth = "10.9.9.9", 4501, "bob", 14500, []tunnel.AuthMethod{tunnel.AuthPAP}
+				c.Interface, c.SALifetime, c.IKELifetime = "vpn0", 30*time.Minute, time.Hour
+			})},
+		{name: "--route replaces the profile's list", args: []string{"--profile", "office", "--route", "192.168.0.0/16", "--route", "172.16.0.0/12"},
+			want: want(func(c *tunnel.Config) {
+				c.Routes = []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("172.16.0.0/12")}
+			})},
+		{name: "flag given with the default value still overrides", args: []string{"--profile", "office", "--sa-lifetime", "1h"},
+			want: want(func(c *tunnel.Config) { c.SALifetime = time.Hour })},
+		{name: "profile values over defaults", args: []string{"--profile", "office"},
+			files: map[string]string{office: with("natt-port = 4501\nauth = [\"pap\", \"mschapv2\"]\ninterface = \"office0\"\nike-lifetime = \"2h\"\n")},
+			want: want(func(c *tunnel.Config) {
+				c.NATTPort, c.Auth = 4501, []tunnel.AuthMethod{tunnel.AuthPAP, tunnel.AuthMSCHAPv2}
+				c.Interface, c.IKELifetime = "office0", 2*time.Hour
+			})},
+
+		// Bad values in the profile name its file, line and key.
+		{name: "duplicate key", args: []string{"--profile", "office"}, files: map[string]string{office: with("route = [\"10.0.0.1/8\"]\n")},
+			wantErr: office + ":7: route: duplicate key (first set on line 5)"},
+		{name: "route with host bits", args: []string{"--profile", "office"},
+			files:   map[string]string{office: strings.Replace(profileText, "10.0.0.0/8", "10.0.0.1/8", 1)},
+			wantErr: office + `:5: route "10.0.0.1/8": host bits set (did you mean 10.0.0.0/8?)`},
+		{name: "bad duration", args: []string{"--profile", "office"}, files: map[string]string{office: strings.Replace(profileText, `"2h"`, `"2 hours"`, 1)},
+			wantErr: office + `:6: sa-lifetime: bad duration "2 hours"`},
+		{name: "duration below the minimum", args: []string{"--profile", "office"}, files: map[string]string{office: strings.Replace(profileText, `"2h"`, `"5s"`, 1)},
+			wantErr: office + ":6: sa-lifetime 5s: below the minimum of 10s"},
+		{name: "ike lifetime below the minimum", args: []string{"--profile", "office"}, files: map[string]string{office: with("ike-lifetime = \"30s\"\n")},
+			wantErr: office + ":7: ike-lifetime 30s: below the minimum of 1m0s"},
+		{name: "bad port", args: []string{"--profile", "office"}, files: map[string]string{office: with("natt-port = 0\n")},
+			wantErr: office + ":7: natt-port 0: not a UDP port"},
+		{name: "bad server", args: []string{"--profile", "office"}, files: map[string]string{office: strings.Replace(profileText, "vpn.example.net", "::1", 1)},
+			wantErr: office + `:1: server "::1": IPv6 servers are not supported`},
+		{name: "bad auth", args: []string{"--profile", "office"}, files: map[string]string{office: with("auth = \"pap,chap\"\n")},
+			wantErr: office + `:7: auth: unknown method "chap"`},
+		{name: "bad interface", args: []string{"--profile", "office"}, files: map[string]string{office: with("interface = \"a b\"\n")},
+			wantErr: office + `:7: interface: invalid configuration: bad interface name "a b"`},
+		{name: "unknown key", args: []string{"--profile", "office"}, files: map[string]string{office: with("\nroutes = []\n")},
+			wantErr: office + `:8: unknown key "routes" (did you mean "route"?)`},
+		{name: "wrong type", args: []string{"--profile", "office"}, files: map[string]string{office: with("verbose = 1\n")},
+			wantErr: office + ":7: verbose: want a boolean (true or false), not an integer"},
+		{name: "a flag's bad value names the flag", args: []string{"--profile", "office", "--route", "10.0.0.1/8"},
+			wantErr: `--route "10.0.0.1/8": host bits set`},
+		{name: "a flag's bad value named even over a good profile value", args: []string{"--profile", "office", "--sa-lifetime", "1s"},
+			wantErr: "--sa-lifetime 1s: below the minimum"},
+		{name: "a flag fixes the profile's bad value", args: []string{"--profile", "office", "--route", "10.0.0.0/8"},
+			files: map[string]string{office: strings.Replace(profileText, "10.0.0.0/8", "10.0.0.1/8", 1)}, want: want(nil)},
+		{name: "missing server", args: []string{"--profile", "office"}, files: map[string]string{office: strings.Replace(profileText, "server = \"vpn.example.net\"\n", "", 1)},
+			wantErr: "no server given: use --server HOST[:PORT], or set server in " + office},
+		{name: "missing user", args: []string{"--profile", "office"}, files: map[string]string{office: strings.Replace(profileText, "user = \"alice\"\n", "", 1)},
+			wantErr: "no user given: use --user NAME, or set user in " + office},
+
+		// Secrets from the profile.
+		{name: "inline secrets, mode 0600", args: []string{"--profile", "p"},
+			files: map[string]string{userDir + "/p.toml": "server = \"vpn.example.net\"\nuser = \"alice\"\npsk = \"in-psk\"\npassword = \"in-pw\"\n"},
+			modes: map[string]fs.FileMode{userDir + "/p.toml": 0o600},
+			want: want(func(c *tunnel.Config) {
+				c.PSK, c.Password, c.Routes, c.SALifetime = []byte("in-psk"), []byte("in-pw"), nil, time.Hour
+			})},
+		{name: "inline secret, mode 0400", args: []string{"--profile", "office"}, files: map[string]string{office: with("password = \"in-pw\"\n")},
+			modes: map[string]fs.FileMode{office: 0o400}, wantErr: "the password is given twice, by password-file (" + office + ":4) and by password (" + office + ":7): use only one"},
+		{name: "inline secret, mode 0400", args: []string{"--profile", "office"},
+			files: map[string]string{office: strings.Replace(profileText, "password-file = \"/home/alice/pw\"", "password = \"in-pw\"", 1)},
+			modes: map[string]fs.FileMode{office: 0o400}, want: want(func(c *tunnel.Config) { c.Password = []byte("in-pw") })},
+		{name: "inline secret, mode 0644 refused", args: []string{"--profile", "office"}, files: map[string]string{office: with("\npsk = \"in-psk\"\n")},
+			modes:   map[string]fs.FileMode{office: 0o644},
+			wantErr: office + ":8: psk: the profile holds a secret, but its permissions 0644 let other users read or change it: make it private with chmod 600 " + office},
+		{name: "inline secret, mode 0640 refused", args: []string{"--profile", "office"}, files: map[string]string{office: with("password = \"x\"\n")},
+			modes: map[string]fs.FileMode{office: 0o640}, wantErr: "permissions 0640 let other users read or change it: make it private with chmod 600"},
+		{name: "inline secret, mode 0620 refused", args: []string{"--profile", "office"}, files: map[string]string{office: with("password = \"x\"\n")},
+			modes: map[string]fs.FileMode{office: 0o620}, wantErr: "chmod 600"},
+		{name: "inline secret, mode 0604 refused", args: []string{"--profile", "office"}, files: map[string]string{office: with("psk = \"x\"\n")},
+			modes: map[string]fs.FileMode{office: 0o604}, wantErr: "chmod 600"},
+		{name: "insecure path quoted", args: []string{"--profile", "./my vpn.toml"}, files: map[string]string{"./my vpn.toml": "psk = \"x\"\n"},
+			wantErr: "chmod 600 './my vpn.toml'"},
+		{name: "mode 0644 fine without inline secrets", args: []string{"--profile", "office"}, modes: map[string]fs.FileMode{office: 0o644},
+			want: want(nil)},
+		{name: "inline secret refused even when a flag overrides it", args: []string{"--profile", "office", "--psk-file", home + "/pw"},
+			files: map[string]string{office: with("psk = \"x\"\n")}, wantErr: "chmod 600"},
+		{name: "env overrides the profile's secret", args: []string{"--profile", "office"}, env: map[string]string{envPSK: "env-psk"},
+			want: want(func(c *tunnel.Config) { c.PSK = []byte("env-psk") })},
+		{name: "a flag overrides the profile's secret of another kind", args: []string{"--profile", "p", "--password-file", home + "/pw"},
+			files: map[string]string{userDir + "/p.toml": "server = \"vpn.example.net\"\nuser = \"alice\"\npsk = \"in-psk\"\npassword = \"in-pw\"\n"},
+			modes: map[string]fs.FileMode{userDir + "/p.toml": 0o600},
+			want: want(func(c *tunnel.Config) {
+				c.PSK, c.Password, c.Routes, c.SALifetime = []byte("in-psk"), []byte("office-pw"), nil, time.Hour
+			})},
+		{name: "stdin overrides the profile's secret", args: []string{"--profile", "office", "--psk-stdin"}, stdin: "stdin-psk\n",
+			want: want(func(c *tunnel.Config) { c.PSK = []byte("stdin-psk") })},
+		{name: "profile says stdin", args: []string{"--profile", "office"}, stdin: "stdin-pw\n",
+			files: map[string]string{office: strings.Replace(profileText, "password-file = \"/home/alice/pw\"", "password-stdin = true", 1)},
+			want:  want(func(c *tunnel.Config) { c.Password = []byte("stdin-pw") })},
+		{name: "profile's stdin source named in errors", args: []string{"--profile", "office"},
+			files:   map[string]string{office: strings.Replace(profileText, "password-file = \"/home/alice/pw\"", "password-stdin = true", 1)},
+			wantErr: office + ":4: password-stdin: stdin ended before the password"},
+		{name: "--password-stdin=false overrides the profile's password-stdin", args: []string{"--profile", "office", "--password-stdin=false"},
+			files:   map[string]string{office: strings.Replace(profileText, "password-file = \"/home/alice/pw\"", "password-stdin = true", 1)},
+			wantErr: "no password given and stdin is not a terminal"},
+		{name: "two sources in the profile", args: []string{"--profile", "office"}, files: map[string]string{office: with("psk-stdin = true\n")},
+			wantErr: "the pre-shared key is given twice, by psk-file (" + office + ":3) and by psk-stdin (" + office + ":7): use only one"},
+		{name: "missing secret file", args: []string{"--profile", "office"}, files: map[string]string{userDir + "/office.psk": ""},
+			wantErr: office + ":3: psk-file: open /home/alice/.config/l2tpctl/office.psk: file does not exist"},
+		{name: "empty secret file", args: []string{"--profile", "office"}, files: map[string]string{home + "/pw": "\n"},
+			wantErr: office + ":4: password-file /home/alice/pw: the file is empty"},
+		{name: "empty inline secret", args: []string{"--profile", "p"},
+			files: map[string]string{userDir + "/p.toml": "server = \"s.example\"\nuser = \"alice\"\npsk = \"\"\n"},
+			modes: map[string]fs.FileMode{userDir + "/p.toml": 0o600}, wantErr: userDir + "/p.toml:3: psk: empty pre-shared key"},
+		{name: "secret file under ~/", args: []string{"--profile", "office"},
+			files: map[string]string{office: strings.Replace(profileText, `"office.psk"`, `"~/k"`, 1), home + "/k": "home-psk"},
+			want:  want(func(c *tunnel.Config) { c.PSK = []byte("home-psk") })},
+		{name: "secret file under ~/ without HOME", args: []string{"--profile", office}, env: map[string]string{envHome: ""},
+			files:   map[string]string{office: strings.Replace(profileText, `"office.psk"`, `"~/k"`, 1)},
+			wantErr: office + `:3: psk-file "~/k": $HOME is not set`},
+		{name: "secret file relative to a relative profile", args: []string{"--profile", "vpn/p.toml"},
+			files: map[string]string{"vpn/p.toml": "server = \"s.example\"\nuser = \"alice\"\npsk-file = \"k\"\npassword-file = \"../w\"\n",
+				"vpn/k": "k", "w": "p"},
+			want: want(func(c *tunnel.Config) {
+				c.Server, c.PSK, c.Password, c.Routes, c.SALifetime = "s.example", []byte("k"), []byte("p"), nil, time.Hour
+			})},
+		{name: "a --psk-file flag is not relative to the profile", args: []string{"--profile", "office", "--psk-file", "office.psk"},
+			wantErr: "--psk-file: open office.psk: file does not exist"},
+		{name: "profile's non-interactive", args: []string{"--profile", "office"}, terminal: true, typed: []string{"typed"},
+			files:   map[string]string{office: strings.Replace(profileText, "password-file = \"/home/alice/pw\"", "non-interactive = true", 1)},
+			wantErr: "no password given and --non-interactive forbids prompting"},
+		{name: "--non-interactive=false overrides the profile's", args: []string{"--profile", "office", "--non-interactive=false"},
+			terminal: true, typed: []string{"typed"},
+			files: map[string]string{office: strings.Replace(profileText, "password-file = \"/home/alice/pw\"", "non-interactive = true", 1)},
+			want:  want(func(c *tunnel.Config) { c.Password = []byte("typed") }), wantStderr: "Password for alice: "},
+		{name: "profile's verbose", args: []string{"--profile", "office"}, files: map[string]string{office: with("verbose = true\n")},
+			want: want(nil), wantStderr: "debug: isakmp: hello"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &fakeWorld{
+				env: map[string]string{envHome: home}, files: map[string]string{}, modes: tt.modes, unread: tt.unread,
+				stdin: tt.stdin, terminal: tt.terminal, typed: tt.typed,
+			}
+			for k, v := range tt.env {
+				w.env[k] = v
+			}
+			for k, v := range baseFiles {
+				w.files[k] = v
+			}
+			for k, v := range tt.files {
+				w.files[k] = v
+				if v == "" {
+					delete(w.files, k)
+				}
+			}
+			w.run = func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error {
+				deps.Log.Debugf("isakmp: hello")
+				return nil
+			}
+			code := w.runApp(t, append([]string{"connect"}, tt.args...)...)
+			stderr := w.stderr.String()
+			if tt.wantErr != "" {
+				if code != exitUsage {
+					t.Errorf("exit %d, want 2", code)
+				}
+				if w.gotCfg != nil {
+					t.Error("the tunnel ran")
+				}
+				ls := lines(stderr)
+				if len(ls) != 1 || !strings.Contains(ls[0], tt.wantErr) {
+					t.Errorf("stderr = %q, want one line containing %q", stderr, tt.wantErr)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			if !reflect.DeepEqual(w.gotCfg, tt.want) {
+				t.Errorf("run got config\n %+v\nwant\n %+v", w.gotCfg, tt.want)
+			}
+			if !strings.Contains(stderr, tt.wantStderr) || (tt.wantStderr == "" && stderr != "") {
+				t.Errorf("stderr = %q, want %q", stderr, tt.wantStderr)
+			}
+		})
 	}
 }

@@ -1,34 +1,49 @@
 package cmd
 
 // Flag names (without dashes) and environment variables. Tests and help text
-// refer to these constants; change a name here and nowhere else.
+// refer to these constants; change a name here and nowhere else. The long
+// names of connect's flags are also the keys of a profile (profile.go).
 const (
-	flgServer       = "server"
-	flgNATTPort     = "natt-port"
-	flgPSK          = "psk"
-	flgPSKFile      = "psk-file"
-	flgUser         = "user"
-	flgPassword     = "password"
-	flgPasswordFile = "password-file"
-	flgAuth         = "auth"
-	flgRoute        = "route"
-	flgInterface    = "interface"
-	flgSALifetime   = "sa-lifetime"
-	flgIKELifetime  = "ike-lifetime"
-	flgVerbose      = "verbose"
-	flgVerboseShort = "v"
+	flgProfile        = "profile"
+	flgServer         = "server"
+	flgNATTPort       = "natt-port"
+	flgPSK            = "psk"
+	flgPSKFile        = "psk-file"
+	flgPSKStdin       = "psk-stdin"
+	flgUser           = "user"
+	flgPassword       = "password"
+	flgPasswordFile   = "password-file"
+	flgPasswordStdin  = "password-stdin"
+	flgAuth           = "auth"
+	flgRoute          = "route"
+	flgInterface      = "interface"
+	flgSALifetime     = "sa-lifetime"
+	flgIKELifetime    = "ike-lifetime"
+	flgNonInteractive = "non-interactive"
+	flgVerbose        = "verbose"
+	flgVerboseShort   = "v"
 )
 
-// Environment variables holding secrets (one of the three sources per secret).
+// Environment variables.
 const (
-	envPSK      = "L2TPCTL_PSK"
-	envPassword = "L2TPCTL_PASSWORD"
+	envPSK      = "L2TPCTL_PSK"      // the pre-shared key (one of its sources)
+	envPassword = "L2TPCTL_PASSWORD" // the PPP password (one of its sources)
+	envProfile  = "L2TPCTL_PROFILE"  // the profile connect uses without --profile
+
+	// Where the user's profiles are (XDG Base Directory Specification):
+	// $XDG_CONFIG_HOME/l2tpctl, else $HOME/.config/l2tpctl.
+	envXDGConfigHome = "XDG_CONFIG_HOME"
+	envHome          = "HOME"
 )
+
+// systemProfileDir holds the profiles shared by all users; a user's own
+// profile of the same name comes first.
+const systemProfileDir = "/etc/l2tpctl"
 
 // Exit codes. Later issues may give each connection phase its own code; for
 // now every connection failure is exitFailure.
 const (
 	exitOK      = 0
 	exitFailure = 1 // the connection failed (or an unexpected error)
-	exitUsage   = 2 // bad flags, arguments or configuration
+	exitUsage   = 2 // bad flags, arguments, profile or configuration
 )

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +18,10 @@ import (
 // terminal (or not) and a fake tunnel.Run.
 type fakeWorld struct {
 	env      map[string]string
-	files    map[string]string // name → content; missing → fs.ErrNotExist
+	files    map[string]string      // name → content; missing → fs.ErrNotExist
+	modes    map[string]fs.FileMode // permissions of files; default 0644
+	unread   map[string]error       // files and directories that cannot be read or listed
+	stdin    string
 	terminal bool
 	typed    []string // answers to the terminal prompts, in order
 	prompts  int      // how many times readPassword was called
@@ -28,11 +33,7 @@ type fakeWorld struct {
 }
 
 func (w *fakeWorld) secretSource() secretSource {
-	d := w.deps()
-	return secretSource{
-		lookupEnv: d.lookupEnv, readFile: d.readFile, isTerminal: d.isTerminal,
-		readPassword: d.readPassword, stderr: &w.stderr,
-	}
+	return w.deps().secretSource()
 }
 
 func (w *fakeWorld) deps() appDeps {
@@ -51,12 +52,55 @@ func (w *fakeWorld) deps() appDeps {
 			return v, ok
 		},
 		readFile: func(name string) ([]byte, error) {
+			if err := w.unread[name]; err != nil {
+				return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+			}
 			c, ok := w.files[name]
 			if !ok {
 				return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 			}
 			return []byte(c), nil
 		},
+		stat: func(name string) (fs.FileInfo, error) {
+			if c, ok := w.files[name]; ok {
+				return w.info(name, c), nil
+			}
+			for f := range w.files {
+				if strings.HasPrefix(f, name+"/") {
+					return fakeInfo{name: path.Base(name), mode: fs.ModeDir | 0o755}, nil
+				}
+			}
+			return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+		},
+		readDir: func(dir string) ([]fs.DirEntry, error) {
+			if err := w.unread[dir]; err != nil {
+				return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+			}
+			seen := map[string]bool{}
+			var out []fs.DirEntry
+			for f, c := range w.files {
+				rest, ok := strings.CutPrefix(f, dir+"/")
+				if !ok {
+					continue
+				}
+				name, _, sub := strings.Cut(rest, "/")
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				info := w.info(path.Join(dir, name), c)
+				if sub {
+					info = fakeInfo{name: name, mode: fs.ModeDir | 0o755}
+				}
+				out = append(out, fs.FileInfoToDirEntry(info))
+			}
+			if out == nil {
+				return nil, &fs.PathError{Op: "open", Path: dir, Err: fs.ErrNotExist}
+			}
+			slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+			return out, nil
+		},
+		stdin:      strings.NewReader(w.stdin),
 		isTerminal: func() bool { return w.terminal },
 		readPassword: func(ctx context.Context) ([]byte, error) {
 			if w.prompts >= len(w.typed) {
@@ -68,6 +112,28 @@ func (w *fakeWorld) deps() appDeps {
 		now: func() time.Time { return time.Date(2025, 11, 25, 14, 35, 0, 0, time.UTC) },
 	}
 }
+
+func (w *fakeWorld) info(name, content string) fakeInfo {
+	mode, ok := w.modes[name]
+	if !ok {
+		mode = 0o644
+	}
+	return fakeInfo{name: path.Base(name), size: int64(len(content)), mode: mode}
+}
+
+// fakeInfo is a fs.FileInfo of a fakeWorld file.
+type fakeInfo struct {
+	name string
+	size int64
+	mode fs.FileMode
+}
+
+func (i fakeInfo) Name() string       { return i.name }
+func (i fakeInfo) Size() int64        { return i.size }
+func (i fakeInfo) Mode() fs.FileMode  { return i.mode }
+func (i fakeInfo) ModTime() time.Time { return time.Time{} }
+func (i fakeInfo) IsDir() bool        { return i.mode.IsDir() }
+func (i fakeInfo) Sys() any           { return nil }
 
 // runApp runs l2tpctl with args the way main does and returns the exit code.
 func (w *fakeWorld) runApp(t *testing.T, args ...string) int {

@@ -3,22 +3,27 @@ package cmd
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func strp(s string) *string { return &s }
 
 func TestSecrets(t *testing.T) {
 	tests := []struct {
-		name         string
-		psk, pskFile *string
-		pw, pwFile   *string
-		env          map[string]string
-		files        map[string]string
-		terminal     bool
-		typed        []string
+		name              string
+		psk, pskFile      *string
+		pw, pwFile        *string
+		pskStdin, pwStdin bool
+		nonInteractive    bool
+		stdin             string
+		env               map[string]string
+		files             map[string]string
+		terminal          bool
+		typed             []string
 
 		wantPSK, wantPW string
 		wantErr         string // substring
@@ -91,11 +96,71 @@ func TestSecrets(t *testing.T) {
 			wantErr: "empty pre-shared key", wantCode: exitUsage, wantPrompts: 1},
 		{name: "not prompted when given", terminal: true, env: map[string]string{envPSK: "k", envPassword: "p"},
 			wantPSK: "k", wantPW: "p"},
+
+		// --password-stdin, --psk-stdin
+		{name: "stdin password", pwStdin: true, stdin: "pa55\n", env: map[string]string{envPSK: "k3y"},
+			wantPSK: "k3y", wantPW: "pa55"},
+		{name: "stdin psk", pskStdin: true, stdin: "k3y\r\n", pwFile: strp("pw"), files: map[string]string{"pw": "pa55"},
+			wantPSK: "k3y", wantPW: "pa55"},
+		{name: "stdin both: password first", pskStdin: true, pwStdin: true, stdin: "pa55\nk3y\n",
+			wantPSK: "k3y", wantPW: "pa55"},
+		{name: "stdin both, last line without newline", pskStdin: true, pwStdin: true, stdin: "pa55\nk3y",
+			wantPSK: "k3y", wantPW: "pa55"},
+		{name: "stdin keeps spaces and stops at the line", pwStdin: true, stdin: " pa 55 \nmore\n", env: map[string]string{envPSK: "k"},
+			wantPSK: "k", wantPW: " pa 55 "},
+		{name: "stdin line without newline", pwStdin: true, stdin: "pa55", env: map[string]string{envPSK: "k"},
+			wantPSK: "k", wantPW: "pa55"},
+		{name: "stdin empty", pwStdin: true, stdin: "", env: map[string]string{envPSK: "k"},
+			wantErr: "--password-stdin: stdin ended before the password, which should be on line 1 of stdin", wantCode: exitUsage},
+		{name: "stdin EOF before the psk", pskStdin: true, pwStdin: true, stdin: "pa55\n",
+			wantErr:  "--psk-stdin: stdin ended before the pre-shared key, which should be on line 2 of stdin (after the password's)",
+			wantCode: exitUsage},
+		{name: "stdin EOF before the psk alone", pskStdin: true, pwFile: strp("pw"), files: map[string]string{"pw": "p"},
+			wantErr: "--psk-stdin: stdin ended before the pre-shared key, which should be on line 1 of stdin", wantCode: exitUsage},
+		{name: "stdin empty line", pwStdin: true, stdin: "\n", env: map[string]string{envPSK: "k"},
+			wantErr: "--password-stdin: empty password on line 1 of stdin", wantCode: exitUsage},
+		{name: "stdin empty second line", pskStdin: true, pwStdin: true, stdin: "pa55\n\r\nk3y\n",
+			wantErr: "--psk-stdin: empty pre-shared key on line 2 of stdin (after the password's)", wantCode: exitUsage},
+		{name: "stdin line too long", pwStdin: true, stdin: strings.Repeat("x", maxSecretFile+3) + "\n", env: map[string]string{envPSK: "k"},
+			wantErr: "--password-stdin: the line on stdin is longer than 65536 bytes", wantCode: exitUsage},
+		{name: "stdin line at the limit", pwStdin: true, stdin: strings.Repeat("x", maxSecretFile) + "\r\n", env: map[string]string{envPSK: "k"},
+			wantPSK: "k", wantPW: strings.Repeat("x", maxSecretFile)},
+		{name: "stdin and env", pskStdin: true, stdin: "k\n", env: map[string]string{envPSK: "k", envPassword: "p"},
+			wantErr: "the pre-shared key is given twice, by --psk-stdin and by L2TPCTL_PSK (environment): use only one", wantCode: exitUsage},
+		{name: "four sources", psk: strp("k"), pskFile: strp("psk"), pskStdin: true, env: map[string]string{envPSK: "k", envPassword: "p"},
+			wantErr: "the pre-shared key is given four times, by --psk, --psk-file, --psk-stdin and L2TPCTL_PSK (environment): use only one", wantCode: exitUsage},
+		{name: "stdin is a terminal: no echo", pwStdin: true, terminal: true, typed: []string{"pa55"}, env: map[string]string{envPSK: "k"},
+			wantPSK: "k", wantPW: "pa55", wantPrompts: 1, wantStderr: []string{"Password for alice: \n"}},
+		{name: "stdin read after files", pwStdin: true, stdin: "pa55\n", pskFile: strp("nope"),
+			wantErr: "--psk-file: open nope", wantCode: exitUsage},
+		{name: "missing psk reported before reading stdin", pwStdin: true, stdin: "",
+			wantErr:  "no pre-shared key given and stdin is not a terminal: use --psk-file FILE or L2TPCTL_PSK (or --psk-stdin, or psk-file in a profile)",
+			wantCode: exitUsage},
+
+		// --non-interactive
+		{name: "non-interactive with a terminal", nonInteractive: true, terminal: true, typed: []string{"k", "p"},
+			env:      map[string]string{envPassword: "p"},
+			wantErr:  "no pre-shared key given and --non-interactive forbids prompting: use --psk-file FILE or L2TPCTL_PSK (or --psk-stdin, or psk-file in a profile)",
+			wantCode: exitUsage},
+		{name: "non-interactive names the password's sources", nonInteractive: true, terminal: true,
+			env:      map[string]string{envPSK: "k"},
+			wantErr:  "no password given and --non-interactive forbids prompting: use --password-file FILE or L2TPCTL_PASSWORD (or --password-stdin, or password-file in a profile)",
+			wantCode: exitUsage},
+		{name: "non-interactive without a terminal", nonInteractive: true, env: map[string]string{envPSK: "k"},
+			wantErr: "no password given and --non-interactive forbids prompting", wantCode: exitUsage},
+		{name: "non-interactive with every secret given", nonInteractive: true, pwStdin: true, stdin: "p\n",
+			env: map[string]string{envPSK: "k"}, wantPSK: "k", wantPW: "p"},
+		{name: "non-interactive: stdin is a terminal, read without a prompt", nonInteractive: true, terminal: true, pwStdin: true,
+			env: map[string]string{envPSK: "k"}, wantPSK: "k", wantPW: "p", wantPrompts: 1, typed: []string{"p"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := &fakeWorld{env: tt.env, files: tt.files, terminal: tt.terminal, typed: tt.typed}
-			f := connectFlags{User: "alice", PSK: tt.psk, PSKFile: tt.pskFile, Password: tt.pw, PasswordFile: tt.pwFile}
+			w := &fakeWorld{env: tt.env, files: tt.files, terminal: tt.terminal, typed: tt.typed, stdin: tt.stdin}
+			f := connectFlags{
+				User: "alice", NonInteractive: tt.nonInteractive,
+				PSK:      secretArgs{Value: tt.psk, File: tt.pskFile, Stdin: tt.pskStdin},
+				Password: secretArgs{Value: tt.pw, File: tt.pwFile, Stdin: tt.pwStdin},
+			}
 			psk, pw, err := w.secretSource().secrets(context.Background(), f)
 			if w.prompts != tt.wantPrompts {
 				t.Errorf("prompted %d times, want %d", w.prompts, tt.wantPrompts)
@@ -122,6 +187,66 @@ func TestSecrets(t *testing.T) {
 				t.Errorf("stderr = %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestSecretsStdinUntouched checks that a problem with either secret is
+// reported before anything is read from stdin.
+func TestSecretsStdinUntouched(t *testing.T) {
+	for _, f := range []connectFlags{
+		{User: "alice", Password: secretArgs{Stdin: true}},                                                 // no PSK source
+		{User: "alice", Password: secretArgs{Stdin: true}, PSK: secretArgs{File: strp("nope")}},            // unreadable
+		{User: "alice", Password: secretArgs{Stdin: true}, PSK: secretArgs{Value: strp("")}},               // empty
+		{User: "alice", Password: secretArgs{Stdin: true, File: strp("pw")}, PSK: secretArgs{Stdin: true}}, // conflict
+	} {
+		r := &countingReader{r: strings.NewReader("p\nk\n")}
+		s := (&fakeWorld{}).secretSource()
+		s.stdin = r
+		if _, _, err := s.secrets(context.Background(), f); err == nil || ExitCode(err) != exitUsage {
+			t.Errorf("%+v: err = %v, want a usage error", f, err)
+		}
+		if r.n != 0 {
+			t.Errorf("%+v: read %d bytes from stdin before failing", f, r.n)
+		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func TestSecretStdinInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe() // nothing is ever written: the read blocks
+	defer pw.Close()
+	s := (&fakeWorld{env: map[string]string{envPSK: "k"}}).secretSource()
+	s.stdin = pr
+	go cancel()
+	_, _, err := s.secrets(ctx, connectFlags{User: "alice", Password: secretArgs{Stdin: true}})
+	if err == nil || !strings.Contains(err.Error(), "interrupted while reading the password from stdin") {
+		t.Fatalf("err = %v", err)
+	}
+	if ExitCode(err) != exitFailure {
+		t.Errorf("ExitCode = %d, want 1", ExitCode(err))
+	}
+}
+
+func TestSecretStdinReadError(t *testing.T) {
+	s := (&fakeWorld{env: map[string]string{envPSK: "k"}}).secretSource()
+	s.stdin = iotest.ErrReader(errors.New("input/output error"))
+	_, _, err := s.secrets(context.Background(), connectFlags{User: "alice", Password: secretArgs{Stdin: true}})
+	if err == nil || !strings.Contains(err.Error(), "reading the password from stdin: input/output error") {
+		t.Fatalf("err = %v", err)
+	}
+	if ExitCode(err) != exitFailure {
+		t.Errorf("ExitCode = %d, want 1", ExitCode(err))
 	}
 }
 
