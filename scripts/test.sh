@@ -141,7 +141,7 @@ build() {
 cli_smoke() {
   [ -x "$BIN" ] || { echo "no binary (build failed)"; return 1; }
   local args rc=0
-  for args in "--help" "connect --help" "version"; do
+  for args in "--help" "connect --help" "profile --help" "version"; do
     # shellcheck disable=SC2086
     if "$BIN" $args < /dev/null > "$TMP/out" 2>&1; then
       echo "l2tpctl $args: ok ($(wc -l < "$TMP/out") lines)"
@@ -225,7 +225,7 @@ step "gofmt" gofmt_check
 step "go vet ./..." go vet ./...
 step "layering (go list imports)" layering_check
 step "CGO_ENABLED=0 go build" build
-step "l2tpctl --help, connect --help, version" cli_smoke
+step "l2tpctl --help, connect --help, profile --help, version" cli_smoke
 step "static binary" static_check
 step "go test ./... (unit + end-to-end without root)" unit_tests
 
