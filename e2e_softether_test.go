@@ -114,13 +114,19 @@ func (p *peer) connect(t *testing.T, extra ...string) *client {
 		{"--password-file", filepath.Join(p.dir, "pw")},
 		{"--route", "192.168.30.0/24"},
 	}
-	args := []string{"netns", "exec", p.get("CLIENT_NS"), p.bin, "connect"}
+	var args []string
 	for _, d := range defaults {
 		if !contains(extra, d[0]) {
 			args = append(args, d[0], d[1])
 		}
 	}
-	args = append(args, extra...)
+	return p.start(t, append(args, extra...)...)
+}
+
+// start runs "l2tpctl connect ARGS…" in the client namespace.
+func (p *peer) start(t *testing.T, connectArgs ...string) *client {
+	t.Helper()
+	args := append([]string{"netns", "exec", p.get("CLIENT_NS"), p.bin, "connect"}, connectArgs...)
 	c := &client{t: t, lines: make(chan string, 100), done: make(chan struct{})}
 	c.cmd = exec.Command("ip", args...)
 	c.cmd.Env = os.Environ()
