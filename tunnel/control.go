@@ -57,6 +57,7 @@ type controller struct {
 	nextKA     time.Time
 	ikePort    uint16 // where the last IKE message went
 	drops      ctrlDrops
+	upAt       time.Time // when the link came up; zero before
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
@@ -527,6 +528,7 @@ func (c *controller) linkUp(a ppp.Up) {
 		}
 	}()
 	c.phase = PhaseConnected
+	c.upAt = c.deps.Clock.Now()
 	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: PhaseConnected, Msg: "link up", Link: &LinkInfo{
 		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
 	}})

@@ -11,12 +11,14 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // Run connects, bridges packets until ctx is cancelled, then tears down
 // (PPP Terminate, L2TP CDN + StopCCN, IKE Delete, TUN removal) within a
 // few seconds. It returns nil after a clean shutdown by ctx, an error
-// wrapping ErrConfig for a bad cfg, or a *PhaseError.
+// wrapping ErrConfig for a bad cfg, or a *PhaseError. With cfg.Reconnect
+// it connects again after a lost connection (see reconnect.go).
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -28,17 +30,27 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}
 	}
 	deps = deps.withDefaults()
+	if cfg.Reconnect {
+		return runReconnecting(ctx, cfg, deps)
+	}
+	_, err := connectOnce(ctx, cfg, deps)
+	return err
+}
 
+// connectOnce is one connection attempt with a checked cfg: a fresh socket
+// (a new random local port), one control loop, teardown. It returns Run's
+// error and when the link came up (zero if it never did).
+func connectOnce(ctx context.Context, cfg Config, deps Deps) (upAt time.Time, err error) {
 	server, err := deps.Resolve(ctx, cfg.Server)
 	if err != nil && ctx.Err() != nil {
-		return nil // interrupted while resolving: nothing to tear down
+		return time.Time{}, nil // interrupted while resolving: nothing to tear down
 	}
 	if err != nil {
-		return &PhaseError{PhaseSetup, fmt.Errorf("cannot resolve server %q: %w", cfg.Server, err)}
+		return time.Time{}, &PhaseError{PhaseSetup, fmt.Errorf("cannot resolve server %q: %w", cfg.Server, err)}
 	}
 	for _, r := range cfg.Routes {
 		if r.Contains(server) {
-			return &PhaseError{PhaseSetup, fmt.Errorf("%w: route %v contains the server address %v: ESP would loop into the tunnel", ErrConfig, r, server)}
+			return time.Time{}, &PhaseError{PhaseSetup, fmt.Errorf("%w: route %v contains the server address %v: ESP would loop into the tunnel", ErrConfig, r, server)}
 		}
 	}
 	ikeAddr := netip.AddrPortFrom(server, cfg.IKEPort)
@@ -48,7 +60,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		if isUnreachable(err) {
 			err = fmt.Errorf("%w on UDP %d: %v", ErrNoAnswer, cfg.IKEPort, err)
 		}
-		return &PhaseError{PhaseSetup, fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err)}
+		return time.Time{}, &PhaseError{PhaseSetup, fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err)}
 	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
@@ -70,7 +82,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	t1 := deps.Clock.Now()
 	c.wg.Wait()
 	deps.Log.debugf("readers stopped: udp %v, tun %v", t1.Sub(t0), deps.Clock.Now().Sub(t1))
-	return err
+	return c.upAt, err
 }
 
 func (d Deps) withDefaults() Deps {
