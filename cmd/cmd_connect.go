@@ -41,6 +41,9 @@ func newConnectCommand(d appDeps) *cli.Command {
 			&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
 			&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
 			&cli.BoolFlag{Name: flgVerbose, Aliases: []string{flgVerboseShort}, Usage: "log protocol details on stderr"},
+			&cli.BoolFlag{Name: flgReconnect, Usage: "after a lost connection, connect again (waits 1 s, 2 s, 4 s … up to --" + flgReconnectMax + ", ±20 %) until SIGINT/SIGTERM; authentication failures end l2tpctl"},
+			&cli.DurationFlag{Name: flgReconnectMax, Value: def.ReconnectMax, Usage: "longest wait between reconnection attempts (`DURATION`, at least " + tunnel.MinReconnectMax.String() + ")"},
+			&cli.StringFlag{Name: flgScript, Usage: "run the vpnc-script compatible `PATH` on connect and disconnect; routes and DNS are then its job"},
 		},
 		OnUsageError: onUsageError,
 		Before:       checkNoArgs,
@@ -71,6 +74,9 @@ func flagsFrom(c *cli.Context) connectFlags {
 		PSKFile:      opt(flgPSKFile),
 		Password:     opt(flgPassword),
 		PasswordFile: opt(flgPasswordFile),
+		Reconnect:    c.Bool(flgReconnect),
+		ReconnectMax: c.Duration(flgReconnectMax),
+		Script:       c.String(flgScript),
 	}
 }
 
@@ -83,6 +89,12 @@ func connect(c *cli.Context, d appDeps) error {
 		readPassword: d.readPassword,
 		stderr:       d.stderr,
 	}
+	if f.Script != "" {
+		var err error
+		if f.Script, err = scriptPath(f.Script); err != nil {
+			return err
+		}
+	}
 	cfg, err := configFrom(c.Context, f, src)
 	if err != nil {
 		return err
@@ -90,6 +102,10 @@ func connect(c *cli.Context, d appDeps) error {
 	deps := tunnel.Deps{
 		Log:    newLogger(d.stderr, d.now, f.Verbose),
 		Events: func(ev tunnel.Event) { printEvent(d.stdout, ev) },
+	}
+	deps.Events = reconnectLines(d.stderr, deps.Events)
+	if f.Script != "" {
+		deps.ScriptOutput = d.stderr
 	}
 	return runTunnel(c.Context, d.run, cfg, deps)
 }

@@ -28,6 +28,10 @@ type connectFlags struct {
 	// Secrets: nil when the flag was not given.
 	PSK, PSKFile           *string
 	Password, PasswordFile *string
+
+	Reconnect    bool
+	ReconnectMax time.Duration
+	Script       string // path of the vpnc-script compatible hook; "" for none
 }
 
 func defaultConnectFlags() connectFlags {
@@ -37,6 +41,8 @@ func defaultConnectFlags() connectFlags {
 		Interface:   tunnel.DefaultInterface,
 		SALifetime:  tunnel.DefaultSALifetime,
 		IKELifetime: tunnel.DefaultIKELifetime,
+
+		ReconnectMax: tunnel.DefaultReconnectMax,
 	}
 }
 
@@ -84,6 +90,14 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 		return tunnel.Config{}, usageErrorf("--%s %v: below the minimum of %v", flgIKELifetime, f.IKELifetime, tunnel.MinIKELifetime)
 	}
 	cfg.IKELifetime = f.IKELifetime
+
+	if f.Reconnect {
+		if f.ReconnectMax < tunnel.MinReconnectMax {
+			return tunnel.Config{}, usageErrorf("--%s %v: below the minimum of %v", flgReconnectMax, f.ReconnectMax, tunnel.MinReconnectMax)
+		}
+		cfg.Reconnect, cfg.ReconnectMax = true, f.ReconnectMax
+	}
+	cfg.Script = f.Script
 
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
 		return tunnel.Config{}, err

@@ -17,6 +17,10 @@ const (
 	flgIKELifetime  = "ike-lifetime"
 	flgVerbose      = "verbose"
 	flgVerboseShort = "v"
+
+	flgReconnect    = "reconnect"
+	flgReconnectMax = "reconnect-max"
+	flgScript       = "script"
 )
 
 // Environment variables holding secrets (one of the three sources per secret).
