@@ -137,6 +137,7 @@ func runScript(path, reason string, env []string, out io.Writer, timeout time.Du
 	w := &lineWriter{w: out, prefix: "script " + reason + ": "}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.WaitDelay = scriptWaitDelay
+	ownProcessGroup(cmd)
 	err := cmd.Run()
 	w.flush()
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
