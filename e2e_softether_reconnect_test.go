@@ -50,7 +50,8 @@ func TestSoftEtherReconnect(t *testing.T) {
 }
 
 // restartServer stops the instance with peer-down.sh and starts it again
-// with peer-up.sh, with the knobs it was started with. The client
+// with peer-up.sh, with the knobs it was started with (from conn.env and
+// the interfaces it made). The client
 // namespace, where l2tpctl keeps running, must survive: it is taken off
 // the list of what peer-up.sh created while the server restarts (so
 // peer-down.sh leaves it and peer-up.sh reuses it) and put back after, so
@@ -62,6 +63,8 @@ func (p *peer) restartServer(t *testing.T) {
 		"SRV_NS="+p.get("SERVER_NS"), "CLI_NS="+p.get("CLIENT_NS"),
 		"SRV_IP="+p.get("SERVER_ADDR"), "CLI_IP="+p.get("CLIENT_ADDR"),
 		"SRV_IF="+p.vethIn(t, p.get("SERVER_NS")), "CLI_IF="+p.vethIn(t, p.get("CLIENT_NS")),
+		"HUB="+p.get("HUB"), "VPN_USER="+p.get("VPN_USER"), "VPN_PASS="+p.get("VPN_PASS"), "PSK="+p.get("PSK"),
+		"SERVER_HOSTNAME="+p.get("SERVER_HOSTNAME"), "SECURENAT_NAT="+p.get("SECURENAT_NAT"),
 	)
 	if tap := p.tapDev(t); tap != "" {
 		env = append(env, "TAP_DEV="+tap, "TAP_PEER_IP="+p.get("TAP_PEER_ADDR"))
