@@ -55,7 +55,8 @@ func backoffDelay(n int, max time.Duration, u float64) time.Duration {
 // without limit, unless its error is permanent (retryable). A
 // cancellation during a wait returns nil at once.
 func runReconnecting(ctx context.Context, cfg Config, deps Deps) error {
-	upAt, err := connectOnce(ctx, cfg, deps)
+	var upAt time.Time
+	err := connectOnce(ctx, cfg, deps, &upAt)
 	if err == nil || !lostConnection(err) {
 		return err
 	}
@@ -75,7 +76,8 @@ func runReconnecting(ctx context.Context, cfg Config, deps Deps) error {
 		if !sleepCtx(ctx, deps.Clock, delay) {
 			return nil // stopped while waiting: nothing is up
 		}
-		upAt, err = connectOnce(ctx, cfg, deps)
+		upAt = time.Time{}
+		err = connectOnce(ctx, cfg, deps, &upAt)
 		if err == nil || !retryable(err) {
 			return err
 		}

@@ -33,24 +33,24 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if cfg.Reconnect {
 		return runReconnecting(ctx, cfg, deps)
 	}
-	_, err := connectOnce(ctx, cfg, deps)
-	return err
+	return connectOnce(ctx, cfg, deps, nil)
 }
 
 // connectOnce is one connection attempt with a checked cfg: a fresh socket
 // (a new random local port), one control loop, teardown. It returns Run's
-// error and when the link came up (zero if it never did).
-func connectOnce(ctx context.Context, cfg Config, deps Deps) (upAt time.Time, err error) {
+// error; upAt, if not nil, gets when the link came up (zero if it never
+// did).
+func connectOnce(ctx context.Context, cfg Config, deps Deps, upAt *time.Time) error {
 	server, err := deps.Resolve(ctx, cfg.Server)
 	if err != nil && ctx.Err() != nil {
-		return time.Time{}, nil // interrupted while resolving: nothing to tear down
+		return nil // interrupted while resolving: nothing to tear down
 	}
 	if err != nil {
-		return time.Time{}, &PhaseError{PhaseSetup, fmt.Errorf("cannot resolve server %q: %w", cfg.Server, err)}
+		return &PhaseError{PhaseSetup, fmt.Errorf("cannot resolve server %q: %w", cfg.Server, err)}
 	}
 	for _, r := range cfg.Routes {
 		if r.Contains(server) {
-			return time.Time{}, &PhaseError{PhaseSetup, fmt.Errorf("%w: route %v contains the server address %v: ESP would loop into the tunnel", ErrConfig, r, server)}
+			return &PhaseError{PhaseSetup, fmt.Errorf("%w: route %v contains the server address %v: ESP would loop into the tunnel", ErrConfig, r, server)}
 		}
 	}
 	ikeAddr := netip.AddrPortFrom(server, cfg.IKEPort)
@@ -60,7 +60,7 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps) (upAt time.Time, er
 		if isUnreachable(err) {
 			err = fmt.Errorf("%w on UDP %d: %v", ErrNoAnswer, cfg.IKEPort, err)
 		}
-		return time.Time{}, &PhaseError{PhaseSetup, fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err)}
+		return &PhaseError{PhaseSetup, fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err)}
 	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
@@ -82,7 +82,10 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps) (upAt time.Time, er
 	t1 := deps.Clock.Now()
 	c.wg.Wait()
 	deps.Log.debugf("readers stopped: udp %v, tun %v", t1.Sub(t0), deps.Clock.Now().Sub(t1))
-	return c.upAt, err
+	if upAt != nil {
+		*upAt = c.upAt
+	}
+	return err
 }
 
 func (d Deps) withDefaults() Deps {
