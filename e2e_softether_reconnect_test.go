@@ -49,14 +49,64 @@ func TestSoftEtherReconnect(t *testing.T) {
 	t.Logf("l2tpctl output:\n%s", c.output())
 }
 
-// restartServer stops the instance with peer-down.sh and starts it again
-// with peer-up.sh, with the knobs it was started with (from conn.env and
-// the interfaces it made). The client
-// namespace, where l2tpctl keeps running, must survive: it is taken off
-// the list of what peer-up.sh created while the server restarts (so
-// peer-down.sh leaves it and peer-up.sh reuses it) and put back after, so
-// that the final peer-down.sh still removes it.
+// TestSoftEtherStopWhileWaiting: with the server gone, l2tpctl waits
+// between attempts; SIGINT during a wait ends it at once with status 0.
+func TestSoftEtherStopWhileWaiting(t *testing.T) {
+	p := needPeer(t)
+	if p.get("SE_NET") != "netns" {
+		t.Skip("stopping the server needs the network-namespace peer")
+	}
+	c := p.connect(t, "--reconnect", "--reconnect-max", "20s")
+	c.waitConnected(30 * time.Second)
+	start := p.stopServer(t)
+	// Attempts fail at once (no route to the server): attempt 4 waits
+	// about 8 s, plenty of time for the signal to land in the wait.
+	c.waitOutput(regexp.MustCompile(`reconnecting in [0-9.]+m?s \(attempt 4\)`), 30*time.Second)
+	took, code := c.interrupt()
+	if code != 0 {
+		t.Errorf("exit code %d after SIGINT during the wait, want 0:\n%s", code, c.output())
+	}
+	if took > time.Second {
+		t.Errorf("exit took %v after SIGINT during the wait, want at once", took)
+	}
+	start()
+}
+
+// waitOutput waits until re matches the output (stdout and stderr).
+func (c *client) waitOutput(re *regexp.Regexp, d time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for !re.MatchString(c.output()) {
+		select {
+		case <-c.done:
+			c.t.Fatalf("l2tpctl exited (%v) before printing %v:\n%s", c.err, re, c.output())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("no %v after %v:\n%s", re, d, c.output())
+		}
+	}
+}
+
+// restartServer restarts the instance's server under a running client:
+// stopServer, a few seconds for the client's attempts to meet a server
+// that is gone, then the start that stopServer returned.
 func (p *peer) restartServer(t *testing.T) {
+	t.Helper()
+	start := p.stopServer(t)
+	time.Sleep(3 * time.Second)
+	start()
+}
+
+// stopServer stops the instance with peer-down.sh and returns the function
+// that starts it again with peer-up.sh, with the knobs it was started with
+// (from conn.env and the interfaces it made); if the test ends without
+// calling it, its cleanup does. The client namespace, where l2tpctl keeps
+// running, must survive: it is taken off the list of what peer-up.sh
+// created while the server is down (so peer-down.sh leaves it and
+// peer-up.sh reuses it) and put back after, so that the final peer-down.sh
+// still removes it.
+func (p *peer) stopServer(t *testing.T) (start func()) {
 	t.Helper()
 	env := append(os.Environ(),
 		"SE_STATE="+filepath.Dir(p.get("SERVER_LOG")),
@@ -101,18 +151,27 @@ func (p *peer) restartServer(t *testing.T) {
 		}
 	}
 	run("peer-down.sh")
-	time.Sleep(3 * time.Second) // the client's attempts meet a server that is gone
-	run("peer-up.sh")
-	if recorded {
-		f, err := os.OpenFile(created, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
+	started := false
+	start = func() {
+		t.Helper()
+		if started {
+			return
 		}
-		defer f.Close()
-		if _, err := fmt.Fprintln(f, keep); err != nil {
-			t.Fatal(err)
+		started = true
+		run("peer-up.sh")
+		if recorded {
+			f, err := os.OpenFile(created, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := fmt.Fprintln(f, keep); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	t.Cleanup(start)
+	return start
 }
 
 // vethIn names the veth interface in namespace ns.
