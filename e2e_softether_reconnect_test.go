@@ -100,12 +100,13 @@ func (p *peer) restartServer(t *testing.T) {
 
 // stopServer stops the instance with peer-down.sh and returns the function
 // that starts it again with peer-up.sh, with the knobs it was started with
-// (from conn.env and the interfaces it made); if the test ends without
-// calling it, its cleanup does. The client namespace, where l2tpctl keeps
-// running, must survive: it is taken off the list of what peer-up.sh
-// created while the server is down (so peer-down.sh leaves it and
-// peer-up.sh reuses it) and put back after, so that the final peer-down.sh
-// still removes it.
+// (from conn.env and the interfaces it made; the secrets, PSK and
+// VPN_PASS, only from the test's own environment, as at the first start).
+// If the test ends without calling it, its cleanup does. The client
+// namespace, where l2tpctl keeps running, must survive: it is taken off
+// the list of what peer-up.sh created while the server is down (so
+// peer-down.sh leaves it and peer-up.sh reuses it) and put back after, so
+// that the final peer-down.sh still removes it.
 func (p *peer) stopServer(t *testing.T) (start func()) {
 	t.Helper()
 	env := append(os.Environ(),
@@ -113,7 +114,7 @@ func (p *peer) stopServer(t *testing.T) (start func()) {
 		"SRV_NS="+p.get("SERVER_NS"), "CLI_NS="+p.get("CLIENT_NS"),
 		"SRV_IP="+p.get("SERVER_ADDR"), "CLI_IP="+p.get("CLIENT_ADDR"),
 		"SRV_IF="+p.vethIn(t, p.get("SERVER_NS")), "CLI_IF="+p.vethIn(t, p.get("CLIENT_NS")),
-		"HUB="+p.get("HUB"), "VPN_USER="+p.get("VPN_USER"), "VPN_PASS="+p.get("VPN_PASS"), "PSK="+p.get("PSK"),
+		"HUB="+p.get("HUB"), "VPN_USER="+p.get("VPN_USER"),
 		"SERVER_HOSTNAME="+p.get("SERVER_HOSTNAME"), "SECURENAT_NAT="+p.get("SECURENAT_NAT"),
 	)
 	if tap := p.tapDev(t); tap != "" {
