@@ -28,20 +28,20 @@ const (
 )
 
 // backoffDelay is the wait before reconnection attempt n (1 for the first)
-// with the longest wait max, for u in [0, 1) drawn at random (0.5: no
+// with the longest wait longest, for u in [0, 1) drawn at random (0.5: no
 // jitter).
-func backoffDelay(n int, max time.Duration, u float64) time.Duration {
-	d := max
+func backoffDelay(n int, longest time.Duration, u float64) time.Duration {
+	d := longest
 	if n < 1 {
 		n = 1
 	}
 	if n <= 32 { // beyond, the doubling overflows long before: the cap holds
-		if base := reconnectFirst << (n - 1); base < max {
+		if base := reconnectFirst << (n - 1); base < longest {
 			d = base
 		}
 	}
 	d = time.Duration(float64(d) * (1 - reconnectJitter + 2*reconnectJitter*u))
-	return min(d, max)
+	return min(d, longest)
 }
 
 // runReconnecting runs connection attempts until ctx ends or one fails in a
