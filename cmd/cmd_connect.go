@@ -66,6 +66,9 @@ func connectFlagDefs() []cli.Flag {
 		&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
 		&cli.BoolFlag{Name: flgNonInteractive, Usage: "never prompt: fail at once (exit 2) when a secret has no source"},
 		&cli.BoolFlag{Name: flgVerbose, Aliases: []string{flgVerboseShort}, Usage: "log protocol details on stderr"},
+		&cli.BoolFlag{Name: flgReconnect, Usage: "after a lost connection, connect again (waits 1 s, 2 s, 4 s … up to --" + flgReconnectMax + ", ±20 %) until SIGINT/SIGTERM; authentication failures end l2tpctl"},
+		&cli.DurationFlag{Name: flgReconnectMax, Value: def.ReconnectMax, Usage: "longest wait between reconnection attempts (`DURATION`, at least " + tunnel.MinReconnectMax.String() + ")"},
+		&cli.StringFlag{Name: flgScript, Usage: "run the vpnc-script compatible `PATH` on connect and disconnect; routes and DNS are then its job"},
 	}
 }
 
@@ -88,6 +91,9 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		IKELifetime:    v.Duration(flgIKELifetime),
 		Verbose:        v.Bool(flgVerbose),
 		NonInteractive: v.Bool(flgNonInteractive),
+		Reconnect:      v.Bool(flgReconnect),
+		ReconnectMax:   v.Duration(flgReconnectMax),
+		Script:         v.String(flgScript),
 		PSK:            secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
 		Password:       secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
 	}
@@ -125,6 +131,11 @@ func connect(c *cli.Context, d appDeps) error {
 		return err
 	}
 	f := flagsFrom(c, p)
+	if f.Script != "" {
+		if f.Script, err = scriptPath(f.Script); err != nil {
+			return err
+		}
+	}
 	cfg, err := configFrom(c.Context, f, d.secretSource())
 	if err != nil {
 		return err
@@ -132,6 +143,10 @@ func connect(c *cli.Context, d appDeps) error {
 	deps := tunnel.Deps{
 		Log:    newLogger(d.stderr, d.now, f.Verbose),
 		Events: func(ev tunnel.Event) { printEvent(d.stdout, ev) },
+	}
+	deps.Events = reconnectLines(d.stderr, deps.Events)
+	if f.Script != "" {
+		deps.ScriptOutput = d.stderr
 	}
 	return runTunnel(c.Context, d.run, cfg, deps)
 }

@@ -135,6 +135,9 @@ sa-lifetime = "1h30m"
 ike-lifetime = "8h"  # default
 non-interactive = false  # default
 verbose = true
+reconnect = false  # default
+reconnect-max = "5m"  # default
+script = (not set)
 `
 	if got := w.stdout.String(); got != want {
 		t.Errorf("profile show office =\n%s\nwant\n%s", got, want)

@@ -40,6 +40,10 @@ type connectFlags struct {
 	// secrets; each applies only when neither the command line nor the
 	// environment gives that secret.
 	ProfilePSK, ProfilePassword secretArgs
+
+	Reconnect    bool
+	ReconnectMax time.Duration
+	Script       string // path of the vpnc-script compatible hook; "" for none
 }
 
 // ref names a setting in messages: "--route" for a flag (or a default),
@@ -66,6 +70,8 @@ func defaultConnectFlags() connectFlags {
 		Interface:   tunnel.DefaultInterface,
 		SALifetime:  tunnel.DefaultSALifetime,
 		IKELifetime: tunnel.DefaultIKELifetime,
+
+		ReconnectMax: tunnel.DefaultReconnectMax,
 	}
 }
 
@@ -133,6 +139,14 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v", f.ref(flgIKELifetime), f.IKELifetime, tunnel.MinIKELifetime)
 	}
 	cfg.IKELifetime = f.IKELifetime
+
+	if f.Reconnect {
+		if f.ReconnectMax < tunnel.MinReconnectMax {
+			return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v", f.ref(flgReconnectMax), f.ReconnectMax, tunnel.MinReconnectMax)
+		}
+		cfg.Reconnect, cfg.ReconnectMax = true, f.ReconnectMax
+	}
+	cfg.Script = f.Script
 	return cfg, nil
 }
 

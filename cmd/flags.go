@@ -22,6 +22,10 @@ const (
 	flgNonInteractive = "non-interactive"
 	flgVerbose        = "verbose"
 	flgVerboseShort   = "v"
+
+	flgReconnect    = "reconnect"
+	flgReconnectMax = "reconnect-max"
+	flgScript       = "script"
 )
 
 // Environment variables.

@@ -31,6 +31,15 @@ type Config struct {
 	// Before it ends l2tpctl re-authenticates (a new Main Mode) under the
 	// running link.
 	IKELifetime time.Duration
+
+	// Reconnect: after a lost connection, connect again with backoff
+	// (reconnect.go). ReconnectMax is the longest wait between attempts,
+	// default 5m.
+	Reconnect    bool
+	ReconnectMax time.Duration
+	// Script is a vpnc-script compatible hook run around the interface's
+	// life (script.go); with it, routes and DNS are the script's job.
+	Script string
 }
 
 // Defaults.
@@ -42,6 +51,10 @@ const (
 	MinSALifetime      = 10 * time.Second
 	DefaultIKELifetime = 8 * time.Hour
 	MinIKELifetime     = time.Minute
+	// DefaultReconnectMax caps the backoff between reconnection attempts;
+	// MinReconnectMax is the first wait (the schedule's start).
+	DefaultReconnectMax = 5 * time.Minute
+	MinReconnectMax     = reconnectFirst
 )
 
 // AuthMethod is a PPP authentication method; its String form ("mschapv2",
@@ -115,6 +128,9 @@ func (c Config) WithDefaults() Config {
 	if len(c.Auth) == 0 {
 		c.Auth = slices.Clone(DefaultAuth)
 	}
+	if c.ReconnectMax == 0 {
+		c.ReconnectMax = DefaultReconnectMax
+	}
 	return c
 }
 
@@ -138,6 +154,8 @@ func (c Config) Validate() error {
 		return bad("SA lifetime %v is below the minimum %v", c.SALifetime, MinSALifetime)
 	case c.IKELifetime < MinIKELifetime:
 		return bad("IKE SA lifetime %v is below the minimum %v", c.IKELifetime, MinIKELifetime)
+	case c.ReconnectMax < MinReconnectMax:
+		return bad("longest reconnection wait %v is below the minimum %v", c.ReconnectMax, MinReconnectMax)
 	}
 	if err := CheckInterfaceName(c.Interface); err != nil {
 		return err

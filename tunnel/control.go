@@ -57,6 +57,8 @@ type controller struct {
 	nextKA     time.Time
 	ikePort    uint16 // where the last IKE message went
 	drops      ctrlDrops
+	upAt       time.Time // when the link came up; zero before
+	scriptLink *LinkInfo // what Config.Script was told at connect; nil: not run
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
@@ -512,12 +514,23 @@ func (c *controller) linkUp(a ppp.Up) {
 		MTU:    tunMTU(c.outSA, a.PeerMRU),
 		Routes: c.cfg.Routes,
 	}
+	if err := c.scriptPreInit(&tcfg); err != nil {
+		c.fail(PhaseInterface, err)
+		return
+	}
 	tun, err := c.deps.OpenTUN(tcfg)
 	if err != nil {
 		c.fail(PhaseInterface, err)
 		return
 	}
 	c.tun = tun
+	link := &LinkInfo{
+		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
+	}
+	if err := c.scriptConnect(link); err != nil {
+		c.fail(PhaseInterface, err)
+		return
+	}
 	c.dp.setTUN(tun)
 	c.wg.Add(1)
 	go func() {
@@ -527,9 +540,8 @@ func (c *controller) linkUp(a ppp.Up) {
 		}
 	}()
 	c.phase = PhaseConnected
-	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: PhaseConnected, Msg: "link up", Link: &LinkInfo{
-		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
-	}})
+	c.upAt = c.deps.Clock.Now()
+	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: PhaseConnected, Msg: "link up", Link: link})
 }
 
 func orNone(s []string) string {
@@ -583,6 +595,7 @@ func (c *controller) advanceClose(now time.Time) {
 
 func (c *controller) closeTUN() {
 	if c.tun != nil {
+		c.scriptDisconnect()
 		if err := c.tun.Close(); err != nil {
 			c.deps.Log.errorf("removing interface %s: %v", c.tun.Name(), err)
 		}

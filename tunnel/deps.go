@@ -32,6 +32,9 @@ type Deps struct {
 	// OpenTUN creates and configures the interface (address, MTU, routes)
 	// and returns it; Close on the TUN removes it and its routes.
 	OpenTUN func(cfg TUNConfig) (TUN, error)
+	// ScriptOutput receives what Config.Script prints (stdout and stderr),
+	// line by line with a prefix; nil: os.Stderr.
+	ScriptOutput io.Writer
 }
 
 // TUNConfig is what OpenTUN needs to bring the interface up.

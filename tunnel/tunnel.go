@@ -11,12 +11,14 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // Run connects, bridges packets until ctx is cancelled, then tears down
 // (PPP Terminate, L2TP CDN + StopCCN, IKE Delete, TUN removal) within a
 // few seconds. It returns nil after a clean shutdown by ctx, an error
-// wrapping ErrConfig for a bad cfg, or a *PhaseError.
+// wrapping ErrConfig for a bad cfg, or a *PhaseError. With cfg.Reconnect
+// it connects again after a lost connection (see reconnect.go).
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -28,7 +30,17 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}
 	}
 	deps = deps.withDefaults()
+	if cfg.Reconnect {
+		return runReconnecting(ctx, cfg, deps)
+	}
+	return connectOnce(ctx, cfg, deps, nil)
+}
 
+// connectOnce is one connection attempt with a checked cfg: a fresh socket
+// (a new random local port), one control loop, teardown. It returns Run's
+// error; upAt, if not nil, gets when the link came up (zero if it never
+// did).
+func connectOnce(ctx context.Context, cfg Config, deps Deps, upAt *time.Time) error {
 	server, err := deps.Resolve(ctx, cfg.Server)
 	if err != nil && ctx.Err() != nil {
 		return nil // interrupted while resolving: nothing to tear down
@@ -70,6 +82,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	t1 := deps.Clock.Now()
 	c.wg.Wait()
 	deps.Log.debugf("readers stopped: udp %v, tun %v", t1.Sub(t0), deps.Clock.Now().Sub(t1))
+	if upAt != nil {
+		*upAt = c.upAt
+	}
 	return err
 }
 
