@@ -18,12 +18,13 @@ func newConnectCommand(d appDeps) *cli.Command {
 		Usage:     "connect to an L2TP/IPsec server and stay in the foreground until SIGINT/SIGTERM",
 		UsageText: "l2tpctl connect [flags]",
 		Description: "Brings up IKEv1 (PSK), ESP, L2TP and PPP in userspace and a TUN interface,\n" +
-			"prints one line per phase, and on SIGINT/SIGTERM tears everything down and exits 0.\n\n" +
+			"prints one line per phase on stderr (with --json, JSON events on stdout), and on\n" +
+			"SIGINT/SIGTERM tears everything down and exits 0.\n\n" +
 			"Secrets: give each of the pre-shared key and the password exactly once, by file\n" +
 			"(--psk-file, --password-file; one trailing newline is ignored), by environment\n" +
 			"(" + envPSK + ", " + envPassword + "), or on the command line (--psk, --password;\n" +
 			"visible to other users in ps). Without any, l2tpctl prompts on the terminal.\n\n" +
-			"Exit status: 0 after a clean shutdown, 1 if the connection fails, 2 for usage errors.\n\n" +
+			exitCodes + "\n\n" +
 			"Example:\n" +
 			"  l2tpctl connect --server 10.200.0.1 --psk-file ./psk --user alice \\\n" +
 			"                  --password-file ./pw --route 192.168.30.0/24",
@@ -41,6 +42,7 @@ func newConnectCommand(d appDeps) *cli.Command {
 			&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
 			&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
 			&cli.BoolFlag{Name: flgVerbose, Aliases: []string{flgVerboseShort}, Usage: "log protocol details on stderr"},
+			&cli.BoolFlag{Name: flgJSON, Usage: "write newline-delimited JSON events on stdout (docs/json.md); human lines stay on stderr"},
 		},
 		OnUsageError: onUsageError,
 		Before:       checkNoArgs,
@@ -71,6 +73,7 @@ func flagsFrom(c *cli.Context) connectFlags {
 		PSKFile:      opt(flgPSKFile),
 		Password:     opt(flgPassword),
 		PasswordFile: opt(flgPasswordFile),
+		JSON:         c.Bool(flgJSON),
 	}
 }
 
@@ -83,13 +86,15 @@ func connect(c *cli.Context, d appDeps) error {
 		readPassword: d.readPassword,
 		stderr:       d.stderr,
 	}
+	events := newEventSink(d, f.JSON)
 	cfg, err := configFrom(c.Context, f, src)
 	if err != nil {
+		events.configFailed(err)
 		return err
 	}
 	deps := tunnel.Deps{
 		Log:    newLogger(d.stderr, d.now, f.Verbose),
-		Events: func(ev tunnel.Event) { printEvent(d.stdout, ev) },
+		Events: events.event,
 	}
 	return runTunnel(c.Context, d.run, cfg, deps)
 }
@@ -104,31 +109,6 @@ func runTunnel(ctx context.Context, run func(context.Context, tunnel.Config, tun
 		}
 	}()
 	return run(ctx, cfg, deps)
-}
-
-// printEvent writes one progress line, e.g.
-//
-//	IKE phase 1: established (aes256-sha256-modp2048)
-//	connected: interface l2tp0, local 192.168.30.10, peer 192.168.30.1, MTU 1400, DNS 192.168.30.1 (not configured)
-func printEvent(w io.Writer, ev tunnel.Event) {
-	if l := ev.Link; l != nil {
-		dns := "none offered"
-		if len(l.DNS) > 0 {
-			s := make([]string, len(l.DNS))
-			for i, a := range l.DNS {
-				s[i] = a.String()
-			}
-			dns = strings.Join(s, ", ") + " (not configured)"
-		}
-		fmt.Fprintf(w, "connected: interface %s, local %v, peer %v, MTU %d, DNS %s\n",
-			l.Interface, l.Local, l.Peer, l.MTU, dns)
-		return
-	}
-	line := ev.Phase.String()
-	if msg := oneLine(ev.Msg); msg != "" {
-		line += ": " + msg
-	}
-	fmt.Fprintln(w, line)
 }
 
 // newLogger logs to w with a timestamp: everything when verbose, otherwise

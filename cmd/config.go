@@ -28,6 +28,8 @@ type connectFlags struct {
 	// Secrets: nil when the flag was not given.
 	PSK, PSKFile           *string
 	Password, PasswordFile *string
+
+	JSON bool // --json: JSON events on stdout
 }
 
 func defaultConnectFlags() connectFlags {

@@ -19,16 +19,21 @@ const (
 	flgVerboseShort = "v"
 )
 
+// Output flags.
+const (
+	flgJSON = "json" // newline-delimited JSON events on stdout (docs/json.md)
+)
+
 // Environment variables holding secrets (one of the three sources per secret).
 const (
 	envPSK      = "L2TPCTL_PSK"
 	envPassword = "L2TPCTL_PASSWORD"
 )
 
-// Exit codes. Later issues may give each connection phase its own code; for
-// now every connection failure is exitFailure.
+// Exit codes 0-2; the codes of connection failures (3-12) are in
+// exitcodes.go, and docs/exit-codes.md lists them all.
 const (
 	exitOK      = 0
-	exitFailure = 1 // the connection failed (or an unexpected error)
+	exitFailure = 1 // any other failure (an unexpected error)
 	exitUsage   = 2 // bad flags, arguments or configuration
 )
