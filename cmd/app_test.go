@@ -227,11 +227,11 @@ func TestConnect(t *testing.T) {
 	}
 	// The human lines are on stderr (stderr is not a terminal here: no
 	// status line for the retries); stdout stays empty without --json.
-	wantErr := "IKE phase 1 (120ms): established (aes256-sha256-modp2048)\n" +
+	wantErr := "IKE phase 1: established (aes256-sha256-modp2048) in 120ms\n" +
 		"NAT detected: IKE and ESP in UDP 4500\n" +
-		"IKE phase 2 (1.5s): established (ESP aes256-sha256, SPI 0xc1a2b3d4)\n" +
-		"L2TP tunnel (0s): up; id 7\n" +
-		"PPP LCP (2m0s): opened\n" +
+		"IKE phase 2: established (ESP aes256-sha256, SPI 0xc1a2b3d4) in 1.5s\n" +
+		"L2TP tunnel: up; id 7 in 0s\n" +
+		"PPP LCP: opened in 2m0s\n" +
 		"connected: interface l2tp0, local 192.168.30.10, peer 192.168.30.1, MTU 1400, DNS 192.168.30.1 (not configured)\n" +
 		"connected: interface vpn0, local 10.0.0.2, peer 10.0.0.1, MTU 1280, DNS 10.0.0.53, 10.0.0.54 (not configured)\n" +
 		"connected: interface vpn0, local 10.0.0.2, peer 10.0.0.1, MTU 1280, DNS none offered\n" +

@@ -55,7 +55,7 @@ func (s *eventSink) configFailed(err error) {
 
 // printHuman writes the human line of ev, if it has one, e.g.
 //
-//	IKE phase 1 (120ms): established (aes256-sha256-modp2048, server ID 10.0.0.1)
+//	IKE phase 1: established (aes256-sha256-modp2048, server ID 10.0.0.1) in 120ms
 //	connected: interface l2tp0, local 192.168.30.10, peer 192.168.30.1, MTU 1400, DNS 192.168.30.1 (not configured)
 func (s *eventSink) printHuman(ev tunnel.Event) {
 	w := s.human
@@ -64,10 +64,10 @@ func (s *eventSink) printHuman(ev tunnel.Event) {
 		switch ev.State {
 		case tunnel.PhaseStarted:
 			if ev.Attempt > 0 && s.status != nil {
-				s.status(fmt.Sprintf("… waiting for %v: %s, %s", ev.Phase, oneLine(ev.Msg), humanDuration(ev.Duration)))
+				s.status(fmt.Sprintf("… waiting for %v: %s, %v", ev.Phase, oneLine(ev.Msg), ev.Duration.Round(time.Second)))
 			}
 		case tunnel.PhaseDone:
-			fmt.Fprintf(w, "%v (%s): %s\n", ev.Phase, humanDuration(ev.Duration), oneLine(ev.Msg))
+			fmt.Fprintf(w, "%v: %s in %s\n", ev.Phase, oneLine(ev.Msg), humanDuration(ev.Duration))
 		case tunnel.PhaseFailed:
 			// The reason and a hint follow in the error line (ErrorLine).
 			s.clearStatus()
@@ -250,7 +250,7 @@ func jsonEventOf(ev tunnel.Event, exitCode func(error) int) any {
 	switch ev.Kind {
 	case tunnel.EventPhase:
 		e := jsonPhaseEvent{jsonHeader: h, Phase: jsonPhase(ev.Phase), State: ev.State.String(),
-			DurationMS: ev.Duration.Milliseconds(), Retry: ev.Attempt, Message: oneLine(ev.Msg)}
+			DurationMS: ms(ev.Duration), Retry: ev.Attempt, Message: oneLine(ev.Msg)}
 		return e
 	case tunnel.EventProposal:
 		e := jsonProposalEvent{jsonHeader: h}
@@ -276,10 +276,10 @@ func jsonEventOf(ev tunnel.Event, exitCode func(error) int) any {
 	case tunnel.EventRekey:
 		return jsonRekeyEvent{jsonHeader: h, Kind: ev.Rekey.String(), Message: oneLine(ev.Msg)}
 	case tunnel.EventReconnect:
-		return jsonReconnectEvent{jsonHeader: h, Attempt: ev.Attempt, DelayMS: ev.Delay.Milliseconds()}
+		return jsonReconnectEvent{jsonHeader: h, Attempt: ev.Attempt, DelayMS: ms(ev.Delay)}
 	case tunnel.EventDown:
 		e := jsonDownEvent{jsonHeader: h, Reason: "stopped", ExitCode: exitCode(ev.Err),
-			Phase: jsonPhase(ev.Phase), ConnectedMS: ev.Duration.Milliseconds()}
+			Phase: jsonPhase(ev.Phase), ConnectedMS: ms(ev.Duration)}
 		if ev.Err != nil {
 			e.Reason = tunnel.FailureOf(ev.Err).String()
 			if e.ExitCode == exitUsage {
@@ -304,3 +304,6 @@ func writeJSON(w io.Writer, v any) {
 	}
 	w.Write(append(b, '\n'))
 }
+
+// ms is d in whole milliseconds, rounded as in the human lines.
+func ms(d time.Duration) int64 { return d.Round(time.Millisecond).Milliseconds() }

@@ -99,7 +99,7 @@ func TestJSONEvents(t *testing.T) {
 		}
 	}
 	// The human lines, and the error line, are on stderr.
-	if !strings.Contains(w.stderr.String(), "IKE phase 1 (1.2s): established\n") ||
+	if !strings.Contains(w.stderr.String(), "IKE phase 1: established in 1.2s\n") ||
 		!strings.Contains(w.stderr.String(), "disconnected after 1h59m59s (lost)\n") ||
 		!strings.HasSuffix(w.stderr.String(), "; hint: "+exitHints[exitLost]+"\n") {
 		t.Errorf("stderr:\n%s", w.stderr.String())
@@ -180,7 +180,7 @@ func TestStatusLine(t *testing.T) {
 		clearLine + "… waiting for IKE phase 1: Main Mode message 1 (retry 2), 3s" +
 		clearLine + "2025-11-25T14:35:00.000Z error: a log line\n" +
 		clearLine + "… waiting for IKE phase 1: Main Mode message 1 (retry 3), 7s" +
-		clearLine + "IKE phase 1 (7.5s): established\n" +
+		clearLine + "IKE phase 1: established in 7.5s\n" +
 		clearLine + "… waiting for IKE phase 2: Quick Mode message 1 (retry 1), 1s" +
 		clearLine + "IKE phase 2 failed after 15s\n"
 	if got := w.stderr.String(); got != want {
