@@ -56,7 +56,7 @@ var exitHints = map[int]string{
 	exitPPPAuth:        "check the user name and the password (and the user's hub, on SoftEther)",
 	exitPPPNegotiation: "PPP options did not agree: check --auth against the methods the server allows",
 	exitLocal:          "run as root or with CAP_NET_ADMIN, and check the interface name and routes",
-	exitLost:           "the server, the network or a NAT dropped the connection: run -v to see which keepalive failed",
+	exitLost:           "the server closed the connection or stopped answering: check the server's log and the network path",
 }
 
 // exitCodes is the list in "connect --help", in the words of
