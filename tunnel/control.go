@@ -202,7 +202,7 @@ func (c *controller) tick(now time.Time) {
 		acts := in.Tick(now)
 		if c.phase <= PhaseIPsec {
 			what, n := in.Retransmitting()
-			c.noteRetry(acts, what, n)
+			c.noteRetry(hasSend[isakmp.Action, isakmp.Send](acts), what, n)
 		}
 		c.doIKE(in, acts)
 	}
@@ -218,14 +218,14 @@ func (c *controller) tick(now time.Time) {
 	if due(c.lacDeadline(), now) {
 		acts := c.lac.Tick(now)
 		if c.phase == PhaseL2TPTunnel || c.phase == PhaseL2TPSession {
-			c.noteRetry(acts, "", 0)
+			c.noteRetry(hasSend[l2tp.Action, l2tp.Send](acts), "", 0)
 		}
 		c.doL2TP(acts)
 	}
 	if due(c.pppDeadline(), now) {
 		acts := c.ppp.Tick(now)
 		if c.phase >= PhaseLCP && c.phase <= PhaseIPCP {
-			c.noteRetry(acts, "", 0)
+			c.noteRetry(hasSend[ppp.Action, ppp.Send](acts), "", 0)
 		}
 		c.doPPP(acts)
 	}
@@ -627,8 +627,8 @@ func (c *controller) closeTUN() {
 // noteRetry reports a retransmission in the current bring-up phase: the
 // FSM's Tick sent something again. what and n come from the FSM when it
 // can name the message (IKE); otherwise the loop counts the retries itself.
-func (c *controller) noteRetry(acts any, what string, n int) {
-	if c.closing != closeNone || !sendsAny(acts) {
+func (c *controller) noteRetry(sent bool, what string, n int) {
+	if c.closing != closeNone || !sent {
 		return
 	}
 	c.retries++
@@ -638,26 +638,11 @@ func (c *controller) noteRetry(acts any, what string, n int) {
 	c.ev.retry(c.phase, what, n)
 }
 
-// sendsAny reports whether an FSM's actions include a Send.
-func sendsAny(acts any) bool {
-	switch acts := acts.(type) {
-	case []isakmp.Action:
-		for _, a := range acts {
-			if _, ok := a.(isakmp.Send); ok {
-				return true
-			}
-		}
-	case []l2tp.Action:
-		for _, a := range acts {
-			if _, ok := a.(l2tp.Send); ok {
-				return true
-			}
-		}
-	case []ppp.Action:
-		for _, a := range acts {
-			if _, ok := a.(ppp.Send); ok {
-				return true
-			}
+// hasSend reports whether an FSM's actions include a Send (S).
+func hasSend[A any, S any](acts []A) bool {
+	for _, a := range acts {
+		if _, ok := any(a).(S); ok {
+			return true
 		}
 	}
 	return false

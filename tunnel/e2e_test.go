@@ -812,6 +812,9 @@ func TestE2EReauth(t *testing.T) {
 	if st.SessionsEnded != 0 || st.PPPDown != 0 || st.CDNReceived != 0 || st.TunnelsUp != 1 {
 		t.Errorf("the link did not survive the re-authentication: %+v", st)
 	}
+	if !slices.ContainsFunc(h.eventsCopy(), func(e Event) bool { return e.Kind == EventRekey && e.Rekey == RekeyIKE }) {
+		t.Error("no EventRekey (RekeyIKE) for the re-authentication")
+	}
 	h.stop()
 	checkTeardown(t, srv, st)
 	if st, _ := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.SessionsEnded == 1 }); st.IKEDeletes != 2 || st.SessionsEnded != 1 {

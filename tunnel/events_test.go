@@ -110,7 +110,7 @@ func kinds(evs []Event) []string {
 
 func TestEventsConnectStop(t *testing.T) {
 	goroutineLeakCheck(t)
-	clock, srv, h := connectFake(t, peertest.SoftEther())
+	_, srv, h := connectFake(t, peertest.SoftEther())
 	h.sleep(3 * time.Second) // connected for a while
 	srv.Rekey()
 	if _, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.ChildSAs >= 2 }); !ok {
@@ -159,7 +159,6 @@ func TestEventsConnectStop(t *testing.T) {
 			}
 		}
 	}
-	_ = clock
 }
 
 // TestEventsFailures: each failure the in-process peers can produce ends
