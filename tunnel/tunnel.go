@@ -45,7 +45,6 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 
 	server, err := deps.Resolve(ctx, cfg.Server)
 	if err != nil && ctx.Err() != nil {
-		ev.failed(PhaseSetup, ctx.Err())
 		return nil // interrupted while resolving: nothing to tear down
 	}
 	if err != nil {
