@@ -5,7 +5,10 @@ package tunnel
 // how each kind of failure is classified (FailureOf) and reported.
 
 import (
+	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -286,4 +289,25 @@ func TestEventsConfigError(t *testing.T) {
 		t.Fatalf("Run = %v: FailureOf = %v, want %v", err, FailureOf(err), FailConfig)
 	}
 	checkEvents(t, evs, err)
+}
+
+// TestEventsResolveFailure: Run wraps ErrResolve when the name does not
+// resolve, and setup fails.
+func TestEventsResolveFailure(t *testing.T) {
+	var evs []Event
+	cfg := e2eConfig(peertest.SoftEther())
+	err := Run(t.Context(), cfg, Deps{
+		Events: func(e Event) { evs = append(evs, e) },
+		Resolve: func(context.Context, string) (netip.Addr, error) {
+			return netip.Addr{}, &net.DNSError{Err: "no such host", Name: cfg.Server, IsNotFound: true}
+		},
+		OpenTUN: func(TUNConfig) (TUN, error) { return nil, errors.New("not reached") },
+	})
+	if FailureOf(err) != FailResolve || PhaseOf(err) != PhaseSetup || !strings.Contains(err.Error(), cfg.Server) {
+		t.Fatalf("Run = %v: FailureOf = %v, want %v in setup naming the server", err, FailureOf(err), FailResolve)
+	}
+	checkEvents(t, evs, err)
+	if got := kinds(evs); !slices.Equal(got, []string{"phase setup started", "phase setup failed", "down"}) {
+		t.Errorf("events %q", got)
+	}
 }
