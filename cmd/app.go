@@ -33,7 +33,8 @@ type appDeps struct {
 	readPassword func(ctx context.Context) ([]byte, error) // from the terminal, without echo
 	now          func() time.Time                          // log timestamps
 
-	stderrTerminal func() bool // stderr is a terminal: show a status line while waiting
+	stderrTerminal func() bool                                        // stderr is a terminal: show a status line while waiting
+	afterFunc      func(d time.Duration, f func()) (stop func() bool) // time.AfterFunc when nil
 }
 
 // NewApp returns the l2tpctl command line application. Run it with

@@ -25,10 +25,23 @@ type eventSink struct {
 	json   io.Writer           // stdout with --json, else nil
 	now    func() time.Time    // for events cmd makes itself
 	failed func(err error) int // the exit code of a failure (ExitCode)
+
+	// The status line of a phase still open after waitDelay.
+	after    func(d time.Duration, f func()) (stop func() bool) // time.AfterFunc
+	wmu      sync.Mutex                                         // guards the two below; taken before statusWriter.mu
+	waitGen  int                                                // bumped whenever a phase starts or ends
+	stopWait func() bool                                        // the pending timer, or nil
 }
 
+// waitDelay is how long a phase runs before the status line says that it
+// is waiting.
+const waitDelay = time.Second
+
 func newEventSink(d appDeps, jsonOut bool) *eventSink {
-	s := &eventSink{human: d.stderr, now: d.now, failed: ExitCode}
+	s := &eventSink{human: d.stderr, now: d.now, failed: ExitCode, after: d.afterFunc}
+	if s.after == nil {
+		s.after = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
 	if sw, ok := d.stderr.(*statusWriter); ok && d.stderrTerminal != nil && d.stderrTerminal() {
 		s.status = sw.setStatus
 	}
@@ -63,10 +76,17 @@ func (s *eventSink) printHuman(ev tunnel.Event) {
 	case tunnel.EventPhase:
 		switch ev.State {
 		case tunnel.PhaseStarted:
-			if ev.Attempt > 0 && s.status != nil {
-				s.status(fmt.Sprintf("… waiting for %v: %s, %v", ev.Phase, oneLine(ev.Msg), ev.Duration.Round(time.Second)))
+			if s.status == nil {
+				break
 			}
+			if ev.Attempt == 0 {
+				s.waitLater(fmt.Sprintf("… waiting for %v: %s", ev.Phase, oneLine(ev.Msg)))
+				break
+			}
+			s.endWait()
+			s.status(fmt.Sprintf("… waiting for %v: %s, %v", ev.Phase, oneLine(ev.Msg), ev.Duration.Round(time.Second)))
 		case tunnel.PhaseDone:
+			s.endWait()
 			fmt.Fprintf(w, "%v: %s in %s\n", ev.Phase, oneLine(ev.Msg), humanDuration(ev.Duration))
 		case tunnel.PhaseFailed:
 			// The reason and a hint follow in the error line (ErrorLine).
@@ -96,8 +116,40 @@ func (s *eventSink) printHuman(ev tunnel.Event) {
 }
 
 func (s *eventSink) clearStatus() {
+	s.endWait()
 	if s.status != nil {
 		s.status("")
+	}
+}
+
+// waitLater shows line as the status line after waitDelay, unless the
+// phase has ended (or retransmitted) by then.
+func (s *eventSink) waitLater(line string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.endWaitLocked()
+	gen := s.waitGen
+	s.stopWait = s.after(waitDelay, func() {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if s.waitGen == gen {
+			s.status(line)
+		}
+	})
+}
+
+// endWait cancels a pending waitLater.
+func (s *eventSink) endWait() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.endWaitLocked()
+}
+
+func (s *eventSink) endWaitLocked() {
+	s.waitGen++
+	if s.stopWait != nil {
+		s.stopWait()
+		s.stopWait = nil
 	}
 }
 

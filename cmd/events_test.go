@@ -150,18 +150,47 @@ func TestJSONUsageError(t *testing.T) {
 // TestStatusLine: on a terminal, a retry shows a status line, rewritten in
 // place and cleared before the next line; never without a terminal.
 func TestStatusLine(t *testing.T) {
+	// A fake time.AfterFunc: the run fires the timers itself, as a second
+	// passing would.
+	var timers []func()
+	var stopped []bool
+	after := func(d time.Duration, f func()) func() bool {
+		if d != waitDelay {
+			t.Errorf("status timer of %v, want %v", d, waitDelay)
+		}
+		i := len(timers)
+		timers, stopped = append(timers, f), append(stopped, false)
+		return func() bool { stopped[i] = true; return true }
+	}
+	terminal := true
+	fire := func() {
+		if !terminal {
+			return // no timers without a terminal
+		}
+		i := len(timers) - 1
+		if stopped[i] {
+			t.Errorf("timer %d fired after it was stopped", i)
+		}
+		timers[i]()
+	}
 	run := func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error {
 		retry := func(n int) {
 			deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseIKE, State: tunnel.PhaseStarted, Attempt: n,
 				Duration: time.Duration(1<<n-1) * time.Second, Msg: fmt.Sprintf("Main Mode message 1 (retry %d)", n)})
 		}
-		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseIKE, State: tunnel.PhaseStarted})
+		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseSetup, State: tunnel.PhaseStarted, Msg: "resolving vpn.example"})
+		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseSetup, State: tunnel.PhaseDone, Msg: "server 10.0.0.1"})
+		if terminal {
+			timers[len(timers)-1]() // a late timer of a phase that ended: shows nothing
+		}
+		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseIKE, State: tunnel.PhaseStarted, Msg: "Main Mode with 10.0.0.1:500"})
+		fire() // a second without an answer
 		retry(1)
 		retry(2)
 		deps.Log.Errorf("a log line")
 		retry(3)
 		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseIKE, State: tunnel.PhaseDone, Duration: 7500 * time.Millisecond, Msg: "established"})
-		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseIPsec, State: tunnel.PhaseStarted})
+		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseIPsec, State: tunnel.PhaseStarted, Msg: "Quick Mode"})
 		retry2 := tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseIPsec, State: tunnel.PhaseStarted, Attempt: 1, Duration: time.Second, Msg: "Quick Mode message 1 (retry 1)"}
 		deps.Events(retry2)
 		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseIPsec, State: tunnel.PhaseFailed, Duration: 15 * time.Second})
@@ -172,11 +201,14 @@ func TestStatusLine(t *testing.T) {
 	w.run = run
 	d := w.deps()
 	d.stderrTerminal = func() bool { return true }
+	d.afterFunc = after
 	app := newApp("1.2.3", d)
 	if err := app.RunContext(context.Background(), append([]string{"l2tpctl"}, okArgs...)); err != nil {
 		t.Fatal(err)
 	}
-	want := clearLine + "… waiting for IKE phase 1: Main Mode message 1 (retry 1), 1s" +
+	want := "setup: server 10.0.0.1 in 0s\n" +
+		clearLine + "… waiting for IKE phase 1: Main Mode with 10.0.0.1:500" +
+		clearLine + "… waiting for IKE phase 1: Main Mode message 1 (retry 1), 1s" +
 		clearLine + "… waiting for IKE phase 1: Main Mode message 1 (retry 2), 3s" +
 		clearLine + "2025-11-25T14:35:00.000Z error: a log line\n" +
 		clearLine + "… waiting for IKE phase 1: Main Mode message 1 (retry 3), 7s" +
@@ -187,6 +219,11 @@ func TestStatusLine(t *testing.T) {
 		t.Errorf("stderr\n got %q\nwant %q", got, want)
 	}
 
+	if len(timers) != 3 {
+		t.Errorf("%d status timers, want 3 (one per phase started)", len(timers))
+	}
+
+	terminal = false
 	w = okWorld()
 	w.run = run
 	if code := w.runApp(t, okArgs...); code != 0 {
@@ -194,6 +231,9 @@ func TestStatusLine(t *testing.T) {
 	}
 	if strings.ContainsAny(w.stderr.String(), "\r\x1b") || strings.Contains(w.stderr.String(), "waiting") {
 		t.Errorf("status line without a terminal: %q", w.stderr.String())
+	}
+	if len(timers) != 3 {
+		t.Errorf("%d status timers after a run without a terminal, want still 3", len(timers))
 	}
 }
 

@@ -427,7 +427,7 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
 	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: &ProposalInfo{IKE: c.ikeProp, ESP: sa.Transform.String()},
 		Msg: fmt.Sprintf("IKE %s, ESP %v", c.ikeProp, sa.Transform)})
-	c.enter(PhaseL2TPTunnel, "SCCRQ")
+	c.enter(PhaseL2TPTunnel, "SCCRQ sent")
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
 	return true
@@ -447,10 +447,10 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			c.sendErr("L2TP control message", c.dp.sendL2TPControl(a.Data))
 		case l2tp.TunnelUp:
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
-			c.enter(PhaseL2TPSession, "ICRQ")
+			c.enter(PhaseL2TPSession, "ICRQ sent")
 		case l2tp.SessionUp:
 			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
-			c.enter(PhaseLCP, "Configure-Request")
+			c.enter(PhaseLCP, "Configure-Request sent")
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
 				User:     c.cfg.User,
 				Password: string(c.cfg.Password),
@@ -486,10 +486,10 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			c.sendErr("PPP frame", c.dp.sendPPP(a.Data))
 		case ppp.LinkUp:
 			c.event(PhaseLCP, "opened (server MRU %d)", a.PeerMRU)
-			c.enter(PhaseAuth, "user %s", c.cfg.User)
+			c.enter(PhaseAuth, "as user %s", c.cfg.User)
 		case ppp.AuthUp:
 			c.event(PhaseAuth, "accepted (%v, user %s)", a.Method, c.cfg.User)
-			c.enter(PhaseIPCP, "Configure-Request")
+			c.enter(PhaseIPCP, "Configure-Request sent")
 		case ppp.Up:
 			c.linkUp(a)
 		case ppp.Dropped:
@@ -531,7 +531,7 @@ func (c *controller) linkUp(a ppp.Up) {
 		dns[i] = d.String()
 	}
 	c.event(PhaseIPCP, "opened (local %v, peer %v, DNS %s)", a.Local, a.Peer, orNone(dns))
-	c.enter(PhaseInterface, "%s", c.cfg.Interface)
+	c.enter(PhaseInterface, "creating %s", c.cfg.Interface)
 	peer := a.Peer
 	if !peer.IsValid() || peer.IsUnspecified() {
 		peer = netip.Addr{} // no peer address: the interface gets local/32 only
