@@ -96,7 +96,9 @@ func connect(c *cli.Context, d appDeps) error {
 		Log:    newLogger(d.stderr, d.now, f.Verbose),
 		Events: events.event,
 	}
-	return runTunnel(c.Context, d.run, cfg, deps)
+	err = runTunnel(c.Context, d.run, cfg, deps)
+	events.clearStatus() // after a panic, say: the error line must not share its line
+	return err
 }
 
 // runTunnel calls run and turns a panic into an error, so that a bug shows

@@ -18,7 +18,8 @@ import (
 // object per event and nothing else (docs/json.md).
 
 // eventSink turns tunnel events into human lines and, with --json, JSON
-// lines. Its methods run on tunnel's control goroutine.
+// lines. event runs on tunnel's control goroutine; the status timer's
+// callback on its own, under wmu.
 type eventSink struct {
 	human  io.Writer           // stderr
 	status func(line string)   // sets ("" clears) the status line; nil when stderr is not a terminal
