@@ -102,6 +102,8 @@ type client struct {
 	lines chan string
 	done  chan struct{}
 	err   error
+	part  []byte       // stderr after its last newline; guarded by mu
+	sout  bytes.Buffer // stdout alone; guarded by mu
 }
 
 func (p *peer) connect(t *testing.T, extra ...string) *client {
@@ -143,6 +145,7 @@ func (p *peer) start(t *testing.T, connectArgs ...string) *client {
 		for sc.Scan() {
 			c.mu.Lock()
 			c.out.WriteString(sc.Text() + "\n")
+			c.sout.WriteString(sc.Text() + "\n")
 			c.mu.Unlock()
 			select {
 			case c.lines <- sc.Text():
@@ -182,9 +185,23 @@ func contains(list []string, s string) bool {
 
 type lockedWriter struct{ c *client }
 
+// Write keeps stderr in the output and, like stdout, hands its lines to
+// c.lines: the human lines ("connected: …") are on stderr.
 func (w *lockedWriter) Write(b []byte) (int, error) {
 	w.c.mu.Lock()
 	defer w.c.mu.Unlock()
+	w.c.part = append(w.c.part, b...)
+	for {
+		i := bytes.IndexByte(w.c.part, '\n')
+		if i < 0 {
+			break
+		}
+		select {
+		case w.c.lines <- string(w.c.part[:i]):
+		default:
+		}
+		w.c.part = w.c.part[i+1:]
+	}
 	return w.c.out.Write(b)
 }
 
@@ -192,6 +209,13 @@ func (c *client) output() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.out.String()
+}
+
+// stdout is what l2tpctl wrote on stdout alone.
+func (c *client) stdout() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sout.String()
 }
 
 // waitConnected waits for the "connected:" line.
@@ -416,15 +440,15 @@ func (p *peer) steadyPing(t *testing.T, count int) (sent, got int) {
 	return sent, got
 }
 
-// failsWith runs a connection that must fail: exit 1 within 20 s with one
-// clear line matching want.
-func (p *peer) failsWith(t *testing.T, want string, extra ...string) {
+// failsWith runs a connection that must fail: exit code within 20 s with
+// one clear line matching want.
+func (p *peer) failsWith(t *testing.T, code int, want string, extra ...string) *client {
 	t.Helper()
 	start := time.Now()
 	c := p.connect(t, extra...)
-	took, code := c.wait(start, 25*time.Second)
-	if code != 1 {
-		t.Fatalf("exit code %d, want 1:\n%s", code, c.output())
+	took, got := c.wait(start, 25*time.Second)
+	if got != code {
+		t.Fatalf("exit code %d, want %d:\n%s", got, code, c.output())
 	}
 	if took > 20*time.Second {
 		t.Errorf("failing took %v, want < 20 s", took)
@@ -438,27 +462,28 @@ func (p *peer) failsWith(t *testing.T, want string, extra ...string) {
 	if out, err := p.inClient(t, 5*time.Second, "ip", "link", "show", "l2tp0"); err == nil {
 		t.Errorf("interface l2tp0 left behind:\n%s", out)
 	}
+	return c
 }
 
 func TestSoftEtherWrongPSK(t *testing.T) {
 	p := needPeer(t)
-	p.failsWith(t, `IKE phase 1: .*pre-shared key mismatch`, "--psk-file", filepath.Join(p.dir, "badpsk"))
+	p.failsWith(t, 6, `IKE phase 1: .*pre-shared key mismatch`, "--psk-file", filepath.Join(p.dir, "badpsk"))
 }
 
 func TestSoftEtherWrongPassword(t *testing.T) {
 	p := needPeer(t)
-	p.failsWith(t, `authentication: .*rejected for user alice`, "--password-file", filepath.Join(p.dir, "badpw"))
+	p.failsWith(t, 9, `authentication: .*rejected for user alice`, "--password-file", filepath.Join(p.dir, "badpw"))
 }
 
 func TestSoftEtherWrongPasswordPAP(t *testing.T) {
 	p := needPeer(t)
-	p.failsWith(t, `authentication: .*rejected for user alice`, "--password-file", filepath.Join(p.dir, "badpw"), "--auth", "pap")
+	p.failsWith(t, 9, `authentication: .*rejected for user alice`, "--password-file", filepath.Join(p.dir, "badpw"), "--auth", "pap")
 }
 
 func TestSoftEtherNothingListens(t *testing.T) {
 	p := needPeer(t)
 	// The client's own address: reachable, but nothing listens on UDP 500.
-	p.failsWith(t, `IKE phase 1: .*no answer from the server on UDP 500`, "--server", p.get("CLIENT_ADDR"))
+	p.failsWith(t, 4, `IKE phase 1: .*no answer from the server on UDP 500`, "--server", p.get("CLIENT_ADDR"))
 }
 
 // TestSoftEtherReauth keeps one connection through an IKE SA

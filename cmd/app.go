@@ -36,6 +36,9 @@ type appDeps struct {
 	isTerminal   func() bool                               // stdin is a terminal
 	readPassword func(ctx context.Context) ([]byte, error) // from the terminal, without echo
 	now          func() time.Time                          // log timestamps
+
+	stderrTerminal func() bool                                        // stderr is a terminal: show a status line while waiting
+	afterFunc      func(d time.Duration, f func()) (stop func() bool) // time.AfterFunc when nil
 }
 
 // secretSource is where connect gets the secrets the flags do not give.
@@ -71,14 +74,17 @@ func osDeps() appDeps {
 		isTerminal:   func() bool { return term.IsTerminal(stdin) },
 		readPassword: func(ctx context.Context) ([]byte, error) { return readTerminal(ctx, stdin) },
 		now:          time.Now,
+
+		stderrTerminal: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
 	}
 }
 
 func newApp(version string, d appDeps) *cli.App {
-	// The phase lines (stdout) come from tunnel's control goroutine and the
-	// log lines (stderr) from any goroutine: keep each line whole.
+	// The phase lines and JSON events come from tunnel's control goroutine
+	// and the log lines from any goroutine: keep each line whole (and clear
+	// the status line on stderr before one).
 	d.stdout = &lockedWriter{w: d.stdout}
-	d.stderr = &lockedWriter{w: d.stderr}
+	d.stderr = &statusWriter{w: d.stderr}
 	return &cli.App{
 		Name:      "l2tpctl",
 		HelpName:  "l2tpctl", // not os.Args[0]
@@ -146,7 +152,8 @@ func checkNoArgs(c *cli.Context) error {
 // ExitCode maps the error returned by the app to the process exit code:
 // nil → 0; usage errors (bad flags, arguments, profiles, secrets sources,
 // and configurations rejected with tunnel.ErrConfig) → 2; connection failures
-// (*tunnel.PhaseError) and anything unexpected → 1.
+// → the code of their tunnel.Failure (3-12, exitcodes.go); anything
+// unexpected → 1.
 func ExitCode(err error) int {
 	var (
 		ue *usageError
@@ -159,7 +166,7 @@ func ExitCode(err error) int {
 	case errors.As(err, &ue), errors.Is(err, tunnel.ErrConfig):
 		return exitUsage
 	case errors.As(err, &pe):
-		return exitFailure
+		return exitCodeOf(tunnel.FailureOf(err))
 	case errors.As(err, &ec):
 		// Only urfave/cli itself returns ExitCoders here (e.g. "No help
 		// topic for …", code 3): they are usage errors, unless they say 0/1.
@@ -168,15 +175,19 @@ func ExitCode(err error) int {
 		}
 		return exitUsage
 	default:
-		return exitFailure
+		return exitCodeOf(tunnel.FailureOf(err))
 	}
 }
 
 // ErrorLine formats err as the one line l2tpctl prints on stderr:
-// "l2tpctl: <phase>: <reason>" for connection failures.
+// "l2tpctl: <phase>: <reason>; hint: <what to check>" for connection
+// failures (the hint depends on the exit code).
 func ErrorLine(err error) string {
 	msg := strings.TrimSpace(err.Error())
 	msg = strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ").Replace(msg)
+	if h := exitHints[ExitCode(err)]; h != "" {
+		msg += "; hint: " + h
+	}
 	return "l2tpctl: " + msg
 }
 

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
+	"github.com/l2tpctl/l2tpctl/proto/l2tp"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/tunnel"
 	"github.com/urfave/cli/v2"
 )
@@ -27,9 +30,19 @@ func TestExitCode(t *testing.T) {
 		{"usage error", usageErrorf("unexpected argument %q", "x"), 2},
 		{"wrapped usage error", fmt.Errorf("connect: %w", usageErrorf("bad")), 2},
 		{"config error", fmt.Errorf("%w: no server given", tunnel.ErrConfig), 2},
-		{"phase error", phaseErr, 1},
-		{"wrapped phase error", fmt.Errorf("run: %w", phaseErr), 1},
-		{"phase error wrapping ErrNoAnswer", &tunnel.PhaseError{Phase: tunnel.PhaseSetup, Err: fmt.Errorf("%w: ENETUNREACH", tunnel.ErrNoAnswer)}, 1},
+		{"phase error", phaseErr, 4},
+		{"wrapped phase error", fmt.Errorf("run: %w", phaseErr), 4},
+		{"phase error wrapping ErrNoAnswer", &tunnel.PhaseError{Phase: tunnel.PhaseSetup, Err: fmt.Errorf("%w: ENETUNREACH", tunnel.ErrNoAnswer)}, 4},
+		{"config error in Run", &tunnel.PhaseError{Phase: tunnel.PhaseSetup, Err: fmt.Errorf("%w: route contains the server", tunnel.ErrConfig)}, 2},
+		{"resolve", &tunnel.PhaseError{Phase: tunnel.PhaseSetup, Err: fmt.Errorf("%w %q: no such host", tunnel.ErrResolve, "x.invalid")}, 3},
+		{"no proposal chosen", &tunnel.PhaseError{Phase: tunnel.PhaseIKE, Err: &isakmp.NotifyError{Type: uint16(isakmp.NotifyNoProposalChosen)}}, 5},
+		{"PSK mismatch", &tunnel.PhaseError{Phase: tunnel.PhaseIKE, Err: isakmp.ErrPSKMismatch}, 6},
+		{"Quick Mode", &tunnel.PhaseError{Phase: tunnel.PhaseIPsec, Err: &isakmp.NotifyError{Type: uint16(isakmp.NotifyNoProposalChosen)}}, 7},
+		{"L2TP", &tunnel.PhaseError{Phase: tunnel.PhaseL2TPTunnel, Err: &l2tp.StopError{Result: 2, Tunnel: true}}, 8},
+		{"PPP auth", &tunnel.PhaseError{Phase: tunnel.PhaseAuth, Err: &ppp.AuthError{User: "alice", Code: 691}}, 9},
+		{"PPP negotiation", &tunnel.PhaseError{Phase: tunnel.PhaseIPCP, Err: ppp.ErrNoAddress}, 10},
+		{"local", &tunnel.PhaseError{Phase: tunnel.PhaseInterface, Err: errors.New("netlink: file exists")}, 11},
+		{"lost", &tunnel.PhaseError{Phase: tunnel.PhaseConnected, Err: &ppp.TerminatedError{Phase: "network"}}, 12},
 		{"unexpected error", errors.New("boom"), 1},
 		{"context canceled", context.Canceled, 1},
 		{"cli exit 3 (no help topic)", cli.Exit("No help topic for 'x'", 3), 2},
@@ -46,7 +59,7 @@ func TestExitCode(t *testing.T) {
 
 func TestErrorLine(t *testing.T) {
 	err := &tunnel.PhaseError{Phase: tunnel.PhaseAuth, Err: errors.New("PPP authentication rejected for user alice")}
-	if got, want := ErrorLine(err), "l2tpctl: authentication: PPP authentication rejected for user alice"; got != want {
+	if got, want := ErrorLine(err), "l2tpctl: authentication: PPP authentication rejected for user alice; hint: "+exitHints[exitPPPAuth]; got != want {
 		t.Errorf("ErrorLine = %q, want %q", got, want)
 	}
 	multi := errors.New("first\nsecond\r\nthird\n")
@@ -58,6 +71,7 @@ func TestErrorLine(t *testing.T) {
 var allConnectFlags = []string{
 	flgProfile, flgServer, flgNATTPort, flgPSK, flgPSKFile, flgPSKStdin, flgUser, flgPassword, flgPasswordFile,
 	flgPasswordStdin, flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
+	flgReconnect, flgReconnectMax, flgScript, flgJSON,
 }
 
 func TestHelp(t *testing.T) {
@@ -84,7 +98,8 @@ func TestHelp(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"-v", envPSK, envPassword, envProfile, "~/.config/l2tpctl/NAME.toml", "/etc/l2tpctl/NAME.toml",
-			"'l2tpctl profile'", "the password's line comes first", "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)"} {
+			"'l2tpctl profile'", "the password's line comes first", "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)",
+			"Exit status:", "docs/exit-codes.md"} {
 			if !strings.Contains(help, want) {
 				t.Errorf("%q: help does not mention %q:\n%s", args, want, help)
 			}
@@ -179,21 +194,30 @@ func TestConnect(t *testing.T) {
 		if deps.Clock != nil || deps.Rand != nil || deps.Listen != nil || deps.OpenTUN != nil || deps.Resolve != nil {
 			t.Error("cmd must leave the real dependencies to tunnel's defaults")
 		}
-		deps.Events(tunnel.Event{Phase: tunnel.PhaseIKE, Msg: "established (aes256-sha256-modp2048)"})
-		deps.Events(tunnel.Event{Phase: tunnel.PhaseIPsec, Msg: "established (ESP aes256-sha256, SPI 0xc1a2b3d4)\n"})
-		deps.Events(tunnel.Event{Phase: tunnel.PhaseL2TPTunnel, Msg: "up\nid 7"})
-		deps.Events(tunnel.Event{Phase: tunnel.PhaseLCP})
-		deps.Events(tunnel.Event{Phase: tunnel.PhaseConnected, Msg: "up", Link: &tunnel.LinkInfo{
+		done := func(p tunnel.Phase, d time.Duration, msg string) {
+			deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: p, State: tunnel.PhaseStarted})
+			deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: p, State: tunnel.PhaseStarted, Attempt: 1, Msg: "retry 1"})
+			deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: p, State: tunnel.PhaseDone, Duration: d, Msg: msg})
+		}
+		done(tunnel.PhaseIKE, 120*time.Millisecond+400*time.Microsecond, "established (aes256-sha256-modp2048)")
+		deps.Events(tunnel.Event{Kind: tunnel.EventNAT, NAT: true, Msg: "NAT detected: IKE and ESP in UDP 4500"})
+		done(tunnel.PhaseIPsec, 1500*time.Millisecond, "established (ESP aes256-sha256, SPI 0xc1a2b3d4)\n")
+		deps.Events(tunnel.Event{Kind: tunnel.EventProposal, Proposal: &tunnel.ProposalInfo{IKE: "aes256-sha256-modp2048", ESP: "aes256-sha256"}})
+		done(tunnel.PhaseL2TPTunnel, 0, "up\nid 7")
+		done(tunnel.PhaseLCP, 2*time.Minute+400*time.Millisecond, "opened")
+		deps.Events(tunnel.Event{Kind: tunnel.EventUp, Phase: tunnel.PhaseConnected, Msg: "up", Link: &tunnel.LinkInfo{
 			Interface: "l2tp0", Local: netip.MustParseAddr("192.168.30.10"), Peer: netip.MustParseAddr("192.168.30.1"),
 			MTU: 1400, DNS: []netip.Addr{netip.MustParseAddr("192.168.30.1")},
 		}})
-		deps.Events(tunnel.Event{Phase: tunnel.PhaseConnected, Link: &tunnel.LinkInfo{
+		deps.Events(tunnel.Event{Kind: tunnel.EventUp, Phase: tunnel.PhaseConnected, Link: &tunnel.LinkInfo{
 			Interface: "vpn0", Local: netip.MustParseAddr("10.0.0.2"), Peer: netip.MustParseAddr("10.0.0.1"), MTU: 1280,
 			DNS: []netip.Addr{netip.MustParseAddr("10.0.0.53"), netip.MustParseAddr("10.0.0.54")},
 		}})
-		deps.Events(tunnel.Event{Phase: tunnel.PhaseConnected, Link: &tunnel.LinkInfo{
+		deps.Events(tunnel.Event{Kind: tunnel.EventUp, Phase: tunnel.PhaseConnected, Link: &tunnel.LinkInfo{
 			Interface: "vpn0", Local: netip.MustParseAddr("10.0.0.2"), Peer: netip.MustParseAddr("10.0.0.1"), MTU: 1280,
 		}})
+		deps.Events(tunnel.Event{Kind: tunnel.EventRekey, Rekey: tunnel.RekeyIPsec, Msg: "IPsec SA re-keyed"})
+		deps.Events(tunnel.Event{Kind: tunnel.EventDown, Phase: tunnel.PhaseConnected, Duration: 3 * time.Hour, Msg: "stopped"})
 		deps.Log.Debugf("isakmp: sent message %d", 1) // not verbose: dropped
 		deps.Log.Infof("l2tp: tunnel up")             // not verbose: dropped
 		return nil
@@ -204,18 +228,23 @@ func TestConnect(t *testing.T) {
 	if code := w.runApp(t, args...); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
 	}
-	wantOut := "IKE phase 1: established (aes256-sha256-modp2048)\n" +
-		"IKE phase 2: established (ESP aes256-sha256, SPI 0xc1a2b3d4)\n" +
-		"L2TP tunnel: up; id 7\n" +
-		"PPP LCP\n" +
+	// The human lines are on stderr (stderr is not a terminal here: no
+	// status line for the retries); stdout stays empty without --json.
+	wantErr := "IKE phase 1: established (aes256-sha256-modp2048) in 120ms\n" +
+		"NAT detected: IKE and ESP in UDP 4500\n" +
+		"IKE phase 2: established (ESP aes256-sha256, SPI 0xc1a2b3d4) in 1.5s\n" +
+		"L2TP tunnel: up; id 7 in 0s\n" +
+		"PPP LCP: opened in 2m0s\n" +
 		"connected: interface l2tp0, local 192.168.30.10, peer 192.168.30.1, MTU 1400, DNS 192.168.30.1 (not configured)\n" +
 		"connected: interface vpn0, local 10.0.0.2, peer 10.0.0.1, MTU 1280, DNS 10.0.0.53, 10.0.0.54 (not configured)\n" +
-		"connected: interface vpn0, local 10.0.0.2, peer 10.0.0.1, MTU 1280, DNS none offered\n"
-	if w.stdout.String() != wantOut {
-		t.Errorf("stdout =\n%s\nwant\n%s", w.stdout.String(), wantOut)
+		"connected: interface vpn0, local 10.0.0.2, peer 10.0.0.1, MTU 1280, DNS none offered\n" +
+		"re-key: IPsec SA re-keyed\n" +
+		"disconnected after 3h0m0s (stopped)\n"
+	if w.stderr.String() != wantErr {
+		t.Errorf("stderr =\n%s\nwant\n%s", w.stderr.String(), wantErr)
 	}
-	if w.stderr.String() != "" {
-		t.Errorf("stderr = %q, want nothing", w.stderr.String())
+	if w.stdout.String() != "" {
+		t.Errorf("stdout = %q, want nothing", w.stdout.String())
 	}
 	want := tunnel.Config{
 		Server: "10.200.0.1", IKEPort: 500, NATTPort: 4501,
@@ -269,19 +298,20 @@ func TestConnectFailure(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		err  error
+		code int
 		want string
 	}{
-		{"no answer", &tunnel.PhaseError{Phase: tunnel.PhaseIKE, Err: fmt.Errorf("%w on UDP 500", tunnel.ErrNoAnswer)},
-			"l2tpctl: IKE phase 1: no answer from the server on UDP 500\n"},
-		{"multi-line cause", &tunnel.PhaseError{Phase: tunnel.PhaseAuth, Err: errors.New("PPP authentication rejected for user alice:\nE=691 R=0")},
-			"l2tpctl: authentication: PPP authentication rejected for user alice:; E=691 R=0\n"},
-		{"untyped error", errors.New("tunnel: something odd"), "l2tpctl: tunnel: something odd\n"},
+		{"no answer", &tunnel.PhaseError{Phase: tunnel.PhaseIKE, Err: fmt.Errorf("%w on UDP 500", tunnel.ErrNoAnswer)}, exitNoAnswer,
+			"l2tpctl: IKE phase 1: no answer from the server on UDP 500; hint: " + exitHints[exitNoAnswer] + "\n"},
+		{"multi-line cause", &tunnel.PhaseError{Phase: tunnel.PhaseAuth, Err: errors.New("PPP authentication rejected for user alice:\nE=691 R=0")}, exitPPPAuth,
+			"l2tpctl: authentication: PPP authentication rejected for user alice:; E=691 R=0; hint: " + exitHints[exitPPPAuth] + "\n"},
+		{"untyped error", errors.New("tunnel: something odd"), exitFailure, "l2tpctl: tunnel: something odd\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := okWorld()
 			w.run = func(context.Context, tunnel.Config, tunnel.Deps) error { return tt.err }
-			if code := w.runApp(t, okArgs...); code != exitFailure {
-				t.Errorf("exit %d, want 1", code)
+			if code := w.runApp(t, okArgs...); code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
 			}
 			if w.stderr.String() != tt.want {
 				t.Errorf("stderr = %q, want %q", w.stderr.String(), tt.want)
@@ -339,10 +369,13 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	// profiles (inline or files); and profile show and check.
 	const psk, pw = "PSK-zq8Xv1-secret", "PW-kk93Lm-secret"
 	failing := func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error {
-		deps.Events(tunnel.Event{Phase: tunnel.PhaseIKE, Msg: "established (aes256-sha256-modp2048)"})
+		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseIKE, State: tunnel.PhaseDone, Msg: "established (aes256-sha256-modp2048)"})
 		deps.Log.Debugf("isakmp: server %s", cfg.Server)
 		deps.Log.Errorf("ppp: authentication for %s failed", cfg.User)
-		return &tunnel.PhaseError{Phase: tunnel.PhaseAuth, Err: fmt.Errorf("PPP authentication rejected for user %s", cfg.User)}
+		err := &tunnel.PhaseError{Phase: tunnel.PhaseAuth, Err: fmt.Errorf("PPP authentication rejected for user %s", cfg.User)}
+		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, Phase: tunnel.PhaseAuth, State: tunnel.PhaseFailed, Msg: err.Err.Error(), Err: err.Err})
+		deps.Events(tunnel.Event{Kind: tunnel.EventDown, Phase: tunnel.PhaseAuth, Msg: err.Error(), Err: err})
+		return err
 	}
 	tests := []struct {
 		name     string
@@ -350,11 +383,11 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		args     []string
 		wantCode int
 	}{
-		{"flags", &fakeWorld{}, []string{"--psk", psk, "--password", pw}, 1},
+		{"flags", &fakeWorld{}, []string{"--psk", psk, "--password", pw}, exitPPPAuth},
 		{"files", &fakeWorld{files: map[string]string{"p": psk + "\n", "w": pw + "\r\n"}},
-			[]string{"--psk-file", "p", "--password-file", "w"}, 1},
-		{"env", &fakeWorld{env: map[string]string{envPSK: psk, envPassword: pw}}, nil, 1},
-		{"prompt", &fakeWorld{terminal: true, typed: []string{psk, pw}}, nil, 1},
+			[]string{"--psk-file", "p", "--password-file", "w"}, exitPPPAuth},
+		{"env", &fakeWorld{env: map[string]string{envPSK: psk, envPassword: pw}}, nil, exitPPPAuth},
+		{"prompt", &fakeWorld{terminal: true, typed: []string{psk, pw}}, nil, exitPPPAuth},
 		{"two sources", &fakeWorld{env: map[string]string{envPSK: psk, envPassword: pw}},
 			[]string{"--psk", psk, "--password", pw}, 2},
 		{"file and flag", &fakeWorld{files: map[string]string{"p": psk}}, []string{"--psk-file", "p", "--psk", psk}, 2},
@@ -362,12 +395,12 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		{"bad flag after secrets", &fakeWorld{}, []string{"--psk", psk, "--password", pw, "--route", "x"}, 2},
 		{"unknown flag after secrets", &fakeWorld{}, []string{"--psk", psk, "--password", pw, "--bogus"}, 2},
 		{"bad config after secrets", &fakeWorld{}, []string{"--psk", psk, "--password", pw, "--interface", "a/b"}, 2},
-		{"stdin", &fakeWorld{stdin: pw + "\n" + psk + "\n"}, []string{"--password-stdin", "--psk-stdin"}, 1},
+		{"stdin", &fakeWorld{stdin: pw + "\n" + psk + "\n"}, []string{"--password-stdin", "--psk-stdin"}, exitPPPAuth},
 		{"stdin, empty psk line", &fakeWorld{stdin: pw + "\n\n"}, []string{"--password-stdin", "--psk-stdin"}, 2},
 		{"stdin and env", &fakeWorld{stdin: pw + "\n", env: map[string]string{envPSK: psk, envPassword: pw}}, []string{"--password-stdin"}, 2},
-		{"profile", secretProfile(psk, pw, "", 0o600), []string{"--profile", "./p.toml"}, 1},
+		{"profile", secretProfile(psk, pw, "", 0o600), []string{"--profile", "./p.toml"}, exitPPPAuth},
 		{"profile files", &fakeWorld{files: map[string]string{"./p.toml": "psk-file = \"k\"\npassword-file = \"w\"\n", "k": psk, "w": pw}},
-			[]string{"--profile", "./p.toml"}, 1},
+			[]string{"--profile", "./p.toml"}, exitPPPAuth},
 		{"profile, insecure", secretProfile(psk, pw, "", 0o644), []string{"--profile", "./p.toml"}, 2},
 		{"profile, bad value after the secrets", secretProfile(psk, pw, "route = [\"10.0.0.1/8\"]\n", 0o600), []string{"--profile", "./p.toml"}, 2},
 		{"profile, unknown key after the secrets", secretProfile(psk, pw, "psk-flie = \"x\"\n", 0o600), []string{"--profile", "./p.toml"}, 2},
@@ -376,7 +409,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		{"profile, secret unquoted", &fakeWorld{files: map[string]string{"./p.toml": "password = " + pw + "\n"}, modes: map[string]fs.FileMode{"./p.toml": 0o600}},
 			[]string{"--profile", "./p.toml"}, 2},
 		{"profile, secret twice", secretProfile(psk, pw, "psk = \""+psk+"\"\n", 0o600), []string{"--profile", "./p.toml"}, 2},
-		{"profile and flags", secretProfile(psk, pw, "", 0o600), []string{"--profile", "./p.toml", "--psk", psk}, 1},
+		{"profile and flags", secretProfile(psk, pw, "", 0o600), []string{"--profile", "./p.toml", "--psk", psk}, exitPPPAuth},
 	}
 	for _, args := range [][]string{{"profile", "show", "./p.toml"}, {"profile", "check", "./p.toml"}} {
 		tests = append(tests, struct {
@@ -400,7 +433,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 				}
 				return
 			}
-			args := append([]string{"connect", "-v", "--server", "10.200.0.1", "--user", "alice"}, tt.args...)
+			args := append([]string{"connect", "-v", "--json", "--server", "10.200.0.1", "--user", "alice"}, tt.args...)
 			if code := tt.w.runApp(t, args...); code != tt.wantCode {
 				t.Errorf("exit %d, want %d; stderr %q", code, tt.wantCode, tt.w.stderr.String())
 			}

@@ -17,7 +17,8 @@ func newConnectCommand(d appDeps) *cli.Command {
 		Usage:     "connect to an L2TP/IPsec server and stay in the foreground until SIGINT/SIGTERM",
 		UsageText: "l2tpctl connect [--profile NAME] [flags]",
 		Description: "Brings up IKEv1 (PSK), ESP, L2TP and PPP in userspace and a TUN interface,\n" +
-			"prints one line per phase, and on SIGINT/SIGTERM tears everything down and exits 0.\n\n" +
+			"prints one line per phase on stderr (with --json, JSON events on stdout), and on\n" +
+			"SIGINT/SIGTERM tears everything down and exits 0.\n\n" +
 			"Profiles: --profile NAME reads settings from $XDG_CONFIG_HOME/l2tpctl/NAME.toml\n" +
 			"(default ~/.config/l2tpctl/NAME.toml), else " + systemProfileDir + "/NAME.toml; a NAME with a '/'\n" +
 			"is a path. Without --profile, " + envProfile + " names the profile. Its keys are the\n" +
@@ -30,8 +31,7 @@ func newConnectCommand(d appDeps) *cli.Command {
 			"--password; visible to other users in ps). Otherwise the profile's psk, psk-file or\n" +
 			"psk-stdin (password, ...) apply. Without any, l2tpctl prompts on the terminal, unless\n" +
 			"--non-interactive.\n\n" +
-			"Exit status: 0 after a clean shutdown, 1 if the connection fails, 2 for usage errors\n" +
-			"(flags, profile, secrets).\n\n" +
+			exitCodes + "\n\n" +
 			"Examples:\n" +
 			"  l2tpctl connect --server 10.200.0.1 --psk-file ./psk --user alice \\\n" +
 			"                  --password-file ./pw --route 192.168.30.0/24\n" +
@@ -69,6 +69,7 @@ func connectFlagDefs() []cli.Flag {
 		&cli.BoolFlag{Name: flgReconnect, Usage: "after a lost connection, connect again (waits 1 s, 2 s, 4 s … up to --" + flgReconnectMax + ", ±20 %) until SIGINT/SIGTERM; authentication failures end l2tpctl"},
 		&cli.DurationFlag{Name: flgReconnectMax, Value: def.ReconnectMax, Usage: "longest wait between reconnection attempts (`DURATION`, at least " + tunnel.MinReconnectMax.String() + ")"},
 		&cli.StringFlag{Name: flgScript, Usage: "run the vpnc-script compatible `PATH` on connect and disconnect; routes and DNS are then its job"},
+		&cli.BoolFlag{Name: flgJSON, Usage: "write newline-delimited JSON events on stdout (docs/json.md); human lines stay on stderr"},
 	}
 }
 
@@ -94,6 +95,7 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		Reconnect:      v.Bool(flgReconnect),
 		ReconnectMax:   v.Duration(flgReconnectMax),
 		Script:         v.String(flgScript),
+		JSON:           v.Bool(flgJSON),
 		PSK:            secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
 		Password:       secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
 	}
@@ -131,24 +133,28 @@ func connect(c *cli.Context, d appDeps) error {
 		return err
 	}
 	f := flagsFrom(c, p)
+	events := newEventSink(d, f.JSON)
 	if f.Script != "" {
 		if f.Script, err = scriptPath(f.Script); err != nil {
+			events.configFailed(err)
 			return err
 		}
 	}
 	cfg, err := configFrom(c.Context, f, d.secretSource())
 	if err != nil {
+		events.configFailed(err)
 		return err
 	}
 	deps := tunnel.Deps{
 		Log:    newLogger(d.stderr, d.now, f.Verbose),
-		Events: func(ev tunnel.Event) { printEvent(d.stdout, ev) },
+		Events: events.event,
 	}
-	deps.Events = reconnectLines(d.stderr, deps.Events)
 	if f.Script != "" {
 		deps.ScriptOutput = d.stderr
 	}
-	return runTunnel(c.Context, d.run, cfg, deps)
+	err = runTunnel(c.Context, d.run, cfg, deps)
+	events.clearStatus() // after a panic, say: the error line must not share its line
+	return err
 }
 
 // connectProfile loads the profile named by --profile, else by
@@ -173,31 +179,6 @@ func runTunnel(ctx context.Context, run func(context.Context, tunnel.Config, tun
 		}
 	}()
 	return run(ctx, cfg, deps)
-}
-
-// printEvent writes one progress line, e.g.
-//
-//	IKE phase 1: established (aes256-sha256-modp2048)
-//	connected: interface l2tp0, local 192.168.30.10, peer 192.168.30.1, MTU 1400, DNS 192.168.30.1 (not configured)
-func printEvent(w io.Writer, ev tunnel.Event) {
-	if l := ev.Link; l != nil {
-		dns := "none offered"
-		if len(l.DNS) > 0 {
-			s := make([]string, len(l.DNS))
-			for i, a := range l.DNS {
-				s[i] = a.String()
-			}
-			dns = strings.Join(s, ", ") + " (not configured)"
-		}
-		fmt.Fprintf(w, "connected: interface %s, local %v, peer %v, MTU %d, DNS %s\n",
-			l.Interface, l.Local, l.Peer, l.MTU, dns)
-		return
-	}
-	line := ev.Phase.String()
-	if msg := oneLine(ev.Msg); msg != "" {
-		line += ": " + msg
-	}
-	fmt.Fprintln(w, line)
 }
 
 // newLogger logs to w with a timestamp: everything when verbose, otherwise

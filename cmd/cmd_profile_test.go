@@ -138,6 +138,7 @@ verbose = true
 reconnect = false  # default
 reconnect-max = "5m"  # default
 script = (not set)
+json = false  # default
 `
 	if got := w.stdout.String(); got != want {
 		t.Errorf("profile show office =\n%s\nwant\n%s", got, want)

@@ -44,6 +44,8 @@ type connectFlags struct {
 	Reconnect    bool
 	ReconnectMax time.Duration
 	Script       string // path of the vpnc-script compatible hook; "" for none
+
+	JSON bool // --json: JSON events on stdout
 }
 
 // ref names a setting in messages: "--route" for a flag (or a default),

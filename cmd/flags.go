@@ -26,6 +26,8 @@ const (
 	flgReconnect    = "reconnect"
 	flgReconnectMax = "reconnect-max"
 	flgScript       = "script"
+
+	flgJSON = "json" // newline-delimited JSON events on stdout (docs/json.md)
 )
 
 // Environment variables.
@@ -44,10 +46,10 @@ const (
 // profile of the same name comes first.
 const systemProfileDir = "/etc/l2tpctl"
 
-// Exit codes. Later issues may give each connection phase its own code; for
-// now every connection failure is exitFailure.
+// Exit codes 0-2; the codes of connection failures (3-12) are in
+// exitcodes.go, and docs/exit-codes.md lists them all.
 const (
 	exitOK      = 0
-	exitFailure = 1 // the connection failed (or an unexpected error)
+	exitFailure = 1 // any other failure (an unexpected error)
 	exitUsage   = 2 // bad flags, arguments, profile or configuration
 )

@@ -55,7 +55,7 @@ func TestConnectReconnectAndScript(t *testing.T) {
 			Err: &tunnel.PhaseError{Phase: tunnel.PhaseConnected, Err: errors.New("ppp: peer terminated the link during network")}})
 		deps.Events(tunnel.Event{Kind: tunnel.EventReconnect, Attempt: 2, Delay: 2 * time.Second,
 			Err: &tunnel.PhaseError{Phase: tunnel.PhaseIKE, Err: fmt.Errorf("%w on UDP 500", tunnel.ErrNoAnswer)}})
-		deps.Events(tunnel.Event{Phase: tunnel.PhaseIKE, Msg: "established"})
+		deps.Events(tunnel.Event{Kind: tunnel.EventPhase, State: tunnel.PhaseDone, Phase: tunnel.PhaseIKE, Msg: "established", Duration: 8 * time.Millisecond})
 		return nil
 	}
 	args := append(append([]string{}, okArgs...), "--reconnect", "--reconnect-max", "1m", "--script", rel)
@@ -65,13 +65,15 @@ func TestConnectReconnectAndScript(t *testing.T) {
 	if c := w.gotCfg; c == nil || !c.Reconnect || c.ReconnectMax != time.Minute || c.Script != script {
 		t.Errorf("run got %+v, want Reconnect, ReconnectMax 1m, Script %q", w.gotCfg, script)
 	}
+	// Human lines, the reconnection lines among them, go to stderr.
 	wantErr := "l2tpctl: connection lost: connected: ppp: peer terminated the link during network; reconnecting in 1.1s (attempt 1)\n" +
-		"l2tpctl: attempt 1 failed: IKE phase 1: no answer from the server on UDP 500; reconnecting in 2s (attempt 2)\n"
+		"l2tpctl: attempt 1 failed: IKE phase 1: no answer from the server on UDP 500; reconnecting in 2s (attempt 2)\n" +
+		"IKE phase 1: established in 8ms\n"
 	if got := w.stderr.String(); got != wantErr {
 		t.Errorf("stderr =\n%s\nwant\n%s", got, wantErr)
 	}
-	if got := w.stdout.String(); got != "IKE phase 1: established\n" {
-		t.Errorf("stdout = %q, want only the phase line", got)
+	if got := w.stdout.String(); got != "" {
+		t.Errorf("stdout = %q, want nothing without --json", got)
 	}
 }
 

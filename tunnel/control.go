@@ -59,6 +59,9 @@ type controller struct {
 	drops      ctrlDrops
 	upAt       time.Time // when the link came up; zero before
 	scriptLink *LinkInfo // what Config.Script was told at connect; nil: not run
+	ev         *emitter  // the events of this Run (shared with Run)
+	retries    int       // retransmissions in the current bring-up phase
+	ikeProp    string    // the IKE proposal of phase 1, for EventProposal
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
@@ -95,8 +98,12 @@ const (
 	closeDone                  // IKE Deletes sent: the loop ends
 )
 
-func (c *controller) event(p Phase, format string, args ...any) {
-	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: p, Msg: fmt.Sprintf(format, args...)})
+// event ends the bring-up phase p with success; enter starts the next.
+func (c *controller) event(p Phase, format string, args ...any) { c.ev.done(p, format, args...) }
+
+func (c *controller) enter(p Phase, format string, args ...any) {
+	c.phase, c.retries = p, 0
+	c.ev.start(p, format, args...)
 }
 
 // fail records the first fatal error, attributed to the phase p, and
@@ -108,6 +115,7 @@ func (c *controller) fail(p Phase, err error) {
 		return
 	}
 	c.failed = &PhaseError{Phase: p, Err: err}
+	c.ev.failed(p, err)
 	c.beginClose()
 }
 
@@ -123,6 +131,7 @@ func (c *controller) run(ctx context.Context) error {
 	now := c.deps.Clock.Now()
 	c.nextKA = now.Add(keepaliveInterval)
 	c.deps.Log.infof("isakmp: Main Mode with %v from %v", c.server, c.local)
+	c.enter(PhaseIKE, "Main Mode with %v from %v", c.server, c.local)
 	c.doIKE(in, in.Start(now))
 
 	done := ctx.Done()
@@ -139,7 +148,7 @@ func (c *controller) run(ctx context.Context) error {
 		case p := <-c.ctrl:
 			c.dispatch(p)
 		case err := <-c.tunDied:
-			c.fail(PhaseConnected, fmt.Errorf("interface %s: %w", c.cfg.Interface, err))
+			c.fail(PhaseConnected, fmt.Errorf("%w: %s: %w", ErrInterfaceGone, c.cfg.Interface, err))
 		case <-timer.C():
 			c.tick(c.deps.Clock.Now())
 		}
@@ -192,7 +201,12 @@ func (c *controller) pppDeadline() time.Time {
 
 func (c *controller) tick(now time.Time) {
 	if in := c.ike.cur; due(in.Deadline(), now) {
-		c.doIKE(in, in.Tick(now))
+		acts := in.Tick(now)
+		if c.phase <= PhaseIPsec {
+			what, n := in.Retransmitting()
+			c.noteRetry(hasSend[isakmp.Action, isakmp.Send](acts), what, n)
+		}
+		c.doIKE(in, acts)
 	}
 	if in := c.ike.next; in != nil && due(in.Deadline(), now) {
 		c.doIKE(in, in.Tick(now))
@@ -204,10 +218,18 @@ func (c *controller) tick(now time.Time) {
 		c.removeInbound(spi)
 	}
 	if due(c.lacDeadline(), now) {
-		c.doL2TP(c.lac.Tick(now))
+		acts := c.lac.Tick(now)
+		if c.phase == PhaseL2TPTunnel || c.phase == PhaseL2TPSession {
+			c.noteRetry(hasSend[l2tp.Action, l2tp.Send](acts), "", 0)
+		}
+		c.doL2TP(acts)
 	}
 	if due(c.pppDeadline(), now) {
-		c.doPPP(c.ppp.Tick(now))
+		acts := c.ppp.Tick(now)
+		if c.phase >= PhaseLCP && c.phase <= PhaseIPCP {
+			c.noteRetry(hasSend[ppp.Action, ppp.Send](acts), "", 0)
+		}
+		c.doPPP(acts)
 	}
 	if !now.Before(c.nextKA) {
 		c.nextKA = now.Add(keepaliveInterval)
@@ -297,10 +319,15 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 	case isakmp.Phase1Up:
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%v, server ID %s)", a.Proposal, a.PeerID)
-			c.phase = PhaseIPsec
+			c.ikeProp = a.Proposal.String()
+			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
+			c.enter(PhaseIPsec, "Quick Mode")
 		}
 	case isakmp.ChildSAUp:
-		c.installSA(a)
+		if c.installSA(a) && a.Rekey {
+			c.ev.emit(Event{Kind: EventRekey, Phase: c.phase, Rekey: RekeyIPsec,
+				Msg: fmt.Sprintf("IPsec SA re-keyed (ESP %v, SPI in 0x%08x out 0x%08x)", a.SA.Transform, a.SA.InSPI, a.SA.OutSPI)})
+		}
 	case isakmp.ChildSAGone:
 		c.removeInbound(a.InSPI)
 		c.ike.removeSPI(a.InSPI)
@@ -337,7 +364,10 @@ func (c *controller) doNextIKE(a isakmp.Action) {
 	case isakmp.ChildSAUp:
 		old := c.ike.promote(now)
 		a.Rekey = true
-		c.installSA(a)
+		if c.installSA(a) {
+			c.ev.emit(Event{Kind: EventRekey, Phase: c.phase, Rekey: RekeyIKE,
+				Msg: fmt.Sprintf("IKE SA re-authenticated (ESP %v, SPI in 0x%08x out 0x%08x)", a.SA.Transform, a.SA.InSPI, a.SA.OutSPI)})
+		}
 		c.deps.Log.infof("isakmp: IKE SA re-authenticated; closing the old one")
 		c.doIKE(old, old.Close(now))
 	case isakmp.Fail:
@@ -376,28 +406,33 @@ func (c *controller) removeInbound(spi uint32) {
 	delete(c.inbound, spi)
 }
 
-func (c *controller) installSA(a isakmp.ChildSAUp) {
+// installSA installs the SA pair of a and, for the first one, starts L2TP.
+// It reports whether the pair was installed.
+func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 	sa := a.SA
 	if !c.addInbound(sa) {
-		return
+		return false
 	}
 	out, err := esp.NewSA(sa.OutSPI, sa.Transform, sa.OutEncKey, sa.OutAuthKey, c.deps.Rand)
 	if err != nil {
 		c.fail(PhaseIPsec, err)
-		return
+		return false
 	}
 	c.ike.addSPI(sa.InSPI)
 	c.dp.setOutbound(out)
 	c.outSA = out
 	if a.Rekey {
 		c.deps.Log.infof("isakmp: IPsec SA re-keyed: %v, SPI in 0x%08x out 0x%08x", sa.Transform, sa.InSPI, sa.OutSPI)
-		return
+		return true
 	}
 	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
 		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
-	c.phase = PhaseL2TPTunnel
+	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: &ProposalInfo{IKE: c.ikeProp, ESP: sa.Transform.String()},
+		Msg: fmt.Sprintf("IKE %s, ESP %v", c.ikeProp, sa.Transform)})
+	c.enter(PhaseL2TPTunnel, "SCCRQ sent")
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
+	return true
 }
 
 func (c *controller) doL2TP(actions []l2tp.Action) {
@@ -414,10 +449,10 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			c.sendErr("L2TP control message", c.dp.sendL2TPControl(a.Data))
 		case l2tp.TunnelUp:
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
-			c.phase = PhaseL2TPSession
+			c.enter(PhaseL2TPSession, "ICRQ sent")
 		case l2tp.SessionUp:
 			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
-			c.phase = PhaseLCP
+			c.enter(PhaseLCP, "Configure-Request sent")
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
 				User:     c.cfg.User,
 				Password: string(c.cfg.Password),
@@ -453,10 +488,10 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			c.sendErr("PPP frame", c.dp.sendPPP(a.Data))
 		case ppp.LinkUp:
 			c.event(PhaseLCP, "opened (server MRU %d)", a.PeerMRU)
-			c.phase = PhaseAuth
+			c.enter(PhaseAuth, "as user %s", c.cfg.User)
 		case ppp.AuthUp:
 			c.event(PhaseAuth, "accepted (%v, user %s)", a.Method, c.cfg.User)
-			c.phase = PhaseIPCP
+			c.enter(PhaseIPCP, "Configure-Request sent")
 		case ppp.Up:
 			c.linkUp(a)
 		case ppp.Dropped:
@@ -498,7 +533,7 @@ func (c *controller) linkUp(a ppp.Up) {
 		dns[i] = d.String()
 	}
 	c.event(PhaseIPCP, "opened (local %v, peer %v, DNS %s)", a.Local, a.Peer, orNone(dns))
-	c.phase = PhaseInterface
+	c.enter(PhaseInterface, "creating %s", c.cfg.Interface)
 	peer := a.Peer
 	if !peer.IsValid() || peer.IsUnspecified() {
 		peer = netip.Addr{} // no peer address: the interface gets local/32 only
@@ -539,9 +574,10 @@ func (c *controller) linkUp(a ppp.Up) {
 			c.tunDied <- err // buffered: never blocks
 		}
 	}()
+	c.event(PhaseInterface, "%s up (MTU %d)", tun.Name(), tcfg.MTU)
 	c.phase = PhaseConnected
 	c.upAt = c.deps.Clock.Now()
-	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: PhaseConnected, Msg: "link up", Link: link})
+	c.ev.up(link)
 }
 
 func orNone(s []string) string {
@@ -601,4 +637,35 @@ func (c *controller) closeTUN() {
 		}
 		c.tun = nil
 	}
+}
+
+// noteRetry reports a retransmission in the current bring-up phase: the
+// FSM's Tick sent something again. what and n come from the FSM when it
+// can name the message (IKE); otherwise the loop counts the retries itself.
+func (c *controller) noteRetry(sent bool, what string, n int) {
+	if c.closing != closeNone || !sent {
+		return
+	}
+	c.retries++
+	if n == 0 {
+		n = c.retries
+	}
+	c.ev.retry(c.phase, what, n)
+}
+
+// hasSend reports whether an FSM's actions include a Send (S).
+func hasSend[A any, S any](acts []A) bool {
+	for _, a := range acts {
+		if _, ok := any(a).(S); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func natMsg(detected bool) string {
+	if detected {
+		return "NAT detected: IKE and ESP in UDP 4500"
+	}
+	return "no NAT detected"
 }

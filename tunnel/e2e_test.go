@@ -180,7 +180,7 @@ func (h *harness) dump() {
 	defer h.mu.Unlock()
 	var b strings.Builder
 	for _, e := range h.events {
-		fmt.Fprintf(&b, "  %s %v: %s\n", e.Time.Format("15:04:05.000"), e.Phase, e.Msg)
+		fmt.Fprintf(&b, "  %s %v %v %v: %s\n", e.Time.Format("15:04:05.000"), e.Kind, e.Phase, e.State, e.Msg)
 	}
 	h.t.Logf("client events:\n%s", b.String())
 	h.t.Logf("client log:\n  %s", strings.Join(h.logs, "\n  "))
@@ -198,14 +198,14 @@ func connectFake(t *testing.T, p peertest.Profile) (*fakeClock, *peertest.Server
 	return clock, srv, h
 }
 
-// waitConnected waits for the PhaseConnected event and the TUN it came with.
+// waitConnected waits for the EventUp event and the TUN it came with.
 func (h *harness) waitConnected() {
 	h.t.Helper()
 	timer := time.NewTimer(connectTimeout)
 	defer timer.Stop()
 	for {
 		h.mu.Lock()
-		i := slices.IndexFunc(h.events, func(e Event) bool { return e.Phase == PhaseConnected })
+		i := slices.IndexFunc(h.events, func(e Event) bool { return e.Kind == EventUp })
 		var link *LinkInfo
 		if i >= 0 {
 			link = h.events[i].Link
@@ -214,14 +214,14 @@ func (h *harness) waitConnected() {
 		h.mu.Unlock()
 		if i >= 0 {
 			if link == nil {
-				h.t.Fatal("PhaseConnected event without LinkInfo")
+				h.t.Fatal("EventUp without LinkInfo")
 			}
 			h.link = link
 			select {
 			case o := <-h.tunc:
 				h.tun, h.tcfg = o.tun, o.cfg
 			default:
-				h.t.Fatal("PhaseConnected before OpenTUN")
+				h.t.Fatal("EventUp before OpenTUN")
 			}
 			return
 		}
@@ -743,13 +743,13 @@ func TestE2ECancelDuringConnect(t *testing.T) {
 	}
 }
 
-// waitPhase waits for the first event of phase ph.
+// waitPhase waits until phase ph is done.
 func (h *harness) waitPhase(ph Phase, timeout time.Duration) bool {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		h.mu.Lock()
-		found := slices.ContainsFunc(h.events, func(e Event) bool { return e.Phase == ph })
+		found := slices.ContainsFunc(h.events, func(e Event) bool { return e.Kind == EventPhase && e.Phase == ph && e.State == PhaseDone })
 		ch := h.changed
 		h.mu.Unlock()
 		if found {
@@ -811,6 +811,9 @@ func TestE2EReauth(t *testing.T) {
 	}
 	if st.SessionsEnded != 0 || st.PPPDown != 0 || st.CDNReceived != 0 || st.TunnelsUp != 1 {
 		t.Errorf("the link did not survive the re-authentication: %+v", st)
+	}
+	if !slices.ContainsFunc(h.eventsCopy(), func(e Event) bool { return e.Kind == EventRekey && e.Rekey == RekeyIKE }) {
+		t.Error("no EventRekey (RekeyIKE) for the re-authentication")
 	}
 	h.stop()
 	checkTeardown(t, srv, st)

@@ -54,9 +54,9 @@ func backoffDelay(n int, longest time.Duration, u float64) time.Duration {
 // routes, script). A re-attempt that fails to come up is retried too,
 // without limit, unless its error is permanent (retryable). A
 // cancellation during a wait returns nil at once.
-func runReconnecting(ctx context.Context, cfg Config, deps Deps) error {
+func runReconnecting(ctx context.Context, cfg Config, deps Deps, ev *emitter) error {
 	var upAt time.Time
-	err := connectOnce(ctx, cfg, deps, &upAt)
+	err := connectOnce(ctx, cfg, deps, ev, &upAt)
 	if err == nil || !lostConnection(err) {
 		return err
 	}
@@ -68,8 +68,8 @@ func runReconnecting(ctx context.Context, cfg Config, deps Deps) error {
 		attempt++
 		delay := backoffDelay(attempt, cfg.ReconnectMax, randUnit(deps))
 		deps.Log.infof("reconnecting in %v (attempt %d) after: %v", delay.Round(time.Millisecond), attempt, err)
-		deps.Events(Event{
-			Time: deps.Clock.Now(), Kind: EventReconnect, Phase: PhaseOf(err),
+		ev.emit(Event{
+			Kind: EventReconnect, Phase: PhaseOf(err),
 			Attempt: attempt, Delay: delay, Err: err,
 			Msg: fmt.Sprintf("reconnecting in %v (attempt %d)", delay.Round(time.Millisecond), attempt),
 		})
@@ -77,7 +77,7 @@ func runReconnecting(ctx context.Context, cfg Config, deps Deps) error {
 			return nil // stopped while waiting: nothing is up
 		}
 		upAt = time.Time{}
-		err = connectOnce(ctx, cfg, deps, &upAt)
+		err = connectOnce(ctx, cfg, deps, ev, &upAt)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -93,7 +93,7 @@ func stayedUp(upAt, end time.Time) bool {
 // lostConnection reports whether err ended a connection that was up: the
 // server hung up, or LCP echoes, DPD or L2TP HELLOs went unanswered.
 func lostConnection(err error) bool {
-	return PhaseOf(err) == PhaseConnected
+	return FailureOf(err) == FailLost
 }
 
 // retryable reports whether another attempt may succeed after err ended

@@ -17,40 +17,57 @@ import (
 // Run connects, bridges packets until ctx is cancelled, then tears down
 // (PPP Terminate, L2TP CDN + StopCCN, IKE Delete, TUN removal) within a
 // few seconds. It returns nil after a clean shutdown by ctx, an error
-// wrapping ErrConfig for a bad cfg, or a *PhaseError. With cfg.Reconnect
-// it connects again after a lost connection (see reconnect.go).
+// wrapping ErrConfig for a bad cfg, or a *PhaseError; FailureOf classifies
+// it. Its last event is always the one EventDown, with the same error.
+// With cfg.Reconnect it connects again after a lost connection (see
+// reconnect.go).
 func Run(ctx context.Context, cfg Config, deps Deps) error {
+	checkTUN := deps.OpenTUN == nil
+	deps = deps.withDefaults()
+	ev := emitter{deps: deps}
+	err := run(ctx, cfg, deps, &ev, checkTUN)
+	ev.down(err)
+	return err
+}
+
+func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool) error {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if deps.OpenTUN == nil {
+	if checkTUN {
 		if err := checkTUNAccess(); err != nil {
+			ev.start(PhaseSetup, "checking access to TUN devices")
+			ev.failed(PhaseSetup, err)
 			return &PhaseError{PhaseSetup, err}
 		}
 	}
-	deps = deps.withDefaults()
 	if cfg.Reconnect {
-		return runReconnecting(ctx, cfg, deps)
+		return runReconnecting(ctx, cfg, deps, ev)
 	}
-	return connectOnce(ctx, cfg, deps, nil)
+	return connectOnce(ctx, cfg, deps, ev, nil)
 }
 
 // connectOnce is one connection attempt with a checked cfg: a fresh socket
 // (a new random local port), one control loop, teardown. It returns Run's
 // error; upAt, if not nil, gets when the link came up (zero if it never
 // did).
-func connectOnce(ctx context.Context, cfg Config, deps Deps, upAt *time.Time) error {
+func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, upAt *time.Time) error {
+	ev.start(PhaseSetup, "resolving %s", cfg.Server)
+	fail := func(err error) error {
+		ev.failed(PhaseSetup, err)
+		return &PhaseError{PhaseSetup, err}
+	}
 	server, err := deps.Resolve(ctx, cfg.Server)
 	if err != nil && ctx.Err() != nil {
 		return nil // interrupted while resolving: nothing to tear down
 	}
 	if err != nil {
-		return &PhaseError{PhaseSetup, fmt.Errorf("cannot resolve server %q: %w", cfg.Server, err)}
+		return fail(fmt.Errorf("%w %q: %w", ErrResolve, cfg.Server, err))
 	}
 	for _, r := range cfg.Routes {
 		if r.Contains(server) {
-			return &PhaseError{PhaseSetup, fmt.Errorf("%w: route %v contains the server address %v: ESP would loop into the tunnel", ErrConfig, r, server)}
+			return fail(fmt.Errorf("%w: route %v contains the server address %v: ESP would loop into the tunnel", ErrConfig, r, server))
 		}
 	}
 	ikeAddr := netip.AddrPortFrom(server, cfg.IKEPort)
@@ -60,10 +77,12 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, upAt *time.Time) er
 		if isUnreachable(err) {
 			err = fmt.Errorf("%w on UDP %d: %v", ErrNoAnswer, cfg.IKEPort, err)
 		}
-		return &PhaseError{PhaseSetup, fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err)}
+		return fail(fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err))
 	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
+	ev.done(PhaseSetup, "server %v, local %v", server, localAddrPort(conn))
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
+	c.ev = ev
 
 	var wg sync.WaitGroup
 	wg.Add(1)
