@@ -511,6 +511,9 @@ func (c *controller) linkUp(a ppp.Up) {
 		Peer:   peer,
 		MTU:    tunMTU(c.outSA, a.PeerMRU),
 		Routes: c.cfg.Routes,
+
+		DefaultRoute: c.cfg.DefaultRoute, Server: c.server.Addr(),
+		DNSMode: c.cfg.DNS, DNS: a.DNS, DNSDomains: c.cfg.DNSDomains,
 	}
 	tun, err := c.deps.OpenTUN(tcfg)
 	if err != nil {
@@ -527,9 +530,11 @@ func (c *controller) linkUp(a ppp.Up) {
 		}
 	}()
 	c.phase = PhaseConnected
-	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: PhaseConnected, Msg: "link up", Link: &LinkInfo{
-		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
-	}})
+	info := &LinkInfo{Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes}
+	if d, ok := tun.(dnsSetuper); ok {
+		info.DNSSetup = d.DNSSetup()
+	}
+	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: PhaseConnected, Msg: "link up", Link: info})
 }
 
 func orNone(s []string) string {
