@@ -32,6 +32,8 @@ type appDeps struct {
 	isTerminal   func() bool                               // stdin is a terminal
 	readPassword func(ctx context.Context) ([]byte, error) // from the terminal, without echo
 	now          func() time.Time                          // log timestamps
+
+	cleanup func(iface string) ([]string, error) // tunnel.Cleanup
 }
 
 // NewApp returns the l2tpctl command line application. Run it with
@@ -52,6 +54,7 @@ func osDeps() appDeps {
 		isTerminal:   func() bool { return term.IsTerminal(stdin) },
 		readPassword: func(ctx context.Context) ([]byte, error) { return readTerminal(ctx, stdin) },
 		now:          time.Now,
+		cleanup:      tunnel.Cleanup,
 	}
 }
 
@@ -70,6 +73,7 @@ func newApp(version string, d appDeps) *cli.App {
 		Commands: []*cli.Command{
 			newConnectCommand(d),
 			newVersionCommand(d, version),
+			newCleanupCommand(d),
 		},
 		HideVersion:    true, // the version command; -v is --verbose
 		Writer:         d.stdout,

@@ -41,6 +41,10 @@ func newConnectCommand(d appDeps) *cli.Command {
 			&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
 			&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
 			&cli.BoolFlag{Name: flgVerbose, Aliases: []string{flgVerboseShort}, Usage: "log protocol details on stderr"},
+			&cli.BoolFlag{Name: flgDefaultRoute, Usage: "send all traffic through the tunnel (the server keeps a route through the current gateway); the old default route comes back on exit"},
+			&cli.BoolFlag{Name: flgNoRoutes, Usage: "add no routes besides the interface's route to its peer (not with --" + flgRoute + " or --" + flgDefaultRoute + ")"},
+			&cli.StringFlag{Name: flgDNS, Value: def.DNS, Usage: "how to use the DNS servers the server offers: `MODE` " + dnsModeNames() + " (auto: resolved if systemd-resolved runs, else resolvconf); restored on exit"},
+			&cli.StringSliceFlag{Name: flgDNSDomain, Usage: "search `DOMAIN` set with the server's DNS servers (repeatable)"},
 		},
 		OnUsageError: onUsageError,
 		Before:       checkNoArgs,
@@ -71,6 +75,10 @@ func flagsFrom(c *cli.Context) connectFlags {
 		PSKFile:      opt(flgPSKFile),
 		Password:     opt(flgPassword),
 		PasswordFile: opt(flgPasswordFile),
+		DefaultRoute: c.Bool(flgDefaultRoute),
+		NoRoutes:     c.Bool(flgNoRoutes),
+		DNS:          c.String(flgDNS),
+		DNSDomains:   c.StringSlice(flgDNSDomain),
 	}
 }
 
@@ -119,6 +127,9 @@ func printEvent(w io.Writer, ev tunnel.Event) {
 				s[i] = a.String()
 			}
 			dns = strings.Join(s, ", ") + " (not configured)"
+			if l.DNSSetup != "" {
+				dns = strings.Join(s, ", ") + " (in " + l.DNSSetup + ")"
+			}
 		}
 		fmt.Fprintf(w, "connected: interface %s, local %v, peer %v, MTU %d, DNS %s\n",
 			l.Interface, l.Local, l.Peer, l.MTU, dns)

@@ -28,6 +28,12 @@ type connectFlags struct {
 	// Secrets: nil when the flag was not given.
 	PSK, PSKFile           *string
 	Password, PasswordFile *string
+
+	// Routes and DNS.
+	DefaultRoute bool
+	NoRoutes     bool
+	DNS          string // a tunnel.DNSMode name
+	DNSDomains   []string
 }
 
 func defaultConnectFlags() connectFlags {
@@ -37,6 +43,7 @@ func defaultConnectFlags() connectFlags {
 		Interface:   tunnel.DefaultInterface,
 		SALifetime:  tunnel.DefaultSALifetime,
 		IKELifetime: tunnel.DefaultIKELifetime,
+		DNS:         tunnel.DNSAuto.String(),
 	}
 }
 
@@ -84,6 +91,10 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 		return tunnel.Config{}, usageErrorf("--%s %v: below the minimum of %v", flgIKELifetime, f.IKELifetime, tunnel.MinIKELifetime)
 	}
 	cfg.IKELifetime = f.IKELifetime
+
+	if err := hostFrom(&cfg, f); err != nil {
+		return tunnel.Config{}, err
+	}
 
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
 		return tunnel.Config{}, err

@@ -17,6 +17,12 @@ const (
 	flgIKELifetime  = "ike-lifetime"
 	flgVerbose      = "verbose"
 	flgVerboseShort = "v"
+
+	// Routes and DNS (connect), and cleanup.
+	flgDefaultRoute = "default-route"
+	flgNoRoutes     = "no-routes"
+	flgDNS          = "dns"
+	flgDNSDomain    = "dns-domain"
 )
 
 // Environment variables holding secrets (one of the three sources per secret).

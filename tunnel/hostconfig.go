@@ -63,6 +63,9 @@ func CheckDNSDomain(d string) error {
 		if label == "" || len(label) > 63 {
 			return bad("empty or long label")
 		}
+		if strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return bad("label starts or ends with '-'")
+		}
 		for _, c := range label {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 				return bad(fmt.Sprintf("character %q", c))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +190,30 @@ func TestParseDNSMode(t *testing.T) {
 	for d, ok := range map[string]bool{"corp.example": true, "~example.com": true, "a_b.c": true, "": false, "a..b": false, "a b": false} {
 		if err := CheckDNSDomain(d); (err == nil) != ok {
 			t.Errorf("CheckDNSDomain(%q) = %v", d, err)
+		}
+	}
+}
+
+func TestValidateHostFields(t *testing.T) {
+	base := Config{Server: "10.0.0.1", PSK: []byte("k"), User: "u", Password: []byte("p")}.WithDefaults()
+	for _, tc := range []struct {
+		name string
+		mod  func(c *Config)
+		ok   bool
+	}{
+		{"defaults", func(c *Config) {}, true},
+		{"default route", func(c *Config) { c.DefaultRoute = true }, true},
+		{"no routes", func(c *Config) { c.NoRoutes = true }, true},
+		{"no routes with a route", func(c *Config) { c.NoRoutes, c.Routes = true, []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")} }, false},
+		{"no routes with default route", func(c *Config) { c.NoRoutes, c.DefaultRoute = true, true }, false},
+		{"bad DNS mode", func(c *Config) { c.DNS = 9 }, false},
+		{"domains", func(c *Config) { c.DNS, c.DNSDomains = DNSResolvConf, []string{"corp.example"} }, true},
+		{"bad domain", func(c *Config) { c.DNSDomains = []string{"-"} }, false},
+	} {
+		c := base
+		tc.mod(&c)
+		if err := c.Validate(); (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrConfig)) {
+			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
 }
