@@ -190,14 +190,16 @@ func prefixOfNet(n *net.IPNet) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a.Unmap(), ones), true
 }
 
-// netnsID names this process's network namespace ("net-INODE"), or "" for
-// the host's (that of pid 1) or when it cannot tell.
+// netnsID names this thread's network namespace ("net-INODE"), or "" for
+// the host's (that of pid 1). When pid 1's namespace cannot be read (in some
+// containers), every namespace gets its name: two namespaces must never
+// share a state file.
 func netnsID() string {
 	self, err := os.Readlink("/proc/thread-self/ns/net")
 	if err != nil {
 		return ""
 	}
-	if init, err := os.Readlink("/proc/1/ns/net"); err != nil || init == self {
+	if init, err := os.Readlink("/proc/1/ns/net"); err == nil && init == self {
 		return ""
 	}
 	// "net:[4026532281]"
