@@ -26,6 +26,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		if err := checkTUNAccess(); err != nil {
 			return &PhaseError{PhaseSetup, err}
 		}
+		if err := checkHostSupport(cfg); err != nil {
+			return err
+		}
 		if err := checkHostState(cfg.Interface, deps.Log); err != nil {
 			return &PhaseError{PhaseSetup, err}
 		}
