@@ -17,8 +17,9 @@ import (
 // cleanup") can undo it.
 //
 // One file per interface and network namespace, /run/l2tpctl/NAME.state
-// (NAME@net-INODE.state outside the host's namespace: interface names are
-// per namespace). The TUN's Close undoes everything in reverse order and
+// (NAME@net-INODE.state outside the host's namespace, or everywhere when
+// the host's cannot be told apart: interface names are per namespace; see
+// netnsID). The TUN's Close undoes everything in reverse order and
 // removes the file; a file left behind means the process died first (the
 // kernel then removed the TUN with its routes, but not the default route
 // l2tpctl replaced, the host route to the server, or resolv.conf).
