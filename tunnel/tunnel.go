@@ -58,6 +58,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
+	defer c.closeTUN() // a no-op after the one below; on a panic, it still undoes the host changes
 
 	var wg sync.WaitGroup
 	wg.Add(1)
