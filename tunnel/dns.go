@@ -17,6 +17,12 @@ func applyDNS(f *stateFile, paths hostPaths, cfg TUNConfig) (string, error) {
 		return "", nil
 	}
 	mode := cfg.DNSMode
+	if mode == DNSAuto && f.noState != nil {
+		return "", nil // auto: only where l2tpctl can undo it after a crash
+	}
+	if err := f.needsState("DNS configuration"); err != nil {
+		return "", err
+	}
 	if mode == DNSAuto {
 		mode = DNSResolvConf
 		if resolvedRunning() {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // The state file: what l2tpctl changed on the host, written before each
@@ -94,6 +95,30 @@ func (e *InUseError) Error() string {
 type stateFile struct {
 	path string
 	st   hostState
+	// noState is why there is no state file (nil: there is one): a process
+	// with CAP_NET_ADMIN but not root may not write /run/l2tpctl. It can
+	// still run, without the changes that would outlive it (see
+	// needsState).
+	noState error
+}
+
+// errNoStateFile is wrapped by changes refused without a state file.
+var errNoStateFile = errors.New("needs the state file")
+
+// needsState returns an error if f cannot record a change: what (a
+// change that outlives the process) is then refused rather than made
+// unrecoverably.
+func (f *stateFile) needsState(what string) error {
+	if f.noState == nil {
+		return nil
+	}
+	return fmt.Errorf("tunnel: %s %w, which cannot be written (%v): run as root", what, errNoStateFile, f.noState)
+}
+
+// isNoAccess reports errors that mean "not allowed here" rather than
+// "broken".
+func isNoAccess(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
 }
 
 func statePath(dir, iface, netns string) string {
@@ -107,6 +132,9 @@ func statePath(dir, iface, netns string) string {
 // save writes the state (to a temporary file renamed over the old one, so
 // a crash never leaves half a file).
 func (f *stateFile) save() error {
+	if f.noState != nil {
+		return f.needsState("recording host changes")
+	}
 	data, err := json.MarshalIndent(&f.st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("tunnel: state file: %w", err)
@@ -127,13 +155,21 @@ func (f *stateFile) save() error {
 }
 
 // update applies change to the state and saves it; call it before making
-// the change on the host.
+// the change on the host. Without a state file the state is kept in
+// memory only (Close still undoes it): changes that would outlive the
+// process check needsState first.
 func (f *stateFile) update(change func(*hostState)) error {
 	change(&f.st)
+	if f.noState != nil {
+		return nil
+	}
 	return f.save()
 }
 
 func (f *stateFile) remove() error {
+	if f.noState != nil {
+		return nil
+	}
 	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("tunnel: removing state file: %w", err)
 	}
@@ -143,8 +179,8 @@ func (f *stateFile) remove() error {
 // readState reads the state file at path; (nil, nil) if there is none.
 func readState(path string) (*stateFile, error) {
 	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	if errors.Is(err, fs.ErrNotExist) || isNoAccess(err) {
+		return nil, nil // none, or not ours to see (not root)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: reading state file: %w", err)
@@ -188,7 +224,14 @@ func claimState(paths hostPaths, iface string, log *Logger) (*stateFile, error) 
 		path: statePath(paths.stateDir, iface, netnsID()),
 		st:   hostState{PID: os.Getpid(), Interface: iface, Netns: netnsID()},
 	}
-	return f, f.save()
+	if err := f.save(); err != nil {
+		if !isNoAccess(err) {
+			return nil, err
+		}
+		f.noState = err
+		log.infof("no state file: %v", err)
+	}
+	return f, nil
 }
 
 // undoHost reverses the host changes recorded in st, in reverse order:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -215,5 +216,32 @@ func TestValidateHostFields(t *testing.T) {
 		if err := c.Validate(); (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrConfig)) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
+	}
+}
+
+// TestNoStateFile: without a state file (not root), only what dies with
+// the process is done: DNS in auto mode is skipped, explicit DNS and the
+// default route are refused before any change.
+func TestNoStateFile(t *testing.T) {
+	old := []byte("nameserver 127.0.0.1\n")
+	paths := testPaths(t, old)
+	f := &stateFile{path: filepath.Join(paths.stateDir, "l2tp0.state"), noState: fs.ErrPermission}
+	if err := f.update(func(s *hostState) { s.Routes = nil }); err != nil {
+		t.Errorf("update in memory: %v", err)
+	}
+	if how, err := applyDNS(f, paths, TUNConfig{Name: "l2tp0", DNSMode: DNSAuto, DNS: testDNS}); how != "" || err != nil {
+		t.Errorf("auto: %q, %v", how, err)
+	}
+	if _, err := applyDNS(f, paths, TUNConfig{Name: "l2tp0", DNSMode: DNSResolvConf, DNS: testDNS}); !errors.Is(err, errNoStateFile) {
+		t.Errorf("resolvconf: %v", err)
+	}
+	if got, _ := os.ReadFile(paths.resolvConf); !bytes.Equal(got, old) {
+		t.Errorf("resolv.conf changed: %q", got)
+	}
+	if err := f.remove(); err != nil {
+		t.Errorf("remove: %v", err)
+	}
+	if !isNoAccess(fmt.Errorf("x: %w", fs.ErrPermission)) || isNoAccess(fs.ErrNotExist) {
+		t.Error("isNoAccess")
 	}
 }

@@ -34,6 +34,9 @@ func setDefaultRoute(f *stateFile, name string, index int, server netip.Addr) er
 	if !server.Is4() {
 		return fmt.Errorf("tunnel: default route: no IPv4 server address")
 	}
+	if err := f.needsState("--default-route"); err != nil {
+		return err
+	}
 	path, err := netlink.RouteGet(server.AsSlice())
 	if err != nil || len(path) == 0 {
 		return fmt.Errorf("tunnel: default route: no route to the server %v: %v", server, err)

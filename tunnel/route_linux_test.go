@@ -4,6 +4,7 @@ package tunnel
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -212,4 +213,13 @@ func linkName(index int) string {
 		return ""
 	}
 	return l.Attrs().Name
+}
+
+// TestDefaultRouteNeedsState: without a state file the default route is
+// refused before anything changes.
+func TestDefaultRouteNeedsState(t *testing.T) {
+	f := &stateFile{noState: os.ErrPermission}
+	if err := setDefaultRoute(f, "l2tp0", 1, farServer); !errors.Is(err, errNoStateFile) {
+		t.Errorf("setDefaultRoute: %v", err)
+	}
 }
