@@ -39,6 +39,8 @@ type appDeps struct {
 
 	stderrTerminal func() bool                                        // stderr is a terminal: show a status line while waiting
 	afterFunc      func(d time.Duration, f func()) (stop func() bool) // time.AfterFunc when nil
+
+	cleanup func(iface string) ([]string, error) // tunnel.Cleanup
 }
 
 // secretSource is where connect gets the secrets the flags do not give.
@@ -76,6 +78,7 @@ func osDeps() appDeps {
 		now:          time.Now,
 
 		stderrTerminal: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
+		cleanup:        tunnel.Cleanup,
 	}
 }
 
@@ -95,6 +98,7 @@ func newApp(version string, d appDeps) *cli.App {
 		Commands: []*cli.Command{
 			newConnectCommand(d),
 			newProfileCommand(d),
+			newCleanupCommand(d),
 			newVersionCommand(d, version),
 		},
 		HideVersion:    true, // the version command; -v is --verbose

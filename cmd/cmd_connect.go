@@ -69,6 +69,10 @@ func connectFlagDefs() []cli.Flag {
 		&cli.BoolFlag{Name: flgReconnect, Usage: "after a lost connection, connect again (waits 1 s, 2 s, 4 s … up to --" + flgReconnectMax + ", ±20 %) until SIGINT/SIGTERM; authentication failures end l2tpctl"},
 		&cli.DurationFlag{Name: flgReconnectMax, Value: def.ReconnectMax, Usage: "longest wait between reconnection attempts (`DURATION`, at least " + tunnel.MinReconnectMax.String() + ")"},
 		&cli.StringFlag{Name: flgScript, Usage: "run the vpnc-script compatible `PATH` on connect and disconnect; routes and DNS are then its job"},
+		&cli.BoolFlag{Name: flgDefaultRoute, Usage: "send all traffic through the tunnel (the server keeps a route through the current gateway); the old default route comes back on exit"},
+		&cli.BoolFlag{Name: flgNoRoutes, Usage: "add no routes besides the interface's route to its peer (not with --" + flgRoute + " or --" + flgDefaultRoute + ")"},
+		&cli.StringFlag{Name: flgDNS, Value: def.DNS, Usage: "how to use the DNS servers the server offers: `MODE` " + dnsModeNames() + " (auto: resolved if systemd-resolved runs, else resolvconf); restored on exit"},
+		&cli.StringSliceFlag{Name: flgDNSDomain, Usage: "search `DOMAIN` set with the server's DNS servers (repeatable)"},
 		&cli.BoolFlag{Name: flgJSON, Usage: "write newline-delimited JSON events on stdout (docs/json.md); human lines stay on stderr"},
 	}
 }
@@ -96,6 +100,10 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		ReconnectMax:   v.Duration(flgReconnectMax),
 		Script:         v.String(flgScript),
 		JSON:           v.Bool(flgJSON),
+		DefaultRoute:   v.Bool(flgDefaultRoute),
+		NoRoutes:       v.Bool(flgNoRoutes),
+		DNS:            v.String(flgDNS),
+		DNSDomains:     v.StringSlice(flgDNSDomain),
 		PSK:            secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
 		Password:       secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
 	}

@@ -138,6 +138,10 @@ verbose = true
 reconnect = false  # default
 reconnect-max = "5m"  # default
 script = (not set)
+default-route = false  # default
+no-routes = false  # default
+dns = "auto"  # default
+dns-domain = []  # default
 json = false  # default
 `
 	if got := w.stdout.String(); got != want {

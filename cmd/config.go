@@ -46,6 +46,12 @@ type connectFlags struct {
 	Script       string // path of the vpnc-script compatible hook; "" for none
 
 	JSON bool // --json: JSON events on stdout
+
+	// Routes and DNS.
+	DefaultRoute bool
+	NoRoutes     bool
+	DNS          string // a tunnel.DNSMode name
+	DNSDomains   []string
 }
 
 // ref names a setting in messages: "--route" for a flag (or a default),
@@ -74,6 +80,7 @@ func defaultConnectFlags() connectFlags {
 		IKELifetime: tunnel.DefaultIKELifetime,
 
 		ReconnectMax: tunnel.DefaultReconnectMax,
+		DNS:          tunnel.DNSAuto.String(),
 	}
 }
 
@@ -149,6 +156,10 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		cfg.Reconnect, cfg.ReconnectMax = true, f.ReconnectMax
 	}
 	cfg.Script = f.Script
+
+	if err := hostFrom(&cfg, f); err != nil {
+		return tunnel.Config{}, err
+	}
 	return cfg, nil
 }
 

@@ -161,6 +161,9 @@ func printLink(w io.Writer, l *tunnel.LinkInfo) {
 	dns := "none offered"
 	if len(l.DNS) > 0 {
 		dns = strings.Join(addrStrings(l.DNS), ", ") + " (not configured)"
+		if l.DNSSetup != "" {
+			dns = strings.Join(addrStrings(l.DNS), ", ") + " (in " + l.DNSSetup + ")"
+		}
 	}
 	fmt.Fprintf(w, "connected: interface %s, local %v, peer %v, MTU %d, DNS %s\n",
 		l.Interface, l.Local, l.Peer, l.MTU, dns)

@@ -28,6 +28,12 @@ const (
 	flgScript       = "script"
 
 	flgJSON = "json" // newline-delimited JSON events on stdout (docs/json.md)
+
+	// Routes and DNS (connect), and cleanup.
+	flgDefaultRoute = "default-route"
+	flgNoRoutes     = "no-routes"
+	flgDNS          = "dns"
+	flgDNSDomain    = "dns-domain"
 )
 
 // Environment variables.

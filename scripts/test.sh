@@ -4,7 +4,7 @@
 #   bash scripts/test.sh          as root: everything; otherwise the root tests are skipped
 #
 # Steps: go version; gofmt; go vet; layering (go list); static build and CLI
-# smoke test; go test ./... (unit tests and the end-to-end tests without root);
+# smoke test; macOS cross-build (amd64, arm64); go test ./... (unit tests and the end-to-end tests without root);
 # as root, against the SoftEther peer in network namespaces: install
 # (scripts/peer-install.sh), start (scripts/peer-up.sh), the SoftEther tests
 # (go test -run SoftEther ., with L2TPCTL_E2E=1 and SE_STATE), stop
@@ -138,6 +138,20 @@ build() {
   CGO_ENABLED=0 go build -o "$BIN" . && ls -l "$BIN"
 }
 
+darwin_build() {
+  # macOS cannot be tested here; it must at least build (tunnel/tun_darwin.go).
+  local arch rc=0
+  for arch in amd64 arm64; do
+    if CGO_ENABLED=0 GOOS=darwin GOARCH=$arch go build -o "$TMP/l2tpctl-darwin-$arch" . &&
+       CGO_ENABLED=0 GOOS=darwin GOARCH=$arch go vet ./...; then
+      echo "darwin/$arch: ok"
+    else
+      echo "darwin/$arch: FAILED"; rc=1
+    fi
+  done
+  return "$rc"
+}
+
 cli_smoke() {
   [ -x "$BIN" ] || { echo "no binary (build failed)"; return 1; }
   local args rc=0
@@ -227,6 +241,7 @@ step "layering (go list imports)" layering_check
 step "CGO_ENABLED=0 go build" build
 step "l2tpctl --help, connect --help, profile --help, version" cli_smoke
 step "static binary" static_check
+step "CGO_ENABLED=0 GOOS=darwin go build + vet (amd64, arm64)" darwin_build
 step "go test ./... (unit + end-to-end without root)" unit_tests
 
 ROOT_STEPS="SoftEther end-to-end tests"

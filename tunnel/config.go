@@ -40,6 +40,12 @@ type Config struct {
 	// Script is a vpnc-script compatible hook run around the interface's
 	// life (script.go); with it, routes and DNS are the script's job.
 	Script string
+
+	// Host changes, undone on every exit (see hoststate.go).
+	DefaultRoute bool     // all traffic through the tunnel; the server keeps a host route through the old gateway
+	NoRoutes     bool     // no routes besides the peer's host route (excludes Routes and DefaultRoute)
+	DNS          DNSMode  // how the server's DNS servers reach the host; DNSAuto by default
+	DNSDomains   []string // search domains set with the DNS servers
 }
 
 // Defaults.
@@ -176,6 +182,17 @@ func (c Config) Validate() error {
 	for _, r := range c.Routes {
 		if !r.IsValid() || !r.Addr().Is4() {
 			return bad("route %v is not an IPv4 prefix", r)
+		}
+	}
+	if c.NoRoutes && (len(c.Routes) > 0 || c.DefaultRoute) {
+		return bad("no-routes excludes routes and the default route")
+	}
+	if c.DNS < DNSAuto || c.DNS > DNSNone {
+		return bad("unknown DNS mode %v", c.DNS)
+	}
+	for _, d := range c.DNSDomains {
+		if err := CheckDNSDomain(d); err != nil {
+			return err
 		}
 	}
 	return nil

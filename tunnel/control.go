@@ -548,6 +548,9 @@ func (c *controller) linkUp(a ppp.Up) {
 		Peer:   peer,
 		MTU:    tunMTU(c.outSA, a.PeerMRU),
 		Routes: c.cfg.Routes,
+
+		DefaultRoute: c.cfg.DefaultRoute, Server: c.server.Addr(),
+		DNSMode: c.cfg.DNS, DNS: a.DNS, DNSDomains: c.cfg.DNSDomains,
 	}
 	if err := c.scriptPreInit(&tcfg); err != nil {
 		c.fail(PhaseInterface, err)
@@ -577,6 +580,9 @@ func (c *controller) linkUp(a ppp.Up) {
 	c.event(PhaseInterface, "%s up (MTU %d)", tun.Name(), tcfg.MTU)
 	c.phase = PhaseConnected
 	c.upAt = c.deps.Clock.Now()
+	if d, ok := tun.(dnsSetuper); ok {
+		link.DNSSetup = d.DNSSetup()
+	}
 	c.ev.up(link)
 }
 

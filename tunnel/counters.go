@@ -12,6 +12,7 @@ type dataStats struct {
 	TxSealErrors       uint64 // dropped: ESP refused (sequence numbers exhausted, no room)
 	TxSendErrors       uint64 // socket write failed
 	TxTUNErrors        uint64 // TUN read errors
+	TxMSSClamped       uint64 // TCP SYNs whose MSS option was lowered
 
 	// Inbound (server → TUN).
 	RxPackets, RxBytes uint64 // IPv4 packets (and their bytes) written to the TUN
@@ -26,6 +27,7 @@ type dataStats struct {
 	RxNoTUN            uint64 // dropped: IPv4 packet before the TUN is up
 	RxTUNErrors        uint64 // TUN write failed
 	RxReadErrors       uint64 // socket read errors
+	RxMSSClamped       uint64 // TCP SYNs whose MSS option was lowered
 }
 
 // dataCounters are the live counters behind dataStats. Outbound ones are
@@ -34,11 +36,12 @@ type dataStats struct {
 type dataCounters struct {
 	txPackets, txBytes, txNoSA, txNoSession, txNotIPv4 atomic.Uint64
 	txSealErrors, txSendErrors, txTUNErrors            atomic.Uint64
+	txMSSClamped                                       atomic.Uint64
 	_                                                  [64]byte
 	rxPackets, rxBytes, rxControl, rxKeepalives        atomic.Uint64
 	rxForeign, rxInvalid, rxUnknownSPI, rxESPErrors    atomic.Uint64
 	rxInnerErrors, rxWrongSession, rxNoTUN             atomic.Uint64
-	rxTUNErrors, rxReadErrors                          atomic.Uint64
+	rxTUNErrors, rxReadErrors, rxMSSClamped            atomic.Uint64
 }
 
 // stats returns a snapshot of the counters.
@@ -54,5 +57,6 @@ func (d *dataPath) stats() dataStats {
 		RxUnknownSPI: c.rxUnknownSPI.Load(), RxESPErrors: c.rxESPErrors.Load(),
 		RxInnerErrors: c.rxInnerErrors.Load(), RxWrongSession: c.rxWrongSession.Load(),
 		RxNoTUN: c.rxNoTUN.Load(), RxTUNErrors: c.rxTUNErrors.Load(), RxReadErrors: c.rxReadErrors.Load(),
+		TxMSSClamped: c.txMSSClamped.Load(), RxMSSClamped: c.rxMSSClamped.Load(),
 	}
 }

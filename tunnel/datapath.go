@@ -106,6 +106,7 @@ type dataPath struct {
 	inMu    sync.Mutex                // serialises the writers of in (addInbound, removeInbound)
 	session atomic.Uint64             // packed L2TP IDs (packSession); 0 = no session; stored by the control loop
 	tun     atomic.Pointer[TUN]       // where readUDP writes IPv4 packets; stored by the control loop (setTUN)
+	mss     atomic.Uint32             // TCP MSS that SYNs are clamped to in both directions (clampMSS); 0 = none; stored by setTUN
 
 	c        dataCounters
 	bufsHeld atomic.Int64 // pooled buffers taken and not yet returned; tests check it ends at 0
@@ -145,14 +146,28 @@ func unpackSession(v uint64) (peerTunnel, peerSession, localTunnel, localSession
 	return uint16(v >> 48), uint16(v >> 32), uint16(v >> 16), uint16(v)
 }
 
-// setTUN sets where readUDP writes inbound IPv4 packets (nil: drop them).
-// Clear it before closing the TUN.
+// setTUN sets where readUDP writes inbound IPv4 packets (nil: drop them)
+// and the MSS that TCP SYNs crossing the tunnel are clamped to: the TUN's
+// MTU less the IPv4 and TCP headers. Clear it before closing the TUN.
 func (d *dataPath) setTUN(t TUN) {
 	if t == nil {
 		d.tun.Store(nil)
 		return
 	}
+	if mtu := t.MTU(); mtu > inet.TCPIPv4Overhead && mtu <= 0xFFFF {
+		d.mss.Store(uint32(mtu - inet.TCPIPv4Overhead))
+	}
 	d.tun.Store(&t)
+}
+
+// clampMSS lowers the MSS option of a TCP SYN or SYN-ACK in the IPv4
+// packet pkt to fit the tunnel, so that neither end sends segments that
+// would need fragmenting (or vanish in a path-MTU black hole). It does not
+// allocate; n counts the packets it changed.
+func (d *dataPath) clampMSS(pkt []byte, n *atomic.Uint64) {
+	if m := d.mss.Load(); m != 0 && inet.ClampMSS(pkt, uint16(m)) {
+		n.Add(1)
+	}
 }
 
 // isClosed reports whether a read error means the socket or TUN was closed:

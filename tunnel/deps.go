@@ -44,4 +44,12 @@ type TUNConfig struct {
 	Peer   netip.Addr
 	MTU    int
 	Routes []netip.Prefix
+
+	// Host changes (undone by Close): the default route through the TUN
+	// with a host route to Server, and the DNS servers offered in IPCP.
+	DefaultRoute bool
+	Server       netip.Addr
+	DNSMode      DNSMode
+	DNS          []netip.Addr
+	DNSDomains   []string
 }

@@ -108,4 +108,5 @@ type LinkInfo struct {
 	DNS       []netip.Addr // offered by the server
 	MTU       int
 	Routes    []netip.Prefix
+	DNSSetup  string // how DNS was given to the host ("" = not at all), if the TUN says (dnsSetuper)
 }

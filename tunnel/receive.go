@@ -169,6 +169,7 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 		d.c.rxNoTUN.Add(1)
 		return true
 	}
+	d.clampMSS(payload, &d.c.rxMSSClamped)
 	r.tunBufs[0] = payload
 	_, err = (*tp).Write(r.tunBufs, 0)
 	r.tunBufs[0] = nil // do not keep the buffer reachable from here

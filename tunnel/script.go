@@ -161,7 +161,8 @@ func (c *controller) scriptPreInit(tcfg *TUNConfig) error {
 	if c.cfg.Script == "" {
 		return nil
 	}
-	tcfg.Routes = nil
+	// Routes, the default route and DNS are the script's job.
+	tcfg.Routes, tcfg.DefaultRoute, tcfg.DNSMode, tcfg.DNSDomains = nil, false, DNSNone, nil
 	return c.runScript(scriptPreInit, nil)
 }
 

@@ -194,6 +194,7 @@ func (d *dataPath) sendIPv4(buf []byte, off, n int) {
 		return
 	}
 	peerTunnel, peerSession, _, _ := unpackSession(sess)
+	d.clampMSS(buf[off:off+n], &d.c.txMSSClamped)
 	pkt, err := encapsulate(buf, off, n, sa, peerTunnel, peerSession)
 	if err != nil {
 		d.c.txSealErrors.Add(1)

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// This is the only file that imports songgao/water.
+// This and tun_darwin.go are the only files that import songgao/water.
 //
 // On Linux, water opens /dev/net/tun with O_NONBLOCK and wraps the fd in
 // os.NewFile (syscalls_linux_go1.11.go), so the fd sits in the runtime
@@ -36,15 +36,22 @@ type linuxTUN struct {
 	index  int              // immutable: interface index
 	mtu    int              // immutable
 	routes []netlink.Route  // added by openTUN; removed by Close (owned by Close after openTUN)
+	state  *stateFile       // host changes to undo (hoststate.go); owned like routes
+	dns    string           // how DNS was set up (DNSSetup); immutable after openTUN
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // openTUN is the real Deps.OpenTUN: it creates the TUN device cfg.Name,
-// which must not exist yet, and configures it (see configureLink). On any
-// error nothing is left behind.
+// which must not exist yet, and configures it (see configureLink), then
+// the default route (route_linux.go) and DNS (dns.go), each recorded in
+// the state file first (hoststate.go). On any error nothing is left behind.
 func openTUN(cfg TUNConfig) (TUN, error) {
+	return openTUNWith(cfg, defaultHostPaths)
+}
+
+func openTUNWith(cfg TUNConfig, paths hostPaths) (TUN, error) {
 	if err := checkTUNConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -55,16 +62,31 @@ func openTUN(cfg TUNConfig) (TUN, error) {
 	if exists {
 		return nil, fmt.Errorf("tunnel: interface %s %w", cfg.Name, errTUNExists)
 	}
+	state, err := claimState(paths, cfg.Name, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := state.update(func(s *hostState) { s.Routes = cfg.Routes }); err != nil {
+		state.remove()
+		return nil, err
+	}
 	ifce, err := water.New(water.Config{
 		DeviceType:             water.TUN,
 		PlatformSpecificParams: water.PlatformSpecificParams{Name: cfg.Name},
 	})
 	if err != nil {
+		state.remove()
 		return nil, fmt.Errorf("tunnel: creating TUN device %s: %w", cfg.Name, err)
 	}
-	t := &linuxTUN{ifce: ifce, name: ifce.Name(), mtu: cfg.MTU}
+	t := &linuxTUN{ifce: ifce, name: ifce.Name(), mtu: cfg.MTU, state: state}
 	index, routes, err := configureLink(t.name, cfg)
 	t.index, t.routes = index, routes
+	if err == nil && cfg.DefaultRoute {
+		err = setDefaultRoute(state, t.name, index, cfg.Server)
+	}
+	if err == nil {
+		t.dns, err = applyDNS(state, paths, cfg)
+	}
 	if err != nil {
 		t.Close()
 		return nil, err
@@ -116,17 +138,30 @@ func (t *linuxTUN) BatchSize() int { return 1 }
 func (t *linuxTUN) Name() string   { return t.name }
 func (t *linuxTUN) MTU() int       { return t.mtu }
 
-// Close removes the routes openTUN added, closes the device (unblocking
-// Read) and makes sure the interface is gone. It is idempotent.
+// DNSSetup says how openTUN gave the host the DNS servers ("" = not at all).
+func (t *linuxTUN) DNSSetup() string { return t.dns }
+
+// Close undoes openTUN in reverse order: DNS and the default route (as
+// recorded in the state file), the routes through the interface, then it
+// closes the device (unblocking Read) and makes sure the interface is
+// gone. The state file goes last, unless something could not be undone:
+// then it stays for "l2tpctl cleanup". Close is idempotent.
 func (t *linuxTUN) Close() error {
 	t.closeOnce.Do(func() {
+		_, errHost := undoHost(&t.state.st)
 		errRoutes := removeRoutes(t.routes)
 		errClose := t.ifce.Close()
 		var errDel error
 		if t.index != 0 {
 			errDel = deleteLink(t.index, t.name)
 		}
-		t.closeErr = errors.Join(errRoutes, errClose, errDel)
+		var errState error
+		if errHost == nil {
+			errState = t.state.remove()
+		} else {
+			errState = t.state.save() // what is left to undo
+		}
+		t.closeErr = errors.Join(errHost, errRoutes, errClose, errDel, errState)
 	})
 	return t.closeErr
 }
@@ -164,3 +199,6 @@ func checkTUNAccess() error {
 	}
 	return nil
 }
+
+// checkHostSupport: Linux makes every host change Config asks for.
+func checkHostSupport(Config) error { return nil }

@@ -41,6 +41,12 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 			ev.failed(PhaseSetup, err)
 			return &PhaseError{PhaseSetup, err}
 		}
+		if err := checkHostSupport(cfg); err != nil {
+			return err
+		}
+		if err := checkHostState(cfg.Interface, deps.Log); err != nil {
+			return &PhaseError{PhaseSetup, err}
+		}
 	}
 	if cfg.Reconnect {
 		return runReconnecting(ctx, cfg, deps, ev)
@@ -83,6 +89,7 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, upAt *
 	ev.done(PhaseSetup, "server %v, local %v", server, localAddrPort(conn))
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
 	c.ev = ev
+	defer c.closeTUN() // a no-op after the one below; on a panic, it still undoes the host changes
 
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -1,0 +1,94 @@
+package tunnel
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/l2tpctl/l2tpctl/proto/inet"
+)
+
+// tcpSYN is a TCP SYN (or SYN-ACK with ack) from src to dst offering mss.
+func tcpSYN(src, dst netip.AddrPort, mss uint16, ack bool) []byte {
+	flags := uint8(inet.TCPFlagSYN)
+	if ack {
+		flags |= inet.TCPFlagACK
+	}
+	return inet.BuildTCPv4(src, dst, flags, []byte{2, 4, byte(mss >> 8), byte(mss), 1, 3, 3, 7}, nil)
+}
+
+// TestDataPathMSSClamp: SYNs from the host and SYN-ACKs from the server
+// leave the data path with their MSS lowered to the TUN's MTU − 40 and a
+// valid checksum; smaller MSS values and other packets pass unchanged.
+func TestDataPathMSSClamp(t *testing.T) {
+	r := newRig(t) // ChannelTUN with MTU 1400: MSS 1360
+	r.up()
+	host := netip.AddrPortFrom(pppLocal, 40000)
+	far := netip.AddrPortFrom(pppPeer, 443)
+
+	for _, tc := range []struct {
+		offer, want uint16
+	}{{1460, 1360}, {65495, 1360}, {1361, 1360}, {1360, 1360}, {536, 536}} {
+		r.tun.Outbound <- tcpSYN(host, far, tc.offer, false)
+		kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess)
+		if err != nil || kind != kindIPv4 {
+			t.Fatalf("server got %v %v", kind, err)
+		}
+		if mss, csumOK, ok := inet.TCPv4MSS(got); !ok || !csumOK || mss != tc.want {
+			t.Errorf("outbound SYN offering %d: MSS %d (checksum ok %v), want %d", tc.offer, mss, csumOK, tc.want)
+		}
+
+		r.serverSend(r.natt, encapIPv4(t, tcpSYN(far, host, tc.offer, true), r.srvOut, clientTunnel, clientSess))
+		select {
+		case p := <-r.tun.Inbound:
+			if mss, csumOK, ok := inet.TCPv4MSS(p); !ok || !csumOK || mss != tc.want {
+				t.Errorf("inbound SYN-ACK offering %d: MSS %d (checksum ok %v), want %d", tc.offer, mss, csumOK, tc.want)
+			}
+		case <-r.tun.Done():
+			t.Fatal("TUN closed")
+		}
+	}
+	r.waitStats("clamp counters", func(s dataStats) bool { return s.TxMSSClamped == 3 && s.RxMSSClamped == 3 })
+}
+
+// TestDataPathMSSAllocs: clamping keeps the per-packet path free of
+// allocations in both directions.
+func TestDataPathMSSAllocs(t *testing.T) {
+	const runs = 100
+	tr := testSuites[0].t
+	out := newSA(t, tr, 0x100, 5)
+	d := newDataPath(discardConn{}, serverIKE, serverNATT, nil)
+	d.setOutbound(out)
+	d.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
+	d.addInbound(newSA(t, tr, 0x100, 5))
+	d.setTUN(discardTUN{})
+	host := netip.AddrPortFrom(pppLocal, 40000)
+	far := netip.AddrPortFrom(pppPeer, 443)
+
+	syn := tcpSYN(host, far, 1460, false)
+	buf := make([]byte, maxPacket)
+	if n := testing.AllocsPerRun(runs, func() {
+		copy(buf[tunOffset:], syn)
+		d.sendIPv4(buf, tunOffset, len(syn))
+	}); n != 0 {
+		t.Errorf("sendIPv4 of a SYN: %v allocs per packet", n)
+	}
+
+	seal := newSA(t, tr, 0x100, 5)
+	ring := make([][]byte, runs+1)
+	for i := range ring {
+		ring[i] = encapIPv4(t, tcpSYN(far, host, 1460, true), seal, clientTunnel, clientSess)
+	}
+	r := udpReader{d: d, buf: buf, tunBufs: make([][]byte, 1)}
+	i := 0
+	if n := testing.AllocsPerRun(runs, func() {
+		pkt := buf[:len(ring[i])]
+		copy(pkt, ring[i])
+		i++
+		r.handle(pkt, serverNATT)
+	}); n != 0 {
+		t.Errorf("readUDP of a SYN-ACK: %v allocs per packet", n)
+	}
+	if s := d.stats(); s.TxMSSClamped != runs+1 || s.RxMSSClamped != runs+1 {
+		t.Errorf("clamped %d out, %d in; want %d each", s.TxMSSClamped, s.RxMSSClamped, runs+1)
+	}
+}
