@@ -110,8 +110,8 @@ func (p *peer) checkRestored(t *testing.T, before hostSnapshot, when string) {
 var hostFlags = []string{"--default-route", "--dns", "resolvconf", "--dns-domain", "corp.example"}
 
 // TestSoftEtherDefaultRouteDNS: SIGTERM restores the default route and
-// resolv.conf; a second client on the same interface is refused while the
-// first runs.
+// resolv.conf; a second client on the same interface is refused (exit 11,
+// local setup) while the first runs.
 func TestSoftEtherDefaultRouteDNS(t *testing.T) {
 	p := needPeer(t)
 	before := p.withDefaultRoute(t)
@@ -121,7 +121,7 @@ func TestSoftEtherDefaultRouteDNS(t *testing.T) {
 
 	out, err := p.inClient(t, 10*time.Second, p.bin, "connect", "--server", p.get("SERVER_ADDR"),
 		"--psk-file", filepath.Join(p.dir, "psk"), "--user", p.get("VPN_USER"), "--password-file", filepath.Join(p.dir, "pw"))
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out, "interface l2tp0 is in use by pid") {
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 11 || !strings.Contains(out, "interface l2tp0 is in use by pid") || !strings.Contains(out, "disconnect it first") {
 		t.Errorf("second client: %v\n%s", err, out)
 	}
 
@@ -160,7 +160,7 @@ func TestSoftEtherDefaultRouteCleanupAfterSIGKILL(t *testing.T) {
 }
 
 // TestSoftEtherDefaultRouteLostConnection: the server dies (SIGKILL, so it
-// sends nothing); l2tpctl notices through unanswered LCP echoes, exits 1
+// sends nothing); l2tpctl notices through unanswered LCP echoes, exits 12
 // and restores the namespace. The server is started again afterwards by
 // scripts/peer-up.sh with this process's environment, which must hold the
 // same knobs the peer was started with (checked against conn.env).
@@ -194,8 +194,8 @@ func TestSoftEtherDefaultRouteLostConnection(t *testing.T) {
 	}
 	start := time.Now()
 	took, code := c.wait(start, 90*time.Second)
-	if code != 1 || !strings.Contains(c.output(), "no answer to LCP Echo-Request") {
-		t.Errorf("exit code %d after %v, want 1 and a lost-connection error:\n%s", code, took, c.output())
+	if code != 12 || !strings.Contains(c.output(), "no answer to LCP Echo-Request") {
+		t.Errorf("exit code %d after %v, want 12 and a lost-connection error:\n%s", code, took, c.output())
 	}
 	p.checkRestored(t, before, "after the connection was lost")
 }

@@ -189,10 +189,20 @@ func ExitCode(err error) int {
 func ErrorLine(err error) string {
 	msg := strings.TrimSpace(err.Error())
 	msg = strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ").Replace(msg)
-	if h := exitHints[ExitCode(err)]; h != "" {
+	if h := hintFor(err); h != "" {
 		msg += "; hint: " + h
 	}
 	return "l2tpctl: " + msg
+}
+
+// hintFor is the end of err's error line: what to check first. Most
+// failures take their exit code's hint; a few say more.
+func hintFor(err error) string {
+	var inUse *tunnel.InUseError
+	if errors.As(err, &inUse) {
+		return fmt.Sprintf("another l2tpctl (pid %d) holds %s: disconnect it first, or choose another --interface", inUse.PID, inUse.Interface)
+	}
+	return exitHints[ExitCode(err)]
 }
 
 // lockedWriter serialises writes, so lines from different goroutines do not

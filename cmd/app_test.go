@@ -62,6 +62,10 @@ func TestErrorLine(t *testing.T) {
 	if got, want := ErrorLine(err), "l2tpctl: authentication: PPP authentication rejected for user alice; hint: "+exitHints[exitPPPAuth]; got != want {
 		t.Errorf("ErrorLine = %q, want %q", got, want)
 	}
+	inUse := &tunnel.PhaseError{Phase: tunnel.PhaseSetup, Err: &tunnel.InUseError{Interface: "l2tp0", PID: 4242}}
+	if got, want := ErrorLine(inUse), "l2tpctl: setup: interface l2tp0 is in use by pid 4242; hint: another l2tpctl (pid 4242) holds l2tp0: disconnect it first, or choose another --interface"; got != want {
+		t.Errorf("ErrorLine = %q, want %q", got, want)
+	}
 	multi := errors.New("first\nsecond\r\nthird\n")
 	if got, want := ErrorLine(multi), "l2tpctl: first; second; third"; got != want {
 		t.Errorf("ErrorLine = %q, want %q", got, want)
