@@ -20,8 +20,10 @@ type Send struct {
 // Phase1Up reports an established IKE SA.
 type Phase1Up struct {
 	Proposal    suite.IKEProposal
-	PeerID      string // printable
-	NATDetected bool   // the peer's NAT-D did not match our address
+	PeerID      string       // printable
+	NATDetected bool         // the peer's NAT-D did not match our address
+	Exchange    ExchangeType // ExchangeMain or ExchangeAggressive
+	Auth        uint16       // the authentication method (AuthPreSharedKey, AuthRSASig, ...)
 }
 
 // ChildSAUp asks the tunnel to install an IPsec SA pair (again on every re-key).

@@ -132,12 +132,20 @@ const (
 	AttrKeyLength    uint16 = 14
 )
 
-// Phase-1 attribute values. Ref: RFC 2409 Appendix A.
+// Phase-1 attribute values. Ref: RFC 2409 Appendix A; RFC 4754 §5 (ECDSA
+// authentication methods 9 and 10).
 const (
 	AuthPreSharedKey uint16 = 1
+	AuthRSASig       uint16 = 3
+	AuthECDSA256     uint16 = 9
+	AuthECDSA384     uint16 = 10
 	LifeTypeSeconds  uint16 = 1
 	LifeTypeKB       uint16 = 2
 )
+
+// CertX509Sig is the certificate encoding "X.509 Certificate - Signature"
+// of CERT and CR payloads. Ref: RFC 2408 §3.9.
+const CertX509Sig uint8 = 4
 
 // Phase-2 (IPsec SA) attribute types. Ref: RFC 2407 §4.5.
 const (
@@ -274,8 +282,8 @@ const (
 )
 
 var (
-	mmStateNames = []string{"idle", "wait-MM2", "wait-MM4", "wait-MM6", "established"}
-	rStateNames  = []string{"idle", "wait-MM3", "wait-MM5", "established"}
+	mmStateNames = []string{"idle", "wait-MM2", "wait-MM4", "wait-MM6", "established", "wait-AM2"}
+	rStateNames  = []string{"idle", "wait-MM3", "wait-MM5", "established", "wait-AM3"}
 	qmStateNames = []string{"wait-reply", "wait-HASH(3)", "done"}
 )
 

@@ -14,6 +14,12 @@ func skeyidPSK(h suite.HashID, psk, ni, nr []byte) []byte {
 	return h.PRF(psk, ni, nr)
 }
 
+// skeyidSig computes SKEYID = prf(Ni_b | Nr_b, g^xy) for signature
+// authentication. Ref: RFC 2409 §5.
+func skeyidSig(h suite.HashID, ni, nr, gxy []byte) []byte {
+	return h.PRF(append(append([]byte(nil), ni...), nr...), gxy)
+}
+
 // deriveSKEYIDs computes SKEYID_d, SKEYID_a and SKEYID_e. Ref: RFC 2409 §5:
 //
 //	SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0)

@@ -189,13 +189,22 @@ func (e *engine) newMID() (uint32, error) {
 // newSPI draws an SPI ≥ 256 (1-255 are reserved, RFC 4303 §2.1).
 func (e *engine) newSPI() (uint32, error) { return e.randUint32(256) }
 
-// deriveKeys computes SKEYID and its descendants, the phase-1 cipher and
-// the first Main Mode IV (RFC 2409 §5, Appendix B); the keys exist from
-// then on. Ni_b, Nr_b, g^xi and g^xr are in the initiator's terms.
-func (e *engine) deriveKeys(psk, ni, nr, gxy, gxi, gxr []byte) error {
+// skeyid computes SKEYID for the authentication method: with a
+// pre-shared key (psk non-nil) prf(pre-shared-key, Ni_b | Nr_b), with
+// signatures prf(Ni_b | Nr_b, g^xy). Ref: RFC 2409 §5.
+func (e *engine) skeyid(psk, ni, nr, gxy []byte) []byte {
+	if psk == nil {
+		return skeyidSig(e.k.prop.Hash, ni, nr, gxy)
+	}
+	return skeyidPSK(e.k.prop.Hash, psk, ni, nr)
+}
+
+// deriveKeys computes the descendants of SKEYID, the phase-1 cipher and
+// the first phase-1 IV (RFC 2409 §5, Appendix B); the keys exist from
+// then on. g^xi and g^xr are in the initiator's terms.
+func (e *engine) deriveKeys(skeyid, gxy, gxi, gxr []byte) error {
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
-	skeyid := skeyidPSK(hf, psk, ni, nr)
 	d, a, enc := deriveSKEYIDs(hf, skeyid, gxy, ck[:8], ck[8:])
 	blk, err := suite.NewCBC(encKey(hf, enc, e.k.prop.KeyBits/8))
 	if err != nil {

@@ -13,6 +13,10 @@ var (
 	// ErrPSKMismatch: SoftEther cannot verify HASH_I with a wrong PSK and
 	// keeps repeating its plaintext MM4 instead of answering MM5.
 	ErrPSKMismatch = errors.New("isakmp: pre-shared key mismatch suspected: the server repeated Main Mode message 4 instead of answering message 5")
+	// ErrPSKHashMismatch: in Aggressive Mode the server proves its
+	// knowledge of the pre-shared key first (HASH_R in message 2); a HASH_R
+	// that does not verify means the keys differ.
+	ErrPSKHashMismatch = errors.New("isakmp: pre-shared key mismatch: the server's HASH_R in Aggressive Mode message 2 does not verify with our key")
 	// ErrPeerDeleted: the peer sent a Delete for the IKE SA.
 	ErrPeerDeleted = errors.New("isakmp: the server deleted the IKE SA")
 	// ErrNoNATT: the server sent no NAT-T vendor ID; a userspace client needs

@@ -25,13 +25,26 @@ type Config struct {
 	IKELifetime    time.Duration        // default 8h; re-authenticate at ReauthAt; at expiry: Fail(ErrIKEExpired)
 	RetransmitBase time.Duration        // default 1s, doubling, each wait capped at 8s
 	MaxRetransmits int                  // default 5, then Fail(ErrNoResponse)
+
+	// Aggressive selects Aggressive Mode (RFC 2409 §5.4, three messages)
+	// instead of Main Mode. Its first message carries the key exchange, so
+	// only the proposals with the first proposal's DH group are offered.
+	Aggressive bool
+	// ID is our phase-1 identity; nil: our address (PSK) or our
+	// certificate's subject (Cert).
+	ID *ID
+	// Cert selects signature authentication with certificates (RFC 2409
+	// §5.1) instead of the pre-shared key.
+	Cert *CertAuth
 }
 
-// mmState is the Initiator's Main Mode progress.
+// mmState is the Initiator's phase-1 progress.
 //
 //	mmIdle --Start/MM1--> mmWaitMM2 --MM2/MM3--> mmWaitMM4 --MM4/MM5--> mmWaitMM6
-//	mmWaitMM6 --MM6 (HASH_R ok)/Phase1Up, QM1--> mmDone
-//	any --retransmit budget spent, fatal notify, MM4 repeated, no randomness--> Fail
+//	mmWaitMM6 --MM6 (HASH_R or SIG_R ok)/Phase1Up, QM1--> mmDone
+//	mmIdle --Start/AM1--> amWaitAM2 --AM2 (HASH_R or SIG_R ok)/AM3, Phase1Up, QM1--> mmDone
+//	any --retransmit budget spent, fatal notify, MM4 repeated, AM2 HASH_R
+//	      wrong, server certificate or signature rejected, no randomness--> Fail
 type mmState uint8
 
 const (
@@ -40,6 +53,7 @@ const (
 	mmWaitMM4
 	mmWaitMM6
 	mmDone
+	amWaitAM2
 )
 
 // Initiator is the client side: Main Mode (PSK) + Quick Mode initiator,
@@ -59,11 +73,21 @@ type Initiator struct {
 	mm4Repeats int
 	mm5At      time.Time
 	natFound   bool
+	method     uint16 // phase-1 authentication method
+	idB        []byte // our ID payload body (IDii)
+	am3        []byte // Aggressive Mode message 3, sent again if AM2 repeats
 }
 
 // NewInitiator validates cfg and fills in defaults.
 func NewInitiator(cfg Config) (*Initiator, error) {
-	if len(cfg.PSK) == 0 {
+	method := AuthPreSharedKey
+	if cfg.Cert != nil {
+		if err := cfg.Cert.check(); err != nil {
+			return nil, err
+		}
+		method, _ = cfg.Cert.method()
+		cfg.PSK = nil
+	} else if len(cfg.PSK) == 0 {
 		return nil, fmt.Errorf("%w: empty pre-shared key", ErrConfig)
 	}
 	if cfg.Rand == nil {
@@ -110,7 +134,25 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	if cfg.MaxRetransmits <= 0 {
 		cfg.MaxRetransmits = defaultMaxRetx
 	}
-	in := &Initiator{cfg: cfg}
+	if cfg.Aggressive {
+		// One key exchange in the first message: one DH group for all.
+		var same []suite.IKEProposal
+		for _, p := range cfg.Proposals {
+			if p.Group == cfg.Proposals[0].Group {
+				same = append(same, p)
+			}
+		}
+		cfg.Proposals = same
+	}
+	in := &Initiator{cfg: cfg, method: method}
+	switch {
+	case cfg.ID != nil:
+		in.idB = cfg.ID.append(nil)
+	case cfg.Cert != nil:
+		in.idB = certIDBody(cfg.Cert.Chain[0])
+	default:
+		in.idB = addrIDBody(cfg.Local.Addr(), 0, 0)
+	}
 	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, saLife: cfg.SALifetime,
 		ikeLife: cfg.IKELifetime, retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits}
 	return in, nil
@@ -133,17 +175,54 @@ func (in *Initiator) start(now time.Time) error {
 	copy(e.k.ckyI[:], cky)
 	prop := Proposal{Num: 1, Protocol: ProtoISAKMP}
 	for i, p := range in.cfg.Proposals {
-		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: TransformKeyIKE, Attrs: ikeAttrs(p, in.cfg.IKELifetime)})
+		attrs := withAuth(ikeAttrs(p, in.cfg.IKELifetime), in.method)
+		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: TransformKeyIKE, Attrs: attrs})
 	}
 	sa := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{prop}}
 	in.saiB = sa.append(nil)
 	ps := []Payload{{Type: PayloadSA, Body: in.saiB}}
+	if in.cfg.Aggressive {
+		// AM1: HDR, SA, KE, Ni, IDii [, CR]. Ref: RFC 2409 §5.4, §5.1.
+		priv, pub, err := in.cfg.Proposals[0].Group.Group().GenerateKey(e.rand)
+		if err != nil {
+			return err
+		}
+		in.priv, in.gxi = priv, pub
+		if in.ni, err = e.randBytes(nonceLen); err != nil {
+			return err
+		}
+		ps = append(ps, Payload{Type: PayloadKE, Body: in.gxi}, Payload{Type: PayloadNonce, Body: in.ni},
+			Payload{Type: PayloadID, Body: in.idB})
+		ps = append(ps, in.certRequests()...)
+	}
 	for _, v := range [][]byte{VIDRFC3947, VIDDraft02, VIDDraft02NL, VIDDraft03, VIDDPD} {
 		ps = append(ps, Payload{Type: PayloadVendorID, Body: v})
+	}
+	if in.cfg.Aggressive {
+		in.sendMM(now, e.k.plain(ExchangeAggressive, ps), false, "Aggressive Mode message 1")
+		in.st = amWaitAM2
+		return nil
 	}
 	in.sendMM(now, e.k.plain(ExchangeMain, ps), false, "Main Mode message 1")
 	in.st = mmWaitMM2
 	return nil
+}
+
+// certRequests are our CR payloads: one per CA with certificates, none
+// with a pre-shared key.
+func (in *Initiator) certRequests() []Payload {
+	if in.cfg.Cert == nil {
+		return nil
+	}
+	return in.cfg.Cert.crPayloads()
+}
+
+// exchange is our phase-1 exchange type.
+func (in *Initiator) exchange() ExchangeType {
+	if in.cfg.Aggressive {
+		return ExchangeAggressive
+	}
+	return ExchangeMain
 }
 
 func (in *Initiator) sendMM(now time.Time, msg []byte, natt bool, what string) {
@@ -173,12 +252,16 @@ func (in *Initiator) handle(now time.Time, msg []byte) error {
 		if h.RCookie != e.k.ckyR {
 			return errNotOurs
 		}
+		if h.Exchange == ExchangeAggressive && in.am3 != nil && bytes.Equal(msg, in.lastPeer) {
+			e.send(in.am3, true) // the server missed our message 3
+			return nil
+		}
 		return e.handlePhase2(now, &h, msg, in.st)
 	}
 	if h.Exchange == ExchangeInformational {
 		return in.mmInformational(now, &h, msg)
 	}
-	if h.Exchange != ExchangeMain {
+	if h.Exchange != in.exchange() {
 		return unexpected(h.Exchange, in.st)
 	}
 	if in.st == mmWaitMM6 && h.Flags&FlagEncryption == 0 && h.RCookie == e.k.ckyR {
@@ -204,6 +287,8 @@ func (in *Initiator) handle(now time.Time, msg []byte) error {
 		return nil
 	}
 	switch in.st {
+	case amWaitAM2:
+		return in.onAM2(now, &h, msg)
 	case mmWaitMM2:
 		return in.onMM2(now, &h, msg)
 	case mmWaitMM4:
@@ -253,6 +338,38 @@ func notifyFailure(ps []Payload) *NotifyError {
 	return nil
 }
 
+// chosen reads the server's choice in Main Mode message 2 or Aggressive
+// Mode message 2 (named what), checks it against our offer and the NAT-T
+// vendor IDs, and keeps it with the responder cookie.
+func (in *Initiator) chosen(what string, h *Header, ps []Payload) (suite.IKEProposal, error) {
+	e := &in.e
+	sa, _, err := readSA(what, ps)
+	if err != nil {
+		return suite.IKEProposal{}, err
+	}
+	if len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) == 0 {
+		return suite.IKEProposal{}, drop(what, "SA without one proposal with a transform")
+	}
+	attrs := sa.Proposals[0].Transforms[0].Attrs
+	chosen, ok := ikeFromAttrs(attrs)
+	offered := false
+	for _, p := range in.cfg.Proposals {
+		offered = offered || (ok && p == chosen)
+	}
+	if !offered || authOf(attrs) != in.method {
+		return suite.IKEProposal{}, fmt.Errorf("%w: %s transform %v", ErrBadProposal, in.exchange(), attrs)
+	}
+	rfc, draft := nattVIDs(ps)
+	if !rfc && !draft {
+		return suite.IKEProposal{}, ErrNoNATT
+	}
+	e.k.rfcNATT = rfc
+	e.k.peerDPD = containsVID(ps, VIDDPD)
+	e.k.ckyR = h.RCookie
+	e.k.prop = chosen
+	return chosen, nil
+}
+
 // onMM2 takes HDR, SA, VID... and sends MM3: HDR, KE, Ni, NAT-D, NAT-D.
 func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 	const what = "Main Mode 2"
@@ -264,29 +381,10 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	sa, _, err := readSA(what, ps)
+	chosen, err := in.chosen(what, h, ps)
 	if err != nil {
 		return err
 	}
-	if len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) == 0 {
-		return drop(what, "SA without one proposal with a transform")
-	}
-	chosen, ok := ikeFromAttrs(sa.Proposals[0].Transforms[0].Attrs)
-	offered := false
-	for _, p := range in.cfg.Proposals {
-		offered = offered || (ok && p == chosen)
-	}
-	if !offered {
-		return fmt.Errorf("%w: Main Mode transform %v", ErrBadProposal, sa.Proposals[0].Transforms[0].Attrs)
-	}
-	rfc, draft := nattVIDs(ps)
-	if !rfc && !draft {
-		return ErrNoNATT
-	}
-	e.k.rfcNATT = rfc
-	e.k.peerDPD = containsVID(ps, VIDDPD)
-	e.k.ckyR = h.RCookie
-	e.k.prop = chosen
 
 	grp := chosen.Group.Group()
 	priv, pub, err := grp.GenerateKey(e.rand)
@@ -305,12 +403,14 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 		return err
 	}
 	ck := e.k.cookies()
-	mm3 := e.k.plain(ExchangeMain, []Payload{
+	ps3 := append([]Payload{
 		{Type: PayloadKE, Body: in.gxi},
 		{Type: PayloadNonce, Body: in.ni},
-		{Type: e.k.natdType(), Body: natdHash(chosen.Hash, ck[:8], ck[8:], in.cfg.Remote)},
-		{Type: e.k.natdType(), Body: bogus},
-	})
+	}, in.certRequests()...)
+	mm3 := e.k.plain(ExchangeMain, append(ps3,
+		Payload{Type: e.k.natdType(), Body: natdHash(chosen.Hash, ck[:8], ck[8:], in.cfg.Remote)},
+		Payload{Type: e.k.natdType(), Body: bogus},
+	))
 	in.lastPeer = append([]byte(nil), msg...)
 	in.sendMM(now, mm3, false, "Main Mode message 3")
 	in.st = mmWaitMM4
@@ -343,13 +443,16 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 		in.natFound = !bytes.Equal(kx.natd[0], natdHash(hf, ck[:8], ck[8:], in.cfg.Local))
 	}
 	in.gxr = append([]byte(nil), kx.ke...)
-	if err := e.deriveKeys(in.cfg.PSK, in.ni, kx.nonce, gxy, in.gxi, in.gxr); err != nil {
+	if err := e.deriveKeys(e.skeyid(in.cfg.PSK, in.ni, kx.nonce, gxy), gxy, in.gxi, in.gxr); err != nil {
 		return err
 	}
 
-	idB := addrIDBody(in.cfg.Local.Addr(), 0, 0)
-	hi := hashI(hf, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idB)
-	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hi}}, e.k.lastP1)
+	hi := hashI(hf, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, in.idB)
+	auth, err := in.authPayloads(hi)
+	if err != nil {
+		return err
+	}
+	out, last := e.encrypt(ExchangeMain, 0, append([]Payload{{Type: PayloadID, Body: in.idB}}, auth...), e.k.lastP1)
 	e.k.lastP1 = last
 	e.natt = true // NAT-T is always forced: float to 4500 from MM5 on
 	in.lastPeer = append([]byte(nil), msg...)
@@ -360,7 +463,63 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 	return nil
 }
 
-// onMM6 takes HDR*, IDir, HASH_R; on success phase 1 is up and QM1 goes out.
+// authPayloads are what proves our identity after IDii: HASH_I with a
+// pre-shared key; our certificates and SIG_I with signatures.
+func (in *Initiator) authPayloads(hi []byte) ([]Payload, error) {
+	if in.cfg.Cert == nil {
+		return []Payload{{Type: PayloadHash, Body: hi}}, nil
+	}
+	sig, err := in.cfg.Cert.sign(in.e.rand, hi)
+	if err != nil {
+		return nil, fmt.Errorf("isakmp: signing: %w", err)
+	}
+	return append(in.cfg.Cert.certPayloads(), Payload{Type: PayloadSig, Body: sig}), nil
+}
+
+// checkPeer authenticates the server from the payloads of Main Mode
+// message 6 or Aggressive Mode message 2 (named what): HASH_R with a
+// pre-shared key, its certificate and SIG_R with signatures. It returns the
+// server's identity, printable. A HASH_R that does not verify is
+// errHashR's verdict; a certificate or signature that does not is a
+// PeerAuthError.
+func (in *Initiator) checkPeer(now time.Time, what string, ps []Payload, errHashR error) (string, error) {
+	e := &in.e
+	idp, ok := findPayload(ps, PayloadID)
+	if !ok {
+		return "", drop(what, "no ID payload")
+	}
+	var id ID
+	if err := id.UnmarshalBinary(idp.Body); err != nil {
+		return "", dropErr(what, err)
+	}
+	ck := e.k.cookies()
+	want := hashR(e.k.prop.Hash, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idp.Body)
+	if in.cfg.Cert == nil {
+		hp, ok := findPayload(ps, PayloadHash)
+		if !ok {
+			return "", drop(what, "no HASH payload")
+		}
+		if !hmac.Equal(want, hp.Body) {
+			return "", errHashR // IDir may be 0.0.0.0 (SoftEther); only the hash is checked
+		}
+		return id.String(), nil
+	}
+	sp, ok := findPayload(ps, PayloadSig)
+	if !ok {
+		return "", drop(what, "no SIG payload")
+	}
+	crt, err := in.cfg.Cert.verifyPeer(now, peerCerts(ps), &id)
+	if err != nil {
+		return "", err
+	}
+	if !verifySig(crt.PublicKey, want, sp.Body) {
+		return "", peerAuth("the signature of the server's certificate %s does not verify", certName(crt))
+	}
+	return id.String(), nil
+}
+
+// onMM6 takes HDR*, IDir, [CERT,] HASH_R or SIG_R; on success phase 1 is
+// up and QM1 goes out.
 func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) error {
 	const what = "Main Mode 6"
 	e := &in.e
@@ -371,22 +530,84 @@ func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	idp, ok1 := findPayload(d.ps, PayloadID)
-	hp, ok2 := findPayload(d.ps, PayloadHash)
-	if !ok1 || !ok2 {
-		return drop(what, "no ID or no HASH payload")
-	}
-	ck := e.k.cookies()
-	want := hashR(e.k.prop.Hash, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idp.Body)
-	if !hmac.Equal(want, hp.Body) {
-		return drop(what, "HASH_R mismatch") // IDir may be 0.0.0.0 (SoftEther); only the hash is checked
-	}
-	var id ID
-	peer := ""
-	if id.UnmarshalBinary(idp.Body) == nil {
-		peer = id.String()
+	peer, err := in.checkPeer(now, what, d.ps, drop(what, "HASH_R mismatch"))
+	if err != nil {
+		return err
 	}
 	e.k.lastP1 = d.last
+	return in.phase1Up(now, peer)
+}
+
+// onAM2 takes HDR, SA, KE, Nr, IDir, [CERT,] HASH_R or SIG_R, VIDs and
+// NAT-D payloads, and sends AM3: HDR*, [CERT,] HASH_I or SIG_I, NAT-D,
+// NAT-D, to the NAT-T port (RFC 3947 §4: the initiator floats with
+// message 3). Phase 1 is then up. Ref: RFC 2409 §5.4, §5.1.
+func (in *Initiator) onAM2(now time.Time, h *Header, msg []byte) error {
+	const what = "Aggressive Mode 2"
+	e := &in.e
+	if h.RCookie == ([8]byte{}) {
+		return drop(what, "no responder cookie")
+	}
+	ps, err := readPlain(what, h, msg)
+	if err != nil {
+		return err
+	}
+	kx, err := readKeyExchange(ps)
+	if err != nil {
+		return dropErr(what, err)
+	}
+	chosen, err := in.chosen(what, h, ps)
+	if err != nil {
+		return err
+	}
+	if chosen.Group != in.cfg.Proposals[0].Group {
+		return fmt.Errorf("%w: Aggressive Mode group %v, but we sent a key for %v", ErrBadProposal, chosen.Group, in.cfg.Proposals[0].Group)
+	}
+	grp := chosen.Group.Group()
+	gxy, err := grp.SharedSecret(in.priv, fullWidth(kx.ke, grp.Size))
+	if err != nil {
+		return dropErr(what, err)
+	}
+	hf := chosen.Hash
+	ck := e.k.cookies()
+	if len(kx.natd) > 0 {
+		in.natFound = !bytes.Equal(kx.natd[0], natdHash(hf, ck[:8], ck[8:], in.cfg.Local))
+	}
+	in.gxr = append([]byte(nil), kx.ke...)
+	if err := e.deriveKeys(e.skeyid(in.cfg.PSK, in.ni, kx.nonce, gxy), gxy, in.gxi, in.gxr); err != nil {
+		return err
+	}
+	peer, err := in.checkPeer(now, what, ps, ErrPSKHashMismatch)
+	if err != nil {
+		return err
+	}
+	hi := hashI(hf, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, in.idB)
+	auth, err := in.authPayloads(hi)
+	if err != nil {
+		return err
+	}
+	// NAT-D as in Main Mode message 3: the server's address, then a
+	// random one for ours, so that both sides float to UDP 4500.
+	bogus, err := e.randBytes(hf.Size())
+	if err != nil {
+		return err
+	}
+	auth = append(auth,
+		Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], in.cfg.Remote)},
+		Payload{Type: e.k.natdType(), Body: bogus})
+	out, last := e.encrypt(ExchangeAggressive, 0, auth, e.k.lastP1)
+	e.k.lastP1 = last
+	e.natt = true
+	in.lastPeer = append([]byte(nil), msg...)
+	in.am3 = out
+	e.send(out, true)
+	return in.phase1Up(now, peer)
+}
+
+// phase1Up completes phase 1 with the server identified as peer, and
+// starts the first Quick Mode.
+func (in *Initiator) phase1Up(now time.Time, peer string) error {
+	e := &in.e
 	in.retx = retx{}
 	in.st = mmDone
 	in.priv = nil
@@ -401,7 +622,8 @@ func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) error {
 		{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Local.Addr()}).append(nil)},
 		{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Remote.Addr()}).append(nil)},
 	}
-	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound})
+	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound,
+		Exchange: in.exchange(), Auth: in.method})
 	return e.startQM(now)
 }
 

@@ -22,18 +22,38 @@ func ikeAttrs(p suite.IKEProposal, life time.Duration) []Attr {
 	}
 }
 
-// ikeFromAttrs maps phase-1 transform attributes to a proposal.
+// ikeFromAttrs maps phase-1 transform attributes to a proposal; the
+// authentication method is checked apart (authOf).
 func ikeFromAttrs(as []Attr) (suite.IKEProposal, bool) {
 	enc, ok1 := findAttr(as, AttrEncryption)
 	kl, _ := findAttr(as, AttrKeyLength)
 	h, ok2 := findAttr(as, AttrHash)
 	g, ok3 := findAttr(as, AttrGroup)
 	auth, ok4 := findAttr(as, AttrAuthMethod)
-	if !ok1 || !ok2 || !ok3 || !ok4 || uint16(auth) != AuthPreSharedKey {
+	if !ok1 || !ok2 || !ok3 || !ok4 || auth == 0 {
 		return suite.IKEProposal{}, false
 	}
 	p := suite.IKEProposal{Enc: suite.EncID(enc), KeyBits: int(kl), Hash: suite.HashID(h), Group: suite.GroupID(g)}
 	return p, p.Supported()
+}
+
+// authOf is the authentication method of phase-1 transform attributes (0
+// if none).
+func authOf(as []Attr) uint16 {
+	v, _ := findAttr(as, AttrAuthMethod)
+	return uint16(v)
+}
+
+// withAuth returns phase-1 transform attributes with the authentication
+// method set to m.
+func withAuth(as []Attr, m uint16) []Attr {
+	out := append([]Attr(nil), as...)
+	for i := range out {
+		if out[i].Type == AttrAuthMethod {
+			out[i] = tvAttr(AttrAuthMethod, m)
+		}
+	}
+	return out
 }
 
 // plainPayloads reads a plaintext Main Mode or Informational message named

@@ -478,7 +478,8 @@ func (id *ID) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// String renders the identity printably ("10.200.0.1", "vpn.example.com").
+// String renders the identity printably ("10.200.0.1", "vpn.example.com",
+// "C=DE, O=Example, CN=vpn").
 func (id *ID) String() string {
 	switch id.Type {
 	case IDIPv4Addr, IDIPv6Addr:
@@ -494,6 +495,10 @@ func (id *ID) String() string {
 		}
 		if ok {
 			return string(id.Data)
+		}
+	case IDDERASN1DN:
+		if dn, ok := DNString(id.Data); ok {
+			return dn
 		}
 	}
 	return fmt.Sprintf("id-type-%d:%x", id.Type, id.Data)

@@ -3,6 +3,7 @@ package isakmp
 import (
 	"bytes"
 	"crypto/hmac"
+	"fmt"
 	"io"
 	"net/netip"
 	"time"
@@ -39,11 +40,24 @@ type ResponderConfig struct {
 	// RetransmitBase and MaxRetransmits apply to the Responder's own Quick Modes.
 	RetransmitBase time.Duration
 	MaxRetransmits int
+
+	// ID is our phase-1 identity; nil: IDAddr, or with Cert our
+	// certificate's subject (as Windows does).
+	ID *ID
+	// Cert selects signature authentication: Chain and Key are ours, CAs
+	// verify the initiator's certificate and PeerID (if set) must name it.
+	Cert *CertAuth
+	// CertOnRequest sends our certificate only to an initiator that sent a
+	// certificate request, as many servers do.
+	CertOnRequest bool
+	// NoAggressive refuses Aggressive Mode (drops its first message).
+	NoAggressive bool
 }
 
-// rState is the Responder's Main Mode progress.
+// rState is the Responder's phase-1 progress.
 //
 //	rIdle --MM1/MM2--> rWaitMM3 --MM3/MM4--> rWaitMM5 --MM5 ok/MM6, Phase1Up--> rDone
+//	rIdle --AM1/AM2--> rWaitAM3 --AM3 ok/Phase1Up--> rDone
 type rState uint8
 
 const (
@@ -51,6 +65,7 @@ const (
 	rWaitMM3
 	rWaitMM5
 	rDone
+	rWaitAM3
 )
 
 // Responder is the server side of Main Mode and Quick Mode, modelled on
@@ -69,6 +84,10 @@ type Responder struct {
 	natFound      bool
 	dpdNext       time.Time
 	mm5Rejections int
+	idiB          []byte // Aggressive Mode: the initiator's ID payload body
+	method        uint16 // our phase-1 authentication method
+	peerCR        bool   // the initiator sent a certificate request
+	idB           []byte // IDir
 }
 
 // NewResponder fills in defaults.
@@ -88,7 +107,18 @@ func NewResponder(cfg ResponderConfig) *Responder {
 	if cfg.MaxRetransmits <= 0 {
 		cfg.MaxRetransmits = defaultMaxRetx
 	}
-	r := &Responder{cfg: cfg}
+	r := &Responder{cfg: cfg, method: AuthPreSharedKey}
+	switch {
+	case cfg.ID != nil:
+		r.idB = cfg.ID.append(nil)
+	case cfg.Cert != nil && len(cfg.Cert.Chain) > 0:
+		r.idB = certIDBody(cfg.Cert.Chain[0])
+	default:
+		r.idB = addrIDBody(cfg.IDAddr, 0, 0)
+	}
+	if cfg.Cert != nil {
+		r.method, _ = cfg.Cert.method()
+	}
 	r.e = engine{rand: cfg.Rand, esp: cfg.ESP, saLife: defaultSALifetime,
 		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits,
 		fixedRekey: cfg.RekeyAfter}
@@ -123,7 +153,15 @@ func (r *Responder) handle(now time.Time, msg []byte, natt bool) error {
 	if r.st == rDone {
 		return e.handlePhase2(now, &h, msg, r.st)
 	}
-	if h.Exchange != ExchangeMain {
+	if h.Exchange == ExchangeAggressive && !r.cfg.NoAggressive {
+		switch r.st {
+		case rIdle:
+			return r.onAM1(now, &h, msg)
+		case rWaitAM3:
+			return r.onAM3(now, &h, msg)
+		}
+	}
+	if h.Exchange != ExchangeMain || r.st == rWaitAM3 {
 		return unexpected(h.Exchange, r.st)
 	}
 	switch r.st {
@@ -142,31 +180,27 @@ func (r *Responder) answer(in, out []byte) {
 	r.e.send(out, r.e.natt)
 }
 
-func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
-	const what = "Main Mode 1"
+// choose reads the SA and vendor IDs of Main Mode or Aggressive Mode
+// message 1 (named what) and picks the first acceptable transform in the
+// initiator's order. It returns the payloads of our reply's SA and
+// vendor IDs, or nil payloads after refusing with NO-PROPOSAL-CHOSEN.
+func (r *Responder) choose(what string, h *Header, ps []Payload) ([]Payload, error) {
 	e := &r.e
-	if h.RCookie != ([8]byte{}) {
-		return drop(what, "responder cookie set")
-	}
-	ps, err := plainPayloads(what, h, msg)
-	if err != nil {
-		return err
-	}
 	sa, saB, err := readSA(what, ps)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rfc, draft := nattVIDs(ps)
 	rfc = rfc && !r.cfg.DraftNATT
 	if !rfc && !draft {
-		return drop(what, "no NAT-T vendor ID") // as SoftEther does
+		return nil, drop(what, "no NAT-T vendor ID") // as SoftEther does
 	}
 	var chosen Transform
 	var prop suite.IKEProposal
 	found := false
 	for _, t := range sa.Proposals[0].Transforms {
 		p, ok := ikeFromAttrs(t.Attrs)
-		if !ok {
+		if !ok || authOf(t.Attrs) != r.method {
 			continue
 		}
 		for _, a := range r.cfg.Proposals {
@@ -183,11 +217,11 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
 		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyNoProposalChosen}
 		e.send(plainMessage(Header{ICookie: h.ICookie, Version: Version, Exchange: ExchangeInformational},
 			[]Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
-		return nil
+		return nil, nil
 	}
 	cky, err := e.randBytes(8)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e.k.ckyI = h.ICookie
 	copy(e.k.ckyR[:], cky)
@@ -200,30 +234,113 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
 	if rfc {
 		vid = VIDRFC3947
 	}
-	r.st = rWaitMM3
-	r.answer(msg, e.k.plain(ExchangeMain, []Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}}))
-	return nil
+	_, r.peerCR = findPayload(ps, PayloadCR)
+	return []Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}}, nil
 }
 
-func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
-	const what = "Main Mode 3"
-	e := &r.e
+func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 1"
+	if h.RCookie != ([8]byte{}) {
+		return drop(what, "responder cookie set")
+	}
 	ps, err := plainPayloads(what, h, msg)
 	if err != nil {
 		return err
+	}
+	reply, err := r.choose(what, h, ps)
+	if reply == nil {
+		return err
+	}
+	r.st = rWaitMM3
+	r.answer(msg, r.e.k.plain(ExchangeMain, reply))
+	return nil
+}
+
+// onAM1 takes HDR, SA, KE, Ni, IDii [, CR] and answers AM2: HDR, SA, KE,
+// Nr, IDir, [CERT,] HASH_R or SIG_R, VIDs, NAT-D, NAT-D. Ref: RFC 2409
+// §5.4, §5.1; RFC 3947 §3.2.
+func (r *Responder) onAM1(now time.Time, h *Header, msg []byte) error {
+	const what = "Aggressive Mode 1"
+	e := &r.e
+	if h.RCookie != ([8]byte{}) {
+		return drop(what, "responder cookie set")
+	}
+	ps, err := plainPayloads(what, h, msg)
+	if err != nil {
+		return err
+	}
+	idp, ok := findPayload(ps, PayloadID)
+	if !ok {
+		return drop(what, "no ID payload")
 	}
 	kx, err := readKeyExchange(ps)
 	if err != nil {
 		return dropErr(what, err)
 	}
-	grp := e.k.prop.Group.Group()
-	priv, pub, err := grp.GenerateKey(e.rand)
+	reply, err := r.choose(what, h, ps)
+	if reply == nil {
+		return err
+	}
+	natd, err := r.keyExchange(what, kx, true)
 	if err != nil {
 		return err
 	}
+	hf := e.k.prop.Hash
+	ck := e.k.cookies()
+	hr := hashR(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, r.idB)
+	auth, err := r.authPayloads(hr)
+	if err != nil {
+		return err
+	}
+	am2 := append([]Payload{reply[0], {Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}, {Type: PayloadID, Body: r.idB}}, auth...)
+	am2 = append(am2, reply[1:]...)
+	am2 = append(am2, natd...)
+	r.idiB = append([]byte(nil), idp.Body...)
+	r.st = rWaitAM3
+	r.answer(msg, e.k.plain(ExchangeAggressive, am2))
+	return nil
+}
+
+// onAM3 takes HDR*, [CERT,] HASH_I or SIG_I, NAT-D, NAT-D (encrypted, or
+// in plaintext as some initiators send it); phase 1 is then up.
+func (r *Responder) onAM3(now time.Time, h *Header, msg []byte) error {
+	const what = "Aggressive Mode 3"
+	e := &r.e
+	ps, last := []Payload(nil), e.k.lastP1
+	if h.Flags&FlagEncryption != 0 {
+		d, err := e.decrypt(what, h, msg, e.k.lastP1)
+		if err != nil {
+			return err
+		}
+		ps, last = d.ps, d.last
+	} else {
+		var err error
+		if ps, err = plainPayloads(what, h, msg); err != nil {
+			return err
+		}
+	}
+	if err := r.checkInitiator(now, what, ps, r.idiB); err != nil {
+		r.mm5Rejections++
+		return err
+	}
+	e.k.lastP1 = last
+	r.lastIn, r.lastOut = nil, nil
+	return r.up(now, r.idiB)
+}
+
+// keyExchange does the Diffie-Hellman half of Main Mode message 3 or
+// Aggressive Mode message 1 (named what): our key, nonce and phase-1 keys,
+// and the NAT-D payloads of our answer (none if the initiator sent none).
+func (r *Responder) keyExchange(what string, kx keyExchange, aggressive bool) ([]Payload, error) {
+	e := &r.e
+	grp := e.k.prop.Group.Group()
+	priv, pub, err := grp.GenerateKey(e.rand)
+	if err != nil {
+		return nil, err
+	}
 	gxy, err := grp.SharedSecret(priv, fullWidth(kx.ke, grp.Size))
 	if err != nil {
-		return dropErr(what, err)
+		return nil, dropErr(what, err)
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
@@ -242,26 +359,108 @@ func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
 	r.priv, r.gxi, r.gxr = priv, append([]byte(nil), kx.ke...), pub
 	r.ni = append([]byte(nil), kx.nonce...)
 	if r.nr, err = e.randBytes(nonceLen); err != nil {
-		return err
+		return nil, err
 	}
 	var first []byte
 	if r.cfg.ForceNAT || !r.cfg.Remote.IsValid() {
 		if first, err = e.randBytes(hf.Size()); err != nil {
-			return err
+			return nil, err
 		}
 	} else {
 		first = natdHash(hf, ck[:8], ck[8:], r.cfg.Remote)
 	}
-	if err := e.deriveKeys(r.cfg.PSK, r.ni, r.nr, gxy, r.gxi, r.gxr); err != nil {
+	var psk []byte
+	if r.cfg.Cert == nil {
+		psk = r.cfg.PSK
+	}
+	if err := e.deriveKeys(e.skeyid(psk, r.ni, r.nr, gxy), gxy, r.gxi, r.gxr); err != nil {
+		return nil, err
+	}
+	// Aggressive Mode always carries NAT-D in message 2 (RFC 3947 §3.2);
+	// Main Mode message 4 only when message 3 did.
+	if len(natd) == 0 && !aggressive {
+		return nil, nil
+	}
+	return []Payload{{Type: e.k.natdType(), Body: first},
+		{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], r.cfg.Local)}}, nil
+}
+
+// authPayloads are what proves our identity after IDir: HASH_R with a
+// pre-shared key; [our certificates and] SIG_R with signatures.
+func (r *Responder) authPayloads(hr []byte) ([]Payload, error) {
+	c := r.cfg.Cert
+	if c == nil {
+		return []Payload{{Type: PayloadHash, Body: hr}}, nil
+	}
+	sig, err := c.sign(r.e.rand, hr)
+	if err != nil {
+		return nil, fmt.Errorf("isakmp: signing: %w", err)
+	}
+	var ps []Payload
+	if r.peerCR || !r.cfg.CertOnRequest {
+		ps = c.certPayloads()
+	}
+	return append(ps, Payload{Type: PayloadSig, Body: sig}), nil
+}
+
+// checkInitiator verifies HASH_I, or the initiator's certificate and
+// SIG_I, in ps; idiB is the initiator's ID payload body.
+func (r *Responder) checkInitiator(now time.Time, what string, ps []Payload, idiB []byte) error {
+	e := &r.e
+	ck := e.k.cookies()
+	want := hashI(e.k.prop.Hash, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idiB)
+	if r.cfg.Cert == nil {
+		hp, ok := findPayload(ps, PayloadHash)
+		switch {
+		case !ok:
+			return drop(what, "no HASH payload")
+		case !hmac.Equal(hp.Body, want):
+			return drop(what, "HASH_I mismatch")
+		}
+		return nil
+	}
+	sp, ok := findPayload(ps, PayloadSig)
+	if !ok {
+		return drop(what, "no SIG payload")
+	}
+	var id ID
+	if err := id.UnmarshalBinary(idiB); err != nil {
+		return dropErr(what, err)
+	}
+	crt, err := r.cfg.Cert.verifyPeer(now, peerCerts(ps), &id)
+	if err != nil {
+		return drop(what, detail(err))
+	}
+	if !verifySig(crt.PublicKey, want, sp.Body) {
+		return drop(what, "SIG_I does not verify")
+	}
+	return nil
+}
+
+func (r *Responder) onMM3(now time.Time, h *Header, msg []byte) error {
+	const what = "Main Mode 3"
+	e := &r.e
+	ps, err := plainPayloads(what, h, msg)
+	if err != nil {
 		return err
 	}
+	kx, err := readKeyExchange(ps)
+	if err != nil {
+		return dropErr(what, err)
+	}
+	natd, err := r.keyExchange(what, kx, false)
+	if err != nil {
+		return err
+	}
+	if _, ok := findPayload(ps, PayloadCR); ok {
+		r.peerCR = true
+	}
 	mm4 := []Payload{{Type: PayloadKE, Body: r.gxr}, {Type: PayloadNonce, Body: r.nr}}
-	if len(natd) > 0 {
-		mm4 = append(mm4, Payload{Type: e.k.natdType(), Body: first},
-			Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], r.cfg.Local)})
+	if r.cfg.Cert != nil {
+		mm4 = append(mm4, r.cfg.Cert.crPayloads()...)
 	}
 	r.st = rWaitMM5
-	r.answer(msg, e.k.plain(ExchangeMain, mm4))
+	r.answer(msg, e.k.plain(ExchangeMain, append(mm4, natd...)))
 	return nil
 }
 
@@ -274,16 +473,13 @@ func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) error {
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
 	d, err := e.decrypt(what, h, msg, e.k.lastP1)
-	var idp, hp Payload
+	var idp Payload
 	if err == nil {
-		var ok1, ok2 bool
-		idp, ok1 = findPayload(d.ps, PayloadID)
-		hp, ok2 = findPayload(d.ps, PayloadHash)
-		switch {
-		case !ok1 || !ok2:
-			err = drop(what, "no ID or no HASH payload")
-		case !hmac.Equal(hp.Body, hashI(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idp.Body)):
-			err = drop(what, "HASH_I mismatch")
+		var ok bool
+		if idp, ok = findPayload(d.ps, PayloadID); !ok {
+			err = drop(what, "no ID payload")
+		} else {
+			err = r.checkInitiator(now, what, d.ps, idp.Body)
 		}
 	}
 	if err != nil {
@@ -300,20 +496,34 @@ func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) error {
 		return err
 	}
 	e.k.lastP1 = d.last
-	idB := addrIDBody(r.cfg.IDAddr, 0, 0)
-	hr := hashR(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idB)
-	out, last := e.encrypt(ExchangeMain, 0, []Payload{{Type: PayloadID, Body: idB}, {Type: PayloadHash, Body: hr}}, e.k.lastP1)
+	hr := hashR(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, r.idB)
+	auth, err := r.authPayloads(hr)
+	if err != nil {
+		return err
+	}
+	out, last := e.encrypt(ExchangeMain, 0, append([]Payload{{Type: PayloadID, Body: r.idB}}, auth...), e.k.lastP1)
 	e.k.lastP1 = last
+	r.answer(msg, out)
+	return r.up(now, idp.Body)
+}
+
+// up completes phase 1 with the initiator identified by its ID payload
+// body idiB.
+func (r *Responder) up(now time.Time, idiB []byte) error {
+	e := &r.e
 	var peer ID
 	pid := ""
-	if peer.UnmarshalBinary(idp.Body) == nil {
+	if peer.UnmarshalBinary(idiB) == nil {
 		pid = peer.String()
+	}
+	x := ExchangeMain
+	if r.st == rWaitAM3 {
+		x = ExchangeAggressive
 	}
 	r.st = rDone
 	e.up = true
 	r.priv = nil
-	r.answer(msg, out)
-	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: pid, NATDetected: r.natFound})
+	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: pid, NATDetected: r.natFound, Exchange: x, Auth: r.method})
 	if r.cfg.SendDPD && e.k.peerDPD {
 		r.dpdNext = now.Add(dpdInterval)
 	}
