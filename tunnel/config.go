@@ -1,6 +1,8 @@
 package tunnel
 
 import (
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 )
 
@@ -19,7 +22,7 @@ type Config struct {
 	IKEPort  uint16 // default 500
 	NATTPort uint16 // default 4500
 
-	PSK      []byte // never logged
+	PSK      []byte // never logged; not used with Certs
 	User     string
 	Password []byte       // never logged
 	Auth     []AuthMethod // PPP methods accepted, in preference order (KnownAuth)
@@ -41,12 +44,46 @@ type Config struct {
 	// life (script.go); with it, routes and DNS are the script's job.
 	Script string
 
+	// IKE phase 1 (see docs/usage.md, "Authentication").
+	//
+	// Aggressive uses Aggressive Mode (three messages) instead of Main
+	// Mode; with a pre-shared key it exposes a hash of the key to offline
+	// guessing. LocalID is our identity as strongSwan writes it (an IPv4
+	// address, @fqdn or a bare host name, user@domain, or a distinguished
+	// name "C=DE, O=..., CN=..."); "" means our address, or our
+	// certificate's subject. Certs selects certificate authentication
+	// instead of the pre-shared key.
+	Aggressive bool
+	LocalID    string
+	Certs      *Certs
+
 	// Host changes, undone on every exit (see hoststate.go).
 	DefaultRoute bool     // all traffic through the tunnel; the server keeps a host route through the old gateway
 	NoRoutes     bool     // no routes besides the peer's host route (excludes Routes and DefaultRoute)
 	DNS          DNSMode  // how the server's DNS servers reach the host; DNSAuto by default
 	DNSDomains   []string // search domains set with the DNS servers
 }
+
+// Certs are the X.509 credentials of certificate authentication (RFC
+// 2409 signatures: RSA, or ECDSA on P-256/P-384).
+type Certs struct {
+	// Chain is our certificate, then intermediates to send with it.
+	Chain []*x509.Certificate
+	// Key is Chain[0]'s private key (*rsa.PrivateKey or
+	// *ecdsa.PrivateKey). Never logged.
+	Key crypto.Signer
+	// CAs are the trust anchors for the server's certificate.
+	CAs []*x509.Certificate
+	// ServerID is what the server's certificate must name: a DNS name or
+	// IP address in its subjectAltName, or its subject DN ("C=DE, ...,
+	// CN=vpn"). "" means Config.Server.
+	ServerID string
+}
+
+// ErrServerAuth is wrapped by Run's error when the server's certificate
+// or signature did not verify (a wrong CA, an expired certificate, a
+// certificate that does not name the server).
+var ErrServerAuth = isakmp.ErrPeerAuth
 
 // Defaults.
 const (
@@ -148,7 +185,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Server == "":
 		return bad("no server given")
-	case len(c.PSK) == 0:
+	case len(c.PSK) == 0 && c.Certs == nil:
 		return bad("no pre-shared key given")
 	case c.User == "":
 		return bad("no user given")
@@ -165,6 +202,16 @@ func (c Config) Validate() error {
 	}
 	if err := CheckInterfaceName(c.Interface); err != nil {
 		return err
+	}
+	if c.LocalID != "" {
+		if _, err := isakmp.ParseIdentity(c.LocalID); err != nil {
+			return bad("identity: %v", err)
+		}
+	}
+	if c.Certs != nil {
+		if err := c.Certs.check(); err != nil {
+			return bad("%v", err)
+		}
 	}
 	if len(c.Auth) == 0 {
 		return bad("no PPP authentication method allowed")
@@ -196,4 +243,24 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// check validates certificate credentials as isakmp will use them.
+func (c *Certs) check() error {
+	_, err := c.auth("")
+	return err
+}
+
+// auth is c for the isakmp package, the server's certificate to name
+// ServerID, or server when that is empty.
+func (c *Certs) auth(server string) (*isakmp.CertAuth, error) {
+	id := c.ServerID
+	if id == "" {
+		id = server
+	}
+	a := &isakmp.CertAuth{Chain: c.Chain, Key: c.Key, CAs: c.CAs, PeerID: id}
+	if err := isakmp.CheckCertAuth(a); err != nil {
+		return nil, err
+	}
+	return a, nil
 }

@@ -130,8 +130,8 @@ func (c *controller) run(ctx context.Context) error {
 	c.ike.cur = in
 	now := c.deps.Clock.Now()
 	c.nextKA = now.Add(keepaliveInterval)
-	c.deps.Log.infof("isakmp: Main Mode with %v from %v", c.server, c.local)
-	c.enter(PhaseIKE, "Main Mode with %v from %v", c.server, c.local)
+	c.deps.Log.infof("isakmp: %s with %v from %v", c.exchangeName(), c.server, c.local)
+	c.enter(PhaseIKE, "%s with %v from %v", c.exchangeName(), c.server, c.local)
 	c.doIKE(in, in.Start(now))
 
 	done := ctx.Done()
@@ -159,8 +159,34 @@ func (c *controller) run(ctx context.Context) error {
 	return c.failed
 }
 
+// exchangeName is the phase-1 exchange configured, for messages.
+func (c *controller) exchangeName() string {
+	if c.cfg.Aggressive {
+		return isakmp.ExchangeAggressive.String()
+	}
+	return isakmp.ExchangeMain.String()
+}
+
 func (c *controller) newInitiator() (*isakmp.Initiator, error) {
+	var id *isakmp.ID
+	if c.cfg.LocalID != "" {
+		x, err := isakmp.ParseIdentity(c.cfg.LocalID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: identity: %w", ErrConfig, err)
+		}
+		id = &x
+	}
+	var cert *isakmp.CertAuth
+	if c.cfg.Certs != nil {
+		var err error
+		if cert, err = c.cfg.Certs.auth(c.cfg.Server); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
 	return isakmp.NewInitiator(isakmp.Config{
+		Aggressive:  c.cfg.Aggressive,
+		ID:          id,
+		Cert:        cert,
 		PSK:         c.cfg.PSK,
 		Rand:        c.deps.Rand,
 		Local:       c.local,
@@ -318,7 +344,7 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 	switch a := a.(type) {
 	case isakmp.Phase1Up:
 		if c.phase == PhaseIKE {
-			c.event(PhaseIKE, "established (%v, server ID %s)", a.Proposal, a.PeerID)
+			c.event(PhaseIKE, "established (%s%v, %sserver ID %s)", modeNote(a.Exchange), a.Proposal, authNote(a.Auth), a.PeerID)
 			c.ikeProp = a.Proposal.String()
 			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
 			c.enter(PhaseIPsec, "Quick Mode")
@@ -341,6 +367,27 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 	}
 }
 
+// modeNote names Aggressive Mode in the phase-1 event; Main Mode, the
+// default, goes unnamed.
+func modeNote(x isakmp.ExchangeType) string {
+	if x == isakmp.ExchangeAggressive {
+		return "Aggressive Mode, "
+	}
+	return ""
+}
+
+// authNote names the authentication method in the phase-1 event when it
+// is not the pre-shared key.
+func authNote(m uint16) string {
+	switch m {
+	case isakmp.AuthRSASig:
+		return "RSA signature, certificate verified, "
+	case isakmp.AuthECDSA256, isakmp.AuthECDSA384:
+		return "ECDSA signature, certificate verified, "
+	}
+	return ""
+}
+
 // startReauth begins a new Main Mode next to the IKE SA in use.
 func (c *controller) startReauth(now time.Time) {
 	next, err := c.newInitiator()
@@ -350,7 +397,7 @@ func (c *controller) startReauth(now time.Time) {
 		return
 	}
 	c.ike.startNext(next)
-	c.deps.Log.infof("isakmp: re-authenticating: new Main Mode before the IKE SA lifetime (%v) ends", c.cfg.IKELifetime)
+	c.deps.Log.infof("isakmp: re-authenticating: new %s before the IKE SA lifetime (%v) ends", c.exchangeName(), c.cfg.IKELifetime)
 	c.doIKE(next, next.Start(now))
 }
 

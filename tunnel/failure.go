@@ -104,7 +104,7 @@ func FailureOf(err error) Failure {
 	return FailOther
 }
 
-// ikeFailure classifies a failure of IKE phase 1 (Main Mode).
+// ikeFailure classifies a failure of IKE phase 1 (Main or Aggressive Mode).
 func ikeFailure(err error) Failure {
 	var ne *isakmp.NotifyError
 	if errors.As(err, &ne) {
@@ -119,7 +119,8 @@ func ikeFailure(err error) Failure {
 		}
 	}
 	switch {
-	case errors.Is(err, isakmp.ErrPSKMismatch):
+	case errors.Is(err, isakmp.ErrPSKMismatch), errors.Is(err, isakmp.ErrPSKHashMismatch),
+		errors.Is(err, isakmp.ErrPeerAuth):
 		return FailIKEAuth
 	case errors.Is(err, isakmp.ErrBadProposal), errors.Is(err, isakmp.ErrNoNATT):
 		return FailNoProposal

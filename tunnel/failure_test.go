@@ -37,6 +37,8 @@ func TestFailureOf(t *testing.T) {
 		{"bad proposal", pe(PhaseIKE, isakmp.ErrBadProposal), FailNoProposal},
 		{"no NAT-T", pe(PhaseIKE, isakmp.ErrNoNATT), FailNoProposal},
 		{"PSK mismatch (SoftEther)", pe(PhaseIKE, isakmp.ErrPSKMismatch), FailIKEAuth},
+		{"PSK mismatch (Aggressive Mode HASH_R)", pe(PhaseIKE, isakmp.ErrPSKHashMismatch), FailIKEAuth},
+		{"server certificate rejected", pe(PhaseIKE, &isakmp.PeerAuthError{Reason: "was not issued by a trusted CA"}), FailIKEAuth},
 		{"AUTHENTICATION-FAILED", pe(PhaseIKE, notify(isakmp.NotifyAuthenticationFailed)), FailIKEAuth},
 		{"INVALID-HASH-INFORMATION", pe(PhaseIKE, notify(isakmp.NotifyInvalidHashInformation)), FailIKEAuth},
 		{"other phase 1 notify", pe(PhaseIKE, notify(isakmp.NotifyInvalidCookie)), FailOther},

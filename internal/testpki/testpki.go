@@ -42,13 +42,13 @@ type Options struct {
 	IPs       []netip.Addr
 	Emails    []string
 	Key       KeyType
-	NotBefore time.Time // zero: a year before Now
+	NotBefore time.Time // zero: five years before Now
 	NotAfter  time.Time // zero: ten years after Now
 	IsCA      bool
 }
 
 // Now is the reference time for default validity periods: certificates
-// are valid from a year before it to ten years after, which covers both
+// are valid from five years before it to ten years after, which covers both
 // the real clock and the fake clocks of tests.
 var Now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -102,7 +102,7 @@ func issue(ca *Cert, o Options) (*Cert, error) {
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 	}
 	if tmpl.NotBefore.IsZero() {
-		tmpl.NotBefore = Now.AddDate(-1, 0, 0)
+		tmpl.NotBefore = Now.AddDate(-5, 0, 0)
 	}
 	if tmpl.NotAfter.IsZero() {
 		tmpl.NotAfter = Now.AddDate(10, 0, 0)

@@ -47,6 +47,17 @@ type Profile struct {
 	RekeyAfter time.Duration
 	SendDPD    bool                   // R-U-THERE every 10 s if the client sent the DPD vendor ID
 	OnBadPSK   isakmp.BadPSKBehaviour // what an MM5 whose HASH_I does not verify gets
+	// Phase-1 authentication. Cert (non-nil) makes the server
+	// authenticate with certificates: Chain and Key are the server's, CAs
+	// verify the client's certificate. CertOnRequest sends the server's
+	// certificate only to a client that sent a certificate request (as
+	// Windows and many others do). ID is the server's identity (nil: its
+	// address, or its certificate's subject). NoAggressive refuses
+	// Aggressive Mode (its first message is dropped).
+	Cert          *isakmp.CertAuth
+	CertOnRequest bool
+	ID            *isakmp.ID
+	NoAggressive  bool
 	// NATKeepalive is the interval of the server's NAT-T keepalives (one
 	// byte 0xFF to the client's port) once phase 1 is up; 0: none.
 	NATKeepalive time.Duration
@@ -168,8 +179,9 @@ func Libreswan() Profile {
 			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA256},
 			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA256},
 		},
-		SendDPD:  true,
-		OnBadPSK: isakmp.BadPSKNotify,
+		SendDPD:      true,
+		OnBadPSK:     isakmp.BadPSKNotify,
+		NoAggressive: true, // Libreswan: aggressive=no by default
 
 		HostName:      "vpnserver",
 		VendorName:    "xelerance.com",
@@ -189,4 +201,77 @@ func Libreswan() Profile {
 		MRU:          1280,
 		EchoInterval: 30 * time.Second,
 	}
+}
+
+// MikroTik is a RouterOS L2TP server with IPsec (docs/interop.md, from
+// RouterOS documentation and published exports; not measured here): a
+// dynamic peer that accepts Aggressive Mode with a pre-shared key,
+// phase 1 aes{256,128}-sha1-modp{2048,1024}, ESP AES-CBC with SHA1, real
+// NAT-D and IDir, DPD, L2TP with the L bit, PPP MS-CHAPv2 only, one DNS
+// server, pool 10.10.10.100 behind 10.10.10.1. A wrong PSK in Aggressive
+// Mode shows at the client as a HASH_R that does not verify.
+func MikroTik() Profile {
+	var props []suite.IKEProposal
+	for _, g := range []suite.GroupID{suite.MODP2048, suite.MODP1024} {
+		for _, k := range []int{256, 128} {
+			props = append(props, suite.IKEProposal{Enc: suite.EncAESCBC, KeyBits: k, Hash: suite.HashSHA1, Group: g})
+		}
+	}
+	return Profile{
+		Name:      "mikrotik",
+		PSK:       []byte(DefaultPSK),
+		Proposals: props,
+		ESP: []suite.ESPTransform{
+			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
+			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
+		},
+		SendDPD:  true,
+		OnBadPSK: isakmp.BadPSKNotify,
+
+		HostName:      "MikroTik",
+		VendorName:    "MikroTik",
+		RecvWindow:    4,
+		HelloInterval: 60 * time.Second,
+		LengthBit:     true,
+
+		Auth:         []ppp.AuthMethod{ppp.MSCHAPv2},
+		Users:        defaultUsers(),
+		AuthName:     "MikroTik",
+		Local:        netip.MustParseAddr("10.10.10.1"),
+		Pool:         netip.MustParseAddr("10.10.10.100"),
+		Subnet:       netip.MustParsePrefix("10.10.10.0/24"),
+		DNS:          []netip.Addr{netip.MustParseAddr("10.10.10.1")},
+		SendMagic:    true,
+		EchoInterval: 30 * time.Second,
+	}
+}
+
+// WindowsRRAS is Windows Server RRAS as an L2TP/IPsec server with a
+// machine certificate (docs/interop.md): Main Mode only, RSA signatures,
+// IDir = its certificate's subject DN, its certificate sent only after a
+// certificate request, phase 1 aes{256,128}-sha1-modp2048 (the ECP groups
+// Windows prefers are not modelled), ESP AES-CBC with SHA1, PPP MS-CHAPv2
+// only, pool 172.16.50.10 behind 172.16.50.1. Cert must be set by the
+// test (the server's certificate and key, and the CAs for the client's).
+func WindowsRRAS() Profile {
+	p := MikroTik()
+	p.Name = "windows-rras"
+	p.PSK = nil
+	p.Proposals = []suite.IKEProposal{
+		{Enc: suite.EncAESCBC, KeyBits: 256, Hash: suite.HashSHA1, Group: suite.MODP2048},
+		{Enc: suite.EncAESCBC, KeyBits: 128, Hash: suite.HashSHA1, Group: suite.MODP2048},
+	}
+	p.ESP = []suite.ESPTransform{
+		{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
+		{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
+	}
+	p.NoAggressive = true
+	p.CertOnRequest = true
+	p.HostName, p.VendorName, p.AuthName = "RRAS", "Microsoft", "RRAS"
+	p.Local = netip.MustParseAddr("172.16.50.1")
+	p.Pool = netip.MustParseAddr("172.16.50.10")
+	p.Subnet = netip.MustParsePrefix("172.16.50.0/24")
+	p.DNS = []netip.Addr{netip.MustParseAddr("172.16.50.1")}
+	p.SendMagic = true
+	return p
 }

@@ -449,7 +449,8 @@ func (s *Server) handleIKE(now time.Time, from netip.AddrPort, msg []byte, natt 
 			}
 		}
 	}
-	mm1 := h.Exchange == isakmp.ExchangeMain && h.RCookie == [8]byte{} && h.Flags&isakmp.FlagEncryption == 0
+	mm1 := (h.Exchange == isakmp.ExchangeMain || h.Exchange == isakmp.ExchangeAggressive && !s.p.NoAggressive) &&
+		h.RCookie == [8]byte{} && h.Flags&isakmp.FlagEncryption == 0
 	if ik == nil && mm1 {
 		if s.sess == nil || s.sess.client != from {
 			s.newSession(from)
@@ -504,6 +505,11 @@ func (s *Server) newIKESA(client netip.AddrPort, ckyI [8]byte) *ikeSA {
 			RekeyAfter: s.p.RekeyAfter,
 			SendDPD:    s.p.SendDPD,
 			OnBadPSK:   s.p.OnBadPSK,
+
+			ID:            s.p.ID,
+			Cert:          s.p.Cert,
+			CertOnRequest: s.p.CertOnRequest,
+			NoAggressive:  s.p.NoAggressive,
 		}),
 	}
 	reauth := len(s.sess.ikes) > 0
