@@ -202,6 +202,10 @@ func hintFor(err error) string {
 	if errors.As(err, &inUse) {
 		return fmt.Sprintf("another l2tpctl (pid %d) holds %s: disconnect it first, or choose another --interface", inUse.PID, inUse.Interface)
 	}
+	if errors.Is(err, tunnel.ErrServerAuth) {
+		return "check --" + flgCA + " (the CA that issued the server's certificate), --" + flgServerID +
+			" (what the certificate names) and this machine's clock"
+	}
 	return exitHints[ExitCode(err)]
 }
 

@@ -76,6 +76,7 @@ var allConnectFlags = []string{
 	flgProfile, flgServer, flgNATTPort, flgPSK, flgPSKFile, flgPSKStdin, flgUser, flgPassword, flgPasswordFile,
 	flgPasswordStdin, flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
 	flgReconnect, flgReconnectMax, flgScript, flgJSON,
+	flgAggressive, flgID, flgCert, flgKey, flgCA, flgServerID,
 }
 
 func TestHelp(t *testing.T) {

@@ -16,7 +16,7 @@ func newConnectCommand(d appDeps) *cli.Command {
 		Name:      "connect",
 		Usage:     "connect to an L2TP/IPsec server and stay in the foreground until SIGINT/SIGTERM",
 		UsageText: "l2tpctl connect [--profile NAME] [flags]",
-		Description: "Brings up IKEv1 (PSK), ESP, L2TP and PPP in userspace and a TUN interface,\n" +
+		Description: "Brings up IKEv1 (PSK or certificates), ESP, L2TP and PPP in userspace and a TUN interface,\n" +
 			"prints one line per phase on stderr (with --json, JSON events on stdout), and on\n" +
 			"SIGINT/SIGTERM tears everything down and exits 0.\n\n" +
 			"Profiles: --profile NAME reads settings from $XDG_CONFIG_HOME/l2tpctl/NAME.toml\n" +
@@ -64,6 +64,12 @@ func connectFlagDefs() []cli.Flag {
 		&cli.StringFlag{Name: flgInterface, Value: def.Interface, Usage: "TUN interface `NAME`"},
 		&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
 		&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
+		&cli.BoolFlag{Name: flgAggressive, Usage: "use IKE Aggressive Mode instead of Main Mode (some servers require it); with a pre-shared key it exposes a hash of the key to offline guessing"},
+		&cli.StringFlag{Name: flgID, Usage: "our IKE `ID`: an IPv4 address, @name or a host name, user@domain, or a distinguished name \"C=DE, O=..., CN=...\" (default: our address, or our certificate's subject)"},
+		&cli.StringFlag{Name: flgCert, Usage: "authenticate with the X.509 certificate in PEM `FILE` (then intermediates) instead of the pre-shared key; needs --" + flgKey + " and --" + flgCA},
+		&cli.StringFlag{Name: flgKey, Usage: "the certificate's private key, PEM `FILE` (PKCS#1, PKCS#8 or SEC 1; RSA or ECDSA P-256/P-384; not encrypted)"},
+		&cli.StringFlag{Name: flgCA, Usage: "PEM `FILE` with the CA certificates the server's certificate must chain to"},
+		&cli.StringFlag{Name: flgServerID, Usage: "the `ID` the server's certificate must name: a DNS name or IP address in its subjectAltName, or its subject DN (default: the --" + flgServer + " host)"},
 		&cli.BoolFlag{Name: flgNonInteractive, Usage: "never prompt: fail at once (exit 2) when a secret has no source"},
 		&cli.BoolFlag{Name: flgVerbose, Aliases: []string{flgVerboseShort}, Usage: "log protocol details on stderr"},
 		&cli.BoolFlag{Name: flgReconnect, Usage: "after a lost connection, connect again (waits 1 s, 2 s, 4 s … up to --" + flgReconnectMax + ", ±20 %) until SIGINT/SIGTERM; authentication failures end l2tpctl"},
@@ -96,6 +102,12 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		IKELifetime:    v.Duration(flgIKELifetime),
 		Verbose:        v.Bool(flgVerbose),
 		NonInteractive: v.Bool(flgNonInteractive),
+		Aggressive:     v.Bool(flgAggressive),
+		ID:             v.String(flgID),
+		Cert:           v.String(flgCert),
+		Key:            v.String(flgKey),
+		CA:             v.String(flgCA),
+		ServerID:       v.String(flgServerID),
 		Reconnect:      v.Bool(flgReconnect),
 		ReconnectMax:   v.Duration(flgReconnectMax),
 		Script:         v.String(flgScript),
@@ -153,6 +165,9 @@ func connect(c *cli.Context, d appDeps) error {
 		events.configFailed(err)
 		return err
 	}
+	if cfg.Aggressive && cfg.Certs == nil {
+		fmt.Fprintln(d.stderr, aggressiveWarning)
+	}
 	deps := tunnel.Deps{
 		Log:    newLogger(d.stderr, d.now, f.Verbose),
 		Events: events.event,
@@ -164,6 +179,12 @@ func connect(c *cli.Context, d appDeps) error {
 	events.clearStatus() // after a panic, say: the error line must not share its line
 	return err
 }
+
+// aggressiveWarning is printed when Aggressive Mode runs with a
+// pre-shared key: anyone who sees message 2 can test guesses of the key
+// against its HASH_R offline.
+const aggressiveWarning = "l2tpctl: warning: Aggressive Mode with a pre-shared key sends a hash of the key that anyone " +
+	"on the path can use to guess the key offline; use Main Mode or certificates if the server allows it"
 
 // connectProfile loads the profile named by --profile, else by
 // L2TPCTL_PROFILE (an empty value is no profile); nil if neither.

@@ -117,6 +117,9 @@ func checkProfile(d appDeps, p *profile) error {
 	}
 	src := d.secretSource()
 	src.lookupEnv = func(string) (string, bool) { return "", false }
+	if _, err := loadCerts(f, src.readFile); err != nil {
+		return err
+	}
 	_, _, err := src.load(f)
 	return err
 }

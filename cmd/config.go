@@ -27,6 +27,13 @@ type connectFlags struct {
 	Verbose        bool
 	NonInteractive bool // never prompt for a secret
 
+	// IKE phase 1: Aggressive Mode, our identity, and certificate
+	// authentication (PEM file names; "" for none).
+	Aggressive    bool
+	ID            string
+	Cert, Key, CA string
+	ServerID      string
+
 	// Secrets on the command line: each at most one source.
 	PSK, Password secretArgs
 
@@ -97,6 +104,9 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 	if err != nil {
 		return tunnel.Config{}, err
 	}
+	if cfg.Certs, err = loadCerts(f, src.readFile); err != nil {
+		return tunnel.Config{}, err
+	}
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
 		return tunnel.Config{}, err
 	}
@@ -148,6 +158,10 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v", f.ref(flgIKELifetime), f.IKELifetime, tunnel.MinIKELifetime)
 	}
 	cfg.IKELifetime = f.IKELifetime
+
+	if err := phase1From(&cfg, f); err != nil {
+		return tunnel.Config{}, err
+	}
 
 	if f.Reconnect {
 		if f.ReconnectMax < tunnel.MinReconnectMax {

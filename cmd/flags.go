@@ -20,8 +20,17 @@ const (
 	flgSALifetime     = "sa-lifetime"
 	flgIKELifetime    = "ike-lifetime"
 	flgNonInteractive = "non-interactive"
-	flgVerbose        = "verbose"
-	flgVerboseShort   = "v"
+
+	// IKE phase-1 authentication.
+	flgAggressive = "aggressive"
+	flgID         = "id"
+	flgCert       = "cert"
+	flgKey        = "key"
+	flgCA         = "ca"
+	flgServerID   = "server-id"
+
+	flgVerbose      = "verbose"
+	flgVerboseShort = "v"
 
 	flgReconnect    = "reconnect"
 	flgReconnectMax = "reconnect-max"

@@ -69,7 +69,7 @@ var inlineSecretKeys = []string{flgPSK, flgPassword}
 // fileKeys name files. In a profile, "~/" is the home directory and a
 // relative name is relative to the profile's directory, so that a profile
 // and its secret files can sit side by side.
-var fileKeys = []string{flgPSKFile, flgPasswordFile}
+var fileKeys = []string{flgPSKFile, flgPasswordFile, flgCert, flgKey, flgCA}
 
 // profileKeys returns the keys a profile may set: the long names of
 // connect's flags but notKeys, in the order connect --help lists them.
@@ -329,7 +329,9 @@ var (
 func closestKey(k string, keys []string) string {
 	best, bestDist := "", 3
 	for _, c := range keys {
-		if d := editDistance(k, c); d < bestDist {
+		// A short key such as "id" is near everything short: suggest
+		// only what shares more than it differs.
+		if d := editDistance(k, c); d < bestDist && d < len(c) {
 			best, bestDist = c, d
 		}
 	}

@@ -61,6 +61,7 @@ const (
 	fromStdin            // --psk-stdin, psk-stdin in a profile
 	fromEnv              // L2TPCTL_PSK
 	fromValue            // psk in a profile
+	notNeeded            // the pre-shared key with --cert: not read from anywhere
 )
 
 // secretFrom is the source chosen for a secret.
@@ -139,7 +140,9 @@ func (s secretSource) secrets(ctx context.Context, f connectFlags) (psk, passwor
 func (s secretSource) load(f connectFlags) (psk, password *secret, err error) {
 	pskSpec, pwSpec := secretSpecs(f.User)
 	psk, password = &secret{spec: pskSpec}, &secret{spec: pwSpec}
-	if psk.from, err = s.choose(pskSpec, f.PSK, f.ProfilePSK, f); err != nil {
+	if f.Cert != "" {
+		psk.from.kind = notNeeded // certificates replace it; its sources are ignored
+	} else if psk.from, err = s.choose(pskSpec, f.PSK, f.ProfilePSK, f); err != nil {
 		return nil, nil, err
 	}
 	if password.from, err = s.choose(pwSpec, f.Password, f.ProfilePassword, f); err != nil {

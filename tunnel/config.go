@@ -245,6 +245,24 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// CheckIdentity reports whether s is an identity Config.LocalID can take;
+// its error wraps ErrConfig.
+func CheckIdentity(s string) error {
+	if _, err := isakmp.ParseIdentity(s); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+// CheckServerID reports whether s is a server identity Certs.ServerID can
+// take; its error wraps ErrConfig.
+func CheckServerID(s string) error {
+	if err := isakmp.CheckPeerID(s); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
 // check validates certificate credentials as isakmp will use them.
 func (c *Certs) check() error {
 	_, err := c.auth("")

@@ -81,6 +81,10 @@ func (c *CertAuth) check() error {
 	return nil
 }
 
+// CheckCertAuth reports what is wrong with c as our credentials (wrapping
+// ErrConfig), as NewInitiator would.
+func CheckCertAuth(c *CertAuth) error { return c.check() }
+
 // sign signs hash (HASH_I or HASH_R) with our key.
 func (c *CertAuth) sign(rand io.Reader, hash []byte) ([]byte, error) {
 	switch k := c.Key.(type) {
@@ -227,6 +231,13 @@ func (c *CertAuth) caNames() string {
 		s = append(s, dnOf(ca.RawSubject))
 	}
 	return "CAs: " + strings.Join(s, "; ")
+}
+
+// CheckPeerID reports whether s can be a CertAuth.PeerID (wrapping
+// ErrConfig if not).
+func CheckPeerID(s string) error {
+	_, err := parsePeerID(s)
+	return err
 }
 
 // peerID is a parsed CertAuth.PeerID.
