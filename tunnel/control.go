@@ -360,7 +360,7 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 		c.deps.Log.debugf("isakmp: SA pair in 0x%08x out 0x%08x removed", a.InSPI, a.OutSPI)
 	case isakmp.Fail:
 		p := c.phase
-		if p > PhaseIPsec && c.outSA == nil {
+		if p > PhaseIPsec && (c.outSA == nil || errors.Is(a.Err, isakmp.ErrSADeleted) && p < PhaseConnected) {
 			p = PhaseIPsec
 		}
 		c.fail(p, describeIKE(a.Err, c.ikePort))
@@ -425,7 +425,7 @@ func (c *controller) doNextIKE(a isakmp.Action) {
 
 // describeIKE adds the port to "no answer" failures, as users see them.
 func describeIKE(err error, port uint16) error {
-	if errors.Is(err, isakmp.ErrNoResponse) {
+	if errors.Is(err, isakmp.ErrNoResponse) && !errors.Is(err, isakmp.ErrPSKUnanswered) {
 		return fmt.Errorf("%w on UDP %d (%w)", ErrNoAnswer, port, err)
 	}
 	return err

@@ -120,7 +120,7 @@ func ikeFailure(err error) Failure {
 	}
 	switch {
 	case errors.Is(err, isakmp.ErrPSKMismatch), errors.Is(err, isakmp.ErrPSKHashMismatch),
-		errors.Is(err, isakmp.ErrPeerAuth):
+		errors.Is(err, isakmp.ErrPSKUnanswered), errors.Is(err, isakmp.ErrPeerAuth):
 		return FailIKEAuth
 	case errors.Is(err, isakmp.ErrBadProposal), errors.Is(err, isakmp.ErrNoNATT):
 		return FailNoProposal

@@ -38,6 +38,7 @@ func TestFailureOf(t *testing.T) {
 		{"no NAT-T", pe(PhaseIKE, isakmp.ErrNoNATT), FailNoProposal},
 		{"PSK mismatch (SoftEther)", pe(PhaseIKE, isakmp.ErrPSKMismatch), FailIKEAuth},
 		{"PSK mismatch (Aggressive Mode HASH_R)", pe(PhaseIKE, isakmp.ErrPSKHashMismatch), FailIKEAuth},
+		{"no answer to Main Mode 5 (strongSwan)", pe(PhaseIKE, fmt.Errorf("%w (%w to Main Mode message 5)", isakmp.ErrPSKUnanswered, isakmp.ErrNoResponse)), FailIKEAuth},
 		{"server certificate rejected", pe(PhaseIKE, &isakmp.PeerAuthError{Reason: "was not issued by a trusted CA"}), FailIKEAuth},
 		{"AUTHENTICATION-FAILED", pe(PhaseIKE, notify(isakmp.NotifyAuthenticationFailed)), FailIKEAuth},
 		{"INVALID-HASH-INFORMATION", pe(PhaseIKE, notify(isakmp.NotifyInvalidHashInformation)), FailIKEAuth},

@@ -110,7 +110,7 @@ func retryable(err error) bool {
 	switch {
 	case errors.Is(err, ErrConfig),
 		PhaseOf(err) == PhaseAuth, PhaseOf(err) == PhaseInterface,
-		errors.Is(err, isakmp.ErrPSKMismatch), errors.Is(err, isakmp.ErrPSKHashMismatch),
+		errors.Is(err, isakmp.ErrPSKMismatch), errors.Is(err, isakmp.ErrPSKHashMismatch), errors.Is(err, isakmp.ErrPSKUnanswered),
 		errors.Is(err, isakmp.ErrPeerAuth),
 		errors.As(err, &ne) && isakmp.NotifyType(ne.Type) == isakmp.NotifyAuthenticationFailed,
 		errors.As(err, &ae),

@@ -339,3 +339,21 @@ func FuzzDNString(f *testing.F) {
 		SameDN(b, b)
 	})
 }
+
+func TestPairWrongPSKSilentServer(t *testing.T) {
+	p := newPair(t, Config{PSK: []byte("wrong")}, ResponderConfig{OnBadPSK: BadPSKSilent})
+	p.run(time.Minute, func() bool { return failOf(p.inActs) != nil })
+	err := failOf(p.inActs)
+	if !errors.Is(err, ErrPSKUnanswered) || !errors.Is(err, ErrNoResponse) {
+		t.Fatalf("err = %v", err)
+	}
+	// With certificates the same silence is only no answer.
+	k := newPKI(t, testpki.P256)
+	srv := k.server()
+	srv.CAs = nil // cannot verify us: drops message 5
+	p = newPair(t, Config{Cert: k.client("")}, ResponderConfig{Cert: srv, OnBadPSK: BadPSKSilent})
+	p.run(time.Minute, func() bool { return failOf(p.inActs) != nil })
+	if err := failOf(p.inActs); errors.Is(err, ErrPSKUnanswered) || !errors.Is(err, ErrNoResponse) {
+		t.Fatalf("certificates: err = %v", err)
+	}
+}

@@ -278,6 +278,7 @@ const (
 	qmKeep              = 60 * time.Second // finished QM kept to answer duplicates
 	dpdInterval         = 10 * time.Second // responder R-U-THERE interval (SoftEther)
 	pskMismatchRepeats  = 2                // MM4 repeats after MM5 → ErrPSKMismatch
+	sadeleteWindow      = 5 * time.Second  // the peer's Delete of our newest SA this soon → ErrSADeleted
 	maxChain            = 64               // payloads in one chain (message, SA, proposal) we parse
 )
 

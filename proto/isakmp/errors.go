@@ -17,6 +17,15 @@ var (
 	// knowledge of the pre-shared key first (HASH_R in message 2); a HASH_R
 	// that does not verify means the keys differ.
 	ErrPSKHashMismatch = errors.New("isakmp: pre-shared key mismatch: the server's HASH_R in Aggressive Mode message 2 does not verify with our key")
+	// ErrPSKUnanswered: the server answered Main Mode messages 1 to 4 but
+	// never message 5, the first one encrypted with the keys the
+	// pre-shared key gives (strongSwan silently drops one it cannot
+	// decrypt). It wraps ErrNoResponse too.
+	ErrPSKUnanswered = errors.New("isakmp: pre-shared key mismatch suspected: the server answered Main Mode up to message 4 but not message 5, the first one encrypted with the key")
+	// ErrSADeleted: the server deleted the newest IPsec SA within seconds
+	// of agreeing to it in Quick Mode, so it cannot use it; starting
+	// another Quick Mode would loop.
+	ErrSADeleted = errors.New("isakmp: the server deleted the IPsec SA right after Quick Mode (it could not set it up)")
 	// ErrPeerDeleted: the peer sent a Delete for the IKE SA.
 	ErrPeerDeleted = errors.New("isakmp: the server deleted the IKE SA")
 	// ErrNoNATT: the server sent no NAT-T vendor ID; a userspace client needs

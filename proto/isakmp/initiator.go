@@ -586,14 +586,16 @@ func (in *Initiator) onAM2(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	// NAT-D as in Main Mode message 3: the server's address, then a
-	// random one for ours, so that both sides float to UDP 4500.
+	// NAT-D as in Main Mode message 3: the server's address as this
+	// message goes to it (its NAT-T port), then a random one for ours, so
+	// that both sides float to UDP 4500.
 	bogus, err := e.randBytes(hf.Size())
 	if err != nil {
 		return err
 	}
+	dst := netip.AddrPortFrom(in.cfg.Remote.Addr(), in.cfg.NATTPort)
 	auth = append(auth,
-		Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], in.cfg.Remote)},
+		Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], dst)},
 		Payload{Type: e.k.natdType(), Body: bogus})
 	out, last := e.encrypt(ExchangeAggressive, 0, auth, e.k.lastP1)
 	e.k.lastP1 = last
@@ -635,6 +637,11 @@ func (in *Initiator) Tick(now time.Time) []Action {
 func (in *Initiator) tick(now time.Time) error {
 	if in.retx.due(now) {
 		if in.retx.spent(in.cfg.MaxRetransmits) {
+			if in.st == mmWaitMM6 && in.cfg.Cert == nil {
+				// It answered messages 1 to 4: message 5 is what it
+				// cannot decrypt or verify (strongSwan drops it).
+				return fmt.Errorf("%w (%w to %s)", ErrPSKUnanswered, ErrNoResponse, in.retx.what)
+			}
 			return fmt.Errorf("%w to %s", ErrNoResponse, in.retx.what)
 		}
 		in.retx.again(now, in.cfg.RetransmitBase)

@@ -363,6 +363,7 @@ func TestPairDPD(t *testing.T) {
 func TestPairPeerDeletesIKE(t *testing.T) {
 	p := newPair(t, Config{}, ResponderConfig{})
 	p.run(time.Minute, p.upBoth(1))
+	p.run(2*sadeleteWindow, nil) // not right after Quick Mode (TestPairPeerDeletesNewSA)
 	p.collect(false, p.r.Close(p.now))
 	p.run(time.Second, func() bool { return failOf(p.inActs) != nil })
 	if err := failOf(p.inActs); !errors.Is(err, ErrPeerDeleted) {
@@ -376,12 +377,27 @@ func TestPairPeerDeletesIKE(t *testing.T) {
 func TestPairPeerDeletesESP(t *testing.T) {
 	p := newPair(t, Config{}, ResponderConfig{})
 	p.run(time.Minute, p.upBoth(1))
+	p.run(2*sadeleteWindow, nil)
 	sa := childUps(p.rActs)[0].SA
 	p.r.e.deleteESP(sa.InSPI)
 	p.collect(false, p.r.e.flush())
 	p.run(time.Minute, p.upBoth(2))
 	if count[ChildSAGone](p.inActs) != 1 || !childUps(p.inActs)[1].Rekey {
 		t.Fatalf("actions %v", p.inActs)
+	}
+}
+
+// TestPairPeerDeletesNewSA: strongSwan deletes an SA its kernel could not
+// install right after Quick Mode message 3; a new Quick Mode each time
+// would loop, so the initiator fails.
+func TestPairPeerDeletesNewSA(t *testing.T) {
+	p := newPair(t, Config{}, ResponderConfig{})
+	p.run(time.Minute, p.upBoth(1))
+	p.r.e.deleteESP(childUps(p.rActs)[0].SA.InSPI)
+	p.collect(false, p.r.e.flush())
+	p.run(time.Minute, func() bool { return failOf(p.inActs) != nil })
+	if err := failOf(p.inActs); !errors.Is(err, ErrSADeleted) || len(childUps(p.inActs)) != 1 {
+		t.Fatalf("err = %v, actions %v", err, p.inActs)
 	}
 }
 

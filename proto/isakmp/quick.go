@@ -407,6 +407,12 @@ func (e *engine) removeSA(now time.Time, i int, sendDelete bool) error {
 			return err
 		}
 	}
+	if newest && e.client && !sendDelete && now.Sub(l.up) < sadeleteWindow {
+		// The server deleted the SA it had just agreed to (strongSwan does
+		// when its kernel cannot install it): a new Quick Mode at once
+		// would only loop.
+		return ErrSADeleted
+	}
 	if newest && e.client && !e.qmPending() {
 		e.rekeyAt = time.Time{}
 		return e.startQM(now)
