@@ -8,7 +8,9 @@
 # as root, against the SoftEther peer in network namespaces: install
 # (scripts/peer-install.sh), start (scripts/peer-up.sh), the SoftEther tests
 # (go test -run SoftEther ., with L2TPCTL_E2E=1 and SE_STATE), stop
-# (scripts/peer-down.sh, also on any exit); every fuzz target briefly
+# (scripts/peer-down.sh, also on any exit); as root, the strongSwan charon
+# tests (scripts/charon-install.sh, go test -run Charon ., which make their
+# own namespaces ch-srv/ch-cli); every fuzz target briefly
 # (scripts/fuzz.sh). It keeps going after a failing step, prints a summary and
 # ends with the line "N passed, N failed"; the exit status is 0 only when no
 # step failed.
@@ -200,7 +202,23 @@ EOF
 unit_tests() {
   # The SoftEther tests (package main, TestSoftEther*) need the peer: they run
   # in their own step below. Under CI=true they would fail here, so skip them.
-  env -u L2TPCTL_E2E go test -count=1 -timeout 10m -skip '^TestSoftEther' ./...
+  env -u L2TPCTL_E2E go test -count=1 -timeout 10m -skip '^Test(SoftEther|Charon)' ./...
+}
+
+charon_tests() {
+  local list n
+  if ! list=$(go test -list 'Charon' . 2>&1); then
+    echo "package main does not build its tests:"
+    printf '%s\n' "$list" | sed 's/^/  | /'
+    return 1
+  fi
+  n=$(grep -c '^Test' <<< "$list") || true
+  if [ "${n:-0}" -eq 0 ]; then
+    echo "no charon tests found in package main (expected TestCharon* in e2e_charon_test.go)"
+    return 1
+  fi
+  echo "$n charon tests (namespaces ch-srv/ch-cli, made and removed by the tests)"
+  L2TPCTL_E2E=1 go test -count=1 -p 1 -run 'Charon' -v -timeout 10m .
 }
 
 softether_tests() {
@@ -261,6 +279,19 @@ elif [ "$CI" = true ]; then
   failed "$ROOT_STEPS" "CI=true but not root: the root tests cannot run"
 else
   skip "$ROOT_STEPS" "not root (run as root to include them)"
+fi
+
+CHARON_STEPS="strongSwan charon end-to-end tests"
+if [ "$IS_ROOT" = 1 ]; then
+  if step "install strongSwan charon (scripts/charon-install.sh)" bash "$HERE/charon-install.sh"; then
+    step "$CHARON_STEPS (go test -run Charon .)" charon_tests
+  else
+    failed "$CHARON_STEPS" "charon could not be installed"
+  fi
+elif [ "$CI" = true ]; then
+  failed "$CHARON_STEPS" "CI=true but not root: the root tests cannot run"
+else
+  skip "$CHARON_STEPS" "not root (run as root to include them)"
 fi
 
 step "fuzz every target for $FUZZTIME (scripts/fuzz.sh)" bash "$HERE/fuzz.sh"
