@@ -9,7 +9,7 @@ const (
 	exitResolve        = 3  // the server name does not resolve
 	exitNoAnswer       = 4  // no answer from the server (IKE)
 	exitNoProposal     = 5  // IKE phase 1 refused: no proposal chosen
-	exitIKEAuth        = 6  // IKE phase 1 authentication failed (pre-shared key)
+	exitIKEAuth        = 6  // IKE phase 1 authentication failed (pre-shared key, certificates)
 	exitQuickMode      = 7  // IKE phase 2 (Quick Mode) failed
 	exitL2TP           = 8  // L2TP tunnel or session refused or timed out
 	exitPPPAuth        = 9  // PPP authentication rejected
@@ -50,7 +50,7 @@ var exitHints = map[int]string{
 	exitResolve:        "check the server name and the DNS resolver, or give the server's IPv4 address",
 	exitNoAnswer:       "check the server address, that UDP 500 and 4500 reach it, and that its L2TP/IPsec service is on",
 	exitNoProposal:     "the server accepts none of the IKE proposals offered (AES-CBC, SHA-1/SHA-256, MODP 1024/2048): see docs/interop.md",
-	exitIKEAuth:        "check the pre-shared key",
+	exitIKEAuth:        "check the pre-shared key (and --id in Aggressive Mode)",
 	exitQuickMode:      "the server refused the IPsec SA: check its ESP transforms and L2TP/IPsec policy",
 	exitL2TP:           "the server's L2TP service refused or did not answer: check that L2TP over IPsec is enabled for this client",
 	exitPPPAuth:        "check the user name and the password (and the user's hub, on SoftEther)",
@@ -68,7 +68,7 @@ const exitCodes = "Exit status:\n" +
 	"   3  the server name does not resolve\n" +
 	"   4  no answer from the server (IKE)\n" +
 	"   5  IKE phase 1 refused: no proposal chosen\n" +
-	"   6  IKE phase 1 authentication failed (pre-shared key)\n" +
+	"   6  IKE phase 1 authentication failed (pre-shared key, certificates)\n" +
 	"   7  IKE phase 2 (Quick Mode) failed\n" +
 	"   8  L2TP tunnel or session refused or timed out\n" +
 	"   9  PPP authentication rejected\n" +
