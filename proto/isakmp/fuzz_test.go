@@ -84,9 +84,14 @@ func capturedServerMessages(tb testing.TB) [][]byte {
 // initiatorAt replays the SoftEther capture up to (not including) the k-th
 // received message, so the fuzzer's input meets a real session state.
 func initiatorAt(tb testing.TB, c *capture, k int) *Initiator {
+	var id *ID
+	if c.ID != "" {
+		x, _ := ParseIdentity(c.ID)
+		id = &x
+	}
 	in, err := NewInitiator(Config{PSK: []byte(c.PSK), Rand: vectortest.NewRand([]byte(c.Seed)),
 		Local: netip.MustParseAddrPort(c.Local), Remote: netip.MustParseAddrPort(c.Remote),
-		SALifetime: time.Duration(c.SALifetime) * time.Second})
+		SALifetime: time.Duration(c.SALifetime) * time.Second, Aggressive: c.Aggressive, ID: id})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -128,6 +133,27 @@ func FuzzInitiatorHandle(f *testing.F) {
 	})
 }
 
+// FuzzAggressiveHandle is FuzzInitiatorHandle for the Aggressive Mode
+// capture: before message 2 and once phase 1 is up.
+func FuzzAggressiveHandle(f *testing.F) {
+	c := loadCapture(f, "softether_aggressive.json")
+	for i, ev := range c.Events {
+		if ev.Op == "handle" {
+			f.Add(byte(i), mustHex(ev.In))
+		}
+	}
+	f.Fuzz(func(t *testing.T, state byte, msg []byte) {
+		in := initiatorAt(t, c, int(state%3))
+		now := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+		checkActions(t, in.Handle(now, msg))
+		checkActions(t, in.Handle(now, msg))
+		if d := in.Deadline(); !d.IsZero() {
+			checkActions(t, in.Tick(d))
+		}
+		checkActions(t, in.Close(now))
+	})
+}
+
 // checkActions: malformed input is dropped with a reason, never fatal, and
 // an FSM fails at most once.
 func checkActions(t *testing.T, acts []Action) {
@@ -154,9 +180,13 @@ func checkActions(t *testing.T, acts []Action) {
 // responderAt drives a Responder with a deterministic Initiator until it
 // has received k messages; it returns the Responder and the Initiator's
 // k-th message (a realistic seed).
-func responderAt(tb testing.TB, k int) (*Responder, []byte) {
+func responderAt(tb testing.TB, k int) (*Responder, []byte) { return responderIn(tb, k, false) }
+
+// responderIn is responderAt with an Aggressive Mode initiator if
+// aggressive.
+func responderIn(tb testing.TB, k int, aggressive bool) (*Responder, []byte) {
 	in, _ := NewInitiator(Config{PSK: []byte("test-psk-123"), Rand: vectortest.NewRand([]byte("fuzz-i")),
-		Local: cliAddr, Remote: srvAddr, Proposals: libreswanProposals()[3:], SALifetime: time.Hour})
+		Local: cliAddr, Remote: srvAddr, Proposals: libreswanProposals()[3:], SALifetime: time.Hour, Aggressive: aggressive})
 	r := NewResponder(ResponderConfig{PSK: []byte("test-psk-123"), Rand: vectortest.NewRand([]byte("fuzz-r")),
 		Local: srvAddr, Remote: cliAddr, SendDPD: true, RekeyAfter: time.Minute})
 	var toR []Send
@@ -191,8 +221,14 @@ func FuzzResponderHandle(f *testing.F) {
 			f.Add(byte(k), m)
 		}
 	}
+	for k := 0; k < 3; k++ {
+		if _, m := responderIn(f, k, true); m != nil {
+			f.Add(byte(0x80|k), m)
+		}
+	}
 	f.Fuzz(func(t *testing.T, state byte, msg []byte) {
-		r, _ := responderAt(t, int(state%5))
+		// The high bit selects an Aggressive Mode initiator.
+		r, _ := responderIn(t, int(state&0x7f%5), state&0x80 != 0)
 		checkActions(t, r.HandleFrom(t0, msg, true))
 		checkActions(t, r.HandleFrom(t0, msg, false))
 		if d := r.Deadline(); !d.IsZero() {

@@ -25,6 +25,11 @@ package isakmp
 //     responder answered), then Rekey() ran a client Quick Mode ("The client
 //     initiates a QuickMode negotiation"), DPD R-U-THEREs were answered,
 //     and the old SAs were retired with Deletes the server accepted.
+//   - softether_aggressive.json: Aggressive Mode (ID_FQDN "l2tpctl.test",
+//     our NAT-D in message 3, which went to port 4500 encrypted) + Quick
+//     Mode, and Close's two Deletes (server log: "A new IKE SA (Aggressive
+//     Mode) is created", "This IKE SA is established between the server and
+//     the client", "This IPsec SA is established", then both deleted).
 //
 // Because the server accepted our HASH_I/HASH(1)/HASH(3) and we verified its
 // HASH_R/HASH(2) during the capture, replaying the same inputs and getting
@@ -45,6 +50,8 @@ type capture struct {
 	Remote     string `json:"remote"`
 	PSK        string `json:"psk"`
 	SALifetime int64  `json:"sa_lifetime_s"`
+	Aggressive bool   `json:"aggressive"`
+	ID         string `json:"id"`
 	Events     []struct {
 		Op  string `json:"op"`
 		TMs int64  `json:"t_ms"`
@@ -65,12 +72,20 @@ type capture struct {
 }
 
 func TestReplaySoftEther(t *testing.T) {
-	for _, file := range []string{"softether_mm_qm.json", "softether_rekey.json"} {
+	for _, file := range []string{"softether_mm_qm.json", "softether_rekey.json", "softether_aggressive.json"} {
 		t.Run(file, func(t *testing.T) {
 			c := loadCapture(t, file)
+			var id *ID
+			if c.ID != "" {
+				x, err := ParseIdentity(c.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				id = &x
+			}
 			in, err := NewInitiator(Config{PSK: []byte(c.PSK), Rand: vectortest.NewRand([]byte(c.Seed)),
 				Local: netip.MustParseAddrPort(c.Local), Remote: netip.MustParseAddrPort(c.Remote),
-				SALifetime: time.Duration(c.SALifetime) * time.Second})
+				SALifetime: time.Duration(c.SALifetime) * time.Second, Aggressive: c.Aggressive, ID: id})
 			if err != nil {
 				t.Fatal(err)
 			}
