@@ -153,3 +153,18 @@ func readKeyFile(f connectFlags, readFile func(string) ([]byte, error)) (crypto.
 		return nil, bad("a %T key; want RSA or ECDSA", key)
 	}
 }
+
+// warnKeyFile warns when the private key's file lets other users read or
+// change it; ssh refuses such a key, l2tpctl only warns, as the key may
+// come from a deployment it does not control.
+func warnKeyFile(d appDeps, f connectFlags) {
+	if d.stat == nil {
+		return
+	}
+	info, err := d.stat(f.Key)
+	if err != nil || info.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	fmt.Fprintf(d.stderr, "l2tpctl: warning: %s %s: the private key's permissions %04o let other users read or change it; make it private with chmod 600 %s\n",
+		f.ref(flgKey), f.Key, info.Mode().Perm(), shellQuote(f.Key))
+}

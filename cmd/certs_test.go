@@ -5,6 +5,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -21,6 +22,7 @@ func certWorld(t *testing.T, key testpki.KeyType, format string) (*fakeWorld, *t
 	w.files["client.pem"] = string(testpki.CertPEM(cli.Cert))
 	w.files["client.key"] = string(testpki.KeyPEM(t, cli.Key, format))
 	w.files["ca.pem"] = string(testpki.CertPEM(ca.Cert))
+	w.modes = map[string]fs.FileMode{"client.key": 0o600}
 	return w, cli
 }
 
@@ -47,6 +49,21 @@ func TestConnectCertificates(t *testing.T) {
 				t.Errorf("stderr %q", w.stderr.String())
 			}
 		})
+	}
+}
+
+func TestConnectKeyPermissionsWarn(t *testing.T) {
+	w, _ := certWorld(t, testpki.P256, "sec1")
+	w.modes = map[string]fs.FileMode{"client.key": 0o644}
+	if code := w.runApp(t, certArgs...); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
+	}
+	if !strings.Contains(w.stderr.String(), "warning: --key client.key: the private key's permissions 0644 let other users read or change it; make it private with chmod 600 client.key") {
+		t.Errorf("stderr %q", w.stderr.String())
+	}
+	w, _ = certWorld(t, testpki.P256, "sec1")
+	if code := w.runApp(t, certArgs...); code != 0 || strings.Contains(w.stderr.String(), "warning") {
+		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
 	}
 }
 

@@ -168,6 +168,9 @@ func connect(c *cli.Context, d appDeps) error {
 	if cfg.Aggressive && cfg.Certs == nil {
 		fmt.Fprintln(d.stderr, aggressiveWarning)
 	}
+	if cfg.Certs != nil {
+		warnKeyFile(d, f)
+	}
 	deps := tunnel.Deps{
 		Log:    newLogger(d.stderr, d.now, f.Verbose),
 		Events: events.event,

@@ -357,3 +357,26 @@ func TestPairWrongPSKSilentServer(t *testing.T) {
 		t.Fatalf("certificates: err = %v", err)
 	}
 }
+
+// TestPairCertificateChain: the server sends its certificate and an
+// intermediate CA; we trust only the root.
+func TestPairCertificateChain(t *testing.T) {
+	root := testpki.NewCA(t, "Root", testpki.P256)
+	inter := root.Issue(t, testpki.Options{Name: pkix.Name{CommonName: "Intermediate"}, Key: testpki.P256, IsCA: true})
+	srv := inter.Issue(t, testpki.Options{Name: pkix.Name{CommonName: "vpn"}, DNS: []string{"vpn.example.net"}, Key: testpki.P256})
+	cli := root.Issue(t, testpki.Options{Name: pkix.Name{CommonName: "alice"}, Key: testpki.P256})
+	c := &CertAuth{Chain: []*x509.Certificate{cli.Cert}, Key: cli.Key, CAs: []*x509.Certificate{root.Cert}, PeerID: "vpn.example.net"}
+	r := &CertAuth{Chain: []*x509.Certificate{srv.Cert, inter.Cert}, Key: srv.Key, CAs: []*x509.Certificate{root.Cert}}
+	p := newPair(t, Config{Cert: c}, ResponderConfig{Cert: r})
+	p.run(time.Minute, p.upBoth(1))
+	if err := failOf(p.inActs); err != nil {
+		t.Fatal(err)
+	}
+	// Without the intermediate the chain does not reach the root.
+	r.Chain = r.Chain[:1]
+	p = newPair(t, Config{Cert: c}, ResponderConfig{Cert: r})
+	p.run(time.Minute, func() bool { return failOf(p.inActs) != nil })
+	if err := failOf(p.inActs); !errors.Is(err, ErrPeerAuth) || !strings.Contains(err.Error(), "(issuer CN=Intermediate) was not issued by a trusted CA") {
+		t.Fatalf("err = %v", err)
+	}
+}
