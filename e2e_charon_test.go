@@ -527,3 +527,35 @@ func TestCharonPSKWrong(t *testing.T) {
 		})
 	}
 }
+
+// TestCharonRejectsOurCertificate: our certificate comes from a CA charon
+// does not trust. charon answers message 5 with an encrypted
+// AUTHENTICATION-FAILED notify: exit 6.
+func TestCharonRejectsOurCertificate(t *testing.T) {
+	bin := needCharon(t)
+	k := newCharonPKI(t, testpki.RSA)
+	other := testpki.NewCA(t, "Unknown CA", testpki.RSA)
+	cli := other.Issue(t, testpki.Options{Name: pkix.Name{CommonName: "mallory"}, Key: testpki.RSA})
+	s := k.start(t, "")
+	p := charonPeer(t, bin)
+	args := k.clientFlags(t, p, nil)
+	if err := os.WriteFile(filepath.Join(p.dir, "client.pem"), testpki.CertPEM(cli.Cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.dir, "client.key"), testpki.KeyPEM(t, cli.Key, "pkcs8"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := p.connect(t, append(args, "--json")...)
+	_, code := c.wait(time.Now(), 30*time.Second)
+	evs := jsonEvents(t, c)
+	if _, ok := phaseEvent(evs, "ike", "done"); ok || code != 6 {
+		t.Fatalf("exit %d with an untrusted certificate, want 6:\n%s", code, c.output())
+	}
+	checkDown(t, evs, 6, "ike-auth")
+	if msg, _ := evs[len(evs)-1]["error"].(string); !strings.Contains(msg, "AUTHENTICATION-FAILED") {
+		t.Errorf("error %q, want the server's AUTHENTICATION-FAILED", msg)
+	}
+	if !s.waitLog(`no issuer certificate found for "CN=mallory"`, time.Second) {
+		s.logExchange(t)
+	}
+}
