@@ -20,14 +20,12 @@ package main
 
 import (
 	"crypto/x509/pkix"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,12 +42,6 @@ const (
 	charonSrvIP = "10.214.0.1"
 	charonCliIP = "10.214.0.2"
 	charonPSK   = "charon-psk-123"
-)
-
-var (
-	charonBuildOnce sync.Once
-	charonBinPath   string
-	charonBuildErr  error
 )
 
 // needCharon skips or fails as the SoftEther tests do, and builds l2tpctl.
@@ -69,23 +61,15 @@ func needCharon(t *testing.T) string {
 			t.Fatalf("charon cannot start: %v (install it with scripts/charon-install.sh)", err)
 		}
 	}
-	charonBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "l2tpctl-charon-bin-")
-		if err != nil {
-			charonBuildErr = err
-			return
-		}
-		charonBinPath = filepath.Join(dir, "l2tpctl")
-		build := exec.Command("go", "build", "-o", charonBinPath, ".")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			charonBuildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if charonBuildErr != nil {
-		t.Fatal(charonBuildErr)
+	// One build per test, removed with it (the build cache makes the
+	// later ones quick).
+	bin := filepath.Join(t.TempDir(), "l2tpctl")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return charonBinPath
+	return bin
 }
 
 // charonServer is one charon in ch-srv with its files.
