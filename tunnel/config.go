@@ -31,6 +31,10 @@ type Config struct {
 	// Before it ends l2tpctl re-authenticates (a new Main Mode) under the
 	// running link.
 	IKELifetime time.Duration
+
+	// ControlSocket is the path of the unix socket Run serves for status
+	// and disconnect requests (ctlsock.go); empty: none.
+	ControlSocket string
 }
 
 // Defaults.

@@ -57,6 +57,14 @@ type controller struct {
 	nextKA     time.Time
 	ikePort    uint16 // where the last IKE message went
 	drops      ctrlDrops
+
+	// For the control socket (ctlsock.go).
+	statusReq <-chan chan Status // nil without a control socket
+	ikeSuite  string             // the current IKE SA's proposal
+	link      *LinkInfo          // once the link is up
+	upSince   time.Time
+	rekeys    int // IPsec SAs re-keyed
+	reauths   int // IKE SAs re-authenticated
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
@@ -140,6 +148,8 @@ func (c *controller) run(ctx context.Context) error {
 			c.fail(PhaseConnected, fmt.Errorf("interface %s: %w", c.cfg.Interface, err))
 		case <-timer.C():
 			c.tick(c.deps.Clock.Now())
+		case reply := <-c.statusReq:
+			reply <- c.status() // buffered
 		}
 		timer.Stop()
 	}
@@ -293,6 +303,7 @@ func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 func (c *controller) doCurrentIKE(a isakmp.Action) {
 	switch a := a.(type) {
 	case isakmp.Phase1Up:
+		c.ikeSuite = a.Proposal.String()
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%v, server ID %s)", a.Proposal, a.PeerID)
 			c.phase = PhaseIPsec
@@ -332,10 +343,12 @@ func (c *controller) doNextIKE(a isakmp.Action) {
 	switch a := a.(type) {
 	case isakmp.Phase1Up:
 		c.deps.Log.infof("isakmp: new IKE SA established (%v)", a.Proposal)
+		c.ikeSuite = a.Proposal.String()
 	case isakmp.ChildSAUp:
 		old := c.ike.promote(now)
 		a.Rekey = true
 		c.installSA(a)
+		c.reauths++
 		c.deps.Log.infof("isakmp: IKE SA re-authenticated; closing the old one")
 		c.doIKE(old, old.Close(now))
 	case isakmp.Fail:
@@ -388,6 +401,7 @@ func (c *controller) installSA(a isakmp.ChildSAUp) {
 	c.dp.setOutbound(out)
 	c.outSA = out
 	if a.Rekey {
+		c.rekeys++
 		c.deps.Log.infof("isakmp: IPsec SA re-keyed: %v, SPI in 0x%08x out 0x%08x", sa.Transform, sa.InSPI, sa.OutSPI)
 		return
 	}
@@ -527,9 +541,11 @@ func (c *controller) linkUp(a ppp.Up) {
 		}
 	}()
 	c.phase = PhaseConnected
-	c.deps.Events(Event{Time: c.deps.Clock.Now(), Phase: PhaseConnected, Msg: "link up", Link: &LinkInfo{
+	c.link = &LinkInfo{
 		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
-	}})
+	}
+	c.upSince = c.deps.Clock.Now()
+	c.deps.Events(Event{Time: c.upSince, Phase: PhaseConnected, Msg: "link up", Link: c.link})
 }
 
 func orNone(s []string) string {

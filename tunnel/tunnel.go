@@ -28,6 +28,18 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}
 	}
 	deps = deps.withDefaults()
+	var statusReq chan chan Status
+	if cfg.ControlSocket != "" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		srv, err := listenControl(cfg.ControlSocket, deps.Log, cancel)
+		if err != nil {
+			return &PhaseError{PhaseSetup, err}
+		}
+		defer srv.close() // after teardown: answers disconnect requests
+		statusReq = srv.statusReq
+	}
 
 	server, err := deps.Resolve(ctx, cfg.Server)
 	if err != nil && ctx.Err() != nil {
@@ -52,6 +64,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
+	c.statusReq = statusReq
 
 	var wg sync.WaitGroup
 	wg.Add(1)
