@@ -32,6 +32,15 @@ type appDeps struct {
 	isTerminal   func() bool                               // stdin is a terminal
 	readPassword func(ctx context.Context) ([]byte, error) // from the terminal, without echo
 	now          func() time.Time                          // log timestamps
+
+	// Exec mode, background mode and the control socket.
+	args          []string                             // os.Args, for --background's child
+	environ       func() []string                      // for the child processes
+	executable    func() (string, error)               // l2tpctl itself, for --background
+	stdin         *os.File                             // exec mode's command's; nil: /dev/null
+	notifySignals func(chan<- os.Signal) (stop func()) // SIGINT/SIGTERM for exec mode to forward
+	queryStatus   func(ctx context.Context, path string) (tunnel.Status, error)
+	disconnect    func(ctx context.Context, path string) error
 }
 
 // NewApp returns the l2tpctl command line application. Run it with
@@ -52,6 +61,14 @@ func osDeps() appDeps {
 		isTerminal:   func() bool { return term.IsTerminal(stdin) },
 		readPassword: func(ctx context.Context) ([]byte, error) { return readTerminal(ctx, stdin) },
 		now:          time.Now,
+
+		args:          os.Args,
+		environ:       os.Environ,
+		executable:    os.Executable,
+		stdin:         os.Stdin,
+		notifySignals: notifySignals,
+		queryStatus:   tunnel.QueryStatus,
+		disconnect:    tunnel.Disconnect,
 	}
 }
 
@@ -69,6 +86,8 @@ func newApp(version string, d appDeps) *cli.App {
 			"IKE, ESP, L2TP and PPP run inside l2tpctl; only the TUN device comes from the kernel.",
 		Commands: []*cli.Command{
 			newConnectCommand(d),
+			newStatusCommand(d),
+			newDisconnectCommand(d),
 			newVersionCommand(d, version),
 		},
 		HideVersion:    true, // the version command; -v is --verbose
@@ -129,6 +148,7 @@ func checkNoArgs(c *cli.Context) error {
 // (*tunnel.PhaseError) and anything unexpected → 1.
 func ExitCode(err error) int {
 	var (
+		xe *exitError
 		ue *usageError
 		pe *tunnel.PhaseError
 		ec cli.ExitCoder
@@ -136,6 +156,8 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &xe):
+		return xe.code
 	case errors.As(err, &ue), errors.Is(err, tunnel.ErrConfig):
 		return exitUsage
 	case errors.As(err, &pe):

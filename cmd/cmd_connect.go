@@ -16,7 +16,7 @@ func newConnectCommand(d appDeps) *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "connect to an L2TP/IPsec server and stay in the foreground until SIGINT/SIGTERM",
-		UsageText: "l2tpctl connect [flags]",
+		UsageText: "l2tpctl connect [flags] [-- CMD ARGS…]",
 		Description: "Brings up IKEv1 (PSK), ESP, L2TP and PPP in userspace and a TUN interface,\n" +
 			"prints one line per phase, and on SIGINT/SIGTERM tears everything down and exits 0.\n\n" +
 			"Secrets: give each of the pre-shared key and the password exactly once, by file\n" +
@@ -24,6 +24,14 @@ func newConnectCommand(d appDeps) *cli.Command {
 			"(" + envPSK + ", " + envPassword + "), or on the command line (--psk, --password;\n" +
 			"visible to other users in ps). Without any, l2tpctl prompts on the terminal.\n\n" +
 			"Exit status: 0 after a clean shutdown, 1 if the connection fails, 2 for usage errors.\n\n" +
+			"With -- CMD ARGS…, l2tpctl runs CMD once the link is up (with " + envInterface + ",\n" +
+			envLocalIP + ", " + envPeerIP + " and " + envDNS + " in its environment), forwards\n" +
+			"SIGINT/SIGTERM to it, tears down when it exits and exits with its status (126/127:\n" +
+			"it could not run; 128+N: it died of signal N; " + fmt.Sprint(exitLinkLost) + ": the link was lost while it ran).\n" +
+			"Progress lines then go to stderr.\n\n" +
+			"--background returns once the link is up and leaves the connection running in a\n" +
+			"new session, logging to " + defaultRunDir + "/INTERFACE.log; see 'l2tpctl status' and\n" +
+			"'l2tpctl disconnect'.\n\n" +
 			"Example:\n" +
 			"  l2tpctl connect --server 10.200.0.1 --psk-file ./psk --user alice \\\n" +
 			"                  --password-file ./pw --route 192.168.30.0/24",
@@ -41,9 +49,14 @@ func newConnectCommand(d appDeps) *cli.Command {
 			&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
 			&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
 			&cli.BoolFlag{Name: flgVerbose, Aliases: []string{flgVerboseShort}, Usage: "log protocol details on stderr"},
+
+			// Exec mode, background mode and readiness (supervise.go).
+			&cli.BoolFlag{Name: flgBackground, Usage: "return once the link is up and keep the connection running in the background (log in " + defaultRunDir + "/INTERFACE.log)"},
+			&cli.IntFlag{Name: flgReadyFD, Usage: "write \"up INTERFACE LOCAL-ADDRESS\" and a newline to file descriptor `N` once the link is up, then close it"},
+			&cli.DurationFlag{Name: flgUpTimeout, Usage: "give up if the link is not up within `DURATION` (exit code of the phase it was in)"},
 		},
 		OnUsageError: onUsageError,
-		Before:       checkNoArgs,
+		Before:       checkConnectArgs,
 		Action:       func(c *cli.Context) error { return connect(c, d) },
 	}
 }
@@ -83,15 +96,24 @@ func connect(c *cli.Context, d appDeps) error {
 		readPassword: d.readPassword,
 		stderr:       d.stderr,
 	}
+	m, err := connectModeFrom(c, d)
+	if err != nil {
+		return err
+	}
 	cfg, err := configFrom(c.Context, f, src)
 	if err != nil {
 		return err
 	}
+	if c.Bool(flgBackground) { // the child runs without --background
+		return startBackground(c.Context, d, cfg, m)
+	}
+	cfg.ControlSocket = controlSocket(d, cfg.Interface)
+	out := eventWriter(c, d)
 	deps := tunnel.Deps{
 		Log:    newLogger(d.stderr, d.now, f.Verbose),
-		Events: func(ev tunnel.Event) { printEvent(d.stdout, ev) },
+		Events: func(ev tunnel.Event) { printEvent(out, ev) },
 	}
-	return runTunnel(c.Context, d.run, cfg, deps)
+	return supervise(c.Context, d, cfg, deps, m)
 }
 
 // runTunnel calls run and turns a panic into an error, so that a bug shows

@@ -34,11 +34,17 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
 		srv, err := listenControl(cfg.ControlSocket, deps.Log, cancel)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrRunning):
 			return &PhaseError{PhaseSetup, err}
+		case err != nil:
+			// Status and disconnect are extras: connect without them
+			// (e.g. without the right to create the directory).
+			deps.Log.errorf("%v: status and disconnect will not work", err)
+		default:
+			defer srv.close() // after teardown: answers disconnect requests
+			statusReq = srv.statusReq
 		}
-		defer srv.close() // after teardown: answers disconnect requests
-		statusReq = srv.statusReq
 	}
 
 	server, err := deps.Resolve(ctx, cfg.Server)
