@@ -145,7 +145,9 @@ func checkNoArgs(c *cli.Context) error {
 // ExitCode maps the error returned by the app to the process exit code:
 // nil → 0; usage errors (bad flags, arguments, secrets sources, and
 // configurations rejected with tunnel.ErrConfig) → 2; connection failures
-// (*tunnel.PhaseError) and anything unexpected → 1.
+// (*tunnel.PhaseError) and anything unexpected → 1. Exec mode, status and
+// disconnect choose their own codes (exitError): the command's status,
+// exitLinkLost, exitNotRunning.
 func ExitCode(err error) int {
 	var (
 		xe *exitError

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/l2tpctl/l2tpctl/tunnel"
+	"github.com/urfave/cli/v2"
 )
 
 // Background mode: "l2tpctl connect --background …" starts itself again as
@@ -27,20 +28,16 @@ import (
 
 // childFlags are the connect flags the parent of --background keeps for
 // itself: the child is told them otherwise (secrets in its environment)
-// or not at all. The bool says whether the flag takes a value.
-var childFlags = map[string]bool{
-	flgBackground:   false,
-	flgReadyFD:      true,
-	flgPSK:          true,
-	flgPSKFile:      true,
-	flgPassword:     true,
-	flgPasswordFile: true,
+// or not at all.
+var childFlags = map[string]struct{}{
+	flgBackground: {}, flgReadyFD: {},
+	flgPSK: {}, flgPSKFile: {}, flgPassword: {}, flgPasswordFile: {},
 }
 
-// backgroundArgs returns the child's arguments: args (os.Args[1:]) without
-// the flags in childFlags. Flags end at "--" or at the first argument that
-// is not a flag.
-func backgroundArgs(args []string) []string {
+// backgroundArgs returns the child's arguments: args (os.Args[1:])
+// without the flags in childFlags. isBool says which flags take no value.
+// Flags end at "--" or at the first argument that is not a flag.
+func backgroundArgs(args []string, isBool func(name string) bool) []string {
 	out := make([]string, 0, len(args))
 	flags := false // after the command name
 	for i := 0; i < len(args); i++ {
@@ -57,16 +54,31 @@ func backgroundArgs(args []string) []string {
 			continue
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		takesValue, drop := childFlags[name]
-		if !drop {
+		value := !hasValue && !isBool(name) && i+1 < len(args)
+		if _, drop := childFlags[name]; !drop {
 			out = append(out, a)
-			continue
+			if value {
+				out = append(out, args[i+1])
+			}
 		}
-		if takesValue && !hasValue {
-			i++ // its value
+		if value {
+			i++
 		}
 	}
 	return out
+}
+
+// boolFlags reports which of flags take no value.
+func boolFlags(flags []cli.Flag) func(string) bool {
+	bools := map[string]bool{"help": true, "h": true}
+	for _, f := range flags {
+		if _, ok := f.(*cli.BoolFlag); ok {
+			for _, n := range f.Names() {
+				bools[n] = true
+			}
+		}
+	}
+	return func(name string) bool { return bools[name] }
 }
 
 // backgroundEnv is the child's environment: environ with the secrets set
@@ -91,7 +103,7 @@ func backgroundLog(d appDeps, name string) string {
 }
 
 // startBackground starts the child and waits for it to report.
-func startBackground(ctx context.Context, d appDeps, cfg tunnel.Config, m connectMode) error {
+func startBackground(ctx context.Context, d appDeps, cfg tunnel.Config, m connectMode, isBool func(string) bool) error {
 	if d.executable == nil {
 		return errors.New("--background is not available here")
 	}
@@ -115,7 +127,7 @@ func startBackground(ctx context.Context, d appDeps, cfg tunnel.Config, m connec
 	}
 	defer r.Close()
 
-	child := exec.Command(exe, backgroundArgs(d.args[1:])...)
+	child := exec.Command(exe, backgroundArgs(d.args[1:], isBool)...)
 	child.Env = backgroundEnv(d.environ(), cfg, 3) // ExtraFiles[0] is fd 3
 	child.ExtraFiles = []*os.File{w}
 	child.Stdout, child.Stderr = logf, logf // stdin: /dev/null

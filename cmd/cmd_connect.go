@@ -105,7 +105,7 @@ func connect(c *cli.Context, d appDeps) error {
 		return err
 	}
 	if c.Bool(flgBackground) { // the child runs without --background
-		return startBackground(c.Context, d, cfg, m)
+		return startBackground(c.Context, d, cfg, m, boolFlags(c.Command.Flags))
 	}
 	cfg.ControlSocket = controlSocket(d, cfg.Interface)
 	out := eventWriter(c, d)
