@@ -4,7 +4,10 @@ package main
 // against the SoftEther peer (see e2e_softether_test.go for the setup).
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,4 +218,101 @@ func TestSoftEtherBackground(t *testing.T) {
 	if err != nil || !strings.Contains(string(logb), "connected: interface l2tp0") {
 		t.Errorf("background log: %v\n%s", err, logb)
 	}
+}
+
+// TestSoftEtherReadiness: --ready-fd gets its line and NOTIFY_SOCKET gets
+// READY=1 once the link is up (a ping goes through at once), and
+// STOPPING=1 at teardown.
+func TestSoftEtherReadiness(t *testing.T) {
+	p := needPeer(t)
+	sockDir, err := os.MkdirTemp("", "ntf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(sockDir, "notify"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	cmd := exec.Command("ip", "netns", "exec", p.get("CLIENT_NS"), p.bin, "connect",
+		"--server", p.get("SERVER_ADDR"), "--psk-file", filepath.Join(p.dir, "psk"), "--user", p.get("VPN_USER"),
+		"--password-file", filepath.Join(p.dir, "pw"), "--route", "192.168.30.0/24", "--ready-fd", "3", "--up-timeout", "30s")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(sockDir, "notify"))
+	cmd.ExtraFiles = []*os.File{w}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Signal(syscall.SIGTERM)
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("l2tpctl output:\n%s", out.String())
+		}
+	}()
+
+	r.SetReadDeadline(time.Now().Add(40 * time.Second))
+	line, err := bufio.NewReader(r).ReadBytes('\n')
+	if err != nil {
+		t.Fatalf("ready fd: %v", err)
+	}
+	if !regexp.MustCompile(`^up l2tp0 192\.168\.30\.\d+\n$`).Match(line) {
+		t.Fatalf("ready fd got %q", line)
+	}
+	if out, err := p.inClient(t, 10*time.Second, "ping", "-c", "1", "-W", "2", "192.168.30.1"); err != nil {
+		t.Errorf("ping right after the ready line: %v\n%s", err, out)
+	}
+	buf := make([]byte, 1024)
+	notify.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := notify.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "READY=1\n") {
+		t.Errorf("NOTIFY_SOCKET got %q, %v; want READY=1", buf[:n], err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	n, err = notify.Read(buf)
+	if err != nil || string(buf[:n]) != "STOPPING=1" {
+		t.Errorf("NOTIFY_SOCKET got %q, %v; want STOPPING=1", buf[:n], err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("exit after SIGTERM: %v", waitErr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("l2tpctl still running 10 s after SIGTERM")
+	}
+	p.noInterface(t)
+}
+
+// TestSoftEtherUpTimeout: nothing answers IKE; --up-timeout 2s ends the
+// bring-up after 2 s (not the IKE retry budget's 15 s) with the exit code
+// of IKE phase 1.
+func TestSoftEtherUpTimeout(t *testing.T) {
+	p := needPeer(t)
+	start := time.Now()
+	c := p.connect(t, "--server", p.get("CLIENT_ADDR"), "--up-timeout", "2s")
+	took, code := c.wait(start, 20*time.Second)
+	if code == 0 || took > 6*time.Second || took < 2*time.Second {
+		t.Errorf("exit %d after %v, want a failure after about 2 s:\n%s", code, took, c.output())
+	}
+	if !strings.Contains(c.output(), "l2tpctl: IKE phase 1: the link did not come up in time: not up within 2s") {
+		t.Errorf("output:\n%s", c.output())
+	}
+	p.noInterface(t)
 }
