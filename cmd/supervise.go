@@ -125,7 +125,9 @@ func supervise(ctx context.Context, d appDeps, cfg tunnel.Config, deps tunnel.De
 		if p := phaseAfter(ev); p != 0 {
 			phase.Store(int32(p))
 		}
-		if (ev.Kind == tunnel.EventUp || ev.Link != nil) && ev.Link != nil {
+		// The link is up: an EventUp, or the older PhaseConnected report;
+		// both carry Link.
+		if ev.Link != nil && (ev.Kind == tunnel.EventUp || ev.Kind == 0) {
 			select {
 			case up <- ev.Link:
 			default:
