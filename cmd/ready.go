@@ -3,7 +3,6 @@ package cmd
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 
 	"github.com/l2tpctl/l2tpctl/tunnel"
@@ -37,24 +36,10 @@ func writeReadyTo(w io.Writer, l *tunnel.LinkInfo) error {
 	return nil
 }
 
-// sdNotify sends state (e.g. "READY=1") to systemd's notification socket
-// named by NOTIFY_SOCKET, as sd_notify(3) does: one datagram on a unix
-// datagram socket; a leading '@' names an abstract socket. An empty socket
-// name is not an error: l2tpctl does not run under systemd.
+// sdNotify sends state to systemd when NOTIFY_SOCKET named a socket
+// (tunnel.SdNotify; sd_notify(3)).
 func sdNotify(socket, state string) error {
-	if socket == "" {
-		return nil
-	}
-	name := socket
-	if name[0] == '@' {
-		name = "\x00" + name[1:]
-	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: name, Net: "unixgram"})
-	if err != nil {
-		return fmt.Errorf("%s: %w", envNotifySocket, err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(state)); err != nil {
+	if err := tunnel.SdNotify(socket, state); err != nil {
 		return fmt.Errorf("%s: %w", envNotifySocket, err)
 	}
 	return nil
