@@ -143,8 +143,9 @@ func startBackground(ctx context.Context, d appDeps, cfg tunnel.Config, m connec
 
 	line, upErr := readReady(r)
 	if upErr == nil {
-		child.Process.Release()
-		fmt.Fprintf(d.stdout, "connected in the background: %s (pid %d, log %s)\n", strings.TrimSpace(line), child.Process.Pid, logPath)
+		pid := child.Process.Pid
+		child.Process.Release() // it outlives us
+		fmt.Fprintf(d.stdout, "connected in the background: %s (pid %d, log %s)\n", strings.TrimSpace(line), pid, logPath)
 		if m.readyFD > 0 {
 			if err := writeReady(m.readyFD, parseReady(line)); err != nil {
 				fmt.Fprintln(d.stderr, ErrorLine(err))

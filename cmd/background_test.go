@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -62,7 +63,7 @@ func TestBackgroundUp(t *testing.T) {
 	if code := w.runApp(t, args...); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
 	}
-	if !strings.Contains(w.stdout.String(), "connected in the background: up l2tp0 192.168.30.10 (pid ") {
+	if !regexp.MustCompile(`^connected in the background: up l2tp0 192\.168\.30\.10 \(pid [1-9]\d*, log .*/run/l2tp0\.log\)\n$`).MatchString(w.stdout.String()) {
 		t.Errorf("stdout = %q", w.stdout.String())
 	}
 	argv, _ := os.ReadFile(filepath.Join(dir, "argv"))
