@@ -78,6 +78,9 @@ func loadPeer() (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Control sockets and background logs of these runs stay apart from
+	// /run/l2tpctl (and from other test runs in other namespaces).
+	os.Setenv("L2TPCTL_RUN_DIR", filepath.Join(dir, "run"))
 	bin := filepath.Join(dir, "l2tpctl")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
