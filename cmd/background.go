@@ -99,7 +99,7 @@ func backgroundEnv(environ []string, cfg tunnel.Config, fd int) []string {
 
 // backgroundLog is the log file of the background connection on name.
 func backgroundLog(d appDeps, name string) string {
-	return filepath.Join(runDir(d), name+".log")
+	return filepath.Join(runDir(d), tunnel.InstanceName(name)+".log")
 }
 
 // startBackground starts the child and waits for it to report.

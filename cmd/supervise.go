@@ -65,9 +65,10 @@ func runDir(d appDeps) string {
 	return defaultRunDir
 }
 
-// controlSocket is the path of the control socket of interface name.
+// controlSocket is the path of the control socket of interface name (in
+// this network namespace: tunnel.InstanceName).
 func controlSocket(d appDeps, name string) string {
-	return filepath.Join(runDir(d), name+".sock")
+	return filepath.Join(runDir(d), tunnel.InstanceName(name)+".sock")
 }
 
 // phaseOf is the phase the connection is in after ev, or 0 when ev does
