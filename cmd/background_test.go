@@ -63,7 +63,8 @@ func TestBackgroundUp(t *testing.T) {
 	if code := w.runApp(t, args...); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
 	}
-	if !regexp.MustCompile(`^connected in the background: up l2tp0 192\.168\.30\.10 \(pid [1-9]\d*, log .*/run/l2tp0\.log\)\n$`).MatchString(w.stdout.String()) {
+	logName := regexp.QuoteMeta(tunnel.InstanceName("l2tp0") + ".log")
+	if !regexp.MustCompile(`^connected in the background: up l2tp0 192\.168\.30\.10 \(pid [1-9]\d*, log .*/run/` + logName + `\)\n$`).MatchString(w.stdout.String()) {
 		t.Errorf("stdout = %q", w.stdout.String())
 	}
 	argv, _ := os.ReadFile(filepath.Join(dir, "argv"))

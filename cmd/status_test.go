@@ -31,7 +31,7 @@ func TestStatusCommand(t *testing.T) {
 	if code := w.runApp(t, "status", "--interface", "vpn0"); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
 	}
-	if gotPath != "/tmp/rd/vpn0.sock" {
+	if gotPath != "/tmp/rd/"+tunnel.InstanceName("vpn0")+".sock" {
 		t.Errorf("socket path %q", gotPath)
 	}
 	want := "vpn0: up for 1h2m3s (since 2026-01-02T15:04:05Z), pid 1234, server 10.200.0.1:500\n" +
@@ -90,7 +90,7 @@ func TestDisconnectCommand(t *testing.T) {
 	if code := w.runApp(t, "disconnect"); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
 	}
-	if gotPath != "/run/l2tpctl/l2tp0.sock" || w.stdout.String() != "l2tp0: disconnected\n" {
+	if gotPath != "/run/l2tpctl/"+tunnel.InstanceName("l2tp0")+".sock" || w.stdout.String() != "l2tp0: disconnected\n" {
 		t.Errorf("path %q, stdout %q", gotPath, w.stdout.String())
 	}
 	for _, args := range [][]string{{"disconnect", "extra"}, {"status", "--interface", "a/b"}} {
