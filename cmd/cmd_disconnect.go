@@ -13,8 +13,9 @@ func newDisconnectCommand(d appDeps) *cli.Command {
 		Usage:     "end a running connection and wait for its teardown",
 		UsageText: "l2tpctl disconnect [--interface NAME]",
 		Description: "Asks the connection on interface NAME, through its control socket\n" +
-			defaultRunDir + "/NAME.sock, to end, and returns once it has torn down\n" +
-			"(PPP, L2TP and IKE closed, interface removed).\n\n" +
+			defaultRunDir + "/NAME.sock (NAME@net-INODE.sock outside the host's network\n" +
+			"namespace), to end, and returns once it has torn down (PPP, L2TP and IKE\n" +
+			"closed, interface removed).\n\n" +
 			"Exit status: 0 once torn down, 3 when no connection runs on NAME, 1 for other errors.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flgInterface, Value: tunnel.DefaultInterface, Usage: "TUN interface `NAME` of the connection"},

@@ -18,8 +18,9 @@ func newStatusCommand(d appDeps) *cli.Command {
 		Usage:     "show the state of a running connection",
 		UsageText: "l2tpctl status [--interface NAME] [--json]",
 		Description: "Asks the connection on interface NAME, through its control socket\n" +
-			defaultRunDir + "/NAME.sock, for its state, uptime, addresses, suites, SPIs,\n" +
-			"traffic counters and re-keys.\n\n" +
+			defaultRunDir + "/NAME.sock (NAME@net-INODE.sock outside the host's network\n" +
+			"namespace), for its state, uptime, addresses, suites, SPIs, traffic counters\n" +
+			"and re-keys.\n\n" +
 			"Exit status: 0 with a connection, 3 when none runs on NAME, 1 for other errors.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flgInterface, Value: tunnel.DefaultInterface, Usage: "TUN interface `NAME` of the connection"},
