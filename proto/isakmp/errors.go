@@ -21,7 +21,7 @@ var (
 	// never message 5, the first one encrypted with the keys the
 	// pre-shared key gives (strongSwan silently drops one it cannot
 	// decrypt). It wraps ErrNoResponse too.
-	ErrPSKUnanswered = errors.New("isakmp: pre-shared key mismatch suspected: the server answered Main Mode up to message 4 but not message 5, the first one encrypted with the key")
+	ErrPSKUnanswered = errors.New("isakmp: pre-shared key mismatch suspected: the server answered Main Mode up to message 4 but not message 5, the first one encrypted with the key (or the NAT-T port, where message 5 goes, does not reach it)")
 	// ErrSADeleted: the server deleted the newest IPsec SA within seconds
 	// of agreeing to it in Quick Mode, so it cannot use it; starting
 	// another Quick Mode would loop.
