@@ -48,3 +48,11 @@ func TestSoftEtherAggressiveModeWrongPSK(t *testing.T) {
 	}
 	p.noSecrets(t, c)
 }
+
+// TestSoftEtherAggressiveReauth keeps an Aggressive Mode connection through
+// an IKE SA re-authentication (a new Aggressive Mode under the running
+// link at about 85 % of a 60 s IKE SA lifetime) while a ping runs every
+// 0.5 s.
+func TestSoftEtherAggressiveReauth(t *testing.T) {
+	needPeer(t).keepsPinging(t, 150, "IKE SA re-authenticated", "--ike-lifetime", "60s", "--aggressive")
+}
