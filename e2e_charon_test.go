@@ -265,12 +265,15 @@ type charonPKI struct {
 	caPEM, srvPEM, srvKey, cliPEM, cliKey []byte
 }
 
-func newCharonPKI(t *testing.T, k testpki.KeyType) *charonPKI {
+func newCharonPKI(t *testing.T, k testpki.KeyType) *charonPKI { return newMixedPKI(t, k, k) }
+
+// newMixedPKI is newCharonPKI with a client key of type ck.
+func newMixedPKI(t *testing.T, k, ck testpki.KeyType) *charonPKI {
 	ca := testpki.NewCA(t, "charon test CA", k)
 	srv := ca.Issue(t, testpki.Options{Name: pkix.Name{Country: []string{"DE"}, Organization: []string{"l2tpctl test"}, CommonName: "charon.test"},
 		DNS: []string{"charon.test"}, IPs: []netip.Addr{netip.MustParseAddr(charonSrvIP)}, Key: k})
 	cli := ca.Issue(t, testpki.Options{Name: pkix.Name{Country: []string{"DE"}, Organization: []string{"l2tpctl test"}, CommonName: "alice"},
-		Emails: []string{"alice@l2tpctl.test"}, Key: k})
+		Emails: []string{"alice@l2tpctl.test"}, Key: ck})
 	return &charonPKI{
 		caPEM:  testpki.CertPEM(ca.Cert),
 		srvPEM: testpki.CertPEM(srv.Cert),
@@ -413,6 +416,7 @@ func TestCharonCertificates(t *testing.T) {
 	}{
 		{"rsa", testpki.RSA, "RSA signature", ""},
 		{"ecdsa-p256", testpki.P256, "ECDSA signature", ""},
+		{"ecdsa-p384", testpki.P384, "ECDSA signature", ""},
 		{"rsa-aggressive", testpki.RSA, "RSA signature", "aggressive = yes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -541,5 +545,25 @@ func TestCharonRejectsOurCertificate(t *testing.T) {
 	}
 	if !s.waitLog(`no issuer certificate found for "CN=mallory"`, time.Second) {
 		s.logExchange(t)
+	}
+}
+
+// TestCharonMixedKeyTypes: in IKEv1 one authentication method covers both
+// sides, and l2tpctl chooses it from its own key. With our ECDSA P-256
+// certificate (method 9) and charon's RSA one, charon still selects the
+// proposal and verifies our signature, but it has no ECDSA key of its own
+// to answer with: phase 1 fails with its AUTHENTICATION-FAILED (exit 6).
+func TestCharonMixedKeyTypes(t *testing.T) {
+	bin := needCharon(t)
+	k := newMixedPKI(t, testpki.RSA, testpki.P256)
+	s := k.start(t, "")
+	p := charonPeer(t, bin)
+	c := p.connect(t, append(k.clientFlags(t, p, nil), "--json")...)
+	_, code := c.wait(time.Now(), 30*time.Second)
+	evs := jsonEvents(t, c)
+	t.Logf("exit %d: %v", code, evs[len(evs)-1]["error"])
+	s.logExchange(t)
+	if code != 6 {
+		t.Errorf("exit %d, want 6:\n%s", code, c.output())
 	}
 }

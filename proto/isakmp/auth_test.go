@@ -380,3 +380,23 @@ func TestPairCertificateChain(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestHashPRF(t *testing.T) {
+	key, data := []byte("skeyid"), []byte("g^xi|g^xr|...")
+	for _, tc := range []struct {
+		method uint16
+		h      suite.HashID
+		want   string // HMAC of data under key, hex prefix
+		size   int
+	}{
+		{AuthPreSharedKey, suite.HashSHA1, hex.EncodeToString(suite.HashSHA1.PRF(key, data)), 20},
+		{AuthRSASig, suite.HashSHA256, hex.EncodeToString(suite.HashSHA256.PRF(key, data)), 32},
+		{AuthECDSA256, suite.HashSHA1, hex.EncodeToString(suite.HashSHA256.PRF(key, data)), 32},
+		{AuthECDSA384, suite.HashSHA256, "", 48},
+	} {
+		got := hashPRF(tc.method, tc.h)(key, data[:5], data[5:])
+		if len(got) != tc.size || tc.want != "" && hex.EncodeToString(got) != tc.want {
+			t.Errorf("method %d hash %v: %x", tc.method, tc.h, got)
+		}
+	}
+}

@@ -23,8 +23,8 @@ import (
 // What is signed is HASH_I (HASH_R) itself, the PRF output of RFC 2409 §5:
 // with RSA a PKCS #1 v1.5 signature of those bytes without a DigestInfo;
 // with ECDSA the signature of those bytes as the digest, sent as r | s at
-// the curve's width (RFC 4754 §7). strongSwan and Libreswan sign the same
-// way.
+// the curve's width (RFC 4754 §7). With ECDSA, HASH_I and HASH_R are HMACs
+// with the method's hash (hashPRF). strongSwan signs the same way.
 
 // CertAuth holds one side's certificate credentials.
 type CertAuth struct {

@@ -2,6 +2,10 @@ package isakmp
 
 import (
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"hash"
 	"net/netip"
 
 	"github.com/l2tpctl/l2tpctl/proto/internal/wire"
@@ -72,12 +76,41 @@ func phase2IV(h suite.HashID, lastP1Block []byte, mid uint32, block int) []byte 
 // hashI = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b);
 // hashR = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b).
 // Ref: RFC 2409 §5.
-func hashI(h suite.HashID, skeyid, gxi, gxr, ckyI, ckyR, saiB, idiiB []byte) []byte {
-	return h.PRF(skeyid, gxi, gxr, ckyI, ckyR, saiB, idiiB)
+// prf is HASH_I's and HASH_R's PRF (hashPRF).
+func hashI(prf prfFunc, skeyid, gxi, gxr, ckyI, ckyR, saiB, idiiB []byte) []byte {
+	return prf(skeyid, gxi, gxr, ckyI, ckyR, saiB, idiiB)
 }
 
-func hashR(h suite.HashID, skeyid, gxi, gxr, ckyI, ckyR, saiB, idirB []byte) []byte {
-	return h.PRF(skeyid, gxr, gxi, ckyR, ckyI, saiB, idirB)
+func hashR(prf prfFunc, skeyid, gxi, gxr, ckyI, ckyR, saiB, idirB []byte) []byte {
+	return prf(skeyid, gxr, gxi, ckyR, ckyI, saiB, idirB)
+}
+
+// prfFunc is a keyed PRF over the concatenation of data.
+type prfFunc func(key []byte, data ...[]byte) []byte
+
+// hashPRF is the PRF of HASH_I and HASH_R for authentication method m
+// and negotiated hash h: h's HMAC, except with ECDSA, where RFC 4754 ties
+// each method to a hash (SHA-256 for method 9, SHA-384 for 10) and
+// strongSwan computes HASH_I and HASH_R with that hash's HMAC, keyed
+// with SKEYID as usual (observed with charon 5.9.8, docs/interop.md).
+// Only P-384 with a SHA-256 proposal tells the two apart.
+func hashPRF(m uint16, h suite.HashID) prfFunc {
+	var nh func() hash.Hash
+	switch m {
+	case AuthECDSA256:
+		nh = sha256.New
+	case AuthECDSA384:
+		nh = sha512.New384
+	default:
+		return h.PRF
+	}
+	return func(key []byte, data ...[]byte) []byte {
+		mac := hmac.New(nh, key)
+		for _, d := range data {
+			mac.Write(d)
+		}
+		return mac.Sum(nil)
+	}
 }
 
 // keymat computes n bytes of KEYMAT for one direction without PFS:

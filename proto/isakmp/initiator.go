@@ -447,7 +447,7 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 		return err
 	}
 
-	hi := hashI(hf, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, in.idB)
+	hi := hashI(hashPRF(in.method, hf), e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, in.idB)
 	auth, err := in.authPayloads(hi)
 	if err != nil {
 		return err
@@ -493,7 +493,7 @@ func (in *Initiator) checkPeer(now time.Time, what string, ps []Payload, errHash
 		return "", dropErr(what, err)
 	}
 	ck := e.k.cookies()
-	want := hashR(e.k.prop.Hash, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idp.Body)
+	want := hashR(hashPRF(in.method, e.k.prop.Hash), e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, idp.Body)
 	if in.cfg.Cert == nil {
 		hp, ok := findPayload(ps, PayloadHash)
 		if !ok {
@@ -581,7 +581,7 @@ func (in *Initiator) onAM2(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	hi := hashI(hf, e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, in.idB)
+	hi := hashI(hashPRF(in.method, hf), e.k.skeyid, in.gxi, in.gxr, ck[:8], ck[8:], in.saiB, in.idB)
 	auth, err := in.authPayloads(hi)
 	if err != nil {
 		return err

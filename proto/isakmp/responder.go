@@ -287,7 +287,7 @@ func (r *Responder) onAM1(now time.Time, h *Header, msg []byte) error {
 	}
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
-	hr := hashR(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, r.idB)
+	hr := hashR(hashPRF(r.method, hf), e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, r.idB)
 	auth, err := r.authPayloads(hr)
 	if err != nil {
 		return err
@@ -408,7 +408,7 @@ func (r *Responder) authPayloads(hr []byte) ([]Payload, error) {
 func (r *Responder) checkInitiator(now time.Time, what string, ps []Payload, idiB []byte) error {
 	e := &r.e
 	ck := e.k.cookies()
-	want := hashI(e.k.prop.Hash, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idiB)
+	want := hashI(hashPRF(r.method, e.k.prop.Hash), e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, idiB)
 	if r.cfg.Cert == nil {
 		hp, ok := findPayload(ps, PayloadHash)
 		switch {
@@ -496,7 +496,7 @@ func (r *Responder) onMM5(now time.Time, h *Header, msg []byte) error {
 		return err
 	}
 	e.k.lastP1 = d.last
-	hr := hashR(hf, e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, r.idB)
+	hr := hashR(hashPRF(r.method, hf), e.k.skeyid, r.gxi, r.gxr, ck[:8], ck[8:], r.saiB, r.idB)
 	auth, err := r.authPayloads(hr)
 	if err != nil {
 		return err
