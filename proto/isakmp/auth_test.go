@@ -86,7 +86,7 @@ type pki struct {
 	ca, srv, cli *testpki.Cert
 }
 
-func newPKI(t *testing.T, key testpki.KeyType) *pki {
+func newPKI(t testing.TB, key testpki.KeyType) *pki {
 	ca := testpki.NewCA(t, "Test CA", key)
 	return &pki{
 		ca: ca,
@@ -399,4 +399,32 @@ func TestHashPRF(t *testing.T) {
 			t.Errorf("method %d hash %v: %x", tc.method, tc.h, got)
 		}
 	}
+}
+
+// FuzzPeerCertificate: whatever the server puts in its CERT and SIG
+// payloads and its ID, checking them returns an error or a certificate,
+// never panics, and only a certificate from the CA passes.
+func FuzzPeerCertificate(f *testing.F) {
+	k := newPKI(f, testpki.P256)
+	f.Add(k.srv.Cert.Raw, []byte{IDDERASN1DN, 0, 0, 0}, []byte{1, 2, 3})
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00}, []byte{IDFQDN, 0, 0, 0, 'a'}, []byte{})
+	c := k.client("vpn.example.net")
+	f.Fuzz(func(t *testing.T, der, idB, sig []byte) {
+		var id ID
+		if id.UnmarshalBinary(idB) != nil {
+			return
+		}
+		_ = id.String()
+		crt, err := c.verifyPeer(t0, [][]byte{der}, &id)
+		if err != nil {
+			if !errors.Is(err, ErrPeerAuth) {
+				t.Fatalf("error %v is not ErrPeerAuth", err)
+			}
+			return
+		}
+		if !bytes.Equal(crt.Raw, k.srv.Cert.Raw) {
+			t.Fatalf("accepted a certificate the CA did not issue: %x", der)
+		}
+		verifySig(crt.PublicKey, sig, sig)
+	})
 }
