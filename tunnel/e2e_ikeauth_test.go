@@ -54,8 +54,8 @@ func TestE2EAggressiveMode(t *testing.T) {
 			t.Fatalf("no reply to ping %d", seq)
 		}
 	}
-	if ev := srv.Events(); !strings.Contains(strings.Join(ev, "\n"), "client.example") {
-		t.Logf("server events: %v", ev)
+	if ev := strings.Join(srv.Events(), "\n"); !strings.Contains(ev, "client ID client.example") {
+		t.Errorf("the server did not see our --id:\n%s", ev)
 	}
 	h.stop()
 	checkTeardown(t, srv, peertest.Stats{})
@@ -125,6 +125,9 @@ func TestE2ECertificates(t *testing.T) {
 			}
 			if !h.ping(p.Local, 1, pingTimeout) {
 				t.Fatal("no reply to ping")
+			}
+			if ev := strings.Join(srv.Events(), "\n"); !strings.Contains(ev, "client ID O=Example, CN=alice") {
+				t.Errorf("the server did not see our certificate's subject as our ID:\n%s", ev)
 			}
 			h.stop()
 			checkTeardown(t, srv, peertest.Stats{})
