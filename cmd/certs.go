@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/l2tpctl/l2tpctl/tunnel"
 )
@@ -167,4 +168,22 @@ func warnKeyFile(d appDeps, f connectFlags) {
 	}
 	fmt.Fprintf(d.stderr, "l2tpctl: warning: %s %s: the private key's permissions %04o let other users read or change it; make it private with chmod 600 %s\n",
 		f.ref(flgKey), f.Key, info.Mode().Perm(), shellQuote(f.Key))
+}
+
+// warnCertDates warns when our certificate is not valid at this machine's
+// time: the server will most likely refuse it, and a wrong clock shows
+// here first.
+func warnCertDates(d appDeps, f connectFlags, c *tunnel.Certs) {
+	if d.now == nil || len(c.Chain) == 0 {
+		return
+	}
+	now, crt := d.now(), c.Chain[0]
+	switch {
+	case now.After(crt.NotAfter):
+		fmt.Fprintf(d.stderr, "l2tpctl: warning: %s %s: the certificate expired on %s; the server will probably refuse it\n",
+			f.ref(flgCert), f.Cert, crt.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(crt.NotBefore):
+		fmt.Fprintf(d.stderr, "l2tpctl: warning: %s %s: the certificate is valid only from %s (check this machine's clock)\n",
+			f.ref(flgCert), f.Cert, crt.NotBefore.UTC().Format(time.RFC3339))
+	}
 }

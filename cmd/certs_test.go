@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/l2tpctl/l2tpctl/internal/testpki"
 	"github.com/l2tpctl/l2tpctl/tunnel"
@@ -64,6 +65,23 @@ func TestConnectKeyPermissionsWarn(t *testing.T) {
 	w, _ = certWorld(t, testpki.P256, "sec1")
 	if code := w.runApp(t, certArgs...); code != 0 || strings.Contains(w.stderr.String(), "warning") {
 		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
+	}
+}
+
+func TestConnectExpiredCertificateWarns(t *testing.T) {
+	ca := testpki.NewCA(t, "CA", testpki.P256)
+	old := ca.Issue(t, testpki.Options{Name: pkix.Name{CommonName: "alice"}, Key: testpki.P256,
+		NotBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)})
+	w := okWorld()
+	w.files["client.pem"] = string(testpki.CertPEM(old.Cert))
+	w.files["client.key"] = string(testpki.KeyPEM(t, old.Key, "sec1"))
+	w.files["ca.pem"] = string(testpki.CertPEM(ca.Cert))
+	w.modes = map[string]fs.FileMode{"client.key": 0o600}
+	if code := w.runApp(t, certArgs...); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
+	}
+	if !strings.Contains(w.stderr.String(), "warning: --cert client.pem: the certificate expired on 2021-01-01T00:00:00Z") {
+		t.Errorf("stderr %q", w.stderr.String())
 	}
 }
 

@@ -187,6 +187,7 @@ func connect(c *cli.Context, d appDeps) error {
 	}
 	if cfg.Certs != nil {
 		warnKeyFile(d, f)
+		warnCertDates(d, f, cfg.Certs)
 	}
 	if m.background {
 		return startBackground(c.Context, d, cfg, m, boolFlags(c.Command.Flags))
