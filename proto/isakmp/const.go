@@ -272,14 +272,15 @@ const (
 	defaultRetxBase     = time.Second
 	maxRetxWait         = 8 * time.Second
 	defaultMaxRetx      = 5
-	nonceLen            = 32               // ours; minNonceLen..maxNonceLen
-	rekeyFraction       = 0.85             // replace an SA (re-key, re-authenticate) at 85% of its lifetime ...
-	rekeyJitterFraction = 0.05             // ... minus up to 5% random jitter
-	qmKeep              = 60 * time.Second // finished QM kept to answer duplicates
-	dpdInterval         = 10 * time.Second // responder R-U-THERE interval (SoftEther)
-	pskMismatchRepeats  = 2                // MM4 repeats after MM5 → ErrPSKMismatch
-	sadeleteWindow      = 5 * time.Second  // the peer's Delete of our newest SA this soon → ErrSADeleted
-	maxChain            = 64               // payloads in one chain (message, SA, proposal) we parse
+	nonceLen            = 32                     // ours; minNonceLen..maxNonceLen
+	rekeyFraction       = 0.85                   // replace an SA (re-key, re-authenticate) at 85% of its lifetime ...
+	rekeyJitterFraction = 0.05                   // ... minus up to 5% random jitter
+	qmKeep              = 60 * time.Second       // finished QM kept to answer duplicates
+	dpdInterval         = 10 * time.Second       // responder R-U-THERE interval (SoftEther)
+	pskMismatchRepeats  = 2                      // MM4 repeats after MM5 → ErrPSKMismatch
+	sadeleteWindow      = 5 * time.Second        // the peer's Delete of our newest SA this soon → ErrSADeleted
+	aggressiveQMDelay   = 100 * time.Millisecond // first Quick Mode after Aggressive Mode message 3 (strongSwan)
+	maxChain            = 64                     // payloads in one chain (message, SA, proposal) we parse
 )
 
 var (

@@ -626,6 +626,14 @@ func (in *Initiator) phase1Up(now time.Time, peer string) error {
 	}
 	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound,
 		Exchange: in.exchange(), Auth: in.method})
+	if in.cfg.Aggressive {
+		// Message 3 is ours, so Quick Mode message 1 would leave right
+		// behind it, and strongSwan, which handles the two in parallel,
+		// often takes the Quick Mode first and ignores it ("while phase
+		// 1 is incomplete"). Start it a moment later.
+		e.rekeyAt = now.Add(aggressiveQMDelay)
+		return nil
+	}
 	return e.startQM(now)
 }
 

@@ -26,10 +26,23 @@ package isakmp
 //     initiates a QuickMode negotiation"), DPD R-U-THEREs were answered,
 //     and the old SAs were retired with Deletes the server accepted.
 //   - softether_aggressive.json: Aggressive Mode (ID_FQDN "l2tpctl.test",
-//     our NAT-D in message 3, which went to port 4500 encrypted) + Quick
-//     Mode, and Close's two Deletes (server log: "A new IKE SA (Aggressive
-//     Mode) is created", "This IKE SA is established between the server and
-//     the client", "This IPsec SA is established", then both deleted).
+//     our NAT-D in message 3, which went to port 4500 encrypted), Quick
+//     Mode after the short wait (a tick), and Close's two Deletes (server
+//     log: "A new IKE SA (Aggressive Mode) is created", "This IKE SA is
+//     established between the server and the client", "This IPsec SA is
+//     established", then both deleted).
+//
+// And with strongSwan's charon 5.9.8 (Debian 12) as IKEv1 responder in
+// network namespace ch-srv (10.214.0.1), PSK "charon-psk-123", set up as
+// e2e_charon_test.go does; the kernel had no ESP, so charon deleted the
+// IPsec SA after Quick Mode (not recorded: the capture stopped at the
+// ChildSAUp) and then accepted our Deletes:
+//
+//   - charon_mm_qm.json: Main Mode + Quick Mode, IDir ID_IPV4_ADDR
+//     10.214.0.1, real NAT-D (no NAT).
+//   - charon_aggressive.json: Aggressive Mode (ID_FQDN "l2tpctl.test") +
+//     Quick Mode (charon log: "IKE_SA l2tp[1] established between
+//     10.214.0.1[10.214.0.1]...10.214.0.2[l2tpctl.test]").
 //
 // Because the server accepted our HASH_I/HASH(1)/HASH(3) and we verified its
 // HASH_R/HASH(2) during the capture, replaying the same inputs and getting
@@ -52,6 +65,8 @@ type capture struct {
 	SALifetime int64  `json:"sa_lifetime_s"`
 	Aggressive bool   `json:"aggressive"`
 	ID         string `json:"id"`
+	PeerID     string `json:"peer_id"`      // "": SoftEther's 0.0.0.0
+	NAT        *bool  `json:"nat_detected"` // nil: detected (SoftEther forces it)
 	Events     []struct {
 		Op  string `json:"op"`
 		TMs int64  `json:"t_ms"`
@@ -72,7 +87,8 @@ type capture struct {
 }
 
 func TestReplaySoftEther(t *testing.T) {
-	for _, file := range []string{"softether_mm_qm.json", "softether_rekey.json", "softether_aggressive.json"} {
+	for _, file := range []string{"softether_mm_qm.json", "softether_rekey.json", "softether_aggressive.json",
+		"charon_mm_qm.json", "charon_aggressive.json"} {
 		t.Run(file, func(t *testing.T) {
 			c := loadCapture(t, file)
 			var id *ID
@@ -117,7 +133,14 @@ func TestReplaySoftEther(t *testing.T) {
 						children = append(children, a)
 					case Phase1Up:
 						phase1 = true
-						if a.PeerID != "0.0.0.0" || !a.NATDetected {
+						wantID, wantNAT := "0.0.0.0", true
+						if c.PeerID != "" {
+							wantID = c.PeerID
+						}
+						if c.NAT != nil {
+							wantNAT = *c.NAT
+						}
+						if a.PeerID != wantID || a.NATDetected != wantNAT {
 							t.Errorf("Phase1Up = %+v", a)
 						}
 					case Fail:
