@@ -80,7 +80,8 @@ type charonServer struct {
 	uri string
 }
 
-func run(t *testing.T, name string, args ...string) {
+// charonRun runs a setup command and fails the test if it fails.
+func charonRun(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
@@ -98,9 +99,9 @@ func charonNamespaces(t *testing.T) {
 	}
 	del()
 	t.Cleanup(del)
-	run(t, "ip", "netns", "add", charonSrvNS)
-	run(t, "ip", "netns", "add", charonCliNS)
-	run(t, "ip", "link", "add", charonSrvIf, "netns", charonSrvNS, "type", "veth", "peer", "name", charonCliIf, "netns", charonCliNS)
+	charonRun(t, "ip", "netns", "add", charonSrvNS)
+	charonRun(t, "ip", "netns", "add", charonCliNS)
+	charonRun(t, "ip", "link", "add", charonSrvIf, "netns", charonSrvNS, "type", "veth", "peer", "name", charonCliIf, "netns", charonCliNS)
 	for _, c := range [][]string{
 		{"-n", charonSrvNS, "addr", "add", charonSrvIP + "/24", "dev", charonSrvIf},
 		{"-n", charonCliNS, "addr", "add", charonCliIP + "/24", "dev", charonCliIf},
@@ -109,7 +110,7 @@ func charonNamespaces(t *testing.T) {
 		{"-n", charonSrvNS, "link", "set", "lo", "up"},
 		{"-n", charonCliNS, "link", "set", "lo", "up"},
 	} {
-		run(t, "ip", c...)
+		charonRun(t, "ip", c...)
 	}
 }
 
@@ -283,7 +284,7 @@ func newMixedPKI(t *testing.T, k, ck testpki.KeyType) *charonPKI {
 	}
 }
 
-// start starts charon with k's server certificate; conn adds settings
+// start starts charon with k's server certificate; extra adds settings
 // (aggressive = yes, say).
 func (k *charonPKI) start(t *testing.T, extra string) *charonServer {
 	t.Helper()
@@ -326,7 +327,7 @@ func startPSKCharon(t *testing.T, extra string) *charonServer {
 	return startCharon(t, conn, `  ike-l2tp { secret = "`+charonPSK+`" }`, nil)
 }
 
-// writeClientFiles writes l2tpctl's certificate, key and CA files into
+// clientFlags writes l2tpctl's certificate, key and CA files into
 // p.dir and returns the flags naming them.
 func (k *charonPKI) clientFlags(t *testing.T, p *peer, ca []byte) []string {
 	t.Helper()
