@@ -29,10 +29,16 @@ func phase1From(cfg *tunnel.Config, f connectFlags) error {
 	if !certs {
 		return nil
 	}
-	for _, x := range []struct{ name, value, arg string }{{flgCert, f.Cert, "FILE"}, {flgKey, f.Key, "FILE"}, {flgCA, f.CA, "FILE"}} {
-		if x.value == "" {
-			return f.missing("certificate setting "+x.name+" (certificate authentication needs --"+flgCert+", --"+flgKey+" and --"+flgCA+")", x.name, x.arg)
+	for _, x := range []struct{ name, value string }{{flgCert, f.Cert}, {flgKey, f.Key}, {flgCA, f.CA}} {
+		if x.value != "" {
+			continue
 		}
+		where := ""
+		if f.ProfilePath != "" {
+			where = fmt.Sprintf(", or set %s in %s", x.name, f.ProfilePath)
+		}
+		return usageErrorf("certificate authentication needs --%s, --%s and --%s: --%s is missing (use --%s FILE%s)",
+			flgCert, flgKey, flgCA, x.name, x.name, where)
 	}
 	if f.ServerID != "" {
 		if err := tunnel.CheckServerID(f.ServerID); err != nil {

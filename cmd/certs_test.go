@@ -108,8 +108,8 @@ func TestConnectCertificateErrors(t *testing.T) {
 		files map[string]string
 		want  string
 	}{
-		{"no key", []string{"--key", ""}, nil, "no certificate setting key"},
-		{"key without cert", []string{"--cert", ""}, nil, "no certificate setting cert"},
+		{"no key", []string{"--key", ""}, nil, "certificate authentication needs --cert, --key and --ca: --key is missing (use --key FILE)"},
+		{"key without cert", []string{"--cert", ""}, nil, "--cert is missing"},
 		{"server-id alone", nil, nil, ""},
 		{"missing CA file", []string{"--ca", "nope.pem"}, nil, "--ca: open nope.pem: file does not exist"},
 		{"CA file without certificate", nil, map[string]string{"ca.pem": "hello\n"}, "--ca ca.pem: no PEM certificate"},
@@ -131,7 +131,7 @@ func TestConnectCertificateErrors(t *testing.T) {
 			args := append(append([]string(nil), certArgs...), tc.args...)
 			if tc.name == "server-id alone" {
 				args = append(append([]string(nil), okArgs...), "--server-id", "vpn")
-				tc.want = "no certificate setting cert"
+				tc.want = "--cert is missing"
 			}
 			code := w.runApp(t, args...)
 			if code != exitUsage || !strings.Contains(w.stderr.String(), tc.want) {
