@@ -1,7 +1,9 @@
 // Package isakmp implements the IKEv1 (ISAKMP, RFC 2408/2409) pieces an
-// L2TP/IPsec client needs: the message and payload codecs, a Main Mode (PSK)
-// + Quick Mode initiator state machine with NAT traversal (RFC 3947) and DPD
-// (RFC 3706), and a responder state machine used as an in-process test peer.
+// L2TP/IPsec client needs: the message and payload codecs, a Main Mode or
+// Aggressive Mode (pre-shared key, or X.509 certificates with RSA or ECDSA
+// signatures, RFC 4754) + Quick Mode initiator state machine with NAT
+// traversal (RFC 3947) and DPD (RFC 3706), and a responder state machine
+// used as an in-process test peer.
 //
 // The package is pure: bytes and events in, bytes and actions out. Time is
 // passed in, randomness comes from Config.Rand.

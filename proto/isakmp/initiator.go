@@ -56,8 +56,9 @@ const (
 	amWaitAM2
 )
 
-// Initiator is the client side: Main Mode (PSK) + Quick Mode initiator,
-// Quick Mode responder for server re-keys, DPD and Delete handling.
+// Initiator is the client side: Main Mode or Aggressive Mode (PSK or
+// certificates) + Quick Mode initiator, Quick Mode responder for server
+// re-keys, DPD and Delete handling.
 type Initiator struct {
 	cfg Config
 	e   engine

@@ -68,8 +68,9 @@ const (
 	rWaitAM3
 )
 
-// Responder is the server side of Main Mode and Quick Mode, modelled on
-// SoftEther and Libreswan for tests.
+// Responder is the server side of Main Mode, Aggressive Mode and Quick
+// Mode (PSK or certificates), modelled on SoftEther, Libreswan, MikroTik
+// and Windows RRAS for tests.
 type Responder struct {
 	cfg ResponderConfig
 	e   engine
