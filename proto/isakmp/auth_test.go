@@ -428,3 +428,57 @@ func FuzzPeerCertificate(f *testing.F) {
 		verifySig(crt.PublicKey, sig, sig)
 	})
 }
+
+// TestResponderPlaintextAM3: some initiators send Aggressive Mode message 3
+// unencrypted (RFC 2409 §5.4 writes it "HDR, HASH_I"); the responder
+// takes it too.
+func TestResponderPlaintextAM3(t *testing.T) {
+	p := newPair(t, Config{Aggressive: true}, ResponderConfig{})
+	var am3 []byte
+	p.drop = func(n int, f flight) bool {
+		if n == 3 {
+			am3 = f.data
+			return true
+		}
+		return false
+	}
+	p.run(time.Second, func() bool { return am3 != nil })
+	if am3 == nil {
+		t.Fatal("no message 3")
+	}
+	var h Header
+	if err := h.UnmarshalBinary(am3); err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.in.e.decrypt("AM3", &h, am3, phase1IV(p.in.e.k.prop.Hash, p.in.gxi, p.in.gxr, p.in.e.k.block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Flags &^= FlagEncryption
+	plain := plainMessage(h, d.ps)
+	acts := p.r.HandleFrom(p.now, plain, true)
+	if up, ok := phase1Of(acts); !ok || up.Exchange != ExchangeAggressive {
+		t.Fatalf("responder actions %v", acts)
+	}
+	// A plaintext message 3 with a wrong HASH_I is dropped.
+	q := newPair(t, Config{Aggressive: true}, ResponderConfig{})
+	var am3q []byte
+	q.drop = func(n int, f flight) bool {
+		if n == 3 {
+			am3q = f.data
+			return true
+		}
+		return false
+	}
+	q.run(time.Second, func() bool { return am3q != nil })
+	var hq Header
+	if err := hq.UnmarshalBinary(am3q); err != nil {
+		t.Fatal(err)
+	}
+	bad := plainMessage(Header{ICookie: hq.ICookie, RCookie: hq.RCookie, Version: Version, Exchange: ExchangeAggressive},
+		[]Payload{{Type: PayloadHash, Body: make([]byte, 32)}})
+	acts = q.r.HandleFrom(q.now, bad, true)
+	if _, ok := phase1Of(acts); ok || len(dropReasons(acts)) != 1 || dropReasons(acts)[0] != "Aggressive Mode 3: HASH_I mismatch" {
+		t.Fatalf("responder took a wrong HASH_I: %v", acts)
+	}
+}
