@@ -182,9 +182,16 @@ func TestClientNakSuggestion(t *testing.T) {
 		{nil, "ff03c021 01 00 0009 0305c22305", "ff03c021 03 00 0009 0305c22381"},             // CHAP-MD5 → Nak
 		{[]AuthMethod{PAP}, "ff03c021 01 00 0009 0305c22381", "ff03c021 03 00 0008 0304c023"}, // MS-CHAPv2 → PAP
 		{nil, "ff03c021 01 00 0009 0305c22380", "ff03c021 03 00 0009 0305c22381"},             // MS-CHAPv1 unknown → Nak
-		{nil, "ff03c021 01 00 0008 0304c023", "ff03c021 02 00 0008 0304c023"},                 // PAP accepted
-		// PFC, ACFC and unknown option 99 rejected; ACCM alone would be acked.
-		{nil, "ff03c021 01 00 0012 0206ffffffff 0702 0802 6304aaaa", "ff03c021 04 00 000c 0702 0802 6304aaaa"},
+		{nil, "ff03c021 01 00 0008 0304c023", "ff03c021 03 00 0009 0305c22381"},               // PAP acceptable, MS-CHAPv2 preferred
+		{[]AuthMethod{PAP}, "ff03c021 01 00 0008 0304c023", "ff03c021 02 00 0008 0304c023"},   // PAP accepted
+		{[]AuthMethod{CHAPMD5}, "ff03c021 01 00 0009 0305c22305", "ff03c021 02 00 0009 0305c22305"},
+		{[]AuthMethod{EAP, PAP}, "ff03c021 01 00 0008 0304c227", "ff03c021 02 00 0008 0304c227"},
+		{[]AuthMethod{EAP, PAP}, "ff03c021 01 00 0008 0304c023", "ff03c021 03 00 0008 0304c227"},
+		{[]AuthMethod{MSCHAPv2}, "ff03c021 01 00 0009 0305c22381", "ff03c021 02 00 0009 0305c22381"},
+		// Unknown option 99 rejected; PFC, ACFC and ACCM acked.
+		{nil, "ff03c021 01 00 0012 0206ffffffff 0702 0802 6304aaaa", "ff03c021 04 00 0008 6304aaaa"},
+		{nil, "ff03c021 01 00 000e 0206ffffffff 0702 0802", "ff03c021 02 00 000e 0206ffffffff 0702 0802"},
+		{nil, "ff03c021 01 00 0007 070301", "ff03c021 04 00 0007 070301"}, // PFC with data: malformed
 		{nil, "ff03c021 01 00 000a 0206ffffffff", "ff03c021 02 00 000a 0206ffffffff"},
 		// Magic 0 is Nak'd with a fresh number (countRand continues at 09).
 		{nil, "ff03c021 01 00 000a 050600000000", "ff03c021 03 00 000a 0506090a0b0c"},
