@@ -172,8 +172,17 @@ func (h *clientLCP) acked(opts []Option) {
 	}
 }
 
-func (h *clientLCP) up(now time.Time)   { h.lcpOpened(now) }
-func (h *clientLCP) down(now time.Time) { h.lcpDown(now) }
+func (h *clientLCP) up(now time.Time) { h.lcpOpened(now) }
+
+// down: LCP renegotiates; the method of the last negotiation no longer
+// holds (SoftEther asks for MS-CHAPv2 in a new Configure-Request after EAP
+// found no common EAP method).
+func (h *clientLCP) down(now time.Time) {
+	if !h.authDone {
+		h.method = AuthNone
+	}
+	h.lcpDown(now)
+}
 
 func (h *clientLCP) failed(_ time.Time, err error) {
 	if h.refused && h.method == AuthNone {
