@@ -701,6 +701,9 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 			ss.ppp = ppp.NewServer(ppp.ServerConfig{
 				Auth:                 s.p.Auth,
 				HonourNak:            s.p.HonourNak,
+				Insist:               s.p.Insist,
+				EAPMethods:           s.p.EAPMethods,
+				MSCHAPv2Success:      s.p.MSCHAPv2Success,
 				Users:                s.p.Users,
 				Name:                 s.p.AuthName,
 				Local:                s.p.Local,
