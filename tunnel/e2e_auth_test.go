@@ -50,6 +50,9 @@ func TestE2EAuthMethods(t *testing.T) {
 			if !h.hasEvent(PhaseAuth, "accepted ("+tc.want.String()+",") {
 				t.Errorf("no authentication event naming %v", tc.want)
 			}
+			if p.MRU != 0 && h.link.MTU > int(p.MRU) {
+				t.Errorf("MTU %d above the server's MRU %d", h.link.MTU, p.MRU)
+			}
 			for seq := uint16(1); seq <= 3; seq++ {
 				if !h.ping(p.Local, seq, pingTimeout) {
 					t.Fatalf("no reply to ping %d", seq)
