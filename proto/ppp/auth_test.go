@@ -292,3 +292,42 @@ func hexMD5(id uint8, secret, chal string) string {
 	}
 	return string(b)
 }
+
+// TestSoftEtherEAPModel: the test server's model of SoftEther's EAP (TLS
+// only; a Nak gets a Protocol-Reject and LCP renegotiated for MS-CHAPv2,
+// which never starts), as measured (docs/interop.md).
+func TestSoftEtherEAPModel(t *testing.T) {
+	sc := func() ServerConfig { c := softEtherServer(); c.SoftEtherEAP = true; return c }
+	t.Run("default auth", func(t *testing.T) {
+		p := newPair(t, clientCfg(), sc())
+		p.take(true, p.c.Start(p.now))
+		p.run(time.Minute, p.clientDone)
+		if m, _ := authUp(p.cEv); !p.bothUp() || m != MSCHAPv2 {
+			t.Fatalf("up %v with %v\n%s", p.bothUp(), m, p.dump())
+		}
+	})
+	t.Run("eap only", func(t *testing.T) {
+		p := newPair(t, clientCfg(EAP), sc())
+		p.take(true, p.c.Start(p.now))
+		p.run(time.Minute, func() bool { return p.cDown != nil })
+		if p.cDown == nil || !errors.Is(p.cDown.Err, ErrNoCommonAuth) ||
+			!strings.Contains(p.cDown.Err.Error(), "server offered eap, mschapv2, pap; we accept eap") {
+			t.Fatalf("down = %+v\n%s", p.cDown, p.dump())
+		}
+		if !strings.Contains(p.dump(), "s->c LCP code=8") {
+			t.Errorf("no Protocol-Reject of EAP\n%s", p.dump())
+		}
+	})
+	t.Run("eap then mschapv2", func(t *testing.T) {
+		p := newPair(t, clientCfg(EAP, MSCHAPv2), sc())
+		p.take(true, p.c.Start(p.now))
+		p.run(time.Minute, func() bool { return p.cDown != nil })
+		if p.cDown == nil || !errors.Is(p.cDown.Err, ErrNoResponse) ||
+			!strings.Contains(p.cDown.Err.Error(), "mschapv2 authentication (no Challenge)") {
+			t.Fatalf("down = %+v\n%s", p.cDown, p.dump())
+		}
+		if n := strings.Count(p.dump(), "s->c EAP code=1"); n != 2 {
+			t.Errorf("%d EAP Requests, want 2 (Identity, TLS Start)\n%s", n, p.dump())
+		}
+	})
+}

@@ -73,6 +73,8 @@ const (
 	eapTypeNotify   = 2  // Notification. Ref: RFC 3748 §5.2
 	eapTypeNak      = 3  // Legacy Nak (Response only). Ref: RFC 3748 §5.3.1
 	eapTypeMD5      = 4  // MD5-Challenge. Ref: RFC 3748 §5.4
+	eapTypeTLS      = 13 // Ref: RFC 5216 §3.1 (the test server's SoftEther model only)
+	eapTLSStart     = 0x20
 	eapTypeMSCHAPv2 = 26 // Ref: draft-kamath-pppext-eap-mschapv2 §2
 	eapTypeExpanded = 254
 	eapMSv2HdrLen   = 4 // OpCode, MS-CHAPv2-ID, MS-Length (2)

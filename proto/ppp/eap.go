@@ -46,7 +46,7 @@ func eapTypeName(t uint8) string {
 		return "Nak"
 	case eapTypeMD5:
 		return "MD5-Challenge"
-	case 13:
+	case eapTypeTLS:
 		return "TLS"
 	case eapTypeMSCHAPv2:
 		return "MSCHAPv2"

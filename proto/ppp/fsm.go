@@ -131,6 +131,22 @@ func (f *fsm) scr(now time.Time) {
 	f.arm(now)
 }
 
+// renegotiate restarts option negotiation from Opened with a new
+// Configure-Request (tld, irc, scr), as a peer does when it wants other
+// options. Ref: RFC 1661 §4.2 (Opened, RCN: tld, scr).
+func (f *fsm) renegotiate(now time.Time) {
+	if f.state != stOpened {
+		return
+	}
+	f.state = stReqSent
+	f.h.down(now)
+	if f.l.dead {
+		return
+	}
+	f.irc(f.l.maxConfigure)
+	f.scr(now)
+}
+
 // rxr retransmits our last Configure-Request unchanged, keeping its
 // Identifier (RFC 1661 §5.1 allows this; pppd does the same), so a peer can
 // recognise the retransmission.

@@ -206,6 +206,7 @@ func FuzzServerHandle(f *testing.F) {
 	f.Add(uint8(1), lp(unhex(f, "ff03c021 03 81 0008 0304c023"), unhex(f, "ff03c023 01 04 0015 05616c6963650a616c6963652d70617373")))
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		sc := softEtherServer()
+		sc.SoftEtherEAP = kind&4 == 4
 		switch kind % 3 {
 		case 1:
 			sc = pppdServer()

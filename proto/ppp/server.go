@@ -22,6 +22,11 @@ type ServerConfig struct {
 	// first of its list that is here. Empty: EAP gives up after the
 	// Identity (EAP Failure), as a server with only EAP-TLS would for us.
 	EAPMethods []AuthMethod
+	// SoftEtherEAP makes EAP behave as SoftEther 5.01's (docs/interop.md):
+	// after the Identity an EAP-TLS Start; a Nak of it is answered with an
+	// LCP Protocol-Reject of the Nak and a renegotiation of LCP asking for
+	// the next method in Auth, which the server then never starts.
+	SoftEtherEAP bool
 	// MSCHAPv2Success formats the MS-CHAPv2 Success message from the
 	// authenticator response "S=<40 upper-case hex digits>"; nil gives
 	// "S=… M=Access granted" (RFC 2759 §5). Windows RRAS-like peers send
@@ -75,6 +80,7 @@ type Server struct {
 	eapTried  map[AuthMethod]bool
 	eapUser   string
 	eapFailed error // set once the inner method failed: EAP Failure follows the peer's ack
+	stuck     bool  // SoftEtherEAP: EAP was given up; no authentication starts any more
 
 	// IPCP
 	reqAddr bool
@@ -138,6 +144,9 @@ func (s *Server) lookup(user string) (string, bool) {
 
 func (s *Server) authStart(now time.Time) {
 	s.okFrame = nil
+	if s.stuck {
+		return // SoftEther after giving up EAP: waits for nothing, starts nothing
+	}
 	switch s.method {
 	case AuthNone:
 		s.authSucceeded(now, AuthNone)
@@ -330,6 +339,11 @@ func (s *Server) eapResponse(now time.Time, d []byte) {
 	}
 	typ, td := d[0], d[1:]
 	switch {
+	case typ == eapTypeIdentity && s.eapInner == AuthNone && s.cfg.SoftEtherEAP:
+		s.eapUser = string(td)
+		s.eapRequest(now, []byte{eapTypeTLS, eapTLSStart})
+	case typ == eapTypeNak && s.cfg.SoftEtherEAP:
+		s.giveUpEAP(now, d)
 	case typ == eapTypeIdentity && s.eapInner == AuthNone:
 		s.eapUser = string(td)
 		s.eapNext(now, nil)
@@ -408,4 +422,27 @@ func (s *Server) succeed(now time.Time, m AuthMethod, proto uint16, code, id uin
 	s.okID, s.okFrame = id, f
 	s.emit(Send{Data: clone(f)})
 	s.authSucceeded(now, m)
+}
+
+// giveUpEAP is SoftEther's answer to an EAP Nak: a Protocol-Reject of the
+// Nak, then LCP renegotiated for the next method (SoftEtherEAP).
+func (s *Server) giveUpEAP(now time.Time, data []byte) {
+	var p Packet
+	p.Code, p.ID, p.Data = eapCodeResponse, s.eapID, data
+	info, err := p.AppendBinary(nil)
+	if err != nil {
+		s.failLater(err)
+		return
+	}
+	s.protoReject(ProtoEAP, info)
+	s.authFrame, s.authDeadline = nil, time.Time{}
+	s.stuck = true
+	h := (*serverLCP)(s)
+	h.tried[EAP] = true
+	if h.authIdx < len(s.cfg.Auth) {
+		h.nextAuth(nil)
+	}
+	if !s.dead {
+		s.lcp.renegotiate(now)
+	}
 }

@@ -71,6 +71,9 @@ type Profile struct {
 	HonourNak  bool             // jump to the method the client suggests (pppd)
 	Insist     bool             // request the last method again when refused (a server allowing one method)
 	EAPMethods []ppp.AuthMethod // inside EAP: MSCHAPv2 (EAP-MSCHAPv2), CHAPMD5 (EAP-MD5); none: EAP Failure after the Identity
+	// SoftEtherEAP: EAP is EAP-TLS only; a Nak gets a Protocol-Reject and
+	// LCP renegotiated for the next method, which never starts (SoftEther).
+	SoftEtherEAP bool
 	// MSCHAPv2Success formats the MS-CHAPv2 Success message from
 	// "S=<40 hex digits>" (ppp.ServerConfig.MSCHAPv2Success); nil: RFC 2759.
 	MSCHAPv2Success      func(authResp string) string
@@ -101,7 +104,8 @@ func defaultUsers() map[string]string { return map[string]string{DefaultUser: De
 // ESP with SHA1 only, random NAT-D, IDir 0.0.0.0, server-initiated re-key
 // at the proposed SA lifetime + 1 s, DPD every 10 s, keepalives after 5 s, L2TP HELLO every ~8.8 s, data with
 // the L bit, PPP only after the client's first data frame, auth EAP →
-// MS-CHAPv2 → PAP ignoring the client's suggestion, Magic-Number Rejected,
+// MS-CHAPv2 → PAP ignoring the client's suggestion (EAP being EAP-TLS only
+// and stuck once given up), Magic-Number Rejected,
 // one DNS server, a wrong PAP password answered by LCP Terminate-Request,
 // LCP echo every ~4.8 s, pool 192.168.30.10 behind 192.168.30.1.
 func SoftEther() Profile {
@@ -136,6 +140,7 @@ func SoftEther() Profile {
 		PPPOnFirstData: true,
 
 		Auth:                 []ppp.AuthMethod{ppp.EAP, ppp.MSCHAPv2, ppp.PAP},
+		SoftEtherEAP:         true,
 		Users:                defaultUsers(),
 		AuthName:             "l2tp-softether",
 		Local:                netip.MustParseAddr("192.168.30.1"),

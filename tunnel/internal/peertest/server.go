@@ -703,6 +703,7 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 				HonourNak:            s.p.HonourNak,
 				Insist:               s.p.Insist,
 				EAPMethods:           s.p.EAPMethods,
+				SoftEtherEAP:         s.p.SoftEtherEAP,
 				MSCHAPv2Success:      s.p.MSCHAPv2Success,
 				Users:                s.p.Users,
 				Name:                 s.p.AuthName,
