@@ -114,7 +114,18 @@ func TestE2EAuthFailures(t *testing.T) {
 				cfg.Password = []byte(tc.password)
 			}
 			h := startRun(t, n, srv, cfg, clock)
-			err, _, _ := h.runClock(time.Minute)
+			var err error
+			if tc.password == "" && tc.want == FailPPPAuth {
+				// Only this case waits for a timer. The clock moves once
+				// LCP is up: moved earlier, it could let the server's
+				// Main Mode retransmission overtake a slow handshake.
+				if !h.waitPhase(PhaseLCP, connectTimeout) {
+					t.Fatal("LCP did not open")
+				}
+				err, _, _ = h.runClock(time.Minute)
+			} else {
+				err, _ = h.result(connectTimeout) // no timer needed: the clock stays
+			}
 			if got := FailureOf(err); got != tc.want {
 				t.Fatalf("Run = %v: class %v, want %v", err, got, tc.want)
 			}
