@@ -154,6 +154,40 @@ func TestReplayMSCHAPv2(t *testing.T) {
 	runReplay(t, c, steps)
 }
 
+// EAP-MSCHAPv2 (draft-kamath-pppext-eap-mschapv2 §2) with the RFC 2759
+// §9.2 values inside: Identity, Challenge → Response with the RFC
+// NT-Response, Success Request with the RFC authenticator response →
+// Success Response (the OpCode alone), EAP Success → IPCP.
+func TestReplayEAPMSCHAPv2(t *testing.T) {
+	rnd := unhex(t, "01020304 00 00 00 00"+rfcPeerChal)
+	success := rfcAuthResp + " M=OK"
+	steps := []replayStep{
+		{Note: "Start", Out: []string{"ff03c021 01 01 000e 0104 0578 0506 01020304"}},
+		{Note: "<< Conf-Req [Auth=EAP, MRU 1280, Magic] >> Ack",
+			In:  "ff03c021 01 07 0012 0304c227 01040500 050611223344",
+			Out: []string{"ff03c021 02 07 0012 0304c227 01040500 050611223344"}},
+		{Note: "<< Conf-Ack", In: "ff03c021 02 01 000e 0104 0578 0506 01020304", Events: []string{"{1280}"}},
+		{Note: "<< Identity >> Identity User",
+			In:  "ff03c227 01 01 0005 01",
+			Out: []string{"ff03c227 02 01 0009 01 55736572"}},
+		{Note: "<< EAP-MSCHAPv2 Challenge >> Response",
+			In:  "ff03c227 01 02 001f 1a 01 2a 001a 10 " + rfcAuthChal + " 6c32747064",
+			Out: []string{"ff03c227 02 02 003f 1a 02 2a 003a 31 " + rfcPeerChal + " 0000000000000000 " + rfcNTResp + " 00 55736572"}},
+		{Note: "<< Challenge retransmitted >> same Response",
+			In:  "ff03c227 01 02 001f 1a 01 2a 001a 10 " + rfcAuthChal + " 6c32747064",
+			Out: []string{"ff03c227 02 02 003f 1a 02 2a 003a 31 " + rfcPeerChal + " 0000000000000000 " + rfcNTResp + " 00 55736572"}},
+		{Note: "<< EAP-MSCHAPv2 Success >> Success Response",
+			In:  fmt.Sprintf("ff03c227 01 03 %04x 1a 03 2a %04x %x", 5+4+len(success), 4+len(success), success),
+			Out: []string{"ff03c227 02 03 0006 1a 03"}},
+		{Note: "<< EAP Success >> IPCP",
+			In:     "ff03c227 03 03 0004",
+			Out:    []string{"ff038021 01 01 0016 0306 00000000 8106 00000000 8306 00000000"},
+			Events: []string{"{eap}"}},
+	}
+	c := NewClient(ClientConfig{User: "User", Password: "clientPass", Auth: []AuthMethod{EAP}, Rand: bytes.NewReader(rnd)})
+	runReplay(t, c, steps)
+}
+
 func TestGoldenServerRequests(t *testing.T) {
 	for _, tc := range []struct {
 		name string
