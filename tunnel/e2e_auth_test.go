@@ -152,6 +152,13 @@ func TestE2EAuthFailures(t *testing.T) {
 			if len(h.tunc) != 0 {
 				t.Error("a TUN was opened")
 			}
+			h.mu.Lock()
+			for i, e := range h.events {
+				if i > 0 && e.Kind == EventPhase && e.Phase < h.events[i-1].Phase {
+					t.Errorf("event %d (%v %v) after one of phase %v", i, e.Phase, e.State, h.events[i-1].Phase)
+				}
+			}
+			h.mu.Unlock()
 			if _, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.IKEDeletes >= 1 }); !ok {
 				t.Errorf("server saw no IKE Delete after the failure: %+v", srv.Stats())
 			}
