@@ -331,3 +331,19 @@ func TestSoftEtherEAPModel(t *testing.T) {
 		}
 	})
 }
+
+// TestClientMRUNaked: a Nak of our MRU is followed (RFC 1661 §6.1); one
+// below what we take makes us stop asking for an MRU (the default 1500).
+func TestClientMRUNaked(t *testing.T) {
+	for _, tc := range []struct{ nak, want string }{
+		{"0104 04b0", "ff03c021 01 07 000e 010404b0 0506 01020304"},
+		{"0104 0064", "ff03c021 01 07 000a 0506 01020304"},
+	} {
+		c := NewClient(ClientConfig{User: "u", Password: "p", Rand: &countRand{n: 1}})
+		c.Start(t0)
+		got := sends(c.Handle(t0, frame(t, ProtoLCP, codeConfNak, c.lcp.id, unhex(t, tc.nak))))
+		if len(got) != 1 || got[0] != stripSpaces(tc.want) {
+			t.Errorf("Nak %s: sent %v, want %s", tc.nak, got, stripSpaces(tc.want))
+		}
+	}
+}

@@ -222,6 +222,11 @@ func TestClientNakSuggestion(t *testing.T) {
 		{[]AuthMethod{EAP, PAP}, "ff03c021 01 00 0008 0304c227", "ff03c021 02 00 0008 0304c227"},
 		{[]AuthMethod{EAP, PAP}, "ff03c021 01 00 0008 0304c023", "ff03c021 03 00 0008 0304c227"},
 		{[]AuthMethod{MSCHAPv2}, "ff03c021 01 00 0009 0305c22381", "ff03c021 02 00 0009 0305c22381"},
+		// MRU below the IPv4 minimum: Nak'd with 68; 68 and a large one Acked.
+		{nil, "ff03c021 01 00 0008 0104003c", "ff03c021 03 00 0008 01040044"},
+		{nil, "ff03c021 01 00 0008 01040044", "ff03c021 02 00 0008 01040044"},
+		{nil, "ff03c021 01 00 0008 01042000", "ff03c021 02 00 0008 01042000"},
+		{nil, "ff03c021 01 00 0009 0105000000", "ff03c021 04 00 0009 0105000000"}, // bad length
 		// Unknown option 99 rejected; PFC, ACFC and ACCM acked.
 		{nil, "ff03c021 01 00 0012 0206ffffffff 0702 0802 6304aaaa", "ff03c021 04 00 0008 6304aaaa"},
 		{nil, "ff03c021 01 00 000e 0206ffffffff 0702 0802", "ff03c021 02 00 000e 0206ffffffff 0702 0802"},
