@@ -2,6 +2,7 @@ package ppp
 
 import (
 	"crypto/subtle"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,21 +54,7 @@ func eapTypeName(t uint8) string {
 	case eapTypeExpanded:
 		return "Expanded"
 	}
-	return "type " + itoa(int(t))
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return "type " + strconv.Itoa(int(t))
 }
 
 // eapTypeOf maps an inner method to its EAP Type.
@@ -109,9 +96,8 @@ type eapClient struct {
 	lastID   uint8
 	lastResp []byte // our last Response frame, sent again for a repeated Request
 	inner    AuthMethod
-	answered bool     // an inner method's Response went out
-	verified bool     // EAP-MSCHAPv2: the server's authenticator response checked
-	msv2Chal [16]byte // EAP-MSCHAPv2: the authenticator challenge we answered
+	answered bool // an inner method's Response went out
+	verified bool // EAP-MSCHAPv2: the server's authenticator response checked
 	failure  msv2Failure
 	notice   string // the last Notification, for the error
 }
@@ -226,7 +212,7 @@ func (c *Client) eapMSCHAPv2(now time.Time, id uint8, td []byte) {
 		resp = append(resp, make([]byte, 8)...)
 		resp = append(resp, nt[:]...)
 		resp = append(resp, 0) // Flags
-		c.eap.inner, c.eap.answered, c.eap.verified, c.eap.msv2Chal = MSCHAPv2, true, false, authChal
+		c.eap.inner, c.eap.answered, c.eap.verified = MSCHAPv2, true, false
 		c.eapRespond(now, id, eapMSv2Data(chapCodeResp, msID, chapValueData(resp, c.cfg.User)))
 	case chapCodeSucc:
 		if c.eap.inner != MSCHAPv2 || !c.eap.answered {
