@@ -57,6 +57,10 @@ func FuzzParsePacket(f *testing.F) {
 		parsePAPRequest(p.Data)
 		parsePAPMessage(p.Data)
 		parseCHAPValue(p.Data)
+		if len(p.Data) > 0 {
+			parseEAPMSv2(p.Data[1:])
+			eapTypeName(p.Data[0])
+		}
 		opts, err := ParseOptions(p.Data)
 		if err != nil {
 			return
