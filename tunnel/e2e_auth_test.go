@@ -58,6 +58,11 @@ func TestE2EAuthMethods(t *testing.T) {
 					t.Fatalf("no reply to ping %d", seq)
 				}
 			}
+			if p.SendIPv6CP {
+				if _, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.ProtoRejects == 1 }); !ok {
+					t.Errorf("IPv6CP was not Protocol-Rejected: %+v", srv.Stats())
+				}
+			}
 			h.stop()
 			checkTeardown(t, srv, peertest.Stats{})
 		})

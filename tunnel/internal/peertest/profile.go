@@ -74,6 +74,10 @@ type Profile struct {
 	// SoftEtherEAP: EAP is EAP-TLS only; a Nak gets a Protocol-Reject and
 	// LCP renegotiated for the next method, which never starts (SoftEther).
 	SoftEtherEAP bool
+	// SendIPv6CP: once IPCP is open, the server also starts IPv6CP (one
+	// Configure-Request), as a server with IPv6 enabled does; the client
+	// must Protocol-Reject it (Stats.ProtoRejects) and carry on.
+	SendIPv6CP bool
 	// MSCHAPv2Success formats the MS-CHAPv2 Success message from
 	// "S=<40 hex digits>" (ppp.ServerConfig.MSCHAPv2Success); nil: RFC 2759.
 	MSCHAPv2Success      func(authResp string) string
@@ -206,7 +210,8 @@ func Libreswan() Profile {
 // only (a model: RouterOS offers PAP, CHAP, MS-CHAPv1 and v2, each can be
 // switched off; docs/interop.md). The IKE and L2TP side is Libreswan's;
 // PPP: CHAP-MD5 requested, and again when the client Naks it, MRU 1450,
-// a Magic-Number, one DNS server, LCP echo every 10 s.
+// a Magic-Number, one DNS server, LCP echo every 10 s, and IPv6CP started
+// after IPCP (which the client Protocol-Rejects).
 func MikroTik() Profile {
 	p := Libreswan()
 	p.Name = "mikrotik"
@@ -219,6 +224,7 @@ func MikroTik() Profile {
 	p.DNS = []netip.Addr{netip.MustParseAddr("10.10.10.1")}
 	p.MRU = 1450
 	p.EchoInterval = 10 * time.Second
+	p.SendIPv6CP = true // RouterOS runs IPv6 over PPP when the profile has it
 	return p
 }
 
