@@ -304,6 +304,23 @@ func TestSoftEtherEAPModel(t *testing.T) {
 			t.Fatalf("up %v with %v\n%s", p.bothUp(), m, p.dump())
 		}
 	})
+	t.Run("our first Nak lost", func(t *testing.T) {
+		// The server retransmits its request for EAP; the client must
+		// Nak it again, not Ack it (which would get stuck).
+		p := newPair(t, clientCfg(), sc())
+		p.drop = func(toServer bool, n int, f []byte) bool {
+			proto, info, _ := ParseFrame(f)
+			return toServer && proto == ProtoLCP && len(info) > 0 && info[0] == codeConfNak && !p.nakDropped()
+		}
+		p.take(true, p.c.Start(p.now))
+		p.run(time.Minute, p.clientDone)
+		if m, _ := authUp(p.cEv); !p.bothUp() || m != MSCHAPv2 {
+			t.Fatalf("up %v with %v\n%s", p.bothUp(), m, p.dump())
+		}
+		if !strings.Contains(p.dump(), "c->s DROP LCP code=3") {
+			t.Errorf("no Nak dropped\n%s", p.dump())
+		}
+	})
 	t.Run("eap only", func(t *testing.T) {
 		p := newPair(t, clientCfg(EAP), sc())
 		p.take(true, p.c.Start(p.now))
@@ -345,3 +362,25 @@ func TestClientMRUNaked(t *testing.T) {
 		}
 	}
 }
+
+// TestClientNakRepeated: a retransmitted Configure-Request (same Identifier
+// and options: our Nak was lost) gets the same Nak; the same option in a
+// new request (the server insists) is then Acked.
+func TestClientNakRepeated(t *testing.T) {
+	c := NewClient(clientCfg())
+	c.Start(t0)
+	eap := unhex(t, "0304c227")
+	nak := "ff03c021030500090305c22381"
+	for i := 0; i < 3; i++ {
+		if got := sends(c.Handle(t0, frame(t, ProtoLCP, codeConfReq, 5, eap))); len(got) != 1 || got[0] != nak {
+			t.Fatalf("request %d: sent %v, want %s", i, got, nak)
+		}
+	}
+	if got := sends(c.Handle(t0, frame(t, ProtoLCP, codeConfReq, 6, eap))); len(got) != 1 || got[0] != "ff03c021020600080304c227" {
+		t.Fatalf("new request: sent %v, want an Ack", got)
+	}
+}
+
+// nakDropped reports whether a Configure-Nak from the client was dropped
+// already (the trace says so).
+func (p *pair) nakDropped() bool { return strings.Contains(p.dump(), "c->s DROP LCP code=3") }

@@ -259,10 +259,10 @@ func TestClientMaxFailure(t *testing.T) {
 	c.Start(t0)
 	var last string
 	for i := 0; i < defaultMaxFailure+1; i++ {
-		acts := c.Handle(t0, unhex(t, "ff03c021 01 00 0008 0304c227"))
+		acts := c.Handle(t0, frame(t, ProtoLCP, codeConfReq, uint8(i), unhex(t, "0304c227")))
 		last = fmt.Sprintf("%x", acts[len(acts)-1].(Send).Data)
 	}
-	if last != "ff03c021040000080304c227" {
+	if last != "ff03c021040500080304c227" {
 		t.Errorf("after Max-Failure: %s", last)
 	}
 }
