@@ -384,3 +384,25 @@ func TestClientNakRepeated(t *testing.T) {
 // nakDropped reports whether a Configure-Nak from the client was dropped
 // already (the trace says so).
 func (p *pair) nakDropped() bool { return strings.Contains(p.dump(), "c->s DROP LCP code=3") }
+
+// TestAuthServerGivesUpOnPreference: a server that allows CHAP-MD5 only and
+// gives up when it is Naked (no Insist): the error says that the client
+// declined a method it accepts, and how to take it.
+func TestAuthServerGivesUpOnPreference(t *testing.T) {
+	sc := pppdServer()
+	sc.Auth, sc.HonourNak = []AuthMethod{CHAPMD5}, false
+	p := newPair(t, clientCfg(), sc)
+	p.take(true, p.c.Start(p.now))
+	p.run(time.Minute, func() bool { return p.cDown != nil })
+	if p.cDown == nil || !errors.Is(p.cDown.Err, ErrNoCommonAuth) ||
+		!strings.Contains(p.cDown.Err.Error(), "we prefer to chap: list chap first to take it") {
+		t.Fatalf("down = %+v\n%s", p.cDown, p.dump())
+	}
+	// With chap first, it works.
+	p = newPair(t, clientCfg(CHAPMD5, MSCHAPv2), sc)
+	p.take(true, p.c.Start(p.now))
+	p.run(time.Minute, p.clientDone)
+	if m, _ := authUp(p.cEv); !p.bothUp() || m != CHAPMD5 {
+		t.Fatalf("up %v with %v\n%s", p.bothUp(), m, p.dump())
+	}
+}

@@ -47,7 +47,8 @@ type Client struct {
 	mru       uint16
 	offered   []AuthMethod // methods the server asked for
 	suggested []AuthMethod // methods we proposed in a Configure-Nak
-	refused   bool
+	declined  []AuthMethod // methods we accept but Naked for a preferred one
+	refused   bool         // we Naked or Rejected an Auth-Protocol option
 	method    AuthMethod
 
 	// authentication (link.authFrame: our PAP request or CHAP Response)

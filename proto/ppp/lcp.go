@@ -137,8 +137,9 @@ func (h *clientLCP) checkAuth(o Option) (uint8, Option) {
 		}
 		if !containsMethod(h.offered, want) && !containsMethod(h.suggested, want) {
 			h.suggested = append(h.suggested, want)
-			if !acceptable {
-				h.refused = true
+			h.refused = true
+			if acceptable && !containsMethod(h.declined, m) {
+				h.declined = append(h.declined, m)
 			}
 			return codeConfNak, authOption(want)
 		}
@@ -192,7 +193,7 @@ func (h *clientLCP) failed(_ time.Time, err error) {
 }
 
 func (h *clientLCP) noCommonAuth() error {
-	return &noCommonAuthError{offered: h.offered, accepted: h.auth}
+	return &noCommonAuthError{offered: h.offered, accepted: h.auth, declined: h.declined}
 }
 
 func (h *clientLCP) terminated(_ time.Time, reason []byte) {
