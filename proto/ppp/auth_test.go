@@ -126,6 +126,10 @@ func TestEAPClient(t *testing.T) {
 		// name "alice".
 		{"md5", "ff03c227 01 05 0016 04 10 11111111111111111111111111111111",
 			"ff03c227 02 05 001b 04 10 " + md5Vec5 + " 616c696365"},
+		// EAP-MSCHAPv2 Challenge with a wrong MS-Length (0): answered all
+		// the same, the Response carrying a correct one (0x3b = 4+1+49+5).
+		{"mschapv2 bad ms-length", "ff03c227 01 05 001f 1a 01 07 0000 10 11111111111111111111111111111111 6c32747064",
+			"ff03c227 02 05 0040 1a 02 07 003b 31 090a0b0c0d0e0f101112131415161718 0000000000000000 abc7d6dfac622a82df5d8844f15cc05370841b2f85d55d5a 00 616c696365"},
 		{"md5 empty value", "ff03c227 01 05 0006 04 00", ""},
 		{"md5 short", "ff03c227 01 05 0007 04 10 11", ""},
 		{"no type", "ff03c227 01 05 0004", ""},
