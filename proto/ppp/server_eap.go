@@ -2,6 +2,7 @@ package ppp
 
 import (
 	"crypto/subtle"
+	"slices"
 	"time"
 )
 
@@ -25,7 +26,7 @@ func (s *Server) eapRequest(now time.Time, typeData []byte) {
 // (a peer's Nak; nil: any), or ends EAP with a Failure.
 func (s *Server) eapNext(now time.Time, want []byte) {
 	for _, m := range s.cfg.EAPMethods {
-		if s.eapTried[m] || (want != nil && !containsType(want, eapTypeOf(m))) {
+		if s.eapTried[m] || (want != nil && !slices.Contains(want, eapTypeOf(m))) {
 			continue
 		}
 		s.eapTried[m] = true
@@ -40,15 +41,6 @@ func (s *Server) eapNext(now time.Time, want []byte) {
 		return
 	}
 	s.eapEnd(errEAPNoMethod)
-}
-
-func containsType(list []byte, t uint8) bool {
-	for _, x := range list {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 // eapEnd sends EAP Failure and ends the link with err.
