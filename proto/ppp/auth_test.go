@@ -410,3 +410,16 @@ func TestAuthServerGivesUpOnPreference(t *testing.T) {
 		t.Fatalf("up %v with %v\n%s", p.bothUp(), m, p.dump())
 	}
 }
+
+// TestEAPClientIdentifierReused: SoftEther sends its EAP-TLS Start with the
+// Identifier of the Identity Request it follows; a Request with the same
+// Identifier but other Data is a new Request, not a retransmission.
+func TestEAPClientIdentifierReused(t *testing.T) {
+	c := eapTestClient(t)
+	if got := sends(c.Handle(t0, unhex(t, "ff03c227 01 01 0005 01"))); len(got) != 1 || got[0] != "ff03c2270201000a01616c696365" {
+		t.Fatalf("identity: sent %v", got)
+	}
+	if got := sends(c.Handle(t0, unhex(t, "ff03c227 01 01 0006 0d 20"))); len(got) != 1 || got[0] != "ff03c22702010007031a04" {
+		t.Fatalf("TLS Start with the same Identifier: sent %v, want a Nak", got)
+	}
+}

@@ -1,6 +1,7 @@
 package ppp
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"strconv"
 	"strings"
@@ -94,6 +95,7 @@ func eapMSv2Data(op, msID uint8, body []byte) []byte {
 // eapClient is the client's EAP state for one authentication phase.
 type eapClient struct {
 	lastID   uint8
+	lastReq  []byte // Data of the last Request answered
 	lastResp []byte // our last Response frame, sent again for a repeated Request
 	inner    AuthMethod
 	answered bool // an inner method's Response went out
@@ -128,11 +130,15 @@ func (c *Client) eapInput(now time.Time, p Packet) {
 			c.drop("EAP Request without a Type")
 			return
 		}
-		if c.eap.lastResp != nil && p.ID == c.eap.lastID {
-			c.emit(Send{Data: clone(c.eap.lastResp)}) // a retransmitted Request
+		// A retransmitted Request has the Identifier of the last one (RFC
+		// 3748 §4.1); SoftEther also reuses the Identifier for its next
+		// Request, so the Data must be the same too.
+		if c.eap.lastResp != nil && p.ID == c.eap.lastID && bytes.Equal(p.Data, c.eap.lastReq) {
+			c.emit(Send{Data: clone(c.eap.lastResp)})
 			c.authWait(now)
 			return
 		}
+		c.eap.lastReq = clone(p.Data)
 		typ, td := p.Data[0], p.Data[1:]
 		switch typ {
 		case eapTypeIdentity:

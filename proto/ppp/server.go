@@ -23,7 +23,8 @@ type ServerConfig struct {
 	// Identity (EAP Failure), as a server with only EAP-TLS would for us.
 	EAPMethods []AuthMethod
 	// SoftEtherEAP makes EAP behave as SoftEther 5.01's (docs/interop.md):
-	// after the Identity an EAP-TLS Start; a Nak of it is answered with an
+	// after the Identity an EAP-TLS Start with the Identity Request's
+	// Identifier; a Nak of it is answered with an
 	// LCP Protocol-Reject of the Nak and a renegotiation of LCP asking for
 	// the next method in Auth, which the server then never starts.
 	SoftEtherEAP bool

@@ -57,7 +57,9 @@ func (s *Server) eapResponse(now time.Time, d []byte) {
 	typ, td := d[0], d[1:]
 	switch {
 	case typ == eapTypeIdentity && s.eapInner == AuthNone && s.cfg.SoftEtherEAP:
+		// SoftEther sends the TLS Start with the Identity's Identifier.
 		s.eapUser = string(td)
+		s.eapID--
 		s.eapRequest(now, []byte{eapTypeTLS, eapTLSStart})
 	case typ == eapTypeNak && s.cfg.SoftEtherEAP:
 		s.giveUpEAP(now, d)
