@@ -187,15 +187,25 @@ func TestSoftEtherCapturePPP(t *testing.T) {
 	for _, tc := range []struct {
 		file       string
 		milestones []string // the actions this run must have reached, in order
+		defAuth    bool     // replay with ClientConfig.Auth empty (DefaultAuth)
 	}{
-		{"softether_mschapv2.json", up(ppp.MSCHAPv2)},
-		{"softether_pap.json", up(ppp.PAP)},
-		{"softether_chap_pap.json", up(ppp.PAP)},
+		{"softether_mschapv2.json", up(ppp.MSCHAPv2), false},
+		// The default list answers SoftEther with the same bytes.
+		{"softether_mschapv2.json", up(ppp.MSCHAPv2), true},
+		{"softether_pap.json", up(ppp.PAP), false},
+		{"softether_chap_pap.json", up(ppp.PAP), false},
 		{"softether_eap.json", []string{"LinkUp{PeerMRU:1500}",
-			`Down{Err:"ppp: no common authentication method (server offered eap, mschapv2, pap; we accept eap)"}`}},
+			`Down{Err:"ppp: no common authentication method (server offered eap, mschapv2, pap; we accept eap)"}`}, false},
 	} {
-		t.Run(tc.file, func(t *testing.T) {
+		name := tc.file
+		if tc.defAuth {
+			name += "/default-auth"
+		}
+		t.Run(name, func(t *testing.T) {
 			c := seLoad(t, tc.file)
+			if tc.defAuth {
+				c.Auth = nil
+			}
 			cl := seClient(t, c)
 			var pending []ppp.Action // outputs of the last input not yet matched
 			var seen []string
