@@ -102,7 +102,7 @@ func TestHelp(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"-v", envPSK, envPassword, envProfile, "~/.config/l2tpctl/NAME.toml", "/etc/l2tpctl/NAME.toml",
-			"'l2tpctl profile'", "the password's line comes first", "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)",
+			"'l2tpctl profile'", "the password's line comes first", "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,eap,chap,pap")`, "(default: 1h0m0s)",
 			"Exit status:", "docs/exit-codes.md"} {
 			if !strings.Contains(help, want) {
 				t.Errorf("%q: help does not mention %q:\n%s", args, want, help)
@@ -153,7 +153,7 @@ func TestUsageErrors(t *testing.T) {
 		{"IPv6 server", []string{"connect", "--server", "[2001:db8::1]:500", "--user", "alice", "--psk-file", "psk", "--password-file", "pw"}, "IPv6 servers are not supported"},
 		{"bad port", []string{"connect", "--server", "10.200.0.1:99999", "--user", "alice", "--psk-file", "psk", "--password-file", "pw"}, `bad port "99999"`},
 		{"bad route", append(append([]string{}, okArgs...), "--route", "192.168.30.0/33"), `--route "192.168.30.0/33"`},
-		{"bad auth", append(append([]string{}, okArgs...), "--auth", "eap"), `unknown method "eap"`},
+		{"bad auth", append(append([]string{}, okArgs...), "--auth", "mschapv1"), `unknown method "mschapv1"`},
 		{"bad interface (tunnel.ErrConfig)", append(append([]string{}, okArgs...), "--interface", "a b"), "invalid configuration: bad interface name"},
 		{"no server", []string{"connect", "--user", "alice"}, "no server given"},
 		{"no secrets, no terminal", []string{"connect", "--server", "10.200.0.1", "--user", "alice"}, "no pre-shared key given and stdin is not a terminal"},
@@ -273,7 +273,7 @@ func TestConnectDefaults(t *testing.T) {
 	want := tunnel.Config{
 		Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 		PSK: []byte("the-psk"), User: "alice", Password: []byte("the-password"),
-		Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
+		Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthEAP, tunnel.AuthCHAP, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
 		ControlSocket: "/run/l2tpctl/" + tunnel.InstanceName("l2tp0") + ".sock",
 	}
 	if w.gotCfg == nil || !reflect.DeepEqual(*w.gotCfg, want) {

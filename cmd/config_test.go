@@ -27,7 +27,7 @@ func TestConfigFrom(t *testing.T) {
 		c := tunnel.Config{
 			Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 			PSK: []byte("k"), User: "alice", Password: []byte("p"),
-			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
+			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthEAP, tunnel.AuthCHAP, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
 		}
 		if mod != nil {
 			mod(&c)
@@ -88,8 +88,15 @@ func TestConfigFrom(t *testing.T) {
 			want: want(func(c *tunnel.Config) { c.Auth = []tunnel.AuthMethod{tunnel.AuthPAP} })},
 		{name: "auth order and case", flags: base(func(f *connectFlags) { f.Auth = "PAP, MSCHAPv2" }),
 			want: want(func(c *tunnel.Config) { c.Auth = []tunnel.AuthMethod{tunnel.AuthPAP, tunnel.AuthMSCHAPv2} })},
-		{name: "auth unknown", flags: base(func(f *connectFlags) { f.Auth = "mschapv2,chap" }),
-			wantErr: `unknown method "chap" (known: mschapv2, pap)`, usage: true},
+		{name: "auth unknown", flags: base(func(f *connectFlags) { f.Auth = "mschapv2,mschap" }),
+			wantErr: `unknown method "mschap" (known: mschapv2, eap, chap, pap)`, usage: true},
+		{name: "auth every method", flags: base(func(f *connectFlags) { f.Auth = "pap,chap,mschapv2,eap" }),
+			want: want(func(c *tunnel.Config) {
+				c.Auth = []tunnel.AuthMethod{tunnel.AuthPAP, tunnel.AuthCHAP, tunnel.AuthMSCHAPv2, tunnel.AuthEAP}
+			})},
+		{name: "auth chap-md5 is chap", flags: base(func(f *connectFlags) { f.Auth = "CHAP-MD5,eap" }),
+			want: want(func(c *tunnel.Config) { c.Auth = []tunnel.AuthMethod{tunnel.AuthCHAP, tunnel.AuthEAP} })},
+		{name: "auth chap twice", flags: base(func(f *connectFlags) { f.Auth = "chap,chap-md5" }), wantErr: `method "chap" listed twice`, usage: true},
 		{name: "auth twice", flags: base(func(f *connectFlags) { f.Auth = "pap,pap" }), wantErr: `method "pap" listed twice`, usage: true},
 		{name: "auth empty", flags: base(func(f *connectFlags) { f.Auth = "" }), wantErr: "empty method", usage: true},
 		{name: "auth empty item", flags: base(func(f *connectFlags) { f.Auth = "pap," }), wantErr: "empty method", usage: true},
@@ -175,7 +182,7 @@ func TestConnectWithProfile(t *testing.T) {
 		c := tunnel.Config{
 			Server: "vpn.example.net", IKEPort: 500, NATTPort: 4500,
 			PSK: []byte("office-psk"), User: "alice", Password: []byte("office-pw"),
-			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Routes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthEAP, tunnel.AuthCHAP, tunnel.AuthPAP}, Routes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 			Interface: "l2tp0", SALifetime: 2 * time.Hour, IKELifetime: 8 * time.Hour,
 		}
 		if mod != nil {
@@ -293,8 +300,8 @@ func TestConnectWithProfile(t *testing.T) {
 			wantErr: office + ":7: natt-port 0: not a UDP port"},
 		{name: "bad server", args: []string{"--profile", "office"}, files: map[string]string{office: strings.Replace(profileText, "vpn.example.net", "::1", 1)},
 			wantErr: office + `:1: server "::1": IPv6 servers are not supported`},
-		{name: "bad auth", args: []string{"--profile", "office"}, files: map[string]string{office: with("auth = \"pap,chap\"\n")},
-			wantErr: office + `:7: auth: unknown method "chap"`},
+		{name: "bad auth", args: []string{"--profile", "office"}, files: map[string]string{office: with("auth = \"pap,mschap\"\n")},
+			wantErr: office + `:7: auth: unknown method "mschap"`},
 		{name: "bad interface", args: []string{"--profile", "office"}, files: map[string]string{office: with("interface = \"a b\"\n")},
 			wantErr: office + `:7: interface: invalid configuration: bad interface name "a b"`},
 		{name: "unknown key", args: []string{"--profile", "office"}, files: map[string]string{office: with("\nroutes = []\n")},

@@ -68,24 +68,31 @@ const (
 )
 
 // AuthMethod is a PPP authentication method; its String form ("mschapv2",
-// "pap") is what users type.
+// "eap", "chap", "pap") is what users type.
 type AuthMethod = ppp.AuthMethod
 
 // The PPP authentication methods the client implements.
 const (
 	AuthMSCHAPv2 = ppp.MSCHAPv2 // RFC 2759
+	AuthEAP      = ppp.EAP      // RFC 3748, with EAP-MSCHAPv2 or EAP-MD5 inside
+	AuthCHAP     = ppp.CHAPMD5  // RFC 1994, CHAP with MD5
 	AuthPAP      = ppp.PAP      // RFC 1334
 )
 
-// DefaultAuth is the PPP authentication preference when --auth is not given.
-var DefaultAuth = []AuthMethod{AuthMSCHAPv2, AuthPAP}
+// DefaultAuth is the PPP authentication preference when --auth is not
+// given: every method, strongest first (ppp.DefaultAuth says why).
+var DefaultAuth = slices.Clone(ppp.DefaultAuth)
 
 // KnownAuth lists the PPP methods Config.Auth may name.
-var KnownAuth = []AuthMethod{AuthMSCHAPv2, AuthPAP}
+var KnownAuth = []AuthMethod{AuthMSCHAPv2, AuthEAP, AuthCHAP, AuthPAP}
 
 // ParseAuthMethod parses a method's name as AuthMethod.String prints it,
-// ignoring case; only the methods in KnownAuth are accepted.
+// ignoring case ("chap-md5" is also taken for chap); only the methods in
+// KnownAuth are accepted.
 func ParseAuthMethod(s string) (AuthMethod, error) {
+	if strings.EqualFold(s, "chap-md5") {
+		return AuthCHAP, nil
+	}
 	for _, m := range KnownAuth {
 		if strings.EqualFold(s, m.String()) {
 			return m, nil

@@ -498,6 +498,12 @@ func (c *controller) doPPP(actions []ppp.Action) {
 		case ppp.Send:
 			c.sendErr("PPP frame", c.dp.sendPPP(a.Data))
 		case ppp.LinkUp:
+			if c.phase != PhaseLCP {
+				// LCP renegotiated during authentication (SoftEther after
+				// EAP): the phase events stay in bring-up order.
+				c.deps.Log.debugf("ppp: LCP opened again (server MRU %d)", a.PeerMRU)
+				continue
+			}
 			c.event(PhaseLCP, "opened (server MRU %d)", a.PeerMRU)
 			c.enter(PhaseAuth, "as user %s", c.cfg.User)
 		case ppp.AuthUp:
