@@ -92,6 +92,9 @@ type LACConfig struct {
 	// Assigned Tunnel ID.
 	// Ref: RFC 2661 §4.3, §5.1.1.
 	Secret []byte
+	// PlainAVPs: hide nothing even with a Secret (tunnel authentication
+	// only, as servers that do not hide AVPs).
+	PlainAVPs bool
 	// ExtraAVPs are added to SCCRP (LNS) or SCCRQ (LAC) as they are: for
 	// tests that need a vendor AVP, say.
 	ExtraAVPs []AVP
@@ -238,7 +241,9 @@ func (e *endpoint) receiveClosed(m *Message) []Action {
 func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []Action {
 	ours := m.SessionID == e.localSession && r.callActive()
 	if e.hiddenErr != nil {
-		return e.stopAuth(now, StopResultError, false, fmt.Sprintf("%v: %v", m.Type(), e.hiddenErr), out)
+		// e.hiddenErr has the detail (a length that does not fit, no
+		// Random Vector), which tells a user nothing more.
+		return e.stopAuth(now, StopResultError, false, fmt.Sprintf("hidden AVP type %d in %v does not decode with our secret", e.hiddenAVP.Type, m.Type()), out)
 	}
 	out, handled := e.rejectUnknown(now, m, ours, out)
 	if handled {

@@ -123,9 +123,12 @@ func resultText(tunnel bool, code uint16) string {
 // have no secret and the server asked for one, else ErrTunnelAuth; and the
 // *StopError of the StopCCN sent or received. It never holds the secret.
 type TunnelAuthError struct {
-	NoSecret bool       // the server asked for authentication and we have no secret
-	Reason   string     // what happened
-	Stop     *StopError // the StopCCN we sent, or the server's
+	NoSecret bool // the server asked for authentication and we have no secret
+	// Unanswered: the server ignored our Challenge (no Challenge Response):
+	// it may not authenticate tunnels at all.
+	Unanswered bool
+	Reason     string     // what happened
+	Stop       *StopError // the StopCCN we sent, or the server's
 }
 
 func (e *TunnelAuthError) Error() string {
@@ -139,7 +142,11 @@ func (e *TunnelAuthError) Error() string {
 		b.WriteString(ErrTunnelAuth.Error())
 		b.WriteString(": ")
 		b.WriteString(e.Reason)
-		b.WriteString(": the L2TP secret is probably wrong")
+		if e.Unanswered {
+			b.WriteString(": the server may not use tunnel authentication at all (then connect without an L2TP secret)")
+		} else {
+			b.WriteString(": the L2TP secret is probably wrong")
+		}
 	}
 	if e.Stop != nil {
 		if e.Stop.Local {

@@ -142,7 +142,7 @@ func (m *Message) unhide(secret []byte) (*AVP, error) {
 // of them. It fails only when the random source does.
 func (e *endpoint) hideAVPs(m *Message, idx ...int) error {
 	idx = slices.DeleteFunc(idx, func(i int) bool { return i < 1 || i >= len(m.AVPs) }) // never the Message Type
-	if len(idx) == 0 {
+	if len(idx) == 0 || e.cfg.PlainAVPs {
 		return nil
 	}
 	rv := make([]byte, randomVectorLen)

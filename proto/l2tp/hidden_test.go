@@ -198,6 +198,18 @@ func TestTunnelAuth(t *testing.T) {
 			t.Errorf("error shows a secret: %v", err)
 		}
 	})
+	t.Run("wrong secret, nothing hidden", func(t *testing.T) {
+		l := newLink(t, LACConfig{Rand: rand.Reader, Secret: []byte("ours")}, LNSConfig{Rand: rand.Reader, Secret: []byte("theirs"), PlainAVPs: true})
+		l.runUntil(func() bool { return closedErr(&l.lac) != nil })
+		err := closedErr(&l.lac)
+		if !errors.Is(err, ErrTunnelAuth) || !strings.Contains(err.Error(), "Challenge Response does not match: the L2TP secret is probably wrong") {
+			t.Fatalf("LAC closed with %v", err)
+		}
+		l.drain()
+		if err := closedErr(&l.lns); err == nil {
+			t.Error("the LNS did not get our StopCCN")
+		}
+	})
 	t.Run("LNS refuses our response", func(t *testing.T) {
 		// The LNS's own answer checks out (we tamper only with its
 		// Challenge), but our response to it is wrong for the LNS: it

@@ -170,7 +170,8 @@ func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 	case len(secret) > 0:
 		resp, ok := m.Find(AVPChallengeResponse)
 		if !ok {
-			return c.stopAuth(now, StopResultError, false, "the server did not answer our Challenge (no Challenge Response in SCCRP; does it use tunnel authentication?)", out)
+			out, se := c.sendStop(now, StopResultError, ErrorCodeNone, "no Challenge Response", out)
+			return append(out, Closed{Err: &TunnelAuthError{Unanswered: true, Reason: "the server did not answer our Challenge (no Challenge Response in SCCRP)", Stop: se}})
 		}
 		if !checkResponse(MsgSCCRP, secret, c.challenge, resp.Value) {
 			return c.stopAuth(now, StopResultError, false, "the server's Challenge Response does not match", out)
