@@ -252,6 +252,7 @@ func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []A
 		}
 		return out
 	}
+	out = noteIgnored(m, out)
 	switch t := m.Type(); t {
 	case MsgStopCCN:
 		return e.peerStopCCN(m, out)
@@ -546,4 +547,31 @@ func linkNotice(m *Message) string {
 		}
 		return "WAN-Error-Notify without a valid Call Errors AVP"
 	}
+}
+
+// noteIgnored reports, in one Notice, the AVPs of m we skip: vendor AVPs
+// and unknown IETF ones without the M bit (RFC 2661 §4.2), which some LNSs
+// add (Microsoft's, Cisco's).
+func noteIgnored(m *Message, out []Action) []Action {
+	var b []byte
+	for i := range m.AVPs {
+		a := &m.AVPs[i]
+		if a.recognized() {
+			continue
+		}
+		if b == nil {
+			b = fmt.Appendf(b, "%v: ignored AVPs without the M bit:", m.Type())
+		} else {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, " vendor %d type %d (%d bytes", a.Vendor, a.Type, len(a.Value))
+		if a.Hidden {
+			b = append(b, ", hidden"...)
+		}
+		b = append(b, ')')
+	}
+	if b == nil {
+		return out
+	}
+	return append(out, Notice{Text: string(b)})
 }

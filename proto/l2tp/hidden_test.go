@@ -299,6 +299,9 @@ func TestNotices(t *testing.T) {
 	l.lns.apply(l, s.SetLinkInfo(l.now, 0xffffffff, 0x000a0000), &l.lac)
 	l.lns.apply(l, s.WANErrorNotify(l.now, [6]uint32{1, 2, 3, 4, 5, 6}), &l.lac)
 	l.drain()
+	h := hello()
+	h.AVPs = append(h.AVPs, AVP{Vendor: 9, Type: 1, Value: []byte{1}}, AVP{Type: 99}, AVP{Mandatory: true, Type: AVPRandomVector, Value: []byte{1}})
+	l.lac.events = append(l.lac.events, lnsSends(t, l, h, 0)...)
 	var notes []string
 	for _, a := range l.lac.events {
 		if n, ok := a.(Notice); ok {
@@ -308,6 +311,7 @@ func TestNotices(t *testing.T) {
 	want := []string{
 		"Set-Link-Info: send ACCM 0xffffffff, receive ACCM 0x000a0000 (nothing to do: no async framing over L2TP)",
 		"WAN-Error-Notify: CRC errors 1, framing errors 2, hardware overruns 3, buffer overruns 4, time-outs 5, alignment errors 6",
+		"HELLO: ignored AVPs without the M bit: vendor 9 type 1 (1 bytes), vendor 0 type 99 (0 bytes)",
 	}
 	if strings.Join(notes, "\n") != strings.Join(want, "\n") {
 		t.Errorf("notices\n %q\nwant\n %q", notes, want)
