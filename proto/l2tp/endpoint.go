@@ -140,7 +140,9 @@ type endpoint struct {
 	closed    bool      // tunnel gone: Handle only acknowledges the peer
 
 	challenge []byte // the Challenge we sent (with a secret); nil: none
-	authing   bool   // our tunnel authentication is under way: a StopCCN with result 4 now means the secret
+	// authing: we answered the peer's Challenge and the call is not up
+	// yet; a StopCCN now most likely refuses our Challenge Response.
+	authing bool
 	// hiddenAVP and hiddenErr are the hidden AVP of the message being
 	// received that did not unhide with the secret, and why.
 	hiddenAVP *AVP
@@ -366,8 +368,14 @@ func (e *endpoint) peerStopCCN(m *Message, out []Action) []Action {
 	authing := e.authing
 	e.shutdown()
 	se := &StopError{Result: res, ErrorCode: code, Message: msg, Tunnel: true}
-	if authing && res == StopResultUnauthorized {
-		return append(out, Closed{Err: &TunnelAuthError{Reason: "the server refused our Challenge Response", Stop: se}})
+	if authing {
+		// RFC 2661 §4.4.2 has result 4 for this; xl2tpd sends result 2,
+		// error 6, "Invalid challenge authentication".
+		reason := "the server closed the tunnel right after our Challenge Response"
+		if res == StopResultUnauthorized {
+			reason = "the server refused our Challenge Response"
+		}
+		return append(out, Closed{Err: &TunnelAuthError{Reason: reason, Stop: se}})
 	}
 	return append(out, Closed{Err: se})
 }

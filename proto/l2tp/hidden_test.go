@@ -210,6 +210,31 @@ func TestTunnelAuth(t *testing.T) {
 			t.Error("the LNS did not get our StopCCN")
 		}
 	})
+	t.Run("xl2tpd refuses our response", func(t *testing.T) {
+		// xl2tpd 1.3.18 answers a wrong Challenge Response with StopCCN
+		// result 2, error 6, "Invalid challenge authentication".
+		l := authLink(t, "shared", "shared")
+		l.runUntil(func() bool { _, ok := find[TunnelUp](l.lac.events); return ok })
+		l.lns.inbox = nil // the SCCCN never arrives: the LNS answers in its stead
+		acts := lnsSends(t, l, stopCCN(7, StopResultError, ErrorCodeVendor, "Invalid challenge authentication"), 0)
+		c, ok := find[Closed](acts)
+		if !ok {
+			t.Fatalf("acts %+v, want Closed", acts)
+		}
+		var ae *TunnelAuthError
+		if !errors.As(c.Err, &ae) || !errors.Is(c.Err, ErrTunnelAuth) ||
+			!strings.Contains(c.Err.Error(), `right after our Challenge Response: the L2TP secret is probably wrong (server's StopCCN: result 2, general error, "Invalid challenge authentication")`) {
+			t.Fatalf("LAC closed with %v", c.Err)
+		}
+	})
+	t.Run("StopCCN after the call is up is no auth failure", func(t *testing.T) {
+		l := authLink(t, "shared", "shared")
+		l.runUntil(func() bool { return sessionUp(&l.lac) })
+		acts := lnsSends(t, l, stopCCN(7, StopResultError, ErrorCodeVendor, "bye"), 0)
+		if c, ok := find[Closed](acts); !ok || errors.Is(c.Err, ErrTunnelAuth) {
+			t.Fatalf("acts %+v", acts)
+		}
+	})
 	t.Run("LNS refuses our response", func(t *testing.T) {
 		// The LNS's own answer checks out (we tamper only with its
 		// Challenge), but our response to it is wrong for the LNS: it

@@ -86,7 +86,6 @@ func (e *endpoint) addChallenge(m *Message) error {
 		return err
 	}
 	m.AVPs = append(m.AVPs, AVP{Mandatory: true, Type: AVPChallenge, Value: e.challenge})
-	e.authing = true
 	return nil
 }
 
@@ -181,6 +180,7 @@ func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 			if err := c.hideAVPs(conn, len(conn.AVPs)-1); err != nil {
 				return c.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
 			}
+			c.authing = true
 		}
 	}
 	out = c.queue(now, conn, 0, out)

@@ -109,7 +109,6 @@ func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
 					se.Err = ErrTunnelAuth
 					return append(out, Closed{Err: se})
 				}
-				s.authing = false
 			}
 			s.state = lnsTunnelUp
 			s.keepalive = true
