@@ -245,7 +245,8 @@ func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []A
 	if e.hiddenErr != nil {
 		// e.hiddenErr has the detail (a length that does not fit, no
 		// Random Vector), which tells a user nothing more.
-		return e.stopAuth(now, StopResultError, false, fmt.Sprintf("hidden AVP type %d in %v does not decode with our secret", e.hiddenAVP.Type, m.Type()), out)
+		return e.stopAuth(now, false, "tunnel authentication failed: a hidden AVP does not decode",
+			fmt.Sprintf("hidden AVP type %d in %v does not decode with our secret", e.hiddenAVP.Type, m.Type()), out)
 	}
 	out, handled := e.rejectUnknown(now, m, ours, out)
 	if handled {
@@ -406,11 +407,12 @@ func (e *endpoint) sendStop(now time.Time, result, code uint16, msg string, out 
 }
 
 // stopAuth closes the tunnel for a failed tunnel authentication: a StopCCN
-// with result (the reason as its message, which never holds the secret)
-// and Closed with a *TunnelAuthError. noSecret says the peer asked for
-// authentication and we have no secret. Ref: RFC 2661 §5.1.1.
-func (e *endpoint) stopAuth(now time.Time, result uint16, noSecret bool, reason string, out []Action) []Action {
-	out, se := e.sendStop(now, result, ErrorCodeNone, reason, out)
+// with result 2 and wire as its message, for the peer's log, and Closed
+// with a *TunnelAuthError saying reason; neither holds the secret.
+// noSecret says the peer asked for authentication and we have no secret.
+// Ref: RFC 2661 §5.1.1.
+func (e *endpoint) stopAuth(now time.Time, noSecret bool, wire, reason string, out []Action) []Action {
+	out, se := e.sendStop(now, StopResultError, ErrorCodeNone, wire, out)
 	return append(out, Closed{Err: &TunnelAuthError{NoSecret: noSecret, Reason: reason, Stop: se}})
 }
 
@@ -441,7 +443,7 @@ func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []
 	}
 	if a.Hidden {
 		// Only without a secret: unhide took every other hidden AVP.
-		return e.stopAuth(now, StopResultError, true, fmt.Sprintf("it sent a hidden AVP type %d in %v", a.Type, t), out), true
+		return e.stopAuth(now, true, "no tunnel secret to unhide AVPs", fmt.Sprintf("it sent a hidden AVP type %d in %v", a.Type, t), out), true
 	}
 	msg := fmt.Sprintf("unknown mandatory AVP vendor %d type %d in %v", a.Vendor, a.Type, t)
 	if !t.Session() {

@@ -165,15 +165,15 @@ func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 	theirs, challenged := m.Find(AVPChallenge)
 	switch secret := c.cfg.Secret; {
 	case challenged && len(secret) == 0:
-		return c.stopAuth(now, StopResultError, true, "its SCCRP carries a Challenge", out)
+		return c.stopAuth(now, true, "no tunnel secret to answer the Challenge", "its SCCRP carries a Challenge", out)
 	case len(secret) > 0:
 		resp, ok := m.Find(AVPChallengeResponse)
 		if !ok {
-			out, se := c.sendStop(now, StopResultError, ErrorCodeNone, "no Challenge Response", out)
+			out, se := c.sendStop(now, StopResultError, ErrorCodeNone, "tunnel authentication failed: no Challenge Response", out)
 			return append(out, Closed{Err: &TunnelAuthError{Unanswered: true, Reason: "the server did not answer our Challenge (no Challenge Response in SCCRP)", Stop: se}})
 		}
 		if !checkResponse(MsgSCCRP, secret, c.challenge, resp.Value) {
-			return c.stopAuth(now, StopResultError, false, "the server's Challenge Response does not match", out)
+			return c.stopAuth(now, false, "tunnel authentication failed: Challenge Response mismatch", "the server's Challenge Response does not match", out)
 		}
 		if challenged {
 			conn.AVPs = append(conn.AVPs, AVP{Mandatory: true, Type: AVPChallengeResponse, Value: challengeResponse(MsgSCCCN, secret, theirs.Value)})
