@@ -33,6 +33,10 @@ func TestHideValueVector(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("hideValue = %x, want %x", got, want)
 	}
+	// The same, computed independently of Go (Python's hashlib).
+	if golden := "4a47c89002aec232e71fb3fe95cce1cb0b1f22b78377202c"; hex.EncodeToString(got) != golden {
+		t.Fatalf("hideValue = %x, want the golden %s", got, golden)
+	}
 	back, err := unhideValue(AVPAssignedTunnelID, secret, rv, got)
 	if err != nil || !bytes.Equal(back, value) {
 		t.Fatalf("unhideValue = %x, %v; want %x", back, err, value)
@@ -78,6 +82,10 @@ func TestChallengeResponse(t *testing.T) {
 	want = md5.Sum([]byte{3, 'x', 'y', 'z', 1, 2, 3, 4})
 	if got := challengeResponse(MsgSCCCN, secret, chal); !bytes.Equal(got, want[:]) {
 		t.Errorf("SCCCN response %x, want %x", got, want)
+	}
+	if hex.EncodeToString(challengeResponse(MsgSCCRP, secret, chal)) != "114699931ee8d782e4c77e64368f39d7" ||
+		hex.EncodeToString(challengeResponse(MsgSCCCN, secret, chal)) != "121d505c6c4ab799da027709d4531486" {
+		t.Error("challengeResponse differs from the golden values (Python's hashlib)")
 	}
 	if !checkResponse(MsgSCCCN, secret, chal, want[:]) || checkResponse(MsgSCCRP, secret, chal, want[:]) || checkResponse(MsgSCCCN, secret, chal, want[:15]) {
 		t.Error("checkResponse")
