@@ -61,7 +61,13 @@ type controller struct {
 	scriptLink *LinkInfo // what Config.Script was told at connect; nil: not run
 	ev         *emitter  // the events of this Run (shared with Run)
 	retries    int       // retransmissions in the current bring-up phase
-	ikeProp    string    // the IKE proposal of phase 1, for EventProposal
+
+	// For the control socket (ctlsock.go).
+	statusReq <-chan chan Status // nil without a control socket
+	ikeSuite  string             // the current IKE SA's proposal
+	link      *LinkInfo          // once the link is up
+	rekeys    int                // IPsec SAs re-keyed
+	reauths   int                // IKE SAs re-authenticated
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
@@ -151,6 +157,8 @@ func (c *controller) run(ctx context.Context) error {
 			c.fail(PhaseConnected, fmt.Errorf("%w: %s: %w", ErrInterfaceGone, c.cfg.Interface, err))
 		case <-timer.C():
 			c.tick(c.deps.Clock.Now())
+		case reply := <-c.statusReq:
+			reply <- c.status() // buffered
 		}
 		timer.Stop()
 	}
@@ -343,9 +351,9 @@ func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 func (c *controller) doCurrentIKE(a isakmp.Action) {
 	switch a := a.(type) {
 	case isakmp.Phase1Up:
+		c.ikeSuite = a.Proposal.String()
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%v, server ID %s)", a.Proposal, a.PeerID)
-			c.ikeProp = a.Proposal.String()
 			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
 			c.enter(PhaseIPsec, "Quick Mode")
 		}
@@ -387,9 +395,11 @@ func (c *controller) doNextIKE(a isakmp.Action) {
 	switch a := a.(type) {
 	case isakmp.Phase1Up:
 		c.deps.Log.infof("isakmp: new IKE SA established (%v)", a.Proposal)
+		c.ikeSuite = a.Proposal.String()
 	case isakmp.ChildSAUp:
 		old := c.ike.promote(now)
 		a.Rekey = true
+		c.reauths++
 		if c.installSA(a) {
 			c.ev.emit(Event{Kind: EventRekey, Phase: c.phase, Rekey: RekeyIKE,
 				Msg: fmt.Sprintf("IKE SA re-authenticated (ESP %v, SPI in 0x%08x out 0x%08x)", a.SA.Transform, a.SA.InSPI, a.SA.OutSPI)})
@@ -448,13 +458,14 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 	c.dp.setOutbound(out)
 	c.outSA = out
 	if a.Rekey {
+		c.rekeys++
 		c.deps.Log.infof("isakmp: IPsec SA re-keyed: %v, SPI in 0x%08x out 0x%08x", sa.Transform, sa.InSPI, sa.OutSPI)
 		return true
 	}
 	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
 		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
-	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: &ProposalInfo{IKE: c.ikeProp, ESP: sa.Transform.String()},
-		Msg: fmt.Sprintf("IKE %s, ESP %v", c.ikeProp, sa.Transform)})
+	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: &ProposalInfo{IKE: c.ikeSuite, ESP: sa.Transform.String()},
+		Msg: fmt.Sprintf("IKE %s, ESP %v", c.ikeSuite, sa.Transform)})
 	c.enter(PhaseL2TPTunnel, "SCCRQ sent")
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand, Secret: c.cfg.L2TPSecret})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
@@ -611,6 +622,7 @@ func (c *controller) linkUp(a ppp.Up) {
 	if d, ok := tun.(dnsSetuper); ok {
 		link.DNSSetup = d.DNSSetup()
 	}
+	c.link = link
 	c.ev.up(link)
 }
 
