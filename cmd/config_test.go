@@ -27,7 +27,7 @@ func TestConfigFrom(t *testing.T) {
 		c := tunnel.Config{
 			Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 			PSK: []byte("k"), User: "alice", Password: []byte("p"),
-			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthEAP, tunnel.AuthCHAP, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
+			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthEAP, tunnel.AuthCHAP, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour, NATTKeepalive: 20 * time.Second,
 		}
 		if mod != nil {
 			mod(&c)
@@ -113,10 +113,20 @@ func TestConfigFrom(t *testing.T) {
 		{name: "ike lifetime", flags: base(func(f *connectFlags) { f.IKELifetime = 2 * time.Minute }),
 			want: want(func(c *tunnel.Config) { c.IKELifetime = 2 * time.Minute })},
 		{name: "ike lifetime too short", flags: base(func(f *connectFlags) { f.IKELifetime = 30 * time.Second }), wantErr: "--ike-lifetime 30s", usage: true},
+		{name: "natt keepalive", flags: base(func(f *connectFlags) { f.NATTKeepalive = 5 * time.Second }),
+			want: want(func(c *tunnel.Config) { c.NATTKeepalive = 5 * time.Second })},
+		{name: "natt keepalive off", flags: base(func(f *connectFlags) { f.NATTKeepalive = 0 }),
+			want: want(func(c *tunnel.Config) { c.NATTKeepalive = tunnel.NATTKeepaliveOff })},
+		{name: "natt keepalive too short", flags: base(func(f *connectFlags) { f.NATTKeepalive = 500 * time.Millisecond }),
+			wantErr: "--natt-keepalive 500ms: below the minimum of 1s (0 turns keepalives off)", usage: true},
+		{name: "natt keepalive negative", flags: base(func(f *connectFlags) { f.NATTKeepalive = -time.Second }),
+			wantErr: "--natt-keepalive -1s", usage: true},
+		{name: "l2tp secret from a file", flags: base(func(f *connectFlags) { f.L2TPSecret.File = strp("l2tp") }),
+			want: want(func(c *tunnel.Config) { c.L2TPSecret = []byte("tun") })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := &fakeWorld{env: map[string]string{envPSK: "k", envPassword: "p"}}
+			w := &fakeWorld{env: map[string]string{envPSK: "k", envPassword: "p"}, files: map[string]string{"l2tp": "tun\n"}}
 			got, err := configFrom(context.Background(), tt.flags, w.secretSource())
 			if tt.wantErr != "" {
 				if err == nil {
@@ -183,7 +193,7 @@ func TestConnectWithProfile(t *testing.T) {
 			Server: "vpn.example.net", IKEPort: 500, NATTPort: 4500,
 			PSK: []byte("office-psk"), User: "alice", Password: []byte("office-pw"),
 			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthEAP, tunnel.AuthCHAP, tunnel.AuthPAP}, Routes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
-			Interface: "l2tp0", SALifetime: 2 * time.Hour, IKELifetime: 8 * time.Hour,
+			Interface: "l2tp0", SALifetime: 2 * time.Hour, IKELifetime: 8 * time.Hour, NATTKeepalive: 20 * time.Second,
 		}
 		if mod != nil {
 			mod(&c)

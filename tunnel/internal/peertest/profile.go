@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
+	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/proto/suite"
 )
@@ -65,6 +66,20 @@ type Profile struct {
 	// Configure-Request as soon as the session is up (xl2tpd spawns pppd
 	// on ICCN).
 	PPPOnFirstData bool
+	// L2TPSecret is the tunnel secret: the LNS then challenges the client,
+	// answers its Challenge, hides its Assigned Tunnel and Session IDs and
+	// Challenge Response, and unhides the client's (xl2tpd with
+	// "challenge = yes" and an l2tp-secrets entry). nil: none, and a
+	// client's Challenge is ignored.
+	L2TPSecret []byte
+	// L2TPPlainAVPs: with L2TPSecret, authenticate but hide nothing.
+	L2TPPlainAVPs bool
+	// SendSLI: a Set-Link-Info (ACCM) right after ICCN; SendWEN: then a
+	// WAN-Error-Notify (Meraki's Katalix stack sends SLI).
+	SendSLI, SendWEN bool
+	// VendorAVPs are added to SCCRP as they are (vendor AVPs without the M
+	// bit, say).
+	VendorAVPs []l2tp.AVP
 
 	// PPP (the authenticator).
 	Auth       []ppp.AuthMethod // requested in this order, advancing on each Nak/Reject
@@ -260,5 +275,25 @@ func EAPServer(inner ...ppp.AuthMethod) Profile {
 	p := Libreswan()
 	p.Name = "eap"
 	p.Auth, p.HonourNak, p.Insist, p.EAPMethods = []ppp.AuthMethod{ppp.EAP}, false, true, inner
+	return p
+}
+
+// Meraki is a Cisco Meraki MX client VPN as docs/interop.md describes it,
+// as far as L2TP and PPP go: a Katalix (go-l2tp) LNS that names itself in
+// the Vendor Name, adds vendor AVPs without the M bit, sends Set-Link-Info
+// after ICCN (and here a WAN-Error-Notify too), and a PPP server that asks
+// for PAP only, again after each Nak. IKE and ESP are Libreswan's.
+func Meraki() Profile {
+	p := Libreswan()
+	p.Name = "meraki"
+	p.HostName = "meraki-mx"
+	p.VendorName = "Katalix Systems Ltd. Linux-4.4.177-meraki (x86_64)"
+	p.VendorAVPs = []l2tp.AVP{
+		{Vendor: 9, Type: 1, Value: []byte{0, 0, 0, 1}},   // Cisco, M=0
+		{Vendor: 311, Type: 1, Value: []byte{0, 0, 0, 0}}, // Microsoft, M=0
+	}
+	p.SendSLI, p.SendWEN = true, true
+	// pppd allowing PAP only asks for it again when the client Naks it.
+	p.Auth, p.HonourNak, p.Insist = []ppp.AuthMethod{ppp.PAP}, false, true
 	return p
 }

@@ -100,6 +100,8 @@ type Stats struct {
 	CDNReceived     int // CDN from the client
 	StopCCNReceived int // StopCCN from the client
 	L2TPClosed      int // tunnel or call closed for another reason
+	SLIsSent        int // Set-Link-Info sent (Profile.SendSLI)
+	WENsSent        int // WAN-Error-Notify sent (Profile.SendWEN)
 
 	LinkUp        int // LCP opened
 	AuthUp        int // authentication succeeded
@@ -562,6 +564,9 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 				Rand:          s.p.Rand,
 				RecvWindow:    s.p.RecvWindow,
 				HelloInterval: s.p.HelloInterval,
+				Secret:        s.p.L2TPSecret,
+				PlainAVPs:     s.p.L2TPPlainAVPs,
+				ExtraAVPs:     s.p.VendorAVPs,
 			})
 		}
 		s.doL2TP(now, ss.lns.Handle(now, msg))
@@ -725,6 +730,14 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 				EchoInterval:         s.p.EchoInterval,
 			})
 			s.update(func(st *Stats) { st.SessionsUp++ }, "l2tp: session up (ours %d, client's %d)", a.LocalSession, a.PeerSession)
+			if s.p.SendSLI {
+				s.update(func(st *Stats) { st.SLIsSent++ }, "l2tp: Set-Link-Info sent")
+				s.doL2TP(now, ss.lns.SetLinkInfo(now, 0xffffffff, 0xffffffff))
+			}
+			if s.p.SendWEN {
+				s.update(func(st *Stats) { st.WENsSent++ }, "l2tp: WAN-Error-Notify sent")
+				s.doL2TP(now, ss.lns.WANErrorNotify(now, [6]uint32{0, 1, 0, 0, 0, 0}))
+			}
 			if !s.p.PPPOnFirstData {
 				s.doPPP(now, ss.ppp.Start(now))
 			}
