@@ -224,9 +224,14 @@ func hintFor(err error) string {
 	if errors.As(err, &inUse) {
 		return fmt.Sprintf("another l2tpctl (pid %d) holds %s: disconnect it first, or choose another --interface", inUse.PID, inUse.Interface)
 	}
-	if errors.Is(err, tunnel.ErrServerAuth) {
+	switch {
+	case errors.Is(err, tunnel.ErrServerAuth):
 		return "check --" + flgCA + " (the CA that issued the server's certificate), --" + flgServerID +
 			" (what the certificate names) and this machine's clock"
+	case errors.Is(err, tunnel.ErrL2TPSecretRequired):
+		return "the server authenticates L2TP tunnels: give its L2TP secret with --" + flgL2TPSecretFile + " FILE or " + envL2TPSecret
+	case errors.Is(err, tunnel.ErrL2TPAuth):
+		return "check the L2TP secret (--" + flgL2TPSecretFile + ", " + envL2TPSecret + " or the profile's " + flgL2TPSecretFile + "); if the server does not authenticate L2TP tunnels, connect without one"
 	}
 	return exitHints[ExitCode(err)]
 }

@@ -31,6 +31,9 @@ func newConnectCommand(d appDeps) *cli.Command {
 			"--password; visible to other users in ps). Otherwise the profile's psk, psk-file or\n" +
 			"psk-stdin (password, ...) apply. Without any, l2tpctl prompts on the terminal, unless\n" +
 			"--non-interactive.\n\n" +
+			"An L2TP tunnel secret (only for servers that authenticate L2TP tunnels) comes\n" +
+			"from --" + flgL2TPSecretFile + ", " + envL2TPSecret + ", --" + flgL2TPSecret + " (visible in ps) or the\n" +
+			"profile's " + flgL2TPSecretFile + " or " + flgL2TPSecret + "; without one, l2tpctl uses none and never asks.\n\n" +
 			"Exec mode: with -- CMD ARGS…, l2tpctl runs CMD once the link is up (with " + envInterface + ",\n" +
 			envLocalIP + ", " + envPeerIP + " and " + envDNS + " in its environment), forwards\n" +
 			"SIGINT/SIGTERM to it, tears down when it exits and exits with its status (126/127:\n" +
@@ -68,11 +71,14 @@ func connectFlagDefs() []cli.Flag {
 		&cli.StringFlag{Name: flgPasswordFile, Usage: "read the PPP password from `FILE`"},
 		&cli.BoolFlag{Name: flgPasswordStdin, Usage: "read the PPP password from the first line on stdin"},
 		&cli.StringFlag{Name: flgPassword, Usage: "PPP `PASSWORD` (visible in ps; prefer --" + flgPasswordFile + ", --" + flgPasswordStdin + " or " + envPassword + ")"},
+		&cli.StringFlag{Name: flgL2TPSecretFile, Usage: "read the L2TP tunnel secret from `FILE` (only for servers that authenticate L2TP tunnels; most do not)"},
+		&cli.StringFlag{Name: flgL2TPSecret, Usage: "L2TP tunnel `SECRET` (visible in ps; prefer --" + flgL2TPSecretFile + " or " + envL2TPSecret + ")"},
 		&cli.StringFlag{Name: flgAuth, Value: def.Auth, Usage: "PPP authentication methods accepted: comma-separated `LIST` in order of preference (known: " + authNames(tunnel.KnownAuth) + ")"},
 		&cli.StringSliceFlag{Name: flgRoute, Usage: "route IPv4 `CIDR` through the tunnel (repeatable; replaces a profile's list)"},
 		&cli.StringFlag{Name: flgInterface, Value: def.Interface, Usage: "TUN interface `NAME`"},
 		&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
 		&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
+		&cli.DurationFlag{Name: flgNATTKeepalive, Value: def.NATTKeepalive, Usage: "send a NAT-T keepalive after this long (`DURATION`) without traffic to the server, so that a NAT keeps its mapping; 0 sends none"},
 		&cli.BoolFlag{Name: flgAggressive, Usage: "use IKE Aggressive Mode instead of Main Mode (some servers require it); with a pre-shared key it exposes a hash of the key to offline guessing"},
 		&cli.StringFlag{Name: flgID, Usage: "our IKE `ID`: an IPv4 address, @name or a host name, user@domain, or a distinguished name \"C=DE, O=..., CN=...\" (default: our address, or our certificate's subject)"},
 		&cli.StringFlag{Name: flgCert, Usage: "authenticate with the X.509 certificate in PEM `FILE` (then intermediates) instead of the pre-shared key; needs --" + flgKey + " and --" + flgCA},
@@ -112,6 +118,7 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		Interface:      v.String(flgInterface),
 		SALifetime:     v.Duration(flgSALifetime),
 		IKELifetime:    v.Duration(flgIKELifetime),
+		NATTKeepalive:  v.Duration(flgNATTKeepalive),
 		Verbose:        v.Bool(flgVerbose),
 		NonInteractive: v.Bool(flgNonInteractive),
 		Aggressive:     v.Bool(flgAggressive),
@@ -131,6 +138,7 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		UpTimeout:      v.Duration(flgUpTimeout),
 		PSK:            secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
 		Password:       secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
+		L2TPSecret:     secretArgsFrom(cmdline, flgL2TPSecret, flgL2TPSecretFile, ""),
 	}
 	if p == nil {
 		return f
@@ -145,10 +153,12 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 	}
 	f.ProfilePSK = secretArgsFrom(used, flgPSK, flgPSKFile, flgPSKStdin)
 	f.ProfilePassword = secretArgsFrom(used, flgPassword, flgPasswordFile, flgPasswordStdin)
+	f.ProfileL2TPSecret = secretArgsFrom(used, flgL2TPSecret, flgL2TPSecretFile, "")
 	return f
 }
 
-// secretArgsFrom reads one secret's settings.
+// secretArgsFrom reads one secret's settings; stdin is "" for a secret
+// that cannot come from stdin.
 func secretArgsFrom(v flagValues, value, file, stdin string) secretArgs {
 	opt := func(name string) *string {
 		if !v.IsSet(name) {
@@ -157,7 +167,7 @@ func secretArgsFrom(v flagValues, value, file, stdin string) secretArgs {
 		s := v.String(name)
 		return &s
 	}
-	return secretArgs{Value: opt(value), File: opt(file), Stdin: v.Bool(stdin)}
+	return secretArgs{Value: opt(value), File: opt(file), Stdin: stdin != "" && v.Bool(stdin)}
 }
 
 func connect(c *cli.Context, d appDeps) error {

@@ -120,7 +120,10 @@ func checkProfile(d appDeps, p *profile) error {
 	if _, err := loadCerts(f, src.readFile); err != nil {
 		return err
 	}
-	_, _, err := src.load(f)
+	if _, _, err := src.load(f); err != nil {
+		return err
+	}
+	_, err := src.l2tpSecret(f)
 	return err
 }
 

@@ -34,8 +34,12 @@ type connectFlags struct {
 	Cert, Key, CA string
 	ServerID      string
 
-	// Secrets on the command line: each at most one source.
-	PSK, Password secretArgs
+	// Secrets on the command line: each at most one source. The L2TP
+	// secret is optional and never read from stdin or a prompt.
+	PSK, Password, L2TPSecret secretArgs
+
+	// NATTKeepalive is the idle time before a NAT-T keepalive; 0: none.
+	NATTKeepalive time.Duration
 
 	// ProfilePath is the profile the settings were read with ("" if none).
 	ProfilePath string
@@ -46,7 +50,7 @@ type connectFlags struct {
 	// ProfilePSK and ProfilePassword are the profile's sources for the
 	// secrets; each applies only when neither the command line nor the
 	// environment gives that secret.
-	ProfilePSK, ProfilePassword secretArgs
+	ProfilePSK, ProfilePassword, ProfileL2TPSecret secretArgs
 
 	Reconnect    bool
 	ReconnectMax time.Duration
@@ -93,6 +97,8 @@ func defaultConnectFlags() connectFlags {
 		SALifetime:  tunnel.DefaultSALifetime,
 		IKELifetime: tunnel.DefaultIKELifetime,
 
+		NATTKeepalive: tunnel.DefaultNATTKeepalive,
+
 		ReconnectMax: tunnel.DefaultReconnectMax,
 		DNS:          tunnel.DNSAuto.String(),
 	}
@@ -112,6 +118,11 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 		return tunnel.Config{}, err
 	}
 	if cfg.Certs, err = loadCerts(f, src.readFile); err != nil {
+		return tunnel.Config{}, err
+	}
+	// The optional L2TP secret first: its conflicts and unreadable files
+	// are reported before anything is asked for.
+	if cfg.L2TPSecret, err = src.l2tpSecret(f); err != nil {
 		return tunnel.Config{}, err
 	}
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
@@ -168,6 +179,15 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 
 	if err := phase1From(&cfg, f); err != nil {
 		return tunnel.Config{}, err
+	}
+
+	switch {
+	case f.NATTKeepalive == 0:
+		cfg.NATTKeepalive = tunnel.NATTKeepaliveOff
+	case f.NATTKeepalive < tunnel.MinNATTKeepalive:
+		return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v (0 turns keepalives off)", f.ref(flgNATTKeepalive), f.NATTKeepalive, tunnel.MinNATTKeepalive)
+	default:
+		cfg.NATTKeepalive = f.NATTKeepalive
 	}
 
 	if f.Reconnect {
