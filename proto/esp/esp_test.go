@@ -26,6 +26,21 @@ var transforms = []suite.ESPTransform{
 	{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA256},
 }
 
+// gcmTransforms are AES-GCM-16 (RFC 4106); allTransforms adds them and the
+// other ciphers and MACs to the AES-CBC transforms above, for the tests
+// that hold for every transform.
+var (
+	gcmTransforms = []suite.ESPTransform{
+		{Enc: suite.ESPAESGCM16, KeyBits: 128, Auth: suite.AuthNone},
+		{Enc: suite.ESPAESGCM16, KeyBits: 256, Auth: suite.AuthNone},
+	}
+	allTransforms = append(append(append([]suite.ESPTransform(nil), transforms...), gcmTransforms...),
+		suite.ESPTransform{Enc: suite.ESPAES, KeyBits: 192, Auth: suite.AuthHMACSHA384},
+		suite.ESPTransform{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA512},
+		suite.ESPTransform{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1},
+	)
+)
+
 // seqBytes returns n bytes start, start+1, ….
 func seqBytes(start byte, n int) []byte {
 	b := make([]byte, n)
@@ -163,7 +178,7 @@ func TestOpenSoftEtherStyle(t *testing.T) {
 }
 
 func TestRoundTripAllLengths(t *testing.T) {
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
 		t.Run(tr.String(), func(t *testing.T) {
 			out, in := newPair(t, tr)
 			for n := 0; n <= 100; n++ {
@@ -336,7 +351,7 @@ func TestOpenReplay(t *testing.T) {
 // flip in the sequence number that makes it 0 or already seen: Open checks
 // the replay window first (RFC 4303 §3.4.3), which gives ErrReplay.
 func TestOpenTamper(t *testing.T) {
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
 		t.Run(tr.String(), func(t *testing.T) {
 			out, in := newPair(t, tr)
 			// Advance both sides so seq is large enough for interesting flips.
@@ -372,10 +387,18 @@ func TestOpenTamper(t *testing.T) {
 // crypto/hmac directly, so that malformed trailers carry a valid ICV.
 func rawESP(tr suite.ESPTransform, spi, seq uint32, iv, plain []byte) []byte {
 	ek, ak := testKeys(tr)
-	b, _ := aes.NewCipher(ek)
 	pkt := binary.BigEndian.AppendUint32(nil, spi)
 	pkt = binary.BigEndian.AppendUint32(pkt, seq)
+	hdr := pkt
 	pkt = append(pkt, iv...)
+	if tr.AEAD() {
+		// RFC 4106: nonce = salt | IV, AAD = SPI | seq.
+		n := tr.KeyBits / 8
+		b, _ := aes.NewCipher(ek[:n])
+		g, _ := cipher.NewGCM(b)
+		return g.Seal(pkt, append(append([]byte(nil), ek[n:]...), iv...), plain, hdr[:8])
+	}
+	b, _ := tr.NewCipher(ek)
 	ct := make([]byte, len(plain))
 	cipher.NewCBCEncrypter(b, iv).CryptBlocks(ct, plain)
 	pkt = append(pkt, ct...)
@@ -384,13 +407,16 @@ func rawESP(tr suite.ESPTransform, spi, seq uint32, iv, plain []byte) []byte {
 		h = sha256.New
 	}
 	m := hmac.New(func() hash.Hash { return h() }, ak)
+	if tr.Auth != suite.AuthHMACSHA1 && tr.Auth != suite.AuthHMACSHA256 {
+		m, _ = tr.NewMAC(ak)
+	}
 	m.Write(pkt)
 	return append(pkt, m.Sum(nil)[:tr.ICVLen()]...)
 }
 
 func TestOpenBadPadding(t *testing.T) {
-	iv := seqBytes(0x77, 16)
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
+		iv := seqBytes(0x77, tr.IVLen())
 		for i, c := range []struct {
 			plain string
 			err   error
@@ -547,7 +573,7 @@ func TestConcurrentSeal(t *testing.T) {
 }
 
 func TestZeroAllocs(t *testing.T) {
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
 		t.Run(tr.String(), func(t *testing.T) {
 			out, in := newPair(t, tr)
 			const n = 1400
@@ -584,5 +610,29 @@ func TestZeroAllocs(t *testing.T) {
 				t.Errorf("Open replay: %v allocs, err %v", allocs, err)
 			}
 		})
+	}
+}
+
+// TestGCMLayout checks AES-GCM Seal against the packet built by hand from
+// RFC 4106: the explicit IV is the 64-bit sequence number, the nonce is
+// salt | IV with the salt the last 4 bytes of the cipher KEYMAT, the AAD is
+// SPI | sequence number, padding to 4 bytes, a 16-byte ICV.
+func TestGCMLayout(t *testing.T) {
+	for _, tr := range gcmTransforms {
+		out, in := newPair(t, tr)
+		for seq := uint32(1); seq <= 3; seq++ {
+			payload := seqBytes(byte(seq), 9+int(seq))
+			pkt := seal(t, out, payload, NextHeaderUDP)
+			pad := -(len(payload) + 2) & 3
+			plain := append(bytes.Clone(payload), seqBytes(1, pad)...)
+			plain = append(plain, byte(pad), NextHeaderUDP)
+			want := rawESP(tr, 0xc0ffee01, seq, binary.BigEndian.AppendUint64(nil, uint64(seq)), plain)
+			if !bytes.Equal(pkt, want) {
+				t.Fatalf("%v seq %d:\n got %x\nwant %x", tr, seq, pkt, want)
+			}
+			if got, nh, err := in.Open(pkt); err != nil || nh != NextHeaderUDP || !bytes.Equal(got, payload) {
+				t.Fatalf("%v seq %d: Open %x %d %v", tr, seq, got, nh, err)
+			}
+		}
 	}
 }
