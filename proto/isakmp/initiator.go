@@ -20,7 +20,8 @@ type Config struct {
 	Remote         netip.AddrPort       // server IKE endpoint (port 500 normally)
 	NATTPort       uint16               // default 4500; the FSM only says Send.NATT, the tunnel picks the port
 	Proposals      []suite.IKEProposal  // nil → suite.DefaultIKEProposals()
-	ESP            []suite.ESPTransform // nil → suite.DefaultESPTransforms()
+	ESP            []suite.ESPTransform // nil → suite.DefaultESPTransforms(false)
+	PFS            suite.GroupID        // Quick Mode PFS group (KE in Quick Mode, RFC 2409 §5.5); 0: no PFS
 	SALifetime     time.Duration        // Quick Mode proposal lifetime (default 1h)
 	IKELifetime    time.Duration        // default 8h; re-authenticate at ReauthAt; at expiry: Fail(ErrIKEExpired)
 	RetransmitBase time.Duration        // default 1s, doubling, each wait capped at 8s
@@ -59,6 +60,7 @@ type Initiator struct {
 	mm4Repeats int
 	mm5At      time.Time
 	natFound   bool
+	refused    bool // an error notify came in answer to message 1
 }
 
 // NewInitiator validates cfg and fills in defaults.
@@ -79,7 +81,7 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 		cfg.Proposals = suite.DefaultIKEProposals()
 	}
 	if cfg.ESP == nil {
-		cfg.ESP = suite.DefaultESPTransforms()
+		cfg.ESP = suite.DefaultESPTransforms(false)
 	}
 	// As many as our own parser takes in one proposal.
 	if len(cfg.Proposals) == 0 || len(cfg.Proposals) > maxChain || len(cfg.ESP) == 0 || len(cfg.ESP) > maxChain {
@@ -94,6 +96,9 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 		if !t.Supported() {
 			return nil, fmt.Errorf("%w: unsupported ESP transform %v", ErrConfig, t)
 		}
+	}
+	if cfg.PFS != 0 && cfg.PFS.Group() == nil {
+		return nil, fmt.Errorf("%w: unsupported PFS group %v", ErrConfig, cfg.PFS)
 	}
 	if cfg.SALifetime/time.Second > math.MaxUint32 || cfg.IKELifetime/time.Second > math.MaxUint32 {
 		return nil, fmt.Errorf("%w: lifetimes must fit 32 bits of seconds", ErrConfig)
@@ -111,7 +116,7 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 		cfg.MaxRetransmits = defaultMaxRetx
 	}
 	in := &Initiator{cfg: cfg}
-	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, saLife: cfg.SALifetime,
+	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, pfs: cfg.PFS, saLife: cfg.SALifetime,
 		ikeLife: cfg.IKELifetime, retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits}
 	return in, nil
 }
@@ -224,6 +229,7 @@ func (in *Initiator) mmInformational(now time.Time, h *Header, msg []byte) error
 		return in.e.handleInfo(now, h, msg)
 	}
 	if _, err := readPlain(what, h, msg); err != nil {
+		in.refused = in.refused || in.st == mmWaitMM2
 		return err
 	}
 	return drop(what, "no error notify")
@@ -404,6 +410,12 @@ func (in *Initiator) onMM6(now time.Time, h *Header, msg []byte) error {
 	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound})
 	return e.startQM(now)
 }
+
+// Answered reports whether the server answered Main Mode message 1 (with
+// message 2 or an error notify). ErrNoResponse with Answered false means
+// the server never said a word: it may be down, or it may drop offers it
+// does not like, and the caller may try another proposal list.
+func (in *Initiator) Answered() bool { return in.st > mmWaitMM2 || in.refused }
 
 // Tick runs timers; call it when now >= Deadline().
 func (in *Initiator) Tick(now time.Time) []Action {
