@@ -202,6 +202,9 @@ func hintFor(err error) string {
 	if errors.As(err, &inUse) {
 		return fmt.Sprintf("another l2tpctl (pid %d) holds %s: disconnect it first, or choose another --interface", inUse.PID, inUse.Interface)
 	}
+	if errors.Is(err, tunnel.ErrLegacyWanted) {
+		return "if the server only takes weak algorithms, try --allow-legacy (3DES, MODP-1024/1536; l2tpctl then retries once with them and warns), or name its suites with --ike: see docs/interop.md"
+	}
 	return exitHints[ExitCode(err)]
 }
 

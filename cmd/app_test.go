@@ -75,7 +75,7 @@ func TestErrorLine(t *testing.T) {
 var allConnectFlags = []string{
 	flgProfile, flgServer, flgNATTPort, flgPSK, flgPSKFile, flgPSKStdin, flgUser, flgPassword, flgPasswordFile,
 	flgPasswordStdin, flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
-	flgReconnect, flgReconnectMax, flgScript, flgJSON,
+	flgReconnect, flgReconnectMax, flgScript, flgJSON, flgIKE, flgESP, flgPFS, flgAllowLegacy,
 }
 
 func TestHelp(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
+	"github.com/l2tpctl/l2tpctl/proto/suite"
 )
 
 // Control-loop tunables (implementation choices, not protocol constants).
@@ -57,25 +58,29 @@ type controller struct {
 	nextKA     time.Time
 	ikePort    uint16 // where the last IKE message went
 	drops      ctrlDrops
-	upAt       time.Time // when the link came up; zero before
-	scriptLink *LinkInfo // what Config.Script was told at connect; nil: not run
-	ev         *emitter  // the events of this Run (shared with Run)
-	retries    int       // retransmissions in the current bring-up phase
-	ikeProp    string    // the IKE proposal of phase 1, for EventProposal
+	upAt       time.Time       // when the link came up; zero before
+	scriptLink *LinkInfo       // what Config.Script was told at connect; nil: not run
+	ev         *emitter        // the events of this Run (shared with Run)
+	retries    int             // retransmissions in the current bring-up phase
+	ikeProp    string          // the IKE proposal of phase 1, for EventProposal
+	ikeUp      isakmp.Phase1Up // phase 1 as established, for the weak-suite warning
+	ikeOffer   []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
+	retried    bool            // the one legacy Main Mode retry was made
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
 	return &controller{
-		cfg:     cfg,
-		deps:    deps,
-		dp:      dp,
-		local:   local,
-		server:  server,
-		ctrl:    make(chan ctrlPacket, 64),
-		tunDied: make(chan error, 1),
-		inbound: map[uint32]bool{},
-		stop:    make(chan struct{}),
-		phase:   PhaseIKE,
+		cfg:      cfg,
+		deps:     deps,
+		dp:       dp,
+		local:    local,
+		server:   server,
+		ctrl:     make(chan ctrlPacket, 64),
+		tunDied:  make(chan error, 1),
+		inbound:  map[uint32]bool{},
+		stop:     make(chan struct{}),
+		phase:    PhaseIKE,
+		ikeOffer: cfg.ikeOffer(),
 	}
 }
 
@@ -168,6 +173,9 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		NATTPort:    c.cfg.NATTPort,
 		SALifetime:  c.cfg.SALifetime,
 		IKELifetime: c.cfg.IKELifetime,
+		Proposals:   c.ikeOffer,
+		ESP:         c.cfg.espOffer(),
+		PFS:         c.cfg.PFS,
 		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
@@ -320,6 +328,7 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%v, server ID %s)", a.Proposal, a.PeerID)
 			c.ikeProp = a.Proposal.String()
+			c.ikeUp = a
 			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
 			c.enter(PhaseIPsec, "Quick Mode")
 		}
@@ -334,11 +343,47 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 		c.deps.Log.debugf("isakmp: SA pair in 0x%08x out 0x%08x removed", a.InSPI, a.OutSPI)
 	case isakmp.Fail:
 		p := c.phase
+		if p == PhaseIKE && c.closing == closeNone && c.cfg.legacyRetry(a.Err, c.ike.cur.Answered(), c.retried) {
+			c.retryLegacy(a.Err)
+			return
+		}
 		if p > PhaseIPsec && c.outSA == nil {
 			p = PhaseIPsec
 		}
-		c.fail(p, describeIKE(a.Err, c.ikePort))
+		c.fail(p, c.explainRefusal(p, describeIKE(a.Err, c.ikePort)))
 	}
+}
+
+// explainRefusal adds to a refused IKE offer what the refusal suggests:
+// without legacy algorithms allowed, that the server may want them
+// (ErrLegacyWanted); after the legacy retry, that it was refused too.
+func (c *controller) explainRefusal(p Phase, err error) error {
+	if p != PhaseIKE || !refusedProposal(err) {
+		return err
+	}
+	switch {
+	case !c.cfg.AllowLegacy:
+		return fmt.Errorf("%w; %w", err, ErrLegacyWanted)
+	case c.retried:
+		return fmt.Errorf("%w (to the legacy proposals %s too)", err, suiteNames(c.ikeOffer))
+	}
+	return err
+}
+
+// retryLegacy replaces the failed first Main Mode by one offering the
+// short legacy list (suite.LegacyIKEProposals), once.
+func (c *controller) retryLegacy(cause error) {
+	c.retried = true
+	c.ikeOffer = suite.LegacyIKEProposals()
+	in, err := c.newInitiator()
+	if err != nil {
+		c.fail(PhaseIKE, err)
+		return
+	}
+	c.ike.cur = in
+	c.deps.Log.infof("isakmp: the default IKE offer failed (%v); retrying with legacy proposals", describeIKE(cause, c.ikePort))
+	c.enter(PhaseIKE, "Main Mode with legacy proposals (the server refused or ignored the default offer)")
+	c.doIKE(in, in.Start(c.deps.Clock.Now()))
 }
 
 // startReauth begins a new Main Mode next to the IKE SA in use.
@@ -427,8 +472,16 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 	}
 	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
 		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
-	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: &ProposalInfo{IKE: c.ikeProp, ESP: sa.Transform.String()},
-		Msg: fmt.Sprintf("IKE %s, ESP %v", c.ikeProp, sa.Transform)})
+	info := &ProposalInfo{IKE: c.ikeProp, ESP: sa.Transform.String(), Weak: weakParts(c.ikeUp.Proposal, sa.Transform, c.cfg.PFS),
+		LegacyRetry: c.retried}
+	if c.cfg.PFS != 0 {
+		info.PFS = c.cfg.PFS.String()
+	}
+	msg := fmt.Sprintf("IKE %s, ESP %v", c.ikeProp, sa.Transform)
+	if info.Weak != "" {
+		msg += "; weak: " + info.Weak
+	}
+	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: info, Msg: msg})
 	c.enter(PhaseL2TPTunnel, "SCCRQ sent")
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
@@ -564,6 +617,7 @@ func (c *controller) linkUp(a ppp.Up) {
 	c.tun = tun
 	link := &LinkInfo{
 		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
+		IKE: c.ikeProp, ESP: c.outSA.Transform().String(),
 	}
 	if err := c.scriptConnect(link); err != nil {
 		c.fail(PhaseInterface, err)
