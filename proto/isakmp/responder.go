@@ -36,12 +36,16 @@ type ResponderConfig struct {
 	// server's preference), instead of the first acceptable transform in
 	// the initiator's order (SoftEther, Libreswan).
 	ServerOrder bool
-	ForceNAT    bool          // SoftEther: random NAT-D for the client
-	IDAddr      netip.Addr    // IDir address (SoftEther: 0.0.0.0); zero → Local.Addr()
-	RekeyAfter  time.Duration // 0: never; else start a Quick Mode this long after each SA (SoftEther: lifetime+1s)
-	SendDPD     bool          // send R-U-THERE every 10 s if the initiator sent the DPD VID
-	OnBadPSK    BadPSKBehaviour
-	DraftNATT   bool // answer with the draft-02 NAT-T VID even if RFC 3947 was offered
+	// SilentRefusal drops a Main Mode message 1 with no acceptable
+	// proposal instead of answering NO-PROPOSAL-CHOSEN (servers that
+	// ignore offers they do not like).
+	SilentRefusal bool
+	ForceNAT      bool          // SoftEther: random NAT-D for the client
+	IDAddr        netip.Addr    // IDir address (SoftEther: 0.0.0.0); zero → Local.Addr()
+	RekeyAfter    time.Duration // 0: never; else start a Quick Mode this long after each SA (SoftEther: lifetime+1s)
+	SendDPD       bool          // send R-U-THERE every 10 s if the initiator sent the DPD VID
+	OnBadPSK      BadPSKBehaviour
+	DraftNATT     bool // answer with the draft-02 NAT-T VID even if RFC 3947 was offered
 	// RetransmitBase and MaxRetransmits apply to the Responder's own Quick Modes.
 	RetransmitBase time.Duration
 	MaxRetransmits int
@@ -168,6 +172,9 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
 		return drop(what, "no NAT-T vendor ID") // as SoftEther does
 	}
 	chosen, prop, found := r.chooseIKE(sa.Proposals[0].Transforms)
+	if !found && r.cfg.SilentRefusal {
+		return drop(what, "no acceptable proposal")
+	}
 	if !found {
 		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyNoProposalChosen}
 		e.send(plainMessage(Header{ICookie: h.ICookie, Version: Version, Exchange: ExchangeInformational},

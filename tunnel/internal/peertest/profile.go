@@ -28,6 +28,13 @@ type Profile struct {
 	PSK       []byte
 	Proposals []suite.IKEProposal  // phase-1 transforms accepted; the first acceptable one in the client's order wins
 	ESP       []suite.ESPTransform // ESP transforms accepted
+	// ServerOrder: the first of Proposals the client offers wins (the
+	// server's preference) instead of the client's first acceptable one.
+	ServerOrder bool
+	// SilentRefusal: an unacceptable Main Mode offer gets no answer at all
+	// instead of NO-PROPOSAL-CHOSEN.
+	SilentRefusal bool
+	PFS           suite.GroupID // Quick Mode PFS group demanded; 0: PFS refused
 	// ForceNAT makes the server's NAT-D for the client random, so that the
 	// client always sees "behind NAT" (SoftEther).
 	ForceNAT bool
@@ -189,4 +196,44 @@ func Libreswan() Profile {
 		MRU:          1280,
 		EchoInterval: 30 * time.Second,
 	}
+}
+
+// Meraki is a Cisco Meraki MX Client VPN as documented
+// (docs/interop.md): phase 1 only 3DES/SHA1/MODP-1024, ESP 3DES/SHA1 only
+// (the MX also takes AES-128 in phase 2; left out so that the client's
+// legacy ESP offer is exercised), PAP only, a real NAT-D; L2TP and IPCP as
+// the Libreswan profile.
+func Meraki() Profile {
+	p := Libreswan()
+	p.Name = "meraki"
+	p.Proposals = []suite.IKEProposal{{Enc: suite.Enc3DESCBC, KeyBits: 192, Hash: suite.HashSHA1, Group: suite.MODP1024}}
+	p.ESP = []suite.ESPTransform{{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1}}
+	p.Auth = []ppp.AuthMethod{ppp.PAP}
+	p.HonourNak = false
+	p.HostName, p.VendorName, p.AuthName = "meraki-mx", "Katalix Systems Ltd.", "meraki-mx"
+	return p
+}
+
+// WindowsRRAS is Windows Server RRAS as documented (docs/interop.md): phase
+// 1 AES-256/SHA1/ECP-384, AES-128/SHA1/ECP-256 and 3DES/SHA1/MODP-1024, in
+// that order of the server's own preference; ESP AES-CBC or 3DES with SHA1;
+// MS-CHAPv2; the rest as the Libreswan profile.
+func WindowsRRAS() Profile {
+	p := Libreswan()
+	p.Name = "windows-rras"
+	p.Proposals = []suite.IKEProposal{
+		{Enc: suite.EncAESCBC, KeyBits: 256, Hash: suite.HashSHA1, Group: suite.ECP384},
+		{Enc: suite.EncAESCBC, KeyBits: 128, Hash: suite.HashSHA1, Group: suite.ECP256},
+		{Enc: suite.Enc3DESCBC, KeyBits: 192, Hash: suite.HashSHA1, Group: suite.MODP1024},
+	}
+	p.ServerOrder = true
+	p.ESP = []suite.ESPTransform{
+		{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
+		{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
+		{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1},
+	}
+	p.Auth = []ppp.AuthMethod{ppp.MSCHAPv2}
+	p.HonourNak = false
+	p.HostName, p.VendorName, p.AuthName = "rras", "Microsoft", "rras"
+	return p
 }
