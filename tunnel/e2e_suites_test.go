@@ -98,21 +98,34 @@ func TestE2ESuites(t *testing.T) {
 // the offer (exit 5) and the error says the server seems to want legacy
 // algorithms; a PFS-demanding peer without PFS fails in Quick Mode.
 func TestE2ELegacyNeeded(t *testing.T) {
+	ecpOnly := func(c *Config) {
+		c.IKE = []IKEProposal{{Enc: suite.EncAESCBC, KeyBits: 256, Hash: suite.HashSHA256, Group: suite.ECP256}}
+	}
 	for _, tc := range []struct {
 		name    string
 		profile func() peertest.Profile
+		cfg     func(*Config)
 		phase   Phase
 		fail    Failure
 		legacy  bool
 	}{
-		{"meraki", peertest.Meraki, PhaseIKE, FailNoProposal, true},
-		{"pfs", pfsPeer, PhaseIPsec, FailQuickMode, false},
+		{"meraki", peertest.Meraki, nil, PhaseIKE, FailNoProposal, true},
+		{"pfs", pfsPeer, nil, PhaseIPsec, FailQuickMode, false},
+		// SoftEther has no ECP and refuses under a cookie of its own.
+		{"softether/ecp-only", peertest.SoftEther, ecpOnly, PhaseIKE, FailNoProposal, true},
+		{"softether/gcm-only", peertest.SoftEther, func(c *Config) {
+			c.ESP = []ESPTransform{{Enc: suite.ESPAESGCM16, KeyBits: 128}}
+		}, PhaseIPsec, FailQuickMode, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			goroutineLeakCheck(t)
 			p := tc.profile()
 			n, srv := startServer(t, p)
-			h := startRun(t, n, srv, e2eConfig(p), nil)
+			cfg := e2eConfig(p)
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			h := startRun(t, n, srv, cfg, nil)
 			err, _ := h.result(connectTimeout)
 			if PhaseOf(err) != tc.phase || FailureOf(err) != tc.fail || errors.Is(err, ErrLegacyWanted) != tc.legacy {
 				t.Fatalf("Run = %v (phase %v, %v)", err, PhaseOf(err), FailureOf(err))

@@ -171,6 +171,12 @@ func (in *Initiator) handle(now time.Time, msg []byte) error {
 		return dropErr("ISAKMP", err)
 	}
 	if h.ICookie != e.k.ckyI {
+		if in.st == mmWaitMM2 {
+			if ne := refusalFor(e.k.ckyI, &h, msg); ne != nil {
+				in.refused = true
+				return ne
+			}
+		}
 		return errNotOurs
 	}
 	msg = msg[:h.Length]
@@ -233,6 +239,31 @@ func (in *Initiator) mmInformational(now time.Time, h *Header, msg []byte) error
 		return err
 	}
 	return drop(what, "no error notify")
+}
+
+// refusalFor recognises SoftEther's refusal of Main Mode message 1: a
+// plaintext Informational under a fresh initiator cookie of its own (and
+// responder cookie 0), whose ISAKMP notify carries our cookies as its
+// 16-byte SPI (RFC 2408 §3.14: the SPI of an ISAKMP SA is the cookie
+// pair). It returns the notify's error, or nil for anything else.
+func refusalFor(ckyI [8]byte, h *Header, msg []byte) *NotifyError {
+	if h.Exchange != ExchangeInformational || h.Flags&FlagEncryption != 0 || h.RCookie != ([8]byte{}) {
+		return nil
+	}
+	m, err := ParseMessage(msg)
+	if err != nil {
+		return nil
+	}
+	for _, p := range m.Payloads {
+		var n Notify
+		if p.Type != PayloadNotify || n.UnmarshalBinary(p.Body) != nil {
+			continue
+		}
+		if n.Protocol == ProtoISAKMP && len(n.SPI) == 16 && bytes.Equal(n.SPI[:8], ckyI[:]) && n.Type.IsError() {
+			return &NotifyError{Type: uint16(n.Type), Data: append([]byte(nil), n.Data...)}
+		}
+	}
+	return nil
 }
 
 // readPlain reads a plaintext message from the server, named what; an

@@ -40,6 +40,10 @@ type ResponderConfig struct {
 	// proposal instead of answering NO-PROPOSAL-CHOSEN (servers that
 	// ignore offers they do not like).
 	SilentRefusal bool
+	// CookieRefusal sends NO-PROPOSAL-CHOSEN as SoftEther does: under a
+	// fresh initiator cookie of its own, with the initiator's cookies as the
+	// notify's SPI.
+	CookieRefusal bool
 	ForceNAT      bool          // SoftEther: random NAT-D for the client
 	IDAddr        netip.Addr    // IDir address (SoftEther: 0.0.0.0); zero → Local.Addr()
 	RekeyAfter    time.Duration // 0: never; else start a Quick Mode this long after each SA (SoftEther: lifetime+1s)
@@ -174,6 +178,17 @@ func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {
 	chosen, prop, found := r.chooseIKE(sa.Proposals[0].Transforms)
 	if !found && r.cfg.SilentRefusal {
 		return drop(what, "no acceptable proposal")
+	}
+	if !found && r.cfg.CookieRefusal {
+		cky, err := e.randBytes(8)
+		if err != nil {
+			return err
+		}
+		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, SPI: append(h.ICookie[:], make([]byte, 8)...), Type: NotifyNoProposalChosen}
+		hdr := Header{Version: Version, Exchange: ExchangeInformational, MessageID: 1}
+		copy(hdr.ICookie[:], cky)
+		e.send(plainMessage(hdr, []Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
+		return nil
 	}
 	if !found {
 		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyNoProposalChosen}

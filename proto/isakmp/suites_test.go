@@ -123,3 +123,37 @@ func TestAnswered(t *testing.T) {
 		t.Fatalf("silence: %v, answered %v", err, p.in.Answered())
 	}
 }
+
+// TestSoftEtherRefusal: SoftEther refuses an ECP-only message 1 (l2tpctl
+// --ike aes256-sha256-ecp256, recorded 2026-12-03) with this Informational:
+// a fresh initiator cookie, responder cookie 0, and our cookies as the
+// notify's SPI. It is a refusal only for the initiator whose cookie it
+// names, and only as a plaintext Informational.
+func TestSoftEtherRefusal(t *testing.T) {
+	msg := mustHex("3cb6ae846751c35b00000000000000000b100500ee9785a6000000380000001c000000010110000efb17a4f2accb28300000000000000000")
+	ours := [8]byte{0xfb, 0x17, 0xa4, 0xf2, 0xac, 0xcb, 0x28, 0x30}
+	var h Header
+	if err := h.UnmarshalBinary(msg); err != nil {
+		t.Fatal(err)
+	}
+	ne := refusalFor(ours, &h, msg)
+	if ne == nil || NotifyType(ne.Type) != NotifyNoProposalChosen {
+		t.Fatalf("refusalFor = %v", ne)
+	}
+	if refusalFor([8]byte{1}, &h, msg) != nil {
+		t.Error("a refusal for another initiator's cookie accepted")
+	}
+	enc := h
+	enc.Flags |= FlagEncryption
+	if refusalFor(ours, &enc, msg) != nil {
+		t.Error("accepted with the encryption flag")
+	}
+	// The in-process responder reproduces it, and the Initiator fails with it.
+	p := newPair(t, Config{}, ResponderConfig{CookieRefusal: true,
+		Proposals: []suite.IKEProposal{{Enc: suite.Enc3DESCBC, KeyBits: 192, Hash: suite.HashSHA1, Group: suite.MODP1024}}})
+	p.run(time.Minute, func() bool { return failOf(p.inActs) != nil })
+	var got *NotifyError
+	if err := failOf(p.inActs); !errors.As(err, &got) || NotifyType(got.Type) != NotifyNoProposalChosen || !p.in.Answered() {
+		t.Fatalf("initiator: %v", err)
+	}
+}

@@ -34,6 +34,9 @@ type Profile struct {
 	// SilentRefusal: an unacceptable Main Mode offer gets no answer at all
 	// instead of NO-PROPOSAL-CHOSEN.
 	SilentRefusal bool
+	// CookieRefusal: NO-PROPOSAL-CHOSEN comes under a fresh initiator
+	// cookie with the client's cookies as the notify's SPI (SoftEther).
+	CookieRefusal bool
 	PFS           suite.GroupID // Quick Mode PFS group demanded; 0: PFS refused
 	// ForceNAT makes the server's NAT-D for the client random, so that the
 	// client always sees "behind NAT" (SoftEther).
@@ -122,6 +125,7 @@ func SoftEther() Profile {
 			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
 			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
 		},
+		CookieRefusal:     true,
 		ForceNAT:          true,
 		Wildcard:          true,
 		RekeyPastLifetime: time.Second,

@@ -502,6 +502,7 @@ func (s *Server) newIKESA(client netip.AddrPort, ckyI [8]byte) *ikeSA {
 			PFS:           s.p.PFS,
 			ServerOrder:   s.p.ServerOrder,
 			SilentRefusal: s.p.SilentRefusal,
+			CookieRefusal: s.p.CookieRefusal,
 			ForceNAT:      s.p.ForceNAT,
 			IDAddr:        idAddr,
 			RekeyAfter:    s.p.RekeyAfter,
