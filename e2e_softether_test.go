@@ -78,6 +78,9 @@ func loadPeer() (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Control sockets and background logs of these runs stay apart from
+	// /run/l2tpctl (and from other test runs in other namespaces).
+	os.Setenv("L2TPCTL_RUN_DIR", filepath.Join(dir, "run"))
 	bin := filepath.Join(dir, "l2tpctl")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -323,19 +326,7 @@ func (p *peer) connectPingStop(t *testing.T, sig syscall.Signal, extra ...string
 
 func TestSoftEtherConnectPingFetch(t *testing.T) {
 	p := needPeer(t)
-	tap := p.get("TAP_PEER_ADDR")
-	if tap == "" {
-		t.Fatal("peer has no TAP bridge address")
-	}
-	// A web server bound to the tap address inside the server namespace.
-	www := filepath.Join(p.dir, "www")
-	os.MkdirAll(www, 0o755)
-	os.WriteFile(filepath.Join(www, "index.html"), []byte("hello through l2tpctl\n"), 0o644)
-	srv := exec.Command("ip", "netns", "exec", p.get("SERVER_NS"), "python3", "-m", "http.server", "--bind", tap, "--directory", www, "8080")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	url := p.startWeb(t)
 
 	before := p.serverLogCount(t, disconnected)
 	c := p.connect(t)
@@ -354,7 +345,7 @@ func TestSoftEtherConnectPingFetch(t *testing.T) {
 	var body string
 	var err error
 	for i := 0; i < 20; i++ { // the web server may still be starting
-		body, err = p.inClient(t, 10*time.Second, "curl", "-sS", "--max-time", "5", "http://"+tap+":8080/index.html")
+		body, err = p.inClient(t, 10*time.Second, "curl", "-sS", "--max-time", "5", url)
 		if err == nil {
 			break
 		}

@@ -41,6 +41,15 @@ type appDeps struct {
 	afterFunc      func(d time.Duration, f func()) (stop func() bool) // time.AfterFunc when nil
 
 	cleanup func(iface string) ([]string, error) // tunnel.Cleanup
+
+	// Exec mode, background mode and the control socket.
+	args          []string                             // os.Args, for --background's child
+	environ       func() []string                      // for the child processes
+	executable    func() (string, error)               // l2tpctl itself, for --background
+	commandStdin  *os.File                             // exec mode's command's; nil: /dev/null
+	notifySignals func(chan<- os.Signal) (stop func()) // SIGINT/SIGTERM for exec mode to forward
+	queryStatus   func(ctx context.Context, path string) (tunnel.Status, error)
+	disconnect    func(ctx context.Context, path string) error
 }
 
 // secretSource is where connect gets the secrets the flags do not give.
@@ -79,6 +88,13 @@ func osDeps() appDeps {
 
 		stderrTerminal: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
 		cleanup:        tunnel.Cleanup,
+		args:           os.Args,
+		environ:        os.Environ,
+		executable:     os.Executable,
+		commandStdin:   os.Stdin,
+		notifySignals:  notifySignals,
+		queryStatus:    tunnel.QueryStatus,
+		disconnect:     tunnel.Disconnect,
 	}
 }
 
@@ -99,6 +115,8 @@ func newApp(version string, d appDeps) *cli.App {
 			newConnectCommand(d),
 			newProfileCommand(d),
 			newCleanupCommand(d),
+			newStatusCommand(d),
+			newDisconnectCommand(d),
 			newVersionCommand(d, version),
 		},
 		HideVersion:    true, // the version command; -v is --verbose
@@ -157,9 +175,11 @@ func checkNoArgs(c *cli.Context) error {
 // nil → 0; usage errors (bad flags, arguments, profiles, secrets sources,
 // and configurations rejected with tunnel.ErrConfig) → 2; connection failures
 // → the code of their tunnel.Failure (3-12, exitcodes.go); anything
-// unexpected → 1.
+// unexpected → 1. Exec mode, status and disconnect choose their own codes
+// (exitError): the command's status, exitLinkLost, exitNotRunning.
 func ExitCode(err error) int {
 	var (
+		xe *exitError
 		ue *usageError
 		pe *tunnel.PhaseError
 		ec cli.ExitCoder
@@ -167,6 +187,8 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &xe):
+		return xe.code
 	case errors.As(err, &ue), errors.Is(err, tunnel.ErrConfig):
 		return exitUsage
 	case errors.As(err, &pe):

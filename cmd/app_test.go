@@ -258,6 +258,7 @@ func TestConnect(t *testing.T) {
 			netip.MustParsePrefix("192.168.30.0/24"), netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/16"),
 		},
 		Interface: "vpn0", SALifetime: 20 * time.Second, IKELifetime: 8 * time.Hour,
+		ControlSocket: "/run/l2tpctl/" + tunnel.InstanceName("vpn0") + ".sock",
 	}
 	if w.gotCfg == nil || !reflect.DeepEqual(*w.gotCfg, want) {
 		t.Errorf("run got config\n %+v\nwant\n %+v", w.gotCfg, want)
@@ -273,6 +274,7 @@ func TestConnectDefaults(t *testing.T) {
 		Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 		PSK: []byte("the-psk"), User: "alice", Password: []byte("the-password"),
 		Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
+		ControlSocket: "/run/l2tpctl/" + tunnel.InstanceName("l2tp0") + ".sock",
 	}
 	if w.gotCfg == nil || !reflect.DeepEqual(*w.gotCfg, want) {
 		t.Errorf("run got config\n %+v\nwant\n %+v", w.gotCfg, want)

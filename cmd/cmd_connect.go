@@ -15,7 +15,7 @@ func newConnectCommand(d appDeps) *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "connect to an L2TP/IPsec server and stay in the foreground until SIGINT/SIGTERM",
-		UsageText: "l2tpctl connect [--profile NAME] [flags]",
+		UsageText: "l2tpctl connect [--profile NAME] [flags] [-- CMD ARGS…]",
 		Description: "Brings up IKEv1 (PSK), ESP, L2TP and PPP in userspace and a TUN interface,\n" +
 			"prints one line per phase on stderr (with --json, JSON events on stdout), and on\n" +
 			"SIGINT/SIGTERM tears everything down and exits 0.\n\n" +
@@ -31,14 +31,23 @@ func newConnectCommand(d appDeps) *cli.Command {
 			"--password; visible to other users in ps). Otherwise the profile's psk, psk-file or\n" +
 			"psk-stdin (password, ...) apply. Without any, l2tpctl prompts on the terminal, unless\n" +
 			"--non-interactive.\n\n" +
+			"Exec mode: with -- CMD ARGS…, l2tpctl runs CMD once the link is up (with " + envInterface + ",\n" +
+			envLocalIP + ", " + envPeerIP + " and " + envDNS + " in its environment), forwards\n" +
+			"SIGINT/SIGTERM to it, tears down when it exits and exits with its status (126/127:\n" +
+			"it could not run; 128+N: it died of signal N; " + fmt.Sprint(exitLinkLost) + ": the link was lost while it ran).\n" +
+			"Its stdout is its own: --json events then go to stderr, in place of the human lines.\n\n" +
+			"--background returns once the link is up and leaves the connection running in a\n" +
+			"new session, logging to " + defaultRunDir + "/INTERFACE.log; see 'l2tpctl status' and\n" +
+			"'l2tpctl disconnect'.\n\n" +
 			exitCodes + "\n\n" +
 			"Examples:\n" +
 			"  l2tpctl connect --server 10.200.0.1 --psk-file ./psk --user alice \\\n" +
 			"                  --password-file ./pw --route 192.168.30.0/24\n" +
-			"  l2tpctl connect --profile office --verbose",
+			"  l2tpctl connect --profile office --verbose\n" +
+			"  l2tpctl connect --profile office -- curl -s http://intranet.example/",
 		Flags:        connectFlagDefs(),
 		OnUsageError: onUsageError,
-		Before:       checkNoArgs,
+		Before:       checkConnectArgs,
 		Action:       func(c *cli.Context) error { return connect(c, d) },
 	}
 }
@@ -78,6 +87,9 @@ func connectFlagDefs() []cli.Flag {
 		&cli.StringFlag{Name: flgDNS, Value: def.DNS, Usage: "how to use the DNS servers the server offers: `MODE` " + dnsModeNames() + " (auto: resolved if systemd-resolved runs, else resolvconf); restored on exit"},
 		&cli.StringSliceFlag{Name: flgDNSDomain, Usage: "search `DOMAIN` set with the server's DNS servers (repeatable)"},
 		&cli.BoolFlag{Name: flgJSON, Usage: "write newline-delimited JSON events on stdout (docs/json.md); human lines stay on stderr"},
+		&cli.DurationFlag{Name: flgUpTimeout, Usage: "give up if the link is not up within `DURATION` (exit code of the phase it was in)"},
+		&cli.BoolFlag{Name: flgBackground, Usage: "return once the link is up and keep the connection running in the background (log in " + defaultRunDir + "/INTERFACE.log)"},
+		&cli.IntFlag{Name: flgReadyFD, Usage: "write \"up INTERFACE LOCAL-ADDRESS\" and a newline to file descriptor `N` once the link is up, then close it"},
 	}
 }
 
@@ -112,6 +124,7 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		NoRoutes:       v.Bool(flgNoRoutes),
 		DNS:            v.String(flgDNS),
 		DNSDomains:     v.StringSlice(flgDNSDomain),
+		UpTimeout:      v.Duration(flgUpTimeout),
 		PSK:            secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
 		Password:       secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
 	}
@@ -149,7 +162,11 @@ func connect(c *cli.Context, d appDeps) error {
 		return err
 	}
 	f := flagsFrom(c, p)
-	events := newEventSink(d, f.JSON)
+	m, err := connectModeFrom(c, d, f)
+	if err != nil {
+		return err
+	}
+	events := newEventSink(d, f.JSON, len(m.command) > 0)
 	if f.Script != "" {
 		if f.Script, err = scriptPath(f.Script); err != nil {
 			events.configFailed(err)
@@ -161,6 +178,13 @@ func connect(c *cli.Context, d appDeps) error {
 		events.configFailed(err)
 		return err
 	}
+	if m.background {
+		return startBackground(c.Context, d, cfg, m, boolFlags(c.Command.Flags))
+	}
+	if f.readsStdin() {
+		d.commandStdin = nil // what is left of stdin after the secrets is not the command's
+	}
+	cfg.ControlSocket = controlSocket(d, cfg.Interface)
 	deps := tunnel.Deps{
 		Log:    newLogger(d.stderr, d.now, f.Verbose),
 		Events: events.event,
@@ -168,7 +192,7 @@ func connect(c *cli.Context, d appDeps) error {
 	if f.Script != "" {
 		deps.ScriptOutput = d.stderr
 	}
-	err = runTunnel(c.Context, d.run, cfg, deps)
+	err = supervise(c.Context, d, cfg, deps, m)
 	events.clearStatus() // after a panic, say: the error line must not share its line
 	return err
 }

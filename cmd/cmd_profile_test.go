@@ -147,6 +147,7 @@ no-routes = false  # default
 dns = "auto"  # default
 dns-domain = []  # default
 json = false  # default
+up-timeout = "0s"  # default
 `
 	if got := w.stdout.String(); got != want {
 		t.Errorf("profile show office =\n%s\nwant\n%s", got, want)

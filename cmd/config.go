@@ -55,6 +55,13 @@ type connectFlags struct {
 	NoRoutes     bool
 	DNS          string // a tunnel.DNSMode name
 	DNSDomains   []string
+
+	UpTimeout time.Duration // --up-timeout; 0: none
+}
+
+// readsStdin reports whether a secret comes from stdin.
+func (f connectFlags) readsStdin() bool {
+	return f.PSK.Stdin || f.Password.Stdin || f.ProfilePSK.Stdin || f.ProfilePassword.Stdin
 }
 
 // ref names a setting in messages: "--route" for a flag (or a default),

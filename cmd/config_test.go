@@ -181,6 +181,7 @@ func TestConnectWithProfile(t *testing.T) {
 		if mod != nil {
 			mod(&c)
 		}
+		c.ControlSocket = defaultRunDir + "/" + tunnel.InstanceName(c.Interface) + ".sock"
 		return &c
 	}
 	with := func(extra string) string { return profileText + extra } // lines 7…

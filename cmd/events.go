@@ -38,16 +38,22 @@ type eventSink struct {
 // is waiting.
 const waitDelay = time.Second
 
-func newEventSink(d appDeps, jsonOut bool) *eventSink {
+// newEventSink returns the sink of one connect. In exec mode stdout is the
+// command's: JSON events go to stderr instead, in place of the human lines.
+func newEventSink(d appDeps, jsonOut, execMode bool) *eventSink {
 	s := &eventSink{human: d.stderr, now: d.now, failed: ExitCode, after: d.afterFunc}
 	if s.after == nil {
 		s.after = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
+	switch {
+	case jsonOut && execMode:
+		s.json, s.human = d.stderr, io.Discard
+		return s
+	case jsonOut:
+		s.json = d.stdout
+	}
 	if sw, ok := d.stderr.(*statusWriter); ok && d.stderrTerminal != nil && d.stderrTerminal() {
 		s.status = sw.setStatus
-	}
-	if jsonOut {
-		s.json = d.stdout
 	}
 	return s
 }

@@ -63,3 +63,35 @@ const (
 	exitFailure = 1 // any other failure (an unexpected error)
 	exitUsage   = 2 // bad flags, arguments, profile or configuration
 )
+
+// Flags and environment of exec mode, background mode, readiness and the
+// control socket (exec.go, background.go, ready.go, cmd_status.go,
+// cmd_disconnect.go).
+const (
+	flgBackground = "background"
+	flgReadyFD    = "ready-fd"
+	flgUpTimeout  = "up-timeout"
+
+	// Given to the command run in exec mode.
+	envInterface = "L2TPCTL_INTERFACE"
+	envLocalIP   = "L2TPCTL_LOCAL_IP"
+	envPeerIP    = "L2TPCTL_PEER_IP"
+	envDNS       = "L2TPCTL_DNS"
+
+	envRunDir       = "L2TPCTL_RUN_DIR"       // overrides defaultRunDir
+	envNotifySocket = "NOTIFY_SOCKET"         // systemd's, see sd_notify(3)
+	envBackgroundFD = "L2TPCTL_BACKGROUND_FD" // set by --background for its child: the pipe to report "up" on
+
+	// defaultRunDir holds the control sockets and the background logs.
+	defaultRunDir = "/run/l2tpctl"
+)
+
+// Exit codes of exec mode, status and disconnect. Exec mode otherwise exits
+// with the command's own status, as a shell does.
+const (
+	exitNotRunning = 3        // status, disconnect: no connection on that interface
+	exitLinkLost   = exitLost // exec mode: the link went down while the command ran
+	exitCannotRun  = 126      // exec mode: the command was found but could not run
+	exitNotFound   = 127      // exec mode: no such command
+	exitSignalBase = 128      // exec mode: the command died of signal N: 128+N
+)

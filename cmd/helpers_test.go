@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -30,6 +31,14 @@ type fakeWorld struct {
 	gotCfg *tunnel.Config // the Config run was called with
 
 	stdout, stderr bytes.Buffer
+
+	// Exec mode, background mode and the control socket.
+	args        []string              // os.Args for --background; nil: l2tpctl and the args of runApp
+	executable  string                // l2tpctl itself for --background
+	signals     chan chan<- os.Signal // receives exec mode's signal channel
+	queryStatus func(ctx context.Context, path string) (tunnel.Status, error)
+	disconnect  func(ctx context.Context, path string) error
+	lastArgs    []string
 }
 
 func (w *fakeWorld) secretSource() secretSource {
@@ -110,6 +119,24 @@ func (w *fakeWorld) deps() appDeps {
 			return []byte(w.typed[w.prompts-1]), nil
 		},
 		now: func() time.Time { return time.Date(2025, 11, 25, 14, 35, 0, 0, time.UTC) },
+
+		args: w.args,
+		environ: func() []string {
+			var env []string
+			for k, v := range w.env {
+				env = append(env, k+"="+v)
+			}
+			return append(env, "PATH="+os.Getenv("PATH"))
+		},
+		executable: func() (string, error) { return w.executable, nil },
+		notifySignals: func(ch chan<- os.Signal) func() {
+			if w.signals != nil {
+				w.signals <- ch // the test sends its signals on ch, as the signal package would
+			}
+			return func() {}
+		},
+		queryStatus: w.queryStatus,
+		disconnect:  w.disconnect,
 	}
 }
 
@@ -138,8 +165,18 @@ func (i fakeInfo) Sys() any           { return nil }
 // runApp runs l2tpctl with args the way main does and returns the exit code.
 func (w *fakeWorld) runApp(t *testing.T, args ...string) int {
 	t.Helper()
+	return w.runAppContext(t, context.Background(), args...)
+}
+
+// runAppContext is runApp with a context, cancelled as main's is on a signal.
+func (w *fakeWorld) runAppContext(t *testing.T, ctx context.Context, args ...string) int {
+	t.Helper()
+	argv := append([]string{"l2tpctl"}, args...)
+	if w.args == nil {
+		w.args = argv
+	}
 	app := newApp("1.2.3", w.deps())
-	err := app.RunContext(context.Background(), append([]string{"l2tpctl"}, args...))
+	err := app.RunContext(ctx, argv)
 	if err != nil {
 		fmt.Fprintln(&w.stderr, ErrorLine(err))
 	}

@@ -59,7 +59,9 @@ var listKeys = map[string]bool{flgAuth: true}
 
 // notKeys are connect's flags that a profile cannot set, and why.
 var notKeys = map[string]string{
-	flgProfile: "a profile cannot name another profile",
+	flgProfile:    "a profile cannot name another profile",
+	flgBackground: "it is a choice of each command line",
+	flgReadyFD:    "a file descriptor belongs to one command line",
 }
 
 // inlineSecretKeys hold a secret in the profile itself: such a profile must

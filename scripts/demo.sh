@@ -9,7 +9,9 @@
 # l2tp-cli; ping 192.168.30.1 (SecureNAT) and 192.168.30.2 and fetch the page
 # through the tunnel; interrupt l2tpctl (SIGINT) and check that it exits 0,
 # removes its interface and that the server logged the session as closed by
-# the client; stop the web server and the peer (scripts/peer-down.sh).
+# the client; then the same from a profile in exec mode (l2tpctl connect
+# --profile FILE -- curl …: up, fetch, down, curl's exit status); stop the
+# web server and the peer (scripts/peer-down.sh).
 #
 # Every exit path cleans up what the demo started, by PID and by name. A peer
 # that was already running before the demo is reused and left running.
@@ -82,7 +84,7 @@ cleanup() {
   printf '\n==> summary\n'
   printf '    %s\n' "${STEPS[@]}"
   if [ "$rc" = 0 ]; then
-    printf '\ndemo OK: l2tpctl connected, carried ping and HTTP through the tunnel, and shut down cleanly\n'
+    printf '\ndemo OK: l2tpctl connected, carried ping and HTTP through the tunnel, shut down cleanly, and ran curl through the tunnel in exec mode\n'
   else
     printf '\ndemo FAILED (exit %s)\n' "$rc" >&2
   fi
@@ -221,6 +223,31 @@ line=$(tail -n +"$((LOG_START + 1))" "$SE_STATE/vpnserver.out" | grep -F "$want"
   fail "no '$want' in $SE_STATE/vpnserver.out"
 printf '%s\n' "$line" | indent
 ok
+
+step "exec mode with a profile: l2tpctl connect --profile $WORK/demo.toml -- curl …"
+cat > "$WORK/demo.toml" <<EOF
+# An l2tpctl profile: the keys are connect's long flag names (docs/profile.md).
+server = "$SERVER_ADDR"
+user = "$VPN_USER"
+psk-file = "psk"           # relative to the profile's directory
+password-file = "password"
+route = ["$ROUTE"]
+up-timeout = "${CONNECT_TIMEOUT}s"
+non-interactive = true
+EOF
+indent < "$WORK/demo.toml"
+# l2tpctl connects, runs the command once the link is up, tears down when it
+# exits and exits with its status; l2tpctl's own lines go to stderr.
+rc=0
+page=$(ip netns exec "$CLIENT_NS" "$BIN" connect --profile "$WORK/demo.toml" -- \
+  sh -c 'echo "the command sees $L2TPCTL_INTERFACE with $L2TPCTL_LOCAL_IP" >&2; curl -sS --max-time 5 "$0"' \
+  "http://$TAP_PEER_ADDR:$HTTP_PORT/" 2> "$WORK/exec.log" < /dev/null) || rc=$?
+sed 's/^/    l2tpctl| /' "$WORK/exec.log"
+printf '%s\n' "$page" | indent
+[ "$rc" = 0 ] || fail "exit status $rc"
+grep -q 'Hello from' <<< "$page" || fail "unexpected page content"
+if ip -n "$CLIENT_NS" link show "$IFACE" >/dev/null 2>&1; then fail "$IFACE still exists after the command"; fi
+ok "the command's exit status 0, $(printf '%s' "$page" | wc -c) bytes, $IFACE gone"
 
 step "stop the web server (pid $HTTP_PID)"
 kill -TERM "$HTTP_PID" 2>/dev/null || true

@@ -57,6 +57,10 @@ type Config struct {
 	NoRoutes     bool     // no routes besides the peer's host route (excludes Routes and DefaultRoute)
 	DNS          DNSMode  // how the server's DNS servers reach the host; DNSAuto by default
 	DNSDomains   []string // search domains set with the DNS servers
+
+	// ControlSocket is the path of the unix socket Run serves for status
+	// and disconnect requests (ctlsock.go); empty: none.
+	ControlSocket string
 }
 
 // Defaults.

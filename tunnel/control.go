@@ -62,10 +62,16 @@ type controller struct {
 	scriptLink *LinkInfo       // what Config.Script was told at connect; nil: not run
 	ev         *emitter        // the events of this Run (shared with Run)
 	retries    int             // retransmissions in the current bring-up phase
-	ikeProp    string          // the IKE proposal of phase 1, for EventProposal
-	ikeUp      isakmp.Phase1Up // phase 1 as established, for the weak-suite warning
+	ikeUp      isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
 	ikeOffer   []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
 	retried    bool            // the one legacy Main Mode retry was made
+
+	// For the control socket (ctlsock.go).
+	statusReq <-chan chan Status // nil without a control socket
+	ikeSuite  string             // the current IKE SA's proposal
+	link      *LinkInfo          // once the link is up
+	rekeys    int                // IPsec SAs re-keyed
+	reauths   int                // IKE SAs re-authenticated
 }
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
@@ -156,6 +162,8 @@ func (c *controller) run(ctx context.Context) error {
 			c.fail(PhaseConnected, fmt.Errorf("%w: %s: %w", ErrInterfaceGone, c.cfg.Interface, err))
 		case <-timer.C():
 			c.tick(c.deps.Clock.Now())
+		case reply := <-c.statusReq:
+			reply <- c.status() // buffered
 		}
 		timer.Stop()
 	}
@@ -325,10 +333,10 @@ func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 func (c *controller) doCurrentIKE(a isakmp.Action) {
 	switch a := a.(type) {
 	case isakmp.Phase1Up:
+		c.ikeSuite = a.Proposal.String()
+		c.ikeUp = a
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%v, server ID %s)", a.Proposal, a.PeerID)
-			c.ikeProp = a.Proposal.String()
-			c.ikeUp = a
 			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
 			c.enter(PhaseIPsec, "Quick Mode")
 		}
@@ -406,9 +414,11 @@ func (c *controller) doNextIKE(a isakmp.Action) {
 	switch a := a.(type) {
 	case isakmp.Phase1Up:
 		c.deps.Log.infof("isakmp: new IKE SA established (%v)", a.Proposal)
+		c.ikeSuite = a.Proposal.String()
 	case isakmp.ChildSAUp:
 		old := c.ike.promote(now)
 		a.Rekey = true
+		c.reauths++
 		if c.installSA(a) {
 			c.ev.emit(Event{Kind: EventRekey, Phase: c.phase, Rekey: RekeyIKE,
 				Msg: fmt.Sprintf("IKE SA re-authenticated (ESP %v, SPI in 0x%08x out 0x%08x)", a.SA.Transform, a.SA.InSPI, a.SA.OutSPI)})
@@ -467,17 +477,18 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 	c.dp.setOutbound(out)
 	c.outSA = out
 	if a.Rekey {
+		c.rekeys++
 		c.deps.Log.infof("isakmp: IPsec SA re-keyed: %v, SPI in 0x%08x out 0x%08x", sa.Transform, sa.InSPI, sa.OutSPI)
 		return true
 	}
 	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
 		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
-	info := &ProposalInfo{IKE: c.ikeProp, ESP: sa.Transform.String(), Weak: weakParts(c.ikeUp.Proposal, sa.Transform, c.cfg.PFS),
+	info := &ProposalInfo{IKE: c.ikeSuite, ESP: sa.Transform.String(), Weak: weakParts(c.ikeUp.Proposal, sa.Transform, c.cfg.PFS),
 		LegacyRetry: c.retried}
 	if c.cfg.PFS != 0 {
 		info.PFS = c.cfg.PFS.String()
 	}
-	msg := fmt.Sprintf("IKE %s, ESP %v", c.ikeProp, sa.Transform)
+	msg := fmt.Sprintf("IKE %s, ESP %v", c.ikeSuite, sa.Transform)
 	if info.Weak != "" {
 		msg += "; weak: " + info.Weak
 	}
@@ -617,7 +628,7 @@ func (c *controller) linkUp(a ppp.Up) {
 	c.tun = tun
 	link := &LinkInfo{
 		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
-		IKE: c.ikeProp, ESP: c.outSA.Transform().String(),
+		IKE: c.ikeSuite, ESP: c.outSA.Transform().String(),
 	}
 	if err := c.scriptConnect(link); err != nil {
 		c.fail(PhaseInterface, err)
@@ -637,6 +648,7 @@ func (c *controller) linkUp(a ppp.Up) {
 	if d, ok := tun.(dnsSetuper); ok {
 		link.DNSSetup = d.DNSSetup()
 	}
+	c.link = link
 	c.ev.up(link)
 }
 

@@ -121,6 +121,17 @@ func isNoAccess(err error) bool {
 	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
 }
 
+// InstanceName names the files of the connection on interface iface in
+// this network namespace (its state file, control socket and background
+// log): iface, or iface@net-INODE outside the host's network namespace,
+// since interface names are per namespace.
+func InstanceName(iface string) string {
+	if ns := netnsID(); ns != "" {
+		return iface + "@" + ns
+	}
+	return iface
+}
+
 func statePath(dir, iface, netns string) string {
 	name := iface
 	if netns != "" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
@@ -54,9 +55,9 @@ func backoffDelay(n int, longest time.Duration, u float64) time.Duration {
 // routes, script). A re-attempt that fails to come up is retried too,
 // without limit, unless its error is permanent (retryable). A
 // cancellation during a wait returns nil at once.
-func runReconnecting(ctx context.Context, cfg Config, deps Deps, ev *emitter) error {
+func runReconnecting(ctx context.Context, cfg Config, deps Deps, ev *emitter, statusReq <-chan chan Status) error {
 	var upAt time.Time
-	err := connectOnce(ctx, cfg, deps, ev, &upAt)
+	err := connectOnce(ctx, cfg, deps, ev, statusReq, &upAt)
 	if err == nil || !lostConnection(err) {
 		return err
 	}
@@ -73,11 +74,12 @@ func runReconnecting(ctx context.Context, cfg Config, deps Deps, ev *emitter) er
 			Attempt: attempt, Delay: delay, Err: err,
 			Msg: fmt.Sprintf("reconnecting in %v (attempt %d)", delay.Round(time.Millisecond), attempt),
 		})
-		if !sleepCtx(ctx, deps.Clock, delay) {
+		waiting := Status{PID: os.Getpid(), State: "waiting", Phase: PhaseOf(err).String(), Interface: cfg.Interface, Server: cfg.Server}
+		if !sleepCtx(ctx, deps.Clock, delay, statusReq, waiting) {
 			return nil // stopped while waiting: nothing is up
 		}
 		upAt = time.Time{}
-		err = connectOnce(ctx, cfg, deps, ev, &upAt)
+		err = connectOnce(ctx, cfg, deps, ev, statusReq, &upAt)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -131,13 +133,18 @@ func randUnit(deps Deps) float64 {
 }
 
 // sleepCtx waits d on clock and reports true, or false as soon as ctx ends.
-func sleepCtx(ctx context.Context, clock Clock, d time.Duration) bool {
+// Meanwhile it answers status requests with st.
+func sleepCtx(ctx context.Context, clock Clock, d time.Duration, statusReq <-chan chan Status, st Status) bool {
 	t := clock.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C():
-		return true
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C():
+			return true
+		case reply := <-statusReq:
+			reply <- st // buffered
+		}
 	}
 }

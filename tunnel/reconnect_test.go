@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -363,5 +364,27 @@ func TestReconnectCancelDuringBackoff(t *testing.T) {
 	}
 	if len(h.tunc) != 0 {
 		t.Error("an interface was opened after the hang-up")
+	}
+}
+
+// Between attempts the control socket still answers: state "waiting".
+func TestSleepCtxAnswersStatus(t *testing.T) {
+	clock := newFakeClock()
+	req := make(chan chan Status)
+	done := make(chan bool)
+	go func() {
+		done <- sleepCtx(context.Background(), clock, time.Minute, req, Status{State: "waiting", Phase: "connected"})
+	}()
+	reply := make(chan Status, 1)
+	req <- reply
+	if st := <-reply; st.State != "waiting" || st.Phase != "connected" {
+		t.Errorf("status while waiting = %+v", st)
+	}
+	if !clock.waitTimers(1, 5*time.Second) {
+		t.Fatal("sleepCtx set no timer")
+	}
+	clock.Advance(time.Minute)
+	if !<-done {
+		t.Error("sleepCtx reported a cancellation")
 	}
 }

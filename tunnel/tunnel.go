@@ -48,17 +48,37 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 			return &PhaseError{PhaseSetup, err}
 		}
 	}
-	if cfg.Reconnect {
-		return runReconnecting(ctx, cfg, deps, ev)
+	var statusReq chan chan Status
+	if cfg.ControlSocket != "" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		srv, err := listenControl(cfg.ControlSocket, deps.Log, cancel)
+		switch {
+		case errors.Is(err, ErrRunning):
+			ev.start(PhaseSetup, "opening the control socket")
+			ev.failed(PhaseSetup, err)
+			return &PhaseError{PhaseSetup, err}
+		case err != nil:
+			// Status and disconnect are extras: connect without them
+			// (e.g. without the right to create the directory).
+			deps.Log.errorf("%v: status and disconnect will not work", err)
+		default:
+			defer srv.close() // after teardown: answers disconnect requests
+			statusReq = srv.statusReq
+		}
 	}
-	return connectOnce(ctx, cfg, deps, ev, nil)
+	if cfg.Reconnect {
+		return runReconnecting(ctx, cfg, deps, ev, statusReq)
+	}
+	return connectOnce(ctx, cfg, deps, ev, statusReq, nil)
 }
 
 // connectOnce is one connection attempt with a checked cfg: a fresh socket
 // (a new random local port), one control loop, teardown. It returns Run's
 // error; upAt, if not nil, gets when the link came up (zero if it never
 // did).
-func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, upAt *time.Time) error {
+func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, statusReq <-chan chan Status, upAt *time.Time) error {
 	ev.start(PhaseSetup, "resolving %s", cfg.Server)
 	fail := func(err error) error {
 		ev.failed(PhaseSetup, err)
@@ -89,6 +109,7 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, upAt *
 	ev.done(PhaseSetup, "server %v, local %v", server, localAddrPort(conn))
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
 	c.ev = ev
+	c.statusReq = statusReq
 	defer c.closeTUN() // a no-op after the one below; on a panic, it still undoes the host changes
 
 	var wg sync.WaitGroup
