@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/l2tpctl/l2tpctl/tunnel"
@@ -31,15 +30,19 @@ func suitesFrom(cfg *tunnel.Config, f connectFlags) error {
 	err = cfg.CheckSuites()
 	var le *tunnel.LegacyError
 	if errors.As(err, &le) {
-		return fmt.Errorf("%w: %s: %s suite %s uses legacy algorithms (%s): allow them with --%s",
-			tunnel.ErrConfig, f.ref(le.Kind), strings.ToUpper(le.Kind), le.Suite, le.Weak, flgAllowLegacy)
+		how := "--" + flgAllowLegacy
+		if _, ok := f.ProfileLines[le.Kind]; ok {
+			how += " (" + flgAllowLegacy + " = true in the profile)"
+		}
+		return usageErrorf("%s: %s suite %s uses legacy algorithms (%s): allow them with %s",
+			f.ref(le.Kind), strings.ToUpper(le.Kind), le.Suite, le.Weak, how)
 	}
 	return err
 }
 
 // suiteErr puts the flag (or the profile's line and key) in front of a
-// parse error, which wraps tunnel.ErrConfig.
+// parse error: a usage error.
 func suiteErr(f connectFlags, name string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), tunnel.ErrConfig.Error()+": ")
-	return fmt.Errorf("%w: %s: %s", tunnel.ErrConfig, f.ref(name), msg)
+	return usageErrorf("%s: %s", f.ref(name), msg)
 }
