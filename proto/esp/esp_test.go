@@ -456,14 +456,15 @@ func TestOpenBadPadding(t *testing.T) {
 }
 
 func TestOpenShort(t *testing.T) {
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
 		out, in := newPair(t, tr)
-		good := seal(t, out, seqBytes(0, 20), 17) // 8 + 16 + 32 + ICV
-		minLen := HeaderLen + 16 + 16 + tr.ICVLen()
+		good := seal(t, out, seqBytes(0, 20), 17) // 8 + IV + padded 22 + ICV
+		hdr, bs := HeaderLen+tr.IVLen(), tr.BlockSize()
+		minLen := hdr + bs + tr.ICVLen()
 		for n := 0; n < len(good); n++ {
 			_, _, err := in.Open(append([]byte(nil), good[:n]...))
 			switch {
-			case n < minLen || (n-24-tr.ICVLen())%16 != 0:
+			case n < minLen || (n-hdr-tr.ICVLen())%bs != 0:
 				if !errors.Is(err, ErrShort) {
 					t.Fatalf("%v len %d: err = %v", tr, n, err)
 				}
@@ -491,7 +492,10 @@ func TestNewSAErrors(t *testing.T) {
 		ek, ak []byte
 		rand   *bytes.Reader
 	}{
-		{"unsupported", suite.ESPTransform{Enc: 3, KeyBits: 192, Auth: 1}, ek, ak, fixedRand()},
+		{"unsupported", suite.ESPTransform{Enc: 9, KeyBits: 128, Auth: 2}, ek, ak, fixedRand()},
+		{"GCM without an integrity algorithm only", suite.ESPTransform{Enc: suite.ESPAESGCM16, KeyBits: 128, Auth: 2}, seqBytes(0, 20), ak, fixedRand()},
+		{"GCM key without salt", gcmTransforms[0], ek, nil, fixedRand()},
+		{"GCM with an auth key", gcmTransforms[0], seqBytes(0, 20), ak, fixedRand()},
 		{"short enc key", tr, ek[:15], ak, fixedRand()},
 		{"long auth key", tr, ek, append(ak, 0), fixedRand()},
 		{"short rand", tr, ek, ak, bytes.NewReader(make([]byte, 15))},
@@ -530,7 +534,13 @@ func TestGenericCBC(t *testing.T) {
 // control loop do) and checks that every sequence number is used once and
 // every packet opens. Run with -race.
 func TestConcurrentSeal(t *testing.T) {
-	out, in := newPair(t, transforms[3])
+	for _, tr := range []suite.ESPTransform{transforms[3], gcmTransforms[0]} {
+		t.Run(tr.String(), func(t *testing.T) { testConcurrentSeal(t, tr) })
+	}
+}
+
+func testConcurrentSeal(t *testing.T, tr suite.ESPTransform) {
+	out, in := newPair(t, tr)
 	const workers, per = 4, 300
 	pkts := make([][][]byte, workers)
 	var wg sync.WaitGroup
