@@ -33,8 +33,22 @@ func TestSoftEtherSuitesLegacy(t *testing.T) {
 	p := needPeer(t)
 	const des3 = "Hash Algorithm: SHA-1, Cipher Algorithm: 3DES-CBC, Cipher Key Size: 192 bits"
 	before := p.serverLogCount(t, "DH Group: MODP 1024 (Group 2), "+des3)
-	c := p.connectPingDisconnect(t, "--allow-legacy", "--ike", "3des-sha1-modp1024", "--esp", "3des-sha1")
+	c := p.connectPingDisconnect(t, "--allow-legacy", "--ike", "3des-sha1-modp1024", "--esp", "3des-sha1", "--json")
 	out := c.output()
+	// The JSON events name the suites too (docs/json.md).
+	var sawProposal, sawUp bool
+	for _, e := range jsonEvents(t, c) {
+		switch e["event"] {
+		case "proposal":
+			sawProposal = e["ike"] == "3des-sha1-modp1024" && e["esp"] == "3des-sha1" &&
+				e["weak"] == "IKE 3des-sha1-modp1024 (3des, modp1024), ESP 3des-sha1 (3des)" && e["legacy_retry"] == nil
+		case "up":
+			sawUp = e["ike"] == "3des-sha1-modp1024" && e["esp"] == "3des-sha1" && e["mtu"] == float64(1420)
+		}
+	}
+	if !sawProposal || !sawUp {
+		t.Errorf("JSON proposal/up events without the suites (%v %v):\n%s", sawProposal, sawUp, c.stdout())
+	}
 	for _, want := range []string{
 		"IKE 3des-sha1-modp1024, ESP 3des-sha1\n",
 		"warning: using weak algorithms: IKE 3des-sha1-modp1024 (3des, modp1024), ESP 3des-sha1 (3des)",
