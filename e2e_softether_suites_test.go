@@ -126,3 +126,10 @@ func TestSoftEtherSuitesPFS(t *testing.T) {
 	}
 	p.failsWith(t, 7, `IKE phase 2: isakmp: the server chose a proposal we did not offer`, "--pfs", "ecp256")
 }
+
+// TestSoftEtherSuitesPFSRekey: IPsec SAs re-keyed with PFS (a new
+// Diffie-Hellman exchange per Quick Mode) keep the link: with a 12 s
+// lifetime, 40 pings at 0.5 s intervals cross two re-keys.
+func TestSoftEtherSuitesPFSRekey(t *testing.T) {
+	needPeer(t).keepsPinging(t, 40, "re-keyed", "--pfs", "modp2048", "--sa-lifetime", "12s")
+}
