@@ -142,6 +142,7 @@ func (c *controller) run(ctx context.Context) error {
 	now := c.deps.Clock.Now()
 	c.nextKA = now.Add(keepaliveInterval)
 	c.deps.Log.infof("isakmp: Main Mode with %v from %v", c.server, c.local)
+	c.logOffer()
 	c.enter(PhaseIKE, "Main Mode with %v from %v", c.server, c.local)
 	c.doIKE(in, in.Start(now))
 
@@ -378,6 +379,15 @@ func (c *controller) explainRefusal(p Phase, err error) error {
 	return err
 }
 
+// logOffer logs (at -v) the suites Main Mode and Quick Mode offer.
+func (c *controller) logOffer() {
+	pfs := "no PFS"
+	if c.cfg.PFS != 0 {
+		pfs = "PFS " + c.cfg.PFS.String()
+	}
+	c.deps.Log.infof("isakmp: offering IKE %s; ESP %s; %s", suiteNames(c.ikeOffer), suiteNames(c.cfg.espOffer()), pfs)
+}
+
 // retryLegacy replaces the failed first Main Mode by one offering the
 // short legacy list (suite.LegacyIKEProposals), once.
 func (c *controller) retryLegacy(cause error) {
@@ -390,6 +400,7 @@ func (c *controller) retryLegacy(cause error) {
 	}
 	c.ike.cur = in
 	c.deps.Log.infof("isakmp: the default IKE offer failed (%v); retrying with legacy proposals", describeIKE(cause, c.ikePort))
+	c.logOffer()
 	c.enter(PhaseIKE, "Main Mode with legacy proposals (the server refused or ignored the default offer)")
 	c.doIKE(in, in.Start(c.deps.Clock.Now()))
 }
