@@ -34,8 +34,12 @@ func suitesFrom(cfg *tunnel.Config, f connectFlags) error {
 		if _, ok := f.ProfileLines[le.Kind]; ok {
 			how += " (" + flgAllowLegacy + " = true in the profile)"
 		}
-		return usageErrorf("%s: %s suite %s uses legacy algorithms (%s): allow them with %s",
-			f.ref(le.Kind), strings.ToUpper(le.Kind), le.Suite, le.Weak, how)
+		what := strings.ToUpper(le.Kind) + " suite"
+		if le.Kind == flgPFS {
+			what = "PFS group"
+		}
+		return usageErrorf("%s: %s %s uses legacy algorithms (%s): allow them with %s",
+			f.ref(le.Kind), what, le.Suite, le.Weak, how)
 	}
 	return err
 }

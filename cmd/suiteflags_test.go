@@ -33,7 +33,7 @@ func TestConnectSuiteFlags(t *testing.T) {
 		{"legacy ike refused", []string{"--ike", "3des-sha1-modp1024"}, nil,
 			"--ike: IKE suite 3des-sha1-modp1024 uses legacy algorithms (3des, modp1024): allow them with --allow-legacy"},
 		{"md5 refused", []string{"--esp", "aes128-md5"}, nil, "--esp: ESP suite aes128-md5 uses legacy algorithms (md5): allow them with --allow-legacy"},
-		{"legacy pfs refused", []string{"--pfs", "modp1536"}, nil, "--pfs: PFS suite modp1536 uses legacy algorithms"},
+		{"legacy pfs refused", []string{"--pfs", "modp1536"}, nil, "--pfs: PFS group modp1536 uses legacy algorithms (modp1536): allow them with --allow-legacy"},
 		{"unknown group", []string{"--ike", "aes128-sha1-modp768"}, nil, `--ike: bad suite list: IKE suite "aes128-sha1-modp768": unknown Diffie-Hellman group "modp768"`},
 		{"ike syntax", []string{"--ike", "aes128-sha1"}, nil, `--ike: bad suite list: IKE suite "aes128-sha1": want ENCRYPTION-HASH-GROUP`},
 		{"esp group", []string{"--esp", "aes128-sha1-modp2048"}, nil, "a Diffie-Hellman group is set for ESP with the PFS setting"},

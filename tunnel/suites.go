@@ -77,7 +77,11 @@ type LegacyError struct {
 }
 
 func (e *LegacyError) Error() string {
-	return fmt.Sprintf("%s suite %s uses legacy algorithms (%s); allow them with allow-legacy", strings.ToUpper(e.Kind), e.Suite, e.Weak)
+	what := strings.ToUpper(e.Kind) + " suite"
+	if e.Kind == "pfs" {
+		what = "PFS group"
+	}
+	return fmt.Sprintf("%s %s uses legacy algorithms (%s); allow them with allow-legacy", what, e.Suite, e.Weak)
 }
 
 func (e *LegacyError) Is(target error) bool { return target == ErrConfig || target == ErrLegacy }
