@@ -66,6 +66,21 @@ func TestErrorLine(t *testing.T) {
 	if got, want := ErrorLine(inUse), "l2tpctl: setup: interface l2tp0 is in use by pid 4242; hint: another l2tpctl (pid 4242) holds l2tp0: disconnect it first, or choose another --interface"; got != want {
 		t.Errorf("ErrorLine = %q, want %q", got, want)
 	}
+	for _, tt := range []struct {
+		sentinel error
+		hint     string
+	}{
+		{tunnel.ErrL2TPAuth, "hint: check the L2TP secret (--l2tp-secret-file, L2TPCTL_L2TP_SECRET or the profile's l2tp-secret-file)"},
+		{tunnel.ErrL2TPSecretRequired, "hint: the server authenticates L2TP tunnels: give its L2TP secret with --l2tp-secret-file FILE or L2TPCTL_L2TP_SECRET"},
+	} {
+		err := &tunnel.PhaseError{Phase: tunnel.PhaseL2TPTunnel, Err: fmt.Errorf("l2tp: x: %w", tt.sentinel)}
+		if code := ExitCode(err); code != exitL2TP {
+			t.Errorf("ExitCode(%v) = %d, want %d", err, code, exitL2TP)
+		}
+		if got := ErrorLine(err); !strings.Contains(got, tt.hint) {
+			t.Errorf("ErrorLine = %q, want %q", got, tt.hint)
+		}
+	}
 	multi := errors.New("first\nsecond\r\nthird\n")
 	if got, want := ErrorLine(multi), "l2tpctl: first; second; third"; got != want {
 		t.Errorf("ErrorLine = %q, want %q", got, want)
@@ -75,7 +90,8 @@ func TestErrorLine(t *testing.T) {
 var allConnectFlags = []string{
 	flgProfile, flgServer, flgNATTPort, flgPSK, flgPSKFile, flgPSKStdin, flgUser, flgPassword, flgPasswordFile,
 	flgPasswordStdin, flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
-	flgReconnect, flgReconnectMax, flgScript, flgJSON, flgIKE, flgESP, flgPFS, flgAllowLegacy,
+	flgReconnect, flgReconnectMax, flgScript, flgJSON, flgL2TPSecret, flgL2TPSecretFile, flgNATTKeepalive,
+	flgIKE, flgESP, flgPFS, flgAllowLegacy,
 }
 
 func TestHelp(t *testing.T) {
@@ -101,8 +117,8 @@ func TestHelp(t *testing.T) {
 				t.Errorf("%q: help does not mention --%s:\n%s", args, f, help)
 			}
 		}
-		for _, want := range []string{"-v", envPSK, envPassword, envProfile, "~/.config/l2tpctl/NAME.toml", "/etc/l2tpctl/NAME.toml",
-			"'l2tpctl profile'", "the password's line comes first", "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,pap")`, "(default: 1h0m0s)",
+		for _, want := range []string{"-v", envPSK, envPassword, envL2TPSecret, envProfile, "~/.config/l2tpctl/NAME.toml", "/etc/l2tpctl/NAME.toml",
+			"'l2tpctl profile'", "the password's line comes first", "l2tpctl connect [--profile NAME] [flags]", "(default: 4500)", `(default: "l2tp0")`, `(default: "mschapv2,eap,chap,pap")`, "(default: 1h0m0s)",
 			"Exit status:", "docs/exit-codes.md"} {
 			if !strings.Contains(help, want) {
 				t.Errorf("%q: help does not mention %q:\n%s", args, want, help)
@@ -153,7 +169,7 @@ func TestUsageErrors(t *testing.T) {
 		{"IPv6 server", []string{"connect", "--server", "[2001:db8::1]:500", "--user", "alice", "--psk-file", "psk", "--password-file", "pw"}, "IPv6 servers are not supported"},
 		{"bad port", []string{"connect", "--server", "10.200.0.1:99999", "--user", "alice", "--psk-file", "psk", "--password-file", "pw"}, `bad port "99999"`},
 		{"bad route", append(append([]string{}, okArgs...), "--route", "192.168.30.0/33"), `--route "192.168.30.0/33"`},
-		{"bad auth", append(append([]string{}, okArgs...), "--auth", "eap"), `unknown method "eap"`},
+		{"bad auth", append(append([]string{}, okArgs...), "--auth", "mschapv1"), `unknown method "mschapv1"`},
 		{"bad interface (tunnel.ErrConfig)", append(append([]string{}, okArgs...), "--interface", "a b"), "invalid configuration: bad interface name"},
 		{"no server", []string{"connect", "--user", "alice"}, "no server given"},
 		{"no secrets, no terminal", []string{"connect", "--server", "10.200.0.1", "--user", "alice"}, "no pre-shared key given and stdin is not a terminal"},
@@ -257,7 +273,7 @@ func TestConnect(t *testing.T) {
 		Routes: []netip.Prefix{
 			netip.MustParsePrefix("192.168.30.0/24"), netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/16"),
 		},
-		Interface: "vpn0", SALifetime: 20 * time.Second, IKELifetime: 8 * time.Hour,
+		Interface: "vpn0", SALifetime: 20 * time.Second, IKELifetime: 8 * time.Hour, NATTKeepalive: 20 * time.Second,
 		ControlSocket: "/run/l2tpctl/" + tunnel.InstanceName("vpn0") + ".sock",
 	}
 	if w.gotCfg == nil || !reflect.DeepEqual(*w.gotCfg, want) {
@@ -273,7 +289,7 @@ func TestConnectDefaults(t *testing.T) {
 	want := tunnel.Config{
 		Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 		PSK: []byte("the-psk"), User: "alice", Password: []byte("the-password"),
-		Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
+		Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthEAP, tunnel.AuthCHAP, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour, NATTKeepalive: 20 * time.Second,
 		ControlSocket: "/run/l2tpctl/" + tunnel.InstanceName("l2tp0") + ".sock",
 	}
 	if w.gotCfg == nil || !reflect.DeepEqual(*w.gotCfg, want) {

@@ -24,7 +24,8 @@ import (
 // the child exits first, the pipe reaches EOF without the line, and the
 // parent exits with the child's status after copying what the child
 // logged. The secrets reach the child in its environment (envPSK,
-// envPassword), never in its argv.
+// envPassword, and envL2TPSecret if there is an L2TP secret), never in its
+// argv.
 
 // childFlags are the connect flags the parent of --background keeps for
 // itself: the child is told them otherwise (secrets in its environment)
@@ -32,6 +33,7 @@ import (
 var childFlags = map[string]struct{}{
 	flgBackground: {}, flgReadyFD: {},
 	flgPSK: {}, flgPSKFile: {}, flgPSKStdin: {}, flgPassword: {}, flgPasswordFile: {}, flgPasswordStdin: {},
+	flgL2TPSecret: {}, flgL2TPSecretFile: {},
 }
 
 // backgroundArgs returns the child's arguments: args (os.Args[1:])
@@ -87,14 +89,17 @@ func backgroundEnv(environ []string, cfg tunnel.Config, fd int) []string {
 	env := make([]string, 0, len(environ)+3)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if k != envPSK && k != envPassword && k != envBackgroundFD {
+		if k != envPSK && k != envPassword && k != envL2TPSecret && k != envBackgroundFD {
 			env = append(env, kv)
 		}
 	}
-	return append(env,
+	env = append(env,
 		envPSK+"="+string(cfg.PSK),
-		envPassword+"="+string(cfg.Password),
-		fmt.Sprintf("%s=%d", envBackgroundFD, fd))
+		envPassword+"="+string(cfg.Password))
+	if len(cfg.L2TPSecret) > 0 {
+		env = append(env, envL2TPSecret+"="+string(cfg.L2TPSecret))
+	}
+	return append(env, fmt.Sprintf("%s=%d", envBackgroundFD, fd))
 }
 
 // backgroundLog is the log file of the background connection on name.

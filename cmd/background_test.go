@@ -18,6 +18,8 @@ func TestBackgroundArgs(t *testing.T) {
 			[]string{"connect", "--server", "s", "--user", "u"}},
 		{[]string{"connect", "-background", "--psk-file", "f", "--password-file=g", "--ready-fd", "5", "-v"},
 			[]string{"connect", "-v"}},
+		{[]string{"connect", "--l2tp-secret", "t", "--server", "s", "--l2tp-secret-file=f", "--natt-keepalive", "5s"},
+			[]string{"connect", "--server", "s", "--natt-keepalive", "5s"}},
 		{[]string{"connect", "--server", "s", "--", "--psk", "x"},
 			[]string{"connect", "--server", "s", "--", "--psk", "x"}},
 		{[]string{"connect", "--background", "extra", "--psk", "x"},
@@ -37,6 +39,12 @@ func TestBackgroundEnv(t *testing.T) {
 	want := []string{"PATH=/bin", envPSK + "=k1", envPassword + "=p1", envBackgroundFD + "=3"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("backgroundEnv = %q, want %q", got, want)
+	}
+	cfg.L2TPSecret = []byte("t1")
+	got = backgroundEnv([]string{envL2TPSecret + "=old", "PATH=/bin"}, cfg, 3)
+	want = []string{"PATH=/bin", envPSK + "=k1", envPassword + "=p1", envL2TPSecret + "=t1", envBackgroundFD + "=3"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("backgroundEnv with an L2TP secret = %q, want %q", got, want)
 	}
 }
 

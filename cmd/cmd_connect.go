@@ -31,6 +31,9 @@ func newConnectCommand(d appDeps) *cli.Command {
 			"--password; visible to other users in ps). Otherwise the profile's psk, psk-file or\n" +
 			"psk-stdin (password, ...) apply. Without any, l2tpctl prompts on the terminal, unless\n" +
 			"--non-interactive.\n\n" +
+			"An L2TP tunnel secret (only for servers that authenticate L2TP tunnels) comes\n" +
+			"from --" + flgL2TPSecretFile + ", " + envL2TPSecret + ", --" + flgL2TPSecret + " (visible in ps) or the\n" +
+			"profile's " + flgL2TPSecretFile + " or " + flgL2TPSecret + "; without one, l2tpctl uses none and never asks.\n\n" +
 			"Exec mode: with -- CMD ARGS…, l2tpctl runs CMD once the link is up (with " + envInterface + ",\n" +
 			envLocalIP + ", " + envPeerIP + " and " + envDNS + " in its environment), forwards\n" +
 			"SIGINT/SIGTERM to it, tears down when it exits and exits with its status (126/127:\n" +
@@ -68,6 +71,8 @@ func connectFlagDefs() []cli.Flag {
 		&cli.StringFlag{Name: flgPasswordFile, Usage: "read the PPP password from `FILE`"},
 		&cli.BoolFlag{Name: flgPasswordStdin, Usage: "read the PPP password from the first line on stdin"},
 		&cli.StringFlag{Name: flgPassword, Usage: "PPP `PASSWORD` (visible in ps; prefer --" + flgPasswordFile + ", --" + flgPasswordStdin + " or " + envPassword + ")"},
+		&cli.StringFlag{Name: flgL2TPSecretFile, Usage: "read the L2TP tunnel secret from `FILE` (only for servers that authenticate L2TP tunnels; most do not)"},
+		&cli.StringFlag{Name: flgL2TPSecret, Usage: "L2TP tunnel `SECRET` (visible in ps; prefer --" + flgL2TPSecretFile + " or " + envL2TPSecret + ")"},
 		&cli.StringFlag{Name: flgAuth, Value: def.Auth, Usage: "PPP authentication methods accepted: comma-separated `LIST` in order of preference (known: " + authNames(tunnel.KnownAuth) + ")"},
 		&cli.StringSliceFlag{Name: flgRoute, Usage: "route IPv4 `CIDR` through the tunnel (repeatable; replaces a profile's list)"},
 		&cli.StringFlag{Name: flgInterface, Value: def.Interface, Usage: "TUN interface `NAME`"},
@@ -77,6 +82,7 @@ func connectFlagDefs() []cli.Flag {
 		&cli.StringFlag{Name: flgESP, Usage: "ESP suites to offer: comma-separated `LIST` such as aes128gcm16,aes256-sha1 (default: aes256gcm16, aes128gcm16, aes256/128-sha256, aes256/128-sha1; 3des-sha1 too with --" + flgAllowLegacy + ")"},
 		&cli.StringFlag{Name: flgPFS, Usage: "use perfect forward secrecy in Quick Mode with Diffie-Hellman `GROUP` (modp2048, ecp256, ecp384; modp1024, modp1536 with --" + flgAllowLegacy + ")"},
 		&cli.BoolFlag{Name: flgAllowLegacy, Usage: "allow weak algorithms (3DES, MODP-1024/1536; DES and MD5 only when named in --" + flgIKE + "/--" + flgESP + "): when the server refuses or ignores the default IKE offer, retry once with 3DES/AES-128, SHA1, MODP-1024/1536/2048, and warn"},
+		&cli.DurationFlag{Name: flgNATTKeepalive, Value: def.NATTKeepalive, Usage: "send a NAT-T keepalive after this long (`DURATION`) without traffic to the server, so that a NAT keeps its mapping; 0 sends none"},
 		&cli.BoolFlag{Name: flgNonInteractive, Usage: "never prompt: fail at once (exit 2) when a secret has no source"},
 		&cli.BoolFlag{Name: flgVerbose, Aliases: []string{flgVerboseShort}, Usage: "log protocol details on stderr"},
 		&cli.BoolFlag{Name: flgReconnect, Usage: "after a lost connection, connect again (waits 1 s, 2 s, 4 s … up to --" + flgReconnectMax + ", ±20 %) until SIGINT/SIGTERM; authentication failures end l2tpctl"},
@@ -114,6 +120,7 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		ESP:            v.String(flgESP),
 		PFS:            v.String(flgPFS),
 		AllowLegacy:    v.Bool(flgAllowLegacy),
+		NATTKeepalive:  v.Duration(flgNATTKeepalive),
 		Verbose:        v.Bool(flgVerbose),
 		NonInteractive: v.Bool(flgNonInteractive),
 		Reconnect:      v.Bool(flgReconnect),
@@ -127,6 +134,7 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		UpTimeout:      v.Duration(flgUpTimeout),
 		PSK:            secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
 		Password:       secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
+		L2TPSecret:     secretArgsFrom(cmdline, flgL2TPSecret, flgL2TPSecretFile, ""),
 	}
 	if p == nil {
 		return f
@@ -141,10 +149,12 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 	}
 	f.ProfilePSK = secretArgsFrom(used, flgPSK, flgPSKFile, flgPSKStdin)
 	f.ProfilePassword = secretArgsFrom(used, flgPassword, flgPasswordFile, flgPasswordStdin)
+	f.ProfileL2TPSecret = secretArgsFrom(used, flgL2TPSecret, flgL2TPSecretFile, "")
 	return f
 }
 
-// secretArgsFrom reads one secret's settings.
+// secretArgsFrom reads one secret's settings; stdin is "" for a secret
+// that cannot come from stdin.
 func secretArgsFrom(v flagValues, value, file, stdin string) secretArgs {
 	opt := func(name string) *string {
 		if !v.IsSet(name) {
@@ -153,7 +163,7 @@ func secretArgsFrom(v flagValues, value, file, stdin string) secretArgs {
 		s := v.String(name)
 		return &s
 	}
-	return secretArgs{Value: opt(value), File: opt(file), Stdin: v.Bool(stdin)}
+	return secretArgs{Value: opt(value), File: opt(file), Stdin: stdin != "" && v.Bool(stdin)}
 }
 
 func connect(c *cli.Context, d appDeps) error {

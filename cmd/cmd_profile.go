@@ -117,7 +117,10 @@ func checkProfile(d appDeps, p *profile) error {
 	}
 	src := d.secretSource()
 	src.lookupEnv = func(string) (string, bool) { return "", false }
-	_, _, err := src.load(f)
+	if _, _, err := src.load(f); err != nil {
+		return err
+	}
+	_, err := src.l2tpSecret(f)
 	return err
 }
 

@@ -73,6 +73,18 @@ func TestProfileCheck(t *testing.T) {
 		{name: "two sources in the profile", args: []string{"./p.toml"},
 			files:   map[string]string{"./p.toml": "server = \"s.example\"\nuser = \"u\"\npassword-stdin = true\npassword-file = \"pw\"\n"},
 			wantErr: "the password is given twice, by password-stdin (./p.toml:3) and by password-file (./p.toml:4): use only one"},
+		{name: "missing L2TP secret file", args: []string{"./p.toml"},
+			files:   map[string]string{"./p.toml": "server = \"s.example\"\nuser = \"u\"\nl2tp-secret-file = \"nope.l2tp\"\n"},
+			wantErr: "./p.toml:3: l2tp-secret-file: open"},
+		{name: "L2TP secret file", args: []string{"./p.toml"},
+			files:   map[string]string{"./p.toml": "server = \"s.example\"\nuser = \"u\"\nl2tp-secret-file = \"t.l2tp\"\n", "t.l2tp": "tun\n"},
+			wantOut: "./p.toml: ok\n"},
+		{name: "insecure inline L2TP secret", args: []string{"./p.toml"}, modes: map[string]fs.FileMode{"./p.toml": 0o644},
+			files:   map[string]string{"./p.toml": "server = \"s.example\"\nuser = \"u\"\nl2tp-secret = \"tun\"\n"},
+			wantErr: "./p.toml:3: l2tp-secret: the profile holds a secret, but its permissions 0644"},
+		{name: "NAT-T keepalive too short", args: []string{"./p.toml"},
+			files:   map[string]string{"./p.toml": "server = \"s.example\"\nuser = \"u\"\nnatt-keepalive = \"500ms\"\n"},
+			wantErr: "./p.toml:3: natt-keepalive 500ms: below the minimum of 1s"},
 		{name: "stdin is not read", args: []string{"./p.toml"},
 			files:   map[string]string{"./p.toml": "server = \"s.example\"\nuser = \"u\"\npassword-stdin = true\n"},
 			wantOut: "./p.toml: ok\n"},
@@ -128,6 +140,8 @@ user = "alice"
 password-file = (not set)
 password-stdin = false  # default
 password = (not set)
+l2tp-secret-file = (not set)
+l2tp-secret = (not set)
 auth = "pap"
 route = ["10.0.0.0/8", "192.168.30.0/24"]
 interface = "l2tp0"  # default
@@ -137,6 +151,7 @@ ike = (not set)
 esp = (not set)
 pfs = (not set)
 allow-legacy = false  # default
+natt-keepalive = "20s"  # default
 non-interactive = false  # default
 verbose = true
 reconnect = false  # default

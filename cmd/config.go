@@ -30,8 +30,12 @@ type connectFlags struct {
 	Verbose        bool
 	NonInteractive bool // never prompt for a secret
 
-	// Secrets on the command line: each at most one source.
-	PSK, Password secretArgs
+	// Secrets on the command line: each at most one source. The L2TP
+	// secret is optional and never read from stdin or a prompt.
+	PSK, Password, L2TPSecret secretArgs
+
+	// NATTKeepalive is the idle time before a NAT-T keepalive; 0: none.
+	NATTKeepalive time.Duration
 
 	// ProfilePath is the profile the settings were read with ("" if none).
 	ProfilePath string
@@ -42,7 +46,7 @@ type connectFlags struct {
 	// ProfilePSK and ProfilePassword are the profile's sources for the
 	// secrets; each applies only when neither the command line nor the
 	// environment gives that secret.
-	ProfilePSK, ProfilePassword secretArgs
+	ProfilePSK, ProfilePassword, ProfileL2TPSecret secretArgs
 
 	Reconnect    bool
 	ReconnectMax time.Duration
@@ -89,6 +93,8 @@ func defaultConnectFlags() connectFlags {
 		SALifetime:  tunnel.DefaultSALifetime,
 		IKELifetime: tunnel.DefaultIKELifetime,
 
+		NATTKeepalive: tunnel.DefaultNATTKeepalive,
+
 		ReconnectMax: tunnel.DefaultReconnectMax,
 		DNS:          tunnel.DNSAuto.String(),
 	}
@@ -105,6 +111,11 @@ func defaultConnectFlags() connectFlags {
 func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.Config, error) {
 	cfg, err := settingsFrom(f)
 	if err != nil {
+		return tunnel.Config{}, err
+	}
+	// The optional L2TP secret first: its conflicts and unreadable files
+	// are reported before anything is asked for.
+	if cfg.L2TPSecret, err = src.l2tpSecret(f); err != nil {
 		return tunnel.Config{}, err
 	}
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
@@ -158,6 +169,15 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v", f.ref(flgIKELifetime), f.IKELifetime, tunnel.MinIKELifetime)
 	}
 	cfg.IKELifetime = f.IKELifetime
+
+	switch {
+	case f.NATTKeepalive == 0:
+		cfg.NATTKeepalive = tunnel.NATTKeepaliveOff
+	case f.NATTKeepalive < tunnel.MinNATTKeepalive:
+		return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v (0 turns keepalives off)", f.ref(flgNATTKeepalive), f.NATTKeepalive, tunnel.MinNATTKeepalive)
+	default:
+		cfg.NATTKeepalive = f.NATTKeepalive
+	}
 
 	if f.Reconnect {
 		if f.ReconnectMax < tunnel.MinReconnectMax {

@@ -27,7 +27,7 @@ func TestConfigFrom(t *testing.T) {
 		c := tunnel.Config{
 			Server: "10.200.0.1", IKEPort: 500, NATTPort: 4500,
 			PSK: []byte("k"), User: "alice", Password: []byte("p"),
-			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour,
+			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthEAP, tunnel.AuthCHAP, tunnel.AuthPAP}, Interface: "l2tp0", SALifetime: time.Hour, IKELifetime: 8 * time.Hour, NATTKeepalive: 20 * time.Second,
 		}
 		if mod != nil {
 			mod(&c)
@@ -88,8 +88,15 @@ func TestConfigFrom(t *testing.T) {
 			want: want(func(c *tunnel.Config) { c.Auth = []tunnel.AuthMethod{tunnel.AuthPAP} })},
 		{name: "auth order and case", flags: base(func(f *connectFlags) { f.Auth = "PAP, MSCHAPv2" }),
 			want: want(func(c *tunnel.Config) { c.Auth = []tunnel.AuthMethod{tunnel.AuthPAP, tunnel.AuthMSCHAPv2} })},
-		{name: "auth unknown", flags: base(func(f *connectFlags) { f.Auth = "mschapv2,chap" }),
-			wantErr: `unknown method "chap" (known: mschapv2, pap)`, usage: true},
+		{name: "auth unknown", flags: base(func(f *connectFlags) { f.Auth = "mschapv2,mschap" }),
+			wantErr: `unknown method "mschap" (known: mschapv2, eap, chap, pap)`, usage: true},
+		{name: "auth every method", flags: base(func(f *connectFlags) { f.Auth = "pap,chap,mschapv2,eap" }),
+			want: want(func(c *tunnel.Config) {
+				c.Auth = []tunnel.AuthMethod{tunnel.AuthPAP, tunnel.AuthCHAP, tunnel.AuthMSCHAPv2, tunnel.AuthEAP}
+			})},
+		{name: "auth chap-md5 is chap", flags: base(func(f *connectFlags) { f.Auth = "CHAP-MD5,eap" }),
+			want: want(func(c *tunnel.Config) { c.Auth = []tunnel.AuthMethod{tunnel.AuthCHAP, tunnel.AuthEAP} })},
+		{name: "auth chap twice", flags: base(func(f *connectFlags) { f.Auth = "chap,chap-md5" }), wantErr: `method "chap" listed twice`, usage: true},
 		{name: "auth twice", flags: base(func(f *connectFlags) { f.Auth = "pap,pap" }), wantErr: `method "pap" listed twice`, usage: true},
 		{name: "auth empty", flags: base(func(f *connectFlags) { f.Auth = "" }), wantErr: "empty method", usage: true},
 		{name: "auth empty item", flags: base(func(f *connectFlags) { f.Auth = "pap," }), wantErr: "empty method", usage: true},
@@ -106,10 +113,20 @@ func TestConfigFrom(t *testing.T) {
 		{name: "ike lifetime", flags: base(func(f *connectFlags) { f.IKELifetime = 2 * time.Minute }),
 			want: want(func(c *tunnel.Config) { c.IKELifetime = 2 * time.Minute })},
 		{name: "ike lifetime too short", flags: base(func(f *connectFlags) { f.IKELifetime = 30 * time.Second }), wantErr: "--ike-lifetime 30s", usage: true},
+		{name: "natt keepalive", flags: base(func(f *connectFlags) { f.NATTKeepalive = 5 * time.Second }),
+			want: want(func(c *tunnel.Config) { c.NATTKeepalive = 5 * time.Second })},
+		{name: "natt keepalive off", flags: base(func(f *connectFlags) { f.NATTKeepalive = 0 }),
+			want: want(func(c *tunnel.Config) { c.NATTKeepalive = tunnel.NATTKeepaliveOff })},
+		{name: "natt keepalive too short", flags: base(func(f *connectFlags) { f.NATTKeepalive = 500 * time.Millisecond }),
+			wantErr: "--natt-keepalive 500ms: below the minimum of 1s (0 turns keepalives off)", usage: true},
+		{name: "natt keepalive negative", flags: base(func(f *connectFlags) { f.NATTKeepalive = -time.Second }),
+			wantErr: "--natt-keepalive -1s", usage: true},
+		{name: "l2tp secret from a file", flags: base(func(f *connectFlags) { f.L2TPSecret.File = strp("l2tp") }),
+			want: want(func(c *tunnel.Config) { c.L2TPSecret = []byte("tun") })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := &fakeWorld{env: map[string]string{envPSK: "k", envPassword: "p"}}
+			w := &fakeWorld{env: map[string]string{envPSK: "k", envPassword: "p"}, files: map[string]string{"l2tp": "tun\n"}}
 			got, err := configFrom(context.Background(), tt.flags, w.secretSource())
 			if tt.wantErr != "" {
 				if err == nil {
@@ -175,8 +192,8 @@ func TestConnectWithProfile(t *testing.T) {
 		c := tunnel.Config{
 			Server: "vpn.example.net", IKEPort: 500, NATTPort: 4500,
 			PSK: []byte("office-psk"), User: "alice", Password: []byte("office-pw"),
-			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthPAP}, Routes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
-			Interface: "l2tp0", SALifetime: 2 * time.Hour, IKELifetime: 8 * time.Hour,
+			Auth: []tunnel.AuthMethod{tunnel.AuthMSCHAPv2, tunnel.AuthEAP, tunnel.AuthCHAP, tunnel.AuthPAP}, Routes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+			Interface: "l2tp0", SALifetime: 2 * time.Hour, IKELifetime: 8 * time.Hour, NATTKeepalive: 20 * time.Second,
 		}
 		if mod != nil {
 			mod(&c)
@@ -293,8 +310,8 @@ func TestConnectWithProfile(t *testing.T) {
 			wantErr: office + ":7: natt-port 0: not a UDP port"},
 		{name: "bad server", args: []string{"--profile", "office"}, files: map[string]string{office: strings.Replace(profileText, "vpn.example.net", "::1", 1)},
 			wantErr: office + `:1: server "::1": IPv6 servers are not supported`},
-		{name: "bad auth", args: []string{"--profile", "office"}, files: map[string]string{office: with("auth = \"pap,chap\"\n")},
-			wantErr: office + `:7: auth: unknown method "chap"`},
+		{name: "bad auth", args: []string{"--profile", "office"}, files: map[string]string{office: with("auth = \"pap,mschap\"\n")},
+			wantErr: office + `:7: auth: unknown method "mschap"`},
 		{name: "bad interface", args: []string{"--profile", "office"}, files: map[string]string{office: with("interface = \"a b\"\n")},
 			wantErr: office + `:7: interface: invalid configuration: bad interface name "a b"`},
 		{name: "unknown key", args: []string{"--profile", "office"}, files: map[string]string{office: with("\nroutes = []\n")},

@@ -74,7 +74,7 @@ func checkConnectArgs(c *cli.Context) error {
 // the secrets and the variables meant for l2tpctl alone, plus the link's
 // addresses.
 func childEnv(environ []string, l *tunnel.LinkInfo) []string {
-	drop := []string{envPSK, envPassword, envNotifySocket, envBackgroundFD,
+	drop := []string{envPSK, envPassword, envL2TPSecret, envNotifySocket, envBackgroundFD,
 		envInterface, envLocalIP, envPeerIP, envDNS}
 	env := make([]string, 0, len(environ)+4)
 	for _, kv := range environ {

@@ -115,7 +115,7 @@ func TestCommandStatus(t *testing.T) {
 }
 
 func TestChildEnv(t *testing.T) {
-	env := childEnv([]string{"PATH=/bin", envPSK + "=s3cret", envPassword + "=pw", envNotifySocket + "=/run/x",
+	env := childEnv([]string{"PATH=/bin", envPSK + "=s3cret", envPassword + "=pw", envL2TPSecret + "=tun", envNotifySocket + "=/run/x",
 		envInterface + "=old", "HOME=/root"}, testLink)
 	want := []string{"PATH=/bin", "HOME=/root", envInterface + "=l2tp0", envLocalIP + "=192.168.30.10",
 		envPeerIP + "=192.168.30.1", envDNS + "=192.168.30.1 8.8.8.8"}

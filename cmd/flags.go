@@ -14,6 +14,9 @@ const (
 	flgPassword       = "password"
 	flgPasswordFile   = "password-file"
 	flgPasswordStdin  = "password-stdin"
+	flgL2TPSecret     = "l2tp-secret"
+	flgL2TPSecretFile = "l2tp-secret-file"
+	flgNATTKeepalive  = "natt-keepalive"
 	flgAuth           = "auth"
 	flgRoute          = "route"
 	flgInterface      = "interface"
@@ -44,7 +47,9 @@ const (
 const (
 	envPSK      = "L2TPCTL_PSK"      // the pre-shared key (one of its sources)
 	envPassword = "L2TPCTL_PASSWORD" // the PPP password (one of its sources)
-	envProfile  = "L2TPCTL_PROFILE"  // the profile connect uses without --profile
+	// envL2TPSecret is the L2TP tunnel secret (one of its sources).
+	envL2TPSecret = "L2TPCTL_L2TP_SECRET"
+	envProfile    = "L2TPCTL_PROFILE" // the profile connect uses without --profile
 
 	// Where the user's profiles are (XDG Base Directory Specification):
 	// $XDG_CONFIG_HOME/l2tpctl, else $HOME/.config/l2tpctl.

@@ -66,12 +66,12 @@ var notKeys = map[string]string{
 
 // inlineSecretKeys hold a secret in the profile itself: such a profile must
 // be readable and writable by its owner only.
-var inlineSecretKeys = []string{flgPSK, flgPassword}
+var inlineSecretKeys = []string{flgPSK, flgPassword, flgL2TPSecret}
 
 // fileKeys name files. In a profile, "~/" is the home directory and a
 // relative name is relative to the profile's directory, so that a profile
 // and its secret files can sit side by side.
-var fileKeys = []string{flgPSKFile, flgPasswordFile}
+var fileKeys = []string{flgPSKFile, flgPasswordFile, flgL2TPSecretFile}
 
 // profileKeys returns the keys a profile may set: the long names of
 // connect's flags but notKeys, in the order connect --help lists them.

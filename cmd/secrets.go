@@ -94,6 +94,19 @@ func secretSpecs(user string) (psk, password secretSpec) {
 		}
 }
 
+// l2tpSpec names the L2TP tunnel secret's sources: no stdin, no prompt.
+var l2tpSpec = secretSpec{what: "L2TP secret", flag: flgL2TPSecret, fileFlag: flgL2TPSecretFile, env: envL2TPSecret}
+
+// l2tpSecret returns the optional L2TP tunnel secret: from its flag, file,
+// environment variable or the profile; nil if none gives it.
+func (s secretSource) l2tpSecret(f connectFlags) ([]byte, error) {
+	from, err := s.choose(l2tpSpec, f.L2TPSecret, f.ProfileL2TPSecret, f)
+	if err != nil {
+		return nil, err
+	}
+	return s.read(l2tpSpec, from)
+}
+
 // secrets returns the PSK and the password. Source conflicts, unreadable
 // files and secrets that no source gives and no prompt could ask for are
 // reported for both secrets before anything is read from stdin or the

@@ -324,3 +324,56 @@ func TestReadSecretFile(t *testing.T) {
 		t.Errorf("directory: err = %v, want one naming it", err)
 	}
 }
+
+// TestL2TPSecret: the optional L2TP tunnel secret from its flag (with a
+// warning), file, environment or profile; none gives nil and never asks.
+func TestL2TPSecret(t *testing.T) {
+	tests := []struct {
+		name          string
+		flag, file    *string
+		pflag, pfile  *string
+		env, files    map[string]string
+		want, wantErr string
+		wantStderr    string
+	}{
+		{name: "none"},
+		{name: "file", file: strp("s"), files: map[string]string{"s": "tun\n"}, want: "tun"},
+		{name: "environment", env: map[string]string{envL2TPSecret: "tun"}, want: "tun"},
+		{name: "flag warns", flag: strp("tun"), want: "tun",
+			wantStderr: "l2tpctl: warning: --l2tp-secret on the command line is visible to other users (ps); use --l2tp-secret-file or L2TPCTL_L2TP_SECRET\n"},
+		{name: "profile value", pflag: strp("tun"), want: "tun"},
+		{name: "profile file", pfile: strp("s"), files: map[string]string{"s": "tun"}, want: "tun"},
+		{name: "environment beats profile", pfile: strp("s"), env: map[string]string{envL2TPSecret: "env"}, want: "env"},
+		{name: "flag and env", flag: strp("a"), env: map[string]string{envL2TPSecret: "b"},
+			wantErr: "the L2TP secret is given twice, by --l2tp-secret and by L2TPCTL_L2TP_SECRET (environment): use only one"},
+		{name: "empty env", env: map[string]string{envL2TPSecret: ""}, wantErr: "L2TPCTL_L2TP_SECRET is set but empty"},
+		{name: "empty file", file: strp("s"), files: map[string]string{"s": "\n"}, wantErr: "--l2tp-secret-file s: the file is empty"},
+		{name: "missing file", file: strp("/nonexistent"), wantErr: "--l2tp-secret-file: open /nonexistent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &fakeWorld{env: tt.env, files: tt.files, terminal: true}
+			f := connectFlags{
+				User: "alice", ProfilePath: "p.toml", ProfileLines: map[string]int{flgL2TPSecret: 3, flgL2TPSecretFile: 4},
+				L2TPSecret:        secretArgs{Value: tt.flag, File: tt.file},
+				ProfileL2TPSecret: secretArgs{Value: tt.pflag, File: tt.pfile},
+			}
+			got, err := w.secretSource().l2tpSecret(f)
+			if w.prompts != 0 {
+				t.Errorf("prompted %d times", w.prompts)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || ExitCode(err) != exitUsage {
+					t.Fatalf("err = %v, want exit 2 and %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want || (tt.want == "") != (got == nil) {
+				t.Fatalf("l2tpSecret = %q, %v; want %q", got, err, tt.want)
+			}
+			if w.stderr.String() != tt.wantStderr {
+				t.Errorf("stderr = %q, want %q", w.stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+}

@@ -224,8 +224,13 @@ line=$(tail -n +"$((LOG_START + 1))" "$SE_STATE/vpnserver.out" | grep -F "$want"
 printf '%s\n' "$line" | indent
 ok
 
-step "exec mode with a profile: l2tpctl connect --profile $WORK/demo.toml -- curl …"
-cat > "$WORK/demo.toml" <<EOF
+# The profile "demo" lives in $WORK/config/l2tpctl/ (XDG_CONFIG_HOME), so root's
+# own ~/.config is left alone.
+PROFILE_DIR="$WORK/config/l2tpctl"
+step "exec mode with a profile: l2tpctl connect --profile demo -- curl …"
+mkdir -p "$PROFILE_DIR"
+cp "$WORK/psk" "$WORK/password" "$PROFILE_DIR/"
+cat > "$PROFILE_DIR/demo.toml" <<EOF
 # An l2tpctl profile: the keys are connect's long flag names (docs/profile.md).
 server = "$SERVER_ADDR"
 user = "$VPN_USER"
@@ -235,11 +240,12 @@ route = ["$ROUTE"]
 up-timeout = "${CONNECT_TIMEOUT}s"
 non-interactive = true
 EOF
-indent < "$WORK/demo.toml"
+printf '%s/demo.toml:\n' "$PROFILE_DIR" | indent
+indent < "$PROFILE_DIR/demo.toml"
 # l2tpctl connects, runs the command once the link is up, tears down when it
 # exits and exits with its status; l2tpctl's own lines go to stderr.
 rc=0
-page=$(ip netns exec "$CLIENT_NS" "$BIN" connect --profile "$WORK/demo.toml" -- \
+page=$(XDG_CONFIG_HOME="$WORK/config" ip netns exec "$CLIENT_NS" "$BIN" connect --profile demo -- \
   sh -c 'echo "the command sees $L2TPCTL_INTERFACE with $L2TPCTL_LOCAL_IP" >&2; curl -sS --max-time 5 "$0"' \
   "http://$TAP_PEER_ADDR:$HTTP_PORT/" 2> "$WORK/exec.log" < /dev/null) || rc=$?
 sed 's/^/    l2tpctl| /' "$WORK/exec.log"

@@ -6,17 +6,19 @@
 #   iputils-ping curl                      ping and HTTP fetch through the tunnel
 #   nftables python3 ca-certificates       packet filter for tests, the tests' HTTP server
 #                                          (python3 -m http.server) and ELF check, TLS for apt/go
+#   xl2tpd                                 a real LNS for the L2TP tunnel authentication test
+#                                          (tunnel/xl2tpd_test.go: 127.0.0.1, never as a service)
 #
 # Quick and idempotent: when every package is already installed (dpkg-query),
 # apt is not run at all. Otherwise: apt-get update, then apt-get install
 # --no-install-recommends, with service starts blocked by a temporary
 # /usr/sbin/policy-rc.d (created only if none exists, removed afterwards), so
-# that the softether-vpnserver postinst cannot start a system-wide server in
-# the host namespace. Needs root only when something must be installed.
+# that neither the softether-vpnserver nor the xl2tpd postinst can start a
+# system-wide server in the host namespace. Needs root only when something must be installed.
 set -euo pipefail
 
 PKGS=(softether-vpnserver softether-vpncmd iproute2 iputils-ping curl nftables python3
-      util-linux procps ca-certificates)
+      util-linux procps ca-certificates xl2tpd)
 
 log() { printf '[peer-install] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

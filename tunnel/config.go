@@ -19,10 +19,14 @@ type Config struct {
 	IKEPort  uint16 // default 500
 	NATTPort uint16 // default 4500
 
-	PSK      []byte // never logged
-	User     string
-	Password []byte       // never logged
-	Auth     []AuthMethod // PPP methods accepted, in preference order (KnownAuth)
+	PSK []byte // never logged
+	// L2TPSecret is the L2TP tunnel secret (RFC 2661 §5.1.1), never
+	// logged; nil: no tunnel authentication, unless the server asks (a
+	// failure then).
+	L2TPSecret []byte
+	User       string
+	Password   []byte       // never logged
+	Auth       []AuthMethod // PPP methods accepted, in preference order (KnownAuth)
 
 	Routes     []netip.Prefix // routed into the tunnel (besides the peer's host route)
 	Interface  string         // TUN name, default "l2tp0"
@@ -31,6 +35,11 @@ type Config struct {
 	// Before it ends l2tpctl re-authenticates (a new Main Mode) under the
 	// running link.
 	IKELifetime time.Duration
+	// NATTKeepalive is how long the NAT-T socket may stay silent before a
+	// NAT-keepalive (one byte 0xFF to the server's NAT-T port) goes out,
+	// so that a NAT mapping never expires under an idle tunnel (RFC 3948
+	// §4). Zero selects DefaultNATTKeepalive; NATTKeepaliveOff disables.
+	NATTKeepalive time.Duration
 
 	// Algorithm suites. IKE and ESP nil: the default offers (modern
 	// algorithms; ESP adds 3DES with AllowLegacy). PFS: the Quick Mode
@@ -72,6 +81,12 @@ const (
 	MinSALifetime      = 10 * time.Second
 	DefaultIKELifetime = 8 * time.Hour
 	MinIKELifetime     = time.Minute
+	// DefaultNATTKeepalive is RFC 3948 §4's default: 20 s of silence.
+	DefaultNATTKeepalive = 20 * time.Second
+	// NATTKeepaliveOff in Config.NATTKeepalive sends no keepalives.
+	NATTKeepaliveOff time.Duration = -1
+	// MinNATTKeepalive is the shortest keepalive interval accepted.
+	MinNATTKeepalive = time.Second
 	// DefaultReconnectMax caps the backoff between reconnection attempts;
 	// MinReconnectMax is the first wait (the schedule's start).
 	DefaultReconnectMax = 5 * time.Minute
@@ -79,24 +94,31 @@ const (
 )
 
 // AuthMethod is a PPP authentication method; its String form ("mschapv2",
-// "pap") is what users type.
+// "eap", "chap", "pap") is what users type.
 type AuthMethod = ppp.AuthMethod
 
 // The PPP authentication methods the client implements.
 const (
 	AuthMSCHAPv2 = ppp.MSCHAPv2 // RFC 2759
+	AuthEAP      = ppp.EAP      // RFC 3748, with EAP-MSCHAPv2 or EAP-MD5 inside
+	AuthCHAP     = ppp.CHAPMD5  // RFC 1994, CHAP with MD5
 	AuthPAP      = ppp.PAP      // RFC 1334
 )
 
-// DefaultAuth is the PPP authentication preference when --auth is not given.
-var DefaultAuth = []AuthMethod{AuthMSCHAPv2, AuthPAP}
+// DefaultAuth is the PPP authentication preference when --auth is not
+// given: every method, strongest first (ppp.DefaultAuth says why).
+var DefaultAuth = slices.Clone(ppp.DefaultAuth)
 
 // KnownAuth lists the PPP methods Config.Auth may name.
-var KnownAuth = []AuthMethod{AuthMSCHAPv2, AuthPAP}
+var KnownAuth = []AuthMethod{AuthMSCHAPv2, AuthEAP, AuthCHAP, AuthPAP}
 
 // ParseAuthMethod parses a method's name as AuthMethod.String prints it,
-// ignoring case; only the methods in KnownAuth are accepted.
+// ignoring case ("chap-md5" is also taken for chap); only the methods in
+// KnownAuth are accepted.
 func ParseAuthMethod(s string) (AuthMethod, error) {
+	if strings.EqualFold(s, "chap-md5") {
+		return AuthCHAP, nil
+	}
 	for _, m := range KnownAuth {
 		if strings.EqualFold(s, m.String()) {
 			return m, nil
@@ -152,6 +174,9 @@ func (c Config) WithDefaults() Config {
 	if c.ReconnectMax == 0 {
 		c.ReconnectMax = DefaultReconnectMax
 	}
+	if c.NATTKeepalive == 0 {
+		c.NATTKeepalive = DefaultNATTKeepalive
+	}
 	return c
 }
 
@@ -177,6 +202,8 @@ func (c Config) Validate() error {
 		return bad("IKE SA lifetime %v is below the minimum %v", c.IKELifetime, MinIKELifetime)
 	case c.ReconnectMax < MinReconnectMax:
 		return bad("longest reconnection wait %v is below the minimum %v", c.ReconnectMax, MinReconnectMax)
+	case c.NATTKeepalive != NATTKeepaliveOff && c.NATTKeepalive < MinNATTKeepalive:
+		return bad("NAT-T keepalive interval %v is below the minimum %v", c.NATTKeepalive, MinNATTKeepalive)
 	}
 	if err := CheckInterfaceName(c.Interface); err != nil {
 		return err

@@ -18,7 +18,7 @@ import (
 
 // Control-loop tunables (implementation choices, not protocol constants).
 const (
-	keepaliveInterval = 20 * time.Second // NAT-T keepalive, RFC 3948 §2.3
+	idleWait          = time.Hour // the loop's timer when no FSM has a deadline
 	ikeRetransmitBase = time.Second
 	ikeMaxRetransmits = 3
 	pppTermWait       = 500 * time.Millisecond // teardown: for the LCP Terminate-Ack
@@ -140,7 +140,7 @@ func (c *controller) run(ctx context.Context) error {
 	}
 	c.ike.cur = in
 	now := c.deps.Clock.Now()
-	c.nextKA = now.Add(keepaliveInterval)
+	c.nextKA = c.keepaliveAfter(now)
 	c.deps.Log.infof("isakmp: Main Mode with %v from %v", c.server, c.local)
 	c.logOffer()
 	c.enter(PhaseIKE, "Main Mode with %v from %v", c.server, c.local)
@@ -196,6 +196,9 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 // timing, the keepalive and the teardown step.
 func (c *controller) wait(now time.Time) time.Duration {
 	next := earliest(c.nextKA, c.ike.deadline(), c.lacDeadline(), c.pppDeadline(), c.stepEnd)
+	if next.IsZero() {
+		return idleWait // no timer at all (keepalives off): packets and ctx still wake the loop
+	}
 	if w := next.Sub(now); w > 0 {
 		return w
 	}
@@ -248,11 +251,34 @@ func (c *controller) tick(now time.Time) {
 		}
 		c.doPPP(acts)
 	}
-	if !now.Before(c.nextKA) {
-		c.nextKA = now.Add(keepaliveInterval)
-		if c.outSA != nil {
-			c.dp.sendKeepalive()
-		}
+	if due(c.nextKA, now) {
+		c.keepalive(now)
+	}
+}
+
+// keepaliveAfter is when the NAT-T socket, last used at last, next needs a
+// keepalive; zero when they are off.
+func (c *controller) keepaliveAfter(last time.Time) time.Time {
+	if c.cfg.NATTKeepalive <= 0 {
+		return time.Time{}
+	}
+	return last.Add(c.cfg.NATTKeepalive)
+}
+
+// keepalive sends a NAT-keepalive if nothing went to the server's NAT-T
+// port for Config.NATTKeepalive, and arms the next check for that long
+// after the last send. Before IPsec is up the IKE retransmissions keep the
+// mapping. Ref: RFC 3948 §2.3 (format), §4 (only when idle; 20 s).
+func (c *controller) keepalive(now time.Time) {
+	last := c.dp.lastSend()
+	if idle := now.Sub(last); idle >= c.cfg.NATTKeepalive && c.outSA != nil {
+		c.sendErr("NAT-T keepalive", c.dp.sendKeepalive())
+		c.deps.Log.debugf("udp: NAT-T keepalive sent after %v without traffic to the server", idle.Round(time.Millisecond))
+		last = now
+	}
+	c.nextKA = c.keepaliveAfter(last)
+	if !c.nextKA.After(now) {
+		c.nextKA = c.keepaliveAfter(now)
 	}
 }
 
@@ -505,7 +531,7 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 	}
 	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: info, Msg: msg})
 	c.enter(PhaseL2TPTunnel, "SCCRQ sent")
-	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand})
+	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand, Secret: c.cfg.L2TPSecret})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
 	return true
 }
@@ -538,6 +564,8 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 		case l2tp.Dropped:
 			c.drops.l2tp++
 			c.deps.Log.debugf("l2tp: dropped: %s", a.Reason)
+		case l2tp.Notice:
+			c.deps.Log.debugf("l2tp: %s", a.Text)
 		case l2tp.Closed:
 			if c.closing != closeNone {
 				// Our StopCCN was acknowledged (Err nil) or never was.
@@ -562,6 +590,12 @@ func (c *controller) doPPP(actions []ppp.Action) {
 		case ppp.Send:
 			c.sendErr("PPP frame", c.dp.sendPPP(a.Data))
 		case ppp.LinkUp:
+			if c.phase != PhaseLCP {
+				// LCP renegotiated during authentication (SoftEther after
+				// EAP): the phase events stay in bring-up order.
+				c.deps.Log.debugf("ppp: LCP opened again (server MRU %d)", a.PeerMRU)
+				continue
+			}
 			c.event(PhaseLCP, "opened (server MRU %d)", a.PeerMRU)
 			c.enter(PhaseAuth, "as user %s", c.cfg.User)
 		case ppp.AuthUp:

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/inet"
@@ -108,6 +109,13 @@ type dataPath struct {
 	tun     atomic.Pointer[TUN]       // where readUDP writes IPv4 packets; stored by the control loop (setTUN)
 	mss     atomic.Uint32             // TCP MSS that SYNs are clamped to in both directions (clampMSS); 0 = none; stored by setTUN
 
+	// now is the control loop's clock (Deps.Clock.Now); lastTx is when
+	// something was last sent to the NAT-T port, as nanoseconds since
+	// txBase (markTx; readTUN marks once per batch). nil now: not tracked.
+	now    func() time.Time
+	txBase time.Time
+	lastTx atomic.Int64
+
 	c        dataCounters
 	bufsHeld atomic.Int64 // pooled buffers taken and not yet returned; tests check it ends at 0
 
@@ -123,6 +131,26 @@ func newDataPath(conn PacketConn, ikeAddr, nattAddr netip.AddrPort, log *Logger)
 		nattAddr: unmapAddrPort(nattAddr),
 		log:      log,
 	}
+}
+
+// setClock makes the data path note when it last sent to the NAT-T port,
+// on the given clock; call it before anything is sent.
+func (d *dataPath) setClock(now func() time.Time) {
+	d.now = now
+	d.txBase = now()
+}
+
+// markTx notes that something went to the NAT-T port now.
+func (d *dataPath) markTx() {
+	if d.now != nil {
+		d.lastTx.Store(int64(d.now().Sub(d.txBase)))
+	}
+}
+
+// lastSend is when something last went to the NAT-T port (the time of
+// setClock if nothing has).
+func (d *dataPath) lastSend() time.Time {
+	return d.txBase.Add(time.Duration(d.lastTx.Load()))
 }
 
 // setSession sets the L2TP IDs: the peer's tunnel and session ID (written

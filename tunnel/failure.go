@@ -5,6 +5,7 @@ import (
 	"io/fs"
 
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
+	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 )
 
@@ -57,6 +58,16 @@ func (f Failure) String() string {
 // ErrResolve is wrapped by Run's error when the server name does not
 // resolve to an IPv4 address.
 var ErrResolve = errors.New("cannot resolve the server")
+
+// ErrL2TPAuth is matched by a failed L2TP tunnel authentication (RFC 2661
+// §5.1.1): the server's Challenge Response did not match, or it refused
+// ours, or it did not answer our Challenge; the L2TP secret is the likely
+// cause. ErrL2TPSecretRequired is matched when the server authenticates
+// tunnels and no secret is set. Both are failures of class FailL2TP.
+var (
+	ErrL2TPAuth           = l2tp.ErrTunnelAuth
+	ErrL2TPSecretRequired = l2tp.ErrSecretRequired
+)
 
 // ErrInterfaceGone is wrapped by Run's error when the TUN interface failed
 // under a running link (deleted by someone else, say): a local failure, not

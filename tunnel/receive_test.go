@@ -51,6 +51,15 @@ func TestDecapsulateControl(t *testing.T) {
 	if err != nil || kind != kindPPP || !bytes.Equal(payload, acfc) {
 		t.Errorf("ACFC PPP control: %v % x %v", kind, payload, err)
 	}
+	// IPv4 from a peer we Acked ACFC and PFC for: FF 03 and the high
+	// protocol byte may be left out (RFC 1661 §6.5, §6.6).
+	p := ping(64, 7)
+	for _, hdr := range [][]byte{{0x00, 0x21}, {0x21}, {0xff, 0x03, 0x21}} {
+		kind, payload, err = decapsulate(sealPPP(t, append(slices.Clone(hdr), p...), out, clientTunnel, clientSess), in, clientTunnel, clientSess)
+		if err != nil || kind != kindIPv4 || !bytes.Equal(payload, p) {
+			t.Errorf("IPv4 after % x: %v, %d bytes, %v", hdr, kind, len(payload), err)
+		}
+	}
 }
 
 func TestDecapsulateDrops(t *testing.T) {

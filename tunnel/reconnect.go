@@ -116,7 +116,8 @@ func retryable(err error) bool {
 		errors.As(err, &ne) && isakmp.NotifyType(ne.Type) == isakmp.NotifyAuthenticationFailed,
 		errors.As(err, &ae),
 		errors.Is(err, ppp.ErrNoCommonAuth),
-		errors.Is(err, ppp.ErrServerNotAuthentic):
+		errors.Is(err, ppp.ErrServerNotAuthentic),
+		errors.Is(err, ErrL2TPAuth), errors.Is(err, ErrL2TPSecretRequired):
 		return false
 	}
 	return true

@@ -93,6 +93,8 @@ func TestRetryable(t *testing.T) {
 		{"no DNS", &PhaseError{PhaseSetup, errors.New("cannot resolve server")}, false, true},
 		{"L2TP refused", &PhaseError{PhaseL2TPTunnel, &l2tp.StopError{Tunnel: true}}, false, true},
 		{"PSK mismatch", &PhaseError{PhaseIKE, isakmp.ErrPSKMismatch}, false, false},
+		{"L2TP secret wrong", &PhaseError{PhaseL2TPTunnel, &l2tp.TunnelAuthError{Reason: "x"}}, false, false},
+		{"L2TP secret wanted", &PhaseError{PhaseL2TPTunnel, &l2tp.TunnelAuthError{NoSecret: true, Reason: "x"}}, false, false},
 		{"AUTHENTICATION-FAILED", &PhaseError{PhaseIKE, &isakmp.NotifyError{Type: uint16(isakmp.NotifyAuthenticationFailed)}}, false, false},
 		{"wrong password", &PhaseError{PhaseAuth, &ppp.AuthError{User: "alice"}}, false, false},
 		{"PAP terminated", &PhaseError{PhaseAuth, &ppp.TerminatedError{Phase: "authentication"}}, false, false},

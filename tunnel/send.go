@@ -29,6 +29,7 @@ func (d *dataPath) sendIKE(msg []byte, natt bool) error {
 	clear(b[:inet.NonESPMarkerLen])
 	copy(b[inet.NonESPMarkerLen:], msg)
 	_, err := d.conn.WriteToUDPAddrPort(b, d.nattAddr)
+	d.markTx()
 	return err
 }
 
@@ -37,6 +38,7 @@ func (d *dataPath) sendIKE(msg []byte, natt bool) error {
 func (d *dataPath) sendKeepalive() error {
 	b := [1]byte{inet.KeepaliveByte}
 	_, err := d.conn.WriteToUDPAddrPort(b[:], d.nattAddr)
+	d.markTx()
 	return err
 }
 
@@ -59,6 +61,7 @@ func (d *dataPath) sendL2TPControl(msg []byte) error {
 		return err
 	}
 	_, err = d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
+	d.markTx()
 	return err
 }
 
@@ -86,6 +89,7 @@ func (d *dataPath) sendPPP(frame []byte) error {
 		return err
 	}
 	_, err = d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
+	d.markTx()
 	return err
 }
 
@@ -154,6 +158,9 @@ func (d *dataPath) readTUN(t TUN) error {
 		n, err := t.Read(bufs, sizes, tunOffset)
 		for i := range n {
 			d.sendIPv4(bufs[i], tunOffset, sizes[i])
+		}
+		if n > 0 {
+			d.markTx() // once per batch: the keepalive needs no more precision
 		}
 		if err != nil {
 			if isClosed(err) {

@@ -106,6 +106,7 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 		return fail(fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err))
 	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
+	dp.setClock(deps.Clock.Now)
 	ev.done(PhaseSetup, "server %v, local %v", server, localAddrPort(conn))
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
 	c.ev = ev

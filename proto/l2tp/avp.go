@@ -21,9 +21,10 @@ import (
 //
 // Length (10 bits) covers the 6-byte AVP header and the value. M (mandatory)
 // tells a receiver that does not know the AVP to tear down the tunnel or
-// call (§4.2); H marks a value hidden with the tunnel secret (§4.3), which
-// l2tpctl never uses and cannot decode. The reserved bits MUST be 0; an AVP
-// with any of them set is treated as malformed.
+// call (§4.2); H marks a value hidden with the tunnel secret (§4.3):
+// hidden.go hides and unhides them when a secret is configured. The
+// reserved bits MUST be 0; an AVP with any of them set is treated as
+// malformed.
 type AVP struct {
 	Mandatory bool
 	Hidden    bool
@@ -100,7 +101,7 @@ func parseAVP(b []byte) (a AVP, rest []byte, err error) {
 }
 
 // recognized reports whether we can interpret a: an IETF AVP from RFC 2661
-// that is not hidden (we never share a tunnel secret, so cannot unhide).
+// that is not hidden (still hidden after unhide: we have no secret).
 func (a *AVP) recognized() bool {
 	return a.Vendor == 0 && !a.Hidden && knownAVP(a.Type)
 }

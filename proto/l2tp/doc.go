@@ -15,9 +15,17 @@
 //
 // Data path: PutDataHeader and ParseHeader do not allocate.
 //
+// Tunnel authentication (hidden.go): with LACConfig.Secret the LAC sends a
+// Challenge in SCCRQ, checks the Challenge Response in SCCRP, answers the
+// LNS's Challenge in SCCCN, hides its Challenge Response and Assigned
+// Session ID behind a Random Vector, and unhides what the LNS hid. A
+// failure is a *TunnelAuthError (ErrTunnelAuth, or ErrSecretRequired when
+// the LNS asks and we have no secret). Ref: RFC 2661 §4.3, §5.1.1.
+//
 // Interop notes (see docs/interop.md): control messages always carry the L
-// and S bits (SoftEther drops them otherwise); hidden AVPs are never sent;
-// Set-Link-Info and WAN-Error-Notify are acknowledged and ignored (Meraki
-// sends SLI); unknown AVPs without the M bit, vendor AVPs included, are
-// skipped.
+// and S bits (SoftEther drops them otherwise); hidden AVPs are sent only
+// with a secret (SoftEther drops them); Set-Link-Info and WAN-Error-Notify
+// are acknowledged and reported as a Notice (Meraki sends SLI); unknown
+// AVPs without the M bit, vendor AVPs included, are skipped; an unknown AVP
+// with the M bit ends the call (session message) or the tunnel.
 package l2tp

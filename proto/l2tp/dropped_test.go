@@ -29,9 +29,6 @@ func TestDroppedReasons(t *testing.T) {
 			want: "l2tp: SCCRP in state established"},
 		{name: "SCCRQ to a LAC", msg: func() *Message { return sccrq("lns", "x", 7, 4) },
 			want: "l2tp: SCCRQ in state established"},
-		{name: "WEN for our call", session: 0x5678,
-			msg:  func() *Message { return newMessage(MsgWEN) },
-			want: "l2tp: WEN for our call ignored"},
 		{name: "unknown mandatory AVP, other call", session: 0x9999, msg: func() *Message {
 			return newMessage(MsgSLI, AVP{Mandatory: true, Type: 99, Value: []byte{1}})
 		}, want: "l2tp: SLI for session 39321, not our call, with unknown mandatory AVP vendor 0 type 99 in SLI"},

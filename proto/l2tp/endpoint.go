@@ -8,7 +8,7 @@ import (
 )
 
 // Action is an output of the LAC and LNS state machines. The tunnel layer
-// type-switches on Send, TunnelUp, SessionUp, Closed and Dropped.
+// type-switches on Send, TunnelUp, SessionUp, Closed, Dropped and Notice.
 type Action interface{ isAction() }
 
 // Send is a complete L2TP control packet to send to the peer (UDP 1701).
@@ -50,7 +50,13 @@ type Closed struct{ Err error }
 // never AVP contents.
 type Dropped struct{ Reason string }
 
+// Notice reports a received message that was taken but changes nothing
+// here, for -v logs: Set-Link-Info (ACCM) and WAN-Error-Notify (call
+// errors), which PPP over L2TP has no use for. Text has no prefix.
+type Notice struct{ Text string }
+
 func (Send) isAction()      {}
+func (Notice) isAction()    {}
 func (TunnelUp) isAction()  {}
 func (SessionUp) isAction() {}
 func (Closed) isAction()    {}
@@ -78,6 +84,20 @@ type LACConfig struct {
 	HelloInterval  time.Duration // send HELLO after this long without a packet (default 60 s)
 	RetransmitBase time.Duration // first retransmission timeout (default 1 s), doubling, capped at 8 s
 	MaxRetransmits int           // retransmissions before Closed{ErrNoResponse} (default 5)
+	// Secret is the shared tunnel secret (never logged); nil: none. With
+	// it, the LAC challenges the LNS in SCCRQ and checks its Challenge
+	// Response, answers the LNS's Challenge in SCCCN, hides its Challenge
+	// Response and Assigned Session ID, and unhides the peer's hidden
+	// AVPs; the (test) LNS does the same from its side and also hides its
+	// Assigned Tunnel ID.
+	// Ref: RFC 2661 §4.3, §5.1.1.
+	Secret []byte
+	// PlainAVPs: hide nothing even with a Secret (tunnel authentication
+	// only, as servers that do not hide AVPs).
+	PlainAVPs bool
+	// ExtraAVPs are added to SCCRP (LNS) or SCCRQ (LAC) as they are: for
+	// tests that need a vendor AVP, say.
+	ExtraAVPs []AVP
 }
 
 // LNSConfig configures the test LNS; the fields mean the same as in LACConfig.
@@ -118,6 +138,15 @@ type endpoint struct {
 	helloAt   time.Time // when to send HELLO if nothing arrives before
 	closing   bool      // Close sent StopCCN: waiting for its acknowledgement
 	closed    bool      // tunnel gone: Handle only acknowledges the peer
+
+	challenge []byte // the Challenge we sent (with a secret); nil: none
+	// authing: we answered the peer's Challenge and the call is not up
+	// yet; a StopCCN now most likely refuses our Challenge Response.
+	authing bool
+	// hiddenAVP and hiddenErr are the hidden AVP of the message being
+	// received that did not unhide with the secret, and why.
+	hiddenAVP *AVP
+	hiddenErr error
 }
 
 func newEndpoint(cfg LACConfig) endpoint {
@@ -147,6 +176,7 @@ func (e *endpoint) receive(now time.Time, pkt []byte, r role) []Action {
 		// The peer retransmits or gives up. The error names the package.
 		return []Action{Dropped{Reason: err.Error()}}
 	}
+	e.hiddenAVP, e.hiddenErr = m.unhide(e.cfg.Secret)
 	if why := r.refuse(&m); why != "" {
 		return []Action{dropped("%s", why)}
 	}
@@ -212,6 +242,12 @@ func (e *endpoint) receiveClosed(m *Message) []Action {
 // mandatory AVPs, StopCCN, CDN for our call) here, the rest in the role.
 func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []Action {
 	ours := m.SessionID == e.localSession && r.callActive()
+	if e.hiddenErr != nil {
+		// e.hiddenErr has the detail (a length that does not fit, no
+		// Random Vector), which tells a user nothing more.
+		return e.stopAuth(now, false, "tunnel authentication failed: a hidden AVP does not decode",
+			fmt.Sprintf("hidden AVP type %d in %v does not decode with our secret", e.hiddenAVP.Type, m.Type()), out)
+	}
 	out, handled := e.rejectUnknown(now, m, ours, out)
 	if handled {
 		if ours && !e.closed && m.Type().Session() {
@@ -219,6 +255,7 @@ func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []A
 		}
 		return out
 	}
+	out = noteIgnored(m, out)
 	switch t := m.Type(); t {
 	case MsgStopCCN:
 		return e.peerStopCCN(m, out)
@@ -231,7 +268,7 @@ func (e *endpoint) dispatch(now time.Time, m *Message, r role, out []Action) []A
 		return out // a keepalive: its acknowledgement is all it asks for
 	case MsgSLI, MsgWEN:
 		if ours {
-			return append(out, dropped("%v for our call ignored", t)) // see doc.go
+			return append(out, Notice{Text: linkNotice(m)}) // see doc.go
 		}
 	}
 	return r.dispatch(now, m, out)
@@ -329,8 +366,19 @@ func (e *endpoint) peerStopCCN(m *Message, out []Action) []Action {
 	}
 	res, code, msg, _ := m.Result()
 	out = e.ackNow(out)
+	authing := e.authing
 	e.shutdown()
-	return append(out, Closed{Err: &StopError{Result: res, ErrorCode: code, Message: msg, Tunnel: true}})
+	se := &StopError{Result: res, ErrorCode: code, Message: msg, Tunnel: true}
+	if authing {
+		// RFC 2661 §4.4.2 has result 4 for this; xl2tpd sends result 2,
+		// error 6, "Invalid challenge authentication".
+		reason := "the server closed the tunnel right after our Challenge Response"
+		if res == StopResultUnauthorized {
+			reason = "the server refused our Challenge Response"
+		}
+		return append(out, Closed{Err: &TunnelAuthError{Reason: reason, Stop: se}})
+	}
+	return append(out, Closed{Err: se})
 }
 
 // peerCDN handles a received CDN for our call: acknowledge, then report.
@@ -345,9 +393,27 @@ func (e *endpoint) peerCDN(m *Message, out []Action) []Action {
 // stopTunnel sends a StopCCN for a protocol error and closes. The peer
 // tunnel may still be 0 (SCCRP without Assigned Tunnel ID).
 func (e *endpoint) stopTunnel(now time.Time, code uint16, cause error, msg string, out []Action) []Action {
-	out = e.sendOnce(now, stopCCN(e.localTunnel, StopResultError, code, msg), 0, out)
+	out, se := e.sendStop(now, StopResultError, code, msg, out)
+	se.Err = cause
+	return append(out, Closed{Err: se})
+}
+
+// sendStop sends a StopCCN once and closes; it returns the StopError that
+// describes it.
+func (e *endpoint) sendStop(now time.Time, result, code uint16, msg string, out []Action) ([]Action, *StopError) {
+	out = e.sendOnce(now, stopCCN(e.localTunnel, result, code, msg), 0, out)
 	e.shutdown()
-	return append(out, Closed{Err: &StopError{Result: StopResultError, ErrorCode: code, Message: msg, Tunnel: true, Local: true, Err: cause}})
+	return out, &StopError{Result: result, ErrorCode: code, Message: msg, Tunnel: true, Local: true}
+}
+
+// stopAuth closes the tunnel for a failed tunnel authentication: a StopCCN
+// with result 2 and wire as its message, for the peer's log, and Closed
+// with a *TunnelAuthError saying reason; neither holds the secret.
+// noSecret says the peer asked for authentication and we have no secret.
+// Ref: RFC 2661 §5.1.1.
+func (e *endpoint) stopAuth(now time.Time, noSecret bool, wire, reason string, out []Action) []Action {
+	out, se := e.sendStop(now, StopResultError, ErrorCodeNone, wire, out)
+	return append(out, Closed{Err: &TunnelAuthError{NoSecret: noSecret, Reason: reason, Stop: se}})
 }
 
 // stopCall sends a CDN for a protocol error in our call; the tunnel stays.
@@ -374,6 +440,10 @@ func (e *endpoint) rejectUnknown(now time.Time, m *Message, ourCall bool, out []
 	a, bad := m.unknownMandatory()
 	if !bad {
 		return out, false
+	}
+	if a.Hidden {
+		// Only without a secret: unhide took every other hidden AVP.
+		return e.stopAuth(now, true, "no tunnel secret to unhide AVPs", fmt.Sprintf("it sent a hidden AVP type %d in %v", a.Type, t), out), true
 	}
 	msg := fmt.Sprintf("unknown mandatory AVP vendor %d type %d in %v", a.Vendor, a.Type, t)
 	if !t.Session() {
@@ -466,4 +536,52 @@ func framingFor(m *Message) uint32 {
 		return FramingAsync
 	}
 	return FramingSync
+}
+
+// linkNotice describes a Set-Link-Info (its ACCM AVP) or WAN-Error-Notify
+// (its Call Errors AVP) for the log. Ref: RFC 2661 §4.4.6, §6.13, §6.14.
+func linkNotice(m *Message) string {
+	switch m.Type() {
+	case MsgSLI:
+		if a, ok := m.Find(AVPACCM); ok && len(a.Value) == 10 {
+			return fmt.Sprintf("Set-Link-Info: send ACCM %#08x, receive ACCM %#08x (nothing to do: no async framing over L2TP)",
+				binary.BigEndian.Uint32(a.Value[2:]), binary.BigEndian.Uint32(a.Value[6:]))
+		}
+		return "Set-Link-Info without a valid ACCM AVP (nothing to do)"
+	default:
+		if a, ok := m.Find(AVPCallErrors); ok && len(a.Value) == 26 {
+			v := a.Value[2:]
+			u := func(i int) uint32 { return binary.BigEndian.Uint32(v[4*i:]) }
+			return fmt.Sprintf("WAN-Error-Notify: CRC errors %d, framing errors %d, hardware overruns %d, buffer overruns %d, time-outs %d, alignment errors %d",
+				u(0), u(1), u(2), u(3), u(4), u(5))
+		}
+		return "WAN-Error-Notify without a valid Call Errors AVP"
+	}
+}
+
+// noteIgnored reports, in one Notice, the AVPs of m we skip: vendor AVPs
+// and unknown IETF ones without the M bit (RFC 2661 §4.2), which some LNSs
+// add (Microsoft's, Cisco's).
+func noteIgnored(m *Message, out []Action) []Action {
+	var b []byte
+	for i := range m.AVPs {
+		a := &m.AVPs[i]
+		if a.recognized() {
+			continue
+		}
+		if b == nil {
+			b = fmt.Appendf(b, "%v: ignored AVPs without the M bit:", m.Type())
+		} else {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, " vendor %d type %d (%d bytes", a.Vendor, a.Type, len(a.Value))
+		if a.Hidden {
+			b = append(b, ", hidden"...)
+		}
+		b = append(b, ')')
+	}
+	if b == nil {
+		return out
+	}
+	return append(out, Notice{Text: string(b)})
 }

@@ -25,6 +25,18 @@ var (
 	// because a message lacked an AVP we need (Assigned Tunnel or Session ID).
 	ErrMissingAVP = errors.New("l2tp: required AVP missing")
 
+	// ErrTunnelAuth is matched by the *TunnelAuthError of a tunnel whose
+	// authentication with the shared secret failed: the server's Challenge
+	// Response did not match (or was missing), a hidden AVP did not decode,
+	// or the server refused ours (StopCCN, result 4). The secret is the
+	// likely cause. Ref: RFC 2661 §5.1.1.
+	ErrTunnelAuth = errors.New("l2tp: tunnel authentication failed")
+
+	// ErrSecretRequired is matched by the *TunnelAuthError of a tunnel
+	// whose server authenticates tunnels (a Challenge in SCCRP, or hidden
+	// AVPs) while we have no secret. Ref: RFC 2661 §5.1.1.
+	ErrSecretRequired = errors.New("l2tp: the server wants an L2TP tunnel secret")
+
 	// ErrNoRand is returned in Closed.Err when the configured random source
 	// is nil or fails.
 	ErrNoRand = errors.New("l2tp: random source failed")
@@ -104,4 +116,64 @@ func resultText(tunnel bool, code uint16) string {
 		return cdnResultText[code]
 	}
 	return ""
+}
+
+// TunnelAuthError is the Closed.Err of a tunnel that failed tunnel
+// authentication (RFC 2661 §5.1.1). It matches ErrSecretRequired when we
+// have no secret and the server asked for one, else ErrTunnelAuth; and the
+// *StopError of the StopCCN sent or received. It never holds the secret.
+type TunnelAuthError struct {
+	NoSecret bool // the server asked for authentication and we have no secret
+	// Unanswered: the server ignored our Challenge (no Challenge Response):
+	// it may not authenticate tunnels at all.
+	Unanswered bool
+	Reason     string     // what happened
+	Stop       *StopError // the StopCCN we sent, or the server's
+}
+
+func (e *TunnelAuthError) Error() string {
+	var b strings.Builder
+	if e.NoSecret {
+		b.WriteString(ErrSecretRequired.Error())
+		b.WriteString(" (")
+		b.WriteString(e.Reason)
+		b.WriteString("), and none is set")
+	} else {
+		b.WriteString(ErrTunnelAuth.Error())
+		b.WriteString(": ")
+		b.WriteString(e.Reason)
+		if e.Unanswered {
+			b.WriteString(": the server may not use tunnel authentication at all (then connect without an L2TP secret)")
+		} else {
+			b.WriteString(": the L2TP secret is probably wrong")
+		}
+	}
+	if e.Stop != nil {
+		if e.Stop.Local {
+			b.WriteString(" (StopCCN sent)")
+		} else {
+			b.WriteString(" (server's StopCCN: result ")
+			b.WriteString(strconv.Itoa(int(e.Stop.Result)))
+			if t := resultText(true, e.Stop.Result); t != "" {
+				b.WriteString(", " + t)
+			}
+			if e.Stop.Message != "" {
+				b.WriteString(", " + strconv.Quote(e.Stop.Message))
+			}
+			b.WriteString(")")
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrSecretRequired or ErrTunnelAuth, and the StopError.
+func (e *TunnelAuthError) Unwrap() []error {
+	sentinel := ErrTunnelAuth
+	if e.NoSecret {
+		sentinel = ErrSecretRequired
+	}
+	if e.Stop == nil {
+		return []error{sentinel}
+	}
+	return []error{sentinel, e.Stop}
 }

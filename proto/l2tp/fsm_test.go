@@ -436,7 +436,6 @@ func decodeSends(t *testing.T, acts []Action) (types []MsgType, closed []Closed)
 func TestUnknownAVPs(t *testing.T) {
 	vendorAVP := AVP{Vendor: 311, Type: 1, Value: []byte{0, 0, 0, 0}}
 	unknownIETF := AVP{Type: 99, Value: []byte{1}}
-	hiddenM := AVP{Mandatory: true, Hidden: true, Type: AVPCallingNumber, Value: []byte("x")}
 	tests := []struct {
 		name    string
 		msg     func() *Message
@@ -462,9 +461,6 @@ func TestUnknownAVPs(t *testing.T) {
 			a.Mandatory = true
 			m.AVPs = append(m.AVPs, a)
 			return m
-		}, want: []MsgType{MsgCDN}, closed: true},
-		{name: "SLI + hidden M AVP", session: true, msg: func() *Message {
-			return newMessage(MsgSLI, hiddenM)
 		}, want: []MsgType{MsgCDN}, closed: true},
 		{name: "SLI", session: true, msg: func() *Message {
 			m := newMessage(MsgSLI)

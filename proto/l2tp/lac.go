@@ -63,7 +63,30 @@ func (c *LAC) Start(now time.Time) []Action {
 	}
 	c.localTunnel = id
 	c.state = lacWaitCtlReply
-	return c.queue(now, sccrq(c.cfg.HostName, c.cfg.VendorName, id, c.cfg.RecvWindow), 0, nil)
+	m := sccrq(c.cfg.HostName, c.cfg.VendorName, id, c.cfg.RecvWindow)
+	m.AVPs = append(m.AVPs, c.cfg.ExtraAVPs...)
+	if len(c.cfg.Secret) > 0 {
+		if err := c.addChallenge(m); err != nil {
+			c.shutdown()
+			return []Action{Closed{Err: err}}
+		}
+	}
+	return c.queue(now, m, 0, nil)
+}
+
+// addChallenge adds a new Challenge to m (SCCRQ or SCCRP).
+// Ref: RFC 2661 §4.4.3, §5.1.1.
+//
+// SCCRQ hides nothing: with a wrong secret the LNS could not read our
+// Assigned Tunnel ID, so its SCCRP (whose Challenge Response tells us the
+// secret is wrong) or StopCCN could not reach us.
+func (e *endpoint) addChallenge(m *Message) error {
+	e.challenge = make([]byte, challengeLen)
+	if err := e.read(e.challenge); err != nil {
+		return err
+	}
+	m.AVPs = append(m.AVPs, AVP{Mandatory: true, Type: AVPChallenge, Value: e.challenge})
+	return nil
 }
 
 // Handle processes one received L2TP control packet (header included).
@@ -138,7 +161,29 @@ func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 	c.framing = framingFor(m)
 	host, _ := m.Text(AVPHostName)
 	vendor, _ := m.Text(AVPVendorName)
-	out = c.queue(now, scccn(), 0, out)
+	conn := scccn()
+	theirs, challenged := m.Find(AVPChallenge)
+	switch secret := c.cfg.Secret; {
+	case challenged && len(secret) == 0:
+		return c.stopAuth(now, true, "no tunnel secret to answer the Challenge", "its SCCRP carries a Challenge", out)
+	case len(secret) > 0:
+		resp, ok := m.Find(AVPChallengeResponse)
+		if !ok {
+			out, se := c.sendStop(now, StopResultError, ErrorCodeNone, "tunnel authentication failed: no Challenge Response", out)
+			return append(out, Closed{Err: &TunnelAuthError{Unanswered: true, Reason: "the server did not answer our Challenge (no Challenge Response in SCCRP)", Stop: se}})
+		}
+		if !checkResponse(MsgSCCRP, secret, c.challenge, resp.Value) {
+			return c.stopAuth(now, false, "tunnel authentication failed: Challenge Response mismatch", "the server's Challenge Response does not match", out)
+		}
+		if challenged {
+			conn.AVPs = append(conn.AVPs, AVP{Mandatory: true, Type: AVPChallengeResponse, Value: challengeResponse(MsgSCCCN, secret, theirs.Value)})
+			if err := c.hideAVPs(conn, len(conn.AVPs)-1); err != nil {
+				return c.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
+			}
+			c.authing = true
+		}
+	}
+	out = c.queue(now, conn, 0, out)
 	c.keepalive = true
 	c.helloAt = now.Add(c.cfg.HelloInterval)
 	out = append(out, TunnelUp{LocalTunnel: c.localTunnel, PeerTunnel: tid, PeerHostName: host, PeerVendor: vendor})
@@ -153,7 +198,13 @@ func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 	}
 	c.localSession = sid
 	c.state = lacWaitReply
-	return c.queue(now, icrq(sid, serial), 0, out)
+	req := icrq(sid, serial)
+	if len(c.cfg.Secret) > 0 {
+		if err := c.hideAVPs(req, req.index(AVPAssignedSessionID)); err != nil {
+			return c.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
+		}
+	}
+	return c.queue(now, req, 0, out)
 }
 
 // onICRP answers with ICCN (to the peer's session) and reports the call up.
@@ -166,6 +217,7 @@ func (c *LAC) onICRP(now time.Time, m *Message, out []Action) []Action {
 	}
 	c.peerSession = sid
 	c.state = lacEstablished
+	c.authing = false
 	out = c.queue(now, iccn(c.framing), sid, out)
 	return append(out, SessionUp{LocalTunnel: c.localTunnel, PeerTunnel: c.peerTunnel, LocalSession: c.localSession, PeerSession: sid})
 }

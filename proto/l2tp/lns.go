@@ -1,6 +1,7 @@
 package l2tp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 )
@@ -101,6 +102,14 @@ func (s *LNS) dispatch(now time.Time, m *Message, out []Action) []Action {
 		}
 	case MsgSCCCN:
 		if s.state == lnsWaitCtlConn {
+			if secret := s.cfg.Secret; len(secret) > 0 {
+				resp, ok := m.Find(AVPChallengeResponse)
+				if !ok || !checkResponse(MsgSCCCN, secret, s.challenge, resp.Value) {
+					out, se := s.sendStop(now, StopResultUnauthorized, ErrorCodeNone, "Challenge Response missing or wrong", out)
+					se.Err = ErrTunnelAuth
+					return append(out, Closed{Err: se})
+				}
+			}
 			s.state = lnsTunnelUp
 			s.keepalive = true
 			s.helloAt = now.Add(s.cfg.HelloInterval)
@@ -132,7 +141,22 @@ func (s *LNS) onSCCRQ(now time.Time, m *Message, out []Action) []Action {
 	}
 	s.localTunnel = id
 	s.state = lnsWaitCtlConn
-	return s.queue(now, sccrp(s.cfg.HostName, s.cfg.VendorName, id, s.cfg.RecvWindow), 0, out)
+	reply := sccrp(s.cfg.HostName, s.cfg.VendorName, id, s.cfg.RecvWindow)
+	reply.AVPs = append(reply.AVPs, s.cfg.ExtraAVPs...)
+	if secret := s.cfg.Secret; len(secret) > 0 {
+		hide := []int{reply.index(AVPAssignedTunnelID)}
+		if theirs, ok := m.Find(AVPChallenge); ok {
+			reply.AVPs = append(reply.AVPs, AVP{Mandatory: true, Type: AVPChallengeResponse, Value: challengeResponse(MsgSCCRP, secret, theirs.Value)})
+			hide = append(hide, len(reply.AVPs)-1)
+		}
+		if err := s.hideAVPs(reply, hide...); err != nil {
+			return s.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
+		}
+		if err := s.addChallenge(reply); err != nil {
+			return s.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
+		}
+	}
+	return s.queue(now, reply, 0, out)
 }
 
 // onICRQ answers with ICRP. Ref: RFC 2661 §5.2.1, §6.7.
@@ -148,5 +172,52 @@ func (s *LNS) onICRQ(now time.Time, m *Message, out []Action) []Action {
 	}
 	s.peerSession, s.localSession = sid, id
 	s.state = lnsWaitConnect
-	return s.queue(now, icrp(id), sid, out)
+	reply := icrp(id)
+	if len(s.cfg.Secret) > 0 {
+		if err := s.hideAVPs(reply, reply.index(AVPAssignedSessionID)); err != nil {
+			return s.stopTunnel(now, ErrorCodeResources, err, "no random source", out)
+		}
+	}
+	return s.queue(now, reply, sid, out)
+}
+
+// SetLinkInfo sends a Set-Link-Info with the given ACCMs for the call, as
+// some LNSs do after ICCN; nothing before the call is up. With a secret,
+// the message also carries a Random Vector (and nothing hidden).
+// Ref: RFC 2661 §6.14, §4.4.6.
+func (s *LNS) SetLinkInfo(now time.Time, sendACCM, recvACCM uint32) []Action {
+	if s.state != lnsEstablished || s.closed || s.closing {
+		return nil
+	}
+	v := make([]byte, 10)
+	binary.BigEndian.PutUint32(v[2:], sendACCM)
+	binary.BigEndian.PutUint32(v[6:], recvACCM)
+	return s.queue(now, s.withVector(newMessage(MsgSLI, AVP{Mandatory: true, Type: AVPACCM, Value: v})), s.peerSession, nil)
+}
+
+// WANErrorNotify sends a WAN-Error-Notify with the given error counters
+// (CRC, framing, hardware overruns, buffer overruns, time-outs, alignment)
+// for the call; nothing before the call is up. Ref: RFC 2661 §6.13, §4.4.6.
+func (s *LNS) WANErrorNotify(now time.Time, counts [6]uint32) []Action {
+	if s.state != lnsEstablished || s.closed || s.closing {
+		return nil
+	}
+	v := make([]byte, 2, 26)
+	for _, c := range counts {
+		v = binary.BigEndian.AppendUint32(v, c)
+	}
+	return s.queue(now, s.withVector(newMessage(MsgWEN, AVP{Mandatory: true, Type: AVPCallErrors, Value: v})), s.peerSession, nil)
+}
+
+// withVector appends a Random Vector AVP to m when there is a secret (a
+// peer must take one anywhere); the random source failing leaves m as is.
+func (s *LNS) withVector(m *Message) *Message {
+	if len(s.cfg.Secret) == 0 {
+		return m
+	}
+	rv := make([]byte, randomVectorLen)
+	if s.read(rv) == nil {
+		m.AVPs = append(m.AVPs, AVP{Mandatory: true, Type: AVPRandomVector, Value: rv})
+	}
+	return m
 }

@@ -103,6 +103,16 @@ func (m *Message) Find(t AVPType) (*AVP, bool) {
 	return nil, false
 }
 
+// index returns the position of the first IETF AVP of type t, or -1.
+func (m *Message) index(t AVPType) int {
+	for i := range m.AVPs {
+		if a := &m.AVPs[i]; a.Vendor == 0 && a.Type == t {
+			return i
+		}
+	}
+	return -1
+}
+
 // Uint16 returns the value of a 2-byte AVP of type t.
 func (m *Message) Uint16(t AVPType) (uint16, bool) {
 	a, ok := m.Find(t)

@@ -274,7 +274,7 @@ func TestLACScript(t *testing.T) {
 			want: []string{"dropped: l2tp: HELLO for tunnel 153, ours is 4660"}},
 		{name: "sli", do: handle(t, c, `c802 002e 1234 5678 0003 0004 8008 0000 0000 0010
 			8010 0000 0023 0000 ffff ffff ffff ffff 000a 0137 0001 0000 0000`), at: 8 * time.Second,
-			want: []string{"dropped: l2tp: SLI for our call ignored", `c802 000c 0001 0000 0004 0004`}},
+			want: []string{"notice: SLI: ignored AVPs without the M bit: vendor 311 type 1 (4 bytes)", "notice: Set-Link-Info: send ACCM 0xffffffff, receive ACCM 0xffffffff (nothing to do: no async framing over L2TP)", `c802 000c 0001 0000 0004 0004`}},
 		{name: "early-tick", do: c.Tick, at: 67 * time.Second},
 		{name: "hello", do: c.Tick, at: 68 * time.Second,
 			want: []string{`c802 0014 0001 0000 0004 0004 8008 0000 0000 0006`}},
@@ -317,6 +317,8 @@ func TestLACScript(t *testing.T) {
 				got = append(got, "closed")
 			case Dropped:
 				got = append(got, "dropped: "+a.Reason)
+			case Notice:
+				got = append(got, "notice: "+a.Text)
 			}
 		}
 		var want []string

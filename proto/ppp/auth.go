@@ -16,7 +16,7 @@ const (
 	numAuthMethods
 )
 
-var authNames = [numAuthMethods]string{"none", "pap", "chap-md5", "mschapv2", "eap"}
+var authNames = [numAuthMethods]string{"none", "pap", "chap", "mschapv2", "eap"}
 
 func (m AuthMethod) String() string {
 	if m < numAuthMethods {
@@ -25,8 +25,8 @@ func (m AuthMethod) String() string {
 	return fmt.Sprintf("auth(%d)", uint8(m))
 }
 
-// ParseAuthMethod parses "pap", "mschapv2", "chap-md5" or "eap" (as printed
-// by String; also "ms-chap-v2", "mschap-v2" and "chap" for chap-md5).
+// ParseAuthMethod parses "pap", "chap", "mschapv2" or "eap" (as printed
+// by String; also "ms-chap-v2", "mschap-v2", and "chap-md5" for chap).
 func ParseAuthMethod(s string) (AuthMethod, error) {
 	switch s {
 	case "pap", "PAP":
@@ -38,7 +38,7 @@ func ParseAuthMethod(s string) (AuthMethod, error) {
 	case "eap", "EAP":
 		return EAP, nil
 	}
-	return 0, fmt.Errorf("ppp: unknown authentication method %q (want pap, mschapv2, chap-md5 or eap)", s)
+	return 0, fmt.Errorf("ppp: unknown authentication method %q (want pap, chap, mschapv2 or eap)", s)
 }
 
 // authOption encodes m as the Data of an LCP Authentication-Protocol
@@ -82,13 +82,17 @@ func parseAuthOption(d []byte) (AuthMethod, bool) {
 	return 0, false
 }
 
-// authPacketName names a PAP or CHAP packet for drop reasons, such as
-// "PAP Authenticate-Ack" or "CHAP Success". Ref: RFC 1334 §2.2, RFC 1994 §4.
+// authPacketName names a PAP, CHAP or EAP packet for drop reasons, such as
+// "PAP Authenticate-Ack" or "CHAP Success". Ref: RFC 1334 §2.2, RFC 1994 §4,
+// RFC 3748 §4.
 func authPacketName(proto uint16, code uint8) string {
 	var names []string
-	if proto == ProtoPAP {
+	switch proto {
+	case ProtoPAP:
 		names = []string{papCodeReq: "Authenticate-Request", papCodeAck: "Authenticate-Ack", papCodeNak: "Authenticate-Nak"}
-	} else {
+	case ProtoEAP:
+		names = []string{eapCodeRequest: "Request", eapCodeResponse: "Response", eapCodeSuccess: "Success", eapCodeFailure: "Failure"}
+	default:
 		names = []string{chapCodeChal: "Challenge", chapCodeResp: "Response", chapCodeSucc: "Success", chapCodeFail: "Failure"}
 	}
 	if int(code) < len(names) && names[code] != "" {

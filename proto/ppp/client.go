@@ -13,8 +13,7 @@ type ClientConfig struct {
 	User     string
 	Password string
 	// Auth lists the methods we accept, in preference order (default
-	// MSCHAPv2, PAP). Only PAP and MSCHAPv2 are implemented on the client;
-	// other entries are ignored.
+	// DefaultAuth). EAP means EAP with EAP-MSCHAPv2 or EAP-MD5 inside.
 	Auth []AuthMethod
 	// MRU is the MRU we request (0 → 1400).
 	MRU uint16
@@ -29,6 +28,14 @@ type ClientConfig struct {
 	EchoFailures int           // unanswered Echo-Requests before Down (default 5)
 }
 
+// DefaultAuth is the client's preference when ClientConfig.Auth is empty:
+// every method it implements, MS-CHAPv2 first (it also proves that the
+// server knows the password), then EAP (its inner methods are EAP-MSCHAPv2
+// and EAP-MD5; an EAP exchange costs more round trips and servers often
+// want certificates there), CHAP-MD5 (the server must keep the password in
+// clear) and PAP (the password goes over the link, inside IPsec).
+var DefaultAuth = []AuthMethod{MSCHAPv2, EAP, CHAPMD5, PAP}
+
 // Client is the PPP client state machine over L2TP. It is not safe for
 // concurrent use; the tunnel's control loop owns it.
 type Client struct {
@@ -37,16 +44,19 @@ type Client struct {
 	auth []AuthMethod // accepted and implemented
 
 	// LCP (owned by clientLCP)
-	mru     uint16
-	offered []AuthMethod
-	refused bool
-	method  AuthMethod
+	mru       uint16
+	offered   []AuthMethod // methods the server asked for
+	suggested []AuthMethod // methods we proposed in a Configure-Nak
+	declined  []AuthMethod // methods we accept but Naked for a preferred one
+	refused   bool         // we Naked or Rejected an Auth-Protocol option
+	method    AuthMethod
 
 	// authentication (link.authFrame: our PAP request or CHAP Response)
 	authID   uint8
 	chalID   uint8
 	chal     []byte
 	wantAuth [20]byte
+	eap      eapClient
 
 	// IPCP (owned by clientIPCP)
 	local   netip.Addr
@@ -61,10 +71,10 @@ func NewClient(cfg ClientConfig) *Client {
 	c := &Client{cfg: cfg}
 	methods := cfg.Auth
 	if len(methods) == 0 {
-		methods = []AuthMethod{MSCHAPv2, PAP}
+		methods = DefaultAuth
 	}
 	for _, m := range methods {
-		if (m == PAP || m == MSCHAPv2) && !containsMethod(c.auth, m) {
+		if m > AuthNone && m < numAuthMethods && !containsMethod(c.auth, m) {
 			c.auth = append(c.auth, m)
 		}
 	}
@@ -112,6 +122,8 @@ func (c *Client) Close(now time.Time) []Action { return c.close(now) }
 
 func (c *Client) authStart(now time.Time) {
 	c.chal = nil
+	c.authFrame = nil
+	c.eap = eapClient{}
 	switch c.method {
 	case PAP:
 		data, ok := papRequestData(c.cfg.User, c.cfg.Password)
@@ -126,25 +138,37 @@ func (c *Client) authStart(now time.Time) {
 			return
 		}
 		c.authSend(now, f)
-	case MSCHAPv2:
+	case MSCHAPv2, CHAPMD5:
 		c.authWait(now) // for the Challenge, which the authenticator retransmits
+	case EAP:
+		c.authWait(now) // for the first Request
 	default:
 		c.authSucceeded(now, AuthNone)
 	}
 }
 
+func (c *Client) authMethod() AuthMethod { return c.method }
+
 func (c *Client) authAwaited() string {
 	switch {
-	case c.method != MSCHAPv2:
+	case c.method == EAP && c.eap.lastResp == nil:
+		return "EAP authentication (no Request)"
+	case c.method == EAP:
+		return "EAP Response"
+	case c.method == PAP:
 		return "PAP Authenticate-Request"
 	case c.authFrame == nil:
-		return "MS-CHAPv2 authentication (no Challenge)"
+		return c.method.String() + " authentication (no Challenge)"
 	}
-	return "MS-CHAPv2 Response"
+	return c.method.String() + " Response"
 }
 
 func (c *Client) authInput(now time.Time, proto uint16, p Packet) {
 	name := authPacketName(proto, p.Code)
+	if c.authDone && proto == ProtoCHAP && c.method == CHAPMD5 {
+		c.md5Input(now, p) // CHAP may challenge again at any time. Ref: RFC 1994 §2
+		return
+	}
 	if c.authDone || c.phase != phaseAuth {
 		c.drop("%s after authentication", name) // a late retransmission of Ack/Success
 		return
@@ -165,6 +189,10 @@ func (c *Client) authInput(now time.Time, proto uint16, p Packet) {
 		}
 	case proto == ProtoCHAP && c.method == MSCHAPv2:
 		c.mschapInput(now, p)
+	case proto == ProtoCHAP && c.method == CHAPMD5:
+		c.md5Input(now, p)
+	case proto == ProtoEAP && c.method == EAP:
+		c.eapInput(now, p)
 	default:
 		c.drop("%s, but we authenticate with %v", name, c.method)
 	}
@@ -223,6 +251,53 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 			return
 		}
 		c.authSucceeded(now, MSCHAPv2)
+	default:
+		c.drop("%s unexpected", authPacketName(ProtoCHAP, p.Code))
+	}
+}
+
+// md5Input answers CHAP with MD5 (RFC 1994 §4): a Response to each new
+// Challenge (also after authentication: re-challenges are allowed), the
+// same Response again to a retransmitted one.
+func (c *Client) md5Input(now time.Time, p Packet) {
+	switch p.Code {
+	case chapCodeChal:
+		value, _, ok := parseCHAPValue(p.Data)
+		if !ok || len(value) == 0 {
+			c.drop("malformed CHAP Challenge")
+			return
+		}
+		if c.authFrame != nil && p.ID == c.chalID && string(value) == string(c.chal) {
+			c.emit(Send{Data: clone(c.authFrame)}) // retransmitted Challenge
+			return
+		}
+		r := chapMD5Response(p.ID, c.cfg.Password, value)
+		f, err := appendFrame(nil, ProtoCHAP, chapCodeResp, p.ID, chapValueData(r[:], c.cfg.User))
+		if err != nil {
+			c.abort(err)
+			return
+		}
+		c.chalID, c.chal = p.ID, clone(value)
+		if c.authDone {
+			c.authFrame = f
+			c.emit(Send{Data: clone(f)}) // the authenticator retransmits its Challenge
+			return
+		}
+		c.authSend(now, f)
+	case chapCodeSucc, chapCodeFail:
+		name := authPacketName(ProtoCHAP, p.Code)
+		switch {
+		case c.authFrame == nil:
+			c.drop("%s before our Response", name)
+		case p.ID != c.chalID:
+			c.drop("%s with wrong identifier %d (ours is %d)", name, p.ID, c.chalID)
+		case p.Code == chapCodeFail:
+			c.abort(&AuthError{Method: CHAPMD5, User: c.cfg.User, Message: strings.TrimSpace(string(trimNUL(p.Data)))})
+		case c.authDone:
+			c.drop("%s of a re-challenge", name)
+		default:
+			c.authSucceeded(now, CHAPMD5)
+		}
 	default:
 		c.drop("%s unexpected", authPacketName(ProtoCHAP, p.Code))
 	}

@@ -62,6 +62,24 @@ const (
 	maxNameLength = 255
 )
 
+// EAP codes and types. Ref: RFC 3748 §4, §5; EAP-MSCHAPv2:
+// draft-kamath-pppext-eap-mschapv2-02 §2.
+const (
+	eapCodeRequest  = 1  // Ref: RFC 3748 §4.1
+	eapCodeResponse = 2  // Ref: RFC 3748 §4.1
+	eapCodeSuccess  = 3  // Ref: RFC 3748 §4.2
+	eapCodeFailure  = 4  // Ref: RFC 3748 §4.2
+	eapTypeIdentity = 1  // Ref: RFC 3748 §5.1
+	eapTypeNotify   = 2  // Notification. Ref: RFC 3748 §5.2
+	eapTypeNak      = 3  // Legacy Nak (Response only). Ref: RFC 3748 §5.3.1
+	eapTypeMD5      = 4  // MD5-Challenge. Ref: RFC 3748 §5.4
+	eapTypeTLS      = 13 // Ref: RFC 5216 §3.1 (the test server's SoftEther model only)
+	eapTLSStart     = 0x20
+	eapTypeMSCHAPv2 = 26 // Ref: draft-kamath-pppext-eap-mschapv2 §2
+	eapTypeExpanded = 254
+	eapMSv2HdrLen   = 4 // OpCode, MS-CHAPv2-ID, MS-Length (2)
+)
+
 // Length limits of packets and options.
 const (
 	maxPacketLen  = 0xffff             // the 16-bit Length field. Ref: RFC 1661 §5
@@ -100,4 +118,5 @@ const (
 	defaultMaxFailure   = 5               // Ref: RFC 1661 §4.6 (Max-Failure)
 	defaultEcho         = 10 * time.Second
 	defaultEchoFailures = 5
+	maxInsist           = 3 // ServerConfig.Insist: repeated requests of a refused method
 )

@@ -1,6 +1,9 @@
 // Package ppp implements PPP over L2TP (RFC 1661 without the HDLC framing of
-// RFC 1662): LCP, PAP (RFC 1334), MS-CHAPv2 (RFC 2759), IPCP (RFC 1332) with
-// DNS options (RFC 1877).
+// RFC 1662): LCP, PAP (RFC 1334), CHAP-MD5 (RFC 1994), MS-CHAPv2 (RFC 2759),
+// EAP (RFC 3748) with EAP-MD5 and EAP-MSCHAPv2
+// (draft-kamath-pppext-eap-mschapv2), IPCP (RFC 1332) with DNS options
+// (RFC 1877). Other network protocols (IPv6CP, CCP, …) get a
+// Protocol-Reject.
 //
 // Client is the side l2tpctl runs; Server is a configurable authenticator
 // for in-process fake peers (SoftEther-like and pppd-like) in tests. Both
@@ -19,9 +22,10 @@
 // Handle reports every frame as Dropped, Tick returns nothing and Deadline
 // is zero.
 //
-// Phases (RFC 1661 §3.2): Establish (LCP) → Authenticate (PAP or
-// MS-CHAPv2, as the server asked in its Auth-Protocol option) → Network
-// (IPCP). Echo-Requests keep the link alive and detect a dead peer.
+// Phases (RFC 1661 §3.2): Establish (LCP) → Authenticate (the method
+// the server asked for in its Auth-Protocol option, if ClientConfig.Auth
+// allows it; the client Naks it for a method it prefers, see checkAuth) →
+// Network (IPCP). Echo-Requests keep the link alive and detect a dead peer.
 //
 // The data path uses only PutHeader and ParseFrame, which do not allocate.
 // IPv4 frames (ProtoIPv4) belong to the data path; Handle drops them.

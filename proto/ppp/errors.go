@@ -42,6 +42,7 @@ func noResponse(what string) error { return &noResponseError{what: what} }
 // noCommonAuthError carries the details; it matches ErrNoCommonAuth.
 type noCommonAuthError struct {
 	offered, accepted []AuthMethod
+	declined          []AuthMethod // offered and acceptable, but Naked for a preferred method
 	server            bool
 }
 
@@ -49,8 +50,13 @@ func (e *noCommonAuthError) Error() string {
 	if e.server {
 		return fmt.Sprintf("ppp: no common authentication method (we requested %s; peer refused all)", joinMethods(e.offered))
 	}
-	return fmt.Sprintf("ppp: no common authentication method (server offered %s; we accept %s)",
+	s := fmt.Sprintf("ppp: no common authentication method (server offered %s; we accept %s)",
 		joinMethods(e.offered), joinMethods(e.accepted))
+	if len(e.declined) > 0 {
+		s += fmt.Sprintf("; the server gave up after we proposed a method we prefer to %s: list %s first to take it",
+			joinMethods(e.declined), e.declined[0])
+	}
+	return s
 }
 func (e *noCommonAuthError) Is(target error) bool { return target == ErrNoCommonAuth }
 

@@ -89,6 +89,16 @@ type fsm struct {
 	ack     []byte // options of the last Configure-Request we Acked
 	haveAck bool
 	dupAcks int // retransmissions re-Acked in Opened
+
+	// The last Configure-Request we Naked or Rejected and our answer, sent
+	// again unchanged for a retransmission of it (same Identifier and
+	// options): the layer's policy may depend on what it answered before
+	// (the client's Auth-Protocol proposals), and a lost Nak must not turn
+	// into an Ack.
+	nakID   uint8
+	nakReq  []byte // nil: none
+	nakCode uint8
+	nakOpts []byte
 }
 
 func (f *fsm) active() bool {
@@ -129,6 +139,22 @@ func (f *fsm) scr(now time.Time) {
 	f.l.send(f.proto, codeConfReq, f.id, f.req)
 	f.restart--
 	f.arm(now)
+}
+
+// renegotiate restarts option negotiation from Opened with a new
+// Configure-Request (tld, irc, scr), as a peer does when it wants other
+// options. Ref: RFC 1661 §4.2 (Opened, RCN: tld, scr).
+func (f *fsm) renegotiate(now time.Time) {
+	if f.state != stOpened {
+		return
+	}
+	f.state = stReqSent
+	f.h.down(now)
+	if f.l.dead {
+		return
+	}
+	f.irc(f.l.maxConfigure)
+	f.scr(now)
 }
 
 // rxr retransmits our last Configure-Request unchanged, keeping its
@@ -272,6 +298,11 @@ func (f *fsm) rcr(now time.Time, id uint8, data []byte) {
 		f.l.send(f.proto, codeConfAck, id, data)
 		return
 	}
+	if f.nakReq != nil && f.state != stOpened && f.state != stStopped && id == f.nakID && bytes.Equal(data, f.nakReq) {
+		f.l.send(f.proto, f.nakCode, id, f.nakOpts)
+		f.drop("Configure-Request %d repeated: %s sent again", id, codeName(f.nakCode))
+		return
+	}
 	var rej, nak, nakOrig []Option
 	for _, o := range opts {
 		code, sug := f.h.checkOption(o)
@@ -301,18 +332,21 @@ func (f *fsm) rcr(now time.Time, id uint8, data []byte) {
 	}
 	switch {
 	case len(rej) > 0:
-		f.l.send(f.proto, codeConfRej, id, ownOptions(rej))
+		f.rememberNak(id, data, codeConfRej, ownOptions(rej))
+		f.l.send(f.proto, codeConfRej, id, f.nakOpts)
 		if f.state != stAckRcvd {
 			f.state = stReqSent
 		}
 	case len(nak) > 0:
 		f.naks++
-		f.l.send(f.proto, codeConfNak, id, ownOptions(nak))
+		f.rememberNak(id, data, codeConfNak, ownOptions(nak))
+		f.l.send(f.proto, codeConfNak, id, f.nakOpts)
 		if f.state != stAckRcvd {
 			f.state = stReqSent
 		}
 	default:
 		f.naks = 0
+		f.nakReq = nil
 		f.l.send(f.proto, codeConfAck, id, data)
 		f.h.acked(opts)
 		f.ack, f.haveAck, f.dupAcks = append([]byte(nil), data...), true, 0
@@ -324,6 +358,10 @@ func (f *fsm) rcr(now time.Time, id uint8, data []byte) {
 		}
 		f.state = stAckSent
 	}
+}
+
+func (f *fsm) rememberNak(id uint8, req []byte, code uint8, opts []byte) {
+	f.nakID, f.nakReq, f.nakCode, f.nakOpts = id, append([]byte(nil), req...), code, opts
 }
 
 func (f *fsm) rca(now time.Time) {

@@ -57,6 +57,10 @@ func FuzzParsePacket(f *testing.F) {
 		parsePAPRequest(p.Data)
 		parsePAPMessage(p.Data)
 		parseCHAPValue(p.Data)
+		if len(p.Data) > 0 {
+			parseEAPMSv2(p.Data[1:])
+			eapTypeName(p.Data[0])
+		}
 		opts, err := ParseOptions(p.Data)
 		if err != nil {
 			return
@@ -192,7 +196,7 @@ func FuzzMSCHAPv2Success(f *testing.F) {
 		if !ok {
 			return
 		}
-		trimmed := bytes.TrimLeft(b, " \t")
+		trimmed := bytes.TrimLeft(b, " \t\r\n\x00")
 		if got := formatAuthResponse(auth); !strings.EqualFold(got, string(trimmed[:authRespLen])) {
 			t.Fatalf("parse(%q) = %s", b, got)
 		}
@@ -206,8 +210,13 @@ func FuzzServerHandle(f *testing.F) {
 	f.Add(uint8(1), lp(unhex(f, "ff03c021 03 81 0008 0304c023"), unhex(f, "ff03c023 01 04 0015 05616c6963650a616c6963652d70617373")))
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		sc := softEtherServer()
-		if kind&1 == 1 {
+		sc.SoftEtherEAP = kind&4 == 4
+		switch kind % 3 {
+		case 1:
 			sc = pppdServer()
+		case 2: // EAP with both inner methods, Windows-like Success
+			sc.Auth, sc.EAPMethods, sc.Insist = []AuthMethod{EAP}, []AuthMethod{MSCHAPv2, CHAPMD5}, true
+			sc.MSCHAPv2Success = func(a string) string { return a + "M=ok" }
 		}
 		sc.EchoInterval = time.Second
 		s := NewServer(sc)
@@ -227,6 +236,57 @@ func FuzzServerHandle(f *testing.F) {
 			data = data[n:]
 		}
 		checkActions(t, s.Close(now))
+	})
+}
+
+// FuzzEAPClient feeds length-prefixed frames (0: run the timer) to a
+// client in the EAP authentication phase: it must never panic, answer
+// with well-formed frames only, and go Down at most once.
+func FuzzEAPClient(f *testing.F) {
+	for _, seed := range [][]string{
+		{"ff03c227 01 07 0005 01", "ff03c227 01 08 0016 04 10 11111111111111111111111111111111", "ff03c227 03 08 0004"},
+		{"ff03c227 01 07 0005 01", "ff03c227 01 08 001e 1a 0108 0019 10 11111111111111111111111111111111 73727672", "ff03c227 04 08 0004"},
+		{"ff03c227 01 09 0006 0d 20", "ff03c227 01 0a 0008 02 686921", "ff03c227 04 0a 0004"},
+	} {
+		var frames [][]byte
+		for _, h := range seed {
+			frames = append(frames, unhex(f, h))
+		}
+		f.Add(lp(frames...))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := eapTestClient(t)
+		now := t0
+		downs := 0
+		count := func(acts []Action) {
+			checkActions(t, acts)
+			for _, a := range acts {
+				if _, ok := a.(Down); ok {
+					downs++
+				}
+			}
+		}
+		for len(data) > 0 {
+			n := int(data[0])
+			data = data[1:]
+			if n == 0 {
+				if d := c.Deadline(); !d.IsZero() {
+					now = d
+				}
+				count(c.Tick(now))
+				continue
+			}
+			n = min(n, len(data))
+			count(c.Handle(now, data[:n]))
+			data = data[n:]
+		}
+		count(c.Close(now))
+		for d := c.Deadline(); !d.IsZero(); d = c.Deadline() {
+			count(c.Tick(d))
+		}
+		if downs > 1 {
+			t.Fatalf("%d Down actions", downs)
+		}
 	})
 }
 

@@ -154,6 +154,40 @@ func TestReplayMSCHAPv2(t *testing.T) {
 	runReplay(t, c, steps)
 }
 
+// EAP-MSCHAPv2 (draft-kamath-pppext-eap-mschapv2 §2) with the RFC 2759
+// §9.2 values inside: Identity, Challenge → Response with the RFC
+// NT-Response, Success Request with the RFC authenticator response →
+// Success Response (the OpCode alone), EAP Success → IPCP.
+func TestReplayEAPMSCHAPv2(t *testing.T) {
+	rnd := unhex(t, "01020304 00 00 00 00"+rfcPeerChal)
+	success := rfcAuthResp + " M=OK"
+	steps := []replayStep{
+		{Note: "Start", Out: []string{"ff03c021 01 01 000e 0104 0578 0506 01020304"}},
+		{Note: "<< Conf-Req [Auth=EAP, MRU 1280, Magic] >> Ack",
+			In:  "ff03c021 01 07 0012 0304c227 01040500 050611223344",
+			Out: []string{"ff03c021 02 07 0012 0304c227 01040500 050611223344"}},
+		{Note: "<< Conf-Ack", In: "ff03c021 02 01 000e 0104 0578 0506 01020304", Events: []string{"{1280}"}},
+		{Note: "<< Identity >> Identity User",
+			In:  "ff03c227 01 01 0005 01",
+			Out: []string{"ff03c227 02 01 0009 01 55736572"}},
+		{Note: "<< EAP-MSCHAPv2 Challenge >> Response",
+			In:  "ff03c227 01 02 001f 1a 01 2a 001a 10 " + rfcAuthChal + " 6c32747064",
+			Out: []string{"ff03c227 02 02 003f 1a 02 2a 003a 31 " + rfcPeerChal + " 0000000000000000 " + rfcNTResp + " 00 55736572"}},
+		{Note: "<< Challenge retransmitted >> same Response",
+			In:  "ff03c227 01 02 001f 1a 01 2a 001a 10 " + rfcAuthChal + " 6c32747064",
+			Out: []string{"ff03c227 02 02 003f 1a 02 2a 003a 31 " + rfcPeerChal + " 0000000000000000 " + rfcNTResp + " 00 55736572"}},
+		{Note: "<< EAP-MSCHAPv2 Success >> Success Response",
+			In:  fmt.Sprintf("ff03c227 01 03 %04x 1a 03 2a %04x %x", 5+4+len(success), 4+len(success), success),
+			Out: []string{"ff03c227 02 03 0006 1a 03"}},
+		{Note: "<< EAP Success >> IPCP",
+			In:     "ff03c227 03 03 0004",
+			Out:    []string{"ff038021 01 01 0016 0306 00000000 8106 00000000 8306 00000000"},
+			Events: []string{"{eap}"}},
+	}
+	c := NewClient(ClientConfig{User: "User", Password: "clientPass", Auth: []AuthMethod{EAP}, Rand: bytes.NewReader(rnd)})
+	runReplay(t, c, steps)
+}
+
 func TestGoldenServerRequests(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -182,9 +216,21 @@ func TestClientNakSuggestion(t *testing.T) {
 		{nil, "ff03c021 01 00 0009 0305c22305", "ff03c021 03 00 0009 0305c22381"},             // CHAP-MD5 → Nak
 		{[]AuthMethod{PAP}, "ff03c021 01 00 0009 0305c22381", "ff03c021 03 00 0008 0304c023"}, // MS-CHAPv2 → PAP
 		{nil, "ff03c021 01 00 0009 0305c22380", "ff03c021 03 00 0009 0305c22381"},             // MS-CHAPv1 unknown → Nak
-		{nil, "ff03c021 01 00 0008 0304c023", "ff03c021 02 00 0008 0304c023"},                 // PAP accepted
-		// PFC, ACFC and unknown option 99 rejected; ACCM alone would be acked.
-		{nil, "ff03c021 01 00 0012 0206ffffffff 0702 0802 6304aaaa", "ff03c021 04 00 000c 0702 0802 6304aaaa"},
+		{nil, "ff03c021 01 00 0008 0304c023", "ff03c021 03 00 0009 0305c22381"},               // PAP acceptable, MS-CHAPv2 preferred
+		{[]AuthMethod{PAP}, "ff03c021 01 00 0008 0304c023", "ff03c021 02 00 0008 0304c023"},   // PAP accepted
+		{[]AuthMethod{CHAPMD5}, "ff03c021 01 00 0009 0305c22305", "ff03c021 02 00 0009 0305c22305"},
+		{[]AuthMethod{EAP, PAP}, "ff03c021 01 00 0008 0304c227", "ff03c021 02 00 0008 0304c227"},
+		{[]AuthMethod{EAP, PAP}, "ff03c021 01 00 0008 0304c023", "ff03c021 03 00 0008 0304c227"},
+		{[]AuthMethod{MSCHAPv2}, "ff03c021 01 00 0009 0305c22381", "ff03c021 02 00 0009 0305c22381"},
+		// MRU below the IPv4 minimum: Nak'd with 68; 68 and a large one Acked.
+		{nil, "ff03c021 01 00 0008 0104003c", "ff03c021 03 00 0008 01040044"},
+		{nil, "ff03c021 01 00 0008 01040044", "ff03c021 02 00 0008 01040044"},
+		{nil, "ff03c021 01 00 0008 01042000", "ff03c021 02 00 0008 01042000"},
+		{nil, "ff03c021 01 00 0009 0105000000", "ff03c021 04 00 0009 0105000000"}, // bad length
+		// Unknown option 99 rejected; PFC, ACFC and ACCM acked.
+		{nil, "ff03c021 01 00 0012 0206ffffffff 0702 0802 6304aaaa", "ff03c021 04 00 0008 6304aaaa"},
+		{nil, "ff03c021 01 00 000e 0206ffffffff 0702 0802", "ff03c021 02 00 000e 0206ffffffff 0702 0802"},
+		{nil, "ff03c021 01 00 0007 070301", "ff03c021 04 00 0007 070301"}, // PFC with data: malformed
 		{nil, "ff03c021 01 00 000a 0206ffffffff", "ff03c021 02 00 000a 0206ffffffff"},
 		// Magic 0 is Nak'd with a fresh number (countRand continues at 09).
 		{nil, "ff03c021 01 00 000a 050600000000", "ff03c021 03 00 000a 0506090a0b0c"},
@@ -213,10 +259,10 @@ func TestClientMaxFailure(t *testing.T) {
 	c.Start(t0)
 	var last string
 	for i := 0; i < defaultMaxFailure+1; i++ {
-		acts := c.Handle(t0, unhex(t, "ff03c021 01 00 0008 0304c227"))
+		acts := c.Handle(t0, frame(t, ProtoLCP, codeConfReq, uint8(i), unhex(t, "0304c227")))
 		last = fmt.Sprintf("%x", acts[len(acts)-1].(Send).Data)
 	}
-	if last != "ff03c021040000080304c227" {
+	if last != "ff03c021040500080304c227" {
 		t.Errorf("after Max-Failure: %s", last)
 	}
 }

@@ -100,24 +100,62 @@ func (h *clientLCP) checkOption(o Option) (uint8, Option) {
 		}
 		return codeConfAck, Option{} // meaningless over L2TP; harmless
 	case lcpOptAuth:
-		m, known := parseAuthOption(o.Data)
-		if known && !containsMethod(h.offered, m) {
-			h.offered = append(h.offered, m)
-		}
-		if known && containsMethod(h.auth, m) {
-			return codeConfAck, Option{}
-		}
-		h.refused = true
-		if len(h.auth) == 0 {
-			return codeConfRej, Option{}
-		}
-		return codeConfNak, authOption(h.auth[0])
+		return h.checkAuth(o)
 	case lcpOptMagic:
 		return h.checkMagic(o)
+	case lcpOptPFC, lcpOptACFC:
+		// The peer can receive compressed headers. We may still send full
+		// ones (RFC 1661 §6.5, §6.6: "MAY"), and always do; what it sends
+		// us is decoded either way (ParseFrame).
+		if len(o.Data) != 0 {
+			return codeConfRej, Option{}
+		}
+		return codeConfAck, Option{}
 	}
-	// PFC and ACFC (we always send full headers; SoftEther needs FF 03),
 	// Quality-Protocol, Callback, and anything unknown.
 	return codeConfRej, Option{}
+}
+
+// checkAuth judges the server's Authentication-Protocol option against our
+// list (in preference order). A method we accept is Acked unless we prefer
+// one the server has neither asked for nor been offered by us yet: then we
+// Nak once, proposing it (a server may take the suggestion, as pppd does,
+// or ask for its next method, as SoftEther does). A method we do not
+// accept is Naked with our most preferred method not yet asked for or
+// proposed (RFC 1661 §6.2), or with our first one again when all were.
+// Only an empty list would Reject the option, and NewClient never leaves
+// it empty.
+func (h *clientLCP) checkAuth(o Option) (uint8, Option) {
+	m, known := parseAuthOption(o.Data)
+	if known && !containsMethod(h.offered, m) {
+		h.offered = append(h.offered, m)
+	}
+	acceptable := known && containsMethod(h.auth, m)
+	for _, want := range h.auth {
+		if acceptable && want == m {
+			return codeConfAck, Option{}
+		}
+		if !containsMethod(h.offered, want) && !containsMethod(h.suggested, want) {
+			h.suggested = append(h.suggested, want)
+			h.refused = true
+			if acceptable && !containsMethod(h.declined, m) {
+				h.declined = append(h.declined, m)
+			}
+			return codeConfNak, authOption(want)
+		}
+	}
+	if acceptable {
+		return codeConfAck, Option{}
+	}
+	// Every method of ours was asked for or proposed already: propose the
+	// first again (SoftEther moves on to its next method on each Nak). A
+	// server that insists runs into Max-Failure, which turns the Nak into
+	// a Reject.
+	h.refused = true
+	if len(h.auth) == 0 {
+		return codeConfRej, Option{}
+	}
+	return codeConfNak, authOption(h.auth[0])
 }
 
 func (h *clientLCP) acked(opts []Option) {
@@ -135,8 +173,17 @@ func (h *clientLCP) acked(opts []Option) {
 	}
 }
 
-func (h *clientLCP) up(now time.Time)   { h.lcpOpened(now) }
-func (h *clientLCP) down(now time.Time) { h.lcpDown(now) }
+func (h *clientLCP) up(now time.Time) { h.lcpOpened(now) }
+
+// down: LCP renegotiates; the method of the last negotiation no longer
+// holds (SoftEther asks for MS-CHAPv2 in a new Configure-Request after EAP
+// found no common EAP method).
+func (h *clientLCP) down(now time.Time) {
+	if !h.authDone {
+		h.method = AuthNone
+	}
+	h.lcpDown(now)
+}
 
 func (h *clientLCP) failed(_ time.Time, err error) {
 	if h.refused && h.method == AuthNone {
@@ -146,7 +193,7 @@ func (h *clientLCP) failed(_ time.Time, err error) {
 }
 
 func (h *clientLCP) noCommonAuth() error {
-	return &noCommonAuthError{offered: h.offered, accepted: h.auth}
+	return &noCommonAuthError{offered: h.offered, accepted: h.auth, declined: h.declined}
 }
 
 func (h *clientLCP) terminated(_ time.Time, reason []byte) {
@@ -201,10 +248,16 @@ func (h *serverLCP) nextAuth(suggest []byte) {
 			}
 		}
 	}
+	last := h.authIdx
 	for h.authIdx++; h.authIdx < len(h.cfg.Auth); h.authIdx++ {
 		if !h.tried[h.cfg.Auth[h.authIdx]] {
 			return
 		}
+	}
+	if h.cfg.Insist && h.insisted < maxInsist {
+		h.insisted++
+		h.authIdx = last
+		return
 	}
 	(*Server)(h).abort(&noCommonAuthError{offered: h.cfg.Auth, server: true})
 }

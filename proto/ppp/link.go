@@ -92,6 +92,8 @@ type role interface {
 	// authAwaited names what went unanswered when authentication times
 	// out, for the error.
 	authAwaited() string
+	// authMethod is the negotiated method (AuthNone before LCP opens).
+	authMethod() AuthMethod
 }
 
 // link is the machinery shared by Client and Server: dispatch, the LCP and
@@ -278,7 +280,11 @@ func (l *link) handle(now time.Time, frame []byte) []Action {
 	switch proto {
 	case ProtoLCP:
 		l.lcp.input(now, info)
-	case ProtoPAP, ProtoCHAP:
+	case ProtoPAP, ProtoCHAP, ProtoEAP:
+		if proto == ProtoEAP && l.r.authMethod() != EAP {
+			l.unknownProto(proto, info) // EAP was not negotiated
+			break
+		}
 		if l.phase != phaseAuth && l.phase != phaseNetwork {
 			l.drop("%s packet %s", protoName(proto), l.phase.outOfPhase())
 			break
@@ -298,14 +304,21 @@ func (l *link) handle(now time.Time, frame []byte) []Action {
 	case ProtoIPv4:
 		l.drop("IPv4 frame: the data path's, not a control frame")
 	default:
-		if l.lcp.state == stOpened && l.phase != phaseTerminate {
-			l.protoReject(proto, info)
-			l.drop("%s packet: protocol not supported, Protocol-Reject sent", protoName(proto))
-			break
-		}
-		l.drop("%s packet %s", protoName(proto), l.phase.outOfPhase())
+		l.unknownProto(proto, info)
 	}
 	return l.flush()
+}
+
+// unknownProto answers a frame of a protocol that is not enabled (IPv6CP,
+// CCP, IPX, …) with a Protocol-Reject once LCP is open; before, it is
+// discarded. Ref: RFC 1661 §5.7.
+func (l *link) unknownProto(proto uint16, info []byte) {
+	if l.lcp.state == stOpened && l.phase != phaseTerminate {
+		l.protoReject(proto, info)
+		l.drop("%s packet: protocol not supported, Protocol-Reject sent", protoName(proto))
+		return
+	}
+	l.drop("%s packet %s", protoName(proto), l.phase.outOfPhase())
 }
 
 // protoReject sends an LCP Protocol-Reject. Ref: RFC 1661 §5.7.

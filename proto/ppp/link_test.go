@@ -327,7 +327,7 @@ func TestPppdPAPOnlyNoCommonAuth(t *testing.T) {
 	if p.cDown == nil || !errors.Is(p.cDown.Err, ErrNoCommonAuth) {
 		t.Fatalf("down = %+v\n%s", p.cDown, p.dump())
 	}
-	if !strings.Contains(p.cDown.Err.Error(), "chap-md5, mschapv2") {
+	if !strings.Contains(p.cDown.Err.Error(), "chap, mschapv2") {
 		t.Errorf("error = %v", p.cDown.Err)
 	}
 	if p.sDown == nil || !errors.Is(p.sDown.Err, ErrNoCommonAuth) {
@@ -492,7 +492,7 @@ func TestProtocolReject(t *testing.T) {
 	for _, tc := range []struct {
 		proto uint16
 		rej   bool
-	}{{ProtoIPV6CP, true}, {ProtoCCP, true}, {ProtoEAP, true}, {0x8281, true}, {ProtoIPv4, false}} {
+	}{{ProtoIPV6CP, true}, {ProtoCCP, true}, {ProtoEAP, true}, {0x8281, true}, {ProtoIPv6, true}, {0x002b, true}, {0x802b, true}, {ProtoIPv4, false}} {
 		f := frame(t, tc.proto, 1, 1, []byte{1, 2})
 		acts := p.c.Handle(p.now, f)
 		if !tc.rej {

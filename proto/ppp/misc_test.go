@@ -120,13 +120,15 @@ func TestServerSide(t *testing.T) {
 	if down == nil || !errors.Is(down.Err, ErrNoCommonAuth) {
 		t.Fatalf("down = %v", down)
 	}
-	// EAP accepted by a peer: the fake server gives up.
+	// EAP accepted by a peer, and the server has no EAP method after the
+	// Identity (SoftEther has only EAP-TLS): EAP Failure.
 	sc := softEtherServer()
 	p := newPair(t, clientCfg(), sc)
 	p.s.Start(t0)
 	acts := p.s.Handle(t0, frame(t, ProtoLCP, codeConfAck, p.s.lcp.id, p.s.lcp.req))
 	acts = append(acts, p.s.Handle(t0, frame(t, ProtoLCP, codeConfReq, 1, nil))...)
-	if d := downOf(acts); d == nil || !errors.Is(d.Err, errEAPUnsupported) {
+	acts = append(acts, p.s.Handle(t0, frame(t, ProtoEAP, eapCodeResponse, p.s.eapID, []byte{eapTypeIdentity, 'a'}))...)
+	if d := downOf(acts); d == nil || !errors.Is(d.Err, errEAPNoMethod) {
 		t.Fatalf("acts = %v", acts)
 	}
 	// A client requesting ACCM, PFC, ACFC and Magic from the pppd-like

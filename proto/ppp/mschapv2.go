@@ -140,22 +140,33 @@ func formatAuthResponse(a [20]byte) string {
 	return "S=" + strings.ToUpper(hex.EncodeToString(a[:]))
 }
 
-// parseMSCHAPv2Success parses a Success Message leniently: optional
-// leading blanks, "S=" (any case) and 40 hex digits, then an optional
-// " M=<text>" (Windows omits the space). Ref: RFC 2759 §5.
+// parseMSCHAPv2Success parses a Success Message (RFC 2759 §5: "S=<auth
+// string> M=<message>") leniently, as Windows servers get it wrong:
+//
+//   - blanks, CR, LF and NULs before "S=" are skipped;
+//   - "S=" may be "s=", and the 40 hex digits may be in either case;
+//   - whatever follows the 40 digits is accepted: nothing (no "M="), " M=",
+//     "M=" without the space, several blanks, "m=", or other bytes; the
+//     message is what follows the first "M=" ("m="), else those bytes,
+//     without trailing NULs.
+//
+// The authenticator response itself is required: ok is false without "S="
+// and 40 hex digits, and the caller then treats the server as not
+// authentic, as a Success without it would let any server skip proving
+// that it knows the password.
 func parseMSCHAPv2Success(msg []byte) (auth [20]byte, text string, ok bool) {
-	msg = bytes.TrimLeft(msg, " \t")
+	msg = bytes.TrimLeft(msg, " \t\r\n\x00")
 	if len(msg) < authRespLen || (msg[0] != 'S' && msg[0] != 's') || msg[1] != '=' {
 		return auth, "", false
 	}
 	if _, err := hex.Decode(auth[:], msg[2:authRespLen]); err != nil {
 		return [20]byte{}, "", false
 	}
-	rest := bytes.TrimLeft(msg[authRespLen:], " ")
-	if len(rest) >= 2 && (rest[0] == 'M' || rest[0] == 'm') && rest[1] == '=' {
-		rest = rest[2:]
+	rest := trimNUL(msg[authRespLen:])
+	if i := bytes.Index(bytes.ToUpper(rest), []byte("M=")); i >= 0 {
+		rest = rest[i+2:]
 	}
-	return auth, string(trimNUL(rest)), true
+	return auth, strings.TrimSpace(string(rest)), true
 }
 
 // msv2Failure is a parsed Failure Message. Ref: RFC 2759 §6.

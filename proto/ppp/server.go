@@ -15,17 +15,36 @@ import (
 type ServerConfig struct {
 	// Auth lists the methods to request, in order. The server advances to
 	// the next on a Nak or Reject of the Auth-Protocol option (SoftEther:
-	// EAP, MSCHAPv2, PAP; pppd/hwdsl2: CHAPMD5, MSCHAPv2). EAP is only
-	// ever requested: if a peer Acks it the server gives up.
+	// EAP, MSCHAPv2, PAP; pppd/hwdsl2: CHAPMD5, MSCHAPv2).
 	Auth []AuthMethod
+	// EAPMethods are the methods EAP offers after the Identity, in order
+	// (MSCHAPv2: EAP-MSCHAPv2, CHAPMD5: EAP-MD5); a peer's Nak picks the
+	// first of its list that is here. Empty: EAP gives up after the
+	// Identity (EAP Failure), as a server with only EAP-TLS would for us.
+	EAPMethods []AuthMethod
+	// SoftEtherEAP makes EAP behave as SoftEther 5.01's (docs/interop.md):
+	// after the Identity an EAP-TLS Start with the Identity Request's
+	// Identifier; a Nak of it is answered with an
+	// LCP Protocol-Reject of the Nak and a renegotiation of LCP asking for
+	// the next method in Auth, which the server then never starts.
+	SoftEtherEAP bool
+	// MSCHAPv2Success formats the MS-CHAPv2 Success message from the
+	// authenticator response "S=<40 upper-case hex digits>"; nil gives
+	// "S=… M=Access granted" (RFC 2759 §5). Windows RRAS-like peers send
+	// malformed ones.
+	MSCHAPv2Success func(authResp string) string
 	// HonourNak: jump to the method the peer suggests in its Nak if it is
 	// in Auth and untried (pppd). SoftEther ignores the suggestion.
 	HonourNak bool
-	Users     map[string]string // user → password
-	Name      string            // CHAP Name (e.g. "l2tp-softether", "l2tpd")
-	Local     netip.Addr        // server address (IPCP)
-	Pool      netip.Addr        // address handed to the client
-	DNS       []netip.Addr      // 0, 1 or 2; options for missing ones are Rejected
+	// Insist: when the peer refuses the last method, request it again (at
+	// most maxInsist times) instead of giving up, as a server that allows
+	// one method only and waits for the peer to accept it.
+	Insist bool
+	Users  map[string]string // user → password
+	Name   string            // CHAP Name (e.g. "l2tp-softether", "l2tpd")
+	Local  netip.Addr        // server address (IPCP)
+	Pool   netip.Addr        // address handed to the client
+	DNS    []netip.Addr      // 0, 1 or 2; options for missing ones are Rejected
 	// RejectMagic: Configure-Reject every client option except MRU and
 	// Auth-Protocol (SoftEther).
 	RejectMagic bool
@@ -45,9 +64,10 @@ type Server struct {
 	cfg ServerConfig
 
 	// LCP (owned by serverLCP)
-	authIdx int
-	tried   map[AuthMethod]bool
-	method  AuthMethod
+	authIdx  int
+	tried    map[AuthMethod]bool
+	insisted int
+	method   AuthMethod
 
 	// authentication (link.authFrame: our CHAP Challenge)
 	chalID  uint8
@@ -55,12 +75,20 @@ type Server struct {
 	okFrame []byte // Ack/Success, re-sent for duplicate requests
 	okID    uint8
 
+	// EAP
+	eapID     uint8
+	eapInner  AuthMethod // the method of our last Request (AuthNone: Identity)
+	eapTried  map[AuthMethod]bool
+	eapUser   string
+	eapFailed error // set once the inner method failed: EAP Failure follows the peer's ack
+	stuck     bool  // SoftEtherEAP: EAP was given up; no authentication starts any more
+
 	// IPCP
 	reqAddr bool
 }
 
-// errEAPUnsupported: the fake server does not implement EAP.
-var errEAPUnsupported = errors.New("ppp: EAP is not implemented by the test server")
+// errEAPNoMethod: EAP found no method both sides do.
+var errEAPNoMethod = errors.New("ppp: no EAP method in common")
 
 // NewServer returns an authenticator.
 func NewServer(cfg ServerConfig) *Server {
@@ -117,6 +145,9 @@ func (s *Server) lookup(user string) (string, bool) {
 
 func (s *Server) authStart(now time.Time) {
 	s.okFrame = nil
+	if s.stuck {
+		return // SoftEther after giving up EAP: waits for nothing, starts nothing
+	}
 	switch s.method {
 	case AuthNone:
 		s.authSucceeded(now, AuthNone)
@@ -132,12 +163,19 @@ func (s *Server) authStart(now time.Time) {
 			return
 		}
 		s.authSend(now, f)
-	default:
-		s.abort(errEAPUnsupported)
+	case EAP:
+		s.eapTried = make(map[AuthMethod]bool)
+		s.eapInner, s.eapFailed = AuthNone, nil
+		s.eapRequest(now, []byte{eapTypeIdentity})
 	}
 }
 
+func (s *Server) authMethod() AuthMethod { return s.method }
+
 func (s *Server) authAwaited() string {
+	if s.method == EAP {
+		return "EAP Response"
+	}
 	if s.authFrame == nil {
 		return "PAP authentication (no Authenticate-Request)"
 	}
@@ -191,6 +229,12 @@ func (s *Server) authInput(now time.Time, proto uint16, p Packet) {
 		} else {
 			s.md5Response(now, p.ID, value, string(user))
 		}
+	case proto == ProtoEAP && s.method == EAP && p.Code == eapCodeResponse:
+		if p.ID != s.eapID {
+			s.drop("%s with wrong identifier %d (ours is %d)", name, p.ID, s.eapID)
+			return
+		}
+		s.eapResponse(now, p.Data)
 	default:
 		s.drop("%s unexpected (authenticating with %v)", name, s.method)
 	}
@@ -201,25 +245,44 @@ func (s *Server) mschapResponse(now time.Time, id uint8, value []byte, user stri
 		s.drop("MS-CHAPv2 Response value of %d bytes", len(value))
 		return
 	}
-	peerChal := [16]byte(value[:16])
-	nt := [24]byte(value[24:48])
-	authChal := [16]byte(s.chal)
-	pw, known := s.lookup(user)
-	want, err := generateNTResponse(authChal, peerChal, user, pw)
-	if err != nil {
-		s.abort(err)
+	if pw, peerChal, nt, ok := s.msv2Verify(value, user); ok {
+		s.succeed(now, MSCHAPv2, ProtoCHAP, chapCodeSucc, id, []byte(s.msv2Success(pw, nt, peerChal, user)))
 		return
 	}
-	if known && subtle.ConstantTimeCompare(want[:], nt[:]) == 1 {
-		a := generateAuthenticatorResponse(pw, nt, peerChal, authChal, user)
-		s.succeed(now, MSCHAPv2, ProtoCHAP, chapCodeSucc, id, []byte(formatAuthResponse(a)+" M=Access granted"))
-		return
-	}
-	var c [16]byte
-	s.random(c[:])
-	msg := "E=691 R=0 C=" + strings.ToUpper(hex.EncodeToString(c[:])) + " V=3 M=Authentication failure"
+	msg := s.msv2Failure()
 	s.send(ProtoCHAP, chapCodeFail, id, []byte(msg))
 	s.abort(&AuthError{Method: MSCHAPv2, User: user, Message: msg, Code: 691})
+}
+
+// msv2Verify checks an MS-CHAPv2 Response value against our challenge;
+// it returns the user's password when the NT-Response matches.
+func (s *Server) msv2Verify(value []byte, user string) (pw string, peerChal [16]byte, nt [24]byte, ok bool) {
+	if len(value) != msv2RespLen || len(s.chal) != msv2ChalLen {
+		return "", peerChal, nt, false
+	}
+	peerChal = [16]byte(value[:16])
+	nt = [24]byte(value[24:48])
+	pw, known := s.lookup(user)
+	want, err := generateNTResponse([16]byte(s.chal), peerChal, user, pw)
+	if err != nil {
+		s.failLater(err)
+		return "", peerChal, nt, false
+	}
+	return pw, peerChal, nt, known && subtle.ConstantTimeCompare(want[:], nt[:]) == 1
+}
+
+func (s *Server) msv2Success(pw string, nt [24]byte, peerChal [16]byte, user string) string {
+	a := formatAuthResponse(generateAuthenticatorResponse(pw, nt, peerChal, [16]byte(s.chal), user))
+	if s.cfg.MSCHAPv2Success != nil {
+		return s.cfg.MSCHAPv2Success(a)
+	}
+	return a + " M=Access granted"
+}
+
+func (s *Server) msv2Failure() string {
+	var c [16]byte
+	s.random(c[:])
+	return "E=691 R=0 C=" + strings.ToUpper(hex.EncodeToString(c[:])) + " V=3 M=Authentication failure"
 }
 
 func (s *Server) md5Response(now time.Time, id uint8, value []byte, user string) {

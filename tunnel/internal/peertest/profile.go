@@ -3,9 +3,11 @@ package peertest
 import (
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
+	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/proto/suite"
 )
@@ -74,10 +76,36 @@ type Profile struct {
 	// Configure-Request as soon as the session is up (xl2tpd spawns pppd
 	// on ICCN).
 	PPPOnFirstData bool
+	// L2TPSecret is the tunnel secret: the LNS then challenges the client,
+	// answers its Challenge, hides its Assigned Tunnel and Session IDs and
+	// Challenge Response, and unhides the client's (xl2tpd with
+	// "challenge = yes" and an l2tp-secrets entry). nil: none, and a
+	// client's Challenge is ignored.
+	L2TPSecret []byte
+	// L2TPPlainAVPs: with L2TPSecret, authenticate but hide nothing.
+	L2TPPlainAVPs bool
+	// SendSLI: a Set-Link-Info (ACCM) right after ICCN; SendWEN: then a
+	// WAN-Error-Notify (Meraki's Katalix stack sends SLI).
+	SendSLI, SendWEN bool
+	// VendorAVPs are added to SCCRP as they are (vendor AVPs without the M
+	// bit, say).
+	VendorAVPs []l2tp.AVP
 
 	// PPP (the authenticator).
-	Auth                 []ppp.AuthMethod  // requested in this order, advancing on each Nak/Reject
-	HonourNak            bool              // jump to the method the client suggests (pppd)
+	Auth       []ppp.AuthMethod // requested in this order, advancing on each Nak/Reject
+	HonourNak  bool             // jump to the method the client suggests (pppd)
+	Insist     bool             // request the last method again when refused (a server allowing one method)
+	EAPMethods []ppp.AuthMethod // inside EAP: MSCHAPv2 (EAP-MSCHAPv2), CHAPMD5 (EAP-MD5); none: EAP Failure after the Identity
+	// SoftEtherEAP: EAP is EAP-TLS only; a Nak gets a Protocol-Reject and
+	// LCP renegotiated for the next method, which never starts (SoftEther).
+	SoftEtherEAP bool
+	// SendIPv6CP: once IPCP is open, the server also starts IPv6CP (one
+	// Configure-Request), as a server with IPv6 enabled does; the client
+	// must Protocol-Reject it (Stats.ProtoRejects) and carry on.
+	SendIPv6CP bool
+	// MSCHAPv2Success formats the MS-CHAPv2 Success message from
+	// "S=<40 hex digits>" (ppp.ServerConfig.MSCHAPv2Success); nil: RFC 2759.
+	MSCHAPv2Success      func(authResp string) string
 	Users                map[string]string // user → password
 	AuthName             string            // CHAP Name
 	Local                netip.Addr        // the server's PPP address (answers pings)
@@ -105,7 +133,8 @@ func defaultUsers() map[string]string { return map[string]string{DefaultUser: De
 // ESP with SHA1 only, random NAT-D, IDir 0.0.0.0, server-initiated re-key
 // at the proposed SA lifetime + 1 s, DPD every 10 s, keepalives after 5 s, L2TP HELLO every ~8.8 s, data with
 // the L bit, PPP only after the client's first data frame, auth EAP →
-// MS-CHAPv2 → PAP ignoring the client's suggestion, Magic-Number Rejected,
+// MS-CHAPv2 → PAP ignoring the client's suggestion (EAP being EAP-TLS only
+// and stuck once given up), Magic-Number Rejected,
 // one DNS server, a wrong PAP password answered by LCP Terminate-Request,
 // LCP echo every ~4.8 s, pool 192.168.30.10 behind 192.168.30.1.
 func SoftEther() Profile {
@@ -141,6 +170,7 @@ func SoftEther() Profile {
 		PPPOnFirstData: true,
 
 		Auth:                 []ppp.AuthMethod{ppp.EAP, ppp.MSCHAPv2, ppp.PAP},
+		SoftEtherEAP:         true,
 		Users:                defaultUsers(),
 		AuthName:             "l2tp-softether",
 		Local:                netip.MustParseAddr("192.168.30.1"),
@@ -202,26 +232,36 @@ func Libreswan() Profile {
 	}
 }
 
-// Meraki is a Cisco Meraki MX Client VPN as documented
-// (docs/interop.md): phase 1 only 3DES/SHA1/MODP-1024, ESP 3DES/SHA1 only
-// (the MX also takes AES-128 in phase 2; left out so that the client's
-// legacy ESP offer is exercised), PAP only, a real NAT-D; L2TP and IPCP as
-// the Libreswan profile.
-func Meraki() Profile {
+// MikroTik is a RouterOS-like L2TP server whose PPP profile allows CHAP-MD5
+// only (a model: RouterOS offers PAP, CHAP, MS-CHAPv1 and v2, each can be
+// switched off; docs/interop.md). The IKE and L2TP side is Libreswan's;
+// PPP: CHAP-MD5 requested, and again when the client Naks it, MRU 1450,
+// a Magic-Number, one DNS server, LCP echo every 10 s, and IPv6CP started
+// after IPCP (which the client Protocol-Rejects).
+func MikroTik() Profile {
 	p := Libreswan()
-	p.Name = "meraki"
-	p.Proposals = []suite.IKEProposal{{Enc: suite.Enc3DESCBC, KeyBits: 192, Hash: suite.HashSHA1, Group: suite.MODP1024}}
-	p.ESP = []suite.ESPTransform{{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1}}
-	p.Auth = []ppp.AuthMethod{ppp.PAP}
-	p.HonourNak = false
-	p.HostName, p.VendorName, p.AuthName = "meraki-mx", "Katalix Systems Ltd.", "meraki-mx"
+	p.Name = "mikrotik"
+	p.HostName, p.VendorName = "MikroTik", "MikroTik"
+	p.Auth, p.HonourNak, p.Insist = []ppp.AuthMethod{ppp.CHAPMD5}, false, true
+	p.AuthName = "MikroTik"
+	p.Local = netip.MustParseAddr("10.10.10.1")
+	p.Pool = netip.MustParseAddr("10.10.10.100")
+	p.Subnet = netip.MustParsePrefix("10.10.10.0/24")
+	p.DNS = []netip.Addr{netip.MustParseAddr("10.10.10.1")}
+	p.MRU = 1450
+	p.EchoInterval = 10 * time.Second
+	p.SendIPv6CP = true // RouterOS runs IPv6 over PPP when the profile has it
 	return p
 }
 
-// WindowsRRAS is Windows Server RRAS as documented (docs/interop.md): phase
-// 1 AES-256/SHA1/ECP-384, AES-128/SHA1/ECP-256 and 3DES/SHA1/MODP-1024, in
-// that order of the server's own preference; ESP AES-CBC or 3DES with SHA1;
-// MS-CHAPv2; the rest as the Libreswan profile.
+// WindowsRRAS is a Windows Server RRAS-like L2TP server: MS-CHAPv2 only,
+// with the malformed Success message Windows sends ("S=<hex>M=<text>"
+// without the space; here also with lower-case hex digits, which RFC 2759
+// does not allow either). Phase 1 as documented (docs/interop.md):
+// AES-256/SHA1/ECP-384, AES-128/SHA1/ECP-256 and 3DES/SHA1/MODP-1024, in
+// that order of the server's own preference; ESP AES-CBC or 3DES with SHA1.
+// The L2TP side is Libreswan's; PPP requests no MRU, a Magic-Number,
+// offers two DNS servers.
 func WindowsRRAS() Profile {
 	p := Libreswan()
 	p.Name = "windows-rras"
@@ -236,8 +276,50 @@ func WindowsRRAS() Profile {
 		{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
 		{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1},
 	}
-	p.Auth = []ppp.AuthMethod{ppp.MSCHAPv2}
-	p.HonourNak = false
-	p.HostName, p.VendorName, p.AuthName = "rras", "Microsoft", "rras"
+	p.HostName, p.VendorName = "RRAS", "Microsoft"
+	p.Auth, p.HonourNak, p.Insist = []ppp.AuthMethod{ppp.MSCHAPv2}, false, true
+	p.MSCHAPv2Success = func(a string) string { return "S=" + strings.ToLower(a[2:]) + "M=Access granted" }
+	p.AuthName = "RRAS"
+	p.Local = netip.MustParseAddr("172.16.0.1")
+	p.Pool = netip.MustParseAddr("172.16.0.10")
+	p.Subnet = netip.MustParsePrefix("172.16.0.0/24")
+	p.DNS = []netip.Addr{netip.MustParseAddr("172.16.0.1"), netip.MustParseAddr("172.16.0.2")}
+	p.MRU = 0
+	return p
+}
+
+// EAPServer is a server (pppd with a RADIUS backend, say) that asks for EAP
+// only, then offers the given methods inside it in that order
+// (ppp.MSCHAPv2: EAP-MSCHAPv2, ppp.CHAPMD5: EAP-MD5) and takes the
+// client's Nak. The IKE and L2TP side is Libreswan's.
+func EAPServer(inner ...ppp.AuthMethod) Profile {
+	p := Libreswan()
+	p.Name = "eap"
+	p.Auth, p.HonourNak, p.Insist, p.EAPMethods = []ppp.AuthMethod{ppp.EAP}, false, true, inner
+	return p
+}
+
+// Meraki is a Cisco Meraki MX client VPN as docs/interop.md describes it:
+// phase 1 only 3DES/SHA1/MODP-1024 and ESP 3DES/SHA1 (the MX also takes
+// AES-128 in phase 2; left out so that the client's legacy ESP offer is
+// exercised), so a client needs legacy algorithms allowed; a Katalix
+// (go-l2tp) LNS that names itself in the Vendor Name, adds vendor AVPs
+// without the M bit, sends Set-Link-Info after ICCN (and here a
+// WAN-Error-Notify too), and a PPP server that asks for PAP only, again
+// after each Nak.
+func Meraki() Profile {
+	p := Libreswan()
+	p.Name = "meraki"
+	p.Proposals = []suite.IKEProposal{{Enc: suite.Enc3DESCBC, KeyBits: 192, Hash: suite.HashSHA1, Group: suite.MODP1024}}
+	p.ESP = []suite.ESPTransform{{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1}}
+	p.HostName = "meraki-mx"
+	p.VendorName = "Katalix Systems Ltd. Linux-4.4.177-meraki (x86_64)"
+	p.VendorAVPs = []l2tp.AVP{
+		{Vendor: 9, Type: 1, Value: []byte{0, 0, 0, 1}},   // Cisco, M=0
+		{Vendor: 311, Type: 1, Value: []byte{0, 0, 0, 0}}, // Microsoft, M=0
+	}
+	p.SendSLI, p.SendWEN = true, true
+	// pppd allowing PAP only asks for it again when the client Naks it.
+	p.Auth, p.HonourNak, p.Insist = []ppp.AuthMethod{ppp.PAP}, false, true
 	return p
 }

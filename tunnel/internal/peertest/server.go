@@ -100,6 +100,8 @@ type Stats struct {
 	CDNReceived     int // CDN from the client
 	StopCCNReceived int // StopCCN from the client
 	L2TPClosed      int // tunnel or call closed for another reason
+	SLIsSent        int // Set-Link-Info sent (Profile.SendSLI)
+	WENsSent        int // WAN-Error-Notify sent (Profile.SendWEN)
 
 	LinkUp        int // LCP opened
 	AuthUp        int // authentication succeeded
@@ -109,6 +111,9 @@ type Stats struct {
 	LastPPPError  string // the Down error of the last PPP session ("" for a clean close)
 	IPv4In        int    // IPv4 packets from the client
 	PingsAnswered int
+	// ProtoRejects counts the client's LCP Protocol-Rejects of IPv6CP
+	// (Profile.SendIPv6CP).
+	ProtoRejects int
 }
 
 type datagram struct {
@@ -563,6 +568,9 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 				Rand:          s.p.Rand,
 				RecvWindow:    s.p.RecvWindow,
 				HelloInterval: s.p.HelloInterval,
+				Secret:        s.p.L2TPSecret,
+				PlainAVPs:     s.p.L2TPPlainAVPs,
+				ExtraAVPs:     s.p.VendorAVPs,
 			})
 		}
 		s.doL2TP(now, ss.lns.Handle(now, msg))
@@ -580,6 +588,10 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 	if proto == ppp.ProtoIPv4 {
 		s.handleIPv4(info)
 		return
+	}
+	// LCP Protocol-Reject (code 8) of IPv6CP. Ref: RFC 1661 §5.7.
+	if proto == ppp.ProtoLCP && len(info) >= 6 && info[0] == 8 && uint16(info[4])<<8|uint16(info[5]) == ppp.ProtoIPV6CP {
+		s.update(func(st *Stats) { st.ProtoRejects++ }, "ppp: the client Protocol-Rejected IPv6CP")
 	}
 	if ss.ppp != nil {
 		s.doPPP(now, ss.ppp.Handle(now, frame))
@@ -705,6 +717,10 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 			ss.ppp = ppp.NewServer(ppp.ServerConfig{
 				Auth:                 s.p.Auth,
 				HonourNak:            s.p.HonourNak,
+				Insist:               s.p.Insist,
+				EAPMethods:           s.p.EAPMethods,
+				SoftEtherEAP:         s.p.SoftEtherEAP,
+				MSCHAPv2Success:      s.p.MSCHAPv2Success,
 				Users:                s.p.Users,
 				Name:                 s.p.AuthName,
 				Local:                s.p.Local,
@@ -718,6 +734,14 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 				EchoInterval:         s.p.EchoInterval,
 			})
 			s.update(func(st *Stats) { st.SessionsUp++ }, "l2tp: session up (ours %d, client's %d)", a.LocalSession, a.PeerSession)
+			if s.p.SendSLI {
+				s.update(func(st *Stats) { st.SLIsSent++ }, "l2tp: Set-Link-Info sent")
+				s.doL2TP(now, ss.lns.SetLinkInfo(now, 0xffffffff, 0xffffffff))
+			}
+			if s.p.SendWEN {
+				s.update(func(st *Stats) { st.WENsSent++ }, "l2tp: WAN-Error-Notify sent")
+				s.doL2TP(now, ss.lns.WANErrorNotify(now, [6]uint32{0, 1, 0, 0, 0, 0}))
+			}
 			if !s.p.PPPOnFirstData {
 				s.doPPP(now, ss.ppp.Start(now))
 			}
@@ -752,6 +776,11 @@ func (s *Server) doPPP(now time.Time, acts []ppp.Action) {
 		case ppp.Up:
 			ss.pppUp = true
 			s.update(func(st *Stats) { st.PPPUp++ }, "ppp: IPCP opened (client %v, server %v, DNS %v)", a.Local, a.Peer, a.DNS)
+			if s.p.SendIPv6CP {
+				// IPv6CP Configure-Request, Interface-Identifier 02:00:5e:ff:fe:00:00:01.
+				// Ref: RFC 5072 §4.1.
+				s.sendPPP([]byte{0xff, 0x03, 0x80, 0x57, 1, 1, 0, 14, 1, 10, 2, 0, 0x5e, 0xff, 0xfe, 0, 0, 1})
+			}
 		case ppp.Down:
 			ss.pppUp = false
 			msg := ""
