@@ -5,9 +5,8 @@ package main
 // Exit codes 4 (nothing listens), 6 (wrong PSK) and 9 (wrong password)
 // are also checked by the tests there; here they run with --json -v, to
 // check the down event and that no secret shows. Exit code 5 (no proposal
-// chosen) cannot be produced: SoftEther accepts every proposal l2tpctl
-// offers and the command line cannot change them; TestEventsFailures in
-// tunnel/events_test.go covers it with the in-process peer.
+// chosen) is checked in e2e_softether_suites_test.go: SoftEther refuses an
+// ECP-only --ike.
 
 import (
 	"encoding/json"

@@ -24,6 +24,9 @@ type connectFlags struct {
 	Interface      string
 	SALifetime     time.Duration
 	IKELifetime    time.Duration
+	IKE, ESP       string // suite lists; "" for the defaults
+	PFS            string // a DH group name; "" for no PFS
+	AllowLegacy    bool
 	Verbose        bool
 	NonInteractive bool // never prompt for a secret
 
@@ -199,6 +202,9 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 	cfg.Script = f.Script
 
 	if err := hostFrom(&cfg, f); err != nil {
+		return tunnel.Config{}, err
+	}
+	if err := suitesFrom(&cfg, f); err != nil {
 		return tunnel.Config{}, err
 	}
 	return cfg, nil

@@ -76,7 +76,7 @@ func (s *eventSink) configFailed(err error) {
 // printHuman writes the human line of ev, if it has one, e.g.
 //
 //	IKE phase 1: established (aes256-sha256-modp2048, server ID 10.0.0.1) in 120ms
-//	connected: interface l2tp0, local 192.168.30.10, peer 192.168.30.1, MTU 1400, DNS 192.168.30.1 (not configured)
+//	connected: interface l2tp0, local 192.168.30.10, peer 192.168.30.1, MTU 1400, DNS 192.168.30.1 (not configured), IKE aes256-sha256-modp2048, ESP aes256-sha1
 func (s *eventSink) printHuman(ev tunnel.Event) {
 	w := s.human
 	switch ev.Kind {
@@ -103,7 +103,15 @@ func (s *eventSink) printHuman(ev tunnel.Event) {
 	case tunnel.EventNAT:
 		fmt.Fprintln(w, oneLine(ev.Msg))
 	case tunnel.EventProposal:
-		// Already in the IKE phase 1 and IKE phase 2 lines.
+		// The suites are in the IKE phase 1 and IKE phase 2 lines; weak
+		// ones get a warning.
+		if p := ev.Proposal; p != nil && p.Weak != "" {
+			why := "allowed by --allow-legacy"
+			if p.LegacyRetry {
+				why = "the server refused or ignored the default offer; allowed by --allow-legacy"
+			}
+			fmt.Fprintf(w, "warning: using weak algorithms: %s (%s)\n", p.Weak, why)
+		}
 	case tunnel.EventUp:
 		printLink(w, ev.Link)
 	case tunnel.EventRekey:
@@ -171,8 +179,12 @@ func printLink(w io.Writer, l *tunnel.LinkInfo) {
 			dns = strings.Join(addrStrings(l.DNS), ", ") + " (in " + l.DNSSetup + ")"
 		}
 	}
-	fmt.Fprintf(w, "connected: interface %s, local %v, peer %v, MTU %d, DNS %s\n",
-		l.Interface, l.Local, l.Peer, l.MTU, dns)
+	suites := ""
+	if l.IKE != "" || l.ESP != "" {
+		suites = fmt.Sprintf(", IKE %s, ESP %s", l.IKE, l.ESP)
+	}
+	fmt.Fprintf(w, "connected: interface %s, local %v, peer %v, MTU %d, DNS %s%s\n",
+		l.Interface, l.Local, l.Peer, l.MTU, dns, suites)
 }
 
 // humanDuration rounds d for people: milliseconds below a minute, seconds
@@ -245,8 +257,11 @@ type jsonPhaseEvent struct {
 
 type jsonProposalEvent struct {
 	jsonHeader
-	IKE string `json:"ike"`
-	ESP string `json:"esp"`
+	IKE         string `json:"ike"`
+	ESP         string `json:"esp"`
+	PFS         string `json:"pfs,omitempty"`
+	Weak        string `json:"weak,omitempty"`
+	LegacyRetry bool   `json:"legacy_retry,omitempty"`
 }
 
 type jsonNATEvent struct {
@@ -262,6 +277,8 @@ type jsonUpEvent struct {
 	DNS       []string `json:"dns"`
 	Routes    []string `json:"routes"`
 	MTU       int      `json:"mtu"`
+	IKE       string   `json:"ike"`
+	ESP       string   `json:"esp"`
 }
 
 type jsonRekeyEvent struct {
@@ -317,7 +334,7 @@ func jsonEventOf(ev tunnel.Event, exitCode func(error) int) any {
 	case tunnel.EventProposal:
 		e := jsonProposalEvent{jsonHeader: h}
 		if p := ev.Proposal; p != nil {
-			e.IKE, e.ESP = p.IKE, p.ESP
+			e.IKE, e.ESP, e.PFS, e.Weak, e.LegacyRetry = p.IKE, p.ESP, p.PFS, p.Weak, p.LegacyRetry
 		}
 		return e
 	case tunnel.EventNAT:
@@ -325,7 +342,7 @@ func jsonEventOf(ev tunnel.Event, exitCode func(error) int) any {
 	case tunnel.EventUp:
 		e := jsonUpEvent{jsonHeader: h, DNS: []string{}, Routes: []string{}}
 		if l := ev.Link; l != nil {
-			e.Interface, e.Local, e.MTU = l.Interface, l.Local.String(), l.MTU
+			e.Interface, e.Local, e.MTU, e.IKE, e.ESP = l.Interface, l.Local.String(), l.MTU, l.IKE, l.ESP
 			if l.Peer.IsValid() {
 				e.Peer = l.Peer.String()
 			}

@@ -34,6 +34,7 @@ func fullRun(err error) func(context.Context, tunnel.Config, tunnel.Deps) error 
 			Interface: "l2tp0", Local: netip.MustParseAddr("192.168.30.10"), Peer: netip.MustParseAddr("192.168.30.1"), MTU: 1400,
 			DNS:    []netip.Addr{netip.MustParseAddr("192.168.30.1")},
 			Routes: []netip.Prefix{netip.MustParsePrefix("192.168.30.0/24")},
+			IKE:    "aes256-sha256-modp2048", ESP: "aes128-sha1",
 		}})
 		ev(tunnel.Event{Time: at(time.Hour), Kind: tunnel.EventRekey, Phase: tunnel.PhaseConnected, Rekey: tunnel.RekeyIKE, Msg: "IKE SA re-authenticated"})
 		ev(tunnel.Event{Time: at(time.Hour), Kind: tunnel.EventReconnect, Attempt: 2, Delay: 1500 * time.Millisecond})
@@ -72,7 +73,7 @@ func TestJSONEvents(t *testing.T) {
 		`{"event":"phase","time":"2025-11-25T14:35:01.323Z","phase":"ike","state":"done","duration_ms":1200,"message":"established"}`,
 		`{"event":"nat","time":"2025-11-25T14:35:01.323Z","detected":true}`,
 		`{"event":"proposal","time":"2025-11-25T14:35:01.423Z","ike":"aes256-sha256-modp2048","esp":"aes128-sha1"}`,
-		`{"event":"up","time":"2025-11-25T14:35:01.523Z","interface":"l2tp0","local":"192.168.30.10","peer":"192.168.30.1","dns":["192.168.30.1"],"routes":["192.168.30.0/24"],"mtu":1400}`,
+		`{"event":"up","time":"2025-11-25T14:35:01.523Z","interface":"l2tp0","local":"192.168.30.10","peer":"192.168.30.1","dns":["192.168.30.1"],"routes":["192.168.30.0/24"],"mtu":1400,"ike":"aes256-sha256-modp2048","esp":"aes128-sha1"}`,
 		`{"event":"rekey","time":"2025-11-25T15:35:00.123Z","kind":"ike","message":"IKE SA re-authenticated"}`,
 		`{"event":"reconnect","time":"2025-11-25T15:35:00.123Z","attempt":2,"delay_ms":1500}`,
 		`{"event":"down","time":"2025-11-25T16:35:00.123Z","reason":"lost","exit_code":12,"phase":"connected","connected_ms":7198600,"error":"connected: ppp: peer terminated the link during network: bye"}`,

@@ -49,7 +49,7 @@ func exitCodeOf(f tunnel.Failure) int {
 var exitHints = map[int]string{
 	exitResolve:        "check the server name and the DNS resolver, or give the server's IPv4 address",
 	exitNoAnswer:       "check the server address, that UDP 500 and 4500 reach it, and that its L2TP/IPsec service is on",
-	exitNoProposal:     "the server accepts none of the IKE proposals offered (AES-CBC, SHA-1/SHA-256, MODP 1024/2048): see docs/interop.md",
+	exitNoProposal:     "the server accepts none of the IKE proposals offered: name the suites it takes with --ike (and --esp), see docs/interop.md",
 	exitIKEAuth:        "check the pre-shared key (and --id in Aggressive Mode)",
 	exitQuickMode:      "the server refused the IPsec SA: check its ESP transforms and L2TP/IPsec policy",
 	exitL2TP:           "the server's L2TP service refused or did not answer: check that L2TP over IPsec is enabled for this client",

@@ -22,6 +22,10 @@ const (
 	flgInterface      = "interface"
 	flgSALifetime     = "sa-lifetime"
 	flgIKELifetime    = "ike-lifetime"
+	flgIKE            = "ike"          // IKE (phase 1) suites, strongSwan style
+	flgESP            = "esp"          // ESP suites
+	flgPFS            = "pfs"          // Quick Mode PFS group
+	flgAllowLegacy    = "allow-legacy" // 3DES, MODP-1024/1536 (DES, MD5 when named), legacy retry
 	flgNonInteractive = "non-interactive"
 
 	// IKE phase-1 authentication.

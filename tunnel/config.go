@@ -44,6 +44,17 @@ type Config struct {
 	// §4). Zero selects DefaultNATTKeepalive; NATTKeepaliveOff disables.
 	NATTKeepalive time.Duration
 
+	// Algorithm suites. IKE and ESP nil: the default offers (modern
+	// algorithms; ESP adds 3DES with AllowLegacy). PFS: the Quick Mode
+	// Diffie-Hellman group (0: no PFS). AllowLegacy permits 3DES,
+	// MODP-1024/1536 (DES and MD5 only when named in IKE or ESP), and one
+	// Main Mode retry with suite.LegacyIKEProposals when the server refuses
+	// the default IKE offer or never answers it.
+	IKE         []IKEProposal
+	ESP         []ESPTransform
+	PFS         DHGroup
+	AllowLegacy bool
+
 	// Reconnect: after a lost connection, connect again with backoff
 	// (reconnect.go). ReconnectMax is the longest wait between attempts,
 	// default 5m.
@@ -243,6 +254,9 @@ func (c Config) Validate() error {
 		if err := c.Certs.check(); err != nil {
 			return bad("%v", err)
 		}
+	}
+	if err := c.CheckSuites(); err != nil {
+		return err
 	}
 	if len(c.Auth) == 0 {
 		return bad("no PPP authentication method allowed")

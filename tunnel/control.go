@@ -13,6 +13,7 @@ import (
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
+	"github.com/l2tpctl/l2tpctl/proto/suite"
 )
 
 // Control-loop tunables (implementation choices, not protocol constants).
@@ -57,10 +58,13 @@ type controller struct {
 	nextKA     time.Time
 	ikePort    uint16 // where the last IKE message went
 	drops      ctrlDrops
-	upAt       time.Time // when the link came up; zero before
-	scriptLink *LinkInfo // what Config.Script was told at connect; nil: not run
-	ev         *emitter  // the events of this Run (shared with Run)
-	retries    int       // retransmissions in the current bring-up phase
+	upAt       time.Time       // when the link came up; zero before
+	scriptLink *LinkInfo       // what Config.Script was told at connect; nil: not run
+	ev         *emitter        // the events of this Run (shared with Run)
+	retries    int             // retransmissions in the current bring-up phase
+	ikeUp      isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
+	ikeOffer   []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
+	retried    bool            // the one legacy Main Mode retry was made
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -72,16 +76,17 @@ type controller struct {
 
 func newController(cfg Config, deps Deps, dp *dataPath, local, server netip.AddrPort) *controller {
 	return &controller{
-		cfg:     cfg,
-		deps:    deps,
-		dp:      dp,
-		local:   local,
-		server:  server,
-		ctrl:    make(chan ctrlPacket, 64),
-		tunDied: make(chan error, 1),
-		inbound: map[uint32]bool{},
-		stop:    make(chan struct{}),
-		phase:   PhaseIKE,
+		cfg:      cfg,
+		deps:     deps,
+		dp:       dp,
+		local:    local,
+		server:   server,
+		ctrl:     make(chan ctrlPacket, 64),
+		tunDied:  make(chan error, 1),
+		inbound:  map[uint32]bool{},
+		stop:     make(chan struct{}),
+		phase:    PhaseIKE,
+		ikeOffer: cfg.ikeOffer(),
 	}
 }
 
@@ -137,6 +142,7 @@ func (c *controller) run(ctx context.Context) error {
 	now := c.deps.Clock.Now()
 	c.nextKA = c.keepaliveAfter(now)
 	c.deps.Log.infof("isakmp: %s with %v from %v", c.exchangeName(), c.server, c.local)
+	c.logOffer()
 	c.enter(PhaseIKE, "%s with %v from %v", c.exchangeName(), c.server, c.local)
 	c.doIKE(in, in.Start(now))
 
@@ -202,6 +208,9 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		NATTPort:    c.cfg.NATTPort,
 		SALifetime:  c.cfg.SALifetime,
 		IKELifetime: c.cfg.IKELifetime,
+		Proposals:   c.ikeOffer,
+		ESP:         c.cfg.espOffer(),
+		PFS:         c.cfg.PFS,
 		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
@@ -378,6 +387,7 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 	switch a := a.(type) {
 	case isakmp.Phase1Up:
 		c.ikeSuite = a.Proposal.String()
+		c.ikeUp = a
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%s%v, %sserver ID %s)", modeNote(a.Exchange), a.Proposal, authNote(a.Auth), a.PeerID)
 			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
@@ -394,10 +404,14 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 		c.deps.Log.debugf("isakmp: SA pair in 0x%08x out 0x%08x removed", a.InSPI, a.OutSPI)
 	case isakmp.Fail:
 		p := c.phase
+		if p == PhaseIKE && c.closing == closeNone && c.cfg.legacyRetry(a.Err, c.ike.cur.Answered(), c.retried) {
+			c.retryLegacy(a.Err)
+			return
+		}
 		if p > PhaseIPsec && (c.outSA == nil || errors.Is(a.Err, isakmp.ErrSADeleted) && p < PhaseConnected) {
 			p = PhaseIPsec
 		}
-		c.fail(p, describeIKE(a.Err, c.ikePort))
+		c.fail(p, c.explainRefusal(p, describeIKE(a.Err, c.ikePort)))
 	}
 }
 
@@ -420,6 +434,48 @@ func authNote(m uint16) string {
 		return "ECDSA signature, certificate verified, "
 	}
 	return ""
+}
+
+// explainRefusal adds to a refused IKE offer what the refusal suggests:
+// without legacy algorithms allowed, that the server may want them
+// (ErrLegacyWanted); after the legacy retry, that it was refused too.
+func (c *controller) explainRefusal(p Phase, err error) error {
+	if p != PhaseIKE || !refusedProposal(err) {
+		return err
+	}
+	switch {
+	case !c.cfg.AllowLegacy:
+		return fmt.Errorf("%w; %w", err, ErrLegacyWanted)
+	case c.retried:
+		return fmt.Errorf("%w (to the legacy proposals %s too)", err, suiteNames(c.ikeOffer))
+	}
+	return err
+}
+
+// logOffer logs (at -v) the suites Main Mode and Quick Mode offer.
+func (c *controller) logOffer() {
+	pfs := "no PFS"
+	if c.cfg.PFS != 0 {
+		pfs = "PFS " + c.cfg.PFS.String()
+	}
+	c.deps.Log.infof("isakmp: offering IKE %s; ESP %s; %s", suiteNames(c.ikeOffer), suiteNames(c.cfg.espOffer()), pfs)
+}
+
+// retryLegacy replaces the failed first Main Mode by one offering the
+// short legacy list (suite.LegacyIKEProposals), once.
+func (c *controller) retryLegacy(cause error) {
+	c.retried = true
+	c.ikeOffer = suite.LegacyIKEProposals()
+	in, err := c.newInitiator()
+	if err != nil {
+		c.fail(PhaseIKE, err)
+		return
+	}
+	c.ike.cur = in
+	c.deps.Log.infof("isakmp: the default IKE offer failed (%v); retrying with legacy proposals", describeIKE(cause, c.ikePort))
+	c.logOffer()
+	c.enter(PhaseIKE, "%s with legacy proposals (the server refused or ignored the default offer)", c.exchangeName())
+	c.doIKE(in, in.Start(c.deps.Clock.Now()))
 }
 
 // startReauth begins a new Main Mode next to the IKE SA in use.
@@ -511,8 +567,16 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 	}
 	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
 		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
-	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: &ProposalInfo{IKE: c.ikeSuite, ESP: sa.Transform.String()},
-		Msg: fmt.Sprintf("IKE %s, ESP %v", c.ikeSuite, sa.Transform)})
+	info := &ProposalInfo{IKE: c.ikeSuite, ESP: sa.Transform.String(), Weak: weakParts(c.ikeUp.Proposal, sa.Transform, c.cfg.PFS),
+		LegacyRetry: c.retried}
+	if c.cfg.PFS != 0 {
+		info.PFS = c.cfg.PFS.String()
+	}
+	msg := fmt.Sprintf("IKE %s, ESP %v", c.ikeSuite, sa.Transform)
+	if info.Weak != "" {
+		msg += "; weak: " + info.Weak
+	}
+	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: info, Msg: msg})
 	c.enter(PhaseL2TPTunnel, "SCCRQ sent")
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand, Secret: c.cfg.L2TPSecret})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
@@ -656,6 +720,7 @@ func (c *controller) linkUp(a ppp.Up) {
 	c.tun = tun
 	link := &LinkInfo{
 		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
+		IKE: c.ikeSuite, ESP: c.outSA.Transform().String(),
 	}
 	if err := c.scriptConnect(link); err != nil {
 		c.fail(PhaseInterface, err)

@@ -36,6 +36,8 @@ var testSuites = []struct {
 	{"aes256-sha1", suite.ESPTransform{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1}},
 	{"aes128-sha256", suite.ESPTransform{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA256}},
 	{"aes256-sha256", suite.ESPTransform{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA256}},
+	{"aes128gcm16", suite.ESPTransform{Enc: suite.ESPAESGCM16, KeyBits: 128}},
+	{"aes256gcm16", suite.ESPTransform{Enc: suite.ESPAESGCM16, KeyBits: 256}},
 }
 
 // Test addresses and L2TP IDs. Client IDs are "local" from the client's

@@ -130,7 +130,9 @@ func TestE2EMeraki(t *testing.T) {
 	goroutineLeakCheck(t)
 	p := peertest.Meraki()
 	n, srv := startServer(t, p)
-	h := startRun(t, n, srv, e2eConfig(p), nil)
+	cfg := e2eConfig(p)
+	cfg.AllowLegacy = true // its IKE and ESP are 3DES only
+	h := startRun(t, n, srv, cfg, nil)
 	h.waitConnected()
 	if _, ok := srv.Wait(serverSeesBound, func(s peertest.Stats) bool { return s.SLIsSent == 1 && s.WENsSent == 1 }); !ok {
 		t.Fatalf("the server sent no SLI and WEN: %+v", srv.Stats())

@@ -98,6 +98,13 @@ func (k RekeyKind) String() string {
 type ProposalInfo struct {
 	IKE string // e.g. "aes256-sha256-modp2048"
 	ESP string // e.g. "aes128-sha1"
+	PFS string // the Quick Mode PFS group, e.g. "modp2048"; "" without PFS
+	// Weak names the legacy algorithms in use ("IKE 3des-sha1-modp1024
+	// (3des, modp1024)"); "" if none.
+	Weak string
+	// LegacyRetry: the server refused (or ignored) the default IKE offer
+	// and took the legacy one l2tpctl sent next.
+	LegacyRetry bool
 }
 
 // LinkInfo describes the interface once the link is up.
@@ -109,4 +116,6 @@ type LinkInfo struct {
 	MTU       int
 	Routes    []netip.Prefix
 	DNSSetup  string // how DNS was given to the host ("" = not at all), if the TUN says (dnsSetuper)
+	IKE       string // the IKE suite in use, e.g. "aes256-sha256-modp2048"
+	ESP       string // the ESP suite in use, e.g. "aes128gcm16"
 }

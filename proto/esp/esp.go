@@ -1,11 +1,11 @@
 // Package esp implements RFC 4303 ESP in transport mode for one IPsec SA
 // direction: Seal encrypts and authenticates a payload in place, using
 // headroom in front of it and spare capacity behind it; Open verifies and
-// decrypts in place. It supports the transforms of proto/suite's registry, a
-// CBC cipher (AES-CBC, RFC 3602) with a truncated HMAC (HMAC-SHA1-96,
-// RFC 2404; HMAC-SHA2-256-128, RFC 4868), and takes every size (IV, block,
-// ICV, keys) from there. There are no extended sequence numbers and no TFC
-// padding.
+// decrypts in place. It supports the transforms of proto/suite's registry: a
+// CBC cipher (AES-CBC, RFC 3602; 3DES, RFC 2451) with a truncated HMAC
+// (HMAC-SHA1-96, RFC 2404; HMAC-SHA2-256/384/512, RFC 4868), or AES-GCM with
+// a 16-byte ICV (RFC 4106), and takes every size (IV, block, ICV, keys) from
+// there. There are no extended sequence numbers and no TFC padding.
 //
 // Seal and Open do not allocate in steady state (TestZeroAllocs).
 package esp
@@ -108,12 +108,13 @@ type ivSetter interface {
 type SA struct {
 	spi       uint32
 	t         suite.ESPTransform
-	bs        int // cipher block size, to which the payload is padded (a power of two)
-	ivLen     int // == bs (CBC)
+	bs        int // padding boundary (a power of two): the cipher block for CBC, 4 for GCM
+	ivLen     int // == bs (CBC); 8 (GCM)
 	icvLen    int
-	headroom  int // HeaderLen + ivLen
-	block     cipher.Block
-	ivBlock   cipher.Block  // AES under a random per-SA key, for IVs; safe for concurrent use
+	headroom  int           // HeaderLen + ivLen
+	block     cipher.Block  // CBC only
+	aead      cipher.AEAD   // GCM only; safe for concurrent use
+	ivBlock   cipher.Block  // CBC: AES under a random per-SA key, for IVs; safe for concurrent use
 	seq       atomic.Uint64 // last sequence number used by Seal
 	nPackets  atomic.Uint64
 	nBytes    atomic.Uint64
@@ -121,25 +122,34 @@ type SA struct {
 	nReplay   atomic.Uint64
 
 	mu     sync.Mutex
-	enc    ivSetter       // caller must hold mu; nil → cbcEncrypt on block
-	dec    ivSetter       // caller must hold mu; nil → cbcDecrypt on block
-	mac    hash.Hash      // caller must hold mu
-	sum    []byte         // caller must hold mu; room for the MAC output (cap mac.Size())
-	ivGen  [maxIVLen]byte // caller must hold mu; the IV generator's block
-	replay ReplayWindow   // caller must hold mu
+	enc    ivSetter          // caller must hold mu; nil → cbcEncrypt on block
+	dec    ivSetter          // caller must hold mu; nil → cbcDecrypt on block
+	mac    hash.Hash         // caller must hold mu
+	sum    []byte            // caller must hold mu; room for the MAC output (cap mac.Size())
+	ivGen  [maxIVLen]byte    // caller must hold mu; the IV generator's block
+	nonce  [gcmNonceLen]byte // caller must hold mu; GCM: salt (fixed) | explicit IV
+	replay ReplayWindow      // caller must hold mu
 }
 
+// gcmNonceLen is the AES-GCM nonce of RFC 4106 §4: the 4-byte salt from
+// KEYMAT and the 8-byte explicit IV carried in the packet.
+const gcmNonceLen = 12
+
 // NewSA keys one SA direction. encKey and authKey must have the transform's
-// lengths. rand supplies the 16-byte key of the per-SA IV generator (see
-// Seal); it is read only here. The transform's cipher must be a CBC cipher
-// whose IV is one block of at most 16 bytes (every ESP cipher in
-// proto/suite is).
+// lengths (for AES-GCM encKey is the key followed by the 4-byte salt, and
+// authKey is empty). rand supplies the 16-byte key of the per-SA IV
+// generator of CBC (see Seal); it is read only here. The transform's cipher
+// must be a CBC cipher whose IV is one block of at most 16 bytes, or
+// AES-GCM (every ESP cipher in proto/suite is one of them).
 func NewSA(spi uint32, t suite.ESPTransform, encKey, authKey []byte, rand io.Reader) (*SA, error) {
 	if !t.Supported() {
 		return nil, suite.ErrUnsupported
 	}
 	if len(encKey) != t.EncKeyLen() || len(authKey) != t.AuthKeyLen() {
 		return nil, errors.New("esp: key length does not match transform " + t.String())
+	}
+	if t.AEAD() {
+		return newGCMSA(spi, t, encKey)
 	}
 	if rand == nil {
 		return nil, errors.New("esp: nil random source")
@@ -190,6 +200,22 @@ func NewSA(spi uint32, t suite.ESPTransform, encKey, authKey []byte, rand io.Rea
 	if m, ok := cipher.NewCBCDecrypter(block, zero).(ivSetter); ok {
 		sa.dec = m
 	}
+	return sa, nil
+}
+
+// newGCMSA keys an AES-GCM SA: key | salt (RFC 4106 §8.1).
+func newGCMSA(spi uint32, t suite.ESPTransform, keySalt []byte) (*SA, error) {
+	n := len(keySalt) - t.SaltLen()
+	aead, err := t.NewAEAD(keySalt[:n])
+	if err != nil {
+		return nil, err
+	}
+	bs, ivLen := t.BlockSize(), t.IVLen()
+	if aead.NonceSize() != gcmNonceLen || t.SaltLen()+ivLen != gcmNonceLen || aead.Overhead() != t.ICVLen() || bs&(bs-1) != 0 {
+		return nil, errors.New("esp: transform " + t.String() + " is not an RFC 4106 AEAD")
+	}
+	sa := &SA{spi: spi, t: t, bs: bs, ivLen: ivLen, icvLen: t.ICVLen(), headroom: HeaderLen + ivLen, aead: aead}
+	copy(sa.nonce[:], keySalt[n:])
 	return sa, nil
 }
 
@@ -276,6 +302,12 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader byte) ([]byte, error) {
 
 	plain := buf[off:encEnd]
 	iv := buf[off-sa.ivLen : off]
+	if sa.aead != nil {
+		sa.sealGCM(buf[start:off], iv, plain, seq)
+		sa.nPackets.Add(1)
+		sa.nBytes.Add(uint64(n))
+		return buf[start:end], nil
+	}
 	sa.mu.Lock()
 	g := sa.ivGen[:] // SPI ‖ seq (64 bit) ‖ 0^32
 	binary.BigEndian.PutUint32(g[0:], sa.spi)
@@ -298,6 +330,18 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader byte) ([]byte, error) {
 	sa.nPackets.Add(1)
 	sa.nBytes.Add(uint64(n))
 	return buf[start:end], nil
+}
+
+// sealGCM encrypts plain in place and writes the tag after it (the caller
+// checked the room). AES-GCM needs a unique IV, not an unpredictable one
+// (RFC 4106 §3.1 suggests a counter): it is the 64-bit sequence number. The
+// AAD is SPI ‖ sequence number (RFC 4106 §5, no ESN).
+func (sa *SA) sealGCM(aad, iv, plain []byte, seq uint64) {
+	binary.BigEndian.PutUint64(iv, seq)
+	sa.mu.Lock()
+	copy(sa.nonce[gcmNonceLen-len(iv):], iv)
+	sa.aead.Seal(plain[:0], sa.nonce[:], plain, aad[:HeaderLen])
+	sa.mu.Unlock()
 }
 
 // Open verifies and decrypts the ESP packet pkt in place and returns the
@@ -329,6 +373,17 @@ func (sa *SA) Open(pkt []byte) (payload []byte, nextHeader byte, err error) {
 		sa.nReplay.Add(1)
 		return nil, 0, ErrReplay
 	}
+	if sa.aead != nil {
+		// Verify and decrypt in one step; nothing is written unless the
+		// tag verifies.
+		copy(sa.nonce[gcmNonceLen-len(iv):], iv)
+		if _, err := sa.aead.Open(ct[:0], sa.nonce[:], pkt[sa.headroom:], pkt[:HeaderLen]); err != nil {
+			sa.nAuthFail.Add(1)
+			return nil, 0, ErrAuth
+		}
+		sa.replay.Update(seq)
+		return sa.trailer(ct)
+	}
 	sa.mac.Reset()
 	sa.mac.Write(pkt[:macEnd])
 	sum := sa.mac.Sum(sa.sum[:0])
@@ -344,6 +399,12 @@ func (sa *SA) Open(pkt []byte) (payload []byte, nextHeader byte, err error) {
 	} else {
 		cbcDecrypt(sa.block, iv, ct)
 	}
+	return sa.trailer(ct)
+}
+
+// trailer checks the decrypted ct's trailer and returns the payload and
+// Next Header. Caller must hold mu.
+func (sa *SA) trailer(ct []byte) (payload []byte, nextHeader byte, err error) {
 	last := len(ct) - trailerLen // index of Pad Length; len(ct) >= bs >= 4
 	pad := int(ct[last])
 	if pad > last {

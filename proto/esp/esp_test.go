@@ -26,6 +26,21 @@ var transforms = []suite.ESPTransform{
 	{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA256},
 }
 
+// gcmTransforms are AES-GCM-16 (RFC 4106); allTransforms adds them and the
+// other ciphers and MACs to the AES-CBC transforms above, for the tests
+// that hold for every transform.
+var (
+	gcmTransforms = []suite.ESPTransform{
+		{Enc: suite.ESPAESGCM16, KeyBits: 128, Auth: suite.AuthNone},
+		{Enc: suite.ESPAESGCM16, KeyBits: 256, Auth: suite.AuthNone},
+	}
+	allTransforms = append(append(append([]suite.ESPTransform(nil), transforms...), gcmTransforms...),
+		suite.ESPTransform{Enc: suite.ESPAES, KeyBits: 192, Auth: suite.AuthHMACSHA384},
+		suite.ESPTransform{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA512},
+		suite.ESPTransform{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1},
+	)
+)
+
 // seqBytes returns n bytes start, start+1, ….
 func seqBytes(start byte, n int) []byte {
 	b := make([]byte, n)
@@ -163,7 +178,7 @@ func TestOpenSoftEtherStyle(t *testing.T) {
 }
 
 func TestRoundTripAllLengths(t *testing.T) {
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
 		t.Run(tr.String(), func(t *testing.T) {
 			out, in := newPair(t, tr)
 			for n := 0; n <= 100; n++ {
@@ -336,7 +351,7 @@ func TestOpenReplay(t *testing.T) {
 // flip in the sequence number that makes it 0 or already seen: Open checks
 // the replay window first (RFC 4303 §3.4.3), which gives ErrReplay.
 func TestOpenTamper(t *testing.T) {
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
 		t.Run(tr.String(), func(t *testing.T) {
 			out, in := newPair(t, tr)
 			// Advance both sides so seq is large enough for interesting flips.
@@ -372,10 +387,18 @@ func TestOpenTamper(t *testing.T) {
 // crypto/hmac directly, so that malformed trailers carry a valid ICV.
 func rawESP(tr suite.ESPTransform, spi, seq uint32, iv, plain []byte) []byte {
 	ek, ak := testKeys(tr)
-	b, _ := aes.NewCipher(ek)
 	pkt := binary.BigEndian.AppendUint32(nil, spi)
 	pkt = binary.BigEndian.AppendUint32(pkt, seq)
+	hdr := pkt
 	pkt = append(pkt, iv...)
+	if tr.AEAD() {
+		// RFC 4106: nonce = salt | IV, AAD = SPI | seq.
+		n := tr.KeyBits / 8
+		b, _ := aes.NewCipher(ek[:n])
+		g, _ := cipher.NewGCM(b)
+		return g.Seal(pkt, append(append([]byte(nil), ek[n:]...), iv...), plain, hdr[:8])
+	}
+	b, _ := tr.NewCipher(ek)
 	ct := make([]byte, len(plain))
 	cipher.NewCBCEncrypter(b, iv).CryptBlocks(ct, plain)
 	pkt = append(pkt, ct...)
@@ -384,13 +407,16 @@ func rawESP(tr suite.ESPTransform, spi, seq uint32, iv, plain []byte) []byte {
 		h = sha256.New
 	}
 	m := hmac.New(func() hash.Hash { return h() }, ak)
+	if tr.Auth != suite.AuthHMACSHA1 && tr.Auth != suite.AuthHMACSHA256 {
+		m, _ = tr.NewMAC(ak)
+	}
 	m.Write(pkt)
 	return append(pkt, m.Sum(nil)[:tr.ICVLen()]...)
 }
 
 func TestOpenBadPadding(t *testing.T) {
-	iv := seqBytes(0x77, 16)
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
+		iv := seqBytes(0x77, tr.IVLen())
 		for i, c := range []struct {
 			plain string
 			err   error
@@ -430,14 +456,15 @@ func TestOpenBadPadding(t *testing.T) {
 }
 
 func TestOpenShort(t *testing.T) {
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
 		out, in := newPair(t, tr)
-		good := seal(t, out, seqBytes(0, 20), 17) // 8 + 16 + 32 + ICV
-		minLen := HeaderLen + 16 + 16 + tr.ICVLen()
+		good := seal(t, out, seqBytes(0, 20), 17) // 8 + IV + padded 22 + ICV
+		hdr, bs := HeaderLen+tr.IVLen(), tr.BlockSize()
+		minLen := hdr + bs + tr.ICVLen()
 		for n := 0; n < len(good); n++ {
 			_, _, err := in.Open(append([]byte(nil), good[:n]...))
 			switch {
-			case n < minLen || (n-24-tr.ICVLen())%16 != 0:
+			case n < minLen || (n-hdr-tr.ICVLen())%bs != 0:
 				if !errors.Is(err, ErrShort) {
 					t.Fatalf("%v len %d: err = %v", tr, n, err)
 				}
@@ -465,7 +492,10 @@ func TestNewSAErrors(t *testing.T) {
 		ek, ak []byte
 		rand   *bytes.Reader
 	}{
-		{"unsupported", suite.ESPTransform{Enc: 3, KeyBits: 192, Auth: 1}, ek, ak, fixedRand()},
+		{"unsupported", suite.ESPTransform{Enc: 9, KeyBits: 128, Auth: 2}, ek, ak, fixedRand()},
+		{"GCM without an integrity algorithm only", suite.ESPTransform{Enc: suite.ESPAESGCM16, KeyBits: 128, Auth: 2}, seqBytes(0, 20), ak, fixedRand()},
+		{"GCM key without salt", gcmTransforms[0], ek, nil, fixedRand()},
+		{"GCM with an auth key", gcmTransforms[0], seqBytes(0, 20), ak, fixedRand()},
 		{"short enc key", tr, ek[:15], ak, fixedRand()},
 		{"long auth key", tr, ek, append(ak, 0), fixedRand()},
 		{"short rand", tr, ek, ak, bytes.NewReader(make([]byte, 15))},
@@ -504,7 +534,13 @@ func TestGenericCBC(t *testing.T) {
 // control loop do) and checks that every sequence number is used once and
 // every packet opens. Run with -race.
 func TestConcurrentSeal(t *testing.T) {
-	out, in := newPair(t, transforms[3])
+	for _, tr := range []suite.ESPTransform{transforms[3], gcmTransforms[0]} {
+		t.Run(tr.String(), func(t *testing.T) { testConcurrentSeal(t, tr) })
+	}
+}
+
+func testConcurrentSeal(t *testing.T, tr suite.ESPTransform) {
+	out, in := newPair(t, tr)
 	const workers, per = 4, 300
 	pkts := make([][][]byte, workers)
 	var wg sync.WaitGroup
@@ -547,7 +583,7 @@ func TestConcurrentSeal(t *testing.T) {
 }
 
 func TestZeroAllocs(t *testing.T) {
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
 		t.Run(tr.String(), func(t *testing.T) {
 			out, in := newPair(t, tr)
 			const n = 1400
@@ -584,5 +620,29 @@ func TestZeroAllocs(t *testing.T) {
 				t.Errorf("Open replay: %v allocs, err %v", allocs, err)
 			}
 		})
+	}
+}
+
+// TestGCMLayout checks AES-GCM Seal against the packet built by hand from
+// RFC 4106: the explicit IV is the 64-bit sequence number, the nonce is
+// salt | IV with the salt the last 4 bytes of the cipher KEYMAT, the AAD is
+// SPI | sequence number, padding to 4 bytes, a 16-byte ICV.
+func TestGCMLayout(t *testing.T) {
+	for _, tr := range gcmTransforms {
+		out, in := newPair(t, tr)
+		for seq := uint32(1); seq <= 3; seq++ {
+			payload := seqBytes(byte(seq), 9+int(seq))
+			pkt := seal(t, out, payload, NextHeaderUDP)
+			pad := -(len(payload) + 2) & 3
+			plain := append(bytes.Clone(payload), seqBytes(1, pad)...)
+			plain = append(plain, byte(pad), NextHeaderUDP)
+			want := rawESP(tr, 0xc0ffee01, seq, binary.BigEndian.AppendUint64(nil, uint64(seq)), plain)
+			if !bytes.Equal(pkt, want) {
+				t.Fatalf("%v seq %d:\n got %x\nwant %x", tr, seq, pkt, want)
+			}
+			if got, nh, err := in.Open(pkt); err != nil || nh != NextHeaderUDP || !bytes.Equal(got, payload) {
+				t.Fatalf("%v seq %d: Open %x %d %v", tr, seq, got, nh, err)
+			}
+		}
 	}
 }

@@ -20,7 +20,7 @@ func FuzzOpen(f *testing.F) {
 	// genuine packet among the inputs cannot move in's replay window.
 	type sas struct{ junk, out, in *SA }
 	var pairs []sas
-	for _, tr := range transforms {
+	for _, tr := range allTransforms {
 		out, in := newPair(f, tr)
 		_, junk := newPair(f, tr)
 		pairs = append(pairs, sas{junk, out, in})

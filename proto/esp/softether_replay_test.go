@@ -80,7 +80,7 @@ func TestSoftEtherCaptureESP(t *testing.T) {
 			var c seESPCapture
 			vectortest.LoadJSON(t, os.ReadFile, "testdata/"+file, &c)
 			var tr suite.ESPTransform
-			for _, x := range suite.DefaultESPTransforms() {
+			for _, x := range suite.DefaultESPTransforms(false) {
 				if x.String() == c.Transform {
 					tr = x
 				}

@@ -150,8 +150,8 @@ func TestPairAggressiveMessages(t *testing.T) {
 	// AM1 on port 500 with KE, nonce and ID; AM3 encrypted on the NAT-T port.
 	var seen []flight
 	p := newPair(t, Config{Aggressive: true, Proposals: []suite.IKEProposal{
-		{Enc: suite.EncAESCBC, KeyBits: 128, Hash: suite.HashSHA1, Group: suite.MODP1024},
 		{Enc: suite.EncAESCBC, KeyBits: 256, Hash: suite.HashSHA256, Group: suite.MODP2048},
+		{Enc: suite.EncAESCBC, KeyBits: 128, Hash: suite.HashSHA1, Group: suite.ECP256},
 	}}, ResponderConfig{})
 	p.drop = func(n int, f flight) bool { seen = append(seen, f); return false }
 	p.run(time.Minute, p.upBoth(1))

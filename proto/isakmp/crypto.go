@@ -113,14 +113,16 @@ func hashPRF(m uint16, h suite.HashID) prfFunc {
 	}
 }
 
-// keymat computes n bytes of KEYMAT for one direction without PFS:
-// KEYMAT = K1 | K2 | ..., K1 = prf(SKEYID_d, protocol | SPI | Ni_b | Nr_b),
-// Kn = prf(SKEYID_d, Kn-1 | protocol | SPI | Ni_b | Nr_b). Ref: RFC 2409 §5.5.
-func keymat(h suite.HashID, skeyidD []byte, proto uint8, spi uint32, ni, nr []byte, n int) []byte {
+// keymat computes n bytes of KEYMAT for one direction:
+// KEYMAT = K1 | K2 | ..., K1 = prf(SKEYID_d, [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b),
+// Kn = prf(SKEYID_d, Kn-1 | [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b), with
+// the Quick Mode shared secret gxy only with PFS (nil otherwise).
+// Ref: RFC 2409 §5.5.
+func keymat(h suite.HashID, skeyidD, gxy []byte, proto uint8, spi uint32, ni, nr []byte, n int) []byte {
 	spiB := wire.AppendUint32(nil, spi)
 	var out, k []byte
 	for len(out) < n {
-		k = h.PRF(skeyidD, k, []byte{proto}, spiB, ni, nr)
+		k = h.PRF(skeyidD, k, gxy, []byte{proto}, spiB, ni, nr)
 		out = append(out, k...)
 	}
 	return out[:n]

@@ -87,7 +87,7 @@ func TestBuildersParse(t *testing.T) {
 	// A Quick Mode SA with the most ESP transforms NewInitiator allows.
 	var trs []Transform
 	for i := 0; i < maxChain; i++ {
-		trs = append(trs, Transform{Num: uint8(i + 1), ID: suite.ESPAES, Attrs: espAttrs(suite.DefaultESPTransforms()[0], EncapUDPTransport, 100000*time.Hour)})
+		trs = append(trs, Transform{Num: uint8(i + 1), ID: suite.ESPAES, Attrs: espAttrs(suite.DefaultESPTransforms(false)[0], EncapUDPTransport, 100000*time.Hour, 0)})
 	}
 	esp := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{{Num: 1, Protocol: ProtoIPsecESP, SPI: []byte{1, 2, 3, 4}, Transforms: trs}}}
 	roundTrip("ESP SA", esp.append(nil), &SA{}, &esp)

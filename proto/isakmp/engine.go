@@ -66,6 +66,7 @@ type engine struct {
 	rand       io.Reader
 	client     bool // the Initiator: re-keys at a jittered fraction of each lifetime
 	esp        []suite.ESPTransform
+	pfs        suite.GroupID // Quick Mode PFS group (RFC 2409 §5.5); 0: none
 	saLife     time.Duration
 	ikeLife    time.Duration // client: the IKE SA lifetime (re-authentication time)
 	retxBase   time.Duration
@@ -206,7 +207,7 @@ func (e *engine) deriveKeys(skeyid, gxy, gxi, gxr []byte) error {
 	hf := e.k.prop.Hash
 	ck := e.k.cookies()
 	d, a, enc := deriveSKEYIDs(hf, skeyid, gxy, ck[:8], ck[8:])
-	blk, err := suite.NewCBC(encKey(hf, enc, e.k.prop.KeyBits/8))
+	blk, err := e.k.prop.Enc.NewCipher(encKey(hf, enc, e.k.prop.KeyBits/8))
 	if err != nil {
 		return fmt.Errorf("isakmp: phase-1 cipher: %w", err)
 	}

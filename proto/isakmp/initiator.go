@@ -20,7 +20,8 @@ type Config struct {
 	Remote         netip.AddrPort       // server IKE endpoint (port 500 normally)
 	NATTPort       uint16               // default 4500; the FSM only says Send.NATT, the tunnel picks the port
 	Proposals      []suite.IKEProposal  // nil → suite.DefaultIKEProposals()
-	ESP            []suite.ESPTransform // nil → suite.DefaultESPTransforms()
+	ESP            []suite.ESPTransform // nil → suite.DefaultESPTransforms(false)
+	PFS            suite.GroupID        // Quick Mode PFS group (KE in Quick Mode, RFC 2409 §5.5); 0: no PFS
 	SALifetime     time.Duration        // Quick Mode proposal lifetime (default 1h)
 	IKELifetime    time.Duration        // default 8h; re-authenticate at ReauthAt; at expiry: Fail(ErrIKEExpired)
 	RetransmitBase time.Duration        // default 1s, doubling, each wait capped at 8s
@@ -77,6 +78,7 @@ type Initiator struct {
 	method     uint16 // phase-1 authentication method
 	idB        []byte // our ID payload body (IDii)
 	am3        []byte // Aggressive Mode message 3, sent again if AM2 repeats
+	refused    bool   // an error notify came in answer to message 1
 }
 
 // NewInitiator validates cfg and fills in defaults.
@@ -104,7 +106,7 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 		cfg.Proposals = suite.DefaultIKEProposals()
 	}
 	if cfg.ESP == nil {
-		cfg.ESP = suite.DefaultESPTransforms()
+		cfg.ESP = suite.DefaultESPTransforms(false)
 	}
 	// As many as our own parser takes in one proposal.
 	if len(cfg.Proposals) == 0 || len(cfg.Proposals) > maxChain || len(cfg.ESP) == 0 || len(cfg.ESP) > maxChain {
@@ -119,6 +121,9 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 		if !t.Supported() {
 			return nil, fmt.Errorf("%w: unsupported ESP transform %v", ErrConfig, t)
 		}
+	}
+	if cfg.PFS != 0 && cfg.PFS.Group() == nil {
+		return nil, fmt.Errorf("%w: unsupported PFS group %v", ErrConfig, cfg.PFS)
 	}
 	if cfg.SALifetime/time.Second > math.MaxUint32 || cfg.IKELifetime/time.Second > math.MaxUint32 {
 		return nil, fmt.Errorf("%w: lifetimes must fit 32 bits of seconds", ErrConfig)
@@ -154,7 +159,7 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	default:
 		in.idB = addrIDBody(cfg.Local.Addr(), 0, 0)
 	}
-	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, saLife: cfg.SALifetime,
+	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, pfs: cfg.PFS, saLife: cfg.SALifetime,
 		ikeLife: cfg.IKELifetime, retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits}
 	return in, nil
 }
@@ -246,6 +251,12 @@ func (in *Initiator) handle(now time.Time, msg []byte) error {
 		return dropErr("ISAKMP", err)
 	}
 	if h.ICookie != e.k.ckyI {
+		if in.st == mmWaitMM2 {
+			if ne := refusalFor(e.k.ckyI, &h, msg); ne != nil {
+				in.refused = true
+				return ne
+			}
+		}
 		return errNotOurs
 	}
 	msg = msg[:h.Length]
@@ -310,9 +321,35 @@ func (in *Initiator) mmInformational(now time.Time, h *Header, msg []byte) error
 		return in.e.handleInfo(now, h, msg)
 	}
 	if _, err := readPlain(what, h, msg); err != nil {
+		in.refused = in.refused || in.st == mmWaitMM2
 		return err
 	}
 	return drop(what, "no error notify")
+}
+
+// refusalFor recognises SoftEther's refusal of Main Mode message 1: a
+// plaintext Informational under a fresh initiator cookie of its own (and
+// responder cookie 0), whose ISAKMP notify carries our cookies as its
+// 16-byte SPI (RFC 2408 §3.14: the SPI of an ISAKMP SA is the cookie
+// pair). It returns the notify's error, or nil for anything else.
+func refusalFor(ckyI [8]byte, h *Header, msg []byte) *NotifyError {
+	if h.Exchange != ExchangeInformational || h.Flags&FlagEncryption != 0 || h.RCookie != ([8]byte{}) {
+		return nil
+	}
+	m, err := ParseMessage(msg)
+	if err != nil {
+		return nil
+	}
+	for _, p := range m.Payloads {
+		var n Notify
+		if p.Type != PayloadNotify || n.UnmarshalBinary(p.Body) != nil {
+			continue
+		}
+		if n.Protocol == ProtoISAKMP && len(n.SPI) == 16 && bytes.Equal(n.SPI[:8], ckyI[:]) && n.Type.IsError() {
+			return &NotifyError{Type: uint16(n.Type), Data: append([]byte(nil), n.Data...)}
+		}
+	}
+	return nil
 }
 
 // readPlain reads a plaintext message from the server, named what; an
@@ -637,6 +674,12 @@ func (in *Initiator) phase1Up(now time.Time, peer string) error {
 	}
 	return e.startQM(now)
 }
+
+// Answered reports whether the server answered Main Mode message 1 (with
+// message 2 or an error notify). ErrNoResponse with Answered false means
+// the server never said a word: it may be down, or it may drop offers it
+// does not like, and the caller may try another proposal list.
+func (in *Initiator) Answered() bool { return in.st > mmWaitMM2 || in.refused }
 
 // Tick runs timers; call it when now >= Deadline().
 func (in *Initiator) Tick(now time.Time) []Action {

@@ -10,16 +10,20 @@ import (
 // reading of plaintext messages (the SA and NAT-T vendor IDs of messages 1
 // and 2, the key exchange of messages 3 and 4).
 
+// ikeAttrs are the attributes of one phase-1 transform. Key-Length only for
+// a variable-length cipher (RFC 2409 Appendix A: AES; not 3DES).
 func ikeAttrs(p suite.IKEProposal, life time.Duration) []Attr {
-	return []Attr{
-		tvAttr(AttrEncryption, uint16(p.Enc)),
-		tvAttr(AttrKeyLength, uint16(p.KeyBits)),
+	as := []Attr{tvAttr(AttrEncryption, uint16(p.Enc))}
+	if p.Enc.FixedKeyBits() == 0 {
+		as = append(as, tvAttr(AttrKeyLength, uint16(p.KeyBits)))
+	}
+	return append(as,
 		tvAttr(AttrHash, uint16(p.Hash)),
 		tvAttr(AttrAuthMethod, AuthPreSharedKey),
 		tvAttr(AttrGroup, uint16(p.Group)),
 		tvAttr(AttrLifeType, LifeTypeSeconds),
 		lifeAttr(AttrLifeDuration, uint32(life/time.Second)),
-	}
+	)
 }
 
 // ikeFromAttrs maps phase-1 transform attributes to a proposal; the
@@ -34,6 +38,9 @@ func ikeFromAttrs(as []Attr) (suite.IKEProposal, bool) {
 		return suite.IKEProposal{}, false
 	}
 	p := suite.IKEProposal{Enc: suite.EncID(enc), KeyBits: int(kl), Hash: suite.HashID(h), Group: suite.GroupID(g)}
+	if fixed := p.Enc.FixedKeyBits(); fixed != 0 && kl == 0 {
+		p.KeyBits = fixed
+	}
 	return p, p.Supported()
 }
 

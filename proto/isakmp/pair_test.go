@@ -203,7 +203,7 @@ func TestPairEachDefaultProposal(t *testing.T) {
 			if ups[0].SA.EncapMode != EncapUDPTransport || ups[0].SA.Lifetime != time.Hour {
 				t.Fatalf("SA %+v", ups[0].SA)
 			}
-			if want := suite.DefaultESPTransforms()[0]; ups[0].SA.Transform != want {
+			if want := suite.DefaultESPTransforms(false)[0]; ups[0].SA.Transform != want {
 				t.Fatalf("transform %v, want %v", ups[0].SA.Transform, want)
 			}
 		})

@@ -34,6 +34,8 @@ type qmEx struct {
 	tr        suite.ESPTransform
 	encap     uint16
 	life      time.Duration
+	priv      []byte // PFS: our private key; nil without PFS
+	gxy       []byte // PFS: the Quick Mode shared secret g(qm)^xy; nil without PFS
 	lastIn    []byte // last message processed (duplicate detection)
 	lastOut   []byte // our answer to lastIn, resent on duplicates
 	retx      retx
@@ -74,14 +76,34 @@ func (e *engine) qmOffer() ([]suite.ESPTransform, uint16, time.Duration) {
 	return e.esp, e.k.encapMode(), e.saLife
 }
 
-func espAttrs(t suite.ESPTransform, encap uint16, life time.Duration) []Attr {
-	return []Attr{
+// espAttrs are the attributes of one ESP transform: no Authentication
+// Algorithm for AES-GCM (RFC 4106 §8.1), no Key-Length for (3)DES, the
+// Group Description when PFS is used (RFC 2407 §4.5).
+func espAttrs(t suite.ESPTransform, encap uint16, life time.Duration, pfs suite.GroupID) []Attr {
+	as := []Attr{
 		tvAttr(AttrSALifeType, LifeTypeSeconds),
 		lifeAttr(AttrSALifeDuration, uint32(life/time.Second)),
 		tvAttr(AttrEncapMode, encap),
-		tvAttr(AttrAuthAlg, t.Auth),
-		tvAttr(AttrSAKeyLength, uint16(t.KeyBits)),
 	}
+	if !t.AEAD() {
+		as = append(as, tvAttr(AttrAuthAlg, t.Auth))
+	}
+	if t.SendKeyLength() {
+		as = append(as, tvAttr(AttrSAKeyLength, uint16(t.KeyBits)))
+	}
+	if pfs != 0 {
+		as = append(as, tvAttr(AttrSAGroup, uint16(pfs)))
+	}
+	return as
+}
+
+// pfsKey draws our Quick Mode Diffie-Hellman key when PFS is on: the
+// private key and the KE payload's body; nil, nil without PFS.
+func (e *engine) pfsKey() (priv, pub []byte, err error) {
+	if e.pfs == 0 {
+		return nil, nil, nil
+	}
+	return e.pfs.Group().GenerateKey(e.rand)
 }
 
 // startQM sends Quick Mode message 1:
@@ -102,10 +124,14 @@ func (e *engine) startQM(now time.Time) error {
 	if err != nil {
 		return err
 	}
+	priv, ke, err := e.pfsKey()
+	if err != nil {
+		return err
+	}
 	trs, encap, life := e.qmOffer()
 	prop := Proposal{Num: 1, Protocol: ProtoIPsecESP, SPI: wire.AppendUint32(nil, spi)}
 	for i, t := range trs {
-		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: t.Enc, Attrs: espAttrs(t, encap, life)})
+		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: t.Enc, Attrs: espAttrs(t, encap, life, e.pfs)})
 	}
 	sa := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{prop}}
 	// The Initiator's transforms are checked by NewInitiator; a Responder's
@@ -115,11 +141,14 @@ func (e *engine) startQM(now time.Time) error {
 		return err
 	}
 	rest := []Payload{{Type: PayloadSA, Body: saB}, {Type: PayloadNonce, Body: ni}}
+	if ke != nil {
+		rest = append(rest, Payload{Type: PayloadKE, Body: ke}) // RFC 2409 §5.5: after Ni, before the IDs
+	}
 	rest = append(rest, e.ids...)
 	rest = append(rest, e.natoa...)
 	ps := e.hashed(rest, midBytes(mid))
 	msg, last := e.encrypt(ExchangeQuick, mid, ps, phase2IV(e.k.prop.Hash, e.k.lastP1, mid, e.k.block))
-	q := &qmEx{mid: mid, initiator: true, state: qmWaitReply, iv: last, ni: ni, spiIn: spi, lastOut: msg, since: now}
+	q := &qmEx{mid: mid, initiator: true, state: qmWaitReply, iv: last, ni: ni, spiIn: spi, priv: priv, lastOut: msg, since: now}
 	q.retx.arm(now, e.retxBase, msg, e.natt, "Quick Mode message 1")
 	e.qms = append(e.qms, q)
 	e.send(msg, e.natt)
@@ -163,8 +192,12 @@ func (e *engine) matchESP(t Transform, acceptable []suite.ESPTransform) (suite.E
 	keyBits, _ := findAttr(t.Attrs, AttrSAKeyLength)
 	auth, _ := findAttr(t.Attrs, AttrAuthAlg)
 	encap, _ := findAttr(t.Attrs, AttrEncapMode)
-	if _, pfs := findAttr(t.Attrs, AttrSAGroup); pfs {
+	// PFS: the transform's group must be ours, and absent without PFS.
+	if g, _ := findAttr(t.Attrs, AttrSAGroup); suite.GroupID(g) != e.pfs {
 		return suite.ESPTransform{}, 0, 0, false
+	}
+	if keyBits == 0 {
+		keyBits = uint32(suite.ESPFixedKeyBits(t.ID))
 	}
 	cand := suite.ESPTransform{Enc: t.ID, KeyBits: int(keyBits), Auth: uint16(auth)}
 	if uint16(encap) != EncapUDPTransport && uint16(encap) != EncapUDPTransportDraft {
@@ -201,19 +234,20 @@ func chooseESP(props []Proposal, accept func(Transform) bool) (Proposal, Transfo
 }
 
 // qmPayloads is what Quick Mode messages 1 and 2 carry after their HASH:
-// SA, Nonce, [IDci, IDcr], [NAT-OAi, NAT-OAr]. Ref: RFC 2409 §5.5, RFC 3947
-// §5.2.
+// SA, Nonce, [KE], [IDci, IDcr], [NAT-OAi, NAT-OAr]. Ref: RFC 2409 §5.5,
+// RFC 3947 §5.2.
 type qmPayloads struct {
 	sa    SA
 	nonce []byte
+	ke    []byte    // PFS; nil if absent
 	ids   []Payload // none or two (copies)
 	natoa []Payload // either NAT-OA type (copies)
 }
 
 // readQM reads the payloads after HASH(1) or HASH(2), the same rules for
 // both roles: one SA that parses, a nonce of 8 to 256 bytes, none or two
-// IDs, no KE (we do not do PFS); other payloads are ignored.
-func readQM(ps []Payload) (qmPayloads, error) {
+// IDs, a KE only when we use PFS; other payloads are ignored.
+func (e *engine) readQM(ps []Payload) (qmPayloads, error) {
 	var q qmPayloads
 	haveSA := false
 	for _, p := range ps {
@@ -230,7 +264,7 @@ func readQM(ps []Payload) (qmPayloads, error) {
 		case PayloadNATOA, PayloadNATOADraft:
 			q.natoa = append(q.natoa, Payload{Type: p.Type, Body: append([]byte(nil), p.Body...)})
 		case PayloadKE:
-			return q, malformed("KE payload: PFS is not supported")
+			q.ke = p.Body
 		}
 	}
 	if !haveSA {
@@ -242,7 +276,23 @@ func readQM(ps []Payload) (qmPayloads, error) {
 	if len(q.ids) != 0 && len(q.ids) != 2 {
 		return q, malformed("%d ID payloads", len(q.ids))
 	}
+	if q.ke != nil && e.pfs == 0 {
+		return q, malformed("KE payload, but PFS is not configured")
+	}
 	return q, nil
+}
+
+// pfsSecret computes g(qm)^xy from our private key and the peer's KE (RFC
+// 2409 §5.5); nil without PFS.
+func (e *engine) pfsSecret(priv, peerKE []byte) ([]byte, error) {
+	if e.pfs == 0 {
+		return nil, nil
+	}
+	if peerKE == nil {
+		return nil, malformed("no KE payload, but PFS (%v) is configured", e.pfs)
+	}
+	g := e.pfs.Group()
+	return g.SharedSecret(priv, fullWidth(peerKE, g.Size))
 }
 
 // qmInitiatorReply handles QM2 (HDR*, HASH(2), SA, Nr, [IDci, IDcr], [NAT-OA])
@@ -256,7 +306,7 @@ func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte)
 	if ne := notifyFailure(d.ps[1:]); ne != nil {
 		return ne
 	}
-	qp, err := readQM(d.ps[1:])
+	qp, err := e.readQM(d.ps[1:])
 	if err != nil {
 		return dropErr(what, err)
 	}
@@ -272,6 +322,10 @@ func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte)
 	if !ok {
 		return fmt.Errorf("%w: ESP transform %d %v", ErrBadProposal, p.Transforms[0].ID, p.Transforms[0].Attrs)
 	}
+	if q.gxy, err = e.pfsSecret(q.priv, qp.ke); err != nil {
+		return fmt.Errorf("%w: Quick Mode answer: %w", ErrBadProposal, err)
+	}
+	q.priv = nil
 	q.nr = append([]byte(nil), qp.nonce...)
 	q.spiOut = binary.BigEndian.Uint32(p.SPI)
 	q.tr, q.encap, q.life = tr, encap, life
@@ -295,9 +349,9 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	qp, err := readQM(d.ps[1:])
+	qp, err := e.readQM(d.ps[1:])
 	if err != nil {
-		return dropErr(what, err) // with a KE (PFS) too: no answer, the peer will give up
+		return dropErr(what, err) // with a KE without PFS too: no answer, the peer will give up
 	}
 	ni, ids, natoa := qp.nonce, qp.ids, qp.natoa
 	chosenProp, chosenTr, found := chooseESP(qp.sa.Proposals, func(t Transform) bool {
@@ -316,17 +370,29 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
+	priv, ke, err := e.pfsKey()
+	if err != nil {
+		return err
+	}
+	gxy, err := e.pfsSecret(priv, qp.ke)
+	if err != nil {
+		// PFS demanded but no usable KE: refuse, as for no acceptable transform.
+		return e.sendNotify(Notify{DOI: DOIIPsec, Protocol: ProtoIPsecESP, Type: NotifyNoProposalChosen})
+	}
 	reply := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{{
 		Num: chosenProp.Num, Protocol: ProtoIPsecESP, SPI: wire.AppendUint32(nil, spiIn), Transforms: []Transform{chosenTr},
 	}}}
 	out := []Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadNonce, Body: nr}}
+	if ke != nil {
+		out = append(out, Payload{Type: PayloadKE, Body: ke})
+	}
 	out = append(out, ids...)
 	out = append(out, natoa...)
 	ps := e.hashed(out, midBytes(h.MessageID), ni)
 	msg2, last := e.encrypt(ExchangeQuick, h.MessageID, ps, d.last)
 	q := &qmEx{mid: h.MessageID, state: qmWaitHash3, iv: last, ni: append([]byte(nil), ni...), nr: nr,
 		spiIn: spiIn, spiOut: binary.BigEndian.Uint32(chosenProp.SPI),
-		tr: tr, encap: encap, life: life, lastIn: append([]byte(nil), msg...), lastOut: msg2, since: now}
+		tr: tr, encap: encap, life: life, gxy: gxy, lastIn: append([]byte(nil), msg...), lastOut: msg2, since: now}
 	// IKEv1 has no answer to QM3: keep sending QM2 until QM3 arrives
 	// (giving up quietly), so a lost QM3 is recovered by the initiator's
 	// resend of QM3 on a duplicate QM2.
@@ -370,8 +436,8 @@ func (e *engine) qmResponderFinish(now time.Time, q *qmEx, h *Header, msg []byte
 func (e *engine) childSA(q *qmEx) ChildSA {
 	ek := q.tr.EncKeyLen()
 	n := q.tr.KeyMatLen()
-	in := keymat(e.k.prop.Hash, e.k.skeyidD, ProtoIPsecESP, q.spiIn, q.ni, q.nr, n)
-	out := keymat(e.k.prop.Hash, e.k.skeyidD, ProtoIPsecESP, q.spiOut, q.ni, q.nr, n)
+	in := keymat(e.k.prop.Hash, e.k.skeyidD, q.gxy, ProtoIPsecESP, q.spiIn, q.ni, q.nr, n)
+	out := keymat(e.k.prop.Hash, e.k.skeyidD, q.gxy, ProtoIPsecESP, q.spiOut, q.ni, q.nr, n)
 	return ChildSA{InSPI: q.spiIn, OutSPI: q.spiOut, Transform: q.tr,
 		InEncKey: in[:ek], InAuthKey: in[ek:], OutEncKey: out[:ek], OutAuthKey: out[ek:],
 		Lifetime: q.life, EncapMode: q.encap}

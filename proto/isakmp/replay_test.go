@@ -49,6 +49,8 @@ package isakmp
 // byte-identical output proves the codec and key schedule still interoperate.
 
 import (
+	"github.com/l2tpctl/l2tpctl/proto/suite"
+
 	"encoding/hex"
 	"net/netip"
 	"testing"
@@ -101,7 +103,8 @@ func TestReplaySoftEther(t *testing.T) {
 			}
 			in, err := NewInitiator(Config{PSK: []byte(c.PSK), Rand: vectortest.NewRand([]byte(c.Seed)),
 				Local: netip.MustParseAddrPort(c.Local), Remote: netip.MustParseAddrPort(c.Remote),
-				SALifetime: time.Duration(c.SALifetime) * time.Second, Aggressive: c.Aggressive, ID: id})
+				SALifetime: time.Duration(c.SALifetime) * time.Second, Aggressive: c.Aggressive, ID: id,
+				Proposals: recordedIKEOffer, ESP: recordedESPOffer})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,3 +175,23 @@ func TestReplaySoftEther(t *testing.T) {
 		})
 	}
 }
+
+// recordedIKEOffer and recordedESPOffer are l2tpctl's default offers when
+// the exchanges in testdata were recorded (2026-11-25), before ECP and
+// AES-GCM were offered: the replay needs the same bytes.
+var (
+	recordedIKEOffer = []suite.IKEProposal{
+		{Enc: suite.EncAESCBC, KeyBits: 256, Hash: suite.HashSHA256, Group: suite.MODP2048},
+		{Enc: suite.EncAESCBC, KeyBits: 128, Hash: suite.HashSHA256, Group: suite.MODP2048},
+		{Enc: suite.EncAESCBC, KeyBits: 256, Hash: suite.HashSHA1, Group: suite.MODP2048},
+		{Enc: suite.EncAESCBC, KeyBits: 128, Hash: suite.HashSHA1, Group: suite.MODP2048},
+		{Enc: suite.EncAESCBC, KeyBits: 256, Hash: suite.HashSHA1, Group: suite.MODP1024},
+		{Enc: suite.EncAESCBC, KeyBits: 128, Hash: suite.HashSHA1, Group: suite.MODP1024},
+	}
+	recordedESPOffer = []suite.ESPTransform{
+		{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA256},
+		{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA256},
+		{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
+		{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
+	}
+)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/suite"
@@ -25,18 +26,31 @@ const (
 
 // ResponderConfig configures a Responder (an in-process test peer).
 type ResponderConfig struct {
-	PSK        []byte
-	Rand       io.Reader
-	Local      netip.AddrPort       // our IKE address
-	Remote     netip.AddrPort       // the initiator's address as we see it (real NAT-D); may be zero with ForceNAT
-	Proposals  []suite.IKEProposal  // acceptable, in preference; nil → suite.DefaultIKEProposals()
-	ESP        []suite.ESPTransform // acceptable; nil → suite.DefaultESPTransforms()
-	ForceNAT   bool                 // SoftEther: random NAT-D for the client
-	IDAddr     netip.Addr           // IDir address (SoftEther: 0.0.0.0); zero → Local.Addr()
-	RekeyAfter time.Duration        // 0: never; else start a Quick Mode this long after each SA (SoftEther: lifetime+1s)
-	SendDPD    bool                 // send R-U-THERE every 10 s if the initiator sent the DPD VID
-	OnBadPSK   BadPSKBehaviour
-	DraftNATT  bool // answer with the draft-02 NAT-T VID even if RFC 3947 was offered
+	PSK       []byte
+	Rand      io.Reader
+	Local     netip.AddrPort       // our IKE address
+	Remote    netip.AddrPort       // the initiator's address as we see it (real NAT-D); may be zero with ForceNAT
+	Proposals []suite.IKEProposal  // acceptable, in preference; nil → suite.DefaultIKEProposals()
+	ESP       []suite.ESPTransform // acceptable, in preference; nil → suite.DefaultESPTransforms(false)
+	PFS       suite.GroupID        // PFS group demanded in Quick Mode; 0: PFS refused
+	// ServerOrder picks the first of Proposals the initiator offers (the
+	// server's preference), instead of the first acceptable transform in
+	// the initiator's order (SoftEther, Libreswan).
+	ServerOrder bool
+	// SilentRefusal drops a Main Mode message 1 with no acceptable
+	// proposal instead of answering NO-PROPOSAL-CHOSEN (servers that
+	// ignore offers they do not like).
+	SilentRefusal bool
+	// CookieRefusal sends NO-PROPOSAL-CHOSEN as SoftEther does: under a
+	// fresh initiator cookie of its own, with the initiator's cookies as the
+	// notify's SPI.
+	CookieRefusal bool
+	ForceNAT      bool          // SoftEther: random NAT-D for the client
+	IDAddr        netip.Addr    // IDir address (SoftEther: 0.0.0.0); zero → Local.Addr()
+	RekeyAfter    time.Duration // 0: never; else start a Quick Mode this long after each SA (SoftEther: lifetime+1s)
+	SendDPD       bool          // send R-U-THERE every 10 s if the initiator sent the DPD VID
+	OnBadPSK      BadPSKBehaviour
+	DraftNATT     bool // answer with the draft-02 NAT-T VID even if RFC 3947 was offered
 	// RetransmitBase and MaxRetransmits apply to the Responder's own Quick Modes.
 	RetransmitBase time.Duration
 	MaxRetransmits int
@@ -97,7 +111,7 @@ func NewResponder(cfg ResponderConfig) *Responder {
 		cfg.Proposals = suite.DefaultIKEProposals()
 	}
 	if cfg.ESP == nil {
-		cfg.ESP = suite.DefaultESPTransforms()
+		cfg.ESP = suite.DefaultESPTransforms(false)
 	}
 	if !cfg.IDAddr.IsValid() {
 		cfg.IDAddr = cfg.Local.Addr()
@@ -120,7 +134,7 @@ func NewResponder(cfg ResponderConfig) *Responder {
 	if cfg.Cert != nil {
 		r.method, _ = cfg.Cert.method()
 	}
-	r.e = engine{rand: cfg.Rand, esp: cfg.ESP, saLife: defaultSALifetime,
+	r.e = engine{rand: cfg.Rand, esp: cfg.ESP, pfs: cfg.PFS, saLife: defaultSALifetime,
 		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits,
 		fixedRekey: cfg.RekeyAfter}
 	return r
@@ -196,23 +210,20 @@ func (r *Responder) choose(what string, h *Header, ps []Payload) ([]Payload, err
 	if !rfc && !draft {
 		return nil, drop(what, "no NAT-T vendor ID") // as SoftEther does
 	}
-	var chosen Transform
-	var prop suite.IKEProposal
-	found := false
-	for _, t := range sa.Proposals[0].Transforms {
-		p, ok := ikeFromAttrs(t.Attrs)
-		if !ok || authOf(t.Attrs) != r.method {
-			continue
+	chosen, prop, found := r.chooseIKE(sa.Proposals[0].Transforms)
+	if !found && r.cfg.SilentRefusal {
+		return nil, drop(what, "no acceptable proposal")
+	}
+	if !found && r.cfg.CookieRefusal {
+		cky, err := e.randBytes(8)
+		if err != nil {
+			return nil, err
 		}
-		for _, a := range r.cfg.Proposals {
-			if a == p {
-				chosen, prop, found = t, p, true
-				break
-			}
-		}
-		if found {
-			break
-		}
+		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, SPI: append(h.ICookie[:], make([]byte, 8)...), Type: NotifyNoProposalChosen}
+		hdr := Header{Version: Version, Exchange: ExchangeInformational, MessageID: 1}
+		copy(hdr.ICookie[:], cky)
+		e.send(plainMessage(hdr, []Payload{{Type: PayloadNotify, Body: n.append(nil)}}), e.natt)
+		return nil, nil
 	}
 	if !found {
 		n := Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, Type: NotifyNoProposalChosen}
@@ -237,6 +248,34 @@ func (r *Responder) choose(what string, h *Header, ps []Payload) ([]Payload, err
 	}
 	_, r.peerCR = findPayload(ps, PayloadCR)
 	return []Payload{{Type: PayloadSA, Body: reply.append(nil)}, {Type: PayloadVendorID, Body: vid}, {Type: PayloadVendorID, Body: VIDDPD}}, nil
+}
+
+// chooseIKE picks the phase-1 transform to accept (with our
+// authentication method), in the initiator's order or, with ServerOrder,
+// in ours.
+func (r *Responder) chooseIKE(offered []Transform) (Transform, suite.IKEProposal, bool) {
+	type cand struct {
+		t Transform
+		p suite.IKEProposal
+	}
+	var ok []cand
+	for _, t := range offered {
+		if p, good := ikeFromAttrs(t.Attrs); good && authOf(t.Attrs) == r.method && slices.Contains(r.cfg.Proposals, p) {
+			ok = append(ok, cand{t, p})
+		}
+	}
+	if len(ok) == 0 {
+		return Transform{}, suite.IKEProposal{}, false
+	}
+	best := ok[0]
+	if r.cfg.ServerOrder {
+		for _, c := range ok {
+			if slices.Index(r.cfg.Proposals, c.p) < slices.Index(r.cfg.Proposals, best.p) {
+				best = c
+			}
+		}
+	}
+	return best.t, best.p, true
 }
 
 func (r *Responder) onMM1(now time.Time, h *Header, msg []byte) error {

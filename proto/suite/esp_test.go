@@ -19,7 +19,7 @@ func TestESPCipherEntries(t *testing.T) {
 		if c.blockSize < 4 || c.blockSize&(c.blockSize-1) != 0 {
 			t.Errorf("%s (%d): block size %d is not a power of two ≥ 4", c.name, id, c.blockSize)
 		}
-		if c.ivLen != c.blockSize {
+		if !c.aead && c.ivLen != c.blockSize {
 			t.Errorf("%s (%d): IV length %d, block size %d", c.name, id, c.ivLen, c.blockSize)
 		}
 		if len(c.keyBits) == 0 {
@@ -35,7 +35,7 @@ func TestESPCipherEntries(t *testing.T) {
 				t.Errorf("%s-%d: %v", c.name, bits, err)
 				continue
 			}
-			if b.BlockSize() != c.blockSize {
+			if !c.aead && b.BlockSize() != c.blockSize {
 				t.Errorf("%s-%d: cipher block size %d, entry says %d", c.name, bits, b.BlockSize(), c.blockSize)
 			}
 		}
@@ -72,10 +72,18 @@ func TestESPAuthEntries(t *testing.T) {
 // are reached by one.
 func TestESPTransforms(t *testing.T) {
 	all := AllESPTransforms()
-	if want := len(espCiphers[ESPAES].keyBits) * len(espAuths); len(all) != want {
+	want := 0
+	for _, c := range espCiphers {
+		if c.aead {
+			want += len(c.keyBits)
+		} else {
+			want += len(c.keyBits) * len(espAuths)
+		}
+	}
+	if len(all) != want {
 		t.Fatalf("%d transforms, want %d", len(all), want)
 	}
-	for _, d := range DefaultESPTransforms() {
+	for _, d := range DefaultESPTransforms(true) {
 		found := false
 		for _, tr := range all {
 			found = found || tr == d
@@ -89,8 +97,23 @@ func TestESPTransforms(t *testing.T) {
 		if !tr.Supported() {
 			t.Errorf("%v: not supported", tr)
 		}
-		if tr.KeyMatLen() != tr.EncKeyLen()+tr.AuthKeyLen() || tr.EncKeyLen() != tr.KeyBits/8 {
+		if tr.KeyMatLen() != tr.EncKeyLen()+tr.AuthKeyLen() || tr.EncKeyLen() != tr.KeyBits/8+tr.SaltLen() {
 			t.Errorf("%v: key lengths %d + %d ≠ %d", tr, tr.EncKeyLen(), tr.AuthKeyLen(), tr.KeyMatLen())
+		}
+		if tr.IVLen() > MaxESPIVLen() || tr.BlockSize() > MaxESPBlockSize() || tr.ICVLen() > MaxESPICVLen() {
+			t.Errorf("%v: IV %d, block %d, ICV %d exceed the maxima %d, %d, %d", tr,
+				tr.IVLen(), tr.BlockSize(), tr.ICVLen(), MaxESPIVLen(), MaxESPBlockSize(), MaxESPICVLen())
+		}
+		maxIV, maxBlock, maxICV = max(maxIV, tr.IVLen()), max(maxBlock, tr.BlockSize()), max(maxICV, tr.ICVLen())
+		if tr.AEAD() {
+			a, err := tr.NewAEAD(make([]byte, tr.KeyBits/8))
+			if err != nil || a.Overhead() != tr.ICVLen() || a.NonceSize() != tr.SaltLen()+tr.IVLen() {
+				t.Errorf("%v: NewAEAD: %v", tr, err)
+			}
+			if _, err := tr.NewCipher(make([]byte, tr.EncKeyLen())); err == nil {
+				t.Errorf("%v: NewCipher on an AEAD", tr)
+			}
+			continue
 		}
 		b, err := tr.NewCipher(make([]byte, tr.EncKeyLen()))
 		if err != nil {
@@ -107,11 +130,6 @@ func TestESPTransforms(t *testing.T) {
 		} else if mac.Size() < tr.ICVLen() {
 			t.Errorf("%v: MAC of %d bytes, ICV %d", tr, mac.Size(), tr.ICVLen())
 		}
-		if tr.IVLen() > MaxESPIVLen() || tr.BlockSize() > MaxESPBlockSize() || tr.ICVLen() > MaxESPICVLen() {
-			t.Errorf("%v: IV %d, block %d, ICV %d exceed the maxima %d, %d, %d", tr,
-				tr.IVLen(), tr.BlockSize(), tr.ICVLen(), MaxESPIVLen(), MaxESPBlockSize(), MaxESPICVLen())
-		}
-		maxIV, maxBlock, maxICV = max(maxIV, tr.IVLen()), max(maxBlock, tr.BlockSize()), max(maxICV, tr.ICVLen())
 	}
 	if maxIV != MaxESPIVLen() || maxBlock != MaxESPBlockSize() || maxICV != MaxESPICVLen() {
 		t.Errorf("maxima %d, %d, %d; the transforms reach %d, %d, %d",
@@ -129,6 +147,13 @@ func TestESPTransformValues(t *testing.T) {
 		{ESPTransform{ESPAES, 256, AuthHMACSHA1}, "aes256-sha1", 16, 16, 32, 20, 12, 52},
 		{ESPTransform{ESPAES, 128, AuthHMACSHA256}, "aes128-sha256", 16, 16, 16, 32, 16, 48},
 		{ESPTransform{ESPAES, 256, AuthHMACSHA256}, "aes256-sha256", 16, 16, 32, 32, 16, 64},
+		{ESPTransform{ESPAES, 192, AuthHMACSHA384}, "aes192-sha384", 16, 16, 24, 48, 24, 72},
+		{ESPTransform{ESPAES, 256, AuthHMACSHA512}, "aes256-sha512", 16, 16, 32, 64, 32, 96},
+		{ESPTransform{ESP3DES, 192, AuthHMACSHA1}, "3des-sha1", 8, 8, 24, 20, 12, 44},
+		{ESPTransform{ESPDES, 64, AuthHMACMD5}, "des-md5", 8, 8, 8, 16, 12, 24},
+		// RFC 4106 §8.1: KEYMAT is the key and a 4-byte salt.
+		{ESPTransform{ESPAESGCM16, 128, AuthNone}, "aes128gcm16", 4, 8, 20, 0, 16, 20},
+		{ESPTransform{ESPAESGCM16, 256, AuthNone}, "aes256gcm16", 4, 8, 36, 0, 16, 36},
 	} {
 		tr := c.tr
 		if tr.String() != c.name || tr.BlockSize() != c.block || tr.IVLen() != c.iv || tr.EncKeyLen() != c.encKey ||
@@ -137,17 +162,20 @@ func TestESPTransformValues(t *testing.T) {
 				tr.EncKeyLen(), tr.AuthKeyLen(), tr.KeyMatLen(), tr.ICVLen())
 		}
 	}
-	if MaxESPIVLen() != aes.BlockSize || MaxESPBlockSize() != aes.BlockSize || MaxESPICVLen() != 16 {
+	if MaxESPIVLen() != aes.BlockSize || MaxESPBlockSize() != aes.BlockSize || MaxESPICVLen() != 32 {
 		t.Errorf("maxima %d %d %d", MaxESPIVLen(), MaxESPBlockSize(), MaxESPICVLen())
 	}
 }
 
 func TestESPTransformUnsupported(t *testing.T) {
 	for _, tr := range []ESPTransform{
-		{ESPAES, 192, AuthHMACSHA1}, // AES-192 is not offered
+		{ESPAES, 64, AuthHMACSHA1},
 		{ESPAES, 0, AuthHMACSHA1},
-		{3, 128, AuthHMACSHA1}, // ESP_3DES
-		{ESPAES, 128, 1},       // HMAC-MD5
+		{ESP3DES, 128, AuthHMACSHA1},     // 3DES has 192 bits only
+		{ESPAES, 128, 3},                 // HMAC-DES
+		{ESPAES, 128, AuthNone},          // CBC needs an HMAC
+		{ESPAESGCM16, 192, AuthNone},     // not offered
+		{ESPAESGCM16, 128, AuthHMACSHA1}, // GCM takes no HMAC
 		{},
 	} {
 		if tr.Supported() {
@@ -157,14 +185,14 @@ func TestESPTransformUnsupported(t *testing.T) {
 			t.Errorf("%v: NewCipher: %v", tr, err)
 		}
 	}
-	unknown := ESPTransform{Enc: 3, KeyBits: 192, Auth: 1}
+	unknown := ESPTransform{Enc: 9, KeyBits: 192, Auth: 3}
 	if unknown.BlockSize() != 0 || unknown.IVLen() != 0 || unknown.ICVLen() != 0 || unknown.AuthKeyLen() != 0 {
 		t.Errorf("%v: sizes %d %d %d %d", unknown, unknown.BlockSize(), unknown.IVLen(), unknown.ICVLen(), unknown.AuthKeyLen())
 	}
 	if _, err := unknown.NewMAC(bytes.Repeat([]byte{1}, 20)); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("NewMAC: %v", err)
 	}
-	if s := unknown.String(); s != "enc(3)-192-auth(1)" {
+	if s := unknown.String(); s != "enc(9)-192-auth(3)" {
 		t.Errorf("String() = %q", s)
 	}
 }

@@ -10,7 +10,7 @@ func TestGroupsArePrimesOfRightSize(t *testing.T) {
 	for _, tc := range []struct {
 		id   GroupID
 		bits int
-	}{{MODP1024, 1024}, {MODP2048, 2048}} {
+	}{{MODP1024, 1024}, {MODP1536, 1536}, {MODP2048, 2048}} {
 		g := tc.id.Group()
 		if g.P.BitLen() != tc.bits || !g.P.ProbablyPrime(8) {
 			t.Errorf("%v: %d bits, prime=%v", tc.id, g.P.BitLen(), g.P.ProbablyPrime(8))
@@ -46,7 +46,7 @@ func TestSharedSecretFullWidth(t *testing.T) {
 }
 
 func TestDHAgreement(t *testing.T) {
-	for _, id := range []GroupID{MODP1024, MODP2048} {
+	for _, id := range []GroupID{MODP1024, MODP1536, MODP2048, ECP256, ECP384} {
 		g := id.Group()
 		a1, A, err := g.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{0xa5}, 512)))
 		if err != nil {
@@ -73,11 +73,15 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("default IKE proposal %v unsupported", p)
 		}
 	}
-	for _, tr := range DefaultESPTransforms() {
+	for _, tr := range DefaultESPTransforms(true) {
 		if !tr.Supported() {
 			t.Errorf("default ESP transform %v unsupported", tr)
 		}
-		if _, err := tr.NewMAC(make([]byte, tr.AuthKeyLen())); err != nil {
+		if tr.AEAD() {
+			if _, err := tr.NewAEAD(make([]byte, tr.KeyBits/8)); err != nil {
+				t.Error(err)
+			}
+		} else if _, err := tr.NewMAC(make([]byte, tr.AuthKeyLen())); err != nil {
 			t.Error(err)
 		}
 	}
@@ -89,21 +93,21 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
-// TestIKERegistry checks each IKE cipher entry against AES (the only one)
-// and each hash entry against its constructor.
+// TestIKERegistry checks each IKE cipher entry against its constructor and
+// each hash entry against its constructor.
 func TestIKERegistry(t *testing.T) {
 	for id, c := range ikeCiphers {
 		if id.BlockSize() != c.blockSize {
 			t.Errorf("%d: BlockSize %d", id, id.BlockSize())
 		}
 		for _, bits := range c.keyBits {
-			b, err := NewCBC(make([]byte, bits/8))
+			b, err := id.NewCipher(make([]byte, bits/8))
 			if err != nil || b.BlockSize() != c.blockSize {
 				t.Errorf("%s-%d: %v", c.name, bits, err)
 			}
 		}
 	}
-	if EncID(3).BlockSize() != 0 {
+	if EncID(3).BlockSize() != 0 || EncID(3).FixedKeyBits() != 0 || Enc3DESCBC.FixedKeyBits() != 192 {
 		t.Error("unknown IKE cipher has a block size")
 	}
 	for id, h := range hashes {
@@ -111,7 +115,7 @@ func TestIKERegistry(t *testing.T) {
 			t.Errorf("%v: size %d", id, id.Size())
 		}
 	}
-	if HashID(1).String() != "hash(1)" || HashID(1).Size() != 0 {
+	if HashID(3).String() != "hash(3)" || HashID(3).Size() != 0 {
 		t.Error("unknown hash")
 	}
 	for _, c := range []struct {
@@ -121,10 +125,14 @@ func TestIKERegistry(t *testing.T) {
 	}{
 		{IKEProposal{EncAESCBC, 256, HashSHA256, MODP2048}, "aes256-sha256-modp2048", true},
 		{IKEProposal{EncAESCBC, 128, HashSHA1, MODP1024}, "aes128-sha1-modp1024", true},
-		{IKEProposal{EncAESCBC, 192, HashSHA1, MODP1024}, "aes192-sha1-modp1024", false},
-		{IKEProposal{5, 192, HashSHA1, MODP1024}, "enc(5)-192-sha1-modp1024", false},
-		{IKEProposal{EncAESCBC, 128, 1, MODP1024}, "aes128-hash(1)-modp1024", false},
-		{IKEProposal{EncAESCBC, 128, HashSHA1, 5}, "aes128-sha1-group(5)", false},
+		{IKEProposal{EncAESCBC, 192, HashSHA1, MODP1024}, "aes192-sha1-modp1024", true},
+		{IKEProposal{Enc3DESCBC, 192, HashSHA1, MODP1024}, "3des-sha1-modp1024", true},
+		{IKEProposal{EncAESCBC, 128, HashSHA1, ECP384}, "aes128-sha1-ecp384", true},
+		{IKEProposal{EncAESCBC, 64, HashSHA1, ECP384}, "aes64-sha1-ecp384", false},
+		{IKEProposal{Enc3DESCBC, 128, HashSHA1, MODP1024}, "3des-sha1-modp1024", false},
+		{IKEProposal{9, 192, HashSHA1, MODP1024}, "enc(9)-192-sha1-modp1024", false},
+		{IKEProposal{EncAESCBC, 128, 3, MODP1024}, "aes128-hash(3)-modp1024", false},
+		{IKEProposal{EncAESCBC, 128, HashSHA1, 1}, "aes128-sha1-group(1)", false},
 	} {
 		if c.p.String() != c.name || c.p.Supported() != c.ok {
 			t.Errorf("%v: Supported %v, want %s %v", c.p, c.p.Supported(), c.name, c.ok)

@@ -30,6 +30,16 @@ type Profile struct {
 	PSK       []byte
 	Proposals []suite.IKEProposal  // phase-1 transforms accepted; the first acceptable one in the client's order wins
 	ESP       []suite.ESPTransform // ESP transforms accepted
+	// ServerOrder: the first of Proposals the client offers wins (the
+	// server's preference) instead of the client's first acceptable one.
+	ServerOrder bool
+	// SilentRefusal: an unacceptable Main Mode offer gets no answer at all
+	// instead of NO-PROPOSAL-CHOSEN.
+	SilentRefusal bool
+	// CookieRefusal: NO-PROPOSAL-CHOSEN comes under a fresh initiator
+	// cookie with the client's cookies as the notify's SPI (SoftEther).
+	CookieRefusal bool
+	PFS           suite.GroupID // Quick Mode PFS group demanded; 0: PFS refused
 	// ForceNAT makes the server's NAT-D for the client random, so that the
 	// client always sees "behind NAT" (SoftEther).
 	ForceNAT bool
@@ -155,6 +165,7 @@ func SoftEther() Profile {
 			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
 			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
 		},
+		CookieRefusal:     true,
 		ForceNAT:          true,
 		Wildcard:          true,
 		RekeyPastLifetime: time.Second,
@@ -262,15 +273,25 @@ func MikroTik() Profile {
 // WindowsRRAS is a Windows Server RRAS-like L2TP server: MS-CHAPv2 only,
 // with the malformed Success message Windows sends ("S=<hex>M=<text>"
 // without the space; here also with lower-case hex digits, which RFC 2759
-// does not allow either). The IKE and L2TP side is Libreswan's with
-// AES-SHA1-MODP1024 accepted too; PPP requests no MRU, a Magic-Number,
+// does not allow either). Phase 1 as documented (docs/interop.md):
+// AES-256/SHA1/ECP-384, AES-128/SHA1/ECP-256 and 3DES/SHA1/MODP-1024, in
+// that order of the server's own preference; ESP AES-CBC or 3DES with SHA1.
+// The L2TP side is Libreswan's; PPP requests no MRU, a Magic-Number,
 // offers two DNS servers.
 func WindowsRRAS() Profile {
 	p := Libreswan()
 	p.Name = "windows-rras"
-	p.Proposals = append(p.Proposals,
-		suite.IKEProposal{Enc: suite.EncAESCBC, KeyBits: 256, Hash: suite.HashSHA1, Group: suite.MODP1024},
-		suite.IKEProposal{Enc: suite.EncAESCBC, KeyBits: 128, Hash: suite.HashSHA1, Group: suite.MODP1024})
+	p.Proposals = []suite.IKEProposal{
+		{Enc: suite.EncAESCBC, KeyBits: 256, Hash: suite.HashSHA1, Group: suite.ECP384},
+		{Enc: suite.EncAESCBC, KeyBits: 128, Hash: suite.HashSHA1, Group: suite.ECP256},
+		{Enc: suite.Enc3DESCBC, KeyBits: 192, Hash: suite.HashSHA1, Group: suite.MODP1024},
+	}
+	p.ServerOrder = true
+	p.ESP = []suite.ESPTransform{
+		{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
+		{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
+		{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1},
+	}
 	p.HostName, p.VendorName = "RRAS", "Microsoft"
 	p.Auth, p.HonourNak, p.Insist = []ppp.AuthMethod{ppp.MSCHAPv2}, false, true
 	p.MSCHAPv2Success = func(a string) string { return "S=" + strings.ToLower(a[2:]) + "M=Access granted" }
@@ -298,14 +319,19 @@ func EAPServer(inner ...ppp.AuthMethod) Profile {
 	return p
 }
 
-// Meraki is a Cisco Meraki MX client VPN as docs/interop.md describes it,
-// as far as L2TP and PPP go: a Katalix (go-l2tp) LNS that names itself in
-// the Vendor Name, adds vendor AVPs without the M bit, sends Set-Link-Info
-// after ICCN (and here a WAN-Error-Notify too), and a PPP server that asks
-// for PAP only, again after each Nak. IKE and ESP are Libreswan's.
+// Meraki is a Cisco Meraki MX client VPN as docs/interop.md describes it:
+// phase 1 only 3DES/SHA1/MODP-1024 and ESP 3DES/SHA1 (the MX also takes
+// AES-128 in phase 2; left out so that the client's legacy ESP offer is
+// exercised), so a client needs legacy algorithms allowed; a Katalix
+// (go-l2tp) LNS that names itself in the Vendor Name, adds vendor AVPs
+// without the M bit, sends Set-Link-Info after ICCN (and here a
+// WAN-Error-Notify too), and a PPP server that asks for PAP only, again
+// after each Nak.
 func Meraki() Profile {
 	p := Libreswan()
 	p.Name = "meraki"
+	p.Proposals = []suite.IKEProposal{{Enc: suite.Enc3DESCBC, KeyBits: 192, Hash: suite.HashSHA1, Group: suite.MODP1024}}
+	p.ESP = []suite.ESPTransform{{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1}}
 	p.HostName = "meraki-mx"
 	p.VendorName = "Katalix Systems Ltd. Linux-4.4.177-meraki (x86_64)"
 	p.VendorAVPs = []l2tp.AVP{
