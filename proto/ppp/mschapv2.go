@@ -163,8 +163,13 @@ func parseMSCHAPv2Success(msg []byte) (auth [20]byte, text string, ok bool) {
 		return [20]byte{}, "", false
 	}
 	rest := trimNUL(msg[authRespLen:])
-	if i := bytes.Index(bytes.ToUpper(rest), []byte("M=")); i >= 0 {
-		rest = rest[i+2:]
+	for i := 0; i+1 < len(rest); i++ {
+		// Byte by byte: bytes.ToUpper would change the length of
+		// non-UTF-8 input, and with it the index.
+		if (rest[i] == 'M' || rest[i] == 'm') && rest[i+1] == '=' {
+			rest = rest[i+2:]
+			break
+		}
 	}
 	return auth, strings.TrimSpace(string(rest)), true
 }
