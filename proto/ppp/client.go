@@ -210,20 +210,11 @@ func (c *Client) mschapInput(now time.Time, p Packet) {
 			c.emit(Send{Data: clone(c.authFrame)}) // retransmitted Challenge
 			return
 		}
-		var peerChal [16]byte
-		c.random(peerChal[:])
-		authChal := [16]byte(value)
-		nt, err := generateNTResponse(authChal, peerChal, c.cfg.User, c.cfg.Password)
+		resp, err := c.msv2Response([16]byte(value))
 		if err != nil {
 			c.abort(err)
 			return
 		}
-		c.wantAuth = generateAuthenticatorResponse(c.cfg.Password, nt, peerChal, authChal, c.cfg.User)
-		resp := make([]byte, 0, msv2RespLen)
-		resp = append(resp, peerChal[:]...)
-		resp = append(resp, make([]byte, 8)...)
-		resp = append(resp, nt[:]...)
-		resp = append(resp, 0) // Flags
 		f, err := appendFrame(nil, ProtoCHAP, chapCodeResp, p.ID, chapValueData(resp, c.cfg.User))
 		if err != nil {
 			c.abort(err) // a user name of about 64 KiB
@@ -304,3 +295,22 @@ func (c *Client) md5Input(now time.Time, p Packet) {
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// msv2Response answers an MS-CHAPv2 Challenge (authChal), in PPP or inside
+// EAP: the Response Value (Peer-Challenge, 8 reserved bytes, NT-Response,
+// Flags). It also sets the authenticator response the server's Success
+// must carry. Ref: RFC 2759 §4.
+func (c *Client) msv2Response(authChal [16]byte) ([]byte, error) {
+	var peerChal [16]byte
+	c.random(peerChal[:])
+	nt, err := generateNTResponse(authChal, peerChal, c.cfg.User, c.cfg.Password)
+	if err != nil {
+		return nil, err
+	}
+	c.wantAuth = generateAuthenticatorResponse(c.cfg.Password, nt, peerChal, authChal, c.cfg.User)
+	resp := make([]byte, 0, msv2RespLen)
+	resp = append(resp, peerChal[:]...)
+	resp = append(resp, make([]byte, 8)...)
+	resp = append(resp, nt[:]...)
+	return append(resp, 0), nil // Flags
+}

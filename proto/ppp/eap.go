@@ -204,20 +204,11 @@ func (c *Client) eapMSCHAPv2(now time.Time, id uint8, td []byte) {
 			c.drop("malformed EAP-MSCHAPv2 Challenge")
 			return
 		}
-		var peerChal [16]byte
-		c.random(peerChal[:])
-		authChal := [16]byte(value)
-		nt, err := generateNTResponse(authChal, peerChal, c.cfg.User, c.cfg.Password)
+		resp, err := c.msv2Response([16]byte(value))
 		if err != nil {
 			c.abort(err)
 			return
 		}
-		c.wantAuth = generateAuthenticatorResponse(c.cfg.Password, nt, peerChal, authChal, c.cfg.User)
-		resp := make([]byte, 0, msv2RespLen)
-		resp = append(resp, peerChal[:]...)
-		resp = append(resp, make([]byte, 8)...)
-		resp = append(resp, nt[:]...)
-		resp = append(resp, 0) // Flags
 		c.eap.inner, c.eap.answered, c.eap.verified = MSCHAPv2, true, false
 		c.eapRespond(now, id, eapMSv2Data(chapCodeResp, msID, chapValueData(resp, c.cfg.User)))
 	case chapCodeSucc:
