@@ -167,7 +167,7 @@ func DNString(der []byte) (string, bool) {
 					return '?' // the peer's bytes end up in logs
 				}
 				return r
-			}, strings.NewReplacer(`\`, `\\`, ",", `\,`).Replace(v))
+			}, strings.NewReplacer(`\`, `\\`, ",", `\,`, ";", `\;`).Replace(v))
 			parts = append(parts, dnName(atv.Type)+"="+v)
 		}
 	}
