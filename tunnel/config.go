@@ -86,6 +86,14 @@ type Config struct {
 	// ControlSocket is the path of the unix socket Run serves for status
 	// and disconnect requests (ctlsock.go); empty: none.
 	ControlSocket string
+
+	// Debugging output, never written unless set (docs/troubleshooting.md).
+	// Pcap is a pcapng file that gets every datagram of the UDP socket and
+	// the decrypted L2TP messages (capture.go); KeyLog is a directory that
+	// gets the IKE and ESP keys in Wireshark's formats (keylog.go). Both
+	// hold secrets and are created with mode 0600.
+	Pcap   string
+	KeyLog string
 }
 
 // Certs are the X.509 credentials of certificate authentication (RFC

@@ -359,6 +359,11 @@ func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 			}
 		}
 	}
+	if c.deps.keys != nil {
+		if k, ok := from.IKEKey(); ok {
+			c.deps.keys.ikeSA(k)
+		}
+	}
 	for _, a := range actions {
 		switch a := a.(type) {
 		case isakmp.Send:
@@ -537,6 +542,7 @@ func (c *controller) addInbound(sa isakmp.ChildSA) bool {
 	}
 	c.dp.addInbound(in)
 	c.inbound[sa.InSPI] = true
+	c.deps.keys.espSA(c.server.Addr(), c.local.Addr(), sa.InSPI, sa.Transform, sa.InEncKey, sa.InAuthKey)
 	return true
 }
 
@@ -557,6 +563,7 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 		c.fail(PhaseIPsec, err)
 		return false
 	}
+	c.deps.keys.espSA(c.local.Addr(), c.server.Addr(), sa.OutSPI, sa.Transform, sa.OutEncKey, sa.OutAuthKey)
 	c.ike.addSPI(sa.InSPI)
 	c.dp.setOutbound(out)
 	c.outSA = out

@@ -116,6 +116,11 @@ type dataPath struct {
 	txBase time.Time
 	lastTx atomic.Int64
 
+	// pcap records decrypted L2TP messages (Config.Pcap); nil: none.
+	// Set by setCapture before the readers start, then immutable.
+	pcap      *capture
+	pcapLocal netip.Addr
+
 	c        dataCounters
 	bufsHeld atomic.Int64 // pooled buffers taken and not yet returned; tests check it ends at 0
 
@@ -138,6 +143,13 @@ func newDataPath(conn PacketConn, ikeAddr, nattAddr netip.AddrPort, log *Logger)
 func (d *dataPath) setClock(now func() time.Time) {
 	d.now = now
 	d.txBase = now()
+}
+
+// setCapture makes the data path record the L2TP messages it seals and
+// opens in c, between local and the server; call it before anything is
+// sent or read.
+func (d *dataPath) setCapture(c *capture, local netip.Addr) {
+	d.pcap, d.pcapLocal = c, local
 }
 
 // markTx notes that something went to the NAT-T port now.

@@ -35,6 +35,11 @@ type Deps struct {
 	// ScriptOutput receives what Config.Script prints (stdout and stderr),
 	// line by line with a prefix; nil: os.Stderr.
 	ScriptOutput io.Writer
+
+	// Set by Run from Config.Pcap and Config.KeyLog, for the whole Run
+	// (all its connection attempts); nil: none.
+	pcap *capture
+	keys *keyLog
 }
 
 // TUNConfig is what OpenTUN needs to bring the interface up.

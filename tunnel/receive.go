@@ -29,20 +29,35 @@ type ctrlPacket struct {
 // are 0. The inner UDP ports are not checked: the SA's selectors already
 // pin them. payload aliases pkt. It does not allocate, even on errors.
 func decapsulate(pkt []byte, sa *esp.SA, localTunnel, localSession uint16) (kind packetKind, payload []byte, err error) {
-	inner, nh, err := sa.Open(pkt)
+	msg, err := openL2TP(pkt, sa)
 	if err != nil {
 		return kindInvalid, nil, err
 	}
+	return demuxL2TP(msg, localTunnel, localSession)
+}
+
+// openL2TP is decapsulate's first half: it opens the ESP packet pkt in
+// place and returns the L2TP message inside the inner UDP datagram.
+func openL2TP(pkt []byte, sa *esp.SA) (msg []byte, err error) {
+	inner, nh, err := sa.Open(pkt)
+	if err != nil {
+		return nil, err
+	}
 	if nh != esp.NextHeaderUDP {
 		if nh == esp.NextHeaderDummy {
-			return kindInvalid, nil, errDummy
+			return nil, errDummy
 		}
-		return kindInvalid, nil, errNextHeader
+		return nil, errNextHeader
 	}
 	_, _, msg, ok := inet.ParseUDP(inner)
 	if !ok {
-		return kindInvalid, nil, errInnerUDP
+		return nil, errInnerUDP
 	}
+	return msg, nil
+}
+
+// demuxL2TP is decapsulate's second half, for the L2TP message msg.
+func demuxL2TP(msg []byte, localTunnel, localSession uint16) (kind packetKind, payload []byte, err error) {
 	h, frame, err := l2tp.ParseHeader(msg)
 	if err != nil {
 		return kindInvalid, nil, err
@@ -155,7 +170,15 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 		return true
 	}
 	_, _, localTunnel, localSession := unpackSession(d.session.Load())
-	kind, payload, err := decapsulate(pkt, sa, localTunnel, localSession)
+	msg, err := openL2TP(pkt, sa)
+	if err == nil && d.pcap != nil {
+		d.pcap.inner(false, d.pcapLocal, d.ikeAddr.Addr(), msg)
+	}
+	var kind packetKind
+	var payload []byte
+	if err == nil {
+		kind, payload, err = demuxL2TP(msg, localTunnel, localSession)
+	}
 	if err != nil {
 		r.countDecapError(spi, err)
 		return true

@@ -53,6 +53,9 @@ func (d *dataPath) sendL2TPControl(msg []byte) error {
 	if len(msg) > maxPacket-off-maxESPTrailer {
 		return errTooBig
 	}
+	if d.pcap != nil {
+		d.pcap.inner(true, d.pcapLocal, d.ikeAddr.Addr(), msg)
+	}
 	bp := d.getBuf()
 	defer d.putBuf(bp)
 	copy(bp[off:], msg)
@@ -80,6 +83,9 @@ func (d *dataPath) sendPPP(frame []byte) error {
 	off := maxESPHeadroom + inet.UDPHeaderLen + l2tp.DataHeaderLen
 	if len(frame) > maxPacket-off-maxESPTrailer {
 		return errTooBig
+	}
+	if d.pcap != nil {
+		d.pcap.innerPPP(d.pcapLocal, d.ikeAddr.Addr(), peerTunnel, peerSession, nil, frame)
 	}
 	bp := d.getBuf()
 	defer d.putBuf(bp)
@@ -202,6 +208,9 @@ func (d *dataPath) sendIPv4(buf []byte, off, n int) {
 	}
 	peerTunnel, peerSession, _, _ := unpackSession(sess)
 	d.clampMSS(buf[off:off+n], &d.c.txMSSClamped)
+	if d.pcap != nil {
+		d.pcap.innerPPP(d.pcapLocal, d.ikeAddr.Addr(), peerTunnel, peerSession, ipv4Header, buf[off:off+n])
+	}
 	pkt, err := encapsulate(buf, off, n, sa, peerTunnel, peerSession)
 	if err != nil {
 		d.c.txSealErrors.Add(1)

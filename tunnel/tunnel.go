@@ -48,6 +48,30 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 			return &PhaseError{PhaseSetup, err}
 		}
 	}
+	if cfg.Pcap != "" {
+		pc, err := openCapture(cfg.Pcap, deps.Clock.Now)
+		if err != nil {
+			return err
+		}
+		deps.pcap = pc
+		defer func() {
+			lost, err := pc.close()
+			if err != nil {
+				deps.Log.errorf("--pcap %s: %v", cfg.Pcap, err)
+			}
+			if lost > 0 {
+				deps.Log.infof("--pcap %s: %d packets not written (the writer could not keep up)", cfg.Pcap, lost)
+			}
+		}()
+	}
+	if cfg.KeyLog != "" {
+		k, err := openKeyLog(cfg.KeyLog, deps.Log)
+		if err != nil {
+			return err
+		}
+		deps.keys = k
+		defer k.close()
+	}
 	var statusReq chan chan Status
 	if cfg.ControlSocket != "" {
 		var cancel context.CancelFunc
@@ -105,8 +129,14 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 		}
 		return fail(fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err))
 	}
+	if deps.pcap != nil {
+		conn = capConn{PacketConn: conn, cap: deps.pcap, local: localAddrPort(conn)}
+	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
 	dp.setClock(deps.Clock.Now)
+	if deps.pcap != nil {
+		dp.setCapture(deps.pcap, localAddrPort(conn).Addr())
+	}
 	ev.done(PhaseSetup, "server %v, local %v", server, localAddrPort(conn))
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
 	c.ev = ev
