@@ -102,6 +102,8 @@ func connectFlagDefs() []cli.Flag {
 		&cli.DurationFlag{Name: flgUpTimeout, Usage: "give up if the link is not up within `DURATION` (exit code of the phase it was in)"},
 		&cli.BoolFlag{Name: flgBackground, Usage: "return once the link is up and keep the connection running in the background (log in " + defaultRunDir + "/INTERFACE.log)"},
 		&cli.IntFlag{Name: flgReadyFD, Usage: "write \"up INTERFACE LOCAL-ADDRESS\" and a newline to file descriptor `N` once the link is up, then close it"},
+		&cli.StringFlag{Name: flgPcap, Usage: "write what l2tpctl sends and receives to the pcapng `FILE` (mode 0600): the UDP datagrams (IKE, ESP) and the decrypted L2TP and PPP, for Wireshark"},
+		&cli.StringFlag{Name: flgKeyLog, Usage: "write the IKE and ESP keys to directory `DIR` in Wireshark's formats (files ikev1_decryption_table and esp_sa, mode 0600), to decrypt a capture; only on the command line"},
 	}
 }
 
@@ -144,6 +146,8 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		DNS:            v.String(flgDNS),
 		DNSDomains:     v.StringSlice(flgDNSDomain),
 		UpTimeout:      v.Duration(flgUpTimeout),
+		Pcap:           v.String(flgPcap),
+		KeyLog:         v.String(flgKeyLog),
 		PSK:            secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
 		Password:       secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
 		L2TPSecret:     secretArgsFrom(cmdline, flgL2TPSecret, flgL2TPSecretFile, ""),
@@ -203,6 +207,7 @@ func connect(c *cli.Context, d appDeps) error {
 	if cfg.Aggressive && cfg.Certs == nil {
 		fmt.Fprintln(d.stderr, aggressiveWarning)
 	}
+	warnDebugFiles(d, cfg)
 	if cfg.Certs != nil {
 		warnKeyFile(d, f)
 		warnCertDates(d, f, cfg.Certs)
@@ -231,6 +236,16 @@ func connect(c *cli.Context, d appDeps) error {
 // against its HASH_R offline.
 const aggressiveWarning = "l2tpctl: warning: Aggressive Mode with a pre-shared key sends a hash of the key that anyone " +
 	"on the path can use to guess the key offline; use Main Mode or certificates if the server allows it"
+
+// warnDebugFiles says what the files of --pcap and --keylog hold.
+func warnDebugFiles(d appDeps, cfg tunnel.Config) {
+	if cfg.Pcap != "" {
+		fmt.Fprintf(d.stderr, "l2tpctl: warning: --%s %s holds the decrypted traffic of this connection, PPP authentication included: keep it private, delete it when done\n", flgPcap, cfg.Pcap)
+	}
+	if cfg.KeyLog != "" {
+		fmt.Fprintf(d.stderr, "l2tpctl: warning: --%s %s holds the IKE and ESP keys of this connection: whoever reads it can decrypt its traffic; delete it when done\n", flgKeyLog, cfg.KeyLog)
+	}
+}
 
 // connectProfile loads the profile named by --profile, else by
 // L2TPCTL_PROFILE (an empty value is no profile); nil if neither.

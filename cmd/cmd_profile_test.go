@@ -169,6 +169,7 @@ dns = "auto"  # default
 dns-domain = []  # default
 json = false  # default
 up-timeout = "0s"  # default
+pcap = (not set)
 `
 	if got := w.stdout.String(); got != want {
 		t.Errorf("profile show office =\n%s\nwant\n%s", got, want)

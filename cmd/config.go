@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +69,9 @@ type connectFlags struct {
 	DNSDomains   []string
 
 	UpTimeout time.Duration // --up-timeout; 0: none
+
+	// Debugging output: a pcapng file and a key log directory; "" for none.
+	Pcap, KeyLog string
 }
 
 // readsStdin reports whether a secret comes from stdin.
@@ -200,6 +204,19 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		cfg.Reconnect, cfg.ReconnectMax = true, f.ReconnectMax
 	}
 	cfg.Script = f.Script
+	for _, p := range []struct {
+		flag     string
+		val, dst *string
+	}{{flgPcap, &f.Pcap, &cfg.Pcap}, {flgKeyLog, &f.KeyLog, &cfg.KeyLog}} {
+		if *p.val == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p.val) // the same file after --background
+		if err != nil {
+			return tunnel.Config{}, usageErrorf("%s %q: %v", f.ref(p.flag), *p.val, err)
+		}
+		*p.dst = abs
+	}
 
 	if err := hostFrom(&cfg, f); err != nil {
 		return tunnel.Config{}, err

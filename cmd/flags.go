@@ -109,3 +109,10 @@ const (
 	exitNotFound   = 127      // exec mode: no such command
 	exitSignalBase = 128      // exec mode: the command died of signal N: 128+N
 )
+
+// Debugging output of connect (docs/troubleshooting.md, "Looking at the
+// packets"): never written unless asked.
+const (
+	flgPcap   = "pcap"
+	flgKeyLog = "keylog"
+)
