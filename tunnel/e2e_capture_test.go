@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -332,5 +333,78 @@ func TestPcapKeylogNoSymlink(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(target); len(b) != 0 {
 		t.Errorf("the link's target was written: %q", b)
+	}
+}
+
+// TestE2EKeylogTshark checks the key log against Wireshark itself, when
+// tshark is installed (scripts/peer-install.sh installs it): for every ESP
+// cipher and integrity algorithm, tshark decrypts each ESP packet of the
+// capture with the keys (the pings show up in the outer interface) and
+// finds its ICV good, and decrypts the ID payloads of Main Mode 5 and 6.
+func TestE2EKeylogTshark(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed")
+	}
+	for _, esps := range [][]suite.ESPTransform{
+		{{Enc: suite.ESPAESGCM16, KeyBits: 128}},
+		{{Enc: suite.ESPAESGCM16, KeyBits: 256}},
+		{{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1}},
+		{{Enc: suite.ESPAES, KeyBits: 192, Auth: suite.AuthHMACSHA256}},
+		{{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA384}},
+		{{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA512}},
+		{{Enc: suite.ESP3DES, KeyBits: 192, Auth: suite.AuthHMACSHA1}},
+		{{Enc: suite.ESPDES, KeyBits: 64, Auth: suite.AuthHMACMD5}},
+	} {
+		t.Run(esps[0].String(), func(t *testing.T) {
+			goroutineLeakCheck(t)
+			dir := t.TempDir()
+			p := peertest.SoftEther()
+			p.ESP = esps
+			n, srv := startServer(t, p)
+			cfg := e2eConfig(p)
+			cfg.ESP, cfg.AllowLegacy = esps, true
+			cfg.Pcap, cfg.KeyLog = filepath.Join(dir, "c.pcapng"), filepath.Join(dir, "keys")
+			h := startRun(t, n, srv, cfg, nil)
+			h.waitConnected()
+			const pings = 2
+			for seq := uint16(1); seq <= pings; seq++ {
+				if !h.ping(p.Local, seq, pingTimeout) {
+					t.Fatalf("no reply to ping %d", seq)
+				}
+			}
+			h.stop()
+			cmd := exec.Command(tshark, "-n", "-r", cfg.Pcap, "-Y", "frame.interface_id == 0",
+				"-o", "esp.enable_authentication_check:TRUE", "-T", "fields",
+				"-e", "esp.spi", "-e", "esp.icv_good", "-e", "icmp.type", "-e", "isakmp.id.type")
+			cmd.Env = append(os.Environ(), "WIRESHARK_CONFIG_DIR="+cfg.KeyLog)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("tshark: %v\n%s", err, out)
+			}
+			var esp, good, icmp, ids int
+			for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+				f := strings.Split(l, "\t")
+				if len(f) != 4 {
+					t.Fatalf("tshark line %q", l)
+				}
+				if f[0] != "" {
+					esp++
+				}
+				if f[1] == "1" || f[1] == "True" {
+					good++
+				}
+				if f[2] != "" {
+					icmp++
+				}
+				if f[3] != "" {
+					ids++
+				}
+			}
+			if esp == 0 || good != esp || icmp != 2*pings || ids < 2 {
+				t.Errorf("tshark: %d ESP packets, %d with a good ICV, %d ICMP, %d with decrypted IDs; want all good, %d ICMP, ≥ 2 IDs:\n%s",
+					esp, good, icmp, ids, 2*pings, out)
+			}
+		})
 	}
 }

@@ -26,7 +26,9 @@ import (
 //	                        integrity algorithm, key (Wireshark's ESP SA
 //	                        table), appended on every re-key
 //	preferences             written only if missing: turns on ESP
-//	                        decryption (esp.enable_encryption_decode)
+//	                        decryption and ICV checks
+//	                        (esp.enable_encryption_decode,
+//	                        esp.enable_authentication_check)
 //
 // The files are created with mode 0600 (the directory 0700), never through
 // a symbolic link, and lines are only appended: a run never removes keys
@@ -77,7 +79,8 @@ func openKeyLog(dir string, log *Logger) (*keyLog, error) {
 	}
 	// Only if missing: the user may have a preferences file of their own.
 	if f, err := os.OpenFile(filepath.Join(dir, keyLogPrefs), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600); err == nil {
-		_, err = f.WriteString("# Written by l2tpctl --keylog: decrypt ESP with the SAs in esp_sa.\nesp.enable_encryption_decode: TRUE\n")
+		_, err = f.WriteString("# Written by l2tpctl --keylog: decrypt ESP with the SAs in esp_sa and check its ICVs.\n" +
+			"esp.enable_encryption_decode: TRUE\nesp.enable_authentication_check: TRUE\n")
 		f.Close()
 		if err != nil {
 			log.errorf("--keylog: writing %s: %v", keyLogPrefs, err)
