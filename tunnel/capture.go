@@ -36,8 +36,12 @@ const (
 	capL2TP
 )
 
-// captureQueue is how many packets may wait for the writer.
-const captureQueue = 4096
+// The most packets, and bytes, that may wait for the writer; beyond
+// either, packets are dropped and counted.
+const (
+	captureQueue      = 4096
+	captureQueueBytes = 8 << 20
+)
 
 var captureInterfaces = []pcapng.Interface{
 	capOuter: {LinkType: pcapng.LinkTypeRaw, Name: "outer", NanoTS: true,
@@ -57,13 +61,14 @@ type capRecord struct {
 // any goroutine until close, which must come after every caller is done
 // (Run closes it after its readers and control loop have ended).
 type capture struct {
-	path string
-	now  func() time.Time
-	q    chan capRecord
-	lost atomic.Uint64 // packets not written: the queue was full, or too big for a packet
-	done chan struct{} // closed by the writer when it has flushed and closed the file
-	err  error         // the first write error; written by the writer, read after done
-	f    *os.File
+	path   string
+	now    func() time.Time
+	q      chan capRecord
+	lost   atomic.Uint64 // packets not written: the queue was full, or too big for a packet
+	queued atomic.Int64  // bytes in q
+	done   chan struct{} // closed by the writer when it has flushed and closed the file
+	err    error         // the first write error; written by the writer, read after done
+	f      *os.File
 }
 
 // openCapture creates (or truncates) path with mode 0600, since it holds
@@ -100,6 +105,7 @@ func (c *capture) write() {
 	w := bufio.NewWriterSize(c.f, 64<<10)
 	var b []byte
 	for r := range c.q {
+		c.queued.Add(-int64(len(r.data)))
 		var err error
 		b, err = pcapng.Packet{Interface: r.iface, Timestamp: pcapng.Timestamp(r.ts, true),
 			OrigLen: uint32(len(r.data)), Data: r.data, Flags: r.dir}.AppendBinary(b[:0])
@@ -135,9 +141,15 @@ func (c *capture) record(iface, dir uint32, pkt []byte) {
 		c.lost.Add(1)
 		return
 	}
+	if c.queued.Add(int64(len(pkt))) > captureQueueBytes {
+		c.queued.Add(-int64(len(pkt)))
+		c.lost.Add(1)
+		return
+	}
 	select {
 	case c.q <- capRecord{iface: iface, dir: dir, ts: c.now(), data: pkt}:
 	default:
+		c.queued.Add(-int64(len(pkt)))
 		c.lost.Add(1)
 	}
 }

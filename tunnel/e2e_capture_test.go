@@ -408,3 +408,23 @@ func TestE2EKeylogTshark(t *testing.T) {
 		})
 	}
 }
+
+// When the writer lags, record drops and counts instead of waiting or
+// queueing without bound (here no writer runs at all).
+func TestCaptureDropsWhenFull(t *testing.T) {
+	c := &capture{now: time.Now, q: make(chan capRecord, 2)}
+	for range 3 {
+		c.record(capOuter, pcapng.DirOutbound, make([]byte, 100))
+	}
+	c.record(capOuter, pcapng.DirOutbound, nil) // could not be built
+	if got := c.lost.Load(); got != 2 {
+		t.Errorf("lost %d, want 2 (queue full, no packet)", got)
+	}
+	big := &capture{now: time.Now, q: make(chan capRecord, 10)}
+	big.record(capOuter, pcapng.DirOutbound, make([]byte, captureQueueBytes-10))
+	big.record(capOuter, pcapng.DirOutbound, make([]byte, 11))
+	big.record(capOuter, pcapng.DirOutbound, make([]byte, 10))
+	if got, q := big.lost.Load(), big.queued.Load(); got != 1 || q != captureQueueBytes {
+		t.Errorf("lost %d, queued %d bytes; want 1 and %d (the byte budget)", got, q, captureQueueBytes)
+	}
+}
