@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -78,7 +79,7 @@ type capture struct {
 func openCapture(path string, now func() time.Time) (*capture, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("%w: --pcap: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: --pcap: %w", ErrConfig, noFollowError(path, err))
 	}
 	if err := f.Chmod(0o600); err != nil { // an existing file kept its mode
 		f.Close()
@@ -95,6 +96,15 @@ func openCapture(path string, now func() time.Time) (*capture, error) {
 	c := &capture{path: path, now: now, q: make(chan capRecord, captureQueue), done: make(chan struct{}), f: f}
 	go c.write()
 	return c, nil
+}
+
+// noFollowError explains the error of an O_NOFOLLOW open of a symbolic
+// link (ELOOP, "too many levels of symbolic links").
+func noFollowError(path string, err error) error {
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%s is a symbolic link, which l2tpctl does not write through (the file holds secrets)", path)
+	}
+	return err
 }
 
 // write is the writer goroutine: it appends each record as an Enhanced

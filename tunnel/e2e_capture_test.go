@@ -428,3 +428,22 @@ func TestCaptureDropsWhenFull(t *testing.T) {
 		t.Errorf("lost %d, queued %d bytes; want 1 and %d (the byte budget)", got, q, captureQueueBytes)
 	}
 }
+
+func TestKeylogDirSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.Mkdir(real, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	_, err := openKeyLog(link, nil)
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("openKeyLog on a symlinked directory: %v", err)
+	}
+	if entries, _ := os.ReadDir(real); len(entries) != 0 {
+		t.Errorf("files written through the link: %v", entries)
+	}
+}

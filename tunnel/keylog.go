@@ -58,15 +58,22 @@ func openKeyLog(dir string, log *Logger) (*keyLog, error) {
 	}
 	if fi, err := os.Lstat(dir); err != nil {
 		return nil, wrap(err)
+	} else if fi.Mode()&os.ModeSymlink != 0 {
+		return nil, wrap(noFollowError(dir, syscall.ELOOP))
 	} else if !fi.IsDir() {
 		return nil, wrap(fmt.Errorf("%s is not a directory", dir))
 	}
 	open := func(name string) (*os.File, error) {
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
-		if err == nil {
-			err = f.Chmod(0o600)
+		path := filepath.Join(dir, name)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return nil, noFollowError(path, err)
 		}
-		return f, err
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
 	}
 	k := &keyLog{seenIKE: map[[8]byte]bool{}, seenESP: map[uint32]bool{}, log: log}
 	var err error
