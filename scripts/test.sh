@@ -271,6 +271,7 @@ if [ "$IS_ROOT" = 1 ]; then
     failed "$ROOT_STEPS" "the peer did not start"
   fi
   step "xl2tpd tunnel authentication (go test -run Xl2tpd ./tunnel)" env L2TPCTL_E2E=1 go test -count=1 -run Xl2tpd -v ./tunnel
+  step "tshark decrypts with --keylog, every ESP suite (go test -run KeylogTshark ./tunnel)" env L2TPCTL_E2E=1 go test -count=1 -run KeylogTshark -v ./tunnel
   if [ "$PEER_STARTED" = 1 ]; then
     step "stop the SoftEther peer (scripts/peer-down.sh)" stop_peer
   else
