@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -67,6 +68,7 @@ type capture struct {
 	q      chan capRecord
 	lost   atomic.Uint64 // packets not written: the queue was full, or too big for a packet
 	queued atomic.Int64  // bytes in q
+	mu     sync.Mutex    // serialises the senders to q (record)
 	done   chan struct{} // closed by the writer when it has flushed and closed the file
 	err    error         // the first write error; written by the writer, read after done
 	f      *os.File
@@ -156,6 +158,10 @@ func (c *capture) record(iface, dir uint32, pkt []byte) {
 		c.lost.Add(1)
 		return
 	}
+	// The clock is read and the packet queued under one lock, so that the
+	// file's order is its timestamps' order.
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	select {
 	case c.q <- capRecord{iface: iface, dir: dir, ts: c.now(), data: pkt}:
 	default:
@@ -233,10 +239,11 @@ func (c capConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 	return n, from, err
 }
 
+// WriteToUDPAddrPort records the datagram before it sends it: recorded
+// after, the server's answer (read by another goroutine) could come first
+// in the file, and Wireshark, which chains IKE's IVs in file order, would
+// not decrypt either. A send that fails is in the file all the same.
 func (c capConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
-	n, err := c.PacketConn.WriteToUDPAddrPort(b, to)
-	if err == nil {
-		c.cap.outer(true, c.local, unmapAddrPort(to), b)
-	}
-	return n, err
+	c.cap.outer(true, c.local, unmapAddrPort(to), b)
+	return c.PacketConn.WriteToUDPAddrPort(b, to)
 }

@@ -157,6 +157,11 @@ func TestE2EPcapKeylog(t *testing.T) {
 			}
 
 			inner := map[string]bool{} // L2TP messages of the l2tp interface
+			for _, pk := range f.Packets {
+				if _, _, payload, ok := inet.ParseUDPv4(pk.Data); ok && pk.Interface == capL2TP {
+					inner[string(payload)] = true
+				}
+			}
 			var ikeOut, ikeIn, espOut, espIn, espOpened, innerOut, innerIn, echoes int
 			var cookie []byte
 			var last uint64
@@ -191,7 +196,6 @@ func TestE2EPcapKeylog(t *testing.T) {
 					if !h.Control && len(frame) > 4+20 && frame[2] == 0x00 && frame[3] == 0x21 && frame[4+9] == inet.ProtoICMP {
 						echoes++
 					}
-					inner[string(payload)] = true
 					if out {
 						innerOut++
 					} else {
@@ -236,17 +240,8 @@ func TestE2EPcapKeylog(t *testing.T) {
 					if err != nil {
 						t.Fatalf("ESP packet %d (SPI 0x%08x) does not open with the logged keys: %v", i, spi, err)
 					}
-					_, _, msg, ok := inet.ParseUDP(pt)
-					if !ok || !inner[string(msg)] && !out {
-						// Inbound messages are recorded before they are
-						// processed: their inner record comes right after.
-						if ok && i+1 < len(f.Packets) {
-							_, _, next, _ := inet.ParseUDPv4(f.Packets[i+1].Data)
-							ok = bytes.Equal(next, msg)
-						}
-						if !ok {
-							t.Errorf("ESP packet %d decrypts to %x, not a message of the l2tp interface", i, pt)
-						}
+					if _, _, msg, ok := inet.ParseUDP(pt); !ok || !inner[string(msg)] {
+						t.Errorf("ESP packet %d decrypts to %x, not a message of the l2tp interface", i, pt)
 					}
 					espOpened++
 				}
@@ -406,8 +401,10 @@ func TestE2EKeylogTshark(t *testing.T) {
 					ids++
 				}
 			}
-			if esp == 0 || good != esp || icmp != 2*pings || ids < 2 {
-				t.Errorf("tshark: %d ESP packets, %d with a good ICV, %d ICMP, %d with decrypted IDs; want all good, %d ICMP, ≥ 2 IDs:\n%s",
+			// Main Mode 5 at least: a retransmission (on a loaded machine)
+			// throws Wireshark's IV chain off for the messages after it.
+			if esp == 0 || good != esp || icmp != 2*pings || ids < 1 {
+				t.Errorf("tshark: %d ESP packets, %d with a good ICV, %d ICMP, %d with decrypted IDs; want all good, %d ICMP, ≥ 1 ID:\n%s",
 					esp, good, icmp, ids, 2*pings, out)
 			}
 		})
