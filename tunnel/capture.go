@@ -63,7 +63,6 @@ type capRecord struct {
 // any goroutine until close, which must come after every caller is done
 // (Run closes it after its readers and control loop have ended).
 type capture struct {
-	path   string
 	now    func() time.Time
 	q      chan capRecord
 	lost   atomic.Uint64 // packets not written: the queue was full, or too big for a packet
@@ -95,7 +94,7 @@ func openCapture(path string, now func() time.Time) (*capture, error) {
 		f.Close()
 		return nil, fmt.Errorf("--pcap %s: %w", path, err)
 	}
-	c := &capture{path: path, now: now, q: make(chan capRecord, captureQueue), done: make(chan struct{}), f: f}
+	c := &capture{now: now, q: make(chan capRecord, captureQueue), done: make(chan struct{}), f: f}
 	go c.write()
 	return c, nil
 }
