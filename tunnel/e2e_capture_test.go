@@ -449,3 +449,78 @@ func TestKeylogDirSymlink(t *testing.T) {
 		t.Errorf("files written through the link: %v", entries)
 	}
 }
+
+// TestE2EKeylogReauth: across an IKE re-authentication (a second Main
+// Mode, new IPsec SAs), the key log gets the second IKE SA and the new ESP
+// SAs, and every ESP packet of the capture opens with the logged keys.
+func TestE2EKeylogReauth(t *testing.T) {
+	goroutineLeakCheck(t)
+	dir := t.TempDir()
+	p := peertest.SoftEther()
+	n, srv := startServer(t, p)
+	cfg := e2eConfig(p)
+	cfg.IKELifetime = MinIKELifetime
+	cfg.Pcap, cfg.KeyLog = filepath.Join(dir, "c.pcapng"), filepath.Join(dir, "keys")
+	clock := newWarpClock()
+	h := startRun(t, n, srv, cfg, clock)
+	h.waitConnected()
+	if !h.ping(p.Local, 1, pingTimeout) {
+		t.Fatal("no reply to the first ping")
+	}
+	clock.Warp(cfg.IKELifetime * 85 / 100)
+	done := func(s peertest.Stats) bool { return s.Reauths == 1 && s.Phase1Up == 2 && s.IKEDeletes == 1 }
+	seq := uint16(2)
+	for deadline := time.Now().Add(connectTimeout); ; seq++ {
+		if _, ok := srv.Wait(0, done); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no re-authentication within %v of the warp: %+v", connectTimeout, srv.Stats())
+		}
+		h.ping(p.Local, seq, time.Second)
+	}
+	for range 3 {
+		seq++
+		if !h.ping(p.Local, seq, pingTimeout) {
+			t.Fatalf("no reply to ping %d after the re-authentication", seq)
+		}
+	}
+	h.stop()
+
+	ike, err := os.ReadFile(filepath.Join(cfg.KeyLog, keyLogIKEv1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(ike)), "\n"); len(lines) != 2 || lines[0][:16] == lines[1][:16] {
+		t.Errorf("ikev1_decryption_table %q, want two IKE SAs", ike)
+	}
+	sas := parseESPSA(t, filepath.Join(cfg.KeyLog, keyLogESP))
+	if len(sas) < 4 {
+		t.Errorf("%d ESP SAs logged, want at least 4 (two pairs)", len(sas))
+	}
+	f := readCapture(t, cfg.Pcap)
+	opened := map[uint32]int{}
+	for i, pk := range f.Packets {
+		src, dst, payload, ok := inet.ParseUDPv4(pk.Data)
+		if pk.Interface != capOuter || !ok || src.Port() == DefaultIKEPort || dst.Port() == DefaultIKEPort ||
+			inet.IsKeepalive(payload) || inet.HasNonESPMarker(payload) {
+			continue // not ESP
+		}
+		spi, _ := esp.PeekSPI(payload)
+		e, ok := sas[spi]
+		if !ok {
+			t.Fatalf("ESP packet %d: SPI 0x%08x not in the key log", i, spi)
+		}
+		sa, err := esp.NewSA(spi, e.t, e.encKey, e.authKey, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := sa.Open(bytes.Clone(payload)); err != nil {
+			t.Fatalf("ESP packet %d (SPI 0x%08x) does not open with the logged keys: %v", i, spi, err)
+		}
+		opened[spi]++
+	}
+	if len(opened) < 4 {
+		t.Errorf("ESP packets on %d SPIs, want at least 4: %v", len(opened), opened)
+	}
+}
