@@ -43,6 +43,9 @@ const (
 const (
 	captureQueue      = 4096
 	captureQueueBytes = 8 << 20
+
+	// captureFlush is how long a packet may wait in the writer's buffer.
+	captureFlush = 100 * time.Millisecond
 )
 
 var captureInterfaces = []pcapng.Interface{
@@ -109,32 +112,48 @@ func noFollowError(path string, err error) error {
 }
 
 // write is the writer goroutine: it appends each record as an Enhanced
-// Packet Block and flushes whenever the queue is empty, so the file is
-// complete up to the last packet while l2tpctl runs.
+// Packet Block, and flushes at most captureFlush after a packet came (and
+// when its buffer is full), so the file is complete up to a moment ago
+// while l2tpctl runs, without a write to the file for every packet.
 func (c *capture) write() {
 	defer close(c.done)
 	w := bufio.NewWriterSize(c.f, 64<<10)
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
+	defer flush.Stop()
+	armed := false
 	var b []byte
-	for r := range c.q {
-		c.queued.Add(-int64(len(r.data)))
-		var err error
-		b, err = pcapng.Packet{Interface: r.iface, Timestamp: pcapng.Timestamp(r.ts, true),
-			OrigLen: uint32(len(r.data)), Data: r.data, Flags: r.dir}.AppendBinary(b[:0])
-		if err == nil && c.err == nil {
-			_, err = w.Write(b)
-		}
-		if err == nil && c.err == nil && len(c.q) == 0 {
-			err = w.Flush()
-		}
+	note := func(err error) {
 		if err != nil && c.err == nil {
 			c.err = err
 		}
 	}
-	if err := w.Flush(); err != nil && c.err == nil {
-		c.err = err
-	}
-	if err := c.f.Close(); err != nil && c.err == nil {
-		c.err = err
+	for {
+		select {
+		case r, ok := <-c.q:
+			if !ok {
+				note(w.Flush())
+				note(c.f.Close())
+				return
+			}
+			c.queued.Add(-int64(len(r.data)))
+			var err error
+			b, err = pcapng.Packet{Interface: r.iface, Timestamp: pcapng.Timestamp(r.ts, true),
+				OrigLen: uint32(len(r.data)), Data: r.data, Flags: r.dir}.AppendBinary(b[:0])
+			if err == nil && c.err == nil {
+				_, err = w.Write(b)
+			}
+			note(err)
+			if !armed {
+				flush.Reset(captureFlush)
+				armed = true
+			}
+		case <-flush.C:
+			armed = false
+			if c.err == nil {
+				note(w.Flush())
+			}
+		}
 	}
 }
 
