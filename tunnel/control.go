@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
+	"github.com/l2tpctl/l2tpctl/proto/inet"
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
@@ -49,6 +50,7 @@ type controller struct {
 	ppp        *ppp.Client
 	tun        TUN
 	outSA      *esp.SA
+	encap      uint16    // the encapsulation mode of outSA (isakmp.Encap*)
 	pppDown    bool      // the PPP client reported Down: nothing more to close
 	l2tpEnd    bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
 	closing    closeStep // teardown progress; closeNone while running
@@ -211,6 +213,7 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		Proposals:   c.ikeOffer,
 		ESP:         c.cfg.espOffer(),
 		PFS:         c.cfg.PFS,
+		OfferTunnel: true, // transport mode first; tunnel mode for servers that insist
 		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
@@ -558,15 +561,17 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 		return false
 	}
 	c.ike.addSPI(sa.InSPI)
+	c.dp.setMode(isakmp.EncapIsTunnel(sa.EncapMode), c.local.Addr(), c.server.Addr())
 	c.dp.setOutbound(out)
 	c.outSA = out
+	c.encap = sa.EncapMode
 	if a.Rekey {
 		c.rekeys++
 		c.deps.Log.infof("isakmp: IPsec SA re-keyed: %v, SPI in 0x%08x out 0x%08x", sa.Transform, sa.InSPI, sa.OutSPI)
 		return true
 	}
-	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
-		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
+	c.event(PhaseIPsec, "established (ESP %v, %s, SPI in 0x%08x out 0x%08x, lifetime %v)",
+		sa.Transform, encapName(sa.EncapMode), sa.InSPI, sa.OutSPI, sa.Lifetime)
 	info := &ProposalInfo{IKE: c.ikeSuite, ESP: sa.Transform.String(), Weak: weakParts(c.ikeUp.Proposal, sa.Transform, c.cfg.PFS),
 		LegacyRetry: c.retried}
 	if c.cfg.PFS != 0 {
@@ -669,18 +674,40 @@ func (c *controller) doPPP(actions []ppp.Action) {
 
 // tunMTU is the largest inner IPv4 packet that fits one 1500-byte outer
 // datagram with sa's overhead, capped by the server's MRU.
-func tunMTU(sa *esp.SA, peerMRU uint16) int {
+func tunMTU(sa *esp.SA, peerMRU uint16) int { return tunMTUFor(sa, peerMRU, false, false) }
+
+// tunMTUFor is tunMTU for ESP in tunnel mode (20 bytes of inner IPv4
+// header more) or plain (no outer UDP header: 8 bytes less).
+func tunMTUFor(sa *esp.SA, peerMRU uint16, tunnel, plain bool) int {
 	room := outerMTU - outerIPv4UDP
+	if plain {
+		room += inet.UDPHeaderLen
+	}
 	// Largest payload n with n + Overhead(n) <= room.
 	n := room - sa.Headroom()
 	for n > 0 && n+sa.Overhead(n) > room {
 		n--
 	}
 	mtu := n - innerOverhead
+	if tunnel {
+		mtu -= tunnelHeader
+	}
 	if peerMRU != 0 && int(peerMRU) < mtu {
 		mtu = int(peerMRU)
 	}
 	return mtu
+}
+
+// encapName says how ESP travels in an encapsulation mode, for the log.
+func encapName(mode uint16) string {
+	s := "plain"
+	if isakmp.EncapIsUDP(mode) {
+		s = "UDP-encapsulated"
+	}
+	if isakmp.EncapIsTunnel(mode) {
+		return s + " tunnel mode"
+	}
+	return s + " transport mode"
 }
 
 func (c *controller) linkUp(a ppp.Up) {
@@ -702,7 +729,7 @@ func (c *controller) linkUp(a ppp.Up) {
 		Name:   c.cfg.Interface,
 		Local:  a.Local,
 		Peer:   peer,
-		MTU:    tunMTU(c.outSA, a.PeerMRU),
+		MTU:    tunMTUFor(c.outSA, a.PeerMRU, isakmp.EncapIsTunnel(c.encap), !isakmp.EncapIsUDP(c.encap)),
 		Routes: c.cfg.Routes,
 
 		DefaultRoute: c.cfg.DefaultRoute, Server: c.server.Addr(),

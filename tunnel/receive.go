@@ -24,19 +24,33 @@ type ctrlPacket struct {
 //	kindPPP:  payload is a whole PPP frame of another protocol (LCP, IPCP, auth, …) of our session
 //	kindL2TP: payload is a whole L2TP control message (any tunnel ID; the LAC checks)
 //
+// In tunnel mode (tm not nil) ESP carries an inner IPv4 header (next header
+// 4) from the server to us, which is checked and stripped; in transport
+// mode the inner UDP header comes first (next header 17).
+//
 // localTunnel and localSession are our IDs; data messages for others
 // (stale sessions) give errWrongSession, as do all data messages while they
 // are 0. The inner UDP ports are not checked: the SA's selectors already
 // pin them. payload aliases pkt. It does not allocate, even on errors.
-func decapsulate(pkt []byte, sa *esp.SA, localTunnel, localSession uint16) (kind packetKind, payload []byte, err error) {
+func decapsulate(pkt []byte, sa *esp.SA, localTunnel, localSession uint16, tm *tunnelAddrs) (kind packetKind, payload []byte, err error) {
 	inner, nh, err := sa.Open(pkt)
 	if err != nil {
 		return kindInvalid, nil, err
 	}
-	if nh != esp.NextHeaderUDP {
-		if nh == esp.NextHeaderDummy {
-			return kindInvalid, nil, errDummy
+	switch {
+	case nh == esp.NextHeaderUDP && tm == nil:
+	case nh == esp.NextHeaderIPv4 && tm != nil:
+		src, dst, udp, ok := inet.ParseTunnelIPv4(inner)
+		if !ok {
+			return kindInvalid, nil, errInnerIPv4
 		}
+		if src != tm.server || dst != tm.local {
+			return kindInvalid, nil, errInnerAddr
+		}
+		inner = udp
+	case nh == esp.NextHeaderDummy:
+		return kindInvalid, nil, errDummy
+	default:
 		return kindInvalid, nil, errNextHeader
 	}
 	_, _, msg, ok := inet.ParseUDP(inner)
@@ -155,7 +169,7 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 		return true
 	}
 	_, _, localTunnel, localSession := unpackSession(d.session.Load())
-	kind, payload, err := decapsulate(pkt, sa, localTunnel, localSession)
+	kind, payload, err := decapsulate(pkt, sa, localTunnel, localSession, d.inner.Load())
 	if err != nil {
 		r.countDecapError(spi, err)
 		return true

@@ -94,6 +94,7 @@ type Stats struct {
 	ESPInOld     int // of which on an SA older than the newest pair (the client has not moved to it yet)
 	ESPOut       int // ESP packets sealed and sent
 	WrongSession int // L2TP data for another tunnel/session
+	TunnelModeIn int // ESP packets with an inner IPv4 header (tunnel mode) opened
 
 	TunnelsUp       int
 	SessionsUp      int
@@ -155,7 +156,9 @@ type session struct {
 	lns       *l2tp.LNS
 	l2tpUp    l2tp.SessionUp
 	sessUp    bool
-	innerPort uint16 // the client's inner UDP source port (1701)
+	innerPort uint16     // the client's inner UDP source port (1701)
+	tunnel    bool       // the newest SA pair is in tunnel mode: ESP carries an inner IPv4 header
+	innerSrc  netip.Addr // tunnel mode: the client's inner IPv4 source address
 	ppp       *ppp.Server
 	pppUp     bool
 	nextKA    time.Time
@@ -510,6 +513,7 @@ func (s *Server) newIKESA(client netip.AddrPort, ckyI [8]byte) *ikeSA {
 			SilentRefusal: s.p.SilentRefusal,
 			CookieRefusal: s.p.CookieRefusal,
 			ForceNAT:      s.p.ForceNAT,
+			ESPModes:      s.p.ESPModes,
 			IDAddr:        idAddr,
 			RekeyAfter:    s.p.RekeyAfter,
 			SendDPD:       s.p.SendDPD,
@@ -544,6 +548,16 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		return
 	}
 	inner, nh, err := sa.Open(pkt)
+	if err == nil && ss.tunnel {
+		// Tunnel mode: an inner IPv4 header to us, then UDP.
+		src, dst, udp, ok := inet.ParseTunnelIPv4(inner)
+		if nh != esp.NextHeaderIPv4 || !ok || dst != s.ikeAddr.Addr() {
+			s.count(func(st *Stats) { st.ESPErrors++ })
+			return
+		}
+		ss.innerSrc, inner, nh = src, udp, esp.NextHeaderUDP
+		s.count(func(st *Stats) { st.TunnelModeIn++ })
+	}
 	if err != nil || nh != esp.NextHeaderUDP {
 		s.count(func(st *Stats) { st.ESPErrors++ })
 		return
@@ -691,6 +705,7 @@ func (s *Server) installSA(now time.Time, ik *ikeSA, a isakmp.ChildSAUp) {
 	}
 	ss.inSAs[c.InSPI] = in
 	ss.outSA, ss.outPair = out, c.InSPI
+	ss.tunnel = isakmp.EncapIsTunnel(c.EncapMode)
 	if ss.nextKA.IsZero() {
 		ss.nextKA = now.Add(s.p.NATKeepalive)
 	}
@@ -810,10 +825,21 @@ func (s *Server) sendL2TP(msg []byte) bool {
 		return false
 	}
 	hr := sa.Headroom()
-	buf := make([]byte, hr+inet.UDPHeaderLen+len(msg)+sa.MaxTrailer())
-	copy(buf[hr+inet.UDPHeaderLen:], msg)
-	inet.PutUDPHeader(buf[hr:], inet.PortL2TP, ss.innerPort, len(msg))
-	pkt, err := sa.Seal(buf, hr, inet.UDPHeaderLen+len(msg), esp.NextHeaderUDP)
+	ip, nh := 0, esp.NextHeaderUDP
+	if ss.tunnel {
+		ip, nh = inet.IPv4HeaderLen, esp.NextHeaderIPv4
+	}
+	buf := make([]byte, hr+ip+inet.UDPHeaderLen+len(msg)+sa.MaxTrailer())
+	copy(buf[hr+ip+inet.UDPHeaderLen:], msg)
+	inet.PutUDPHeader(buf[hr+ip:], inet.PortL2TP, ss.innerPort, len(msg))
+	if ss.tunnel {
+		dst := ss.innerSrc
+		if !dst.IsValid() {
+			dst = ss.client.Addr()
+		}
+		inet.PutTunnelIPv4(buf[hr:], s.ikeAddr.Addr(), dst, inet.UDPHeaderLen+len(msg))
+	}
+	pkt, err := sa.Seal(buf, hr, ip+inet.UDPHeaderLen+len(msg), nh)
 	if err != nil {
 		s.update(nil, "esp: seal: %v", err)
 		return false
