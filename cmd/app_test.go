@@ -92,7 +92,7 @@ var allConnectFlags = []string{
 	flgPasswordStdin, flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
 	flgReconnect, flgReconnectMax, flgScript, flgJSON, flgL2TPSecret, flgL2TPSecretFile, flgNATTKeepalive,
 	flgAggressive, flgID, flgCert, flgKey, flgCA, flgServerID,
-	flgIKE, flgESP, flgPFS, flgAllowLegacy,
+	flgIKE, flgESP, flgPFS, flgAllowLegacy, flgESPTransport,
 }
 
 func TestHelp(t *testing.T) {

@@ -214,6 +214,7 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		ESP:         c.cfg.espOffer(),
 		PFS:         c.cfg.PFS,
 		OfferTunnel: true, // transport mode first; tunnel mode for servers that insist
+		PlainESP:    plainESPPolicy(c.cfg.ESPTransport, c.dp.raw != nil),
 		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
@@ -300,7 +301,7 @@ func (c *controller) keepaliveAfter(last time.Time) time.Time {
 // mapping. Ref: RFC 3948 §2.3 (format), §4 (only when idle; 20 s).
 func (c *controller) keepalive(now time.Time) {
 	last := c.dp.lastSend()
-	if idle := now.Sub(last); idle >= c.cfg.NATTKeepalive && c.outSA != nil {
+	if idle := now.Sub(last); idle >= c.cfg.NATTKeepalive && c.outSA != nil && !c.dp.plain.Load() {
 		c.sendErr("NAT-T keepalive", c.dp.sendKeepalive())
 		c.deps.Log.debugf("udp: NAT-T keepalive sent after %v without traffic to the server", idle.Round(time.Millisecond))
 		last = now
@@ -391,6 +392,7 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 	case isakmp.Phase1Up:
 		c.ikeSuite = a.Proposal.String()
 		c.ikeUp = a
+		c.setPlain(a)
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%s%v, %sserver ID %s)", modeNote(a.Exchange), a.Proposal, authNote(a.Auth), a.PeerID)
 			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
@@ -494,6 +496,15 @@ func (c *controller) startReauth(now time.Time) {
 	c.doIKE(next, next.Start(now))
 }
 
+// setPlain switches ESP to the raw socket when phase 1 chose plain ESP
+// (no NAT, --esp-transport raw or auto), back to UDP otherwise.
+func (c *controller) setPlain(a isakmp.Phase1Up) {
+	if a.PlainESP && c.dp.raw != nil {
+		c.deps.Log.infof("esp: no NAT between us and the server: plain ESP (IP protocol 50), IKE stays on UDP %d", c.cfg.IKEPort)
+	}
+	c.dp.plain.Store(a.PlainESP && c.dp.raw != nil)
+}
+
 // doNextIKE handles an action of the re-authenticating IKE SA, other than
 // Send. Its first IPsec SA replaces the old IKE SA and everything under it.
 func (c *controller) doNextIKE(a isakmp.Action) {
@@ -502,6 +513,7 @@ func (c *controller) doNextIKE(a isakmp.Action) {
 	case isakmp.Phase1Up:
 		c.deps.Log.infof("isakmp: new IKE SA established (%v)", a.Proposal)
 		c.ikeSuite = a.Proposal.String()
+		c.setPlain(a)
 	case isakmp.ChildSAUp:
 		old := c.ike.promote(now)
 		a.Rekey = true

@@ -108,6 +108,8 @@ type dataPath struct {
 	ikeAddr  netip.AddrPort // immutable: server's IKE address (port 500)
 	nattAddr netip.AddrPort // immutable: server's NAT-T address (port 4500)
 	log      *Logger        // immutable; nil discards
+	raw      ESPConn        // set before the readers start, then immutable: plain ESP's raw socket; nil: none
+	plain    atomic.Bool    // ESP goes through raw, not in UDP; stored by the control loop after phase 1
 
 	out     atomic.Pointer[esp.SA]      // outbound SA; stored by the control loop (setOutbound), loaded per packet
 	in      atomic.Pointer[[]*esp.SA]   // inbound SAs; the slice is never modified once stored (copy-on-write)

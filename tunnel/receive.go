@@ -117,6 +117,37 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 	}
 }
 
+// readESP is readUDP for the raw socket of plain ESP: every packet is ESP
+// from the server (the socket is connected to it).
+func (d *dataPath) readESP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
+	bp := d.getBuf()
+	defer d.putBuf(bp)
+	r := udpReader{d: d, buf: bp[:], ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 1)}
+	var backoff readBackoff
+	for {
+		n, err := d.raw.Read(r.buf)
+		if err != nil {
+			if isClosed(err) {
+				return
+			}
+			d.c.rxReadErrors.Add(1)
+			if d.rxLog.allow() {
+				d.log.debugf("esp: raw read: %v", err)
+			}
+			backoff.wait()
+			continue
+		}
+		backoff.reset()
+		if n < esp.HeaderLen || n == len(r.buf) {
+			d.c.rxInvalid.Add(1)
+			continue
+		}
+		if !r.handleESP(r.buf[:n]) {
+			return
+		}
+	}
+}
+
 // udpReader is readUDP's state; every field is owned by the readUDP goroutine.
 type udpReader struct {
 	d       *dataPath

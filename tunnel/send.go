@@ -33,6 +33,18 @@ func (d *dataPath) sendIKE(msg []byte, natt bool) error {
 	return err
 }
 
+// writeESP sends one ESP packet: plain through the raw socket, or in UDP
+// to the NAT-T port.
+func (d *dataPath) writeESP(pkt []byte) error {
+	if d.plain.Load() {
+		_, err := d.raw.Write(pkt)
+		return err
+	}
+	_, err := d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
+	d.markTx()
+	return err
+}
+
 // sendKeepalive sends a NAT-keepalive (one byte 0xFF) to the NAT-T port.
 // Ref: RFC 3948 §2.3.
 func (d *dataPath) sendKeepalive() error {
@@ -60,9 +72,7 @@ func (d *dataPath) sendL2TPControl(msg []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
-	d.markTx()
-	return err
+	return d.writeESP(pkt)
 }
 
 // sendPPP sends a PPP frame (starting FF 03 and the protocol) in an L2TP
@@ -88,9 +98,7 @@ func (d *dataPath) sendPPP(frame []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
-	d.markTx()
-	return err
+	return d.writeESP(pkt)
 }
 
 // Pure encapsulation helpers (no I/O; used by the readers and benchmarks).
@@ -221,7 +229,7 @@ func (d *dataPath) sendIPv4(buf []byte, off, n int) {
 		}
 		return
 	}
-	if _, err := d.conn.WriteToUDPAddrPort(pkt, d.nattAddr); err != nil {
+	if err := d.writeESP(pkt); err != nil {
 		d.c.txSendErrors.Add(1)
 		if d.txLog.allow() {
 			d.log.debugf("udp: send: %v", err)
