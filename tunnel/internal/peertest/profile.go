@@ -44,6 +44,9 @@ type Profile struct {
 	// (isakmp.ResponderConfig.ESPModes); nil: the transport modes. With a
 	// tunnel mode the server expects and sends an inner IPv4 header.
 	ESPModes []uint16
+	// NoUDPESP drops ESP that arrives in UDP on the NAT-T port (counted
+	// in Stats.UDPESPRefused): a server that wants plain ESP.
+	NoUDPESP bool
 	// ForceNAT makes the server's NAT-D for the client random, so that the
 	// client always sees "behind NAT" (SoftEther).
 	ForceNAT bool
