@@ -50,6 +50,10 @@ func ParseESPTransport(s string) (ESPTransport, error) {
 	return 0, fmt.Errorf("%w: unknown ESP transport %q (known: udp, raw, auto)", ErrConfig, s)
 }
 
+// ErrPlainESPNAT is wrapped by Run's error when --esp-transport raw met a
+// NAT (NAT-D): plain ESP does not cross one. Exit class FailNoProposal.
+var ErrPlainESPNAT = isakmp.ErrPlainESPNAT
+
 // ErrRawESP: plain ESP was asked for (--esp-transport raw) and cannot be
 // had: no raw socket (not root), or a NAT on the way.
 var ErrRawESP = errors.New("plain ESP (--esp-transport raw) is not possible")
