@@ -67,6 +67,7 @@ type controller struct {
 	ikeUp      isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
 	ikeOffer   []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
 	retried    bool            // the one legacy Main Mode retry was made
+	udpRetried bool            // --esp-transport auto: the server refused plain ESP, and we started over in UDP
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -214,7 +215,7 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		ESP:         c.cfg.espOffer(),
 		PFS:         c.cfg.PFS,
 		OfferTunnel: true, // transport mode first; tunnel mode for servers that insist
-		PlainESP:    plainESPPolicy(c.cfg.ESPTransport, c.dp.raw != nil),
+		PlainESP:    plainESPPolicy(c.cfg.ESPTransport, c.dp.raw != nil && !c.udpRetried),
 		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
@@ -413,6 +414,10 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 			c.retryLegacy(a.Err)
 			return
 		}
+		if p == PhaseIPsec && c.closing == closeNone && c.plainRefused(a.Err) {
+			c.retryInUDP(a.Err)
+			return
+		}
 		if p > PhaseIPsec && (c.outSA == nil || errors.Is(a.Err, isakmp.ErrSADeleted) && p < PhaseConnected) {
 			p = PhaseIPsec
 		}
@@ -481,6 +486,34 @@ func (c *controller) retryLegacy(cause error) {
 	c.logOffer()
 	c.enter(PhaseIKE, "%s with legacy proposals (the server refused or ignored the default offer)", c.exchangeName())
 	c.doIKE(in, in.Start(c.deps.Clock.Now()))
+}
+
+// plainRefused reports whether err is the server's refusal of plain ESP
+// in Quick Mode (NO-PROPOSAL-CHOSEN) that --esp-transport auto answers by
+// starting over with ESP in UDP, once.
+func (c *controller) plainRefused(err error) bool {
+	var ne *isakmp.NotifyError
+	return c.cfg.ESPTransport == ESPTransportAuto && c.dp.plain.Load() && !c.udpRetried &&
+		errors.As(err, &ne) && isakmp.NotifyType(ne.Type) == isakmp.NotifyNoProposalChosen
+}
+
+// retryInUDP deletes the IKE SA whose Quick Mode refused plain ESP and
+// starts a new Main Mode that forces NAT-T (ESP in UDP).
+func (c *controller) retryInUDP(cause error) {
+	now := c.deps.Clock.Now()
+	c.udpRetried = true
+	c.dp.plain.Store(false)
+	old := c.ike.cur
+	c.doIKE(old, old.Close(now))
+	in, err := c.newInitiator()
+	if err != nil {
+		c.fail(PhaseIKE, err)
+		return
+	}
+	c.ike.cur = in
+	c.deps.Log.infof("isakmp: the server refused plain ESP in Quick Mode (%v); starting over with ESP in UDP", describeIKE(cause, c.ikePort))
+	c.enter(PhaseIKE, "%s again with ESP in UDP (the server refused plain ESP)", c.exchangeName())
+	c.doIKE(in, in.Start(now))
 }
 
 // startReauth begins a new Main Mode next to the IKE SA in use.

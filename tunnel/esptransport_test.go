@@ -174,3 +174,25 @@ func TestE2EESPTransportFallbacks(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EAutoPlainRefused: with auto and no NAT, a server that refuses
+// plain ESP in Quick Mode (it takes only the UDP-encapsulated modes) gets
+// a fresh Main Mode that forces NAT-T, and the link comes up in UDP.
+func TestE2EAutoPlainRefused(t *testing.T) {
+	goroutineLeakCheck(t)
+	p := peertest.Libreswan()
+	p.ESPModes = []uint16{isakmp.EncapUDPTransport, isakmp.EncapUDPTransportDraft}
+	_, srv, h := startESP(t, p, ESPTransportAuto, nil)
+	h.waitConnectedClock(10 * time.Second)
+	if !h.ping(p.Local, 1, pingTimeout) {
+		t.Fatal("no reply to a ping")
+	}
+	st := srv.Stats()
+	if st.MM1s != 2 || st.PlainESPIn != 0 || st.ESPIn == 0 || st.IKEDeletes != 1 {
+		t.Errorf("server: %d Main Modes, %d plain ESP, %d ESP, %d IKE Deletes; want 2, 0, >0, 1", st.MM1s, st.PlainESPIn, st.ESPIn, st.IKEDeletes)
+	}
+	if len(h.logsWith("refused plain ESP in Quick Mode")) == 0 || !h.hasEvent(PhaseIPsec, "UDP-encapsulated transport mode") {
+		t.Error("the log or the events do not tell the retry in UDP")
+	}
+	h.stop()
+}
