@@ -206,3 +206,35 @@ func TestE2ETunnelMode(t *testing.T) {
 		})
 	}
 }
+
+// discardESP is an ESPConn that drops what it is given.
+type discardESP struct{}
+
+func (discardESP) Read([]byte) (int, error)    { select {} }
+func (discardESP) Write(b []byte) (int, error) { return len(b), nil }
+func (discardESP) Close() error                { return nil }
+
+// TestDataPathAllocsModes: sending through the data path allocates
+// nothing per packet in tunnel mode and with plain ESP either.
+func TestDataPathAllocsModes(t *testing.T) {
+	tr := testSuites[0].t
+	p := ping(1400, 1)
+	buf := make([]byte, maxPacket)
+	for _, plain := range []bool{false, true} {
+		d := newDataPath(discardConn{}, serverIKE, serverNATT, nil)
+		d.raw = discardESP{}
+		d.plain.Store(plain)
+		d.setMode(true, testTunnelAddrs.local, testTunnelAddrs.server)
+		d.setOutbound(newSA(t, tr, 0x100, 5))
+		d.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
+		if n := testing.AllocsPerRun(100, func() {
+			copy(buf[tunOffset:], p)
+			d.sendIPv4(buf, tunOffset, len(p))
+		}); n != 0 {
+			t.Errorf("plain %v: sendIPv4 in tunnel mode: %v allocs per packet", plain, n)
+		}
+		if st := d.stats(); st.TxPackets != 101 || st.TxSendErrors != 0 {
+			t.Errorf("plain %v: sent %d packets, %d errors", plain, st.TxPackets, st.TxSendErrors)
+		}
+	}
+}
