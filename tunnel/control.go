@@ -396,7 +396,7 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 		c.setPlain(a)
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%s%v, %sserver ID %s)", modeNote(a.Exchange), a.Proposal, authNote(a.Auth), a.PeerID)
-			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
+			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected, c.dp.plain.Load())})
 			c.enter(PhaseIPsec, "Quick Mode")
 		}
 	case isakmp.ChildSAUp:
@@ -899,9 +899,12 @@ func hasSend[A any, S any](acts []A) bool {
 	return false
 }
 
-func natMsg(detected bool) string {
-	if detected {
+func natMsg(detected, plain bool) string {
+	switch {
+	case detected:
 		return "NAT detected: IKE and ESP in UDP 4500"
+	case plain:
+		return "no NAT detected: plain ESP (IP protocol 50), IKE on UDP 500"
 	}
 	return "no NAT detected"
 }

@@ -160,8 +160,8 @@ func TestE2EPlainESP(t *testing.T) {
 			if tc.tunnel && st.TunnelModeIn == 0 {
 				t.Error("no tunnel-mode packet reached the server")
 			}
-			if len(h.logsWith("plain ESP (IP protocol 50)")) == 0 {
-				t.Error("the log does not say plain ESP")
+			if len(h.logsWith("plain ESP (IP protocol 50)")) == 0 || !h.hasEvent(PhaseIKE, "no NAT detected: plain ESP") {
+				t.Error("the log or the NAT event does not say plain ESP")
 			}
 			h.stop()
 		})
