@@ -232,6 +232,10 @@ func hintFor(err error) string {
 		return "the server authenticates L2TP tunnels: give its L2TP secret with --" + flgL2TPSecretFile + " FILE or " + envL2TPSecret
 	case errors.Is(err, tunnel.ErrL2TPAuth):
 		return "check the L2TP secret (--" + flgL2TPSecretFile + ", " + envL2TPSecret + " or the profile's " + flgL2TPSecretFile + "); if the server does not authenticate L2TP tunnels, connect without one"
+	case errors.Is(err, tunnel.ErrPlainESPNAT):
+		return "plain ESP cannot cross a NAT (and some servers, SoftEther among them, always report one): use --" + flgESPTransport + " auto or udp"
+	case errors.Is(err, tunnel.ErrRawESP):
+		return "plain ESP needs a raw socket: run as root (or with CAP_NET_RAW), or use --" + flgESPTransport + " auto or udp"
 	case errors.Is(err, tunnel.ErrLegacyWanted):
 		return "if the server only takes weak algorithms, try --allow-legacy (3DES, MODP-1024/1536; l2tpctl then retries once with them and warns), or name its suites with --ike: see docs/interop.md"
 	}

@@ -152,6 +152,7 @@ esp = (not set)
 pfs = (not set)
 allow-legacy = false  # default
 natt-keepalive = "20s"  # default
+esp-transport = "udp"  # default
 aggressive = false  # default
 id = (not set)
 cert = (not set)

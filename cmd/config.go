@@ -44,6 +44,8 @@ type connectFlags struct {
 
 	// NATTKeepalive is the idle time before a NAT-T keepalive; 0: none.
 	NATTKeepalive time.Duration
+	// ESPTransport is a tunnel.ESPTransport name: udp, raw or auto.
+	ESPTransport string
 
 	// ProfilePath is the profile the settings were read with ("" if none).
 	ProfilePath string
@@ -105,6 +107,7 @@ func defaultConnectFlags() connectFlags {
 		IKELifetime: tunnel.DefaultIKELifetime,
 
 		NATTKeepalive: tunnel.DefaultNATTKeepalive,
+		ESPTransport:  tunnel.ESPTransportUDP.String(),
 
 		ReconnectMax: tunnel.DefaultReconnectMax,
 		DNS:          tunnel.DNSAuto.String(),
@@ -196,6 +199,12 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 	default:
 		cfg.NATTKeepalive = f.NATTKeepalive
 	}
+
+	et, err := tunnel.ParseESPTransport(strings.TrimSpace(f.ESPTransport))
+	if err != nil {
+		return tunnel.Config{}, usageErrorf("%s %q: unknown transport (known: udp, raw, auto)", f.ref(flgESPTransport), f.ESPTransport)
+	}
+	cfg.ESPTransport = et
 
 	if f.Reconnect {
 		if f.ReconnectMax < tunnel.MinReconnectMax {

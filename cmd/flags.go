@@ -17,6 +17,7 @@ const (
 	flgL2TPSecret     = "l2tp-secret"
 	flgL2TPSecretFile = "l2tp-secret-file"
 	flgNATTKeepalive  = "natt-keepalive"
+	flgESPTransport   = "esp-transport"
 	flgAuth           = "auth"
 	flgRoute          = "route"
 	flgInterface      = "interface"

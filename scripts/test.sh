@@ -201,8 +201,9 @@ EOF
 
 unit_tests() {
   # The SoftEther tests (package main, TestSoftEther*) need the peer: they run
-  # in their own step below. Under CI=true they would fail here, so skip them.
-  env -u L2TPCTL_E2E go test -count=1 -timeout 10m -skip '^Test(SoftEther|Charon)' ./...
+  # in their own step below, as do the network namespace tests (TestNetns*).
+  # Under CI=true they would fail here, so skip them.
+  env -u L2TPCTL_E2E go test -count=1 -timeout 10m -skip '^Test(SoftEther|Charon|Netns)' ./...
 }
 
 charon_tests() {
@@ -272,6 +273,7 @@ if [ "$IS_ROOT" = 1 ]; then
   fi
   step "xl2tpd tunnel authentication (go test -run Xl2tpd ./tunnel)" env L2TPCTL_E2E=1 go test -count=1 -run Xl2tpd -v ./tunnel
   step "tshark decrypts with --keylog, every ESP suite (go test -run KeylogTshark ./tunnel)" env L2TPCTL_E2E=1 go test -count=1 -run KeylogTshark -v ./tunnel
+  step "plain ESP in network namespaces (go test -run Netns ./tunnel)" env L2TPCTL_E2E=1 go test -count=1 -p 1 -run '^TestNetns' -v ./tunnel
   if [ "$PEER_STARTED" = 1 ]; then
     step "stop the SoftEther peer (scripts/peer-down.sh)" stop_peer
   else

@@ -43,6 +43,9 @@ type Config struct {
 	// so that a NAT mapping never expires under an idle tunnel (RFC 3948
 	// §4). Zero selects DefaultNATTKeepalive; NATTKeepaliveOff disables.
 	NATTKeepalive time.Duration
+	// ESPTransport is how ESP reaches the server: in UDP (the default),
+	// plain through a raw socket (root), or plain when possible.
+	ESPTransport ESPTransport
 
 	// Algorithm suites. IKE and ESP nil: the default offers (modern
 	// algorithms; ESP adds 3DES with AllowLegacy). PFS: the Quick Mode
@@ -249,6 +252,8 @@ func (c Config) Validate() error {
 		return bad("longest reconnection wait %v is below the minimum %v", c.ReconnectMax, MinReconnectMax)
 	case c.NATTKeepalive != NATTKeepaliveOff && c.NATTKeepalive < MinNATTKeepalive:
 		return bad("NAT-T keepalive interval %v is below the minimum %v", c.NATTKeepalive, MinNATTKeepalive)
+	case int(c.ESPTransport) >= len(espTransportNames):
+		return bad("unknown ESP transport %v", c.ESPTransport)
 	}
 	if err := CheckInterfaceName(c.Interface); err != nil {
 		return err

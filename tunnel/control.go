@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
+	"github.com/l2tpctl/l2tpctl/proto/inet"
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
@@ -49,6 +50,7 @@ type controller struct {
 	ppp        *ppp.Client
 	tun        TUN
 	outSA      *esp.SA
+	encap      uint16    // the encapsulation mode of outSA (isakmp.Encap*)
 	pppDown    bool      // the PPP client reported Down: nothing more to close
 	l2tpEnd    bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
 	closing    closeStep // teardown progress; closeNone while running
@@ -65,6 +67,7 @@ type controller struct {
 	ikeUp      isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
 	ikeOffer   []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
 	retried    bool            // the one legacy Main Mode retry was made
+	udpRetried bool            // --esp-transport auto: the server refused plain ESP, and we started over in UDP
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -211,6 +214,8 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		Proposals:   c.ikeOffer,
 		ESP:         c.cfg.espOffer(),
 		PFS:         c.cfg.PFS,
+		OfferTunnel: true, // transport mode first; tunnel mode for servers that insist
+		PlainESP:    plainESPPolicy(c.cfg.ESPTransport, c.dp.raw != nil && !c.udpRetried),
 		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
@@ -297,7 +302,7 @@ func (c *controller) keepaliveAfter(last time.Time) time.Time {
 // mapping. Ref: RFC 3948 §2.3 (format), §4 (only when idle; 20 s).
 func (c *controller) keepalive(now time.Time) {
 	last := c.dp.lastSend()
-	if idle := now.Sub(last); idle >= c.cfg.NATTKeepalive && c.outSA != nil {
+	if idle := now.Sub(last); idle >= c.cfg.NATTKeepalive && c.outSA != nil && !c.dp.plain.Load() {
 		c.sendErr("NAT-T keepalive", c.dp.sendKeepalive())
 		c.deps.Log.debugf("udp: NAT-T keepalive sent after %v without traffic to the server", idle.Round(time.Millisecond))
 		last = now
@@ -393,9 +398,10 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 	case isakmp.Phase1Up:
 		c.ikeSuite = a.Proposal.String()
 		c.ikeUp = a
+		c.setPlain(a)
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%s%v, %sserver ID %s)", modeNote(a.Exchange), a.Proposal, authNote(a.Auth), a.PeerID)
-			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
+			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected, c.dp.plain.Load())})
 			c.enter(PhaseIPsec, "Quick Mode")
 		}
 	case isakmp.ChildSAUp:
@@ -411,6 +417,10 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 		p := c.phase
 		if p == PhaseIKE && c.closing == closeNone && c.cfg.legacyRetry(a.Err, c.ike.cur.Answered(), c.retried) {
 			c.retryLegacy(a.Err)
+			return
+		}
+		if p == PhaseIPsec && c.closing == closeNone && c.plainRefused(a.Err) {
+			c.retryInUDP(a.Err)
 			return
 		}
 		if p > PhaseIPsec && (c.outSA == nil || errors.Is(a.Err, isakmp.ErrSADeleted) && p < PhaseConnected) {
@@ -483,6 +493,34 @@ func (c *controller) retryLegacy(cause error) {
 	c.doIKE(in, in.Start(c.deps.Clock.Now()))
 }
 
+// plainRefused reports whether err is the server's refusal of plain ESP
+// in Quick Mode (NO-PROPOSAL-CHOSEN) that --esp-transport auto answers by
+// starting over with ESP in UDP, once.
+func (c *controller) plainRefused(err error) bool {
+	var ne *isakmp.NotifyError
+	return c.cfg.ESPTransport == ESPTransportAuto && c.dp.plain.Load() && !c.udpRetried &&
+		errors.As(err, &ne) && isakmp.NotifyType(ne.Type) == isakmp.NotifyNoProposalChosen
+}
+
+// retryInUDP deletes the IKE SA whose Quick Mode refused plain ESP and
+// starts a new Main Mode that forces NAT-T (ESP in UDP).
+func (c *controller) retryInUDP(cause error) {
+	now := c.deps.Clock.Now()
+	c.udpRetried = true
+	c.dp.plain.Store(false)
+	old := c.ike.cur
+	c.doIKE(old, old.Close(now))
+	in, err := c.newInitiator()
+	if err != nil {
+		c.fail(PhaseIKE, err)
+		return
+	}
+	c.ike.cur = in
+	c.deps.Log.infof("isakmp: the server refused plain ESP in Quick Mode (%v); starting over with ESP in UDP", describeIKE(cause, c.ikePort))
+	c.enter(PhaseIKE, "%s again with ESP in UDP (the server refused plain ESP)", c.exchangeName())
+	c.doIKE(in, in.Start(now))
+}
+
 // startReauth begins a new Main Mode next to the IKE SA in use.
 func (c *controller) startReauth(now time.Time) {
 	next, err := c.newInitiator()
@@ -496,6 +534,15 @@ func (c *controller) startReauth(now time.Time) {
 	c.doIKE(next, next.Start(now))
 }
 
+// setPlain switches ESP to the raw socket when phase 1 chose plain ESP
+// (no NAT, --esp-transport raw or auto), back to UDP otherwise.
+func (c *controller) setPlain(a isakmp.Phase1Up) {
+	if a.PlainESP && c.dp.raw != nil {
+		c.deps.Log.infof("esp: no NAT between us and the server: plain ESP (IP protocol 50), IKE stays on UDP %d", c.cfg.IKEPort)
+	}
+	c.dp.plain.Store(a.PlainESP && c.dp.raw != nil)
+}
+
 // doNextIKE handles an action of the re-authenticating IKE SA, other than
 // Send. Its first IPsec SA replaces the old IKE SA and everything under it.
 func (c *controller) doNextIKE(a isakmp.Action) {
@@ -504,6 +551,7 @@ func (c *controller) doNextIKE(a isakmp.Action) {
 	case isakmp.Phase1Up:
 		c.deps.Log.infof("isakmp: new IKE SA established (%v)", a.Proposal)
 		c.ikeSuite = a.Proposal.String()
+		c.setPlain(a)
 	case isakmp.ChildSAUp:
 		old := c.ike.promote(now)
 		a.Rekey = true
@@ -565,15 +613,17 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 	}
 	c.deps.keys.espSA(c.local.Addr(), c.server.Addr(), sa.OutSPI, sa.Transform, sa.OutEncKey, sa.OutAuthKey)
 	c.ike.addSPI(sa.InSPI)
+	c.dp.setMode(isakmp.EncapIsTunnel(sa.EncapMode), c.local.Addr(), c.server.Addr())
 	c.dp.setOutbound(out)
 	c.outSA = out
+	c.encap = sa.EncapMode
 	if a.Rekey {
 		c.rekeys++
 		c.deps.Log.infof("isakmp: IPsec SA re-keyed: %v, SPI in 0x%08x out 0x%08x", sa.Transform, sa.InSPI, sa.OutSPI)
 		return true
 	}
-	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
-		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
+	c.event(PhaseIPsec, "established (ESP %v, %s, SPI in 0x%08x out 0x%08x, lifetime %v)",
+		sa.Transform, encapName(sa.EncapMode), sa.InSPI, sa.OutSPI, sa.Lifetime)
 	info := &ProposalInfo{IKE: c.ikeSuite, ESP: sa.Transform.String(), Weak: weakParts(c.ikeUp.Proposal, sa.Transform, c.cfg.PFS),
 		LegacyRetry: c.retried}
 	if c.cfg.PFS != 0 {
@@ -676,18 +726,40 @@ func (c *controller) doPPP(actions []ppp.Action) {
 
 // tunMTU is the largest inner IPv4 packet that fits one 1500-byte outer
 // datagram with sa's overhead, capped by the server's MRU.
-func tunMTU(sa *esp.SA, peerMRU uint16) int {
+func tunMTU(sa *esp.SA, peerMRU uint16) int { return tunMTUFor(sa, peerMRU, false, false) }
+
+// tunMTUFor is tunMTU for ESP in tunnel mode (20 bytes of inner IPv4
+// header more) or plain (no outer UDP header: 8 bytes less).
+func tunMTUFor(sa *esp.SA, peerMRU uint16, tunnel, plain bool) int {
 	room := outerMTU - outerIPv4UDP
+	if plain {
+		room += inet.UDPHeaderLen
+	}
 	// Largest payload n with n + Overhead(n) <= room.
 	n := room - sa.Headroom()
 	for n > 0 && n+sa.Overhead(n) > room {
 		n--
 	}
 	mtu := n - innerOverhead
+	if tunnel {
+		mtu -= tunnelHeader
+	}
 	if peerMRU != 0 && int(peerMRU) < mtu {
 		mtu = int(peerMRU)
 	}
 	return mtu
+}
+
+// encapName says how ESP travels in an encapsulation mode, for the log.
+func encapName(mode uint16) string {
+	s := "plain"
+	if isakmp.EncapIsUDP(mode) {
+		s = "UDP-encapsulated"
+	}
+	if isakmp.EncapIsTunnel(mode) {
+		return s + " tunnel mode"
+	}
+	return s + " transport mode"
 }
 
 func (c *controller) linkUp(a ppp.Up) {
@@ -709,7 +781,7 @@ func (c *controller) linkUp(a ppp.Up) {
 		Name:   c.cfg.Interface,
 		Local:  a.Local,
 		Peer:   peer,
-		MTU:    tunMTU(c.outSA, a.PeerMRU),
+		MTU:    tunMTUFor(c.outSA, a.PeerMRU, isakmp.EncapIsTunnel(c.encap), !isakmp.EncapIsUDP(c.encap)),
 		Routes: c.cfg.Routes,
 
 		DefaultRoute: c.cfg.DefaultRoute, Server: c.server.Addr(),
@@ -834,9 +906,12 @@ func hasSend[A any, S any](acts []A) bool {
 	return false
 }
 
-func natMsg(detected bool) string {
-	if detected {
+func natMsg(detected, plain bool) string {
+	switch {
+	case detected:
 		return "NAT detected: IKE and ESP in UDP 4500"
+	case plain:
+		return "no NAT detected: plain ESP (IP protocol 50), IKE on UDP 500"
 	}
 	return "no NAT detected"
 }

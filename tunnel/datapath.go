@@ -21,12 +21,13 @@ import (
 // the TUN read left at buf[tunOffset:]; offsets for a 16-byte IV (AES-CBC),
 // the longest in proto/suite today:
 //
-//	|ESP hdr|  IV  |UDP|L2TP|PPP| IPv4 packet ... |pad|PL|NH|ICV|
-//	0       8      24  32   38  42 = tunOffset
-//	└─ sa.Headroom() ─┘└─ innerHeaders ─┘
+//	|ESP hdr|  IV  |[inner IPv4]|UDP|L2TP|PPP| IPv4 packet ... |pad|PL|NH|ICV|
+//	0       8      24           44  52   58  62 = tunOffset
+//	└─ sa.Headroom() ─┘└ tunnelHeader ┘└─ innerHeaders ─┘
 //
-// A transform with a shorter IV starts its ESP header further in; the
-// buffer's first bytes are then unused.
+// A transform with a shorter IV starts its ESP header further in, and so
+// does transport mode, which has no inner IPv4 header (tunnel mode:
+// tunnelAddrs); the buffer's first bytes are then unused.
 //
 // Inbound (server → TUN): ESP is opened in place in the datagram buffer, and
 // the IPv4 packet inside is written to the TUN from where it lies.
@@ -59,6 +60,10 @@ const (
 	// transport-mode inner UDP header, the L2TP data header and the PPP
 	// header (FF 03 00 21).
 	innerHeaders = inet.UDPHeaderLen + l2tp.DataHeaderLen + ppp.HeaderLen
+
+	// tunnelHeader is the inner IPv4 header of tunnel-mode ESP, in front
+	// of the inner UDP header. Ref: RFC 4301 §5.1.2.
+	tunnelHeader = inet.IPv4HeaderLen
 )
 
 // Buffer layout that depends on the ESP transforms: sized at start-up from
@@ -73,7 +78,7 @@ var (
 
 	// tunOffset is where TUN reads land in a buffer: room for every header
 	// in front of the IPv4 packet.
-	tunOffset = maxESPHeadroom + innerHeaders
+	tunOffset = maxESPHeadroom + tunnelHeader + innerHeaders
 
 	// maxTUNPacket is the largest packet a TUN read may return for it still
 	// to fit a buffer after encapsulation.
@@ -87,7 +92,9 @@ var (
 	errNoSession    = errors.New("tunnel: no L2TP session yet")
 	errTooBig       = errors.New("tunnel: message too large for a packet buffer")
 	errNoRoom       = errors.New("tunnel: buffer lacks headroom for the L2TP/IPsec headers")
-	errNextHeader   = errors.New("tunnel: ESP next header is not UDP")
+	errNextHeader   = errors.New("tunnel: ESP next header is not UDP (transport mode) or IPv4 (tunnel mode)")
+	errInnerIPv4    = errors.New("tunnel: malformed inner IPv4 header (tunnel mode)")
+	errInnerAddr    = errors.New("tunnel: inner IPv4 addresses are not the server's and ours (tunnel mode)")
 	errDummy        = errors.New("tunnel: ESP dummy packet") // RFC 4303 §2.6: discard silently
 	errInnerUDP     = errors.New("tunnel: malformed inner UDP header")
 	errWrongSession = errors.New("tunnel: L2TP data for another tunnel or session")
@@ -101,13 +108,16 @@ type dataPath struct {
 	ikeAddr  netip.AddrPort // immutable: server's IKE address (port 500)
 	nattAddr netip.AddrPort // immutable: server's NAT-T address (port 4500)
 	log      *Logger        // immutable; nil discards
+	raw      ESPConn        // set before the readers start, then immutable: plain ESP's raw socket; nil: none
+	plain    atomic.Bool    // ESP goes through raw, not in UDP; stored by the control loop after phase 1
 
-	out     atomic.Pointer[esp.SA]    // outbound SA; stored by the control loop (setOutbound), loaded per packet
-	in      atomic.Pointer[[]*esp.SA] // inbound SAs; the slice is never modified once stored (copy-on-write)
-	inMu    sync.Mutex                // serialises the writers of in (addInbound, removeInbound)
-	session atomic.Uint64             // packed L2TP IDs (packSession); 0 = no session; stored by the control loop
-	tun     atomic.Pointer[TUN]       // where readUDP writes IPv4 packets; stored by the control loop (setTUN)
-	mss     atomic.Uint32             // TCP MSS that SYNs are clamped to in both directions (clampMSS); 0 = none; stored by setTUN
+	out     atomic.Pointer[esp.SA]      // outbound SA; stored by the control loop (setOutbound), loaded per packet
+	in      atomic.Pointer[[]*esp.SA]   // inbound SAs; the slice is never modified once stored (copy-on-write)
+	inMu    sync.Mutex                  // serialises the writers of in (addInbound, removeInbound)
+	session atomic.Uint64               // packed L2TP IDs (packSession); 0 = no session; stored by the control loop
+	tun     atomic.Pointer[TUN]         // where readUDP writes IPv4 packets; stored by the control loop (setTUN)
+	inner   atomic.Pointer[tunnelAddrs] // tunnel mode's inner addresses; nil: transport mode; stored by the control loop (setMode)
+	mss     atomic.Uint32               // TCP MSS that SYNs are clamped to in both directions (clampMSS); 0 = none; stored by setTUN
 
 	// now is the control loop's clock (Deps.Clock.Now); lastTx is when
 	// something was last sent to the NAT-T port, as nanoseconds since
@@ -136,6 +146,22 @@ func newDataPath(conn PacketConn, ikeAddr, nattAddr netip.AddrPort, log *Logger)
 		nattAddr: unmapAddrPort(nattAddr),
 		log:      log,
 	}
+}
+
+// tunnelAddrs are the addresses of tunnel mode's inner IPv4 header: the
+// Quick Mode selectors, ours (the socket's address) and the server's.
+type tunnelAddrs struct {
+	local, server netip.Addr
+}
+
+// setMode sets transport mode (tunnel false) or tunnel mode with an inner
+// IPv4 header local ↔ server, for what is sent and received from now on.
+func (d *dataPath) setMode(tunnel bool, local, server netip.Addr) {
+	if !tunnel {
+		d.inner.Store(nil)
+		return
+	}
+	d.inner.Store(&tunnelAddrs{local: local.Unmap(), server: server.Unmap()})
 }
 
 // setClock makes the data path note when it last sent to the NAT-T port,

@@ -82,7 +82,7 @@ func encapIPv4(tb testing.TB, pkt []byte, sa *esp.SA, tunnel, session uint16) []
 	tb.Helper()
 	buf := make([]byte, maxPacket)
 	copy(buf[tunOffset:], pkt)
-	out, err := encapsulate(buf, tunOffset, len(pkt), sa, tunnel, session)
+	out, err := encapsulate(buf, tunOffset, len(pkt), sa, tunnel, session, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func sealL2TP(tb testing.TB, msg []byte, sa *esp.SA) []byte {
 	buf := make([]byte, maxPacket)
 	off := maxESPHeadroom + inet.UDPHeaderLen
 	copy(buf[off:], msg)
-	out, err := sealUDP(buf, off, len(msg), sa)
+	out, err := sealUDP(buf, off, len(msg), sa, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func sealPPP(tb testing.TB, frame []byte, sa *esp.SA, tunnel, session uint16) []
 	buf := make([]byte, maxPacket)
 	off := maxESPHeadroom + inet.UDPHeaderLen + l2tp.DataHeaderLen
 	copy(buf[off:], frame)
-	out, err := encapPPP(buf, off, len(frame), sa, tunnel, session)
+	out, err := encapPPP(buf, off, len(frame), sa, tunnel, session, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestDataPathAllocs(t *testing.T) {
 
 			if n := testing.AllocsPerRun(runs, func() {
 				copy(buf[tunOffset:], p)
-				if _, err := encapsulate(buf, tunOffset, len(p), out, serverTunnel, serverSess); err != nil {
+				if _, err := encapsulate(buf, tunOffset, len(p), out, serverTunnel, serverSess, nil); err != nil {
 					t.Fatal(err)
 				}
 			}); n != 0 {
@@ -184,7 +184,7 @@ func TestDataPathAllocs(t *testing.T) {
 				pkt := buf[:len(ring[i])]
 				copy(pkt, ring[i])
 				i++
-				if _, _, err := decapsulate(pkt, in, clientTunnel, clientSess); err != nil {
+				if _, _, err := decapsulate(pkt, in, clientTunnel, clientSess, nil); err != nil {
 					t.Fatal(err)
 				}
 			}); n != 0 {
@@ -475,14 +475,14 @@ func TestDataPathControl(t *testing.T) {
 	if err := r.d.sendL2TPControl(sccrq); err != nil {
 		t.Fatal(err)
 	}
-	kind, payload, err := decapsulate(r.serverRecv(r.natt), r.srvIn, 0, 0)
+	kind, payload, err := decapsulate(r.serverRecv(r.natt), r.srvIn, 0, 0, nil)
 	if err != nil || kind != kindL2TP || !bytes.Equal(payload, sccrq) {
 		t.Fatalf("server got %v % x %v", kind, payload, err)
 	}
 	if err := r.d.sendPPP(lcpEchoRequest); err != nil {
 		t.Fatal(err)
 	}
-	kind, payload, err = decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess)
+	kind, payload, err = decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess, nil)
 	if err != nil || kind != kindPPP || !bytes.Equal(payload, lcpEchoRequest) {
 		t.Fatalf("server got %v % x %v", kind, payload, err)
 	}
@@ -517,7 +517,7 @@ func TestDataPathPackets(t *testing.T) {
 	for seq := uint16(1); seq <= 20; seq++ {
 		p := ping(84+int(seq), seq)
 		r.tun.Outbound <- p
-		kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess)
+		kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess, nil)
 		if err != nil || kind != kindIPv4 || !bytes.Equal(got, p) {
 			t.Fatalf("server got %v % x %v", kind, got, err)
 		}

@@ -29,6 +29,9 @@ type Deps struct {
 	// Listen opens the UDP socket on a random local port, on the address
 	// that routes to server.
 	Listen func(server netip.AddrPort) (PacketConn, error)
+	// ListenESP opens the raw socket for plain ESP (IP protocol 50) between
+	// local and server, for Config.ESPTransport raw and auto.
+	ListenESP func(local, server netip.Addr) (ESPConn, error)
 	// OpenTUN creates and configures the interface (address, MTU, routes)
 	// and returns it; Close on the TUN removes it and its routes.
 	OpenTUN func(cfg TUNConfig) (TUN, error)

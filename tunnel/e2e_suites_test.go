@@ -202,7 +202,7 @@ func TestTunMTUEverySuite(t *testing.T) {
 		}
 		buf := make([]byte, maxPacket)
 		copy(buf[tunOffset:], ping(mtu, 1))
-		pkt, err := encapsulate(buf, tunOffset, mtu, sa, serverTunnel, serverSess)
+		pkt, err := encapsulate(buf, tunOffset, mtu, sa, serverTunnel, serverSess, nil)
 		if err != nil || len(pkt)+outerIPv4UDP > outerMTU {
 			t.Errorf("%v: MTU %d gives a %d-byte ESP packet (%v)", tr, mtu, len(pkt), err)
 		}

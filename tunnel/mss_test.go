@@ -29,7 +29,7 @@ func TestDataPathMSSClamp(t *testing.T) {
 		offer, want uint16
 	}{{1460, 1360}, {65495, 1360}, {1361, 1360}, {1360, 1360}, {536, 536}} {
 		r.tun.Outbound <- tcpSYN(host, far, tc.offer, false)
-		kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess)
+		kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess, nil)
 		if err != nil || kind != kindIPv4 {
 			t.Fatalf("server got %v %v", kind, err)
 		}

@@ -24,12 +24,16 @@ type ctrlPacket struct {
 //	kindPPP:  payload is a whole PPP frame of another protocol (LCP, IPCP, auth, …) of our session
 //	kindL2TP: payload is a whole L2TP control message (any tunnel ID; the LAC checks)
 //
+// In tunnel mode (tm not nil) ESP carries an inner IPv4 header (next header
+// 4) from the server to us, which is checked and stripped; in transport
+// mode the inner UDP header comes first (next header 17).
+//
 // localTunnel and localSession are our IDs; data messages for others
 // (stale sessions) give errWrongSession, as do all data messages while they
 // are 0. The inner UDP ports are not checked: the SA's selectors already
 // pin them. payload aliases pkt. It does not allocate, even on errors.
-func decapsulate(pkt []byte, sa *esp.SA, localTunnel, localSession uint16) (kind packetKind, payload []byte, err error) {
-	msg, err := openL2TP(pkt, sa)
+func decapsulate(pkt []byte, sa *esp.SA, localTunnel, localSession uint16, tm *tunnelAddrs) (kind packetKind, payload []byte, err error) {
+	msg, err := openL2TP(pkt, sa, tm)
 	if err != nil {
 		return kindInvalid, nil, err
 	}
@@ -37,16 +41,27 @@ func decapsulate(pkt []byte, sa *esp.SA, localTunnel, localSession uint16) (kind
 }
 
 // openL2TP is decapsulate's first half: it opens the ESP packet pkt in
-// place and returns the L2TP message inside the inner UDP datagram.
-func openL2TP(pkt []byte, sa *esp.SA) (msg []byte, err error) {
+// place and returns the L2TP message inside the inner UDP datagram (behind
+// the inner IPv4 header in tunnel mode, tm not nil).
+func openL2TP(pkt []byte, sa *esp.SA, tm *tunnelAddrs) (msg []byte, err error) {
 	inner, nh, err := sa.Open(pkt)
 	if err != nil {
 		return nil, err
 	}
-	if nh != esp.NextHeaderUDP {
-		if nh == esp.NextHeaderDummy {
-			return nil, errDummy
+	switch {
+	case nh == esp.NextHeaderUDP && tm == nil:
+	case nh == esp.NextHeaderIPv4 && tm != nil:
+		src, dst, udp, ok := inet.ParseTunnelIPv4(inner)
+		if !ok {
+			return nil, errInnerIPv4
 		}
+		if src != tm.server || dst != tm.local {
+			return nil, errInnerAddr
+		}
+		inner = udp
+	case nh == esp.NextHeaderDummy:
+		return nil, errDummy
+	default:
 		return nil, errNextHeader
 	}
 	_, _, msg, ok := inet.ParseUDP(inner)
@@ -118,6 +133,37 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 	}
 }
 
+// readESP is readUDP for the raw socket of plain ESP: every packet is ESP
+// from the server (the socket is connected to it).
+func (d *dataPath) readESP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
+	bp := d.getBuf()
+	defer d.putBuf(bp)
+	r := udpReader{d: d, buf: bp[:], ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 1)}
+	var backoff readBackoff
+	for {
+		n, err := d.raw.Read(r.buf)
+		if err != nil {
+			if isClosed(err) {
+				return
+			}
+			d.c.rxReadErrors.Add(1)
+			if d.rxLog.allow() {
+				d.log.debugf("esp: raw read: %v", err)
+			}
+			backoff.wait()
+			continue
+		}
+		backoff.reset()
+		if n < esp.HeaderLen || n == len(r.buf) {
+			d.c.rxInvalid.Add(1)
+			continue
+		}
+		if !r.handleESP(r.buf[:n]) {
+			return
+		}
+	}
+}
+
 // udpReader is readUDP's state; every field is owned by the readUDP goroutine.
 type udpReader struct {
 	d       *dataPath
@@ -170,7 +216,7 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 		return true
 	}
 	_, _, localTunnel, localSession := unpackSession(d.session.Load())
-	msg, err := openL2TP(pkt, sa)
+	msg, err := openL2TP(pkt, sa, d.inner.Load())
 	if err == nil && d.pcap != nil {
 		d.pcap.inner(false, d.pcapLocal, d.ikeAddr.Addr(), msg)
 	}

@@ -137,6 +137,18 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 	if deps.pcap != nil {
 		dp.setCapture(deps.pcap, localAddrPort(conn).Addr())
 	}
+	if cfg.ESPTransport != ESPTransportUDP {
+		raw, err := deps.ListenESP(localAddrPort(conn).Addr(), server)
+		switch {
+		case err == nil:
+			dp.raw = raw
+		case cfg.ESPTransport == ESPTransportRaw:
+			conn.Close()
+			return fail(fmt.Errorf("%w: cannot open a raw socket for IP protocol 50 (it needs root or CAP_NET_RAW): %w", ErrRawESP, err))
+		default:
+			deps.Log.infof("esp: no raw socket for plain ESP (%v): ESP goes in UDP", err)
+		}
+	}
 	ev.done(PhaseSetup, "server %v, local %v", server, localAddrPort(conn))
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
 	c.ev = ev
@@ -149,11 +161,21 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 		defer wg.Done()
 		dp.readUDP(c.ctrl, c.stop)
 	}()
+	if dp.raw != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dp.readESP(c.ctrl, c.stop)
+		}()
+	}
 	err = c.run(ctx)
 	// Reverse bring-up order: the TUN (and its reader) first, then the
-	// socket, which ends readUDP.
+	// sockets, which ends readUDP and readESP.
 	c.closeTUN()
 	conn.Close()
+	if dp.raw != nil {
+		dp.raw.Close()
+	}
 	close(c.stop)
 	t0 := deps.Clock.Now()
 	wg.Wait()
@@ -181,6 +203,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.Listen == nil {
 		d.Listen = defaultListen
+	}
+	if d.ListenESP == nil {
+		d.ListenESP = listenRawESP
 	}
 	if d.OpenTUN == nil {
 		d.OpenTUN = openTUN

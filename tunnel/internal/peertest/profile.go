@@ -40,6 +40,13 @@ type Profile struct {
 	// cookie with the client's cookies as the notify's SPI (SoftEther).
 	CookieRefusal bool
 	PFS           suite.GroupID // Quick Mode PFS group demanded; 0: PFS refused
+	// ESPModes are the encapsulation modes accepted in Quick Mode
+	// (isakmp.ResponderConfig.ESPModes); nil: the transport modes. With a
+	// tunnel mode the server expects and sends an inner IPv4 header.
+	ESPModes []uint16
+	// NoUDPESP drops ESP that arrives in UDP on the NAT-T port (counted
+	// in Stats.UDPESPRefused): a server that wants plain ESP.
+	NoUDPESP bool
 	// ForceNAT makes the server's NAT-D for the client random, so that the
 	// client always sees "behind NAT" (SoftEther).
 	ForceNAT bool

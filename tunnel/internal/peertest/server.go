@@ -94,6 +94,10 @@ type Stats struct {
 	ESPInOld     int // of which on an SA older than the newest pair (the client has not moved to it yet)
 	ESPOut       int // ESP packets sealed and sent
 	WrongSession int // L2TP data for another tunnel/session
+	TunnelModeIn int // ESP packets with an inner IPv4 header (tunnel mode) opened
+	PlainESPIn   int // ESP packets from the plain-ESP socket (IP protocol 50)
+	// UDPESPRefused counts ESP in UDP dropped because of Profile.NoUDPESP.
+	UDPESPRefused int
 
 	TunnelsUp       int
 	SessionsUp      int
@@ -117,9 +121,10 @@ type Stats struct {
 }
 
 type datagram struct {
-	data []byte
-	from netip.AddrPort
-	natt bool // arrived on the NAT-T socket
+	data  []byte
+	from  netip.AddrPort
+	natt  bool // arrived on the NAT-T socket
+	plain bool // arrived on the plain-ESP socket
 }
 
 // Server is a running fake L2TP/IPsec server.
@@ -127,6 +132,7 @@ type Server struct {
 	p        Profile
 	ikeConn  Conn // immutable
 	nattConn Conn // immutable
+	espConn  Conn // immutable; nil: no plain ESP
 	ikeAddr  netip.AddrPort
 
 	in        chan datagram      // readers → loop; never closed
@@ -155,7 +161,10 @@ type session struct {
 	lns       *l2tp.LNS
 	l2tpUp    l2tp.SessionUp
 	sessUp    bool
-	innerPort uint16 // the client's inner UDP source port (1701)
+	innerPort uint16     // the client's inner UDP source port (1701)
+	tunnel    bool       // the newest SA pair is in tunnel mode: ESP carries an inner IPv4 header
+	plain     bool       // the client sent plain ESP: answer on the plain-ESP socket
+	innerSrc  netip.Addr // tunnel mode: the client's inner IPv4 source address
 	ppp       *ppp.Server
 	pppUp     bool
 	nextKA    time.Time
@@ -178,7 +187,13 @@ func (ss *session) newest() *ikeSA {
 
 // Start runs a server for profile p on two sockets: ike (its UDP 500)
 // and natt (its UDP 4500). The server owns them: Close closes them.
-func Start(p Profile, ike, natt Conn) *Server {
+func Start(p Profile, ike, natt Conn) *Server { return StartESP(p, ike, natt, nil) }
+
+// StartESP is Start with a third socket for plain ESP (IP protocol 50),
+// if esp is not nil: everything read from it is ESP, and once the client
+// has sent plain ESP the server answers the same way, to the client's
+// address (port ESPPort on a nettest network; a raw socket ignores it).
+func StartESP(p Profile, ike, natt, esp Conn) *Server {
 	if p.Rand == nil {
 		p.Rand = rand.Reader
 	}
@@ -190,6 +205,7 @@ func Start(p Profile, ike, natt Conn) *Server {
 		ikeConn:   ike,
 		nattConn:  natt,
 		ikeAddr:   addrPortOf(ike),
+		espConn:   esp,
 		in:        make(chan datagram, 256),
 		done:      make(chan struct{}),
 		rekeyReq:  make(chan chan struct{}),
@@ -200,7 +216,54 @@ func Start(p Profile, ike, natt Conn) *Server {
 	go s.read(ike, false)
 	go s.read(natt, true)
 	go s.loop()
+	if esp != nil {
+		s.wg.Add(1)
+		go s.readESP(esp)
+	}
 	return s
+}
+
+// ESPPort stands for IP protocol 50 on a nettest network, where every
+// socket has a port: ListenESP opens the server's plain-ESP socket there,
+// and a client's fake raw socket listens on its own address at ESPPort.
+const ESPPort = inet.ProtoESP
+
+// ListenESP is Listen with a plain-ESP socket at addr:ESPPort.
+func ListenESP(n *nettest.Network, addr netip.Addr, p Profile) (*Server, error) {
+	ike, err := n.Listen(netip.AddrPortFrom(addr, inet.PortIKE))
+	if err != nil {
+		return nil, err
+	}
+	natt, err := n.Listen(netip.AddrPortFrom(addr, inet.PortNATT))
+	if err != nil {
+		ike.Close()
+		return nil, err
+	}
+	esp, err := n.Listen(netip.AddrPortFrom(addr, ESPPort))
+	if err != nil {
+		ike.Close()
+		natt.Close()
+		return nil, err
+	}
+	return StartESP(p, ike, natt, esp), nil
+}
+
+// readESP is read for the plain-ESP socket.
+func (s *Server) readESP(c Conn) {
+	defer s.wg.Done()
+	buf := make([]byte, 1<<16)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		d := datagram{data: append([]byte(nil), buf[:n]...), from: unmap(from), plain: true}
+		select {
+		case s.in <- d:
+		case <-s.done:
+			return
+		}
+	}
 }
 
 // Listen opens the server's ports 500 and 4500 at addr on n and starts a
@@ -225,6 +288,9 @@ func (s *Server) Close() {
 		close(s.done)
 		s.ikeConn.Close()
 		s.nattConn.Close()
+		if s.espConn != nil {
+			s.espConn.Close()
+		}
 	})
 	s.wg.Wait()
 }
@@ -427,6 +493,16 @@ func (s *Server) tick(now time.Time) {
 // Receive path.
 
 func (s *Server) handle(now time.Time, d datagram) {
+	if d.plain {
+		if s.sess == nil || d.from.Addr() != s.sess.client.Addr() {
+			s.count(func(st *Stats) { st.UnknownSPI++ })
+			return
+		}
+		s.sess.plain = true
+		s.count(func(st *Stats) { st.PlainESPIn++ })
+		s.handleESP(now, d.data)
+		return
+	}
 	if !d.natt {
 		s.handleIKE(now, d.from, d.data, false)
 		return
@@ -437,6 +513,10 @@ func (s *Server) handle(now time.Time, d datagram) {
 	case inet.HasNonESPMarker(d.data):
 		s.handleIKE(now, d.from, d.data[inet.NonESPMarkerLen:], true)
 	default:
+		if s.p.NoUDPESP {
+			s.count(func(st *Stats) { st.UDPESPRefused++ })
+			return
+		}
 		s.handleESP(now, d.data)
 	}
 }
@@ -510,6 +590,7 @@ func (s *Server) newIKESA(client netip.AddrPort, ckyI [8]byte) *ikeSA {
 			SilentRefusal: s.p.SilentRefusal,
 			CookieRefusal: s.p.CookieRefusal,
 			ForceNAT:      s.p.ForceNAT,
+			ESPModes:      s.p.ESPModes,
 			IDAddr:        idAddr,
 			RekeyAfter:    s.p.RekeyAfter,
 			SendDPD:       s.p.SendDPD,
@@ -544,6 +625,16 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		return
 	}
 	inner, nh, err := sa.Open(pkt)
+	if err == nil && ss.tunnel {
+		// Tunnel mode: an inner IPv4 header to us, then UDP.
+		src, dst, udp, ok := inet.ParseTunnelIPv4(inner)
+		if nh != esp.NextHeaderIPv4 || !ok || dst != s.ikeAddr.Addr() {
+			s.count(func(st *Stats) { st.ESPErrors++ })
+			return
+		}
+		ss.innerSrc, inner, nh = src, udp, esp.NextHeaderUDP
+		s.count(func(st *Stats) { st.TunnelModeIn++ })
+	}
 	if err != nil || nh != esp.NextHeaderUDP {
 		s.count(func(st *Stats) { st.ESPErrors++ })
 		return
@@ -691,6 +782,7 @@ func (s *Server) installSA(now time.Time, ik *ikeSA, a isakmp.ChildSAUp) {
 	}
 	ss.inSAs[c.InSPI] = in
 	ss.outSA, ss.outPair = out, c.InSPI
+	ss.tunnel = isakmp.EncapIsTunnel(c.EncapMode)
 	if ss.nextKA.IsZero() {
 		ss.nextKA = now.Add(s.p.NATKeepalive)
 	}
@@ -810,15 +902,30 @@ func (s *Server) sendL2TP(msg []byte) bool {
 		return false
 	}
 	hr := sa.Headroom()
-	buf := make([]byte, hr+inet.UDPHeaderLen+len(msg)+sa.MaxTrailer())
-	copy(buf[hr+inet.UDPHeaderLen:], msg)
-	inet.PutUDPHeader(buf[hr:], inet.PortL2TP, ss.innerPort, len(msg))
-	pkt, err := sa.Seal(buf, hr, inet.UDPHeaderLen+len(msg), esp.NextHeaderUDP)
+	ip, nh := 0, esp.NextHeaderUDP
+	if ss.tunnel {
+		ip, nh = inet.IPv4HeaderLen, esp.NextHeaderIPv4
+	}
+	buf := make([]byte, hr+ip+inet.UDPHeaderLen+len(msg)+sa.MaxTrailer())
+	copy(buf[hr+ip+inet.UDPHeaderLen:], msg)
+	inet.PutUDPHeader(buf[hr+ip:], inet.PortL2TP, ss.innerPort, len(msg))
+	if ss.tunnel {
+		dst := ss.innerSrc
+		if !dst.IsValid() {
+			dst = ss.client.Addr()
+		}
+		inet.PutTunnelIPv4(buf[hr:], s.ikeAddr.Addr(), dst, inet.UDPHeaderLen+len(msg))
+	}
+	pkt, err := sa.Seal(buf, hr, ip+inet.UDPHeaderLen+len(msg), nh)
 	if err != nil {
 		s.update(nil, "esp: seal: %v", err)
 		return false
 	}
-	if _, err := s.nattConn.WriteToUDPAddrPort(pkt, ss.client); err != nil {
+	if ss.plain {
+		if _, err := s.espConn.WriteToUDPAddrPort(pkt, netip.AddrPortFrom(ss.client.Addr(), ESPPort)); err != nil {
+			return false
+		}
+	} else if _, err := s.nattConn.WriteToUDPAddrPort(pkt, ss.client); err != nil {
 		return false
 	}
 	s.count(func(st *Stats) { st.ESPOut++ })
