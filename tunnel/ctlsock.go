@@ -329,7 +329,7 @@ func (c *controller) status() Status {
 	}
 	d := c.dp.stats()
 	st.TxPackets, st.TxBytes, st.RxPackets, st.RxBytes = d.TxPackets, d.TxBytes, d.RxPackets, d.RxBytes
-	st.TxDropped = d.TxNoSA + d.TxNoSession + d.TxNotIPv4 + d.TxSealErrors + d.TxSendErrors
+	st.TxDropped = d.TxNoSA + d.TxNoSession + d.TxNotIPv4 + d.TxNoIPv6 + d.TxSealErrors + d.TxSendErrors
 	st.RxDropped = d.RxForeign + d.RxInvalid + d.RxUnknownSPI + d.RxESPErrors + d.RxInnerErrors +
 		d.RxWrongSession + d.RxNoTUN + d.RxTUNErrors
 	return st

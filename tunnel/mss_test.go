@@ -68,7 +68,7 @@ func TestDataPathMSSAllocs(t *testing.T) {
 	buf := make([]byte, maxPacket)
 	if n := testing.AllocsPerRun(runs, func() {
 		copy(buf[tunOffset:], syn)
-		d.sendIPv4(buf, tunOffset, len(syn))
+		d.sendIP(buf, tunOffset, len(syn))
 	}); n != 0 {
 		t.Errorf("sendIPv4 of a SYN: %v allocs per packet", n)
 	}
