@@ -195,7 +195,7 @@ func TestTunMTUEverySuite(t *testing.T) {
 	want := map[string]int{"aes256-sha1": 1404, "3des-sha1": 1420}
 	for _, tr := range suite.AllESPTransforms() {
 		sa := newSA(t, tr, 0x100, 1)
-		mtu := tunMTU(sa, 0)
+		mtu := tunMTU(sa, 0, 0)
 		fits := func(m int) bool { n := m + innerOverhead; return n+sa.Overhead(n)+outerIPv4UDP <= outerMTU }
 		if !fits(mtu) || fits(mtu+1) {
 			t.Errorf("%v: MTU %d is not the largest that fits", tr, mtu)
@@ -209,8 +209,11 @@ func TestTunMTUEverySuite(t *testing.T) {
 		if w, ok := want[tr.String()]; ok && mtu != w {
 			t.Errorf("%v: MTU %d, want %d", tr, mtu, w)
 		}
-		if tunMTU(sa, 1280) != 1280 {
+		if tunMTU(sa, 1280, 0) != 1280 {
 			t.Errorf("%v: the peer's MRU does not cap the MTU", tr)
+		}
+		if tunMTU(sa, 1500, 1300) != 1300 {
+			t.Errorf("%v: our MRU does not cap the MTU", tr)
 		}
 	}
 }

@@ -25,6 +25,7 @@ type v6State struct {
 	peer    uint64 // the peer's, as we Acked it; 0: it did not send one
 	open    bool   // IPv6CP is Opened
 	settled bool   // IPv6CP opened or gave up; Up no longer waits for it
+	gaveUp  bool   // stopIPv6: IPv6CP and IPv6 frames now get a Protocol-Reject
 	off     string // why IPv6 is not up, for Up.IPv6Off
 }
 
@@ -69,13 +70,12 @@ func (l *link) openIPv6CP(now time.Time) {
 }
 
 // stopIPv6 gives IPv6CP up for this link (never fatal): the link stays
-// IPv4-only, and Up says why.
+// IPv4-only, and Up says why. A server that starts IPv6CP later gets a
+// Protocol-Reject, as if IPv6 were off.
 func (l *link) stopIPv6(why string) {
 	l.ipv6cp.deadline = time.Time{}
-	if l.ipv6cp.state != stStopped {
-		l.ipv6cp.state = stClosed // a late Configure-Request gets a Terminate-Ack
-	}
-	l.v6.open, l.v6.settled, l.v6.off = false, true, why
+	l.ipv6cp.state = stClosed
+	l.v6.open, l.v6.settled, l.v6.gaveUp, l.v6.off = false, true, true, why
 	l.releaseUp()
 }
 

@@ -208,7 +208,7 @@ func TestIPv6CPPairs(t *testing.T) {
 }
 
 // TestIPv6CPLateServer: a server whose first IPv6CP packet comes after IPCP
-// opened finds IPv6CP closed (Terminate-Ack); the link stays up.
+// opened gets a Protocol-Reject, as with IPv6 off; the link stays up.
 func TestIPv6CPLateServer(t *testing.T) {
 	cc := clientCfg(MSCHAPv2)
 	cc.IPv6 = true
@@ -220,8 +220,8 @@ func TestIPv6CPLateServer(t *testing.T) {
 		t.Fatalf("client Up %+v\n%s", p.cUp, p.dump())
 	}
 	acts := p.c.Handle(p.now, iidFrame(t, codeConfReq, 1, 0x42))
-	if got := sends(acts); len(got) != 1 || got[0] != "ff038057060100"+"04" {
-		t.Errorf("late IPv6CP request answered %q, want a Terminate-Ack", got)
+	if got := sends(acts); len(got) != 1 || !strings.HasPrefix(got[0], "ff03c02108") || !strings.Contains(got[0], "8057010100") {
+		t.Errorf("late IPv6CP request answered %q, want a Protocol-Reject", got)
 	}
 	for _, a := range acts {
 		if _, ok := a.(Down); ok {

@@ -322,7 +322,7 @@ func (l *link) handle(now time.Time, frame []byte) []Action {
 		}
 		l.ipcp.input(now, info)
 	case ProtoIPV6CP:
-		if !l.v6.enabled {
+		if !l.v6.enabled || l.v6.gaveUp {
 			l.unknownProto(proto, info)
 			break
 		}
@@ -335,7 +335,7 @@ func (l *link) handle(now time.Time, frame []byte) []Action {
 	case ProtoIPv4:
 		l.drop("IPv4 frame: the data path's, not a control frame")
 	case ProtoIPv6:
-		if !l.v6.enabled {
+		if !l.v6.enabled || l.v6.gaveUp {
 			l.unknownProto(proto, info)
 			break
 		}
@@ -551,9 +551,7 @@ func (l *link) lcpExtra(now time.Time, p Packet) bool {
 			case rejected == ProtoIPV6CP && l.v6.enabled && !l.v6.settled:
 				// Ref: RFC 1661 §5.7: the peer does not run IPv6CP; the
 				// link stays IPv4-only.
-				l.ipv6cp.state = stStopped
 				l.stopIPv6("the server Protocol-Rejected IPv6CP")
-				l.drop("LCP Protocol-Reject of IPV6CP: IPv6 stays off")
 			default:
 				l.drop("LCP Protocol-Reject of %s, which we do not need", protoName(rejected))
 			}
