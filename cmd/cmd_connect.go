@@ -75,7 +75,7 @@ func connectFlagDefs() []cli.Flag {
 		&cli.StringFlag{Name: flgL2TPSecret, Usage: "L2TP tunnel `SECRET` (visible in ps; prefer --" + flgL2TPSecretFile + " or " + envL2TPSecret + ")"},
 		&cli.StringFlag{Name: flgAuth, Value: def.Auth, Usage: "PPP authentication methods accepted: comma-separated `LIST` in order of preference (known: " + authNames(tunnel.KnownAuth) + ")"},
 		&cli.StringSliceFlag{Name: flgRoute, Usage: "route IPv4 `CIDR` through the tunnel (repeatable; replaces a profile's list)"},
-		&cli.StringFlag{Name: flgIPv6, Value: def.IPv6, Usage: "IPv6 over the link: `MODE` auto (when the server negotiates IPv6CP: the interface gets an fe80:: address, IPv6 crosses the tunnel; else IPv4 only) or off"},
+		&cli.StringFlag{Name: flgIPv6, Value: def.IPv6, Usage: "IPv6 over the link: `MODE` auto (when the server starts IPv6CP: the interface gets an fe80:: address and IPv6 crosses the tunnel; else IPv4 only), on (start IPv6CP ourselves too) or off"},
 		&cli.StringSliceFlag{Name: flgRoute6, Usage: "route IPv6 `CIDR` through the tunnel once IPv6CP is up (repeatable; replaces a profile's list)"},
 		&cli.StringFlag{Name: flgInterface, Value: def.Interface, Usage: "TUN interface `NAME`"},
 		&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},

@@ -162,7 +162,7 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		return tunnel.Config{}, err
 	}
 	if cfg.IPv6, err = tunnel.ParseIPv6Mode(strings.TrimSpace(f.IPv6)); err != nil {
-		return tunnel.Config{}, usageErrorf("%s %q: unknown mode (known: auto, off)", f.ref(flgIPv6), f.IPv6)
+		return tunnel.Config{}, usageErrorf("%s %q: unknown mode (known: auto, on, off)", f.ref(flgIPv6), f.IPv6)
 	}
 	if cfg.Routes6, err = parseRoutes6(f.ref(flgRoute6), f.Routes6); err != nil {
 		return tunnel.Config{}, err

@@ -33,8 +33,8 @@ type Config struct {
 
 	Routes []netip.Prefix // routed into the tunnel (besides the peer's host route)
 	// IPv6 says whether IPv6 runs over the link (IPv6CP, RFC 5072):
-	// IPv6Auto (the zero value) when the server negotiates it, IPv6Off
-	// never. Routes6 are IPv6 prefixes routed into the tunnel once IPv6CP
+	// IPv6Auto (the zero value) when the server starts IPv6CP, IPv6On
+	// when the server negotiates the IPv6CP we start, IPv6Off never. Routes6 are IPv6 prefixes routed into the tunnel once IPv6CP
 	// is open.
 	IPv6       IPv6Mode
 	Routes6    []netip.Prefix
@@ -287,7 +287,7 @@ func (c Config) Validate() error {
 			return bad("route6 %v is not an IPv6 prefix", r)
 		}
 	}
-	if c.IPv6 != IPv6Auto && c.IPv6 != IPv6Off {
+	if c.IPv6 < IPv6Auto || c.IPv6 > IPv6Off {
 		return bad("unknown IPv6 mode %v", c.IPv6)
 	}
 	if c.IPv6 == IPv6Off && len(c.Routes6) > 0 {

@@ -603,11 +603,12 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
 			c.enter(PhaseLCP, "Configure-Request sent")
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
-				User:     c.cfg.User,
-				Password: string(c.cfg.Password),
-				Auth:     c.cfg.Auth,
-				Rand:     c.deps.Rand,
-				IPv6:     c.cfg.IPv6 == IPv6Auto,
+				User:        c.cfg.User,
+				Password:    string(c.cfg.Password),
+				Auth:        c.cfg.Auth,
+				Rand:        c.deps.Rand,
+				IPv6:        c.cfg.IPv6 != IPv6Off,
+				IPv6Passive: c.cfg.IPv6 == IPv6Auto,
 				// Our MRU: the largest packet that reaches us in one
 				// 1500-byte ESP datagram, as the interface MTU is.
 				MRU: uint16(tunMTU(c.outSA, 0, 0)),
@@ -701,7 +702,7 @@ func (c *controller) linkUp(a ppp.Up) {
 	switch {
 	case a.Local6.IsValid():
 		v6 = fmt.Sprintf("; IPv6CP opened (link-local %v, peer %v)", a.Local6, orUnknown(a.Peer6))
-	case c.cfg.IPv6 == IPv6Auto:
+	case c.cfg.IPv6 != IPv6Off:
 		c.deps.Log.infof("ipv6: not up: %s; the link is IPv4-only", a.IPv6Off)
 		if len(c.cfg.Routes6) > 0 {
 			c.deps.Log.errorf("ipv6: the --route6 routes are not installed: IPv6CP did not open")

@@ -52,12 +52,12 @@ func (h *harness) logged(substr string) bool {
 	return false
 }
 
-// TestE2EIPv6: against a server that runs IPv6CP, the TUN gets our
+// TestE2EIPv6: against a server that starts IPv6CP, the TUN gets our
 // link-local address and the --route6 prefixes, IPv6 pings to the server's
 // link-local address come back, and IPv4 still works; with IPv6 off the
 // client Protocol-Rejects IPv6CP and the link is IPv4-only; against a
-// server without IPv6 (it Protocol-Rejects our IPv6CP), the link comes up
-// IPv4-only with a log line.
+// server without IPv6 the link comes up IPv4-only with a log line (auto
+// sends it no IPv6CP; with on, it Protocol-Rejects ours).
 func TestE2EIPv6(t *testing.T) {
 	serverLL := netip.MustParseAddr("fe80::200:5eff:fe00:1")
 	route6 := netip.MustParsePrefix("2001:db8:6::/48")
@@ -69,8 +69,10 @@ func TestE2EIPv6(t *testing.T) {
 		log     string // in the client log
 	}{
 		{"ipv6-peer/auto", peertest.IPv6Peer, IPv6Auto, true, ""},
+		{"ipv6-peer/on", peertest.IPv6Peer, IPv6On, true, ""},
 		{"ipv6-peer/off", peertest.IPv6Peer, IPv6Off, false, ""},
-		{"softether/auto", peertest.SoftEther, IPv6Auto, false, "ipv6: not up: the server Protocol-Rejected IPv6CP; the link is IPv4-only"},
+		{"softether/auto", peertest.SoftEther, IPv6Auto, false, "ipv6: not up: the server did not start IPv6CP; the link is IPv4-only"},
+		{"softether/on", peertest.SoftEther, IPv6On, false, "ipv6: not up: the server Protocol-Rejected IPv6CP; the link is IPv4-only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			goroutineLeakCheck(t)
@@ -80,7 +82,7 @@ func TestE2EIPv6(t *testing.T) {
 			n, srv := startServer(t, p)
 			cfg := e2eConfig(p)
 			cfg.IPv6 = tc.mode
-			if tc.mode == IPv6Auto {
+			if tc.mode != IPv6Off {
 				cfg.Routes6 = []netip.Prefix{route6}
 			}
 			h := startRun(t, n, srv, cfg, clock)

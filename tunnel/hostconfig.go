@@ -53,14 +53,20 @@ type IPv6Mode int
 
 // The IPv6 modes.
 const (
-	IPv6Auto IPv6Mode = iota // IPv6CP runs; IPv6 is up when the server negotiates it, else the link is IPv4-only
-	IPv6Off                  // IPv6CP and IPv6 frames get an LCP Protocol-Reject
+	// IPv6Auto: IPv6 is up when the server starts IPv6CP (we answer with
+	// ours); a server that does not start it by the time IPCP opens leaves
+	// the link IPv4-only.
+	IPv6Auto IPv6Mode = iota
+	// IPv6On: we start IPv6CP ourselves too; a server that rejects or
+	// ignores it leaves the link IPv4-only.
+	IPv6On
+	IPv6Off // IPv6CP and IPv6 frames get an LCP Protocol-Reject
 )
 
-var ipv6ModeNames = [...]string{IPv6Auto: "auto", IPv6Off: "off"}
+var ipv6ModeNames = [...]string{IPv6Auto: "auto", IPv6On: "on", IPv6Off: "off"}
 
 // KnownIPv6Modes lists the IPv6 modes, in the order help text shows them.
-var KnownIPv6Modes = []IPv6Mode{IPv6Auto, IPv6Off}
+var KnownIPv6Modes = []IPv6Mode{IPv6Auto, IPv6On, IPv6Off}
 
 func (m IPv6Mode) String() string {
 	if m >= 0 && int(m) < len(ipv6ModeNames) {
@@ -76,7 +82,7 @@ func ParseIPv6Mode(s string) (IPv6Mode, error) {
 			return m, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: unknown IPv6 mode %q (known: auto, off)", ErrConfig, s)
+	return 0, fmt.Errorf("%w: unknown IPv6 mode %q (known: auto, on, off)", ErrConfig, s)
 }
 
 // CheckDNSDomain reports whether d can be a DNS search domain: a host name

@@ -31,6 +31,10 @@ type ClientConfig struct {
 	// Protocol-Reject. A server that rejects IPv6CP, or sends nothing for
 	// it by the time IPCP opens, leaves the link IPv4-only (Up.IPv6Off).
 	IPv6 bool
+	// IPv6Passive (with IPv6) sends our IPv6CP Configure-Request only in
+	// answer to the server's (RFC 1661 §4.2, the passive Open): a server
+	// that does not start IPv6CP by the time IPCP opens never sees it.
+	IPv6Passive bool
 }
 
 // DefaultAuth is the client's preference when ClientConfig.Auth is empty:
@@ -101,7 +105,7 @@ func NewClient(cfg ClientConfig) *Client {
 	c.lcp = fsm{l: &c.link, proto: ProtoLCP, name: "LCP", h: (*clientLCP)(c)}
 	c.ipcp = fsm{l: &c.link, proto: ProtoIPCP, name: "IPCP", h: (*clientIPCP)(c)}
 	c.ipv6cp = fsm{l: &c.link, proto: ProtoIPV6CP, name: "IPV6CP", h: (*ipv6cpLayer)(&c.link)}
-	c.v6.enabled = cfg.IPv6
+	c.v6.enabled, c.v6.passive = cfg.IPv6, cfg.IPv6Passive
 	return c
 }
 

@@ -19,6 +19,7 @@ import (
 // ipv6cpLayer and link.releaseUp).
 type v6State struct {
 	enabled bool   // IPv6CP runs (ClientConfig.IPv6, ServerConfig.IPv6); false: Protocol-Reject it
+	passive bool   // wait for the peer's Configure-Request before sending ours (ClientConfig.IPv6Passive)
 	engaged bool   // the peer sent an IPv6CP packet: it runs IPv6CP too
 	reqID   bool   // we send the Interface-Identifier option (until the peer rejects it)
 	local   uint64 // our Interface-Identifier; non-zero once drawn
@@ -66,6 +67,12 @@ func (l *link) openIPv6CP(now time.Time) {
 		l.v6.local = l.newInterfaceID(0)
 	}
 	l.v6.reqID = true
+	if l.v6.passive {
+		// Ref: RFC 1661 §4.2 (Open with the Passive option): Stopped
+		// answers the peer's Configure-Request with ours (irc, scr, sca).
+		l.ipv6cp.state = stStopped
+		return
+	}
 	l.ipv6cp.open(now)
 }
 
@@ -99,7 +106,11 @@ func (l *link) releaseUp() {
 			return
 		}
 		l.pendingUp = nil // stopIPv6 calls releaseUp again
-		l.stopIPv6("the server did not negotiate IPv6CP")
+		if l.v6.passive && !l.v6.engaged {
+			l.stopIPv6("the server did not start IPv6CP")
+		} else {
+			l.stopIPv6("the server did not negotiate IPv6CP")
+		}
 		l.pendingUp = u
 	}
 	if l.v6.open {

@@ -157,6 +157,7 @@ func TestIPv6CPPairs(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		client, serv  bool
+		passive       bool // the client waits for the server's IPv6CP
 		servID        uint64
 		dropIPv6CP    bool // the server never answers IPv6CP (frames lost)
 		wantOff       string
@@ -168,10 +169,12 @@ func TestIPv6CPPairs(t *testing.T) {
 		{name: "client off: it Protocol-Rejects", serv: true, wantServerOff: "the server Protocol-Rejected IPv6CP"},
 		{name: "server silent", client: true, serv: true, dropIPv6CP: true, wantOff: "the server did not negotiate IPv6CP", wantServerOff: "the server did not negotiate IPv6CP"},
 		{name: "neither"},
+		{name: "passive client, server starts IPv6CP", client: true, passive: true, serv: true},
+		{name: "passive client, server without IPv6: nothing sent", client: true, passive: true, wantOff: "the server did not start IPv6CP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cc := clientCfg(MSCHAPv2)
-			cc.IPv6 = tc.client
+			cc.IPv6, cc.IPv6Passive = tc.client, tc.passive
 			sc := softEtherServer()
 			sc.IPv6, sc.InterfaceID = tc.serv, tc.servID
 			p := newPair(t, cc, sc)
@@ -184,6 +187,9 @@ func TestIPv6CPPairs(t *testing.T) {
 				t.Fatalf("not up: client down=%v server down=%v\n%s", p.cDown, p.sDown, p.dump())
 			}
 			c, s := *p.cUp, *p.sUp
+			if tc.passive && !tc.serv && strings.Contains(p.dump(), "IPV6CP") {
+				t.Errorf("a passive client sent IPv6CP to a server that did not start it:\n%s", p.dump())
+			}
 			if c.Local != netip.MustParseAddr("192.168.30.10") {
 				t.Errorf("client IPv4 %v", c.Local)
 			}
