@@ -113,3 +113,51 @@ func ParseICMPv6Echo(pkt []byte) (ICMPEcho, bool) {
 		Payload: m[icmpEchoHdrLen:],
 	}, true
 }
+
+// BuildTCPv6 is BuildTCPv4 for IPv6 (hop limit 64, no extension headers):
+// nil if the addresses are not IPv6 or the options exceed 40 bytes. For
+// tests and TUN checks.
+func BuildTCPv6(src, dst netip.AddrPort, flags uint8, options, payload []byte) []byte {
+	olen := (len(options) + 3) &^ 3
+	s, d := src.Addr(), dst.Addr()
+	if olen > 40 || !s.Is6() || s.Is4In6() || !d.Is6() || d.Is4In6() {
+		return nil
+	}
+	tlen := TCPHeaderLen + olen + len(payload)
+	pkt := make([]byte, IPv6HeaderLen+tlen)
+	pkt[0] = 6 << 4
+	binary.BigEndian.PutUint16(pkt[4:], uint16(tlen))
+	pkt[6], pkt[7] = ProtoTCP, 64
+	s16, d16 := s.As16(), d.As16()
+	copy(pkt[8:], s16[:])
+	copy(pkt[24:], d16[:])
+	t := pkt[IPv6HeaderLen:]
+	binary.BigEndian.PutUint16(t[0:], src.Port())
+	binary.BigEndian.PutUint16(t[2:], dst.Port())
+	binary.BigEndian.PutUint32(t[4:], 1)
+	t[12] = byte((TCPHeaderLen+olen)/4) << 4
+	t[tcpOffFlags] = flags
+	binary.BigEndian.PutUint16(t[14:], 0xFFFF)
+	copy(t[TCPHeaderLen:], options)
+	copy(t[TCPHeaderLen+olen:], payload)
+	binary.BigEndian.PutUint16(t[tcpOffCsum:], Checksum(t, pseudoHeaderSum6(s16, d16, ProtoTCP, tlen)))
+	return pkt
+}
+
+// TCPv6MSS is TCPv4MSS for a TCP segment directly in an IPv6 packet.
+func TCPv6MSS(pkt []byte) (mss uint16, csumOK, ok bool) {
+	next, t, ok := ipv6Payload(pkt)
+	if !ok || next != ProtoTCP || len(t) < TCPHeaderLen {
+		return 0, false, false
+	}
+	doff := int(t[12]>>4) * 4
+	if doff < TCPHeaderLen || doff > len(t) {
+		return 0, false, false
+	}
+	at := findMSSOption(t[TCPHeaderLen:doff])
+	if at < 0 {
+		return 0, false, false
+	}
+	mss = binary.BigEndian.Uint16(t[TCPHeaderLen+at+2:])
+	return mss, Checksum(t, pseudoHeaderSum6([16]byte(pkt[8:24]), [16]byte(pkt[24:40]), ProtoTCP, len(t))) == 0, true
+}

@@ -114,3 +114,20 @@ func FuzzClampMSS6(f *testing.F) {
 		}
 	})
 }
+
+// TestBuildTCPv6 checks the builder against syn6 (the IPv4 segment moved
+// into IPv6 by hand) and TCPv6MSS on both.
+func TestBuildTCPv6(t *testing.T) {
+	src, dst := netip.AddrPortFrom(ll1, tcpSrc.Port()), netip.AddrPortFrom(ll2, tcpDst.Port())
+	got := BuildTCPv6(src, dst, TCPFlagSYN, []byte{2, 4, 0x05, 0xb4}, nil)
+	want := syn6(t, BuildTCPv4(tcpSrc, tcpDst, TCPFlagSYN, []byte{2, 4, 0x05, 0xb4}, nil))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("BuildTCPv6\n%x\nwant\n%x", got, want)
+	}
+	if mss, csumOK, ok := TCPv6MSS(got); !ok || !csumOK || mss != 1460 {
+		t.Errorf("TCPv6MSS = %d, %v, %v", mss, csumOK, ok)
+	}
+	if BuildTCPv6(tcpSrc, tcpDst, TCPFlagSYN, nil, nil) != nil {
+		t.Error("built an IPv6 segment from IPv4 addresses")
+	}
+}
