@@ -656,6 +656,10 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			c.enter(PhaseIPCP, "Configure-Request sent")
 		case ppp.Up:
 			c.linkUp(a)
+		case ppp.IPv6Down:
+			// The interface keeps its address; IPv6 stops crossing.
+			c.dp.ipv6.Store(false)
+			c.deps.Log.errorf("ipv6: down: %s; the link is IPv4-only now", a.Reason)
 		case ppp.Dropped:
 			c.drops.ppp++
 			c.deps.Log.debugf("ppp: dropped: %s", a.Reason)

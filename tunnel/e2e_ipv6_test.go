@@ -131,3 +131,30 @@ func TestE2EIPv6(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EIPv6ServerCloses: the server closes IPv6CP while connected: IPv6
+// stops crossing (counted), IPv4 goes on.
+func TestE2EIPv6ServerCloses(t *testing.T) {
+	goroutineLeakCheck(t)
+	_, srv, h := connectFake(t, peertest.IPv6Peer())
+	serverLL := netip.MustParseAddr("fe80::200:5eff:fe00:1")
+	if !h.ping6(serverLL, 1, pingTimeout) {
+		t.Fatal("no reply to IPv6 ping 1")
+	}
+	srv.SendPPP([]byte{0xff, 0x03, 0x80, 0x57, 5, 0x42, 0, 4}) // IPv6CP Terminate-Request
+	deadline := time.Now().Add(pingTimeout)
+	for !h.logged("ipv6: down: the server closed IPv6CP; the link is IPv4-only now") {
+		if time.Now().After(deadline) {
+			t.Fatal("no log line for IPv6CP closed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if h.ping6(serverLL, 2, 200*time.Millisecond) {
+		t.Error("IPv6 still crosses after IPv6CP closed")
+	}
+	if !h.ping(peertest.IPv6Peer().Local, 1, pingTimeout) {
+		t.Error("IPv4 stopped with IPv6CP")
+	}
+	h.stop()
+	checkTeardown(t, srv, peertest.Stats{})
+}

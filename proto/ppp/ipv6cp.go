@@ -82,7 +82,12 @@ func (l *link) openIPv6CP(now time.Time) {
 func (l *link) stopIPv6(why string) {
 	l.ipv6cp.deadline = time.Time{}
 	l.ipv6cp.state = stClosed
+	wasUp := l.v6.settled && !l.v6.gaveUp && l.upSent
 	l.v6.open, l.v6.settled, l.v6.gaveUp, l.v6.off = false, true, true, why
+	if wasUp {
+		l.emit(IPv6Down{Reason: why})
+		return
+	}
 	l.releaseUp()
 }
 

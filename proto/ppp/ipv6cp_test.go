@@ -235,3 +235,38 @@ func TestIPv6CPLateServer(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6CPClosedAfterUp: a server that closes IPv6CP after both were up
+// leaves the link up; the client reports IPv6Down once and from then on
+// Protocol-Rejects IPv6CP.
+func TestIPv6CPClosedAfterUp(t *testing.T) {
+	cc := clientCfg(MSCHAPv2)
+	cc.IPv6 = true
+	sc := softEtherServer()
+	sc.IPv6 = true
+	p := newPair(t, cc, sc)
+	p.take(true, p.c.Start(p.now))
+	p.run(time.Minute, p.bothUp)
+	if p.cUp == nil || !p.cUp.Local6.IsValid() {
+		t.Fatalf("IPv6 not up: %+v\n%s", p.cUp, p.dump())
+	}
+	acts := p.c.Handle(p.now, frame(t, ProtoIPV6CP, codeTermReq, 77, []byte("ipv6 disabled")))
+	var downs []IPv6Down
+	for _, a := range acts {
+		switch a := a.(type) {
+		case IPv6Down:
+			downs = append(downs, a)
+		case Down:
+			t.Fatalf("the link went down: %v", a.Err)
+		}
+	}
+	if len(downs) != 1 || downs[0].Reason != "the server closed IPv6CP: ipv6 disabled" {
+		t.Errorf("IPv6Down actions %+v", downs)
+	}
+	if got := sends(acts); len(got) != 1 || got[0] != "ff038057064d0004" {
+		t.Errorf("answer %q, want a Terminate-Ack", got)
+	}
+	if got := sends(p.c.Handle(p.now, iidFrame(t, codeConfReq, 9, 0x42))); len(got) != 1 || !strings.HasPrefix(got[0], "ff03c02108") {
+		t.Errorf("IPv6CP after IPv6Down answered %q, want a Protocol-Reject", got)
+	}
+}

@@ -41,6 +41,10 @@ type Up struct {
 	IPv6Off       string
 }
 
+// IPv6Down: IPv6CP closed after Up reported it open (the peer sent a
+// Terminate-Request for it); the link stays up, IPv4-only. Reason says why.
+type IPv6Down struct{ Reason string }
+
 // Down: the link is gone. Err is typed; nil after our own Close completed.
 type Down struct{ Err error }
 
@@ -51,12 +55,13 @@ type Down struct{ Err error }
 // never packet contents (a PAP request carries the password).
 type Dropped struct{ Reason string }
 
-func (Send) isAction()    {}
-func (LinkUp) isAction()  {}
-func (AuthUp) isAction()  {}
-func (Up) isAction()      {}
-func (Down) isAction()    {}
-func (Dropped) isAction() {}
+func (Send) isAction()     {}
+func (LinkUp) isAction()   {}
+func (AuthUp) isAction()   {}
+func (Up) isAction()       {}
+func (Down) isAction()     {}
+func (IPv6Down) isAction() {}
+func (Dropped) isAction()  {}
 
 // phase is the PPP link phase. Ref: RFC 1661 §3.2.
 //

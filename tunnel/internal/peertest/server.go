@@ -135,6 +135,7 @@ type Server struct {
 	done      chan struct{}      // closed by Close
 	rekeyReq  chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
 	hangupReq chan struct{}      // Hangup → loop
+	frameReq  chan []byte        // SendPPP → loop
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
@@ -197,6 +198,7 @@ func Start(p Profile, ike, natt Conn) *Server {
 		done:      make(chan struct{}),
 		rekeyReq:  make(chan chan struct{}),
 		hangupReq: make(chan struct{}, 1),
+		frameReq:  make(chan []byte),
 		changed:   make(chan struct{}),
 	}
 	s.wg.Add(3)
@@ -256,6 +258,16 @@ func (s *Server) Hangup() {
 	select {
 	case s.hangupReq <- struct{}{}:
 	default:
+	}
+}
+
+// SendPPP sends frame, a whole PPP frame of the server's making (an
+// IPv6CP Terminate-Request, say), in the current session, outside the
+// server's own PPP state machine. It returns once the loop has taken it.
+func (s *Server) SendPPP(frame []byte) {
+	select {
+	case s.frameReq <- frame:
+	case <-s.done:
 	}
 }
 
@@ -352,6 +364,10 @@ func (s *Server) loop() {
 			close(done)
 		case <-s.hangupReq:
 			s.hangup(s.p.Now())
+		case f := <-s.frameReq:
+			if s.sess != nil {
+				s.sendPPP(f)
+			}
 		case <-t.C:
 			s.tick(s.p.Now())
 		}
