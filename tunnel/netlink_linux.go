@@ -35,9 +35,9 @@ func linkExists(name string) (bool, error) {
 // IPv6CP gave us a link-local address, the MTU, the point-to-point address
 // local peer peer/32 (the kernel adds the host route to peer with it), link
 // up, and a device route for each prefix in routes. With cfg.Local6 it
-// also puts the link-local address on (configureIPv6); when that fails
-// and no Routes6 need it, the link stays IPv4-only and v6err says why. It
-// returns the interface index and the routes it added, which removeRoutes
+// also puts the link-local address on (after prepareIPv6) and a route for
+// each of cfg.Routes6; when the address fails and no Routes6 need it, the
+// link stays IPv4-only and v6err says why. It returns the interface index and the routes it added, which removeRoutes
 // takes away again; on error, what it added so far.
 func configureLink(name string, cfg TUNConfig) (index int, added []netlink.Route, v6err error, err error) {
 	link, err := netlink.LinkByName(name)
