@@ -53,6 +53,11 @@ func TestSoftEtherIPv6On(t *testing.T) {
 	if out, err := p.inClient(t, 15*time.Second, "ping", "-c", "3", "-W", "2", "192.168.30.1"); err != nil {
 		t.Errorf("IPv4 ping through the tunnel: %v\n%s", err, out)
 	}
+	// SoftEther 5.01 answers no ping to its link-local address (its
+	// Neighbor Solicitations on the hub carry a wrong target); recorded,
+	// not required, so that a fixed SoftEther shows here.
+	out, err := p.inClient(t, 10*time.Second, "ping", "-6", "-c", "2", "-W", "1", m[2]+"%l2tp0")
+	t.Logf("ping6 %s%%l2tp0 (the server's link-local address): %v\n%s", m[2], err, out)
 	if _, code := c.signal(syscall.SIGINT); code != 0 {
 		t.Fatalf("exit code %d:\n%s", code, c.output())
 	}
