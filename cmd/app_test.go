@@ -111,7 +111,7 @@ func TestErrorLine(t *testing.T) {
 
 var allConnectFlags = []string{
 	flgProfile, flgServer, flgNATTPort, flgPSK, flgPSKFile, flgPSKStdin, flgUser, flgPassword, flgPasswordFile,
-	flgPasswordStdin, flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
+	flgPasswordStdin, flgAuth, flgRoute, flgIPv6, flgRoute6, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
 	flgReconnect, flgReconnectMax, flgScript, flgJSON, flgL2TPSecret, flgL2TPSecretFile, flgNATTKeepalive,
 	flgAggressive, flgID, flgCert, flgKey, flgCA, flgServerID,
 	flgIKE, flgESP, flgPFS, flgAllowLegacy, flgPcap, flgKeyLog, flgESPTransport,

@@ -22,6 +22,8 @@ type connectFlags struct {
 	User           string
 	Auth           string // comma-separated, in order of preference
 	Routes         []string
+	IPv6           string // a tunnel.IPv6Mode name
+	Routes6        []string
 	Interface      string
 	SALifetime     time.Duration
 	IKELifetime    time.Duration
@@ -111,6 +113,7 @@ func defaultConnectFlags() connectFlags {
 
 		ReconnectMax: tunnel.DefaultReconnectMax,
 		DNS:          tunnel.DNSAuto.String(),
+		IPv6:         tunnel.IPv6Auto.String(),
 	}
 }
 
@@ -164,6 +167,15 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 
 	if cfg.Auth, err = parseAuth(f.ref(flgAuth), f.Auth); err != nil {
 		return tunnel.Config{}, err
+	}
+	if cfg.IPv6, err = tunnel.ParseIPv6Mode(strings.TrimSpace(f.IPv6)); err != nil {
+		return tunnel.Config{}, usageErrorf("%s %q: unknown mode (known: auto, on, off)", f.ref(flgIPv6), f.IPv6)
+	}
+	if cfg.Routes6, err = parseRoutes6(f.ref(flgRoute6), f.Routes6); err != nil {
+		return tunnel.Config{}, err
+	}
+	if cfg.IPv6 == tunnel.IPv6Off && len(cfg.Routes6) > 0 {
+		return tunnel.Config{}, usageErrorf("%s needs IPv6: not with %s off", f.ref(flgRoute6), f.ref(flgIPv6))
 	}
 	if cfg.Routes, err = parseRoutes(f.ref(flgRoute), f.Routes); err != nil {
 		return tunnel.Config{}, err
@@ -323,6 +335,28 @@ func parseAuth(ref, s string) ([]tunnel.AuthMethod, error) {
 			return nil, usageErrorf("%s: method %q listed twice", ref, m)
 		}
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// parseRoutes6 parses the --route6 values (named ref in messages): IPv6
+// CIDR prefixes without host bits. Duplicates are dropped.
+func parseRoutes6(ref string, rs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, r := range rs {
+		r = strings.TrimSpace(r)
+		p, err := netip.ParsePrefix(r)
+		switch {
+		case err != nil:
+			return nil, usageErrorf("%s %q: not a CIDR prefix such as 2001:db8::/32", ref, r)
+		case !p.Addr().Is6() || p.Addr().Is4In6():
+			return nil, usageErrorf("%s %q: not an IPv6 prefix (IPv4 routes go in --%s)", ref, r, flgRoute)
+		case p != p.Masked():
+			return nil, usageErrorf("%s %q: host bits set (did you mean %v?)", ref, r, p.Masked())
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
 	}
 	return out, nil
 }

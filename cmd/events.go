@@ -183,8 +183,19 @@ func printLink(w io.Writer, l *tunnel.LinkInfo) {
 	if l.IKE != "" || l.ESP != "" {
 		suites = fmt.Sprintf(", IKE %s, ESP %s", l.IKE, l.ESP)
 	}
-	fmt.Fprintf(w, "connected: interface %s, local %v, peer %v, MTU %d, DNS %s%s\n",
-		l.Interface, l.Local, l.Peer, l.MTU, dns, suites)
+	v6 := ""
+	if l.Local6.IsValid() {
+		v6 = fmt.Sprintf(", IPv6 %v peer %v", l.Local6, orUnknown(l.Peer6))
+	}
+	fmt.Fprintf(w, "connected: interface %s, local %v, peer %v%s, MTU %d, DNS %s%s\n",
+		l.Interface, l.Local, l.Peer, v6, l.MTU, dns, suites)
+}
+
+func orUnknown(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	return a.String()
 }
 
 // humanDuration rounds d for people: milliseconds below a minute, seconds
@@ -276,6 +287,9 @@ type jsonUpEvent struct {
 	Peer      string   `json:"peer"`
 	DNS       []string `json:"dns"`
 	Routes    []string `json:"routes"`
+	Local6    string   `json:"local6,omitempty"`
+	Peer6     string   `json:"peer6,omitempty"`
+	Routes6   []string `json:"routes6,omitempty"`
 	MTU       int      `json:"mtu"`
 	IKE       string   `json:"ike"`
 	ESP       string   `json:"esp"`
@@ -349,6 +363,12 @@ func jsonEventOf(ev tunnel.Event, exitCode func(error) int) any {
 			e.DNS = addrStrings(l.DNS)
 			for _, r := range l.Routes {
 				e.Routes = append(e.Routes, r.String())
+			}
+			if l.Local6.IsValid() {
+				e.Local6, e.Peer6 = l.Local6.String(), addrOrEmpty(l.Peer6)
+				for _, r := range l.Routes6 {
+					e.Routes6 = append(e.Routes6, r.String())
+				}
 			}
 		}
 		return e

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -75,7 +76,7 @@ func checkConnectArgs(c *cli.Context) error {
 // addresses.
 func childEnv(environ []string, l *tunnel.LinkInfo) []string {
 	drop := []string{envPSK, envPassword, envL2TPSecret, envNotifySocket, envBackgroundFD,
-		envInterface, envLocalIP, envPeerIP, envDNS}
+		envInterface, envLocalIP, envPeerIP, envDNS, envLocalIP6, envPeerIP6}
 	env := make([]string, 0, len(environ)+4)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
@@ -95,7 +96,16 @@ func childEnv(environ []string, l *tunnel.LinkInfo) []string {
 		envInterface+"="+l.Interface,
 		envLocalIP+"="+l.Local.String(),
 		envPeerIP+"="+peer,
-		envDNS+"="+strings.Join(dns, " "))
+		envDNS+"="+strings.Join(dns, " "),
+		envLocalIP6+"="+addrOrEmpty(l.Local6),
+		envPeerIP6+"="+addrOrEmpty(l.Peer6))
+}
+
+func addrOrEmpty(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // commandStatus maps how the command ended (the error of exec.Cmd.Start or

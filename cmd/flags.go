@@ -20,6 +20,8 @@ const (
 	flgESPTransport   = "esp-transport"
 	flgAuth           = "auth"
 	flgRoute          = "route"
+	flgRoute6         = "route6"
+	flgIPv6           = "ipv6"
 	flgInterface      = "interface"
 	flgSALifetime     = "sa-lifetime"
 	flgIKELifetime    = "ike-lifetime"
@@ -91,6 +93,8 @@ const (
 	envInterface = "L2TPCTL_INTERFACE"
 	envLocalIP   = "L2TPCTL_LOCAL_IP"
 	envPeerIP    = "L2TPCTL_PEER_IP"
+	envLocalIP6  = "L2TPCTL_LOCAL_IP6" // our IPv6 link-local address; empty when IPv6 is not up
+	envPeerIP6   = "L2TPCTL_PEER_IP6"  // the server's, if it sent an Interface-Identifier
 	envDNS       = "L2TPCTL_DNS"
 
 	envRunDir       = "L2TPCTL_RUN_DIR"       // overrides defaultRunDir

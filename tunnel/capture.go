@@ -233,12 +233,23 @@ func (c *capture) innerPPP(local, server netip.Addr, peerTunnel, peerSession uin
 	c.inner(true, local, server, h[:], pppHeader, body)
 }
 
-// ipv4Header is the PPP header of an IPv4 frame, as encapsulate writes it.
-var ipv4Header = func() []byte {
+// ipv4Header and ipv6Header are the PPP headers of an IPv4 and an IPv6
+// frame, as encapsulateProto writes them.
+var ipv4Header, ipv6Header = pppHeader(ppp.ProtoIPv4), pppHeader(ppp.ProtoIPv6)
+
+func pppHeader(proto uint16) []byte {
 	var h [ppp.HeaderLen]byte
-	ppp.PutHeader(h[:], ppp.ProtoIPv4)
+	ppp.PutHeader(h[:], proto)
 	return h[:]
-}()
+}
+
+// pppHeaderFor returns the PPP header of an IP packet of PPP protocol proto.
+func pppHeaderFor(proto uint16) []byte {
+	if proto == ppp.ProtoIPv6 {
+		return ipv6Header
+	}
+	return ipv4Header
+}
 
 // capConn records every datagram that goes through it, before ESP is
 // opened in place and after it is sealed. Run puts it around the socket

@@ -31,9 +31,15 @@ type Config struct {
 	Password   []byte       // never logged
 	Auth       []AuthMethod // PPP methods accepted, in preference order (KnownAuth)
 
-	Routes     []netip.Prefix // routed into the tunnel (besides the peer's host route)
-	Interface  string         // TUN name, default "l2tp0"
-	SALifetime time.Duration  // IPsec SA lifetime proposed in Quick Mode, default 1h
+	Routes []netip.Prefix // routed into the tunnel (besides the peer's host route)
+	// IPv6 says whether IPv6 runs over the link (IPv6CP, RFC 5072):
+	// IPv6Auto (the zero value) when the server starts IPv6CP, IPv6On
+	// when the server negotiates the IPv6CP we start, IPv6Off never. Routes6 are IPv6 prefixes routed into the tunnel once IPv6CP
+	// is open.
+	IPv6       IPv6Mode
+	Routes6    []netip.Prefix
+	Interface  string        // TUN name, default "l2tp0"
+	SALifetime time.Duration // IPsec SA lifetime proposed in Quick Mode, default 1h
 	// IKELifetime is the IKE SA lifetime proposed in Main Mode, default 8h.
 	// Before it ends l2tpctl re-authenticates (a new Main Mode) under the
 	// running link.
@@ -289,7 +295,18 @@ func (c Config) Validate() error {
 			return bad("route %v is not an IPv4 prefix", r)
 		}
 	}
-	if c.NoRoutes && (len(c.Routes) > 0 || c.DefaultRoute) {
+	for _, r := range c.Routes6 {
+		if !r.IsValid() || !r.Addr().Is6() || r.Addr().Is4In6() {
+			return bad("route6 %v is not an IPv6 prefix", r)
+		}
+	}
+	if c.IPv6 < IPv6Auto || c.IPv6 > IPv6Off {
+		return bad("unknown IPv6 mode %v", c.IPv6)
+	}
+	if c.IPv6 == IPv6Off && len(c.Routes6) > 0 {
+		return bad("route6 needs IPv6 (not ipv6 off)")
+	}
+	if c.NoRoutes && (len(c.Routes) > 0 || len(c.Routes6) > 0 || c.DefaultRoute) {
 		return bad("no-routes excludes routes and the default route")
 	}
 	if c.DNS < DNSAuto || c.DNS > DNSNone {

@@ -659,10 +659,15 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
 			c.enter(PhaseLCP, "Configure-Request sent")
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
-				User:     c.cfg.User,
-				Password: string(c.cfg.Password),
-				Auth:     c.cfg.Auth,
-				Rand:     c.deps.Rand,
+				User:        c.cfg.User,
+				Password:    string(c.cfg.Password),
+				Auth:        c.cfg.Auth,
+				Rand:        c.deps.Rand,
+				IPv6:        c.cfg.IPv6 != IPv6Off,
+				IPv6Passive: c.cfg.IPv6 == IPv6Auto,
+				// Our MRU: the largest packet that reaches us in one
+				// 1500-byte ESP datagram, as the interface MTU is.
+				MRU: uint16(tunMTUFor(c.outSA, 0, 0, isakmp.EncapIsTunnel(c.encap), !isakmp.EncapIsUDP(c.encap))),
 			})
 			c.doPPP(c.ppp.Start(c.deps.Clock.Now()))
 		case l2tp.Dropped:
@@ -707,6 +712,10 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			c.enter(PhaseIPCP, "Configure-Request sent")
 		case ppp.Up:
 			c.linkUp(a)
+		case ppp.IPv6Down:
+			// The interface keeps its address; IPv6 stops crossing.
+			c.dp.ipv6.Store(false)
+			c.deps.Log.errorf("ipv6: down: %s; the link is IPv4-only now", a.Reason)
 		case ppp.Dropped:
 			c.drops.ppp++
 			c.deps.Log.debugf("ppp: dropped: %s", a.Reason)
@@ -724,13 +733,14 @@ func (c *controller) doPPP(actions []ppp.Action) {
 	}
 }
 
-// tunMTU is the largest inner IPv4 packet that fits one 1500-byte outer
-// datagram with sa's overhead, capped by the server's MRU.
-func tunMTU(sa *esp.SA, peerMRU uint16) int { return tunMTUFor(sa, peerMRU, false, false) }
+// tunMTU is the largest inner IP packet that fits one 1500-byte outer
+// datagram with sa's overhead, capped by the server's MRU (what it takes)
+// and ours (what we told it to send: the interface MTU is both ways).
+func tunMTU(sa *esp.SA, peerMRU, mru uint16) int { return tunMTUFor(sa, peerMRU, mru, false, false) }
 
 // tunMTUFor is tunMTU for ESP in tunnel mode (20 bytes of inner IPv4
 // header more) or plain (no outer UDP header: 8 bytes less).
-func tunMTUFor(sa *esp.SA, peerMRU uint16, tunnel, plain bool) int {
+func tunMTUFor(sa *esp.SA, peerMRU, mru uint16, tunnel, plain bool) int {
 	room := outerMTU - outerIPv4UDP
 	if plain {
 		room += inet.UDPHeaderLen
@@ -746,6 +756,9 @@ func tunMTUFor(sa *esp.SA, peerMRU uint16, tunnel, plain bool) int {
 	}
 	if peerMRU != 0 && int(peerMRU) < mtu {
 		mtu = int(peerMRU)
+	}
+	if mru != 0 && int(mru) < mtu {
+		mtu = int(mru)
 	}
 	return mtu
 }
@@ -767,7 +780,17 @@ func (c *controller) linkUp(a ppp.Up) {
 	for i, d := range a.DNS {
 		dns[i] = d.String()
 	}
-	c.event(PhaseIPCP, "opened (local %v, peer %v, DNS %s)", a.Local, a.Peer, orNone(dns))
+	v6 := ""
+	switch {
+	case a.Local6.IsValid():
+		v6 = fmt.Sprintf("; IPv6CP opened (link-local %v, peer %v)", a.Local6, orUnknown(a.Peer6))
+	case c.cfg.IPv6 != IPv6Off:
+		c.deps.Log.infof("ipv6: not up: %s; the link is IPv4-only", a.IPv6Off)
+		if len(c.cfg.Routes6) > 0 {
+			c.deps.Log.errorf("ipv6: the --route6 routes are not installed: IPv6CP did not open")
+		}
+	}
+	c.event(PhaseIPCP, "opened (local %v, peer %v, DNS %s%s)", a.Local, a.Peer, orNone(dns), v6)
 	c.enter(PhaseInterface, "creating %s", c.cfg.Interface)
 	peer := a.Peer
 	if !peer.IsValid() || peer.IsUnspecified() {
@@ -781,11 +804,17 @@ func (c *controller) linkUp(a ppp.Up) {
 		Name:   c.cfg.Interface,
 		Local:  a.Local,
 		Peer:   peer,
-		MTU:    tunMTUFor(c.outSA, a.PeerMRU, isakmp.EncapIsTunnel(c.encap), !isakmp.EncapIsUDP(c.encap)),
+		MTU:    tunMTUFor(c.outSA, a.PeerMRU, a.MRU, isakmp.EncapIsTunnel(c.encap), !isakmp.EncapIsUDP(c.encap)),
 		Routes: c.cfg.Routes,
 
 		DefaultRoute: c.cfg.DefaultRoute, Server: c.server.Addr(),
 		DNSMode: c.cfg.DNS, DNS: a.DNS, DNSDomains: c.cfg.DNSDomains,
+	}
+	if a.Local6.IsValid() {
+		tcfg.Local6, tcfg.Peer6, tcfg.Routes6 = a.Local6, a.Peer6, c.cfg.Routes6
+		if tcfg.MTU < inet.MinIPv6MTU {
+			c.deps.Log.errorf("ipv6: interface MTU %d is below IPv6's minimum of %d: the kernel may not use IPv6 on %s", tcfg.MTU, inet.MinIPv6MTU, c.cfg.Interface)
+		}
 	}
 	if err := c.scriptPreInit(&tcfg); err != nil {
 		c.fail(PhaseInterface, err)
@@ -800,6 +829,14 @@ func (c *controller) linkUp(a ppp.Up) {
 	link := &LinkInfo{
 		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
 		IKE: c.ikeSuite, ESP: c.outSA.Transform().String(),
+	}
+	if tcfg.Local6.IsValid() {
+		if r, ok := tun.(ipv6Reporter); ok && r.IPv6Err() != nil {
+			c.deps.Log.errorf("ipv6: not configured on %s: %v; the link is IPv4-only", tun.Name(), r.IPv6Err())
+		} else {
+			link.Local6, link.Peer6, link.Routes6 = tcfg.Local6, tcfg.Peer6, c.cfg.Routes6
+			c.dp.ipv6.Store(true)
+		}
 	}
 	if err := c.scriptConnect(link); err != nil {
 		c.fail(PhaseInterface, err)
@@ -821,6 +858,18 @@ func (c *controller) linkUp(a ppp.Up) {
 	}
 	c.link = link
 	c.ev.up(link)
+}
+
+// ipv6Reporter is implemented by TUNs that may fail to give the interface
+// its IPv6 link-local address without failing the connection (the host has
+// IPv6 disabled, or the OS is not supported): IPv6Err says why.
+type ipv6Reporter interface{ IPv6Err() error }
+
+func orUnknown(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	return a.String()
 }
 
 func orNone(s []string) string {

@@ -100,6 +100,7 @@ var (
 	errWrongSession = errors.New("tunnel: L2TP data for another tunnel or session")
 	errPPPFrame     = errors.New("tunnel: malformed PPP frame")
 	errNotIPv4      = errors.New("tunnel: PPP IPv4 frame does not hold an IPv4 packet")
+	errNotIPv6      = errors.New("tunnel: PPP IPv6 frame does not hold an IPv6 packet")
 )
 
 // dataPath moves packets between the TUN and the UDP socket.
@@ -115,9 +116,10 @@ type dataPath struct {
 	in      atomic.Pointer[[]*esp.SA]   // inbound SAs; the slice is never modified once stored (copy-on-write)
 	inMu    sync.Mutex                  // serialises the writers of in (addInbound, removeInbound)
 	session atomic.Uint64               // packed L2TP IDs (packSession); 0 = no session; stored by the control loop
-	tun     atomic.Pointer[TUN]         // where readUDP writes IPv4 packets; stored by the control loop (setTUN)
+	tun     atomic.Pointer[TUN]         // where readUDP writes IP packets; stored by the control loop (setTUN)
 	inner   atomic.Pointer[tunnelAddrs] // tunnel mode's inner addresses; nil: transport mode; stored by the control loop (setMode)
 	mss     atomic.Uint32               // TCP MSS that SYNs are clamped to in both directions (clampMSS); 0 = none; stored by setTUN
+	ipv6    atomic.Bool                 // IPv6CP is open: IPv6 packets cross the tunnel (PPP protocol 0x0057); stored by the control loop
 
 	// now is the control loop's clock (Deps.Clock.Now); lastTx is when
 	// something was last sent to the NAT-T port, as nanoseconds since
@@ -226,12 +228,25 @@ func (d *dataPath) setTUN(t TUN) {
 	d.tun.Store(&t)
 }
 
-// clampMSS lowers the MSS option of a TCP SYN or SYN-ACK in the IPv4
-// packet pkt to fit the tunnel, so that neither end sends segments that
+// clampMSS lowers the MSS option of a TCP SYN or SYN-ACK in the IPv4 or
+// IPv6 packet pkt to fit the tunnel, so that neither end sends segments that
 // would need fragmenting (or vanish in a path-MTU black hole). It does not
 // allocate; n counts the packets it changed.
 func (d *dataPath) clampMSS(pkt []byte, n *atomic.Uint64) {
-	if m := d.mss.Load(); m != 0 && inet.ClampMSS(pkt, uint16(m)) {
+	m := d.mss.Load()
+	if m == 0 || len(pkt) == 0 {
+		return
+	}
+	var changed bool
+	if pkt[0]>>4 == 6 {
+		// The IPv6 header is 20 bytes longer: the same MTU leaves 20 less.
+		if m > inet.TCPIPv6Overhead-inet.TCPIPv4Overhead {
+			changed = inet.ClampMSS6(pkt, uint16(m-(inet.TCPIPv6Overhead-inet.TCPIPv4Overhead)))
+		}
+	} else {
+		changed = inet.ClampMSS(pkt, uint16(m))
+	}
+	if changed {
 		n.Add(1)
 	}
 }

@@ -52,6 +52,12 @@ type TUNConfig struct {
 	Peer   netip.Addr
 	MTU    int
 	Routes []netip.Prefix
+	// Local6 is our IPv6 link-local address (fe80::<Interface-Identifier>,
+	// a /64 on the link) once IPv6CP opened, Peer6 the server's; both zero
+	// when the link is IPv4-only. Routes6 are routed through the
+	// interface (only with Local6).
+	Local6, Peer6 netip.Addr
+	Routes6       []netip.Prefix
 
 	// Host changes (undone by Close): the default route through the TUN
 	// with a host route to Server, and the DNS servers offered in IPCP.

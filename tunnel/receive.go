@@ -21,6 +21,7 @@ type ctrlPacket struct {
 // whose SPI selected sa) in place and returns what it carries:
 //
 //	kindIPv4: payload is the IPv4 packet of a PPP data frame of our session
+//	kindIPv6: payload is the IPv6 packet of a PPP data frame of our session
 //	kindPPP:  payload is a whole PPP frame of another protocol (LCP, IPCP, auth, …) of our session
 //	kindL2TP: payload is a whole L2TP control message (any tunnel ID; the LAC checks)
 //
@@ -87,20 +88,26 @@ func demuxL2TP(msg []byte, localTunnel, localSession uint16) (kind packetKind, p
 	if !ok {
 		return kindInvalid, nil, errPPPFrame
 	}
-	if proto != ppp.ProtoIPv4 {
-		return kindPPP, frame, nil
+	switch proto {
+	case ppp.ProtoIPv4:
+		if len(info) < inet.IPv4HeaderLen || info[0]>>4 != 4 {
+			return kindInvalid, nil, errNotIPv4
+		}
+		return kindIPv4, info, nil
+	case ppp.ProtoIPv6:
+		if len(info) < inet.IPv6HeaderLen || info[0]>>4 != 6 {
+			return kindInvalid, nil, errNotIPv6
+		}
+		return kindIPv6, info, nil
 	}
-	if len(info) < inet.IPv4HeaderLen || info[0]>>4 != 4 {
-		return kindInvalid, nil, errNotIPv4
-	}
-	return kindIPv4, info, nil
+	return kindPPP, frame, nil
 }
 
 // readUDP and readTUN (send.go) are the readers Run starts, one of each;
 // they end when their device is closed.
 
 // readUDP reads datagrams until conn is closed, or until stop is closed
-// while it waits to hand a control message over. IPv4 packets go to the TUN
+// while it waits to hand a control message over. IP packets go to the TUN
 // set by setTUN; IKE, L2TP control and PPP control messages go to ctrl,
 // copied, with a blocking send: control messages are never dropped here.
 //
@@ -232,6 +239,12 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 	switch kind {
 	case kindL2TP, kindPPP:
 		return r.forward(kind, payload)
+	case kindIPv6:
+		if !d.ipv6.Load() {
+			// IPv6CP is not open: the PPP client answers (Protocol-Reject
+			// when IPv6 is off) or drops it.
+			return r.forwardFrame(ppp.ProtoIPv6, payload)
+		}
 	}
 	tp := d.tun.Load()
 	if tp == nil {
@@ -270,6 +283,14 @@ func (r *udpReader) countDecapError(spi uint32, err error) {
 	if d.rxLog.allow() {
 		d.log.debugf("esp: dropped packet on SPI %#08x: %v", spi, err)
 	}
+}
+
+// forwardFrame hands the control goroutine a PPP frame of protocol proto
+// around info.
+func (r *udpReader) forwardFrame(proto uint16, info []byte) bool {
+	f := make([]byte, ppp.HeaderLen, ppp.HeaderLen+len(info))
+	ppp.PutHeader(f, proto)
+	return r.forward(kindPPP, append(f, info...))
 }
 
 // forward hands a copy of data to the control goroutine; false means stop

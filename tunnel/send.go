@@ -117,10 +117,16 @@ func (d *dataPath) sendPPP(frame []byte) error {
 // always is) and cap(buf) >= off+n+sa.MaxTrailer(). The result aliases
 // buf. It does not allocate.
 func encapsulate(buf []byte, off, n int, sa *esp.SA, peerTunnel, peerSession uint16, tm *tunnelAddrs) ([]byte, error) {
+	return encapsulateProto(buf, off, n, ppp.ProtoIPv4, sa, peerTunnel, peerSession, tm)
+}
+
+// encapsulateProto is encapsulate for a packet of PPP protocol proto
+// (ppp.ProtoIPv4 or ppp.ProtoIPv6).
+func encapsulateProto(buf []byte, off, n int, proto uint16, sa *esp.SA, peerTunnel, peerSession uint16, tm *tunnelAddrs) ([]byte, error) {
 	if off < ppp.HeaderLen {
 		return nil, errNoRoom
 	}
-	ppp.PutHeader(buf[off-ppp.HeaderLen:], ppp.ProtoIPv4)
+	ppp.PutHeader(buf[off-ppp.HeaderLen:], proto)
 	return encapPPP(buf, off-ppp.HeaderLen, n+ppp.HeaderLen, sa, peerTunnel, peerSession, tm)
 }
 
@@ -156,7 +162,7 @@ func sealUDP(buf []byte, off, n int, sa *esp.SA, tm *tunnelAddrs) ([]byte, error
 	return sa.Seal(buf, off, n+inet.UDPHeaderLen+tunnelHeader, esp.NextHeaderIPv4)
 }
 
-// readTUN reads IPv4 packets from t until t is closed (a read error
+// readTUN reads IP packets from t until t is closed (a read error
 // wrapping os.ErrClosed or net.ErrClosed), and sends each one, encapsulated,
 // to the server. Packets are dropped (and counted) while there is no
 // outbound SA or no L2TP session. Other read errors are counted, logged
@@ -182,7 +188,7 @@ func (d *dataPath) readTUN(t TUN) error {
 	for {
 		n, err := t.Read(bufs, sizes, tunOffset)
 		for i := range n {
-			d.sendIPv4(bufs[i], tunOffset, sizes[i])
+			d.sendIP(bufs[i], tunOffset, sizes[i])
 		}
 		if n > 0 {
 			d.markTx() // once per batch: the keepalive needs no more precision
@@ -209,10 +215,23 @@ func (d *dataPath) readTUN(t TUN) error {
 // connection rather than leave it up with a dead outbound path.
 const maxTUNErrors = 60
 
-// sendIPv4 encapsulates the IPv4 packet buf[off:off+n] in place and sends it.
-func (d *dataPath) sendIPv4(buf []byte, off, n int) {
-	if n < inet.IPv4HeaderLen || buf[off]>>4 != 4 || n > maxTUNPacket {
-		d.c.txNotIPv4.Add(1) // IPv6 router solicitations and the like
+// sendIP encapsulates the IP packet buf[off:off+n] in place and sends it:
+// IPv4 always, IPv6 while IPv6CP is open.
+func (d *dataPath) sendIP(buf []byte, off, n int) {
+	proto := uint16(ppp.ProtoIPv4)
+	switch {
+	case n > maxTUNPacket || n < 1:
+		d.c.txNotIPv4.Add(1)
+		return
+	case buf[off]>>4 == 4 && n >= inet.IPv4HeaderLen:
+	case buf[off]>>4 == 6 && n >= inet.IPv6HeaderLen:
+		if !d.ipv6.Load() {
+			d.c.txNoIPv6.Add(1) // the kernel's router solicitations, or no IPv6CP
+			return
+		}
+		proto = ppp.ProtoIPv6
+	default:
+		d.c.txNotIPv4.Add(1)
 		return
 	}
 	sa := d.out.Load()
@@ -228,9 +247,9 @@ func (d *dataPath) sendIPv4(buf []byte, off, n int) {
 	peerTunnel, peerSession, _, _ := unpackSession(sess)
 	d.clampMSS(buf[off:off+n], &d.c.txMSSClamped)
 	if d.pcap != nil {
-		d.pcap.innerPPP(d.pcapLocal, d.ikeAddr.Addr(), peerTunnel, peerSession, ipv4Header, buf[off:off+n])
+		d.pcap.innerPPP(d.pcapLocal, d.ikeAddr.Addr(), peerTunnel, peerSession, pppHeaderFor(proto), buf[off:off+n])
 	}
-	pkt, err := encapsulate(buf, off, n, sa, peerTunnel, peerSession, d.inner.Load())
+	pkt, err := encapsulateProto(buf, off, n, proto, sa, peerTunnel, peerSession, d.inner.Load())
 	if err != nil {
 		d.c.txSealErrors.Add(1)
 		if d.txLog.allow() {

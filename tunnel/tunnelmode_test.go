@@ -137,13 +137,13 @@ func TestTunnelModeAllocs(t *testing.T) {
 func TestTunMTUTunnelMode(t *testing.T) {
 	for _, s := range testSuites {
 		sa := newSA(t, s.t, 0x100, 1)
-		base := tunMTU(sa, 0)
-		tun := tunMTUFor(sa, 0, true, false)
+		base := tunMTU(sa, 0, 0)
+		tun := tunMTUFor(sa, 0, 0, true, false)
 		if base-tun < tunnelHeader || base-tun >= tunnelHeader+16 { // padding may round by up to a block
 			t.Errorf("%s: MTU %d transport, %d tunnel", s.name, base, tun)
 		}
 		for _, plain := range []bool{false, true} {
-			mtu := tunMTUFor(sa, 0, true, plain)
+			mtu := tunMTUFor(sa, 0, 0, true, plain)
 			buf := make([]byte, maxPacket)
 			copy(buf[tunOffset:], ping(mtu, 1))
 			pkt, err := encapsulate(buf, tunOffset, mtu, sa, serverTunnel, serverSess, testTunnelAddrs)
@@ -159,7 +159,7 @@ func TestTunMTUTunnelMode(t *testing.T) {
 				t.Errorf("%s plain %v: MTU %d is not the largest", s.name, plain, mtu)
 			}
 		}
-		if tunMTUFor(sa, 1000, true, false) != 1000 {
+		if tunMTUFor(sa, 1000, 0, true, false) != 1000 {
 			t.Errorf("%s: the peer's MRU does not cap the MTU", s.name)
 		}
 	}
@@ -195,8 +195,8 @@ func TestE2ETunnelMode(t *testing.T) {
 				t.Fatalf("ESP %q", h.link.ESP)
 			}
 			sa := newSA(t, suite.AllESPTransforms()[i], 1, 1)
-			if want := tunMTUFor(sa, p.MRU, true, false); h.link.MTU != want || want >= tunMTU(sa, 0) {
-				t.Errorf("MTU %d, want %d (transport mode: %d)", h.link.MTU, want, tunMTU(sa, 0))
+			if want := tunMTUFor(sa, p.MRU, 0, true, false); h.link.MTU != want || want >= tunMTU(sa, 0, 0) {
+				t.Errorf("MTU %d, want %d (transport mode: %d)", h.link.MTU, want, tunMTU(sa, 0, 0))
 			}
 			if !h.hasEvent(PhaseIPsec, "UDP-encapsulated tunnel mode") {
 				t.Error("the IPsec event does not say tunnel mode")
@@ -229,7 +229,7 @@ func TestDataPathAllocsModes(t *testing.T) {
 		d.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
 		if n := testing.AllocsPerRun(100, func() {
 			copy(buf[tunOffset:], p)
-			d.sendIPv4(buf, tunOffset, len(p))
+			d.sendIP(buf, tunOffset, len(p))
 		}); n != 0 {
 			t.Errorf("plain %v: sendIPv4 in tunnel mode: %v allocs per packet", plain, n)
 		}

@@ -121,6 +121,11 @@ type Profile struct {
 	// Configure-Request), as a server with IPv6 enabled does; the client
 	// must Protocol-Reject it (Stats.ProtoRejects) and carry on.
 	SendIPv6CP bool
+	// IPv6 runs IPv6CP (ppp.ServerConfig.IPv6) with InterfaceID (0:
+	// random), and answers ICMPv6 echo requests to the server's link-local
+	// address once it is up.
+	IPv6        bool
+	InterfaceID uint64
 	// MSCHAPv2Success formats the MS-CHAPv2 Success message from
 	// "S=<40 hex digits>" (ppp.ServerConfig.MSCHAPv2Success); nil: RFC 2759.
 	MSCHAPv2Success      func(authResp string) string
@@ -249,6 +254,17 @@ func Libreswan() Profile {
 		MRU:          1280,
 		EchoInterval: 30 * time.Second,
 	}
+}
+
+// IPv6Peer is an xl2tpd + pppd-like server with "+ipv6" in its options
+// (the Libreswan profile): pppd starts IPv6CP next to IPCP and proposes
+// its Interface-Identifier, here 0200:5eff:fe00:0001 (link-local
+// fe80::200:5eff:fe00:1, which answers pings).
+func IPv6Peer() Profile {
+	p := Libreswan()
+	p.Name = "pppd-ipv6"
+	p.IPv6, p.InterfaceID = true, 0x02005efffe000001
+	return p
 }
 
 // MikroTik is a RouterOS-like L2TP server whose PPP profile allows CHAP-MD5

@@ -107,14 +107,16 @@ type Stats struct {
 	SLIsSent        int // Set-Link-Info sent (Profile.SendSLI)
 	WENsSent        int // WAN-Error-Notify sent (Profile.SendWEN)
 
-	LinkUp        int // LCP opened
-	AuthUp        int // authentication succeeded
-	AuthMethod    ppp.AuthMethod
-	PPPUp         int // IPCP opened
-	PPPDown       int
-	LastPPPError  string // the Down error of the last PPP session ("" for a clean close)
-	IPv4In        int    // IPv4 packets from the client
-	PingsAnswered int
+	LinkUp         int // LCP opened
+	AuthUp         int // authentication succeeded
+	AuthMethod     ppp.AuthMethod
+	PPPUp          int // IPCP opened
+	PPPDown        int
+	LastPPPError   string // the Down error of the last PPP session ("" for a clean close)
+	IPv4In         int    // IPv4 packets from the client
+	PingsAnswered  int
+	IPv6In         int // IPv6 packets from the client (Profile.IPv6)
+	Pings6Answered int // ICMPv6 echo requests to the server's link-local address answered
 	// ProtoRejects counts the client's LCP Protocol-Rejects of IPv6CP
 	// (Profile.SendIPv6CP).
 	ProtoRejects int
@@ -139,6 +141,7 @@ type Server struct {
 	done      chan struct{}      // closed by Close
 	rekeyReq  chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
 	hangupReq chan struct{}      // Hangup → loop
+	frameReq  chan []byte        // SendPPP → loop
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
@@ -167,6 +170,7 @@ type session struct {
 	innerSrc  netip.Addr // tunnel mode: the client's inner IPv4 source address
 	ppp       *ppp.Server
 	pppUp     bool
+	local6    netip.Addr // the server's IPv6 link-local address once IPv6CP is open
 	nextKA    time.Time
 }
 
@@ -210,6 +214,7 @@ func StartESP(p Profile, ike, natt, esp Conn) *Server {
 		done:      make(chan struct{}),
 		rekeyReq:  make(chan chan struct{}),
 		hangupReq: make(chan struct{}, 1),
+		frameReq:  make(chan []byte),
 		changed:   make(chan struct{}),
 	}
 	s.wg.Add(3)
@@ -322,6 +327,16 @@ func (s *Server) Hangup() {
 	}
 }
 
+// SendPPP sends frame, a whole PPP frame of the server's making (an
+// IPv6CP Terminate-Request, say), in the current session, outside the
+// server's own PPP state machine. It returns once the loop has taken it.
+func (s *Server) SendPPP(frame []byte) {
+	select {
+	case s.frameReq <- frame:
+	case <-s.done:
+	}
+}
+
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
@@ -415,6 +430,10 @@ func (s *Server) loop() {
 			close(done)
 		case <-s.hangupReq:
 			s.hangup(s.p.Now())
+		case f := <-s.frameReq:
+			if s.sess != nil {
+				s.sendPPP(f)
+			}
 		case <-t.C:
 			s.tick(s.p.Now())
 		}
@@ -686,6 +705,10 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		s.handleIPv4(info)
 		return
 	}
+	if proto == ppp.ProtoIPv6 && s.p.IPv6 {
+		s.handleIPv6(info)
+		return
+	}
 	// LCP Protocol-Reject (code 8) of IPv6CP. Ref: RFC 1661 §5.7.
 	if proto == ppp.ProtoLCP && len(info) >= 6 && info[0] == 8 && uint16(info[4])<<8|uint16(info[5]) == ppp.ProtoIPV6CP {
 		s.update(func(st *Stats) { st.ProtoRejects++ }, "ppp: the client Protocol-Rejected IPv6CP")
@@ -713,6 +736,24 @@ func (s *Server) handleIPv4(pkt []byte) {
 	copy(frame[ppp.HeaderLen:], reply)
 	if s.sendPPP(frame) {
 		s.count(func(st *Stats) { st.PingsAnswered++ })
+	}
+}
+
+// handleIPv6 answers ICMPv6 echo requests to the server's link-local
+// address once IPv6CP is open.
+func (s *Server) handleIPv6(pkt []byte) {
+	s.count(func(st *Stats) { st.IPv6In++ })
+	ss := s.sess
+	e, ok := inet.ParseICMPv6Echo(pkt)
+	if !ok || e.Type != inet.ICMPv6EchoRequest || !ss.local6.IsValid() || e.Dst != ss.local6 {
+		return
+	}
+	reply := inet.BuildICMPv6Echo(inet.ICMPv6EchoReply, e.Dst, e.Src, e.ID, e.Seq, e.Payload)
+	frame := make([]byte, ppp.HeaderLen+len(reply))
+	ppp.PutHeader(frame, ppp.ProtoIPv6)
+	copy(frame[ppp.HeaderLen:], reply)
+	if s.sendPPP(frame) {
+		s.count(func(st *Stats) { st.Pings6Answered++ })
 	}
 }
 
@@ -830,6 +871,8 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 				PAPFailureTerminates: s.p.PAPFailureTerminates,
 				Rand:                 s.p.Rand,
 				EchoInterval:         s.p.EchoInterval,
+				IPv6:                 s.p.IPv6,
+				InterfaceID:          s.p.InterfaceID,
 			})
 			s.update(func(st *Stats) { st.SessionsUp++ }, "l2tp: session up (ours %d, client's %d)", a.LocalSession, a.PeerSession)
 			if s.p.SendSLI {
@@ -872,8 +915,13 @@ func (s *Server) doPPP(now time.Time, acts []ppp.Action) {
 		case ppp.AuthUp:
 			s.update(func(st *Stats) { st.AuthUp++; st.AuthMethod = a.Method }, "ppp: authenticated (%v)", a.Method)
 		case ppp.Up:
-			ss.pppUp = true
+			ss.pppUp, ss.local6 = true, a.Local6
 			s.update(func(st *Stats) { st.PPPUp++ }, "ppp: IPCP opened (client %v, server %v, DNS %v)", a.Local, a.Peer, a.DNS)
+			if a.Local6.IsValid() {
+				s.update(nil, "ppp: IPv6CP opened (server %v, client %v)", a.Local6, a.Peer6)
+			} else if s.p.IPv6 {
+				s.update(nil, "ppp: IPv6 not up: %s", a.IPv6Off)
+			}
 			if s.p.SendIPv6CP {
 				// IPv6CP Configure-Request, Interface-Identifier 02:00:5e:ff:fe:00:00:01.
 				// Ref: RFC 5072 §4.1.
