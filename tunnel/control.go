@@ -596,6 +596,9 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 		case l2tp.Send:
 			c.sendErr("L2TP control message", c.dp.sendL2TPControl(a.Data))
 		case l2tp.TunnelUp:
+			if n := c.ev.probe; n != nil {
+				n.l2tp = &a
+			}
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 			c.enter(PhaseL2TPSession, "ICRQ sent")
 		case l2tp.SessionUp:
@@ -632,6 +635,9 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 }
 
 func (c *controller) doPPP(actions []ppp.Action) {
+	if n := c.ev.probe; n != nil && c.ppp != nil {
+		n.requested = append(n.requested[:0], c.ppp.Requested()...)
+	}
 	for _, a := range actions {
 		switch a := a.(type) {
 		case ppp.Send:
@@ -646,6 +652,9 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			c.event(PhaseLCP, "opened (server MRU %d)", a.PeerMRU)
 			c.enter(PhaseAuth, "as user %s", c.cfg.User)
 		case ppp.AuthUp:
+			if n := c.ev.probe; n != nil {
+				n.accepted = a.Method
+			}
 			c.event(PhaseAuth, "accepted (%v, user %s)", a.Method, c.cfg.User)
 			c.enter(PhaseIPCP, "Configure-Request sent")
 		case ppp.Up:

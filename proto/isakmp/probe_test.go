@@ -31,7 +31,7 @@ func TestVIDName(t *testing.T) {
 		{"4f45755c645c6a795c5c6170", "Openswan"},
 		{"00112233445566778899aabbccddeeff", ""},
 		{"", ""},
-		{"4a131c81070358455c5728f20e9545", ""},                               // RFC 3947 cut short
+		{"4a131c81070358455c5728f20e9545", ""},                                   // RFC 3947 cut short
 		{"afcad71368a1f1c96b8696fc7757010000000000000000000000000000000000", ""}, // too long for a versioned ID
 	} {
 		b, err := hex.DecodeString(tc.hex)

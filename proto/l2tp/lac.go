@@ -186,7 +186,11 @@ func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 	out = c.queue(now, conn, 0, out)
 	c.keepalive = true
 	c.helloAt = now.Add(c.cfg.HelloInterval)
-	out = append(out, TunnelUp{LocalTunnel: c.localTunnel, PeerTunnel: tid, PeerHostName: host, PeerVendor: vendor})
+	up := TunnelUp{LocalTunnel: c.localTunnel, PeerTunnel: tid, PeerHostName: host, PeerVendor: vendor}
+	up.PeerFirmware, up.HasFirmware = m.Uint16(AVPFirmwareRevision)
+	up.PeerFraming, _ = m.Uint32(AVPFramingCapabilities)
+	up.PeerBearer, _ = m.Uint32(AVPBearerCapabilities)
+	out = append(out, up)
 
 	sid, err := c.randomID()
 	var serial uint32

@@ -1,0 +1,219 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/tunnel/internal/nettest"
+	"github.com/l2tpctl/l2tpctl/tunnel/internal/peertest"
+)
+
+// probeDeps are Probe's connections to the in-memory network n.
+func probeDeps(t *testing.T, n *nettest.Network, clock Clock) Deps {
+	return Deps{
+		Clock: clock,
+		Log:   &Logger{Debugf: t.Logf},
+		Resolve: func(ctx context.Context, host string) (netip.Addr, error) {
+			if host != "vpn.example" {
+				return netip.Addr{}, fmt.Errorf("unexpected host %q", host)
+			}
+			return e2eServer, nil
+		},
+		Listen: func(server netip.AddrPort) (PacketConn, error) {
+			return n.Listen(netip.AddrPortFrom(e2eClient, uint16(41000+e2ePort.Add(1)%20000)))
+		},
+	}
+}
+
+// outcomes prints a probe's results compactly: "class=result/chosen".
+func outcomes(os []ProbeOutcome) string {
+	var s []string
+	for _, o := range os {
+		x := o.Class + "=" + o.Result
+		if o.Chosen != "" {
+			x += "/" + o.Chosen
+		}
+		s = append(s, x)
+	}
+	return strings.Join(s, " ")
+}
+
+// TestE2EProbe probes the in-process peers, without a key, with the
+// pre-shared key, and with credentials, and checks the classes each one
+// accepts, its Aggressive Mode answer, the L2TP names, the PPP methods and
+// the recommended flags.
+func TestE2EProbe(t *testing.T) {
+	defer func(w time.Duration) { probeWait = w }(probeWait)
+	probeWait = 600 * time.Millisecond // silent refusals (Aggressive Mode off) cost this much
+	const (
+		modern4 = "aes-sha2-modp2048=accepted/aes256-sha256-modp2048 aes-ecp=refused aes-sha1-modp2048=accepted/aes256-sha1-modp2048 "
+	)
+	for _, tc := range []struct {
+		name    string
+		profile func() peertest.Profile
+		psk     bool
+		creds   bool
+		ike     string
+		am      string
+		esp     string
+		l2tp    string
+		ppp     string
+		use     string
+		certs   string
+	}{
+		{name: "softether", profile: peertest.SoftEther,
+			ike: modern4 + "legacy=accepted/aes256-sha1-modp1024 des-md5=refused", am: "accepted", certs: "refused"},
+		{name: "softether/psk", profile: peertest.SoftEther, psk: true,
+			ike: modern4 + "legacy=accepted/aes256-sha1-modp1024 des-md5=refused", am: "accepted", certs: "refused",
+			esp: "aes-gcm=refused aes-sha2=refused aes-sha1=accepted/aes256-sha1 legacy=refused"},
+		{name: "softether/credentials", profile: peertest.SoftEther, psk: true, creds: true,
+			ike: modern4 + "legacy=accepted/aes256-sha1-modp1024 des-md5=refused", am: "accepted", certs: "refused",
+			esp:  "aes-gcm=refused aes-sha2=refused aes-sha1=accepted/aes256-sha1 legacy=refused",
+			l2tp: "l2tp-softether/L2TP", ppp: "eap,mschapv2 -> mschapv2 up", use: "--auth mschapv2"},
+		{name: "meraki/credentials", profile: peertest.Meraki, psk: true, creds: true,
+			ike: "aes-sha2-modp2048=refused aes-ecp=refused aes-sha1-modp2048=refused legacy=accepted/3des-sha1-modp1024 des-md5=refused",
+			am:  "no answer", certs: "refused",
+			esp:  "aes-gcm=refused aes-sha2=refused aes-sha1=refused legacy=accepted/3des-sha1",
+			l2tp: "meraki-mx/Katalix Systems Ltd. Linux-4.4.177-meraki (x86_64)", ppp: "pap -> pap up",
+			use: "--allow-legacy --ike 3des-sha1-modp1024 --esp 3des-sha1 --auth pap"},
+		{name: "windows-rras", profile: peertest.WindowsRRAS,
+			ike: "aes-sha2-modp2048=refused aes-ecp=accepted/aes256-sha1-ecp384 aes-sha1-modp2048=refused legacy=accepted/3des-sha1-modp1024 des-md5=refused",
+			am:  "no answer", certs: "refused"},
+		{name: "mikrotik", profile: peertest.MikroTik,
+			ike: "aes-sha2-modp2048=accepted/aes256-sha256-modp2048 aes-ecp=refused aes-sha1-modp2048=accepted/aes256-sha1-modp2048 legacy=refused des-md5=refused",
+			am:  "accepted", certs: "refused"},
+		{name: "gcm-only/psk", profile: gcmOnly, psk: true,
+			ike: modern4 + "legacy=accepted/aes256-sha1-modp1024 des-md5=refused", am: "accepted", certs: "refused",
+			esp: "aes-gcm=accepted/aes256gcm16 aes-sha2=refused aes-sha1=refused legacy=refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			goroutineLeakCheck(t)
+			p := tc.profile()
+			n, srv := startServer(t, p)
+			cfg := Config{Server: "vpn.example"}
+			if tc.psk {
+				cfg.PSK = p.PSK
+			}
+			if tc.creds {
+				cfg.User, cfg.Password = peertest.DefaultUser, []byte(peertest.DefaultPassword)
+			}
+			start := time.Now()
+			res, err := Probe(context.Background(), cfg, probeDeps(t, n, nil))
+			t.Logf("probe took %v", time.Since(start))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := outcomes(res.IKE); got != tc.ike {
+				t.Errorf("IKE classes\n got %s\nwant %s", got, tc.ike)
+			}
+			if res.Aggressive.Result != tc.am || res.Certificates.Result != tc.certs {
+				t.Errorf("aggressive %q, certificates %q; want %q, %q", res.Aggressive.Result, res.Certificates.Result, tc.am, tc.certs)
+			}
+			var vids []string
+			for _, v := range res.VendorIDs {
+				vids = append(vids, v.Name)
+			}
+			if !slices.Contains(vids, "NAT-T (RFC 3947)") || !slices.Contains(vids, "DPD (RFC 3706)") {
+				t.Errorf("vendor IDs %q", vids)
+			}
+			if got := outcomes(res.ESP); got != tc.esp {
+				t.Errorf("ESP classes\n got %s\nwant %s", got, tc.esp)
+			}
+			if tc.psk && (res.Phase1 == nil || res.Phase1.Result != ProbeAccepted) {
+				t.Errorf("phase 1 %+v", res.Phase1)
+			}
+			var l2tp, pp string
+			if res.L2TP != nil {
+				l2tp = res.L2TP.HostName + "/" + res.L2TP.VendorName
+			}
+			if res.PPP != nil {
+				pp = strings.Join(res.PPP.Requested, ",") + " -> " + res.PPP.Accepted
+				if res.PPP.Up {
+					pp += " up"
+				}
+			}
+			if l2tp != tc.l2tp || pp != tc.ppp {
+				t.Errorf("L2TP %q PPP %q, want %q %q", l2tp, pp, tc.l2tp, tc.ppp)
+			}
+			if got := strings.Join(res.Use, " "); got != tc.use {
+				t.Errorf("use %q, want %q", got, tc.use)
+			}
+			if tc.creds {
+				// Every attempt was torn down: the server saw the end of
+				// each IKE SA.
+				checkProbeTeardown(t, srv)
+			}
+		})
+	}
+}
+
+// checkProbeTeardown waits for the server to have no session left.
+func checkProbeTeardown(t *testing.T, srv *peertest.Server) {
+	t.Helper()
+	st, ok := srv.Wait(3*time.Second, func(s peertest.Stats) bool { return s.StopCCNReceived > 0 && s.CDNReceived > 0 })
+	if !ok {
+		t.Errorf("no CDN and StopCCN at the server: %+v", st)
+	}
+}
+
+// TestE2EProbeWrongPSK: the server answers, phase 1 fails, and the probe
+// still succeeds, with the failure in Phase1 and the ESP classes skipped.
+func TestE2EProbeWrongPSK(t *testing.T) {
+	goroutineLeakCheck(t)
+	p := peertest.Libreswan()
+	n, _ := startServer(t, p)
+	defer func(w time.Duration) { probeWait = w }(probeWait)
+	probeWait = 600 * time.Millisecond
+	res, err := Probe(context.Background(), Config{Server: "vpn.example", PSK: []byte("wrong")}, probeDeps(t, n, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Phase1 == nil || res.Phase1.Result != ProbeFailed || !strings.Contains(res.Phase1.Detail, "AUTHENTICATION-FAILED") {
+		t.Errorf("phase 1 %+v", res.Phase1)
+	}
+	if got := outcomes(res.ESP); got != "aes-gcm=skipped aes-sha2=skipped aes-sha1=skipped legacy=skipped" {
+		t.Errorf("ESP %s", got)
+	}
+}
+
+// TestE2EProbeSilent: against a server that never answers, on the fake
+// clock, the probe gives up after four classes and Aggressive Mode (the
+// DES class and the certificate offer are skipped), with ErrNoAnswer in phase IKE (exit 4).
+func TestE2EProbeSilent(t *testing.T) {
+	goroutineLeakCheck(t)
+	n := nettest.NewNetwork()
+	clock := newFakeClock()
+	done := make(chan error, 1)
+	var res *ProbeResult
+	go func() {
+		var err error
+		res, err = Probe(context.Background(), Config{Server: "vpn.example"}, probeDeps(t, n, clock))
+		done <- err
+	}()
+	start := clock.Now()
+	for {
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrNoAnswer) || PhaseOf(err) != PhaseIKE || FailureOf(err) != FailNoAnswer {
+				t.Fatalf("error %v (phase %v)", err, PhaseOf(err))
+			}
+			if took := clock.Now().Sub(start); took != 5*ProbeWait {
+				t.Errorf("took %v on the fake clock, want %v", took, 5*ProbeWait)
+			}
+			if got := outcomes(res.IKE); got != "aes-sha2-modp2048=no answer aes-ecp=no answer aes-sha1-modp2048=no answer legacy=no answer des-md5=skipped" {
+				t.Errorf("IKE %s", got)
+			}
+			return
+		default:
+		}
+		if clock.waitTimers(1, 10*time.Millisecond) {
+			clock.AdvanceToNext()
+		}
+	}
+}
