@@ -167,11 +167,7 @@ func printProbe(out io.Writer, r *tunnel.ProbeResult, server string) {
 		w.Flush()
 	}
 	if r.Phase1 != nil {
-		fmt.Fprintf(out, "\nPhase 1 with the key: %s", r.Phase1.Result)
-		if r.Phase1.Detail != "" {
-			fmt.Fprintf(out, ": %s", r.Phase1.Detail)
-		}
-		fmt.Fprintln(out)
+		fmt.Fprintf(out, "\nPhase 1 with the key: %s\n", r.Phase1.Detail)
 	}
 	if len(r.ESP) > 0 {
 		fmt.Fprintf(w, "\nQuick Mode offer\tresult\tserver's choice\n")
@@ -194,8 +190,8 @@ func printProbe(out io.Writer, r *tunnel.ProbeResult, server string) {
 	}
 	if p := r.PPP; p != nil {
 		fmt.Fprintf(out, "PPP: the server asked for %s", orNoneList(p.Requested))
-		if p.Accepted != "" {
-			fmt.Fprintf(out, "; %s accepted", p.Accepted)
+		if len(p.Accepted) > 0 {
+			fmt.Fprintf(out, "; accepted %s", strings.Join(p.Accepted, ", "))
 		}
 		if p.Up {
 			fmt.Fprint(out, "; link up (then closed)")

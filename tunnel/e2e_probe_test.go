@@ -75,7 +75,7 @@ func TestE2EProbe(t *testing.T) {
 		{name: "softether/credentials", profile: peertest.SoftEther, psk: true, creds: true,
 			ike: modern4 + "legacy=accepted/aes256-sha1-modp1024 des-md5=refused", am: "accepted", certs: "refused",
 			esp:  "aes-gcm=refused aes-sha2=refused aes-sha1=accepted/aes256-sha1 legacy=refused",
-			l2tp: "l2tp-softether/L2TP", ppp: "eap,mschapv2 -> mschapv2 up", use: "--auth mschapv2"},
+			l2tp: "l2tp-softether/L2TP", ppp: "eap,mschapv2,pap -> mschapv2,pap up", use: "--auth mschapv2"},
 		{name: "meraki/credentials", profile: peertest.Meraki, psk: true, creds: true,
 			ike: "aes-sha2-modp2048=refused aes-ecp=refused aes-sha1-modp2048=refused legacy=accepted/3des-sha1-modp1024 des-md5=refused",
 			am:  "no answer", certs: "refused",
@@ -133,7 +133,7 @@ func TestE2EProbe(t *testing.T) {
 				l2tp = res.L2TP.HostName + "/" + res.L2TP.VendorName
 			}
 			if res.PPP != nil {
-				pp = strings.Join(res.PPP.Requested, ",") + " -> " + res.PPP.Accepted
+				pp = strings.Join(res.PPP.Requested, ",") + " -> " + strings.Join(res.PPP.Accepted, ",")
 				if res.PPP.Up {
 					pp += " up"
 				}

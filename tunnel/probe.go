@@ -184,11 +184,14 @@ type ProbeL2TP struct {
 // ProbePPP is what PPP authentication showed.
 type ProbePPP struct {
 	// Requested are the methods the server asked for, in order (we Nak
-	// those not wanted by Config.Auth, in its preference order).
+	// those not wanted by Config.Auth, in its preference order; then, in
+	// a second bring-up, we offer only the methods it had not asked for).
 	Requested []string `json:"requested"`
-	Accepted  string   `json:"accepted,omitempty"` // the method that authenticated us
-	Up        bool     `json:"link_up"`            // IPCP completed
-	Err       string   `json:"error,omitempty"`
+	// Accepted are the methods that authenticated us: the first with
+	// Config.Auth, then one of the others, if any.
+	Accepted []string `json:"accepted"`
+	Up       bool     `json:"link_up"` // IPCP completed
+	Err      string   `json:"error,omitempty"`
 }
 
 // answered reports whether the server said anything at all.
@@ -468,6 +471,9 @@ func (p *prober) keyed(ctx context.Context, res *ProbeResult) {
 				if ph1 != nil {
 					ph1.Chosen = ev.Proposal.IKE
 				}
+				if res.Phase1 != nil && res.Phase1.Chosen == "" {
+					res.Phase1.Chosen = ev.Proposal.IKE
+				}
 				o.Result, o.Chosen = ProbeAccepted, ev.Proposal.ESP
 				stop()
 			}
@@ -506,34 +512,57 @@ func (p *prober) keyed(ctx context.Context, res *ProbeResult) {
 	if cfg.ESP == nil {
 		return
 	}
-	notes := &probeNotes{}
 	pr := &ProbePPP{}
-	err := p.attempt(ctx, cfg, notes, func(ev Event, stop func()) {
-		if ev.Kind == EventUp {
-			pr.Up = true
-			stop()
-		}
-	})
+	notes, err := p.pppAttempt(ctx, cfg, pr)
 	if t := notes.l2tp; t != nil {
 		res.L2TP = &ProbeL2TP{HostName: t.PeerHostName, VendorName: t.PeerVendor, Framing: t.PeerFraming, Bearer: t.PeerBearer}
 		if t.HasFirmware {
 			fw := int(t.PeerFirmware)
 			res.L2TP.Firmware = &fw
 		}
-	}
-	if notes.l2tp == nil && err != nil {
-		res.L2TP = nil
-	}
-	pr.Requested = names(notes.requested)
-	if notes.accepted != 0 {
-		pr.Accepted = notes.accepted.String()
+	} else {
+		return // L2TP did not come up: nothing to say about PPP
 	}
 	if err != nil {
 		pr.Err = err.Error()
 	}
-	if notes.l2tp != nil {
-		res.PPP = pr
+	res.PPP = pr
+	// Would the server also ask for the methods it has not asked for yet?
+	// Offer only those: it Naks its way through its list.
+	var rest []AuthMethod
+	for _, m := range KnownAuth {
+		if !slices.Contains(pr.Requested, m.String()) {
+			rest = append(rest, m)
+		}
 	}
+	if len(rest) == 0 || len(pr.Accepted) == 0 || len(rest) == len(KnownAuth) {
+		return
+	}
+	cfg.Auth = rest
+	if _, err := p.pppAttempt(ctx, cfg, pr); err != nil {
+		p.deps.Log.debugf("probe: PPP with %s: %v", joinAuth(rest), err)
+	}
+}
+
+// pppAttempt brings the link up once with cfg and adds what PPP showed to
+// pr: the methods requested and the one accepted.
+func (p *prober) pppAttempt(ctx context.Context, cfg Config, pr *ProbePPP) (*probeNotes, error) {
+	notes := &probeNotes{}
+	err := p.attempt(ctx, cfg, notes, func(ev Event, stop func()) {
+		if ev.Kind == EventUp {
+			pr.Up = true
+			stop()
+		}
+	})
+	for _, m := range notes.requested {
+		if !slices.Contains(pr.Requested, m.String()) {
+			pr.Requested = append(pr.Requested, m.String())
+		}
+	}
+	if notes.accepted != 0 && !slices.Contains(pr.Accepted, notes.accepted.String()) {
+		pr.Accepted = append(pr.Accepted, notes.accepted.String())
+	}
+	return notes, err
 }
 
 // attempt is one keyed connection attempt: connectOnce with a TUN that is
@@ -623,8 +652,8 @@ func recommend(r *ProbeResult) []string {
 			add("--esp " + weak)
 		}
 	}
-	if r.PPP != nil && r.PPP.Accepted != "" {
-		add("--auth " + r.PPP.Accepted)
+	if r.PPP != nil && len(r.PPP.Accepted) > 0 {
+		add("--auth " + r.PPP.Accepted[0])
 	}
 	return use
 }
