@@ -26,7 +26,9 @@ import (
 // Aggressive Mode message 1 (does the server do Aggressive Mode?) and a
 // Main Mode offer with RSA signatures (does it take certificates?). It
 // never sends message 3: the server drops the half-open exchange after a
-// few seconds (SoftEther: 10 s).
+// while (SoftEther: 10 s). strongSwan keeps them for minutes and ignores a
+// client address with 5 of them, and it refuses an unencrypted Delete for
+// them, so a second probe soon after the first may see no answer.
 //
 // With a pre-shared key or certificates in cfg it then completes phase 1
 // and tries Quick Mode once per ESP class (ProbeESPClasses), tearing each
@@ -136,7 +138,9 @@ type ProbeResult struct {
 	// Aggressive is the Aggressive Mode offer (the first accepted
 	// class's first proposal's group, PSK).
 	Aggressive ProbeOutcome `json:"aggressive"`
-	// Certificates is a Main Mode offer with RSA signatures.
+	// Certificates is a Main Mode offer with RSA signatures. Accepted
+	// means the server took the offer in message 1; strongSwan does so
+	// whatever it is configured for and checks the method later.
 	Certificates ProbeOutcome `json:"certificates"`
 	// VendorIDs are the vendor IDs of the first answer (they rarely
 	// differ between answers).
@@ -244,6 +248,9 @@ func (p *prober) unkeyed(ctx context.Context, res *ProbeResult) error {
 		o.Class = c.Name
 		if o.Result == ProbeSilent {
 			silent++
+			if res.answered() {
+				o.Detail = halfOpenNote
+			}
 		}
 		res.IKE = append(res.IKE, o)
 	}
@@ -258,6 +265,9 @@ func (p *prober) unkeyed(ctx context.Context, res *ProbeResult) error {
 		return err
 	}
 	o.Class = "aggressive-psk"
+	if o.Result == ProbeSilent && res.answered() {
+		o.Detail = halfOpenNote
+	}
 	res.Aggressive = o
 	// Certificates (RSA signatures) in Main Mode, with what was accepted.
 	res.Certificates = ProbeOutcome{Class: "main-rsa-sig", Result: ProbeSkipped}
@@ -275,10 +285,17 @@ func (p *prober) unkeyed(ctx context.Context, res *ProbeResult) error {
 		return err
 	}
 	o.Class = "main-rsa-sig"
+	if o.Result == ProbeSilent {
+		o.Detail = halfOpenNote
+	}
 	res.Certificates = o
 	res.Guess = guessServer(res.VendorIDs)
 	return nil
 }
+
+// halfOpenNote explains an offer unanswered after others were answered.
+const halfOpenNote = "the server answered earlier offers: it may ignore offers it does not like, or limit " +
+	"half-open exchanges per client address (strongSwan: 5, for minutes); probe again later to tell"
 
 func names[S fmt.Stringer](l []S) []string {
 	s := make([]string, len(l))
