@@ -108,7 +108,7 @@ func probe(c *cli.Context, d appDeps) error {
 		if c.Bool(flgJSON) {
 			writeProbeJSON(d.stdout, res)
 		} else {
-			printProbe(d.stdout, res, c.String(flgServer))
+			printProbe(d.stdout, res, f.Server)
 		}
 	}
 	return err
