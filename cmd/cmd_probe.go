@@ -40,7 +40,8 @@ func newProbeCommand(d appDeps) *cli.Command {
 			"password too, it brings up L2TP and PPP (no interface is created) and reports the server's\n" +
 			"L2TP Host and Vendor Name and the PPP authentication methods it asked for. Every attempt\n" +
 			"is torn down (PPP Terminate, CDN, StopCCN, IKE Delete). Secrets come from the same\n" +
-			"sources as for connect; probe never prompts for one.\n\n" +
+			"sources as for connect; probe never prompts for one. --profile NAME reads a connect\n" +
+			"profile (see 'l2tpctl connect --help'); only the keys of the flags below are used.\n\n" +
 			"Bounded: each offer waits " + tunnel.ProbeWait.String() + " (sent three times); a silent server costs about\n" +
 			"15 s in all, each keyed attempt at most " + tunnel.ProbeKeyedWait.String() + ".\n\n" +
 			"Output: a table on stdout ending in a \"Use:\" line with the connect flags to add; with\n" +
@@ -167,7 +168,11 @@ func printProbe(out io.Writer, r *tunnel.ProbeResult, server string) {
 		w.Flush()
 	}
 	if r.Phase1 != nil {
-		fmt.Fprintf(out, "\nPhase 1 with the key: %s\n", r.Phase1.Detail)
+		if r.Phase1.Result == tunnel.ProbeAccepted {
+			fmt.Fprintf(out, "\nPhase 1 with the key: %s\n", r.Phase1.Detail)
+		} else {
+			fmt.Fprintf(out, "\nPhase 1 with the key: FAILED: %s\n", r.Phase1.Detail)
+		}
 	}
 	if len(r.ESP) > 0 {
 		fmt.Fprintf(w, "\nQuick Mode offer\tresult\tserver's choice\n")
