@@ -597,7 +597,7 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			c.sendErr("L2TP control message", c.dp.sendL2TPControl(a.Data))
 		case l2tp.TunnelUp:
 			if n := c.ev.probe; n != nil {
-				n.l2tp = &a
+				n.l2tp, n.l2tpPeer = &a, c.lac.Peer()
 			}
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 			c.enter(PhaseL2TPSession, "ICRQ sent")

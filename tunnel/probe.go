@@ -3,9 +3,9 @@ package tunnel
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -71,9 +71,6 @@ func Probe(ctx context.Context, cfg Config, deps Deps) (*ProbeResult, error) {
 // ProbeWait is how long one probe offer waits for an answer; it is sent
 // again after a third and two thirds of it.
 const ProbeWait = 3 * time.Second
-
-// probeWait is ProbeWait; tests shorten it.
-var probeWait = ProbeWait
 
 // ProbeKeyedWait bounds one keyed attempt (phase 1 + Quick Mode, or the
 // whole bring-up with credentials).
@@ -350,7 +347,7 @@ func (p *prober) offer(ctx context.Context, res *ProbeResult, o isakmp.ProbeOffe
 	}()
 
 	start := p.deps.Clock.Now()
-	end := start.Add(probeWait)
+	end := start.Add(ProbeWait)
 	nextSend := start
 	sends := 0
 	for {
@@ -364,7 +361,7 @@ func (p *prober) offer(ctx context.Context, res *ProbeResult, o isakmp.ProbeOffe
 				p.deps.Log.debugf("probe: sending: %v", err)
 			}
 			sends++
-			nextSend = start.Add(time.Duration(sends) * probeWait / 3)
+			nextSend = start.Add(time.Duration(sends) * ProbeWait / 3)
 		}
 		if !now.Before(end) {
 			return out, nil
@@ -442,6 +439,7 @@ func guessServer(vids []ProbeVID) string {
 // connectOnce returns.
 type probeNotes struct {
 	l2tp      *l2tp.TunnelUp
+	l2tpPeer  l2tp.PeerInfo
 	requested []ppp.AuthMethod
 	accepted  ppp.AuthMethod
 }
@@ -532,9 +530,10 @@ func (p *prober) keyed(ctx context.Context, res *ProbeResult) {
 	pr := &ProbePPP{}
 	notes, err := p.pppAttempt(ctx, cfg, pr)
 	if t := notes.l2tp; t != nil {
-		res.L2TP = &ProbeL2TP{HostName: t.PeerHostName, VendorName: t.PeerVendor, Framing: t.PeerFraming, Bearer: t.PeerBearer}
-		if t.HasFirmware {
-			fw := int(t.PeerFirmware)
+		pi := notes.l2tpPeer
+		res.L2TP = &ProbeL2TP{HostName: t.PeerHostName, VendorName: t.PeerVendor, Framing: pi.Framing, Bearer: pi.Bearer}
+		if pi.HasFirmware {
+			fw := int(pi.Firmware)
 			res.L2TP.Firmware = &fw
 		}
 	} else {
@@ -625,7 +624,9 @@ func (t *nullTUN) Close() error {
 	return nil
 }
 
-var errNullTUNClosed = errors.New("probe: interface closed")
+// errNullTUNClosed wraps os.ErrClosed, as a closed real TUN's error does,
+// so that the reader ends at once (isClosed) instead of backing off.
+var errNullTUNClosed = fmt.Errorf("probe: interface closed: %w", os.ErrClosed)
 
 // recommend turns a probe's result into connect flags.
 func recommend(r *ProbeResult) []string {

@@ -19,12 +19,6 @@ type Send struct{ Data []byte }
 type TunnelUp struct {
 	LocalTunnel, PeerTunnel  uint16
 	PeerHostName, PeerVendor string
-	// What else the peer's SCCRP (or SCCRQ) said about itself, for
-	// l2tpctl probe: Firmware Revision (HasFirmware: the AVP was there),
-	// Framing and Bearer Capabilities (0 if absent).
-	PeerFirmware            uint16
-	HasFirmware             bool
-	PeerFraming, PeerBearer uint32
 }
 
 // SessionUp reports an established call (ICRQ/ICRP/ICCN done): data
