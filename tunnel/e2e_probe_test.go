@@ -114,6 +114,11 @@ func TestE2EProbe(t *testing.T) {
 			esp:  "aes-gcm=refused aes-sha2=refused aes-sha1=refused legacy=accepted/3des-sha1",
 			l2tp: "meraki-mx/Katalix Systems Ltd. Linux-4.4.177-meraki (x86_64)", ppp: "pap -> pap up",
 			use: "--allow-legacy --ike 3des-sha1-modp1024 --esp 3des-sha1 --auth pap"},
+		// Offers it does not like get no answer at all: the modern
+		// classes are silent (with the note why), legacy answers.
+		{name: "meraki-silent", profile: silentMeraki,
+			ike: "aes-sha2-modp2048=no answer aes-ecp=no answer aes-sha1-modp2048=no answer legacy=accepted/3des-sha1-modp1024 des-md5=no answer",
+			am:  "no answer", certs: "no answer", use: "--allow-legacy --ike 3des-sha1-modp1024"},
 		{name: "windows-rras", profile: peertest.WindowsRRAS,
 			ike: "aes-sha2-modp2048=refused aes-ecp=accepted/aes256-sha1-ecp384 aes-sha1-modp2048=refused legacy=accepted/3des-sha1-modp1024 des-md5=refused",
 			am:  "no answer", certs: "refused"},
@@ -182,6 +187,42 @@ func TestE2EProbe(t *testing.T) {
 				checkProbeTeardown(t, srv)
 			}
 		})
+	}
+}
+
+// silentMeraki is the Meraki-like peer that ignores offers it does not
+// like.
+func silentMeraki() peertest.Profile {
+	p := peertest.Meraki()
+	p.SilentRefusal = true
+	return p
+}
+
+// TestProbeRecommend: the flags for results the peers cannot produce.
+func TestProbeRecommend(t *testing.T) {
+	acc := func(class, chosen string) ProbeOutcome {
+		return ProbeOutcome{Class: class, Result: ProbeAccepted, Chosen: chosen}
+	}
+	ref := func(class string) ProbeOutcome { return ProbeOutcome{Class: class, Result: ProbeRefused} }
+	mmRefused := []ProbeOutcome{ref("aes-sha2-modp2048"), ref("aes-ecp"), ref("aes-sha1-modp2048"), ref("legacy"), ref("des-md5")}
+	for _, tc := range []struct {
+		name string
+		r    ProbeResult
+		want string
+	}{
+		{"aggressive-only", ProbeResult{IKE: mmRefused, Aggressive: acc("aggressive-psk", "aes256-sha1-modp2048")}, "--aggressive"},
+		{"aggressive-legacy", ProbeResult{IKE: mmRefused, Aggressive: acc("aggressive-psk", "3des-sha1-modp1024")},
+			"--aggressive --allow-legacy --ike 3des-sha1-modp1024"},
+		{"certificates-only", ProbeResult{IKE: mmRefused, Certificates: acc("main-rsa-sig", "aes256-sha256-modp2048")}, "--cert FILE --key FILE --ca FILE"},
+		{"des-only", ProbeResult{IKE: append(mmRefused[:4:4], acc("des-md5", "des-md5-modp1024"))}, "--allow-legacy --ike des-md5-modp1024"},
+		{"legacy-esp", ProbeResult{IKE: []ProbeOutcome{acc("aes-sha2-modp2048", "aes256-sha256-modp2048")},
+			ESP: []ProbeOutcome{ref("aes-gcm"), ref("aes-sha2"), ref("aes-sha1"), acc("legacy", "3des-sha1")}}, "--allow-legacy --esp 3des-sha1"},
+		{"modern", ProbeResult{IKE: []ProbeOutcome{ref("aes-sha2-modp2048"), acc("aes-ecp", "aes256-sha1-ecp384")},
+			ESP: []ProbeOutcome{acc("aes-gcm", "aes256gcm16")}, PPP: &ProbePPP{Accepted: []string{"chap", "pap"}}}, "--auth chap"},
+	} {
+		if got := strings.Join(recommend(&tc.r), " "); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
 
