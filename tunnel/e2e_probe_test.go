@@ -290,3 +290,13 @@ func TestE2EProbeSilent(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeResolveFails: a name that does not resolve is exit class
+// FailResolve (3), with no result.
+func TestProbeResolveFails(t *testing.T) {
+	deps := probeDeps(t, nettest.NewNetwork(), nil)
+	res, err := Probe(context.Background(), Config{Server: "nowhere.invalid"}, deps)
+	if res != nil || FailureOf(err) != FailResolve || !errors.Is(err, ErrResolve) {
+		t.Errorf("result %v, error %v (class %v)", res, err, FailureOf(err))
+	}
+}

@@ -1,6 +1,7 @@
 package isakmp
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"testing"
@@ -142,4 +143,42 @@ func FuzzReadProbeAnswer(f *testing.F) {
 		_, _ = ReadProbeAnswer([8]byte{}, b)
 		_ = VIDName(b)
 	})
+}
+
+// TestProbeOfferIsConnectsMessage1: a probe's Main Mode and Aggressive
+// Mode message 1 are byte for byte what the Initiator sends for the same
+// cookie, proposals, randomness and ID, so that a server answers the probe
+// as it would answer l2tpctl connect.
+func TestProbeOfferIsConnectsMessage1(t *testing.T) {
+	props := suite.LegacyIKEProposals()[:3]
+	id := ID{Type: IDFQDN, Data: []byte("probe.test")}
+	for _, aggressive := range []bool{false, true} {
+		rnd := vectortest.NewRand([]byte("probe-vs-initiator"))
+		in, err := NewInitiator(Config{PSK: []byte("x"), Rand: rnd, Local: cliAddr, Remote: srvAddr,
+			Proposals: props, IKELifetime: defaultIKELifetime, Aggressive: aggressive, ID: &id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		for _, a := range in.Start(t0) {
+			if s, ok := a.(Send); ok {
+				want = s.Data
+			}
+		}
+		// The same stream: 8 bytes of cookie, then (Aggressive Mode) the
+		// key and the nonce.
+		rnd2 := vectortest.NewRand([]byte("probe-vs-initiator"))
+		o := ProbeOffer{Proposals: props, Aggressive: aggressive, ID: id}
+		rnd2.Read(o.ICookie[:])
+		if aggressive {
+			o.Proposals = props[:1] // the Initiator keeps those of the first group only
+		}
+		got, err := o.Message(rnd2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("aggressive %v: probe\n %x\nInitiator\n %x", aggressive, got, want)
+		}
+	}
 }
