@@ -300,3 +300,25 @@ func TestProbeResolveFails(t *testing.T) {
 		t.Errorf("result %v, error %v (class %v)", res, err, FailureOf(err))
 	}
 }
+
+// TestProbeInterrupted: a cancelled probe returns at once with what it
+// has and an error that says so.
+func TestProbeInterrupted(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Probe(ctx, Config{Server: "vpn.example"}, probeDeps(t, nettest.NewNetwork(), nil))
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // inside the first offer's wait
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "probe interrupted") {
+			t.Errorf("error %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("probe still running 2 s after the cancel")
+	}
+}

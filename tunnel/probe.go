@@ -55,6 +55,9 @@ func Probe(ctx context.Context, cfg Config, deps Deps) (*ProbeResult, error) {
 	p := &prober{cfg: cfg, deps: deps, ike: netip.AddrPortFrom(server, cfg.IKEPort)}
 	res := &ProbeResult{Server: server.String(), Port: cfg.IKEPort}
 	if err := p.unkeyed(ctx, res); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("probe interrupted: %w", err)
+		}
 		return res, err
 	}
 	if !res.answered() {
@@ -65,6 +68,9 @@ func Probe(ctx context.Context, cfg Config, deps Deps) (*ProbeResult, error) {
 		p.keyed(ctx, res)
 	}
 	res.Use = recommend(res)
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("probe interrupted: %w", err)
+	}
 	return res, nil
 }
 
@@ -467,7 +473,7 @@ func (p *prober) keyed(ctx context.Context, res *ProbeResult) {
 	}
 	for _, c := range ProbeESPClasses {
 		o := ProbeOutcome{Class: c.Name, Offered: names(c.ESP)}
-		if res.Phase1 != nil && res.Phase1.Result != ProbeAccepted {
+		if ctx.Err() != nil || res.Phase1 != nil && res.Phase1.Result != ProbeAccepted {
 			o.Result = ProbeSkipped
 			res.ESP = append(res.ESP, o)
 			continue
@@ -512,7 +518,7 @@ func (p *prober) keyed(ctx context.Context, res *ProbeResult) {
 		}
 		res.ESP = append(res.ESP, o)
 	}
-	if !creds || res.Phase1 == nil || res.Phase1.Result != ProbeAccepted {
+	if !creds || res.Phase1 == nil || res.Phase1.Result != ProbeAccepted || ctx.Err() != nil {
 		return
 	}
 	cfg := base
@@ -551,7 +557,7 @@ func (p *prober) keyed(ctx context.Context, res *ProbeResult) {
 			rest = append(rest, m)
 		}
 	}
-	if len(rest) == 0 || len(pr.Accepted) == 0 || len(rest) == len(KnownAuth) {
+	if len(rest) == 0 || len(pr.Accepted) == 0 || len(rest) == len(KnownAuth) || ctx.Err() != nil {
 		return
 	}
 	cfg.Auth = rest
