@@ -145,7 +145,7 @@ func printProbe(out io.Writer, r *tunnel.ProbeResult, server string) {
 		if o.Detail != "" {
 			detail = strings.TrimSpace(detail + " (" + o.Detail + ")")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", name, o.Result, detail)
+		fmt.Fprintf(w, "%s\t%s\t%s\n", name, o.Result, orDash(detail))
 	}
 	for _, o := range r.IKE {
 		row("  Main Mode "+o.Class, o)
@@ -181,7 +181,7 @@ func printProbe(out io.Writer, r *tunnel.ProbeResult, server string) {
 			if o.Result == tunnel.ProbeFailed && o.Detail != "" {
 				detail = o.Detail
 			}
-			fmt.Fprintf(w, "  ESP %s\t%s\t%s\n", o.Class, o.Result, detail)
+			fmt.Fprintf(w, "  ESP %s\t%s\t%s\n", o.Class, o.Result, orDash(detail))
 		}
 		w.Flush()
 	}
@@ -212,6 +212,14 @@ func printProbe(out io.Writer, r *tunnel.ProbeResult, server string) {
 		return
 	}
 	fmt.Fprintf(out, "Use: l2tpctl connect --server %s ... %s\n", server, strings.Join(r.Use, " "))
+}
+
+// orDash keeps a table cell from being empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // probeFunc is tunnel.Probe's signature.
