@@ -207,7 +207,11 @@ func printProbe(out io.Writer, r *tunnel.ProbeResult, server string) {
 		fmt.Fprintln(out)
 	}
 	fmt.Fprintln(out)
-	if len(r.Use) == 0 {
+	switch {
+	case !r.Answered():
+		fmt.Fprintln(out, "Use: nothing to recommend: the server did not answer")
+		return
+	case len(r.Use) == 0:
 		fmt.Fprintf(out, "Use: l2tpctl connect --server %s ... (no extra flags needed)\n", server)
 		return
 	}

@@ -87,6 +87,9 @@ func TestProbeCommand(t *testing.T) {
 		// secrets are simply absent.
 		w := okWorld()
 		w.terminal = true
+		w.probe = func(context.Context, tunnel.Config, tunnel.Deps) (*tunnel.ProbeResult, error) {
+			return &tunnel.ProbeResult{IKE: []tunnel.ProbeOutcome{{Class: "aes-sha2-modp2048", Result: tunnel.ProbeAccepted}}}, nil
+		}
 		if code := w.runApp(t, "probe", "--server", "vpn.example:4500", "--user", "alice"); code != 0 {
 			t.Fatalf("exit %d: %s", code, w.stderr.String())
 		}
@@ -106,7 +109,8 @@ func TestProbeCommand(t *testing.T) {
 		if code := w.runApp(t, "probe", "--server", "10.200.0.1"); code != exitNoAnswer {
 			t.Errorf("exit %d, want %d", code, exitNoAnswer)
 		}
-		if !strings.Contains(w.stderr.String(), "no answer from the server") || !strings.Contains(w.stdout.String(), "Server 10.200.0.1") {
+		if !strings.Contains(w.stderr.String(), "no answer from the server") || !strings.Contains(w.stdout.String(), "Server 10.200.0.1") ||
+			!strings.Contains(w.stdout.String(), "Use: nothing to recommend: the server did not answer") {
 			t.Errorf("stdout:\n%s\nstderr:\n%s", w.stdout.String(), w.stderr.String())
 		}
 	})

@@ -273,7 +273,7 @@ func TestE2EProbeSilent(t *testing.T) {
 	for {
 		select {
 		case err := <-done:
-			if !errors.Is(err, ErrNoAnswer) || PhaseOf(err) != PhaseIKE || FailureOf(err) != FailNoAnswer {
+			if !errors.Is(err, ErrNoAnswer) || PhaseOf(err) != PhaseIKE || FailureOf(err) != FailNoAnswer || !strings.Contains(err.Error(), "no answer to 4 Main Mode offers") {
 				t.Fatalf("error %v (phase %v)", err, PhaseOf(err))
 			}
 			if took := clock.Now().Sub(start); took != 5*ProbeWait {

@@ -40,8 +40,8 @@ import (
 // It returns the result, also when the server never answered; the error
 // is non-nil only when the server could not be probed at all (a bad cfg,
 // a name that does not resolve, no socket), or when it answered nothing
-// (ErrNoAnswer, phase IKE). Each attempt waits at most ProbeWait, so a
-// silent server costs about ProbeWait × len(ProbeIKEClasses).
+// (ErrNoAnswer, phase IKE). Each offer waits at most ProbeWait; a silent
+// server gets five (four classes and Aggressive Mode), about 15 s.
 func Probe(ctx context.Context, cfg Config, deps Deps) (*ProbeResult, error) {
 	deps = deps.withDefaults()
 	cfg = cfg.WithDefaults()
@@ -60,9 +60,15 @@ func Probe(ctx context.Context, cfg Config, deps Deps) (*ProbeResult, error) {
 		}
 		return res, err
 	}
-	if !res.answered() {
+	if !res.Answered() {
 		res.Use = recommend(res)
-		return res, &PhaseError{PhaseIKE, fmt.Errorf("%w: no answer to %d Main Mode offers and one Aggressive Mode offer on UDP %d", ErrNoAnswer, len(res.IKE), cfg.IKEPort)}
+		sent := 0
+		for _, o := range res.IKE {
+			if o.Result != ProbeSkipped {
+				sent++
+			}
+		}
+		return res, &PhaseError{PhaseIKE, fmt.Errorf("%w: no answer to %d Main Mode offers and one Aggressive Mode offer on UDP %d", ErrNoAnswer, sent, cfg.IKEPort)}
 	}
 	if len(cfg.PSK) > 0 || cfg.Certs != nil {
 		p.keyed(ctx, res)
@@ -201,8 +207,8 @@ type ProbePPP struct {
 	Err      string   `json:"error,omitempty"`
 }
 
-// answered reports whether the server said anything at all.
-func (r *ProbeResult) answered() bool {
+// Answered reports whether the server said anything at all.
+func (r *ProbeResult) Answered() bool {
 	for _, o := range append(slices.Clone(r.IKE), r.Aggressive, r.Certificates) {
 		if o.Result == ProbeAccepted || o.Result == ProbeRefused {
 			return true
@@ -251,7 +257,7 @@ func (p *prober) unkeyed(ctx context.Context, res *ProbeResult) error {
 		o.Class = c.Name
 		if o.Result == ProbeSilent {
 			silent++
-			if res.answered() {
+			if res.Answered() {
 				o.Detail = halfOpenNote
 			}
 		}
@@ -268,7 +274,7 @@ func (p *prober) unkeyed(ctx context.Context, res *ProbeResult) error {
 		return err
 	}
 	o.Class = "aggressive-psk"
-	if o.Result == ProbeSilent && res.answered() {
+	if o.Result == ProbeSilent && res.Answered() {
 		o.Detail = halfOpenNote
 	}
 	res.Aggressive = o
@@ -279,7 +285,7 @@ func (p *prober) unkeyed(ctx context.Context, res *ProbeResult) error {
 	if ok {
 		cert = []IKEProposal{chosen}
 	}
-	if !ok && !res.answered() {
+	if !ok && !res.Answered() {
 		res.Guess = guessServer(res.VendorIDs)
 		return nil // silent so far: not worth another wait
 	}
