@@ -85,6 +85,7 @@ func TestSoftEtherProbe(t *testing.T) {
 	})
 	t.Run("credentials", func(t *testing.T) {
 		before := p.serverLogCount(t, disconnected)
+		established, deleted := p.serverLogCount(t, "This IKE SA is established"), p.serverLogCount(t, "This IKE SA is deleted")
 		r, code, out := p.probe(t, "--psk-file", filepath.Join(p.dir, "psk"), "--user", p.get("VPN_USER"),
 			"--password-file", filepath.Join(p.dir, "pw"))
 		if code != 0 {
@@ -116,6 +117,12 @@ func TestSoftEtherProbe(t *testing.T) {
 			if strings.Contains(out, secret) {
 				t.Errorf("a secret in the output:\n%s", out)
 			}
+		}
+		// Every IKE SA of the probe was deleted (our Delete: the server
+		// logs it at once).
+		up := p.serverLogCount(t, "This IKE SA is established") - established
+		if !p.waitServerLog(t, "This IKE SA is deleted", deleted+up-1, 5*time.Second) || up < 6 {
+			t.Errorf("%d IKE SAs established by the probe, %d deleted", up, p.serverLogCount(t, "This IKE SA is deleted")-deleted)
 		}
 		// Both bring-ups ended with CDN/StopCCN: the server's log says so.
 		if !p.waitServerLog(t, disconnected, before+1, 5*time.Second) {

@@ -577,6 +577,9 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 		msg += "; weak: " + info.Weak
 	}
 	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: info, Msg: msg})
+	if n := c.ev.probe; n != nil && n.ipsecOnly {
+		return true // a probe of the ESP suites: it stops here (no L2TP to tear down)
+	}
 	c.enter(PhaseL2TPTunnel, "SCCRQ sent")
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand, Secret: c.cfg.L2TPSecret})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))

@@ -181,9 +181,18 @@ func TestE2EProbe(t *testing.T) {
 			if got := strings.Join(res.Use, " "); got != tc.use {
 				t.Errorf("use %q, want %q", got, tc.use)
 			}
+			if tc.psk {
+				// The ESP attempts start no L2TP. (That each attempt ends
+				// with an IKE Delete is checked against SoftEther: this
+				// model keeps one session and forgets it when the next
+				// attempt's message 1 overtakes the last one's Delete.)
+				st := srv.Stats()
+				if !tc.creds && st.TunnelsUp+st.StopCCNReceived != 0 {
+					t.Errorf("L2TP started: %+v", st)
+				}
+			}
 			if tc.creds {
-				// Every attempt was torn down: the server saw the end of
-				// each IKE SA.
+				// Every bring-up was torn down with CDN and StopCCN.
 				checkProbeTeardown(t, srv)
 			}
 		})

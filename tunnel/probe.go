@@ -450,6 +450,7 @@ func guessServer(vids []ProbeVID) string {
 // what the events do not carry. Owned by the control goroutine until
 // connectOnce returns.
 type probeNotes struct {
+	ipsecOnly bool // stop once the IPsec SA is up: start no L2TP
 	l2tp      *l2tp.TunnelUp
 	l2tpPeer  l2tp.PeerInfo
 	requested []ppp.AuthMethod
@@ -488,7 +489,7 @@ func (p *prober) keyed(ctx context.Context, res *ProbeResult) {
 		cfg.ESP = c.ESP
 		var ph1 *ProbeOutcome
 		start := p.deps.Clock.Now()
-		err := p.attempt(ctx, cfg, nil, func(ev Event, stop func()) {
+		err := p.attempt(ctx, cfg, &probeNotes{ipsecOnly: true}, func(ev Event, stop func()) {
 			switch {
 			case ev.Kind == EventPhase && ev.Phase == PhaseIKE && ev.State == PhaseDone:
 				ph1 = &ProbeOutcome{Class: "phase1", Result: ProbeAccepted, Detail: ev.Msg, Time: ev.Duration.Seconds()}
