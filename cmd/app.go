@@ -23,7 +23,8 @@ import (
 // appDeps is everything the commands take from the outside world, so that
 // tests can run the whole app without a terminal, a network or root.
 type appDeps struct {
-	run func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error
+	run   func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error
+	probe probeFunc // tunnel.Probe
 
 	stdout io.Writer
 	stderr io.Writer
@@ -75,6 +76,7 @@ func osDeps() appDeps {
 	stdin := int(os.Stdin.Fd())
 	return appDeps{
 		run:          tunnel.Run,
+		probe:        tunnel.Probe,
 		stdout:       os.Stdout,
 		stderr:       os.Stderr,
 		lookupEnv:    os.LookupEnv,
@@ -113,6 +115,7 @@ func newApp(version string, d appDeps) *cli.App {
 			"IKE, ESP, L2TP and PPP run inside l2tpctl; only the TUN device comes from the kernel.",
 		Commands: []*cli.Command{
 			newConnectCommand(d),
+			newProbeCommand(d),
 			newProfileCommand(d),
 			newCleanupCommand(d),
 			newStatusCommand(d),

@@ -157,7 +157,7 @@ darwin_build() {
 cli_smoke() {
   [ -x "$BIN" ] || { echo "no binary (build failed)"; return 1; }
   local args rc=0
-  for args in "--help" "connect --help" "profile --help" "version"; do
+  for args in "--help" "connect --help" "probe --help" "profile --help" "version"; do
     # shellcheck disable=SC2086
     if "$BIN" $args < /dev/null > "$TMP/out" 2>&1; then
       echo "l2tpctl $args: ok ($(wc -l < "$TMP/out") lines)"
@@ -258,7 +258,7 @@ step "gofmt" gofmt_check
 step "go vet ./..." go vet ./...
 step "layering (go list imports)" layering_check
 step "CGO_ENABLED=0 go build" build
-step "l2tpctl --help, connect --help, profile --help, version" cli_smoke
+step "l2tpctl --help, connect --help, probe --help, profile --help, version" cli_smoke
 step "static binary" static_check
 step "CGO_ENABLED=0 GOOS=darwin go build + vet (amd64, arm64)" darwin_build
 step "go test ./... (unit + end-to-end without root)" unit_tests

@@ -634,6 +634,9 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 		msg += "; weak: " + info.Weak
 	}
 	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: info, Msg: msg})
+	if n := c.ev.probe; n != nil && n.ipsecOnly {
+		return true // a probe of the ESP suites: it stops here (no L2TP to tear down)
+	}
 	c.enter(PhaseL2TPTunnel, "SCCRQ sent")
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand, Secret: c.cfg.L2TPSecret})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
@@ -653,6 +656,9 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 		case l2tp.Send:
 			c.sendErr("L2TP control message", c.dp.sendL2TPControl(a.Data))
 		case l2tp.TunnelUp:
+			if n := c.ev.probe; n != nil {
+				n.l2tp, n.l2tpPeer = &a, c.lac.Peer()
+			}
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 			c.enter(PhaseL2TPSession, "ICRQ sent")
 		case l2tp.SessionUp:
@@ -694,6 +700,9 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 }
 
 func (c *controller) doPPP(actions []ppp.Action) {
+	if n := c.ev.probe; n != nil && c.ppp != nil {
+		n.requested = append(n.requested[:0], c.ppp.Requested()...)
+	}
 	for _, a := range actions {
 		switch a := a.(type) {
 		case ppp.Send:
@@ -708,6 +717,9 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			c.event(PhaseLCP, "opened (server MRU %d)", a.PeerMRU)
 			c.enter(PhaseAuth, "as user %s", c.cfg.User)
 		case ppp.AuthUp:
+			if n := c.ev.probe; n != nil {
+				n.accepted = a.Method
+			}
 			c.event(PhaseAuth, "accepted (%v, user %s)", a.Method, c.cfg.User)
 			c.enter(PhaseIPCP, "Configure-Request sent")
 		case ppp.Up:

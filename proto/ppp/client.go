@@ -109,6 +109,11 @@ func NewClient(cfg ClientConfig) *Client {
 	return c
 }
 
+// Requested lists the authentication methods the server asked for in its
+// LCP Configure-Requests so far, in order (those we do not implement left
+// out), for l2tpctl probe. The caller must not modify it.
+func (c *Client) Requested() []AuthMethod { return c.offered }
+
 // Start sends the LCP Configure-Request.
 func (c *Client) Start(now time.Time) []Action {
 	if !c.started {
