@@ -740,6 +740,9 @@ func (c *controller) linkUp(a ppp.Up) {
 	if d, ok := tun.(dnsSetuper); ok {
 		link.DNSSetup = d.DNSSetup()
 	}
+	if l, ok := tun.(*nsLink); ok {
+		link.SOCKS5, link.HTTPProxy = l.socks5, l.httpProxy
+	}
 	c.link = link
 	c.ev.up(link)
 }

@@ -35,6 +35,18 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if cfg.Netstack != nil {
+		// No TUN, no host changes: a user without privileges runs this.
+		checkTUN = false
+		ns, err := newNetstack(*cfg.Netstack, deps.Log)
+		if err != nil {
+			ev.start(PhaseSetup, "opening the local proxies")
+			ev.failed(PhaseSetup, err)
+			return &PhaseError{PhaseSetup, err}
+		}
+		defer ns.close() // after teardown
+		deps.OpenTUN = ns.open
+	}
 	if checkTUN {
 		if err := checkTUNAccess(); err != nil {
 			ev.start(PhaseSetup, "checking access to TUN devices")
