@@ -48,16 +48,21 @@ func (fe *frontEnds) serveHTTP(ln net.Listener) {
 		BaseContext:       func(net.Listener) context.Context { return fe.ctx },
 		ErrorLog:          nil,
 	}
-	fe.track(closerFunc(func() error {
-		tr.CloseIdleConnections()
-		return srv.Close() // closes ln and every connection, hijacked ones excepted (tracked themselves)
-	}))
+	fe.track(&httpCloser{srv, tr})
 	fe.goTracked(func() { srv.Serve(ln) })
 }
 
-type closerFunc func() error
+// httpCloser closes the server: its listener and every connection but
+// the hijacked ones (tracked themselves), and the idle upstream ones.
+type httpCloser struct {
+	srv *http.Server
+	tr  *http.Transport
+}
 
-func (f closerFunc) Close() error { return f() }
+func (c *httpCloser) Close() error {
+	c.tr.CloseIdleConnections()
+	return c.srv.Close()
+}
 
 func (p *httpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodConnect {

@@ -288,6 +288,11 @@ func (l *nsLink) resolve(ctx context.Context, host string) (netip.Addr, error) {
 		return netip.Addr{}, errNoDNS
 	}
 	addrs, err := l.resolver().LookupNetIP(ctx, "ip4", host)
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		// It names the server of /etc/resolv.conf it thinks it asked.
+		dnsErr.Server = fmt.Sprint(l.dns)
+	}
 	if err != nil {
 		return netip.Addr{}, err
 	}

@@ -133,6 +133,7 @@ type Server struct {
 	done      chan struct{}      // closed by Close
 	rekeyReq  chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
 	hangupReq chan struct{}      // Hangup → loop
+	ipv4Out   chan []byte        // SendIPv4 → loop
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
@@ -194,6 +195,7 @@ func Start(p Profile, ike, natt Conn) *Server {
 		done:      make(chan struct{}),
 		rekeyReq:  make(chan chan struct{}),
 		hangupReq: make(chan struct{}, 1),
+		ipv4Out:   make(chan []byte, 256),
 		changed:   make(chan struct{}),
 	}
 	s.wg.Add(3)
@@ -253,6 +255,16 @@ func (s *Server) Hangup() {
 	select {
 	case s.hangupReq <- struct{}{}:
 	default:
+	}
+}
+
+// SendIPv4 sends the IPv4 packet pkt (not kept) to the client over PPP,
+// if IPCP is open; it blocks while the server's queue is full, and drops
+// the packet once the server is closed.
+func (s *Server) SendIPv4(pkt []byte) {
+	select {
+	case s.ipv4Out <- append([]byte(nil), pkt...):
+	case <-s.done:
 	}
 }
 
@@ -349,6 +361,13 @@ func (s *Server) loop() {
 			close(done)
 		case <-s.hangupReq:
 			s.hangup(s.p.Now())
+		case pkt := <-s.ipv4Out:
+			if s.sess != nil && s.sess.pppUp {
+				frame := make([]byte, ppp.HeaderLen+len(pkt))
+				ppp.PutHeader(frame, ppp.ProtoIPv4)
+				copy(frame[ppp.HeaderLen:], pkt)
+				s.sendPPP(frame)
+			}
 		case <-t.C:
 			s.tick(s.p.Now())
 		}
@@ -610,6 +629,10 @@ func (s *Server) handleIPv4(pkt []byte) {
 	s.count(func(st *Stats) { st.IPv4In++ })
 	ss := s.sess
 	e, ok := inet.ParseICMPEcho(pkt)
+	if (!ok || e.Type != inet.ICMPEchoRequest) && ss.pppUp && s.p.IPv4 != nil {
+		s.p.IPv4(append([]byte(nil), pkt...))
+		return
+	}
 	if !ok || e.Type != inet.ICMPEchoRequest || !ss.pppUp {
 		return
 	}
