@@ -33,9 +33,9 @@ import (
 // The network behind the in-process server for netstack tests: a second
 // gVisor stack on the server's PPP side with a web server and a DNS server.
 var (
-	nsDNS     = netip.MustParseAddr("192.168.30.1")  // the server's PPP address: answers DNS
-	nsWeb     = netip.MustParseAddr("192.168.30.2")  // a web server on port 80
-	nsWebName = "web.corp.example"                   // resolves to nsWeb through nsDNS
+	nsDNS     = netip.MustParseAddr("192.168.30.1")   // the server's PPP address: answers DNS
+	nsWeb     = netip.MustParseAddr("192.168.30.2")   // a web server on port 80
+	nsWebName = "web.corp.example"                    // resolves to nsWeb through nsDNS
 	nsBody    = "hello from behind the L2TP server\n" // what the web server answers on /
 )
 
