@@ -167,6 +167,12 @@ default-route = false  # default
 no-routes = false  # default
 dns = "auto"  # default
 dns-domain = []  # default
+netstack = false  # default
+socks5 = (not set)
+socks5-user = (not set)
+socks5-password-file = (not set)
+http-proxy = (not set)
+forward = []  # default
 json = false  # default
 up-timeout = "0s"  # default
 `

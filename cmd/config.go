@@ -68,6 +68,14 @@ type connectFlags struct {
 	DNSDomains   []string
 
 	UpTimeout time.Duration // --up-timeout; 0: none
+
+	// Netstack mode and its front ends.
+	Netstack           bool
+	SOCKS5             string
+	SOCKS5User         string
+	SOCKS5PasswordFile string
+	HTTPProxy          string
+	Forwards           []string
 }
 
 // readsStdin reports whether a secret comes from stdin.
@@ -130,6 +138,11 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 	}
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
 		return tunnel.Config{}, err
+	}
+	if cfg.Netstack != nil && cfg.Netstack.SOCKS5User != "" {
+		if cfg.Netstack.SOCKS5Password, err = src.socks5Password(f); err != nil {
+			return tunnel.Config{}, err
+		}
 	}
 	return cfg, nil
 }
@@ -202,6 +215,9 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 	cfg.Script = f.Script
 
 	if err := hostFrom(&cfg, f); err != nil {
+		return tunnel.Config{}, err
+	}
+	if err := netstackFrom(&cfg, f); err != nil {
 		return tunnel.Config{}, err
 	}
 	if err := suitesFrom(&cfg, f); err != nil {

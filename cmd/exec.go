@@ -74,8 +74,11 @@ func checkConnectArgs(c *cli.Context) error {
 // the secrets and the variables meant for l2tpctl alone, plus the link's
 // addresses.
 func childEnv(environ []string, l *tunnel.LinkInfo) []string {
-	drop := []string{envPSK, envPassword, envL2TPSecret, envNotifySocket, envBackgroundFD,
+	drop := []string{envPSK, envPassword, envL2TPSecret, envSOCKS5Password, envNotifySocket, envBackgroundFD,
 		envInterface, envLocalIP, envPeerIP, envDNS}
+	if l.Netstack {
+		drop = append(drop, proxyEnvNames...)
+	}
 	env := make([]string, 0, len(environ)+4)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
@@ -91,11 +94,15 @@ func childEnv(environ []string, l *tunnel.LinkInfo) []string {
 	for i, a := range l.DNS {
 		dns[i] = a.String()
 	}
-	return append(env,
+	env = append(env,
 		envInterface+"="+l.Interface,
 		envLocalIP+"="+l.Local.String(),
 		envPeerIP+"="+peer,
 		envDNS+"="+strings.Join(dns, " "))
+	if l.Netstack {
+		env = append(env, proxyEnv(l)...)
+	}
+	return env
 }
 
 // commandStatus maps how the command ended (the error of exec.Cmd.Start or

@@ -259,7 +259,7 @@ func (c Config) Validate() error {
 		case c.DefaultRoute || len(c.Routes) > 0:
 			return bad("routes need a TUN interface: in netstack mode everything the proxies carry goes into the tunnel")
 		}
-		if err := ns.validate(); err != nil {
+		if err := ns.Validate(); err != nil {
 			return err
 		}
 	}

@@ -689,7 +689,11 @@ func (c *controller) linkUp(a ppp.Up) {
 		dns[i] = d.String()
 	}
 	c.event(PhaseIPCP, "opened (local %v, peer %v, DNS %s)", a.Local, a.Peer, orNone(dns))
-	c.enter(PhaseInterface, "creating %s", c.cfg.Interface)
+	if c.cfg.Netstack != nil {
+		c.enter(PhaseInterface, "starting the userspace TCP/IP stack")
+	} else {
+		c.enter(PhaseInterface, "creating %s", c.cfg.Interface)
+	}
 	peer := a.Peer
 	if !peer.IsValid() || peer.IsUnspecified() {
 		peer = netip.Addr{} // no peer address: the interface gets local/32 only
@@ -741,7 +745,7 @@ func (c *controller) linkUp(a ppp.Up) {
 		link.DNSSetup = d.DNSSetup()
 	}
 	if l, ok := tun.(*nsLink); ok {
-		link.SOCKS5, link.HTTPProxy = l.socks5, l.httpProxy
+		link.Netstack, link.SOCKS5, link.HTTPProxy = true, l.socks5, l.httpProxy
 	}
 	c.link = link
 	c.ev.up(link)

@@ -113,8 +113,8 @@ func validPort(p string) bool {
 	return n <= 65535
 }
 
-// validate checks the listen addresses.
-func (c NetstackConfig) validate() error {
+// Validate checks the listen addresses and the SOCKS5 credentials.
+func (c NetstackConfig) Validate() error {
 	for _, a := range []struct{ name, addr string }{{"socks5", c.SOCKS5}, {"http-proxy", c.HTTPProxy}} {
 		if a.addr == "" {
 			continue
