@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"sync"
@@ -71,6 +72,10 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 			ev.start(PhaseSetup, "opening the control socket")
 			ev.failed(PhaseSetup, err)
 			return &PhaseError{PhaseSetup, err}
+		case err != nil && cfg.Netstack != nil && errors.Is(err, fs.ErrPermission):
+			// Expected for a user without a runtime directory
+			// ($XDG_RUNTIME_DIR): no reason to shout.
+			deps.Log.infof("%v: status and disconnect will not work", err)
 		case err != nil:
 			// Status and disconnect are extras: connect without them
 			// (e.g. without the right to create the directory).
