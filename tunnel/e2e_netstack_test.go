@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -502,4 +503,30 @@ func socks5UDPQuery(proxy string, dns netip.Addr, query []byte) (netip.Addr, err
 		return netip.AddrFrom4([4]byte(resp[len(resp)-4:])), nil
 	}
 	return netip.Addr{}, errors.New("no answer")
+}
+
+// TestNetstackDownloadProfile downloads 256 MiB through the SOCKS5 front
+// end, for a CPU profile of netstack mode (both ends run in this process:
+// look at the client's share). Opt-in:
+//
+//	L2TPCTL_NETSTACK_PROFILE=1 go test -run NetstackDownloadProfile -cpuprofile cpu.out ./tunnel
+func TestNetstackDownloadProfile(t *testing.T) {
+	if os.Getenv("L2TPCTL_NETSTACK_PROFILE") == "" {
+		t.Skip("set L2TPCTL_NETSTACK_PROFILE=1")
+	}
+	_, _, link := startNetstack(t, NetstackConfig{SOCKS5: "127.0.0.1:0"})
+	start := time.Now()
+	total := 0
+	for range 256 << 20 / nsBig {
+		c, _, err := socks5Dial(link.SOCKS5, "", "", nsWeb.String()+":80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := httpGet(c, nsWebName, "/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(body)
+	}
+	t.Logf("%d MiB in %v", total>>20, time.Since(start))
 }

@@ -147,8 +147,16 @@ func newNSLink(cfg TUNConfig, log *Logger) (*nsLink, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
+	// SACK recovers from the losses of a congested tunnel without resending
+	// whole windows; receive-buffer moderation grows the window with the
+	// measured bandwidth-delay product instead of starting at the maximum,
+	// which keeps memory low for idle connections.
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	moderate := tcpip.TCPModerateReceiveBufferOption(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &moderate)
+	cc := tcpip.CongestionControlOption("cubic")
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &cc)
 	ep := channel.New(nsQueueLen, uint32(cfg.MTU), "")
 	fail := func(what string, err tcpip.Error) (*nsLink, error) {
 		s.Close()
