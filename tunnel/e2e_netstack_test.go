@@ -176,7 +176,7 @@ func serveDNS(c *gonet.UDPConn) {
 
 // startNetstack connects in netstack mode with front ends on free ports
 // and waits for the link; it returns the harness and the link.
-func startNetstack(t *testing.T, nsc NetstackConfig) (*harness, *peertest.Server, *LinkInfo) {
+func startNetstack(t *testing.T, nsc NetstackConfig, opts ...func(*Config)) (*harness, *peertest.Server, *LinkInfo) {
 	t.Helper()
 	p := peertest.SoftEther()
 	pn := newPeerNet(t, &p)
@@ -185,6 +185,9 @@ func startNetstack(t *testing.T, nsc NetstackConfig) (*harness, *peertest.Server
 	cfg := e2eConfig(p)
 	cfg.Routes = nil
 	cfg.Netstack = &nsc
+	for _, o := range opts {
+		o(&cfg)
+	}
 	h := startRun(t, n, srv, cfg, nil)
 	timer := time.NewTimer(connectTimeout)
 	defer timer.Stop()
@@ -441,6 +444,59 @@ func TestE2ENetstackFrontEnds(t *testing.T) {
 		c.Close()
 		t.Errorf("SOCKS5 still listening on %s after Run returned", link.SOCKS5)
 	}
+}
+
+// TestE2ENetstackReconnect: the front ends outlive a lost connection;
+// while the link is down a CONNECT gets reply 3 (network unreachable), and
+// after the reconnection the same SOCKS5 address reaches the server's
+// network through the new link.
+func TestE2ENetstackReconnect(t *testing.T) {
+	goroutineLeakCheck(t)
+	h, srv, link := startNetstack(t, NetstackConfig{SOCKS5: "127.0.0.1:0"}, func(c *Config) { c.Reconnect = true })
+	fetch := func() error {
+		c, code, err := socks5Dial(link.SOCKS5, "", "", nsWebName+":80")
+		if err != nil {
+			return fmt.Errorf("reply %#x: %w", code, err)
+		}
+		body, err := httpGet(c, nsWebName, "/")
+		if err == nil && body != nsBody {
+			err = fmt.Errorf("body %q", body)
+		}
+		return err
+	}
+	if err := fetch(); err != nil {
+		t.Fatalf("before the hang-up: %v", err)
+	}
+	srv.Hangup()
+	sawDown := false
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		h.mu.Lock()
+		ups := 0
+		for _, e := range h.events {
+			if e.Kind == EventUp {
+				ups++
+			}
+		}
+		h.mu.Unlock()
+		if ups >= 2 {
+			break
+		}
+		if _, code, err := socks5Dial(link.SOCKS5, "", "", nsWeb.String()+":80"); err != nil && code == socksNetworkUnreachable {
+			sawDown = true
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not reconnected within 20 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !sawDown {
+		t.Error("no CONNECT got reply 3 (network unreachable) while the link was down")
+	}
+	if err := fetch(); err != nil {
+		t.Errorf("after the reconnection: %v", err)
+	}
+	h.stop()
 }
 
 // dnsQuery is a DNS query for name's A record (RFC 1035 §4.1).
