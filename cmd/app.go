@@ -232,6 +232,8 @@ func hintFor(err error) string {
 		return "the server authenticates L2TP tunnels: give its L2TP secret with --" + flgL2TPSecretFile + " FILE or " + envL2TPSecret
 	case errors.Is(err, tunnel.ErrL2TPAuth):
 		return "check the L2TP secret (--" + flgL2TPSecretFile + ", " + envL2TPSecret + " or the profile's " + flgL2TPSecretFile + "); if the server does not authenticate L2TP tunnels, connect without one"
+	case errors.Is(err, tunnel.ErrListen):
+		return "another program may listen there: choose another address for --" + flgSOCKS5 + ", --" + flgHTTPProxy + " or --" + flgForward
 	case errors.Is(err, tunnel.ErrLegacyWanted):
 		return "if the server only takes weak algorithms, try --allow-legacy (3DES, MODP-1024/1536; l2tpctl then retries once with them and warns), or name its suites with --ike: see docs/interop.md"
 	}

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,5 +79,15 @@ func TestChildEnvNetstack(t *testing.T) {
 	env = childEnv(nil, &l)
 	if !strings.Contains(strings.Join(env, " "), "HTTPS_PROXY=socks5h://127.0.0.1:1080") {
 		t.Errorf("SOCKS5 only: %q, want HTTPS_PROXY=socks5h://…", env)
+	}
+}
+
+func TestHintListen(t *testing.T) {
+	err := &tunnel.PhaseError{Phase: tunnel.PhaseSetup, Err: fmt.Errorf("socks5: %w: address already in use", tunnel.ErrListen)}
+	if code := ExitCode(err); code != exitLocal {
+		t.Errorf("exit code %d, want %d", code, exitLocal)
+	}
+	if line := ErrorLine(err); !strings.Contains(line, "choose another address for --socks5") || strings.Contains(line, "CAP_NET_ADMIN") {
+		t.Errorf("error line %q, want the address hint", line)
 	}
 }

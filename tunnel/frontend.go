@@ -29,6 +29,10 @@ type NetstackConfig struct {
 	Forwards []Forward
 }
 
+// ErrListen is wrapped by Run's error when a front end of netstack mode
+// cannot listen on its address (in use, or not the machine's).
+var ErrListen = errors.New("cannot listen")
+
 // DefaultSOCKS5 is the SOCKS5 address when netstack mode has no other
 // front end.
 const DefaultSOCKS5 = "127.0.0.1:1080"
@@ -166,9 +170,12 @@ func startFrontEnds(n *netstack, cfg NetstackConfig, log *Logger) (*frontEnds, e
 	if cfg.SOCKS5 != "" {
 		ln, err := net.Listen("tcp", cfg.SOCKS5)
 		if err != nil {
-			return fail(fmt.Errorf("socks5: %w", err))
+			return fail(fmt.Errorf("socks5: %w: %w", ErrListen, err))
 		}
 		fe.socks5Addr = ln.Addr().String()
+		if cfg.SOCKS5User == "" {
+			warnOpen(log, "socks5", ln.Addr())
+		}
 		s := &socks5Server{n: n, fe: fe, user: cfg.SOCKS5User, password: cfg.SOCKS5Password}
 		fe.serve(ln, s.serveConn)
 		log.infof("socks5: listening on %s", fe.socks5Addr)
@@ -176,9 +183,10 @@ func startFrontEnds(n *netstack, cfg NetstackConfig, log *Logger) (*frontEnds, e
 	if cfg.HTTPProxy != "" {
 		ln, err := net.Listen("tcp", cfg.HTTPProxy)
 		if err != nil {
-			return fail(fmt.Errorf("http-proxy: %w", err))
+			return fail(fmt.Errorf("http-proxy: %w: %w", ErrListen, err))
 		}
 		fe.httpAddr = ln.Addr().String()
+		warnOpen(log, "http-proxy", ln.Addr())
 		fe.serveHTTP(ln)
 		log.infof("http-proxy: listening on %s", fe.httpAddr)
 	}
@@ -186,13 +194,13 @@ func startFrontEnds(n *netstack, cfg NetstackConfig, log *Logger) (*frontEnds, e
 		if f.Network == "udp" {
 			pc, err := net.ListenPacket("udp", f.Local)
 			if err != nil {
-				return fail(fmt.Errorf("forward %v: %w", f, err))
+				return fail(fmt.Errorf("forward %v: %w: %w", f, ErrListen, err))
 			}
 			fe.forwardUDP(pc, f.Remote)
 		} else {
 			ln, err := net.Listen("tcp", f.Local)
 			if err != nil {
-				return fail(fmt.Errorf("forward %v: %w", f, err))
+				return fail(fmt.Errorf("forward %v: %w: %w", f, ErrListen, err))
 			}
 			remote := f.Remote
 			fe.serve(ln, func(c net.Conn) { fe.forwardTCP(c, remote) })
@@ -200,6 +208,16 @@ func startFrontEnds(n *netstack, cfg NetstackConfig, log *Logger) (*frontEnds, e
 		log.infof("forward: %v", f)
 	}
 	return fe, nil
+}
+
+// warnOpen warns about a proxy without authentication that listens beyond
+// the loopback interface: whoever reaches it uses the tunnel.
+func warnOpen(log *Logger, name string, a net.Addr) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.AddrPort().Addr().Unmap().IsLoopback() {
+		return
+	}
+	log.errorf("%s: listening on %v without authentication: anyone who can reach it can use the tunnel", name, a)
 }
 
 // track registers c to be closed by close; false: close has run (c is

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -136,7 +137,7 @@ func TestFrontEndPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	_, err = newNetstack(NetstackConfig{SOCKS5: "127.0.0.1:0", HTTPProxy: ln.Addr().String()}, nil)
-	if err == nil || !strings.Contains(err.Error(), "http-proxy") {
+	if !errors.Is(err, ErrListen) || !strings.Contains(err.Error(), "http-proxy") {
 		t.Errorf("newNetstack with the HTTP proxy port in use = %v, want an http-proxy error", err)
 	}
 }
