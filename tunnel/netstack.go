@@ -205,15 +205,20 @@ func (l *nsLink) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	return n, nil
 }
 
-// copyPacket copies pkt's bytes to b; a packet longer than b is cut (and
-// then dropped as malformed by the data path's length check).
+// copyPacket copies pkt's bytes to b without allocating (AsSlices would
+// allocate the slice of slices); a packet longer than b is cut (and then
+// dropped as malformed by the data path's length check).
 func copyPacket(b []byte, pkt *stack.PacketBuffer) int {
+	vl, skip := pkt.AsViewList()
 	n := 0
-	for _, s := range pkt.AsSlices() {
-		n += copy(b[n:], s)
-		if n == len(b) {
-			break
+	for v := vl.Front(); v != nil && n < len(b); v = v.Next() {
+		s := v.AsSlice()
+		if skip >= len(s) {
+			skip -= len(s)
+			continue
 		}
+		n += copy(b[n:], s[skip:])
+		skip = 0
 	}
 	return n
 }
