@@ -26,7 +26,7 @@ const (
 
 	socksAuthNone     = 0x00
 	socksAuthPassword = 0x02
-	socksAuthNoneOK   = 0xFF // NO ACCEPTABLE METHODS
+	socksNoAcceptable = 0xFF // NO ACCEPTABLE METHODS
 
 	socksPasswordVersion = 1
 
@@ -221,7 +221,7 @@ func (s *socks5Server) handshake(c net.Conn, r *bufio.Reader) (socksRequest, err
 		ok = ok || m == want
 	}
 	if !ok {
-		c.Write([]byte{socksVersion, socksAuthNoneOK})
+		c.Write([]byte{socksVersion, socksNoAcceptable})
 		return socksRequest{}, fmt.Errorf("socks5: no acceptable authentication method in %x", methods)
 	}
 	if _, err := c.Write([]byte{socksVersion, want}); err != nil {
@@ -376,9 +376,12 @@ func (s *socks5Server) associate(c net.Conn, r *bufio.Reader) {
 		case <-done:
 			return
 		}
-		buf := make([]byte, maxPacket)
+		// Datagrams land after room for the longest header (3 + a
+		// 255-byte name + 4), which is then written in front of them.
+		const room = 3 + 1 + 1 + 255 + 2
+		buf := make([]byte, room+maxPacket)
 		for {
-			n, from, err := up.ReadFrom(buf[300:])
+			n, from, err := up.ReadFrom(buf[room:])
 			if err != nil {
 				return
 			}
@@ -388,9 +391,9 @@ func (s *socks5Server) associate(c net.Conn, r *bufio.Reader) {
 			}
 			fa := ua.AddrPort()
 			hdr := appendSocksUDP(make([]byte, 0, 32), socksAddr{IP: fa.Addr().Unmap(), Port: fa.Port()})
-			start := 300 - len(hdr)
+			start := room - len(hdr)
 			copy(buf[start:], hdr)
-			pc.WriteToUDPAddrPort(buf[start:300+n], to)
+			pc.WriteToUDPAddrPort(buf[start:room+n], to)
 		}
 	})
 	s.fe.goTracked(func() { // client → tunnel
