@@ -239,6 +239,8 @@ func hintFor(err error) string {
 		return "plain ESP cannot cross a NAT (and some servers, SoftEther among them, always report one): use --" + flgESPTransport + " auto or udp"
 	case errors.Is(err, tunnel.ErrRawESP):
 		return "plain ESP needs a raw socket: run as root (or with CAP_NET_RAW), or use --" + flgESPTransport + " auto or udp"
+	case errors.Is(err, tunnel.ErrListen):
+		return "another program may listen there: choose another address for --" + flgSOCKS5 + ", --" + flgHTTPProxy + " or --" + flgForward
 	case errors.Is(err, tunnel.ErrLegacyWanted):
 		return "if the server only takes weak algorithms, try --allow-legacy (3DES, MODP-1024/1536; l2tpctl then retries once with them and warns), or name its suites with --ike: see docs/interop.md"
 	}

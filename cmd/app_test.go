@@ -115,6 +115,7 @@ var allConnectFlags = []string{
 	flgReconnect, flgReconnectMax, flgScript, flgJSON, flgL2TPSecret, flgL2TPSecretFile, flgNATTKeepalive,
 	flgAggressive, flgID, flgCert, flgKey, flgCA, flgServerID,
 	flgIKE, flgESP, flgPFS, flgAllowLegacy, flgPcap, flgKeyLog, flgESPTransport,
+	flgNetstack, flgSOCKS5, flgSOCKS5User, flgSOCKS5PasswordFile, flgHTTPProxy, flgForward,
 }
 
 func TestHelp(t *testing.T) {

@@ -76,6 +76,13 @@ type connectFlags struct {
 
 	// Debugging output: a pcapng file and a key log directory; "" for none.
 	Pcap, KeyLog string
+	// Netstack mode and its front ends.
+	Netstack           bool
+	SOCKS5             string
+	SOCKS5User         string
+	SOCKS5PasswordFile string
+	HTTPProxy          string
+	Forwards           []string
 }
 
 // readsStdin reports whether a secret comes from stdin.
@@ -140,6 +147,11 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 	}
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
 		return tunnel.Config{}, err
+	}
+	if cfg.Netstack != nil && cfg.Netstack.SOCKS5User != "" {
+		if cfg.Netstack.SOCKS5Password, err = src.socks5Password(f); err != nil {
+			return tunnel.Config{}, err
+		}
 	}
 	return cfg, nil
 }
@@ -240,6 +252,9 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 	}
 
 	if err := hostFrom(&cfg, f); err != nil {
+		return tunnel.Config{}, err
+	}
+	if err := netstackFrom(&cfg, f); err != nil {
 		return tunnel.Config{}, err
 	}
 	if err := suitesFrom(&cfg, f); err != nil {

@@ -187,8 +187,15 @@ func printLink(w io.Writer, l *tunnel.LinkInfo) {
 	if l.Local6.IsValid() {
 		v6 = fmt.Sprintf(", IPv6 %v peer %v", l.Local6, orUnknown(l.Peer6))
 	}
-	fmt.Fprintf(w, "connected: interface %s, local %v, peer %v%s, MTU %d, DNS %s%s\n",
-		l.Interface, l.Local, l.Peer, v6, l.MTU, dns, suites)
+	proxies := ""
+	if l.SOCKS5 != "" {
+		proxies += ", SOCKS5 " + l.SOCKS5
+	}
+	if l.HTTPProxy != "" {
+		proxies += ", HTTP proxy " + l.HTTPProxy
+	}
+	fmt.Fprintf(w, "connected: interface %s, local %v, peer %v%s, MTU %d, DNS %s%s%s\n",
+		l.Interface, l.Local, l.Peer, v6, l.MTU, dns, suites, proxies)
 }
 
 func orUnknown(a netip.Addr) string {
@@ -293,6 +300,9 @@ type jsonUpEvent struct {
 	MTU       int      `json:"mtu"`
 	IKE       string   `json:"ike"`
 	ESP       string   `json:"esp"`
+	// Netstack mode only: where the proxies listen.
+	SOCKS5    string `json:"socks5,omitempty"`
+	HTTPProxy string `json:"http_proxy,omitempty"`
 }
 
 type jsonRekeyEvent struct {
@@ -357,6 +367,7 @@ func jsonEventOf(ev tunnel.Event, exitCode func(error) int) any {
 		e := jsonUpEvent{jsonHeader: h, DNS: []string{}, Routes: []string{}}
 		if l := ev.Link; l != nil {
 			e.Interface, e.Local, e.MTU, e.IKE, e.ESP = l.Interface, l.Local.String(), l.MTU, l.IKE, l.ESP
+			e.SOCKS5, e.HTTPProxy = l.SOCKS5, l.HTTPProxy
 			if l.Peer.IsValid() {
 				e.Peer = l.Peer.String()
 			}

@@ -72,7 +72,7 @@ var inlineSecretKeys = []string{flgPSK, flgPassword, flgL2TPSecret}
 // fileKeys name files. In a profile, "~/" is the home directory and a
 // relative name is relative to the profile's directory, so that a profile
 // and its secret files can sit side by side.
-var fileKeys = []string{flgPSKFile, flgPasswordFile, flgL2TPSecretFile, flgCert, flgKey, flgCA, flgPcap}
+var fileKeys = []string{flgPSKFile, flgPasswordFile, flgL2TPSecretFile, flgCert, flgKey, flgCA, flgPcap, flgSOCKS5PasswordFile}
 
 // profileKeys returns the keys a profile may set: the long names of
 // connect's flags but notKeys, in the order connect --help lists them.

@@ -2,7 +2,7 @@
 # Install, from Debian, everything that l2tpctl's scripts and tests need:
 #
 #   softether-vpnserver softether-vpncmd   the L2TP/IPsec test peer (userspace IKE/ESP/L2TP/PPP)
-#   iproute2 util-linux procps             ip/ss, nsenter/unshare/setsid, ps/kill
+#   iproute2 util-linux procps             ip/ss, nsenter/unshare/setsid/setpriv, ps/kill
 #   iputils-ping curl                      ping and HTTP fetch through the tunnel
 #   nftables python3 ca-certificates       packet filter for tests, the tests' HTTP server
 #                                          (python3 -m http.server) and ELF check, TLS for apt/go

@@ -126,6 +126,8 @@ layering_check() {
       case "$imp" in
         github.com/songgao/water|github.com/songgao/water/*)
           [ "$pkg" = "$MOD/tunnel" ] || { echo "$pkg imports $imp (only package tunnel may)"; bad=1; };;
+        gvisor.dev/gvisor|gvisor.dev/gvisor/*)
+          [ "$pkg" = "$MOD/tunnel" ] || { echo "$pkg imports $imp (only package tunnel may)"; bad=1; };;
         golang.org/x/term|github.com/urfave/cli/v2|github.com/urfave/cli/v2/*)
           [ "$pkg" = "$MOD/cmd" ] || { echo "$pkg imports $imp (only package cmd may)"; bad=1; };;
       esac

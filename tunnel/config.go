@@ -92,6 +92,11 @@ type Config struct {
 	DNS          DNSMode  // how the server's DNS servers reach the host; DNSAuto by default
 	DNSDomains   []string // search domains set with the DNS servers
 
+	// Netstack, when not nil, selects netstack mode (netstack.go): the
+	// link's packets go into a userspace TCP/IP stack reached through
+	// local proxies; no TUN device, no routes, no host DNS, no root.
+	Netstack *NetstackConfig
+
 	// ControlSocket is the path of the unix socket Run serves for status
 	// and disconnect requests (ctlsock.go); empty: none.
 	ControlSocket string
@@ -263,6 +268,19 @@ func (c Config) Validate() error {
 	}
 	if err := CheckInterfaceName(c.Interface); err != nil {
 		return err
+	}
+	if ns := c.Netstack; ns != nil {
+		switch {
+		case ns.SOCKS5 == "" && ns.HTTPProxy == "" && len(ns.Forwards) == 0:
+			return bad("netstack mode without a front end (SOCKS5, HTTP proxy or forward)")
+		case c.Script != "":
+			return bad("a script configures an interface: there is none in netstack mode")
+		case c.DefaultRoute || len(c.Routes) > 0:
+			return bad("routes need a TUN interface: in netstack mode everything the proxies carry goes into the tunnel")
+		}
+		if err := ns.Validate(); err != nil {
+			return err
+		}
 	}
 	if c.LocalID != "" {
 		if _, err := isakmp.ParseIdentity(c.LocalID); err != nil {

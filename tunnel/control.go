@@ -803,7 +803,11 @@ func (c *controller) linkUp(a ppp.Up) {
 		}
 	}
 	c.event(PhaseIPCP, "opened (local %v, peer %v, DNS %s%s)", a.Local, a.Peer, orNone(dns), v6)
-	c.enter(PhaseInterface, "creating %s", c.cfg.Interface)
+	if c.cfg.Netstack != nil {
+		c.enter(PhaseInterface, "starting the userspace TCP/IP stack")
+	} else {
+		c.enter(PhaseInterface, "creating %s", c.cfg.Interface)
+	}
 	peer := a.Peer
 	if !peer.IsValid() || peer.IsUnspecified() {
 		peer = netip.Addr{} // no peer address: the interface gets local/32 only
@@ -867,6 +871,9 @@ func (c *controller) linkUp(a ppp.Up) {
 	c.upAt = c.deps.Clock.Now()
 	if d, ok := tun.(dnsSetuper); ok {
 		link.DNSSetup = d.DNSSetup()
+	}
+	if l, ok := tun.(*nsLink); ok {
+		link.Netstack, link.SOCKS5, link.HTTPProxy = true, l.socks5, l.httpProxy
 	}
 	c.link = link
 	c.ev.up(link)

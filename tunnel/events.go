@@ -123,4 +123,9 @@ type LinkInfo struct {
 	DNSSetup      string // how DNS was given to the host ("" = not at all), if the TUN says (dnsSetuper)
 	IKE           string // the IKE suite in use, e.g. "aes256-sha256-modp2048"
 	ESP           string // the ESP suite in use, e.g. "aes128gcm16"
+	// Netstack mode: Interface is "netstack", and the front ends listen
+	// at SOCKS5 and HTTPProxy ("" none).
+	Netstack  bool
+	SOCKS5    string
+	HTTPProxy string
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"sync"
@@ -34,6 +35,18 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if cfg.Netstack != nil {
+		// No TUN, no host changes: a user without privileges runs this.
+		checkTUN = false
+		ns, err := newNetstack(*cfg.Netstack, deps.Log)
+		if err != nil {
+			ev.start(PhaseSetup, "opening the local proxies")
+			ev.failed(PhaseSetup, err)
+			return &PhaseError{PhaseSetup, err}
+		}
+		defer ns.close() // after teardown
+		deps.OpenTUN = ns.open
 	}
 	if checkTUN {
 		if err := checkTUNAccess(); err != nil {
@@ -83,6 +96,10 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 			ev.start(PhaseSetup, "opening the control socket")
 			ev.failed(PhaseSetup, err)
 			return &PhaseError{PhaseSetup, err}
+		case err != nil && cfg.Netstack != nil && errors.Is(err, fs.ErrPermission):
+			// Expected for a user without a runtime directory
+			// ($XDG_RUNTIME_DIR): no reason to shout.
+			deps.Log.infof("%v: status and disconnect will not work", err)
 		case err != nil:
 			// Status and disconnect are extras: connect without them
 			// (e.g. without the right to create the directory).

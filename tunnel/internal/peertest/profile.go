@@ -140,6 +140,11 @@ type Profile struct {
 	MRU                  uint16            // MRU the server requests; 0: none
 	PAPFailureTerminates bool              // wrong PAP password → LCP Terminate-Request, no Nak (SoftEther)
 	EchoInterval         time.Duration     // LCP Echo-Request interval; 0: none
+	// IPv4 gets a copy of every IPv4 packet from the client that is not
+	// a ping the server answers, once IPCP is open (called from the
+	// server's loop: it must not block). With Server.SendIPv4 it puts a
+	// network behind the server, e.g. a userspace TCP/IP stack.
+	IPv4 func(pkt []byte)
 
 	Rand io.Reader // nil: crypto/rand
 	// Now is the server's clock: every FSM gets its time, and the FSM

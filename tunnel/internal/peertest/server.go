@@ -142,6 +142,7 @@ type Server struct {
 	rekeyReq  chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
 	hangupReq chan struct{}      // Hangup → loop
 	frameReq  chan []byte        // SendPPP → loop
+	ipv4Out   chan []byte        // SendIPv4 → loop
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
@@ -215,6 +216,7 @@ func StartESP(p Profile, ike, natt, esp Conn) *Server {
 		rekeyReq:  make(chan chan struct{}),
 		hangupReq: make(chan struct{}, 1),
 		frameReq:  make(chan []byte),
+		ipv4Out:   make(chan []byte, 256),
 		changed:   make(chan struct{}),
 	}
 	s.wg.Add(3)
@@ -337,6 +339,16 @@ func (s *Server) SendPPP(frame []byte) {
 	}
 }
 
+// SendIPv4 sends the IPv4 packet pkt (not kept) to the client over PPP,
+// if IPCP is open; it blocks while the server's queue is full, and drops
+// the packet once the server is closed.
+func (s *Server) SendIPv4(pkt []byte) {
+	select {
+	case s.ipv4Out <- append([]byte(nil), pkt...):
+	case <-s.done:
+	}
+}
+
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
@@ -433,6 +445,13 @@ func (s *Server) loop() {
 		case f := <-s.frameReq:
 			if s.sess != nil {
 				s.sendPPP(f)
+			}
+		case pkt := <-s.ipv4Out:
+			if s.sess != nil && s.sess.pppUp {
+				frame := make([]byte, ppp.HeaderLen+len(pkt))
+				ppp.PutHeader(frame, ppp.ProtoIPv4)
+				copy(frame[ppp.HeaderLen:], pkt)
+				s.sendPPP(frame)
 			}
 		case <-t.C:
 			s.tick(s.p.Now())
@@ -724,6 +743,10 @@ func (s *Server) handleIPv4(pkt []byte) {
 	s.count(func(st *Stats) { st.IPv4In++ })
 	ss := s.sess
 	e, ok := inet.ParseICMPEcho(pkt)
+	if (!ok || e.Type != inet.ICMPEchoRequest) && ss.pppUp && s.p.IPv4 != nil {
+		s.p.IPv4(append([]byte(nil), pkt...))
+		return
+	}
 	if !ok || e.Type != inet.ICMPEchoRequest || !ss.pppUp {
 		return
 	}
