@@ -25,10 +25,13 @@ func netstackFrom(cfg *tunnel.Config, f connectFlags) error {
 	if cfg.Script != "" {
 		return usageErrorf("%s: a script configures an interface, and --%s has none", f.ref(flgScript), flgNetstack)
 	}
-	if cfg.DefaultRoute || len(cfg.Routes) > 0 {
+	if cfg.DefaultRoute || len(cfg.Routes) > 0 || len(cfg.Routes6) > 0 {
 		name := flgRoute
-		if cfg.DefaultRoute {
+		switch {
+		case cfg.DefaultRoute:
 			name = flgDefaultRoute
+		case len(cfg.Routes) == 0:
+			name = flgRoute6 // IPv6 goes into the tunnel whole once IPv6CP is open
 		}
 		return usageErrorf("%s: --%s has no routes: everything the proxies carry goes into the tunnel", f.ref(name), flgNetstack)
 	}

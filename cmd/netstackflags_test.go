@@ -32,6 +32,7 @@ func TestConnectNetstackFlags(t *testing.T) {
 		{"bad forward", []string{"--netstack", "--forward", "80:a"}, nil, nil, `--forward: forward "80:a": want`},
 		{"with routes", []string{"--netstack", "--route", "10.0.0.0/8"}, nil, nil, "--route: --netstack has no routes"},
 		{"with default route", []string{"--netstack", "--default-route"}, nil, nil, "--default-route: --netstack has no routes"},
+		{"with route6", []string{"--netstack", "--route6", "2001:db8::/32"}, nil, nil, "--route6: --netstack has no routes"},
 		{"password file without user", []string{"--netstack", "--socks5-password-file", "sp"}, nil, nil, "--socks5-password-file needs --socks5-user"},
 		{"bad listen address", []string{"--netstack", "--socks5", "1080"}, nil, nil, `socks5 address "1080"`},
 	}

@@ -24,10 +24,12 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/tunnel/internal/peertest"
 )
 
@@ -38,6 +40,7 @@ var (
 	nsWeb     = netip.MustParseAddr("192.168.30.2")   // a web server on port 80
 	nsWebName = "web.corp.example"                    // resolves to nsWeb through nsDNS
 	nsBody    = "hello from behind the L2TP server\n" // what the web server answers on /
+	nsWeb6    = netip.MustParseAddr("fd00:30::2")     // the web server's IPv6 address (with an IPv6 peer)
 )
 
 // nsBig is the size of /big.
@@ -55,7 +58,7 @@ type peerNet struct {
 func newPeerNet(t *testing.T, p *peertest.Profile) *peerNet {
 	t.Helper()
 	s := stack.New(stack.Options{
-		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
 	})
 	ep := channel.New(1024, 1500, "")
@@ -68,16 +71,26 @@ func newPeerNet(t *testing.T, p *peertest.Profile) *peerNet {
 			t.Fatal(err)
 		}
 	}
-	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: 1}})
+	pa6 := tcpip.ProtocolAddress{Protocol: ipv6.ProtocolNumber, AddressWithPrefix: tcpip.AddrFrom16(nsWeb6.As16()).WithPrefix()}
+	if err := s.AddProtocolAddress(1, pa6, stack.AddressProperties{}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: 1}, {Destination: header.IPv6EmptySubnet, NIC: 1}})
 	pn := &peerNet{s: s, ep: ep}
-	p.IPv4 = func(pkt []byte) {
+	inject := func(proto tcpip.NetworkProtocolNumber, pkt []byte) {
 		pb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(pkt)})
-		ep.InjectInbound(ipv4.ProtocolNumber, pb)
+		ep.InjectInbound(proto, pb)
 		pb.DecRef()
 	}
+	p.IPv4 = func(pkt []byte) { inject(ipv4.ProtocolNumber, pkt) }
+	p.IPv6Packets = func(pkt []byte) { inject(ipv6.ProtocolNumber, pkt) }
 	p.DNS = []netip.Addr{nsDNS}
 
 	web, err := gonet.ListenTCP(s, tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(nsWeb.As4()), Port: 80}, ipv4.ProtocolNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web6, err := gonet.ListenTCP(s, tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom16(nsWeb6.As16()), Port: 80}, ipv6.ProtocolNumber)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +102,8 @@ func newPeerNet(t *testing.T, p *peertest.Profile) *peerNet {
 	hs := &http.Server{Handler: mux}
 	pn.wg.Add(1)
 	go func() { defer pn.wg.Done(); hs.Serve(web) }()
+	pn.wg.Add(1)
+	go func() { defer pn.wg.Done(); hs.Serve(web6) }()
 
 	dns, err := gonet.DialUDP(s, &tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(nsDNS.As4()), Port: 53}, nil, ipv4.ProtocolNumber)
 	if err != nil {
@@ -120,7 +135,14 @@ func (pn *peerNet) start(t *testing.T, srv *peertest.Server) {
 				return
 			}
 			b := pkt.ToView().AsSlice()
-			srv.SendIPv4(b)
+			if pkt.NetworkProtocolNumber == ipv6.ProtocolNumber {
+				frame := make([]byte, ppp.HeaderLen+len(b))
+				ppp.PutHeader(frame, ppp.ProtoIPv6)
+				copy(frame[ppp.HeaderLen:], b)
+				srv.SendPPP(frame)
+			} else {
+				srv.SendIPv4(b)
+			}
 			pkt.DecRef()
 		}
 	}()
@@ -178,7 +200,12 @@ func serveDNS(c *gonet.UDPConn) {
 // and waits for the link; it returns the harness and the link.
 func startNetstack(t *testing.T, nsc NetstackConfig, opts ...func(*Config)) (*harness, *peertest.Server, *LinkInfo) {
 	t.Helper()
-	p := peertest.SoftEther()
+	return startNetstackWith(t, peertest.SoftEther(), nsc, opts...)
+}
+
+// startNetstackWith is startNetstack against the server profile p.
+func startNetstackWith(t *testing.T, p peertest.Profile, nsc NetstackConfig, opts ...func(*Config)) (*harness, *peertest.Server, *LinkInfo) {
+	t.Helper()
 	pn := newPeerNet(t, &p)
 	n, srv := startServer(t, p)
 	pn.start(t, srv)
@@ -328,6 +355,12 @@ func TestE2ENetstackFrontEnds(t *testing.T) {
 		_, code, err := socks5Dial(link.SOCKS5, "", "", nsWeb.String()+":81")
 		if err == nil || code != socksConnectionRefused {
 			t.Errorf("CONNECT to a closed port: reply %#x, %v; want %#x", code, err, socksConnectionRefused)
+		}
+	})
+	t.Run("socks5 IPv6 without IPv6CP", func(t *testing.T) {
+		_, code, err := socks5Dial(link.SOCKS5, "", "", "["+nsWeb6.String()+"]:80")
+		if err == nil || code != socksHostUnreachable {
+			t.Errorf("CONNECT to an IPv6 literal on an IPv4-only link: reply %#x, %v; want %#x", code, err, socksHostUnreachable)
 		}
 	})
 	t.Run("socks5 unknown name", func(t *testing.T) {
@@ -585,4 +618,68 @@ func TestNetstackDownloadProfile(t *testing.T) {
 		total += len(body)
 	}
 	t.Logf("%d MiB in %v", total>>20, time.Since(start))
+}
+
+// TestE2ENetstackIPv6: against a server that opens IPv6CP, the stack gets
+// our link-local address and a route for all of IPv6, so that SOCKS5, the
+// HTTP proxy and a forward reach an IPv6 literal behind the server, while
+// IPv4 still works.
+func TestE2ENetstackIPv6(t *testing.T) {
+	goroutineLeakCheck(t)
+	fwd := freePort(t)
+	web6 := net.JoinHostPort(nsWeb6.String(), "80")
+	h, srv, link := startNetstackWith(t, peertest.IPv6Peer(), NetstackConfig{
+		SOCKS5:    "127.0.0.1:0",
+		HTTPProxy: "127.0.0.1:0",
+		Forwards:  []Forward{{Network: "tcp", Local: fwd, Remote: web6}},
+	})
+	if !link.Local6.IsValid() || !link.Local6.IsLinkLocalUnicast() {
+		t.Fatalf("link = %+v, want an IPv6 link-local address", link)
+	}
+	t.Run("socks5", func(t *testing.T) {
+		c, code, err := socks5Dial(link.SOCKS5, "", "", web6)
+		if err != nil {
+			t.Fatalf("CONNECT %s: %v (reply %#x)", web6, err, code)
+		}
+		if body, err := httpGet(c, web6, "/big"); err != nil || len(body) != nsBig {
+			t.Errorf("GET /big over IPv6 through SOCKS5: %d bytes, %v; want %d", len(body), err, nsBig)
+		}
+	})
+	t.Run("socks5 IPv4", func(t *testing.T) {
+		c, code, err := socks5Dial(link.SOCKS5, "", "", nsWeb.String()+":80")
+		if err != nil {
+			t.Fatalf("CONNECT %s: %v (reply %#x)", nsWeb, err, code)
+		}
+		if body, err := httpGet(c, nsWebName, "/"); err != nil || body != nsBody {
+			t.Errorf("GET over IPv4 through SOCKS5 = %q, %v", body, err)
+		}
+	})
+	t.Run("http proxy", func(t *testing.T) {
+		pu, _ := url.Parse("http://" + link.HTTPProxy)
+		tr := &http.Transport{Proxy: http.ProxyURL(pu)}
+		defer tr.CloseIdleConnections()
+		cl := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+		resp, err := cl.Get("http://" + web6 + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != nsBody {
+			t.Errorf("GET over IPv6 through the HTTP proxy = %s %q", resp.Status, b)
+		}
+	})
+	t.Run("forward", func(t *testing.T) {
+		c, err := net.Dial("tcp", fwd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body, err := httpGet(c, web6, "/"); err != nil || body != nsBody {
+			t.Errorf("GET over IPv6 through the forward = %q, %v", body, err)
+		}
+	})
+	if st := srv.Stats(); st.IPv6In == 0 {
+		t.Errorf("the server got no IPv6 packet: %+v", st)
+	}
+	h.stop()
 }

@@ -126,8 +126,12 @@ type nsLink struct {
 	ep    *channel.Endpoint
 	mtu   int
 	local netip.Addr
-	dns   []netip.Addr
-	next  atomic.Uint32 // rotates among dns
+	// local6 is our IPv6 link-local address when IPv6CP opened (zero
+	// otherwise); ipv6Err why the stack did not take it.
+	local6  netip.Addr
+	ipv6Err error
+	dns     []netip.Addr
+	next    atomic.Uint32 // rotates among dns
 
 	ctx       context.Context // cancelled by Close: ends a blocked Read
 	cancel    context.CancelFunc
@@ -174,11 +178,53 @@ func newNSLink(cfg TUNConfig, log *Logger) (*nsLink, error) {
 		return fail("adding "+cfg.Local.String(), err)
 	}
 	// Everything goes into the tunnel: it is the stack's only link.
-	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: nsNIC}})
+	routes := []tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: nsNIC}}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &nsLink{s: s, ep: ep, mtu: cfg.MTU, local: cfg.Local, dns: cfg.DNS, ctx: ctx, cancel: cancel}
-	log.debugf("netstack: up, address %v, MTU %d, DNS %v", cfg.Local, cfg.MTU, cfg.DNS)
+	if cfg.Local6.IsValid() {
+		// IPv6CP opened: our link-local address (a /64 on the link) and,
+		// as for IPv4, all of IPv6 through the link: nothing on the host
+		// changes, so there is no reason to route less (--route6 prefixes
+		// are inside ::/0). No NDP runs: the link needs no link-layer
+		// address resolution, and gVisor's duplicate address detection and
+		// router solicitations are off by default.
+		if err := l.addIPv6(cfg.Local6); err != nil {
+			l.ipv6Err = err
+		} else {
+			l.local6 = cfg.Local6
+			routes = append(routes, tcpip.Route{Destination: header.IPv6EmptySubnet, NIC: nsNIC})
+		}
+	}
+	s.SetRouteTable(routes)
+	log.debugf("netstack: up, address %v, IPv6 %v, MTU %d, DNS %v", cfg.Local, orNoneAddr(l.local6), cfg.MTU, cfg.DNS)
 	return l, nil
+}
+
+// addIPv6 gives the stack a, our IPv6 link-local address, as a /64.
+func (l *nsLink) addIPv6(a netip.Addr) error {
+	if !a.Is6() || !a.IsLinkLocalUnicast() {
+		return fmt.Errorf("netstack: %v is not an IPv6 link-local address", a)
+	}
+	pa := tcpip.ProtocolAddress{
+		Protocol:          ipv6.ProtocolNumber,
+		AddressWithPrefix: tcpip.AddressWithPrefix{Address: tcpip.AddrFrom16(a.As16()), PrefixLen: 64},
+	}
+	if err := l.s.AddProtocolAddress(nsNIC, pa, stack.AddressProperties{}); err != nil {
+		return fmt.Errorf("netstack: adding %v: %v", a, err)
+	}
+	return nil
+}
+
+// IPv6Err says why the stack has no IPv6 although IPv6CP opened
+// (ipv6Reporter); nil when it has or when IPv6CP did not open.
+func (l *nsLink) IPv6Err() error { return l.ipv6Err }
+
+// orNoneAddr is a's text, or "none" for the zero address.
+func orNoneAddr(a netip.Addr) string {
+	if !a.IsValid() {
+		return "none"
+	}
+	return a.String()
 }
 
 // Read returns packets the stack sends, copied to bufs[i][offset:] (the
@@ -291,8 +337,9 @@ func (l *nsLink) resolvePort(ctx context.Context, host, port string) (netip.Addr
 	return netip.AddrPortFrom(a, uint16(p)), nil
 }
 
-// resolve turns host into an IPv4 address: a literal as is, a name through
-// the DNS servers the server offered in IPCP, queried inside the tunnel.
+// resolve turns host into an address: a literal as is, a name through the
+// DNS servers the server offered in IPCP, queried inside the tunnel (its
+// IPv4 address, or with IPv6 up its IPv6 one if it has no IPv4 one).
 func (l *nsLink) resolve(ctx context.Context, host string) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a.Unmap(), nil
@@ -300,7 +347,11 @@ func (l *nsLink) resolve(ctx context.Context, host string) (netip.Addr, error) {
 	if len(l.dns) == 0 {
 		return netip.Addr{}, errNoDNS
 	}
-	addrs, err := l.resolver().LookupNetIP(ctx, "ip4", host)
+	family := "ip4"
+	if l.local6.IsValid() {
+		family = "ip" // AAAA too, but IPv4 first (below)
+	}
+	addrs, err := l.resolver().LookupNetIP(ctx, family, host)
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		// It names the server of /etc/resolv.conf it thinks it asked.
@@ -310,9 +361,15 @@ func (l *nsLink) resolve(ctx context.Context, host string) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	if len(addrs) == 0 {
-		return netip.Addr{}, &net.DNSError{Err: "no IPv4 address", Name: host, IsNotFound: true}
+		return netip.Addr{}, &net.DNSError{Err: "no address", Name: host, IsNotFound: true}
 	}
-	return addrs[0].Unmap(), nil
+	// IPv4 first: the link's IPv6 has only a link-local source address.
+	for _, a := range addrs {
+		if a.Unmap().Is4() {
+			return a.Unmap(), nil
+		}
+	}
+	return addrs[0], nil
 }
 
 // resolver is a pure-Go resolver whose queries go to the tunnel's DNS

@@ -145,6 +145,10 @@ type Profile struct {
 	// server's loop: it must not block). With Server.SendIPv4 it puts a
 	// network behind the server, e.g. a userspace TCP/IP stack.
 	IPv4 func(pkt []byte)
+	// IPv6Packets is IPv4's counterpart for IPv6 (with IPv6): every IPv6
+	// packet from the client that is not a ping to the server's link-local
+	// address, once IPv6CP is open. Server.SendPPP sends the answers.
+	IPv6Packets func(pkt []byte)
 
 	Rand io.Reader // nil: crypto/rand
 	// Now is the server's clock: every FSM gets its time, and the FSM

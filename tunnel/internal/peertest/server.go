@@ -768,7 +768,12 @@ func (s *Server) handleIPv6(pkt []byte) {
 	s.count(func(st *Stats) { st.IPv6In++ })
 	ss := s.sess
 	e, ok := inet.ParseICMPv6Echo(pkt)
-	if !ok || e.Type != inet.ICMPv6EchoRequest || !ss.local6.IsValid() || e.Dst != ss.local6 {
+	isPing := ok && e.Type == inet.ICMPv6EchoRequest && ss.local6.IsValid() && e.Dst == ss.local6
+	if !isPing && ss.local6.IsValid() && s.p.IPv6Packets != nil {
+		s.p.IPv6Packets(append([]byte(nil), pkt...))
+		return
+	}
+	if !isPing {
 		return
 	}
 	reply := inet.BuildICMPv6Echo(inet.ICMPv6EchoReply, e.Dst, e.Src, e.ID, e.Seq, e.Payload)
