@@ -11,7 +11,10 @@
 #
 # Needs root and a running peer (scripts/peer-up.sh, same SE_STATE).
 # Opt-in: CI does not run it. Env: SE_STATE (/tmp/l2tpctl-softether),
-# SIZE_MIB (200), RUNS (1: runs of each mode, in turn), BIN (built here).
+# SIZE_MIB (200), RUNS (1: runs of each mode, in turn), MODES ("tun socks5
+# http": which, in this order), BIN (built here). Each line also has the
+# packets the client's namespace sent towards the server during the
+# download (the ACKs, mostly).
 set -euo pipefail
 
 SE_STATE=${SE_STATE:-/tmp/l2tpctl-softether}
@@ -38,13 +41,16 @@ ip netns exec "$SERVER_NS" python3 -m http.server --bind "$TAP_PEER_ADDR" --dire
 WEB_PID=$!
 URL="http://$TAP_PEER_ADDR:8080/big"
 TICK=$(getconf CLK_TCK)
+UPLINK=$(ip -n "$CLIENT_NS" route get "$SERVER_ADDR" | sed -n 's/.* dev \([^ ]*\).*/\1/p' | head -n1)
+MODES=${MODES:-tun socks5 http}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tx_packets() { ip netns exec "$CLIENT_NS" cat "/sys/class/net/$UPLINK/statistics/tx_packets"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
 # run MODE: connect, download, disconnect; prints one result line.
 run() {
-  local mode=$1 log="$WORK/$1.log" pid t0 t1 c0 c1 bytes
+  local mode=$1 log="$WORK/$1.log" pid t0 t1 c0 c1 p0 p1 bytes
   local common=(--server "$SERVER_ADDR" --user "$VPN_USER")
   case $mode in
     tun)
@@ -69,18 +75,18 @@ run() {
   esac
   # Warm up (the web server, ARP, the proxies), then measure.
   ip netns exec "$CLIENT_NS" curl -sS --retry 10 --retry-all-errors --retry-delay 1 -o /dev/null "${proxy[@]}" "http://$TAP_PEER_ADDR:8080/"
-  c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
+  p0=$(tx_packets); c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   bytes=$(ip netns exec "$CLIENT_NS" curl -sS -o /dev/null -w '%{size_download}' "${proxy[@]}" "$URL")
-  t1=$(date +%s.%N); c1=$(cpu_ticks "$pid")
+  t1=$(date +%s.%N); c1=$(cpu_ticks "$pid"); p1=$(tx_packets)
   local hwm; hwm=$(hwm_kib "$pid")
   kill -INT "$CLI_PID"; wait "$CLI_PID" || true; CLI_PID=""
-  awk -v m="$mode" -v b="$bytes" -v c=$((c1 - c0)) -v tk="$TICK" -v t0="$t0" -v t1="$t1" -v h="$hwm" 'BEGIN {
+  awk -v m="$mode" -v b="$bytes" -v c=$((c1 - c0)) -v tk="$TICK" -v t0="$t0" -v t1="$t1" -v h="$hwm" -v p=$((p1 - p0)) 'BEGIN {
     s = c / tk; gb = b / 1e9; d = t1 - t0
-    printf "%-7s %6.1f MiB in %5.2f s = %6.1f Mbit/s; l2tpctl CPU %5.2f s = %5.1f CPU-s/GB; max RSS %5.1f MB\n",
-      m, b / 1048576, d, b * 8 / d / 1e6, s, s / gb, h / 1024 }'
+    printf "%-7s %6.1f MiB in %5.2f s = %6.1f Mbit/s; l2tpctl CPU %5.2f s = %5.1f CPU-s/GB; max RSS %5.1f MB; %d packets sent\n",
+      m, b / 1048576, d, b * 8 / d / 1e6, s, s / gb, h / 1024, p }'
 }
 
 echo "# $(date -u +%F' '%H:%M' UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $SIZE_MIB MiB per download"
 for _ in $(seq "$RUNS"); do
-  for mode in tun socks5 http; do run "$mode"; done
+  for mode in $MODES; do run "$mode"; done
 done
