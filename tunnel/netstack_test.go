@@ -2,10 +2,15 @@ package tunnel
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
 	"testing"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/l2tpctl/l2tpctl/tunnel/tuntest"
@@ -48,4 +53,66 @@ func TestNSLinkWriteAllocs(t *testing.T) {
 	bufs := [][]byte{pkt}
 	a := testing.AllocsPerRun(200, func() { l.Write(bufs, 0) })
 	t.Logf("%v allocations per inbound packet (an echo request, answered)", a)
+}
+
+// tcpSegment is an IPv4 TCP segment from src:sport to dst:dport with
+// payload, checksums filled in.
+func tcpSegment(src, dst netip.Addr, sport, dport uint16, seq uint32, flags header.TCPFlags, payload []byte) []byte {
+	b := make([]byte, header.IPv4MinimumSize+header.TCPMinimumSize+len(payload))
+	ip := header.IPv4(b)
+	ip.Encode(&header.IPv4Fields{
+		TotalLength: uint16(len(b)), TTL: 64, Protocol: uint8(header.TCPProtocolNumber),
+		SrcAddr: tcpip.AddrFrom4(src.As4()), DstAddr: tcpip.AddrFrom4(dst.As4()),
+	})
+	ip.SetChecksum(^ip.CalculateChecksum())
+	tcp := header.TCP(b[header.IPv4MinimumSize:])
+	tcp.Encode(&header.TCPFields{SrcPort: sport, DstPort: dport, SeqNum: seq, AckNum: 1, DataOffset: header.TCPMinimumSize, Flags: flags, WindowSize: 65535})
+	copy(tcp.Payload(), payload)
+	xsum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, ip.SourceAddress(), ip.DestinationAddress(), uint16(len(tcp)))
+	xsum = checksum.Checksum(payload, xsum)
+	tcp.SetChecksum(^tcp.CalculateChecksum(xsum))
+	return b
+}
+
+// TestNSLinkGROFlushesEveryFlow: data segments of more flows than GRO
+// has buckets, none of them ending a burst (no PSH), all reach the stack
+// within GRO's wait: each gets its RST (no connection), none waits for a
+// later packet.
+func TestNSLinkGROFlushesEveryFlow(t *testing.T) {
+	local, remote := netip.MustParseAddr("192.168.30.10"), netip.MustParseAddr("192.168.30.2")
+	l, err := newNSLink(TUNConfig{Local: local, MTU: 1400}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const flows = nsGROMax - 4 // more than 8 buckets: some share one; fewer than a flush by count
+	for i := range flows {
+		seg := tcpSegment(remote, local, uint16(40000+i), 80, 1000, header.TCPFlagAck, bytes.Repeat([]byte("d"), 100))
+		if _, err := l.Write([][]byte{seg}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bufs := make([][]byte, 1)
+	for i := range bufs {
+		bufs[i] = make([]byte, 1500)
+	}
+	rsts := map[uint16]bool{}
+	deadline := time.Now().Add(2 * time.Second)
+	for len(rsts) < flows && time.Now().Before(deadline) {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		pkt := l.ep.ReadContext(ctx)
+		cancel()
+		if pkt == nil {
+			break
+		}
+		n := copyPacket(bufs[0], pkt)
+		pkt.DecRef()
+		tcp := header.TCP(bufs[0][header.IPv4MinimumSize:n])
+		if tcp.Flags()&header.TCPFlagRst != 0 {
+			rsts[tcp.DestinationPort()] = true
+		}
+	}
+	if len(rsts) != flows {
+		t.Errorf("%d of %d flows answered with RST within 2 s: GRO kept the others", len(rsts), flows)
+	}
 }
