@@ -23,9 +23,16 @@ const (
 	ikeMaxRetransmits = 3
 	pppTermWait       = 500 * time.Millisecond // teardown: for the LCP Terminate-Ack
 	l2tpStopWait      = 700 * time.Millisecond // teardown: for the acknowledgement of StopCCN
-	outerMTU          = 1500
-	outerIPv4UDP      = 20 + 8
-	innerOverhead     = 8 + l2tp.DataHeaderLen + ppp.HeaderLen // inner UDP + L2TP + PPP
+	// pppAuthRetries: our authentication request is sent 1+3 times (at
+	// 0, 1, 3 and 6 s) before the call starts over (redial): a server
+	// that sends its Success once never answers more of them.
+	pppAuthRetries = 3
+	// maxRedials bounds how often one connect places the L2TP call again
+	// after the server's answer to our authentication was lost.
+	maxRedials    = 3
+	outerMTU      = 1500
+	outerIPv4UDP  = 20 + 8
+	innerOverhead = 8 + l2tp.DataHeaderLen + ppp.HeaderLen // inner UDP + L2TP + PPP
 )
 
 // controller owns all control state. Every field is owned by the control
@@ -65,6 +72,8 @@ type controller struct {
 	ikeUp      isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
 	ikeOffer   []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
 	retried    bool            // the one legacy Main Mode retry was made
+	redials    int             // calls placed again after a lost authentication answer
+	redialing  bool            // the next SessionUp is that of a redial
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -599,13 +608,21 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 			c.enter(PhaseL2TPSession, "ICRQ sent")
 		case l2tp.SessionUp:
-			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
-			c.enter(PhaseLCP, "Configure-Request sent")
+			if c.redialing {
+				// The phase stays authentication: the events keep their
+				// bring-up order.
+				c.redialing = false
+				c.deps.Log.infof("l2tp: call placed again (session %d, server session %d)", a.LocalSession, a.PeerSession)
+			} else {
+				c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
+				c.enter(PhaseLCP, "Configure-Request sent")
+			}
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
-				User:     c.cfg.User,
-				Password: string(c.cfg.Password),
-				Auth:     c.cfg.Auth,
-				Rand:     c.deps.Rand,
+				User:        c.cfg.User,
+				Password:    string(c.cfg.Password),
+				Auth:        c.cfg.Auth,
+				Rand:        c.deps.Rand,
+				AuthRetries: pppAuthRetries,
 			})
 			c.doPPP(c.ppp.Start(c.deps.Clock.Now()))
 		case l2tp.Dropped:
@@ -662,9 +679,32 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			if err == nil {
 				err = errors.New("ppp: link closed")
 			}
+			if c.phase == PhaseAuth && errors.Is(err, ppp.ErrAuthOutcomeLost) && c.redials < maxRedials {
+				c.redial(err)
+				return // the rest of the old PPP's actions (its Terminate-Request) went before Down
+			}
 			c.fail(c.phase, err)
 		}
 	}
+}
+
+// redial starts over after the server's answer to our authentication was
+// lost (cause): a CDN ends the call, a new ICRQ places another in the same
+// tunnel, and a new PPP client authenticates again on it, so the server
+// still has to prove that it knows the password (the MS-CHAPv2 Success).
+// docs/reliability.md, "Packet loss".
+func (c *controller) redial(cause error) {
+	now := c.deps.Clock.Now()
+	acts := c.lac.Redial(now)
+	if len(acts) == 0 {
+		c.fail(c.phase, cause)
+		return
+	}
+	c.redials++
+	c.ppp, c.pppDown, c.redialing = nil, false, true
+	c.deps.Log.infof("%v; placing the L2TP call again (%d of %d)", cause, c.redials, maxRedials)
+	c.ev.retry(c.phase, "L2TP call (the server's answer to our authentication was lost)", c.redials)
+	c.doL2TP(acts)
 }
 
 // tunMTU is the largest inner IPv4 packet that fits one 1500-byte outer

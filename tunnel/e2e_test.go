@@ -114,6 +114,12 @@ func startServer(t *testing.T, p peertest.Profile) (*nettest.Network, *peertest.
 // moves it through the teardown's waits.
 func startRun(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config, clock Clock) *harness {
 	t.Helper()
+	return startRunFaults(t, n, srv, cfg, clock)
+}
+
+// startRunFaults is startRun with faults on the datagrams the client sends.
+func startRunFaults(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config, clock Clock, faults ...nettest.Option) *harness {
+	t.Helper()
 	h := &harness{t: t, srv: srv, cfg: cfg, errc: make(chan error, 1), changed: make(chan struct{}), tunc: make(chan openedTUN, 4)}
 	h.clock, _ = clock.(*fakeClock)
 	logf := func(level string) func(string, ...any) {
@@ -148,7 +154,7 @@ func startRun(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config
 			if server != netip.AddrPortFrom(e2eServer, DefaultIKEPort) {
 				return nil, fmt.Errorf("Listen for unexpected server %v", server)
 			}
-			return n.Listen(netip.AddrPortFrom(e2eClient, uint16(41000+e2ePort.Add(1)%20000)))
+			return n.Listen(netip.AddrPortFrom(e2eClient, uint16(41000+e2ePort.Add(1)%20000)), faults...)
 		},
 		OpenTUN: func(c TUNConfig) (TUN, error) {
 			tun := tuntest.NewChannelTUN(c.Name, c.MTU)
