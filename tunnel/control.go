@@ -23,13 +23,19 @@ const (
 	ikeMaxRetransmits = 3
 	pppTermWait       = 500 * time.Millisecond // teardown: for the LCP Terminate-Ack
 	l2tpStopWait      = 700 * time.Millisecond // teardown: for the acknowledgement of StopCCN
-	// pppAuthRetries: our authentication request is sent 1+3 times (at
-	// 0, 1, 3 and 6 s) before the call starts over (redial): a server
+	// pppAuthRetries: our authentication request is sent 1+2 times (at
+	// 0, 1 and 3 s) before the call starts over at 6 s (redial): a server
 	// that sends its Success once never answers more of them.
-	pppAuthRetries = 3
+	pppAuthRetries = 2
 	// maxRedials bounds how often one connect places the L2TP call again
 	// after the server's answer to our authentication was lost.
-	maxRedials    = 3
+	maxRedials = 3
+	// DPD (Config.DPDInterval): after the first R-U-THERE, another every
+	// dpdRetry; dpdFailures unanswered in a row end the link. Ref: RFC
+	// 3706 §5.5 (retransmission is the implementation's choice).
+	dpdRetry      = 2 * time.Second
+	lcpEchoRetry  = 2 * time.Second // LCP Echo-Requests once one went unanswered (after Config.LCPEchoInterval of silence)
+	dpdFailures   = 3
 	outerMTU      = 1500
 	outerIPv4UDP  = 20 + 8
 	innerOverhead = 8 + l2tp.DataHeaderLen + ppp.HeaderLen // inner UDP + L2TP + PPP
@@ -74,6 +80,8 @@ type controller struct {
 	retried    bool            // the one legacy Main Mode retry was made
 	redials    int             // calls placed again after a lost authentication answer
 	redialing  bool            // the next SessionUp is that of a redial
+	nextDPD    time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
+	dpdPending int             // R-U-THEREs sent since the server was last heard
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -230,7 +238,7 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 // wait is how long until the earliest deadline of the FSMs, the IKE SAs'
 // timing, the keepalive and the teardown step.
 func (c *controller) wait(now time.Time) time.Duration {
-	next := earliest(c.nextKA, c.ike.deadline(), c.lacDeadline(), c.pppDeadline(), c.stepEnd)
+	next := earliest(c.nextKA, c.ike.deadline(), c.lacDeadline(), c.pppDeadline(), c.stepEnd, c.nextDPD)
 	if next.IsZero() {
 		return idleWait // no timer at all (keepalives off): packets and ctx still wake the loop
 	}
@@ -289,6 +297,45 @@ func (c *controller) tick(now time.Time) {
 	if due(c.nextKA, now) {
 		c.keepalive(now)
 	}
+	if due(c.nextDPD, now) {
+		if c.closing != closeNone {
+			c.nextDPD = time.Time{} // teardown has its own waits
+		} else {
+			c.dpd(now)
+		}
+	}
+}
+
+// dpd judges the server's liveness by the last datagram from it (any
+// datagram: ESP, IKE, a keepalive). After Config.DPDInterval of silence it
+// sends a DPD R-U-THERE, then one every dpdRetry; once dpdFailures went
+// unanswered the link is lost (ErrPeerDead). A server that did not announce
+// DPD gets none, and LCP echoes alone watch it. Ref: RFC 3706 §5.3 (only
+// when idle), §5.5.
+func (c *controller) dpd(now time.Time) {
+	last := c.dp.lastRecv()
+	idle := now.Sub(last)
+	if idle < c.cfg.DPDInterval {
+		c.dpdPending = 0
+		c.nextDPD = last.Add(c.cfg.DPDInterval)
+		return
+	}
+	if c.dpdPending >= dpdFailures {
+		c.nextDPD = time.Time{}
+		c.fail(PhaseConnected, fmt.Errorf("%w: nothing from it for %v, %d DPD R-U-THERE unanswered", ErrPeerDead, idle.Round(time.Millisecond), c.dpdPending))
+		return
+	}
+	in := c.ike.cur
+	acts, ok := in.ProbeDPD(now)
+	if !ok {
+		c.nextDPD = time.Time{}
+		c.deps.Log.debugf("isakmp: no DPD (the server did not announce it): LCP echoes alone watch the server")
+		return
+	}
+	c.dpdPending++
+	c.deps.Log.debugf("isakmp: DPD R-U-THERE %d of %d after %v without anything from the server", c.dpdPending, dpdFailures, idle.Round(time.Millisecond))
+	c.doIKE(in, acts)
+	c.nextDPD = now.Add(dpdRetry)
 }
 
 // keepaliveAfter is when the NAT-T socket, last used at last, next needs a
@@ -623,6 +670,10 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 				Auth:        c.cfg.Auth,
 				Rand:        c.deps.Rand,
 				AuthRetries: pppAuthRetries,
+				// LCPEchoOff (-1) turns them off in ppp too.
+				EchoInterval: c.cfg.LCPEchoInterval,
+				EchoFailures: c.cfg.LCPEchoFailures,
+				EchoRetry:    lcpEchoRetry,
 			})
 			c.doPPP(c.ppp.Start(c.deps.Clock.Now()))
 		case l2tp.Dropped:
@@ -777,6 +828,9 @@ func (c *controller) linkUp(a ppp.Up) {
 	c.event(PhaseInterface, "%s up (MTU %d)", tun.Name(), tcfg.MTU)
 	c.phase = PhaseConnected
 	c.upAt = c.deps.Clock.Now()
+	if c.cfg.DPDInterval > 0 {
+		c.nextDPD = c.upAt.Add(c.cfg.DPDInterval)
+	}
 	if d, ok := tun.(dnsSetuper); ok {
 		link.DNSSetup = d.DNSSetup()
 	}

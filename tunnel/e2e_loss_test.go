@@ -6,6 +6,7 @@ package tunnel
 // sub-test that waits out retransmission timers takes milliseconds.
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/inet"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/tunnel/internal/nettest"
 	"github.com/l2tpctl/l2tpctl/tunnel/internal/peertest"
 )
@@ -219,6 +221,53 @@ func TestE2ELoseEachBringUpDatagram(t *testing.T) {
 			t.Logf("slowest connect with one datagram lost: %v of fake time; %d connects placed the L2TP call again", worst, redials)
 			if p.AuthOkOnce && redials == 0 {
 				t.Errorf("no connect had to place the call again, but this server sends its Success once: was it never lost?")
+			}
+		})
+	}
+}
+
+// TestE2EDeadPeer: a server that vanishes under a running link (killed: it
+// sends nothing more, not even a Delete) is reported as lost (ErrPeerDead
+// or the LCP echo timeout, class FailLost) within 20 s of its last
+// datagram, teardown included: DPD after 5 s of silence and then every
+// 2 s, or LCP echoes every 5 s, three unanswered.
+func TestE2EDeadPeer(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		dpd     time.Duration
+		echo    time.Duration // LCP echo interval: long in the DPD case, so that DPD tells first
+		wantErr error
+		within  time.Duration
+	}{
+		{"dpd", 0, time.Minute, ErrPeerDead, 5*time.Second + 3*dpdRetry + shutdownBound},
+		{"lcp-echo-only", DPDOff, 0, ppp.ErrNoResponse, DefaultLCPEchoInterval + DefaultLCPEchoFailures*lcpEchoRetry + shutdownBound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			goroutineLeakCheck(t)
+			clock := newFakeClock()
+			p := peertest.SoftEther()
+			p.Now = clock.Now
+			n, srv := startServer(t, p)
+			cfg := e2eConfig(p)
+			cfg.DPDInterval, cfg.LCPEchoInterval = tc.dpd, tc.echo
+			h := startRun(t, n, srv, cfg, clock)
+			h.waitConnected()
+			// Some time with the server alive: its LCP echoes, DPD and
+			// keepalives keep the link up.
+			for start := clock.Now(); clock.Now().Sub(start) < 30*time.Second; {
+				h.sleep(500 * time.Millisecond)
+			}
+			if h.logsWith("tearing down") != nil {
+				t.Fatalf("the link went down with the server alive")
+			}
+			srv.Close()
+			err, fake, _ := h.runClock(time.Minute)
+			if FailureOf(err) != FailLost || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Run = %v (class %v), want class lost wrapping %v", err, FailureOf(err), tc.wantErr)
+			}
+			t.Logf("dead server reported after %v of fake time: %v", fake, err)
+			if fake > tc.within {
+				t.Errorf("took %v of fake time, want within %v", fake, tc.within)
 			}
 		})
 	}

@@ -288,6 +288,10 @@ func (h *harness) sleep(d time.Duration) {
 	if !h.clock.waitTimers(1, connectTimeout) {
 		h.t.Fatalf("the control loop armed no timer within %v after the clock moved", connectTimeout)
 	}
+	// The server's answers to what went out (an LCP Echo-Reply, a DPD
+	// R-U-THERE-ACK) arrive asynchronously: give them their chance before
+	// the clock moves on, as they would on a real clock.
+	h.clock.quiet(idleGrace)
 }
 
 // stop cancels Run and checks that it returns nil in time: within

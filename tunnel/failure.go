@@ -74,6 +74,11 @@ var (
 // a lost connection.
 var ErrInterfaceGone = errors.New("the interface failed")
 
+// ErrPeerDead is wrapped by Run's error when the server stopped answering
+// under a running link: DPD R-U-THEREs unanswered after a silence
+// (Config.DPDInterval). A failure of class FailLost.
+var ErrPeerDead = errors.New("the server stopped answering")
+
 // FailureOf classifies an error returned by Run, by the phase it failed in
 // (PhaseOf) and the typed errors it wraps; it never looks at error text.
 func FailureOf(err error) Failure {

@@ -125,6 +125,7 @@ func (r *udpReader) handle(pkt []byte, from netip.AddrPort) bool {
 		d.c.rxForeign.Add(1)
 		return true
 	}
+	d.markRx()
 	if len(pkt) == len(r.buf) { // possibly truncated
 		d.c.rxInvalid.Add(1)
 		return true

@@ -34,6 +34,10 @@ type ClientConfig struct {
 	AuthRetries  int
 	EchoInterval time.Duration // LCP Echo-Request after this much silence (default 10s; <0 disables)
 	EchoFailures int           // unanswered Echo-Requests before Down (default 5)
+	// EchoRetry is the interval between Echo-Requests once one went
+	// unanswered (0: EchoInterval): silence starts the check, and a short
+	// retry ends it soon when the peer is gone.
+	EchoRetry time.Duration
 }
 
 // DefaultAuth is the client's preference when ClientConfig.Auth is empty:
@@ -103,6 +107,9 @@ func NewClient(cfg ClientConfig) *Client {
 	c.link.init(c, cfg.Rand, cfg.RestartTimer, cfg.MaxConfigure, echo, cfg.EchoFailures)
 	if cfg.AuthRetries > 0 {
 		c.authBudget = cfg.AuthRetries
+	}
+	if cfg.EchoRetry > 0 && cfg.EchoRetry < c.echoInterval {
+		c.echoRetry = cfg.EchoRetry
 	}
 	c.lcp = fsm{l: &c.link, proto: ProtoLCP, name: "LCP", h: (*clientLCP)(c)}
 	c.ipcp = fsm{l: &c.link, proto: ProtoIPCP, name: "IPCP", h: (*clientIPCP)(c)}

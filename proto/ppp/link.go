@@ -140,6 +140,7 @@ type link struct {
 
 	echoDeadline time.Time
 	echoPending  int
+	echoRetry    time.Duration // between Echo-Requests once one is unanswered; 0: echoInterval
 }
 
 func (l *link) init(r role, rnd io.Reader, restart time.Duration, maxConf int, echo time.Duration, echoFail int) {
@@ -379,7 +380,11 @@ func (l *link) tick(now time.Time) []Action {
 			var m [4]byte
 			binary.BigEndian.PutUint32(m[:], l.magic)
 			l.send(ProtoLCP, codeEchoReq, l.lcp.xid, m[:])
-			l.echoDeadline = now.Add(l.echoInterval)
+			next := l.echoInterval
+			if l.echoRetry > 0 {
+				next = l.echoRetry // the first went out after echoInterval of silence
+			}
+			l.echoDeadline = now.Add(next)
 		}
 	}
 	return l.flush()
