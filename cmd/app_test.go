@@ -93,6 +93,7 @@ var allConnectFlags = []string{
 	flgReconnect, flgReconnectMax, flgScript, flgJSON, flgL2TPSecret, flgL2TPSecretFile, flgNATTKeepalive,
 	flgAggressive, flgID, flgCert, flgKey, flgCA, flgServerID,
 	flgIKE, flgESP, flgPFS, flgAllowLegacy,
+	flgLCPEchoInterval, flgLCPEchoFailures, flgDPDInterval,
 }
 
 func TestHelp(t *testing.T) {

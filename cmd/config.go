@@ -43,6 +43,10 @@ type connectFlags struct {
 
 	// NATTKeepalive is the idle time before a NAT-T keepalive; 0: none.
 	NATTKeepalive time.Duration
+	// LCP echo and DPD; an interval of 0: none.
+	LCPEchoInterval time.Duration
+	LCPEchoFailures int
+	DPDInterval     time.Duration
 
 	// ProfilePath is the profile the settings were read with ("" if none).
 	ProfilePath string
@@ -101,6 +105,10 @@ func defaultConnectFlags() connectFlags {
 		IKELifetime: tunnel.DefaultIKELifetime,
 
 		NATTKeepalive: tunnel.DefaultNATTKeepalive,
+
+		LCPEchoInterval: tunnel.DefaultLCPEchoInterval,
+		LCPEchoFailures: tunnel.DefaultLCPEchoFailures,
+		DPDInterval:     tunnel.DefaultDPDInterval,
 
 		ReconnectMax: tunnel.DefaultReconnectMax,
 		DNS:          tunnel.DNSAuto.String(),
@@ -191,6 +199,9 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v (0 turns keepalives off)", f.ref(flgNATTKeepalive), f.NATTKeepalive, tunnel.MinNATTKeepalive)
 	default:
 		cfg.NATTKeepalive = f.NATTKeepalive
+	}
+	if err := livenessFrom(&cfg, f); err != nil {
+		return tunnel.Config{}, err
 	}
 
 	if f.Reconnect {
@@ -330,4 +341,34 @@ func parseRoutes(ref string, rs []string) ([]netip.Prefix, error) {
 		}
 	}
 	return out, nil
+}
+
+// livenessFrom sets LCP echo and DPD. Defaults stay zero in cfg (tunnel
+// fills them in); an interval of 0 turns the check off.
+func livenessFrom(cfg *tunnel.Config, f connectFlags) error {
+	interval := func(flag string, d, def, off time.Duration) (time.Duration, error) {
+		switch {
+		case d == 0:
+			return off, nil
+		case d < tunnel.MinLivenessInterval:
+			return 0, usageErrorf("%s %v: below the minimum of %v (0 turns it off)", f.ref(flag), d, tunnel.MinLivenessInterval)
+		case d == def:
+			return 0, nil
+		}
+		return d, nil
+	}
+	var err error
+	if cfg.LCPEchoInterval, err = interval(flgLCPEchoInterval, f.LCPEchoInterval, tunnel.DefaultLCPEchoInterval, tunnel.LCPEchoOff); err != nil {
+		return err
+	}
+	if cfg.DPDInterval, err = interval(flgDPDInterval, f.DPDInterval, tunnel.DefaultDPDInterval, tunnel.DPDOff); err != nil {
+		return err
+	}
+	switch {
+	case f.LCPEchoFailures < 1:
+		return usageErrorf("%s %d: at least 1", f.ref(flgLCPEchoFailures), f.LCPEchoFailures)
+	case f.LCPEchoFailures != tunnel.DefaultLCPEchoFailures:
+		cfg.LCPEchoFailures = f.LCPEchoFailures
+	}
+	return nil
 }
