@@ -82,6 +82,7 @@ type controller struct {
 	redialing  bool            // the next SessionUp is that of a redial
 	nextDPD    time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
 	dpdPending int             // R-U-THEREs sent since the server was last heard
+	suspectAt  time.Time       // an ICMP error came under the running link: probe until the server is heard after it
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -315,8 +316,8 @@ func (c *controller) tick(now time.Time) {
 func (c *controller) dpd(now time.Time) {
 	last := c.dp.lastRecv()
 	idle := now.Sub(last)
-	if idle < c.cfg.DPDInterval {
-		c.dpdPending = 0
+	if idle < c.cfg.DPDInterval && (c.suspectAt.IsZero() || last.After(c.suspectAt)) {
+		c.dpdPending, c.suspectAt = 0, time.Time{}
 		c.nextDPD = last.Add(c.cfg.DPDInterval)
 		return
 	}
@@ -382,6 +383,25 @@ func (c *controller) dispatch(p ctrlPacket) {
 		if c.ppp != nil && !c.pppDown {
 			c.doPPP(c.ppp.Handle(now, p.data))
 		}
+	case kindUnreachable:
+		c.unreachable(now, string(p.data))
+	}
+}
+
+// unreachable handles an ICMP error the socket reported (desc names it).
+// During bring-up nothing else can answer for the server, so it ends the
+// wait at once: a closed port (ECONNREFUSED) fails in milliseconds instead
+// of after the retransmissions. Once up, a route flap or a server restart
+// may cause one, so it only makes DPD look at the server now.
+func (c *controller) unreachable(now time.Time, desc string) {
+	c.deps.Log.infof("udp: %s", desc)
+	switch {
+	case c.closing != closeNone:
+	case c.phase < PhaseConnected:
+		c.fail(c.phase, &unreachableError{desc: desc})
+	case c.cfg.DPDInterval > 0:
+		c.suspectAt = now
+		c.nextDPD = now
 	}
 }
 

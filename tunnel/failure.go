@@ -79,6 +79,20 @@ var ErrInterfaceGone = errors.New("the interface failed")
 // (Config.DPDInterval). A failure of class FailLost.
 var ErrPeerDead = errors.New("the server stopped answering")
 
+// ErrUnreachable is wrapped (with ErrNoAnswer) by Run's error when the
+// socket reported an ICMP error during bring-up: port unreachable (nothing
+// listens on the server's port) or host or network unreachable. A failure
+// of class FailNoAnswer in IKE phase 1.
+var ErrUnreachable = errors.New("the server is unreachable")
+
+// unreachableError is ErrUnreachable (and ErrNoAnswer) with the ICMP error.
+type unreachableError struct{ desc string }
+
+func (e *unreachableError) Error() string { return "the server is unreachable: " + e.desc }
+func (e *unreachableError) Is(target error) bool {
+	return target == ErrUnreachable || target == ErrNoAnswer
+}
+
 // FailureOf classifies an error returned by Run, by the phase it failed in
 // (PhaseOf) and the typed errors it wraps; it never looks at error text.
 func FailureOf(err error) Failure {
