@@ -30,7 +30,7 @@ func (p *peer) nft(t *testing.T, chains string) {
 		table = table[:60]
 	}
 	// nft wants a newline (not just ';') before a closing brace.
-	script := strings.ReplaceAll(fmt.Sprintf("table inet %s {\n%s\n}\n", table, chains), "; }", ";\n}")
+	script := strings.NewReplacer("; } ", ";\n}\n", "; }", ";\n}").Replace(fmt.Sprintf("table inet %s {\n%s\n}\n", table, chains))
 	cmd := exec.Command("ip", "netns", "exec", p.get("CLIENT_NS"), "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -27,6 +27,9 @@ const (
 	// 0, 1 and 3 s) before the call starts over at 6 s (redial): a server
 	// that sends its Success once never answers more of them.
 	pppAuthRetries = 2
+	// pppAuthWait: how long the new PPP waits for the server's Challenge
+	// before the call starts over (SoftEther resends it every few seconds).
+	pppAuthWait = 10 * time.Second
 	// maxRedials bounds how often one connect places the L2TP call again
 	// after the server's answer to our authentication was lost.
 	maxRedials = 3
@@ -690,6 +693,7 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 				Auth:        c.cfg.Auth,
 				Rand:        c.deps.Rand,
 				AuthRetries: pppAuthRetries,
+				AuthWait:    pppAuthWait,
 				// LCPEchoOff (-1) turns them off in ppp too.
 				EchoInterval: c.cfg.LCPEchoInterval,
 				EchoFailures: c.cfg.LCPEchoFailures,
@@ -750,7 +754,9 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			if err == nil {
 				err = errors.New("ppp: link closed")
 			}
-			if c.phase == PhaseAuth && errors.Is(err, ppp.ErrAuthOutcomeLost) && c.redials < maxRedials {
+			// The answer to our authentication lost, or the server's
+			// Challenge never came: a new call starts PPP afresh.
+			if c.phase == PhaseAuth && (errors.Is(err, ppp.ErrAuthOutcomeLost) || errors.Is(err, ppp.ErrAuthNotStarted)) && c.redials < maxRedials {
 				c.redial(err)
 				return // the rest of the old PPP's actions (its Terminate-Request) went before Down
 			}

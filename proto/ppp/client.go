@@ -31,7 +31,11 @@ type ClientConfig struct {
 	// default timers). A caller that can start over (a new L2TP call)
 	// sets it low: a server that sends its Success only once never
 	// answers the retransmissions.
-	AuthRetries  int
+	AuthRetries int
+	// AuthWait is how long we wait for the authenticator to start (the
+	// CHAP Challenge, the first EAP Request) before Down with
+	// ErrNoResponse (0: MaxConfigure restart periods, 30 s by default).
+	AuthWait     time.Duration
 	EchoInterval time.Duration // LCP Echo-Request after this much silence (default 10s; <0 disables)
 	EchoFailures int           // unanswered Echo-Requests before Down (default 5)
 	// EchoRetry is the interval between Echo-Requests once one went
@@ -107,6 +111,9 @@ func NewClient(cfg ClientConfig) *Client {
 	c.link.init(c, cfg.Rand, cfg.RestartTimer, cfg.MaxConfigure, echo, cfg.EchoFailures)
 	if cfg.AuthRetries > 0 {
 		c.authBudget = cfg.AuthRetries
+	}
+	if cfg.AuthWait > 0 {
+		c.authWaitFor = cfg.AuthWait
 	}
 	if cfg.EchoRetry > 0 && cfg.EchoRetry < c.echoInterval {
 		c.echoRetry = cfg.EchoRetry

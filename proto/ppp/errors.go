@@ -27,6 +27,12 @@ var ErrNoCommonAuth = errors.New("ppp: no common authentication method")
 // ErrNoResponse when no answer came at all.
 var ErrAuthOutcomeLost = errors.New("ppp: the server's answer to our authentication was lost")
 
+// ErrAuthNotStarted means the authenticator never started the exchange
+// (no CHAP Challenge, no EAP Request) within ClientConfig.AuthWait; it
+// also matches ErrNoResponse. Its first message may have been lost on a
+// server that resends it late or never; the caller may start over.
+var ErrAuthNotStarted = errors.New("ppp: the server did not start authentication")
+
 // ErrServerNotAuthentic means the MS-CHAPv2 Success message did not carry
 // the authenticator response computed from our password: the server does
 // not know the password (RFC 2759 §5).
@@ -49,6 +55,14 @@ func (e *noResponseError) Error() string        { return "ppp: no answer to " + 
 func (e *noResponseError) Is(target error) bool { return target == ErrNoResponse }
 
 func noResponse(what string) error { return &noResponseError{what: what} }
+
+// notStartedError is ErrAuthNotStarted and ErrNoResponse.
+type notStartedError struct{ what string }
+
+func (e *notStartedError) Error() string { return "ppp: no answer to " + e.what }
+func (e *notStartedError) Is(target error) bool {
+	return target == ErrNoResponse || target == ErrAuthNotStarted
+}
 
 // outcomeLostError is ErrAuthOutcomeLost with what showed it; unanswered
 // also matches ErrNoResponse.

@@ -134,7 +134,8 @@ type link struct {
 	authFrame    []byte
 	authBudget   int // retransmissions of authFrame allowed (Max-Configure − 1 unless the role sets it)
 	authRetries  int
-	authNudged   bool // authFrame was sent again because the peer's IPCP came first
+	authNudged   bool          // authFrame was sent again because the peer's IPCP came first
+	authWaitFor  time.Duration // for the peer to start authentication; 0: maxConfigure restart periods
 	authTimeout  time.Duration
 	authDeadline time.Time
 
@@ -463,7 +464,11 @@ func (l *link) authSend(now time.Time, f []byte) {
 // exchange.
 func (l *link) authWait(now time.Time) {
 	l.authFrame = nil
-	l.authDeadline = now.Add(time.Duration(l.maxConfigure) * l.restartTimer)
+	wait := time.Duration(l.maxConfigure) * l.restartTimer
+	if l.authWaitFor > 0 {
+		wait = l.authWaitFor
+	}
+	l.authDeadline = now.Add(wait)
 }
 
 func (l *link) armAuth(now time.Time) {
@@ -478,7 +483,7 @@ func (l *link) authTick(now time.Time) {
 		return
 	}
 	if l.authFrame == nil {
-		l.abort(noResponse(l.r.authAwaited()))
+		l.abort(&notStartedError{what: l.r.authAwaited()})
 		return
 	}
 	if l.authRetries <= 0 {

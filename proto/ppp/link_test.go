@@ -689,3 +689,24 @@ func TestAuthOutcomeLost(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthNotStarted: the server's Challenge never arrives; with AuthWait
+// set the client gives up after it, with ErrAuthNotStarted (and
+// ErrNoResponse), so that its caller can start over.
+func TestAuthNotStarted(t *testing.T) {
+	cc := clientCfg(MSCHAPv2)
+	cc.AuthWait = 10 * time.Second
+	p := newPair(t, cc, softEtherServer())
+	p.drop = func(toServer bool, _ int, f []byte) bool {
+		proto, _, _ := ParseFrame(f)
+		return !toServer && proto == ProtoCHAP
+	}
+	p.take(true, p.c.Start(p.now))
+	p.run(2*time.Minute, func() bool { return p.cDown != nil })
+	if p.cDown == nil || !errors.Is(p.cDown.Err, ErrAuthNotStarted) || !errors.Is(p.cDown.Err, ErrNoResponse) {
+		t.Fatalf("down = %+v\n%s", p.cDown, p.dump())
+	}
+	if took := p.now.Sub(t0); took > 12*time.Second {
+		t.Errorf("gave up after %v, want about 10 s", took)
+	}
+}
