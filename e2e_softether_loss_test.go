@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -234,3 +235,54 @@ func TestSoftEtherKill9(t *testing.T) {
 	evs := jsonEvents(t, c)
 	checkDown(t, evs, 12, "lost")
 }
+
+// TestSoftEtherNameClash: an interface name or a route that is already
+// taken fails in setup (exit 11), before anything goes to the server: no
+// IKE phase 1 starts.
+func TestSoftEtherNameClash(t *testing.T) {
+	p := needPeer(t)
+	ns := p.get("CLIENT_NS")
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, tc := range []struct {
+		name, dev, route, want string
+	}{
+		{"interface", "lossclash1", "", `setup: interface lossclash1 already exists \(\w+, index \d+\).*--interface; hint: `},
+		{"route", "lossclash0", "10.226.99.0/24", `setup: a route to 10\.226\.99\.0/24 already exists \(via lossclash0\).*--route; hint: `},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ip("tuntap", "add", "dev", tc.dev, "mode", "tun") // dummy needs a kernel module
+			t.Cleanup(func() { exec.Command("ip", "-n", ns, "link", "del", tc.dev).Run() })
+			if tc.route != "" {
+				ip("link", "set", tc.dev, "up")
+				ip("route", "add", tc.route, "dev", tc.dev)
+			}
+			start := time.Now()
+			args := []string{"--json", "-v", "--interface", tc.dev}
+			if tc.route != "" {
+				args = []string{"--json", "-v", "--interface", "lossclash2", "--route", tc.route}
+			}
+			c := p.connect(t, args...)
+			took, code := c.wait(start, 10*time.Second)
+			if code != 11 {
+				t.Fatalf("exit %d, want 11:\n%s", code, c.output())
+			}
+			if !regexpMatch(tc.want, c.output()) {
+				t.Errorf("output does not match %q:\n%s", tc.want, c.output())
+			}
+			if strings.Contains(c.output(), "Main Mode") {
+				t.Errorf("IKE started before the clash was found:\n%s", c.output())
+			}
+			if took > 3*time.Second {
+				t.Errorf("took %v", took)
+			}
+			checkDown(t, jsonEvents(t, c), 11, "local")
+		})
+	}
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }

@@ -93,6 +93,17 @@ func (e *unreachableError) Is(target error) bool {
 	return target == ErrUnreachable || target == ErrNoAnswer
 }
 
+// ErrLocalClash is wrapped by Run's error when the interface name or a
+// route to add is already taken: found in setup, before anything is sent
+// to the server. A failure of class FailLocal.
+var ErrLocalClash = errors.New("interface name or route already in use")
+
+// clashError is ErrLocalClash with what is taken.
+type clashError struct{ msg string }
+
+func (e *clashError) Error() string        { return e.msg }
+func (e *clashError) Is(target error) bool { return target == ErrLocalClash }
+
 // FailureOf classifies an error returned by Run, by the phase it failed in
 // (PhaseOf) and the typed errors it wraps; it never looks at error text.
 func FailureOf(err error) Failure {

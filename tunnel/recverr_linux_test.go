@@ -70,3 +70,18 @@ func TestDescribeExtendedErr(t *testing.T) {
 		t.Errorf("describeExtendedErr = %q, want %q", got, want)
 	}
 }
+
+// TestCheckClash: an interface name that exists (lo always does) is a
+// clash, found without root; a free name is not.
+func TestCheckClash(t *testing.T) {
+	err := checkClash(Config{Interface: "lo"})
+	if !errors.Is(err, ErrLocalClash) || !strings.Contains(err.Error(), "interface lo already exists") {
+		t.Errorf("checkClash(lo) = %v, want ErrLocalClash naming lo", err)
+	}
+	if FailureOf(&PhaseError{PhaseSetup, err}) != FailLocal {
+		t.Errorf("class %v, want local", FailureOf(&PhaseError{PhaseSetup, err}))
+	}
+	if err := checkClash(Config{Interface: "l2tpctl-free9"}); err != nil {
+		t.Errorf("checkClash(a free name) = %v", err)
+	}
+}
