@@ -152,34 +152,33 @@ func lastLine(s string) string {
 }
 
 // TestSoftEtherLossRandom5: 5 % of the packets lost at random each way.
-// L2TPCTL_LOSS_RUNS connects (default 10, CI); at most one in ten may fail.
-// The full 50-run measurement is in docs/reliability.md.
+// L2TPCTL_LOSS_RUNS connects (default 5, to keep CI short: about 8 s
+// each); at most one in ten, and at least one, may fail (49 of 50, 4 of
+// 5). The full 50-run measurement is in docs/reliability.md.
 func TestSoftEtherLossRandom5(t *testing.T) {
 	p := needPeer(t)
-	runs := envInt(t, "L2TPCTL_LOSS_RUNS", 10)
+	runs := envInt(t, "L2TPCTL_LOSS_RUNS", 5)
 	ok, _ := p.lossRuns(t, 5, runs, 30*time.Second)
-	if need := runs - runs/10 - boolInt(runs%10 != 0 && runs > 10); ok < need {
+	if need := runs - max(1, runs/10); ok < need {
 		t.Errorf("%d of %d connects under 5 %% loss, want at least %d", ok, runs, need)
 	}
 }
 
-// TestSoftEtherLossRandom30: 30 % of the packets lost at random each way.
-// L2TPCTL_LOSS30_RUNS connects (default 3) of at most 60 s each; at least
-// 4 in 5 must connect (2 of 3), and none may hang.
+// TestSoftEtherLossRandom30: 30 % of the packets lost at random each way,
+// L2TPCTL_LOSS30_RUNS connects of at most 60 s each; at least 4 in 5 must
+// connect, and none may hang. Opt-in (a connect takes 20 to 60 s here,
+// too long for CI's budget); the measured result is in
+// docs/reliability.md.
 func TestSoftEtherLossRandom30(t *testing.T) {
 	p := needPeer(t)
-	runs := envInt(t, "L2TPCTL_LOSS30_RUNS", 3)
+	if os.Getenv("L2TPCTL_LOSS30_RUNS") == "" {
+		t.Skip("opt-in: set L2TPCTL_LOSS30_RUNS (e.g. 5)")
+	}
+	runs := envInt(t, "L2TPCTL_LOSS30_RUNS", 5)
 	ok, _ := p.lossRuns(t, 30, runs, 60*time.Second)
-	if need := (runs*4 + 4) / 5; ok < need-boolInt(runs < 5) {
-		t.Errorf("%d of %d connects under 30 %% loss, want at least %d", ok, runs, need-boolInt(runs < 5))
+	if need := (runs*4 + 4) / 5; ok < need {
+		t.Errorf("%d of %d connects under 30 %% loss, want at least %d", ok, runs, need)
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // TestSoftEtherKill9: kill -9 of the server under a running link: the
