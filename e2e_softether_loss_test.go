@@ -285,3 +285,22 @@ func TestSoftEtherNameClash(t *testing.T) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// TestSoftEtherDPD: with a 1 s DPD interval the client sends R-U-THEREs on
+// a quiet link; SoftEther answers them with R-U-THERE-ACK and keeps the
+// session (the link stays up and carries a ping).
+func TestSoftEtherDPD(t *testing.T) {
+	p := needPeer(t)
+	c := p.connect(t, "-v", "--dpd-interval", "1s")
+	c.waitConnected(30 * time.Second)
+	time.Sleep(8 * time.Second)
+	if out, err := p.inClient(t, 15*time.Second, "ping", "-c", "2", "-W", "2", "192.168.30.1"); err != nil {
+		t.Fatalf("ping after R-U-THEREs: %v\n%s", err, out)
+	}
+	if !regexpMatch(`isakmp: the server is alive after \d+ DPD R-U-THERE \(R-U-THERE-ACKs so far: [1-9]`, c.output()) {
+		t.Errorf("no R-U-THERE-ACK from SoftEther:\n%s", c.output())
+	}
+	if _, code := c.interrupt(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, c.output())
+	}
+}

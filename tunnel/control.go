@@ -320,6 +320,9 @@ func (c *controller) dpd(now time.Time) {
 	last := c.dp.lastRecv()
 	idle := now.Sub(last)
 	if idle < c.cfg.DPDInterval && (c.suspectAt.IsZero() || last.After(c.suspectAt)) {
+		if c.dpdPending > 0 {
+			c.deps.Log.debugf("isakmp: the server is alive after %d DPD R-U-THERE (R-U-THERE-ACKs so far: %d)", c.dpdPending, c.ike.cur.DPDAcks())
+		}
 		c.dpdPending, c.suspectAt = 0, time.Time{}
 		c.nextDPD = last.Add(c.cfg.DPDInterval)
 		return
@@ -718,7 +721,11 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			// with StopCCN at teardown.
 			var se *l2tp.StopError
 			c.l2tpEnd = !errors.As(a.Err, &se) || se.Tunnel
-			c.fail(c.phase, a.Err)
+			p := c.phase
+			if c.redialing {
+				p = PhaseL2TPSession // the call placed again failed: an L2TP failure (exit 8)
+			}
+			c.fail(p, a.Err)
 		}
 	}
 }
