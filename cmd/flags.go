@@ -17,20 +17,21 @@ const (
 	flgL2TPSecret     = "l2tp-secret"
 	flgL2TPSecretFile = "l2tp-secret-file"
 	flgNATTKeepalive  = "natt-keepalive"
+	flgAuth           = "auth"
+	flgRoute          = "route"
+	flgInterface      = "interface"
+	flgSALifetime     = "sa-lifetime"
+	flgIKELifetime    = "ike-lifetime"
+	flgIKE            = "ike"          // IKE (phase 1) suites, strongSwan style
+	flgESP            = "esp"          // ESP suites
+	flgPFS            = "pfs"          // Quick Mode PFS group
+	flgAllowLegacy    = "allow-legacy" // 3DES, MODP-1024/1536 (DES, MD5 when named), legacy retry
+	flgNonInteractive = "non-interactive"
+
 	// Dead-peer detection (docs/reliability.md, "Dead peers").
 	flgLCPEchoInterval = "lcp-echo-interval"
 	flgLCPEchoFailures = "lcp-echo-failures"
 	flgDPDInterval     = "dpd-interval"
-	flgAuth            = "auth"
-	flgRoute           = "route"
-	flgInterface       = "interface"
-	flgSALifetime      = "sa-lifetime"
-	flgIKELifetime     = "ike-lifetime"
-	flgIKE             = "ike"          // IKE (phase 1) suites, strongSwan style
-	flgESP             = "esp"          // ESP suites
-	flgPFS             = "pfs"          // Quick Mode PFS group
-	flgAllowLegacy     = "allow-legacy" // 3DES, MODP-1024/1536 (DES, MD5 when named), legacy retry
-	flgNonInteractive  = "non-interactive"
 
 	// IKE phase-1 authentication.
 	flgAggressive = "aggressive"
