@@ -33,6 +33,9 @@ const (
 	// maxRedials bounds how often one connect places the L2TP call again
 	// after the server's answer to our authentication was lost.
 	maxRedials = 3
+	// maxIKERestarts bounds how often one connect starts Main Mode over
+	// after an IKE failure that loss explains (ikeRestartable).
+	maxIKERestarts = 2
 	// DPD (Config.DPDInterval): after the first R-U-THERE, another every
 	// dpdRetry; dpdFailures unanswered in a row end the link. Ref: RFC
 	// 3706 §5.5 (retransmission is the implementation's choice).
@@ -58,34 +61,35 @@ type controller struct {
 	stop    chan struct{}   // closed by Run after run returns: unblocks readUDP's sends
 	wg      sync.WaitGroup  // the TUN reader
 
-	phase      Phase
-	ike        ikeSAs
-	inbound    map[uint32]bool // inbound SPIs installed in the data path
-	lac        *l2tp.LAC
-	ppp        *ppp.Client
-	tun        TUN
-	outSA      *esp.SA
-	pppDown    bool      // the PPP client reported Down: nothing more to close
-	l2tpEnd    bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
-	closing    closeStep // teardown progress; closeNone while running
-	stepEnd    time.Time // when the current teardown step stops waiting
-	closeStart time.Time // when teardown began
-	failed     error     // first fatal error
-	nextKA     time.Time
-	ikePort    uint16 // where the last IKE message went
-	drops      ctrlDrops
-	upAt       time.Time       // when the link came up; zero before
-	scriptLink *LinkInfo       // what Config.Script was told at connect; nil: not run
-	ev         *emitter        // the events of this Run (shared with Run)
-	retries    int             // retransmissions in the current bring-up phase
-	ikeUp      isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
-	ikeOffer   []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
-	retried    bool            // the one legacy Main Mode retry was made
-	redials    int             // calls placed again after a lost authentication answer
-	redialing  bool            // the next SessionUp is that of a redial
-	nextDPD    time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
-	dpdPending int             // R-U-THEREs sent since the server was last heard
-	suspectAt  time.Time       // an ICMP error came under the running link: probe until the server is heard after it
+	phase       Phase
+	ike         ikeSAs
+	inbound     map[uint32]bool // inbound SPIs installed in the data path
+	lac         *l2tp.LAC
+	ppp         *ppp.Client
+	tun         TUN
+	outSA       *esp.SA
+	pppDown     bool      // the PPP client reported Down: nothing more to close
+	l2tpEnd     bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
+	closing     closeStep // teardown progress; closeNone while running
+	stepEnd     time.Time // when the current teardown step stops waiting
+	closeStart  time.Time // when teardown began
+	failed      error     // first fatal error
+	nextKA      time.Time
+	ikePort     uint16 // where the last IKE message went
+	drops       ctrlDrops
+	upAt        time.Time       // when the link came up; zero before
+	scriptLink  *LinkInfo       // what Config.Script was told at connect; nil: not run
+	ev          *emitter        // the events of this Run (shared with Run)
+	retries     int             // retransmissions in the current bring-up phase
+	ikeUp       isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
+	ikeOffer    []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
+	retried     bool            // the one legacy Main Mode retry was made
+	redials     int             // calls placed again after a lost authentication answer
+	ikeRestarts int             // Main Modes started over during bring-up (restartIKE)
+	redialing   bool            // the next SessionUp is that of a redial
+	nextDPD     time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
+	dpdPending  int             // R-U-THEREs sent since the server was last heard
+	suspectAt   time.Time       // an ICMP error came under the running link: probe until the server is heard after it
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -490,6 +494,10 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 			c.retryLegacy(a.Err)
 			return
 		}
+		if p <= PhaseIPsec && c.outSA == nil && c.closing == closeNone && c.ikeRestarts < maxIKERestarts && ikeRestartable(a.Err, c.ike.cur.Answered()) {
+			c.restartIKE(a.Err)
+			return
+		}
 		if p > PhaseIPsec && (c.outSA == nil || errors.Is(a.Err, isakmp.ErrSADeleted) && p < PhaseConnected) {
 			p = PhaseIPsec
 		}
@@ -557,6 +565,43 @@ func (c *controller) retryLegacy(cause error) {
 	c.deps.Log.infof("isakmp: the default IKE offer failed (%v); retrying with legacy proposals", describeIKE(cause, c.ikePort))
 	c.logOffer()
 	c.enter(PhaseIKE, "%s with legacy proposals (the server refused or ignored the default offer)", c.exchangeName())
+	c.doIKE(in, in.Start(c.deps.Clock.Now()))
+}
+
+// ikeRestartable reports whether a bring-up IKE failure is one that loss
+// causes against a live server, so that starting Main Mode over (new
+// cookies) can succeed: the server answered before and then went silent
+// (our messages or its answers lost until the retransmissions ran out;
+// SoftEther forgets an unfinished exchange after 10 s), it forgot our
+// cookies (INVALID-COOKIE), or it deleted the unfinished IKE SA. A server
+// that never answered, refusals and authentication failures are not
+// (they would fail the same way again).
+func ikeRestartable(err error, answered bool) bool {
+	var ne *isakmp.NotifyError
+	switch {
+	case errors.As(err, &ne):
+		return isakmp.NotifyType(ne.Type) == isakmp.NotifyInvalidCookie
+	case errors.Is(err, isakmp.ErrPSKUnanswered), errors.Is(err, isakmp.ErrPSKMismatch):
+		return false
+	case errors.Is(err, isakmp.ErrNoResponse):
+		return answered
+	}
+	return errors.Is(err, isakmp.ErrPeerDeleted)
+}
+
+// restartIKE starts the bring-up over with a new Main Mode (new cookies,
+// the same offer) after cause, at most maxIKERestarts times per connect.
+// The phase stays where it failed: the events keep their order.
+func (c *controller) restartIKE(cause error) {
+	in, err := c.newInitiator()
+	if err != nil {
+		c.fail(c.phase, err)
+		return
+	}
+	c.ikeRestarts++
+	c.ike.cur = in
+	c.deps.Log.infof("isakmp: %v; starting %s over (%d of %d)", describeIKE(cause, c.ikePort), c.exchangeName(), c.ikeRestarts, maxIKERestarts)
+	c.ev.retry(c.phase, c.exchangeName()+" from the start", c.ikeRestarts)
 	c.doIKE(in, in.Start(c.deps.Clock.Now()))
 }
 

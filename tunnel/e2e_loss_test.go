@@ -272,3 +272,43 @@ func TestE2EDeadPeer(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ERestartIKE: the server's Main Mode message 4 and all its
+// retransmissions are lost, so the client's Main Mode runs out after the
+// server had answered; the client starts Main Mode over (new cookies) and
+// connects, instead of failing with "no answer".
+func TestE2ERestartIKE(t *testing.T) {
+	goroutineLeakCheck(t)
+	clock := newFakeClock()
+	p := peertest.SoftEther()
+	p.Now = clock.Now
+	var mu sync.Mutex
+	n := 0
+	dropMM4 := func([]byte) bool { // the server's datagrams 2 to 5: MM4 and its resends
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return n >= 2 && n <= 5
+	}
+	net := nettest.NewNetwork()
+	ike, err := net.Listen(netip.AddrPortFrom(e2eServer, inet.PortIKE), nettest.DropIf(dropMM4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	natt, err := net.Listen(netip.AddrPortFrom(e2eServer, inet.PortNATT), nettest.DropIf(dropMM4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := peertest.Start(p, ike, natt)
+	t.Cleanup(srv.Close)
+	r := &lossRun{h: startRunFaults(t, net, srv, e2eConfig(p), clock), srv: srv}
+	took := r.connectLossy(t, time.Minute)
+	t.Logf("connected after %v of fake time", took)
+	if l := r.h.logsWith("starting Main Mode over (1 of 2)"); len(l) != 1 {
+		t.Errorf("Main Mode was not started over once: %q", l)
+	}
+	if st := srv.Stats(); st.MM1s != 2 {
+		t.Errorf("server saw %d Main Modes, want 2", st.MM1s)
+	}
+	r.h.stop()
+}
