@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -179,60 +177,6 @@ func TestSoftEtherLossRandom30(t *testing.T) {
 	if need := (runs*4 + 4) / 5; ok < need {
 		t.Errorf("%d of %d connects under 30 %% loss, want at least %d", ok, runs, need)
 	}
-}
-
-// TestSoftEtherKill9: kill -9 of the server under a running link: the
-// server sends nothing more, not even a Delete. l2tpctl must report the
-// lost connection (exit 12) within 20 s. The peer is started again
-// afterwards (peer-up.sh replaces a dead instance), so the test needs the
-// environment peer-up.sh got, like TestSoftEtherExitLost.
-func TestSoftEtherKill9(t *testing.T) {
-	p := needPeer(t)
-	for _, k := range [][3]string{
-		{"SRV_NS", "l2tp-srv", "SERVER_NS"}, {"CLI_NS", "l2tp-cli", "CLIENT_NS"},
-		{"SRV_IP", "10.200.0.1", "SERVER_ADDR"}, {"CLI_IP", "10.200.0.2", "CLIENT_ADDR"},
-	} {
-		v := os.Getenv(k[0])
-		if v == "" {
-			v = k[1]
-		}
-		if v != p.get(k[2]) {
-			t.Skipf("restarting the peer needs the environment peer-up.sh got: %s is %q, the peer has %s=%q", k[0], v, k[2], p.get(k[2]))
-		}
-	}
-	pidFile := filepath.Join(p.get("SE_STATE"), "vpnserver.pid")
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		t.Fatalf("%s: %q", pidFile, b)
-	}
-	c := p.connect(t, "--json")
-	c.waitConnected(30 * time.Second)
-	time.Sleep(2 * time.Second) // a little life on the link first
-	t.Cleanup(func() {
-		cmd := exec.Command("bash", filepath.Join("scripts", "peer-up.sh"))
-		cmd.Env = os.Environ()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("peer-up.sh after kill -9: %v\n%s", err, out)
-		}
-	})
-	start := time.Now()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill -9 %d: %v", pid, err)
-	}
-	took, code := c.wait(start, 40*time.Second)
-	t.Logf("l2tpctl exited %d %v after kill -9 of the server", code, took)
-	if code != 12 {
-		t.Fatalf("exit code %d, want 12:\n%s", code, c.output())
-	}
-	if took > 20*time.Second {
-		t.Errorf("exit %v after kill -9, want within 20 s", took)
-	}
-	evs := jsonEvents(t, c)
-	checkDown(t, evs, 12, "lost")
 }
 
 // TestSoftEtherNameClash: an interface name or a route that is already
