@@ -1,10 +1,10 @@
 package main
 
-// Loss, dead peers and closed ports against the real SoftEther server
+// Loss, DPD and name clashes against the real SoftEther server
 // (docs/reliability.md): nftables in the client namespace drops packets
-// at random or one chosen packet; kill -9 of the server under a running
-// link. Each nftables table is the test's own (named after it) and is
-// deleted when the test ends.
+// at random or one chosen packet. (kill -9 of the server under a running
+// link: TestSoftEtherDefaultRouteLostConnection.) Each nftables table is
+// the test's own (named after it) and is deleted when the test ends.
 
 import (
 	"fmt"
