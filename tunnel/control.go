@@ -404,14 +404,20 @@ func (c *controller) dispatch(p ctrlPacket) {
 // of after the retransmissions. Once up, a route flap or a server restart
 // may cause one, so it only makes DPD look at the server now.
 func (c *controller) unreachable(now time.Time, desc string) {
-	c.deps.Log.infof("udp: %s", desc)
+	if c.suspectAt.IsZero() && c.closing == closeNone {
+		c.deps.Log.infof("udp: %s", desc)
+	} else {
+		c.deps.Log.debugf("udp: %s", desc) // each probe may bring another
+	}
 	switch {
 	case c.closing != closeNone:
 	case c.phase < PhaseConnected:
 		c.fail(c.phase, &unreachableError{desc: desc})
-	case c.cfg.DPDInterval > 0:
+	case c.cfg.DPDInterval > 0 && c.suspectAt.IsZero():
 		c.suspectAt = now
-		c.nextDPD = now
+		if c.dpdPending == 0 {
+			c.nextDPD = now // probe now; probes under way keep their spacing
+		}
 	}
 }
 
