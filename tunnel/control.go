@@ -61,35 +61,36 @@ type controller struct {
 	stop    chan struct{}   // closed by Run after run returns: unblocks readUDP's sends
 	wg      sync.WaitGroup  // the TUN reader
 
-	phase       Phase
-	ike         ikeSAs
-	inbound     map[uint32]bool // inbound SPIs installed in the data path
-	lac         *l2tp.LAC
-	ppp         *ppp.Client
-	tun         TUN
-	outSA       *esp.SA
-	pppDown     bool      // the PPP client reported Down: nothing more to close
-	l2tpEnd     bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
-	closing     closeStep // teardown progress; closeNone while running
-	stepEnd     time.Time // when the current teardown step stops waiting
-	closeStart  time.Time // when teardown began
-	failed      error     // first fatal error
-	nextKA      time.Time
-	ikePort     uint16 // where the last IKE message went
-	drops       ctrlDrops
-	upAt        time.Time       // when the link came up; zero before
-	scriptLink  *LinkInfo       // what Config.Script was told at connect; nil: not run
-	ev          *emitter        // the events of this Run (shared with Run)
-	retries     int             // retransmissions in the current bring-up phase
-	ikeUp       isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
-	ikeOffer    []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
-	retried     bool            // the one legacy Main Mode retry was made
-	redials     int             // calls placed again after a lost authentication answer
-	ikeRestarts int             // Main Modes started over during bring-up (restartIKE)
-	redialing   bool            // the next SessionUp is that of a redial
-	nextDPD     time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
-	dpdPending  int             // R-U-THEREs sent since the server was last heard
-	suspectAt   time.Time       // an ICMP error came under the running link: probe until the server is heard after it
+	phase          Phase
+	ike            ikeSAs
+	inbound        map[uint32]bool // inbound SPIs installed in the data path
+	lac            *l2tp.LAC
+	ppp            *ppp.Client
+	tun            TUN
+	outSA          *esp.SA
+	pppDown        bool      // the PPP client reported Down: nothing more to close
+	l2tpEnd        bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
+	closing        closeStep // teardown progress; closeNone while running
+	stepEnd        time.Time // when the current teardown step stops waiting
+	closeStart     time.Time // when teardown began
+	failed         error     // first fatal error
+	nextKA         time.Time
+	ikePort        uint16 // where the last IKE message went
+	drops          ctrlDrops
+	upAt           time.Time       // when the link came up; zero before
+	scriptLink     *LinkInfo       // what Config.Script was told at connect; nil: not run
+	ev             *emitter        // the events of this Run (shared with Run)
+	retries        int             // retransmissions in the current bring-up phase
+	ikeUp          isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
+	ikeOffer       []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
+	retried        bool            // the one legacy Main Mode retry was made
+	redials        int             // calls placed again after a lost authentication answer
+	ikeRestarts    int             // Main Modes started over during bring-up (restartIKE)
+	redialing      bool            // the next SessionUp is that of a redial
+	redialedNoChal bool            // a redial was for a Challenge that never came (at most one is)
+	nextDPD        time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
+	dpdPending     int             // R-U-THEREs sent since the server was last heard
+	suspectAt      time.Time       // an ICMP error came under the running link: probe until the server is heard after it
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -814,7 +815,11 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			}
 			// The answer to our authentication lost, or the server's
 			// Challenge never came: a new call starts PPP afresh.
-			if c.phase == PhaseAuth && (errors.Is(err, ppp.ErrAuthOutcomeLost) || errors.Is(err, ppp.ErrAuthNotStarted)) && c.redials < maxRedials {
+			// (Once only for the Challenge: SoftEther after EAP never sends
+			// one, and a new call does not change that.)
+			notStarted := errors.Is(err, ppp.ErrAuthNotStarted)
+			if c.phase == PhaseAuth && (errors.Is(err, ppp.ErrAuthOutcomeLost) || notStarted && !c.redialedNoChal) && c.redials < maxRedials {
+				c.redialedNoChal = c.redialedNoChal || notStarted
 				c.redial(err)
 				return // the rest of the old PPP's actions (its Terminate-Request) went before Down
 			}
