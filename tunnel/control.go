@@ -36,6 +36,9 @@ const (
 	// maxIKERestarts bounds how often one connect starts Main Mode over
 	// after an IKE failure that loss explains (ikeRestartable).
 	maxIKERestarts = 2
+	// icmpGrace: after phase 1, an ICMP error fails the bring-up only
+	// this long later, so that the server's own reason (a Delete) wins.
+	icmpGrace = 500 * time.Millisecond
 	// DPD (Config.DPDInterval): after the first R-U-THERE, another every
 	// dpdRetry; dpdFailures unanswered in a row end the link. Ref: RFC
 	// 3706 §5.5 (retransmission is the implementation's choice).
@@ -91,6 +94,8 @@ type controller struct {
 	nextDPD        time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
 	dpdPending     int             // R-U-THEREs sent since the server was last heard
 	suspectAt      time.Time       // an ICMP error came under the running link: probe until the server is heard after it
+	icmpFail       error           // an ICMP error after phase 1 during bring-up, fatal at icmpFailAt
+	icmpFailAt     time.Time
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -247,7 +252,7 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 // wait is how long until the earliest deadline of the FSMs, the IKE SAs'
 // timing, the keepalive and the teardown step.
 func (c *controller) wait(now time.Time) time.Duration {
-	next := earliest(c.nextKA, c.ike.deadline(), c.lacDeadline(), c.pppDeadline(), c.stepEnd, c.nextDPD)
+	next := earliest(c.nextKA, c.ike.deadline(), c.lacDeadline(), c.pppDeadline(), c.stepEnd, c.nextDPD, c.icmpFailAt)
 	if next.IsZero() {
 		return idleWait // no timer at all (keepalives off): packets and ctx still wake the loop
 	}
@@ -305,6 +310,12 @@ func (c *controller) tick(now time.Time) {
 	}
 	if due(c.nextKA, now) {
 		c.keepalive(now)
+	}
+	if due(c.icmpFailAt, now) {
+		c.icmpFailAt = time.Time{}
+		if c.phase < PhaseConnected {
+			c.fail(c.phase, c.icmpFail) // a no-op once teardown began
+		}
 	}
 	if due(c.nextDPD, now) {
 		if c.closing != closeNone {
@@ -412,8 +423,15 @@ func (c *controller) unreachable(now time.Time, desc string) {
 	}
 	switch {
 	case c.closing != closeNone:
-	case c.phase < PhaseConnected:
+	case c.phase <= PhaseIKE:
 		c.fail(c.phase, &unreachableError{desc: desc})
+	case c.phase < PhaseConnected:
+		// After phase 1 the server may still explain itself (a Delete of
+		// the IPsec SA it could not install, charon without kernel ESP,
+		// whose port then refuses our ESP): its word comes first.
+		if c.icmpFailAt.IsZero() {
+			c.icmpFail, c.icmpFailAt = &unreachableError{desc: desc}, now.Add(icmpGrace)
+		}
 	case c.cfg.DPDInterval > 0 && c.suspectAt.IsZero():
 		c.suspectAt = now
 		if c.dpdPending == 0 {
