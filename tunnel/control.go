@@ -91,6 +91,7 @@ type controller struct {
 	ikeRestarts    int             // Main Modes started over during bring-up (restartIKE)
 	redialing      bool            // the next SessionUp is that of a redial
 	redialedNoChal bool            // a redial was for a Challenge that never came (at most one is)
+	redialLCP      bool            // a redial\'s LCP has not opened yet: its failures are LCP failures (exit 10)
 	nextDPD        time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
 	dpdPending     int             // R-U-THEREs sent since the server was last heard
 	suspectAt      time.Time       // an ICMP error came under the running link: probe until the server is heard after it
@@ -806,6 +807,7 @@ func (c *controller) doPPP(actions []ppp.Action) {
 		case ppp.Send:
 			c.sendErr("PPP frame", c.dp.sendPPP(a.Data))
 		case ppp.LinkUp:
+			c.redialLCP = false
 			if c.phase != PhaseLCP {
 				// LCP renegotiated during authentication (SoftEther after
 				// EAP): the phase events stay in bring-up order.
@@ -841,7 +843,11 @@ func (c *controller) doPPP(actions []ppp.Action) {
 				c.redial(err)
 				return // the rest of the old PPP's actions (its Terminate-Request) went before Down
 			}
-			c.fail(c.phase, err)
+			p := c.phase
+			if c.redialLCP {
+				p = PhaseLCP // the new call's LCP did not open
+			}
+			c.fail(p, err)
 		}
 	}
 }
@@ -859,7 +865,7 @@ func (c *controller) redial(cause error) {
 		return
 	}
 	c.redials++
-	c.ppp, c.pppDown, c.redialing = nil, false, true
+	c.ppp, c.pppDown, c.redialing, c.redialLCP = nil, false, true, true
 	c.deps.Log.infof("%v; placing the L2TP call again (%d of %d)", cause, c.redials, maxRedials)
 	c.ev.retry(c.phase, "L2TP call (the server's answer to our authentication was lost)", c.redials)
 	c.doL2TP(acts)
