@@ -132,9 +132,18 @@ func (p *peer) connect(t *testing.T, extra ...string) *client {
 func (p *peer) start(t *testing.T, connectArgs ...string) *client {
 	t.Helper()
 	args := append([]string{"netns", "exec", p.get("CLIENT_NS"), p.bin, "connect"}, connectArgs...)
+	return startCmd(t, exec.Command("ip", args...))
+}
+
+// startCmd starts cmd, an l2tpctl connect, as a client whose output the
+// test reads; the test's cleanup interrupts it if it still runs.
+func startCmd(t *testing.T, cmd *exec.Cmd) *client {
+	t.Helper()
 	c := &client{t: t, lines: make(chan string, 100), done: make(chan struct{})}
-	c.cmd = exec.Command("ip", args...)
-	c.cmd.Env = os.Environ()
+	c.cmd = cmd
+	if c.cmd.Env == nil {
+		c.cmd.Env = os.Environ()
+	}
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -104,7 +104,7 @@ func startLossRun(t *testing.T, p peertest.Profile, kClient, kServer int) *lossR
 			t.Logf("server events:\n  %s", strings.Join(r.srv.Events(), "\n  "))
 		}
 	})
-	r.h = startRunFaults(t, n, r.srv, e2eConfig(p), clock, nettest.DropIf(r.client.pred))
+	r.h = startRunFaults(t, n, r.srv, e2eConfig(p), clock, []nettest.Option{nettest.DropIf(r.client.pred)})
 	return r
 }
 
@@ -301,7 +301,7 @@ func TestE2ERestartIKE(t *testing.T) {
 	}
 	srv := peertest.Start(p, ike, natt)
 	t.Cleanup(srv.Close)
-	r := &lossRun{h: startRunFaults(t, net, srv, e2eConfig(p), clock), srv: srv}
+	r := &lossRun{h: startRunFaults(t, net, srv, e2eConfig(p), clock, nil), srv: srv}
 	took := r.connectLossy(t, time.Minute)
 	t.Logf("connected after %v of fake time", took)
 	if l := r.h.logsWith("starting Main Mode over (1 of 2)"); len(l) != 1 {
