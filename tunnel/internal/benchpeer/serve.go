@@ -53,6 +53,13 @@ func serve(args []string) error {
 		ike.Close()
 		return err
 	}
+	// Bursts of ESP from a fast client must not overflow the socket's
+	// queue while the server's single loop catches up (the kernel caps
+	// these at net.core.rmem_max/wmem_max).
+	for _, c := range []*net.UDPConn{ike, natt} {
+		c.SetReadBuffer(4 << 20)
+		c.SetWriteBuffer(4 << 20)
+	}
 	tun, err := openTUN(*tunName)
 	if err != nil {
 		ike.Close()
