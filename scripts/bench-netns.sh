@@ -26,7 +26,9 @@
 # disconnect. Per TCP run: Mbit/s, TCP retransmits (iperf3), the CPU time
 # (user + system, /proc/PID/stat: what getrusage would report for the
 # process) of l2tpctl and of the peer per GB received, and l2tpctl's peak
-# RSS (VmHWM). The ratio is the tunnel's Mbit/s over raw veth's in the same
+# RSS (VmHWM); per connection, the datagrams dropped for full UDP socket
+# buffers and the packets dropped on the TUN devices, client and peer side
+# (the causes of TCP retransmits). The ratio is the tunnel's Mbit/s over raw veth's in the same
 # round.
 #
 # Output: a table (median [min–max] over the rounds); with --json one JSON
@@ -116,6 +118,13 @@ RES=$WORK/results.jsonl
 TICK=$(getconf CLK_TCK)
 cpu_s() { awk -v tk="$TICK" '{printf "%.3f", ($14 + $15) / tk}' "/proc/$1/stat"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+# Where packets were lost: UDP datagrams dropped for a full socket buffer in
+# namespace $1, and packets the kernel dropped on TUN device $2 in $1 (its
+# queue towards the reading program was full).
+udp_rcvbuf() {
+  ip netns exec "$1" awk '/^Udp:/ { if (!n++) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i } else print $c }' /proc/net/snmp
+}
+tun_drops() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/tx_dropped"; }
 printf '{"kind":"meta","date":"%s","load":"%s","cpus":%d,"rounds":%d,"seconds":%d}\n' \
   "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" "$ROUNDS" "$SECONDS_PER_RUN" >"$RES"
 
@@ -157,9 +166,13 @@ for round in $(seq "$ROUNDS"); do
     for _ in $(seq 150); do grep -q '"event":"up"' "$ev" && break; sleep 0.1; done
     grep -q '"event":"up"' "$ev" || { log "tunnel $suite: not up"; cat "$ev" "$ev.err" "$WORK/peer.err" >&2; exit 1; }
     printf '{"kind":"connect","round":%d,"suite":"%s","events":"%s"}\n' "$round" "$suite" "$ev" >>"$RES"
+    d0=("$(udp_rcvbuf "$CLI_NS")" "$(udp_rcvbuf "$SRV_NS")" "$(tun_drops "$CLI_NS" l2tp0)" "$(tun_drops "$SRV_NS" "$PEER_TUN")")
     tcp "$round" tunnel "$suite" 1 "$PEER_IP" "$CLI_PID"
     tcp "$round" tunnel "$suite" 4 "$PEER_IP" "$CLI_PID"
     rtt "$round" tunnel "$suite" "$PEER_IP"
+    d1=("$(udp_rcvbuf "$CLI_NS")" "$(udp_rcvbuf "$SRV_NS")" "$(tun_drops "$CLI_NS" l2tp0)" "$(tun_drops "$SRV_NS" "$PEER_TUN")")
+    printf '{"kind":"drops","round":%d,"suite":"%s","drops":[%d,%d,%d,%d]}\n' "$round" "$suite" \
+      $((d1[0] - d0[0])) $((d1[1] - d0[1])) $((d1[2] - d0[2])) $((d1[3] - d0[3])) >>"$RES"
     kill -INT "$CLI_PID"
     wait "$CLI_PID" || true
     CLI_PID=""

@@ -20,19 +20,21 @@ import (
 //	 "iperf":"FILE" (iperf3 --json), "client_cpu_s":…, "peer_cpu_s":…, "client_rss_kb":…}
 //	{"kind":"rtt", "round":1, "mode":…, "suite":…, "p50_us":…, "p99_us":…}
 //	{"kind":"connect", "round":1, "suite":…, "events":"FILE" (l2tpctl --json)}
+//	{"kind":"drops", "round":1, "suite":…, "drops":[client UDP, peer UDP, client TUN, peer TUN]}
 type record struct {
-	Kind    string  `json:"kind"`
-	Round   int     `json:"round"`
-	Mode    string  `json:"mode"`
-	Suite   string  `json:"suite"`
-	Streams int     `json:"streams"`
-	Iperf   string  `json:"iperf"`
-	CPU     float64 `json:"client_cpu_s"`
-	PeerCPU float64 `json:"peer_cpu_s"`
-	RSSKB   float64 `json:"client_rss_kb"`
-	P50     float64 `json:"p50_us"`
-	P99     float64 `json:"p99_us"`
-	Events  string  `json:"events"`
+	Kind    string    `json:"kind"`
+	Round   int       `json:"round"`
+	Mode    string    `json:"mode"`
+	Suite   string    `json:"suite"`
+	Streams int       `json:"streams"`
+	Iperf   string    `json:"iperf"`
+	CPU     float64   `json:"client_cpu_s"`
+	PeerCPU float64   `json:"peer_cpu_s"`
+	RSSKB   float64   `json:"client_rss_kb"`
+	P50     float64   `json:"p50_us"`
+	P99     float64   `json:"p99_us"`
+	Events  string    `json:"events"`
+	Drops   []float64 `json:"drops"`
 
 	Date    string `json:"date"`
 	Load    string `json:"load"`
@@ -93,7 +95,11 @@ type key struct {
 type figures struct {
 	mbit, retrans, cpuGB, peerGB, rssMB, ratio series
 	p50, p99, connect, up                      series
+	drops                                      [4]series // dropDetails
 }
+
+// dropDetails name the drop counters of a "drops" record, in its order.
+var dropDetails = [4]string{"client_udp_rcvbuf_drops", "peer_udp_rcvbuf_drops", "client_tun_drops", "peer_tun_drops"}
 
 func summarize(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("summarize", flag.ContinueOnError)
@@ -166,6 +172,14 @@ func summarize(args []string, w io.Writer) error {
 			g := get(key{r.Mode, r.Suite, 0})
 			g.p50 = append(g.p50, r.P50)
 			g.p99 = append(g.p99, r.P99)
+		case "drops":
+			if len(r.Drops) != len(dropDetails) {
+				return fmt.Errorf("%s:%d: want %d drop counters", fs.Arg(0), line, len(dropDetails))
+			}
+			g := get(key{"tunnel", r.Suite, 0})
+			for i, d := range r.Drops {
+				g.drops[i] = append(g.drops[i], d)
+			}
 		case "connect":
 			c, u, err := connectTimes(r.Events)
 			if err != nil {
@@ -223,6 +237,9 @@ func summarize(args []string, w io.Writer) error {
 				per.p99.put(m, "rtt_us_p99")
 				per.connect.put(m, "connect_ms")
 				per.up.put(m, "up_ms")
+				for i, name := range dropDetails {
+					per.drops[i].put(m, name)
+				}
 			}
 			tunnel = append(tunnel, m)
 		}
@@ -239,22 +256,26 @@ func summarize(args []string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "# %s, %d CPUs, load %s; %d rounds of %d s per iperf3 run; median [min–max]\n",
 		meta.Date, meta.CPUs, meta.Load, meta.Rounds, meta.Seconds)
-	fmt.Fprintln(w, "| path | streams | TCP Mbit/s | × veth | retransmits | client CPU-s/GB | peer CPU-s/GB | client max RSS MB | RTT p50 µs | RTT p99 µs | IKE+QM+L2TP ms | up ms |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| path | streams | TCP Mbit/s | × veth | retransmits | client CPU-s/GB | peer CPU-s/GB | client max RSS MB | RTT p50 µs | RTT p99 µs | IKE+QM+L2TP ms | up ms | drops UDP client/peer, TUN client/peer |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, n := range []int{1, 4} {
 		m := map[string]any{}
 		if g := fig[key{"veth", "", n}]; g != nil {
 			g.mbit.put(m, "tcp_mbit")
 			g.retrans.put(m, "retransmits")
 		}
-		fmt.Fprintf(w, "| veth | %d | %s | 1 | %s | | | | %s | %s | | |\n", n, cell(m, "tcp_mbit"), cell(m, "retransmits"),
+		fmt.Fprintf(w, "| veth | %d | %s | 1 | %s | | | | %s | %s | | | |\n", n, cell(m, "tcp_mbit"), cell(m, "retransmits"),
 			cell(veth, "rtt_us_p50"), cell(veth, "rtt_us_p99"))
 	}
 	for _, m := range tunnel {
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		var drops []string
+		for _, name := range dropDetails {
+			drops = append(drops, fmt.Sprint(m[name]))
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			m["suite"], m["streams"], cell(m, "tcp_mbit"), cell(m, "ratio"), cell(m, "retransmits"),
 			cell(m, "client_cpu_s_per_gb"), cell(m, "peer_cpu_s_per_gb"), cell(m, "client_max_rss_mb"),
-			cell(m, "rtt_us_p50"), cell(m, "rtt_us_p99"), cell(m, "connect_ms"), cell(m, "up_ms"))
+			cell(m, "rtt_us_p50"), cell(m, "rtt_us_p99"), cell(m, "connect_ms"), cell(m, "up_ms"), strings.Join(drops, "/"))
 	}
 	return nil
 }

@@ -67,6 +67,7 @@ l2tpctl: a log line
 		add(`{"kind":"connect","round":%d,"suite":"aes128-sha1","events":%q}`, r+1, events)
 		add(`{"kind":"tcp","round":%d,"mode":"tunnel","suite":"aes128-sha1","streams":1,"iperf":%q,"client_cpu_s":%d,"peer_cpu_s":4,"client_rss_kb":12288}`, r+1, iperf(fmt.Sprint("t", r), v, 7), 8+r*2)
 		add(`{"kind":"rtt","round":%d,"mode":"tunnel","suite":"aes128-sha1","p50_us":200,"p99_us":%d}`, r+1, 400+r*200)
+		add(`{"kind":"drops","round":%d,"suite":"aes128-sha1","drops":[%d,0,3,0]}`, r+1, 10+r*10)
 	}
 	res := write("results.jsonl", strings.Join(lines, "\n")+"\n")
 
@@ -95,6 +96,7 @@ l2tpctl: a log line
 		"retransmits": 7.0, "client_cpu_s_per_gb": 9.0, "peer_cpu_s_per_gb": 4.0, "client_max_rss_mb": 12.0,
 		"rtt_us_p50": 200.0, "rtt_us_p99": 500.0, "rtt_us_p99_max": 600.0,
 		"connect_ms": 12.0, "up_ms": 18.0,
+		"client_udp_rcvbuf_drops": 15.0, "client_udp_rcvbuf_drops_max": 20.0, "peer_udp_rcvbuf_drops": 0.0, "client_tun_drops": 3.0,
 	} {
 		if doc.Tunnel[0][k] != want {
 			t.Errorf("tunnel %s = %v, want %v", k, doc.Tunnel[0][k], want)
