@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -305,11 +306,12 @@ func TestSoftEtherReadiness(t *testing.T) {
 	p.noInterface(t)
 }
 
-// TestSoftEtherUpTimeout: nothing answers IKE; --up-timeout 2s ends the
-// bring-up after 2 s (not the IKE retry budget's 15 s) with exit code 4,
-// no answer in IKE phase 1.
+// TestSoftEtherUpTimeout: nothing answers IKE (nftables drops it, so no
+// ICMP error either); --up-timeout 2s ends the bring-up after 2 s (not the
+// IKE retry budget's 15 s) with exit code 4, no answer in IKE phase 1.
 func TestSoftEtherUpTimeout(t *testing.T) {
 	p := needPeer(t)
+	p.nft(t, fmt.Sprintf("chain out { type filter hook output priority 0; policy accept; ip daddr %s udp dport 500 drop; }", p.get("CLIENT_ADDR")))
 	start := time.Now()
 	c := p.connect(t, "--server", p.get("CLIENT_ADDR"), "--up-timeout", "2s")
 	took, code := c.wait(start, 20*time.Second)

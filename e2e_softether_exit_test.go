@@ -91,20 +91,20 @@ func TestSoftEtherExitResolve(t *testing.T) {
 
 func TestSoftEtherExitNoAnswerJSON(t *testing.T) {
 	p := needPeer(t)
-	c := p.failsWith(t, 4, `IKE phase 1: .*no answer from the server on UDP 500.*; hint: `,
+	// Our own address: nothing listens on its UDP 500, and the kernel's
+	// ICMP port unreachable ends the wait at once (IP_RECVERR).
+	start := time.Now()
+	c := p.failsWith(t, 4, `IKE phase 1: the server is unreachable: ICMP port unreachable from \S+ for UDP 500: nothing listens there; hint: `,
 		"--server", p.get("CLIENT_ADDR"), "--json", "-v")
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a closed port took %v to fail, want < 3 s", took)
+	}
 	evs := jsonEvents(t, c)
 	checkDown(t, evs, 4, "no-answer")
-	// The wait is visible: the started event of IKE phase 1 repeats for each
-	// retransmission of Main Mode message 1.
-	var retries []float64
 	for _, e := range evs {
-		if e["event"] == "phase" && e["phase"] == "ike" && e["state"] == "started" && e["retry"] != nil {
-			retries = append(retries, e["retry"].(float64))
+		if e["event"] == "phase" && e["retry"] != nil {
+			t.Errorf("a retransmission (%v) after the port unreachable", e)
 		}
-	}
-	if !slices.Equal(retries, []float64{1, 2, 3}) {
-		t.Errorf("IKE retries %v, want [1 2 3]", retries)
 	}
 	p.noSecrets(t, c)
 }

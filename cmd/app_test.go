@@ -114,6 +114,8 @@ var allConnectFlags = []string{
 	flgPasswordStdin, flgAuth, flgRoute, flgIPv6, flgRoute6, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
 	flgReconnect, flgReconnectMax, flgScript, flgJSON, flgL2TPSecret, flgL2TPSecretFile, flgNATTKeepalive,
 	flgAggressive, flgID, flgCert, flgKey, flgCA, flgServerID,
+	flgIKE, flgESP, flgPFS, flgAllowLegacy,
+	flgLCPEchoInterval, flgLCPEchoFailures, flgDPDInterval,
 	flgIKE, flgESP, flgPFS, flgAllowLegacy, flgPcap, flgKeyLog, flgESPTransport,
 	flgNetstack, flgSOCKS5, flgSOCKS5User, flgSOCKS5PasswordFile, flgHTTPProxy, flgForward,
 }

@@ -85,6 +85,9 @@ func connectFlagDefs() []cli.Flag {
 		&cli.StringFlag{Name: flgPFS, Usage: "use perfect forward secrecy in Quick Mode with Diffie-Hellman `GROUP` (modp2048, ecp256, ecp384; modp1024, modp1536 with --" + flgAllowLegacy + ")"},
 		&cli.BoolFlag{Name: flgAllowLegacy, Usage: "allow weak algorithms (3DES, MODP-1024/1536; DES and MD5 only when named in --" + flgIKE + "/--" + flgESP + "): when the server refuses or ignores the default IKE offer, retry once with 3DES/AES-128, SHA1, MODP-1024/1536/2048, and warn"},
 		&cli.DurationFlag{Name: flgNATTKeepalive, Value: def.NATTKeepalive, Usage: "send a NAT-T keepalive after this long (`DURATION`) without traffic to the server, so that a NAT keeps its mapping; 0 sends none"},
+		&cli.DurationFlag{Name: flgLCPEchoInterval, Value: def.LCPEchoInterval, Usage: "send an LCP Echo-Request after this long (`DURATION`) without a PPP frame from the server, then every 2 s; 0 sends none"},
+		&cli.IntFlag{Name: flgLCPEchoFailures, Value: def.LCPEchoFailures, Usage: "after `N` unanswered LCP Echo-Requests in a row the connection is lost (exit 12)"},
+		&cli.DurationFlag{Name: flgDPDInterval, Value: def.DPDInterval, Usage: "send a DPD R-U-THERE (if the server supports DPD) after this long (`DURATION`) without anything from the server, then every 2 s; 3 unanswered and the connection is lost (exit 12); 0 sends none"},
 		&cli.StringFlag{Name: flgESPTransport, Value: def.ESPTransport, Usage: "how ESP reaches the server: `MODE` udp (in UDP to the NAT-T port, always), raw (plain ESP, IP protocol 50, through a raw socket: root; fails behind a NAT) or auto (raw when there is no NAT and a raw socket opens, else udp)"},
 		&cli.BoolFlag{Name: flgAggressive, Usage: "use IKE Aggressive Mode instead of Main Mode (some servers require it); with a pre-shared key it exposes a hash of the key to offline guessing"},
 		&cli.StringFlag{Name: flgID, Usage: "our IKE `ID`: an IPv4 address, @name or a host name, user@domain, or a distinguished name \"C=DE, O=..., CN=...\" (default: our address, or our certificate's subject)"},
@@ -169,6 +172,10 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		PSK:                secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
 		Password:           secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
 		L2TPSecret:         secretArgsFrom(cmdline, flgL2TPSecret, flgL2TPSecretFile, ""),
+
+		LCPEchoInterval: v.Duration(flgLCPEchoInterval),
+		LCPEchoFailures: v.Int(flgLCPEchoFailures),
+		DPDInterval:     v.Duration(flgDPDInterval),
 	}
 	if p == nil {
 		return f

@@ -82,6 +82,7 @@ func probe(c *cli.Context, d appDeps) error {
 	f.Routes, f.DNS, f.DNSDomains, f.DefaultRoute, f.NoRoutes = nil, def.DNS, nil, false, false
 	f.Reconnect, f.Script, f.IKE, f.ESP, f.PFS, f.AllowLegacy, f.Aggressive = false, "", "", "", "", false, false
 	f.IPv6, f.Routes6, f.ESPTransport, f.Pcap, f.KeyLog = def.IPv6, nil, def.ESPTransport, "", ""
+	f.LCPEchoInterval, f.LCPEchoFailures, f.DPDInterval = def.LCPEchoInterval, def.LCPEchoFailures, def.DPDInterval
 	user := f.User
 	if f.User == "" {
 		f.User = "probe" // settingsFrom wants one; never sent without a password

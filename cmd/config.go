@@ -48,6 +48,10 @@ type connectFlags struct {
 	NATTKeepalive time.Duration
 	// ESPTransport is a tunnel.ESPTransport name: udp, raw or auto.
 	ESPTransport string
+	// LCP echo and DPD; an interval of 0: none.
+	LCPEchoInterval time.Duration
+	LCPEchoFailures int
+	DPDInterval     time.Duration
 
 	// ProfilePath is the profile the settings were read with ("" if none).
 	ProfilePath string
@@ -117,6 +121,10 @@ func defaultConnectFlags() connectFlags {
 
 		NATTKeepalive: tunnel.DefaultNATTKeepalive,
 		ESPTransport:  tunnel.ESPTransportUDP.String(),
+
+		LCPEchoInterval: tunnel.DefaultLCPEchoInterval,
+		LCPEchoFailures: tunnel.DefaultLCPEchoFailures,
+		DPDInterval:     tunnel.DefaultDPDInterval,
 
 		ReconnectMax: tunnel.DefaultReconnectMax,
 		DNS:          tunnel.DNSAuto.String(),
@@ -222,6 +230,9 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v (0 turns keepalives off)", f.ref(flgNATTKeepalive), f.NATTKeepalive, tunnel.MinNATTKeepalive)
 	default:
 		cfg.NATTKeepalive = f.NATTKeepalive
+	}
+	if err := livenessFrom(&cfg, f); err != nil {
+		return tunnel.Config{}, err
 	}
 
 	et, err := tunnel.ParseESPTransport(strings.TrimSpace(f.ESPTransport))
@@ -405,4 +416,34 @@ func parseRoutes(ref string, rs []string) ([]netip.Prefix, error) {
 		}
 	}
 	return out, nil
+}
+
+// livenessFrom sets LCP echo and DPD. Defaults stay zero in cfg (tunnel
+// fills them in); an interval of 0 turns the check off.
+func livenessFrom(cfg *tunnel.Config, f connectFlags) error {
+	interval := func(flag string, d, def, off time.Duration) (time.Duration, error) {
+		switch {
+		case d == 0:
+			return off, nil
+		case d < tunnel.MinLivenessInterval:
+			return 0, usageErrorf("%s %v: below the minimum of %v (0 turns it off)", f.ref(flag), d, tunnel.MinLivenessInterval)
+		case d == def:
+			return 0, nil
+		}
+		return d, nil
+	}
+	var err error
+	if cfg.LCPEchoInterval, err = interval(flgLCPEchoInterval, f.LCPEchoInterval, tunnel.DefaultLCPEchoInterval, tunnel.LCPEchoOff); err != nil {
+		return err
+	}
+	if cfg.DPDInterval, err = interval(flgDPDInterval, f.DPDInterval, tunnel.DefaultDPDInterval, tunnel.DPDOff); err != nil {
+		return err
+	}
+	switch {
+	case f.LCPEchoFailures < 1:
+		return usageErrorf("%s %d: at least 1", f.ref(flgLCPEchoFailures), f.LCPEchoFailures)
+	case f.LCPEchoFailures != tunnel.DefaultLCPEchoFailures:
+		cfg.LCPEchoFailures = f.LCPEchoFailures
+	}
+	return nil
 }

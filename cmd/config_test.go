@@ -139,6 +139,20 @@ func TestConfigFrom(t *testing.T) {
 			wantErr: "--natt-keepalive 500ms: below the minimum of 1s (0 turns keepalives off)", usage: true},
 		{name: "natt keepalive negative", flags: base(func(f *connectFlags) { f.NATTKeepalive = -time.Second }),
 			wantErr: "--natt-keepalive -1s", usage: true},
+		{name: "lcp echo and dpd", flags: base(func(f *connectFlags) {
+			f.LCPEchoInterval, f.LCPEchoFailures, f.DPDInterval = 3*time.Second, 4, 7*time.Second
+		}),
+			want: want(func(c *tunnel.Config) {
+				c.LCPEchoInterval, c.LCPEchoFailures, c.DPDInterval = 3*time.Second, 4, 7*time.Second
+			})},
+		{name: "lcp echo and dpd off", flags: base(func(f *connectFlags) { f.LCPEchoInterval, f.DPDInterval = 0, 0 }),
+			want: want(func(c *tunnel.Config) { c.LCPEchoInterval, c.DPDInterval = tunnel.LCPEchoOff, tunnel.DPDOff })},
+		{name: "lcp echo too short", flags: base(func(f *connectFlags) { f.LCPEchoInterval = 500 * time.Millisecond }),
+			wantErr: "--lcp-echo-interval 500ms: below the minimum of 1s (0 turns it off)", usage: true},
+		{name: "dpd negative", flags: base(func(f *connectFlags) { f.DPDInterval = -time.Second }),
+			wantErr: "--dpd-interval -1s", usage: true},
+		{name: "lcp echo failures zero", flags: base(func(f *connectFlags) { f.LCPEchoFailures = 0 }),
+			wantErr: "--lcp-echo-failures 0: at least 1", usage: true},
 		{name: "l2tp secret from a file", flags: base(func(f *connectFlags) { f.L2TPSecret.File = strp("l2tp") }),
 			want: want(func(c *tunnel.Config) { c.L2TPSecret = []byte("tun") })},
 	}

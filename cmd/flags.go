@@ -31,6 +31,11 @@ const (
 	flgAllowLegacy    = "allow-legacy" // 3DES, MODP-1024/1536 (DES, MD5 when named), legacy retry
 	flgNonInteractive = "non-interactive"
 
+	// Dead-peer detection (docs/reliability.md, "Dead peers").
+	flgLCPEchoInterval = "lcp-echo-interval"
+	flgLCPEchoFailures = "lcp-echo-failures"
+	flgDPDInterval     = "dpd-interval"
+
 	// IKE phase-1 authentication.
 	flgAggressive = "aggressive"
 	flgID         = "id"

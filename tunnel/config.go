@@ -49,6 +49,18 @@ type Config struct {
 	// so that a NAT mapping never expires under an idle tunnel (RFC 3948
 	// §4). Zero selects DefaultNATTKeepalive; NATTKeepaliveOff disables.
 	NATTKeepalive time.Duration
+	// LCPEchoInterval: an LCP Echo-Request goes out after this long
+	// without a PPP frame from the server, and again each interval;
+	// LCPEchoFailures unanswered in a row end the link as lost
+	// (docs/reliability.md, "Dead peers"). Zero selects the defaults
+	// (5 s, 3); LCPEchoOff sends none.
+	LCPEchoInterval time.Duration
+	LCPEchoFailures int
+	// DPDInterval: after this long without any datagram from the server,
+	// a DPD R-U-THERE (RFC 3706) goes out on the IKE SA, if the server
+	// announced DPD; then again every 2 s, and after 3 unanswered the
+	// link is lost. Zero selects DefaultDPDInterval; DPDOff sends none.
+	DPDInterval time.Duration
 	// ESPTransport is how ESP reaches the server: in UDP (the default),
 	// plain through a raw socket (root), or plain when possible.
 	ESPTransport ESPTransport
@@ -146,6 +158,15 @@ const (
 	NATTKeepaliveOff time.Duration = -1
 	// MinNATTKeepalive is the shortest keepalive interval accepted.
 	MinNATTKeepalive = time.Second
+	// LCP echo and DPD (Config.LCPEchoInterval, Config.DPDInterval): a
+	// dead server is noticed within DPDInterval + 3 × 2 s with DPD, or
+	// 4 × LCPEchoInterval without (docs/reliability.md).
+	DefaultLCPEchoInterval               = 5 * time.Second
+	DefaultLCPEchoFailures               = 3
+	LCPEchoOff             time.Duration = -1
+	DefaultDPDInterval                   = 5 * time.Second
+	DPDOff                 time.Duration = -1
+	MinLivenessInterval                  = time.Second // the shortest LCP echo or DPD interval accepted
 	// DefaultReconnectMax caps the backoff between reconnection attempts;
 	// MinReconnectMax is the first wait (the schedule's start).
 	DefaultReconnectMax = 5 * time.Minute
@@ -236,6 +257,15 @@ func (c Config) WithDefaults() Config {
 	if c.NATTKeepalive == 0 {
 		c.NATTKeepalive = DefaultNATTKeepalive
 	}
+	if c.LCPEchoInterval == 0 {
+		c.LCPEchoInterval = DefaultLCPEchoInterval
+	}
+	if c.LCPEchoFailures == 0 {
+		c.LCPEchoFailures = DefaultLCPEchoFailures
+	}
+	if c.DPDInterval == 0 {
+		c.DPDInterval = DefaultDPDInterval
+	}
 	return c
 }
 
@@ -263,6 +293,12 @@ func (c Config) Validate() error {
 		return bad("longest reconnection wait %v is below the minimum %v", c.ReconnectMax, MinReconnectMax)
 	case c.NATTKeepalive != NATTKeepaliveOff && c.NATTKeepalive < MinNATTKeepalive:
 		return bad("NAT-T keepalive interval %v is below the minimum %v", c.NATTKeepalive, MinNATTKeepalive)
+	case c.LCPEchoInterval != LCPEchoOff && c.LCPEchoInterval < MinLivenessInterval:
+		return bad("LCP echo interval %v is below the minimum %v", c.LCPEchoInterval, MinLivenessInterval)
+	case c.LCPEchoFailures < 1:
+		return bad("LCP echo failures %d: at least 1", c.LCPEchoFailures)
+	case c.DPDInterval != DPDOff && c.DPDInterval < MinLivenessInterval:
+		return bad("DPD interval %v is below the minimum %v", c.DPDInterval, MinLivenessInterval)
 	case int(c.ESPTransport) >= len(espTransportNames):
 		return bad("unknown ESP transport %v", c.ESPTransport)
 	}

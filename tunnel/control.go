@@ -24,9 +24,31 @@ const (
 	ikeMaxRetransmits = 3
 	pppTermWait       = 500 * time.Millisecond // teardown: for the LCP Terminate-Ack
 	l2tpStopWait      = 700 * time.Millisecond // teardown: for the acknowledgement of StopCCN
-	outerMTU          = 1500
-	outerIPv4UDP      = 20 + 8
-	innerOverhead     = 8 + l2tp.DataHeaderLen + ppp.HeaderLen // inner UDP + L2TP + PPP
+	// pppAuthRetries: our authentication request is sent 1+2 times (at
+	// 0, 1 and 3 s) before the call starts over at 6 s (redial): a server
+	// that sends its Success once never answers more of them.
+	pppAuthRetries = 2
+	// pppAuthWait: how long the new PPP waits for the server's Challenge
+	// before the call starts over (SoftEther resends it every few seconds).
+	pppAuthWait = 10 * time.Second
+	// maxRedials bounds how often one connect places the L2TP call again
+	// after the server's answer to our authentication was lost.
+	maxRedials = 3
+	// maxIKERestarts bounds how often one connect starts Main Mode over
+	// after an IKE failure that loss explains (ikeRestartable).
+	maxIKERestarts = 2
+	// icmpGrace: after phase 1, an ICMP error fails the bring-up only
+	// this long later, so that the server's own reason (a Delete) wins.
+	icmpGrace = 500 * time.Millisecond
+	// DPD (Config.DPDInterval): after the first R-U-THERE, another every
+	// dpdRetry; dpdFailures unanswered in a row end the link. Ref: RFC
+	// 3706 §5.5 (retransmission is the implementation's choice).
+	dpdRetry      = 2 * time.Second
+	lcpEchoRetry  = 2 * time.Second // LCP Echo-Requests once one went unanswered (after Config.LCPEchoInterval of silence)
+	dpdFailures   = 3
+	outerMTU      = 1500
+	outerIPv4UDP  = 20 + 8
+	innerOverhead = 8 + l2tp.DataHeaderLen + ppp.HeaderLen // inner UDP + L2TP + PPP
 )
 
 // controller owns all control state. Every field is owned by the control
@@ -43,31 +65,41 @@ type controller struct {
 	stop    chan struct{}   // closed by Run after run returns: unblocks readUDP's sends
 	wg      sync.WaitGroup  // the TUN reader
 
-	phase      Phase
-	ike        ikeSAs
-	inbound    map[uint32]bool // inbound SPIs installed in the data path
-	lac        *l2tp.LAC
-	ppp        *ppp.Client
-	tun        TUN
-	outSA      *esp.SA
-	encap      uint16    // the encapsulation mode of outSA (isakmp.Encap*)
-	pppDown    bool      // the PPP client reported Down: nothing more to close
-	l2tpEnd    bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
-	closing    closeStep // teardown progress; closeNone while running
-	stepEnd    time.Time // when the current teardown step stops waiting
-	closeStart time.Time // when teardown began
-	failed     error     // first fatal error
-	nextKA     time.Time
-	ikePort    uint16 // where the last IKE message went
-	drops      ctrlDrops
-	upAt       time.Time       // when the link came up; zero before
-	scriptLink *LinkInfo       // what Config.Script was told at connect; nil: not run
-	ev         *emitter        // the events of this Run (shared with Run)
-	retries    int             // retransmissions in the current bring-up phase
-	ikeUp      isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
-	ikeOffer   []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
-	retried    bool            // the one legacy Main Mode retry was made
-	udpRetried bool            // --esp-transport auto: the server refused plain ESP, and we started over in UDP
+	phase          Phase
+	ike            ikeSAs
+	inbound        map[uint32]bool // inbound SPIs installed in the data path
+	lac            *l2tp.LAC
+	ppp            *ppp.Client
+	tun            TUN
+	outSA          *esp.SA
+	encap          uint16    // the encapsulation mode of outSA (isakmp.Encap*)
+	pppDown        bool      // the PPP client reported Down: nothing more to close
+	l2tpEnd        bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
+	closing        closeStep // teardown progress; closeNone while running
+	stepEnd        time.Time // when the current teardown step stops waiting
+	closeStart     time.Time // when teardown began
+	failed         error     // first fatal error
+	nextKA         time.Time
+	ikePort        uint16 // where the last IKE message went
+	drops          ctrlDrops
+	upAt           time.Time       // when the link came up; zero before
+	scriptLink     *LinkInfo       // what Config.Script was told at connect; nil: not run
+	ev             *emitter        // the events of this Run (shared with Run)
+	retries        int             // retransmissions in the current bring-up phase
+	ikeUp          isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
+	ikeOffer       []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
+	retried        bool            // the one legacy Main Mode retry was made
+	udpRetried     bool            // --esp-transport auto: the server refused plain ESP, and we started over in UDP
+	redials        int             // calls placed again after a lost authentication answer
+	ikeRestarts    int             // Main Modes started over during bring-up (restartIKE)
+	redialing      bool            // the next SessionUp is that of a redial
+	redialedNoChal bool            // a redial was for a Challenge that never came (at most one is)
+	redialLCP      bool            // a redial's LCP has not opened yet: its failures are LCP failures (exit 10)
+	nextDPD        time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
+	dpdPending     int             // R-U-THEREs sent since the server was last heard
+	suspectAt      time.Time       // an ICMP error came under the running link: probe until the server is heard after it
+	icmpFail       error           // an ICMP error after phase 1 during bring-up, fatal at icmpFailAt
+	icmpFailAt     time.Time
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -226,7 +258,7 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 // wait is how long until the earliest deadline of the FSMs, the IKE SAs'
 // timing, the keepalive and the teardown step.
 func (c *controller) wait(now time.Time) time.Duration {
-	next := earliest(c.nextKA, c.ike.deadline(), c.lacDeadline(), c.pppDeadline(), c.stepEnd)
+	next := earliest(c.nextKA, c.ike.deadline(), c.lacDeadline(), c.pppDeadline(), c.stepEnd, c.nextDPD, c.icmpFailAt)
 	if next.IsZero() {
 		return idleWait // no timer at all (keepalives off): packets and ctx still wake the loop
 	}
@@ -285,6 +317,54 @@ func (c *controller) tick(now time.Time) {
 	if due(c.nextKA, now) {
 		c.keepalive(now)
 	}
+	if due(c.icmpFailAt, now) {
+		c.icmpFailAt = time.Time{}
+		if c.phase < PhaseConnected {
+			c.fail(c.phase, c.icmpFail) // a no-op once teardown began
+		}
+	}
+	if due(c.nextDPD, now) {
+		if c.closing != closeNone {
+			c.nextDPD = time.Time{} // teardown has its own waits
+		} else {
+			c.dpd(now)
+		}
+	}
+}
+
+// dpd judges the server's liveness by the last datagram from it (any
+// datagram: ESP, IKE, a keepalive). After Config.DPDInterval of silence it
+// sends a DPD R-U-THERE, then one every dpdRetry; once dpdFailures went
+// unanswered the link is lost (ErrPeerDead). A server that did not announce
+// DPD gets none, and LCP echoes alone watch it. Ref: RFC 3706 §5.3 (only
+// when idle), §5.5.
+func (c *controller) dpd(now time.Time) {
+	last := c.dp.lastRecv()
+	idle := now.Sub(last)
+	if idle < c.cfg.DPDInterval && (c.suspectAt.IsZero() || last.After(c.suspectAt)) {
+		if c.dpdPending > 0 {
+			c.deps.Log.debugf("isakmp: the server is alive after %d DPD R-U-THERE (R-U-THERE-ACKs so far: %d)", c.dpdPending, c.ike.cur.DPDAcks())
+		}
+		c.dpdPending, c.suspectAt = 0, time.Time{}
+		c.nextDPD = last.Add(c.cfg.DPDInterval)
+		return
+	}
+	if c.dpdPending >= dpdFailures {
+		c.nextDPD = time.Time{}
+		c.fail(PhaseConnected, fmt.Errorf("%w: nothing from it for %v, %d DPD R-U-THERE unanswered", ErrPeerDead, idle.Round(time.Millisecond), c.dpdPending))
+		return
+	}
+	in := c.ike.cur
+	acts, ok := in.ProbeDPD(now)
+	if !ok {
+		c.nextDPD = time.Time{}
+		c.deps.Log.debugf("isakmp: no DPD (the server did not announce it): LCP echoes alone watch the server")
+		return
+	}
+	c.dpdPending++
+	c.deps.Log.debugf("isakmp: DPD R-U-THERE %d of %d after %v without anything from the server", c.dpdPending, dpdFailures, idle.Round(time.Millisecond))
+	c.doIKE(in, acts)
+	c.nextDPD = now.Add(dpdRetry)
 }
 
 // keepaliveAfter is when the NAT-T socket, last used at last, next needs a
@@ -330,6 +410,38 @@ func (c *controller) dispatch(p ctrlPacket) {
 	case kindPPP:
 		if c.ppp != nil && !c.pppDown {
 			c.doPPP(c.ppp.Handle(now, p.data))
+		}
+	case kindUnreachable:
+		c.unreachable(now, string(p.data))
+	}
+}
+
+// unreachable handles an ICMP error the socket reported (desc names it).
+// During bring-up nothing else can answer for the server, so it ends the
+// wait at once: a closed port (ECONNREFUSED) fails in milliseconds instead
+// of after the retransmissions. Once up, a route flap or a server restart
+// may cause one, so it only makes DPD look at the server now.
+func (c *controller) unreachable(now time.Time, desc string) {
+	if c.suspectAt.IsZero() && c.closing == closeNone {
+		c.deps.Log.infof("udp: %s", desc)
+	} else {
+		c.deps.Log.debugf("udp: %s", desc) // each probe may bring another
+	}
+	switch {
+	case c.closing != closeNone:
+	case c.phase <= PhaseIKE:
+		c.fail(c.phase, &unreachableError{desc: desc})
+	case c.phase < PhaseConnected:
+		// After phase 1 the server may still explain itself (a Delete of
+		// the IPsec SA it could not install, charon without kernel ESP,
+		// whose port then refuses our ESP): its word comes first.
+		if c.icmpFailAt.IsZero() {
+			c.icmpFail, c.icmpFailAt = &unreachableError{desc: desc}, now.Add(icmpGrace)
+		}
+	case c.cfg.DPDInterval > 0 && c.suspectAt.IsZero():
+		c.suspectAt = now
+		if c.dpdPending == 0 {
+			c.nextDPD = now // probe now; probes under way keep their spacing
 		}
 	}
 }
@@ -419,6 +531,10 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 			c.retryLegacy(a.Err)
 			return
 		}
+		if p <= PhaseIPsec && c.outSA == nil && c.closing == closeNone && c.ikeRestarts < maxIKERestarts && ikeRestartable(a.Err, c.ike.cur.Answered()) {
+			c.restartIKE(a.Err)
+			return
+		}
 		if p == PhaseIPsec && c.closing == closeNone && c.plainRefused(a.Err) {
 			c.retryInUDP(a.Err)
 			return
@@ -490,6 +606,43 @@ func (c *controller) retryLegacy(cause error) {
 	c.deps.Log.infof("isakmp: the default IKE offer failed (%v); retrying with legacy proposals", describeIKE(cause, c.ikePort))
 	c.logOffer()
 	c.enter(PhaseIKE, "%s with legacy proposals (the server refused or ignored the default offer)", c.exchangeName())
+	c.doIKE(in, in.Start(c.deps.Clock.Now()))
+}
+
+// ikeRestartable reports whether a bring-up IKE failure is one that loss
+// causes against a live server, so that starting Main Mode over (new
+// cookies) can succeed: the server answered before and then went silent
+// (our messages or its answers lost until the retransmissions ran out;
+// SoftEther forgets an unfinished exchange after 10 s), it forgot our
+// cookies (INVALID-COOKIE), or it deleted the unfinished IKE SA. A server
+// that never answered, refusals and authentication failures are not
+// (they would fail the same way again).
+func ikeRestartable(err error, answered bool) bool {
+	var ne *isakmp.NotifyError
+	switch {
+	case errors.As(err, &ne):
+		return isakmp.NotifyType(ne.Type) == isakmp.NotifyInvalidCookie
+	case errors.Is(err, isakmp.ErrPSKUnanswered), errors.Is(err, isakmp.ErrPSKMismatch):
+		return false
+	case errors.Is(err, isakmp.ErrNoResponse):
+		return answered
+	}
+	return errors.Is(err, isakmp.ErrPeerDeleted)
+}
+
+// restartIKE starts the bring-up over with a new Main Mode (new cookies,
+// the same offer) after cause, at most maxIKERestarts times per connect.
+// The phase stays where it failed: the events keep their order.
+func (c *controller) restartIKE(cause error) {
+	in, err := c.newInitiator()
+	if err != nil {
+		c.fail(c.phase, err)
+		return
+	}
+	c.ikeRestarts++
+	c.ike.cur = in
+	c.deps.Log.infof("isakmp: %v; starting %s over (%d of %d)", describeIKE(cause, c.ikePort), c.exchangeName(), c.ikeRestarts, maxIKERestarts)
+	c.ev.retry(c.phase, c.exchangeName()+" from the start", c.ikeRestarts)
 	c.doIKE(in, in.Start(c.deps.Clock.Now()))
 }
 
@@ -662,15 +815,28 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 			c.enter(PhaseL2TPSession, "ICRQ sent")
 		case l2tp.SessionUp:
-			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
-			c.enter(PhaseLCP, "Configure-Request sent")
+			if c.redialing {
+				// The phase stays authentication: the events keep their
+				// bring-up order.
+				c.redialing = false
+				c.deps.Log.infof("l2tp: call placed again (session %d, server session %d)", a.LocalSession, a.PeerSession)
+			} else {
+				c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
+				c.enter(PhaseLCP, "Configure-Request sent")
+			}
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
 				User:        c.cfg.User,
 				Password:    string(c.cfg.Password),
 				Auth:        c.cfg.Auth,
 				Rand:        c.deps.Rand,
-				IPv6:        c.cfg.IPv6 != IPv6Off,
-				IPv6Passive: c.cfg.IPv6 == IPv6Auto,
+				AuthRetries: pppAuthRetries,
+				AuthWait:    pppAuthWait,
+				// LCPEchoOff (-1) turns them off in ppp too.
+				EchoInterval: c.cfg.LCPEchoInterval,
+				EchoFailures: c.cfg.LCPEchoFailures,
+				EchoRetry:    lcpEchoRetry,
+				IPv6:         c.cfg.IPv6 != IPv6Off,
+				IPv6Passive:  c.cfg.IPv6 == IPv6Auto,
 				// Our MRU: the largest packet that reaches us in one
 				// 1500-byte ESP datagram, as the interface MTU is.
 				MRU: uint16(tunMTUFor(c.outSA, 0, 0, isakmp.EncapIsTunnel(c.encap), !isakmp.EncapIsUDP(c.encap))),
@@ -694,7 +860,11 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 			// with StopCCN at teardown.
 			var se *l2tp.StopError
 			c.l2tpEnd = !errors.As(a.Err, &se) || se.Tunnel
-			c.fail(c.phase, a.Err)
+			p := c.phase
+			if c.redialing {
+				p = PhaseL2TPSession // the call placed again failed: an L2TP failure (exit 8)
+			}
+			c.fail(p, a.Err)
 		}
 	}
 }
@@ -708,6 +878,7 @@ func (c *controller) doPPP(actions []ppp.Action) {
 		case ppp.Send:
 			c.sendErr("PPP frame", c.dp.sendPPP(a.Data))
 		case ppp.LinkUp:
+			c.redialLCP = false
 			if c.phase != PhaseLCP {
 				// LCP renegotiated during authentication (SoftEther after
 				// EAP): the phase events stay in bring-up order.
@@ -740,9 +911,42 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			if err == nil {
 				err = errors.New("ppp: link closed")
 			}
-			c.fail(c.phase, err)
+			// The answer to our authentication lost, or the server's
+			// Challenge never came: a new call starts PPP afresh.
+			// (Once only for the Challenge: SoftEther after EAP never sends
+			// one, and a new call does not change that.)
+			notStarted := errors.Is(err, ppp.ErrAuthNotStarted)
+			if c.phase == PhaseAuth && (errors.Is(err, ppp.ErrAuthOutcomeLost) || notStarted && !c.redialedNoChal) && c.redials < maxRedials {
+				c.redialedNoChal = c.redialedNoChal || notStarted
+				c.redial(err)
+				return // the rest of the old PPP's actions (its Terminate-Request) went before Down
+			}
+			p := c.phase
+			if c.redialLCP {
+				p = PhaseLCP // the new call's LCP did not open
+			}
+			c.fail(p, err)
 		}
 	}
+}
+
+// redial starts over after the server's answer to our authentication was
+// lost (cause): a CDN ends the call, a new ICRQ places another in the same
+// tunnel, and a new PPP client authenticates again on it, so the server
+// still has to prove that it knows the password (the MS-CHAPv2 Success).
+// docs/reliability.md, "Packet loss".
+func (c *controller) redial(cause error) {
+	now := c.deps.Clock.Now()
+	acts := c.lac.Redial(now)
+	if len(acts) == 0 {
+		c.fail(c.phase, cause)
+		return
+	}
+	c.redials++
+	c.ppp, c.pppDown, c.redialing, c.redialLCP = nil, false, true, true
+	c.deps.Log.infof("%v; placing the L2TP call again (%d of %d)", cause, c.redials, maxRedials)
+	c.ev.retry(c.phase, "L2TP call (the server's answer to our authentication was lost)", c.redials)
+	c.doL2TP(acts)
 }
 
 // tunMTU is the largest inner IP packet that fits one 1500-byte outer
@@ -869,6 +1073,9 @@ func (c *controller) linkUp(a ppp.Up) {
 	c.event(PhaseInterface, "%s up (MTU %d)", tun.Name(), tcfg.MTU)
 	c.phase = PhaseConnected
 	c.upAt = c.deps.Clock.Now()
+	if c.cfg.DPDInterval > 0 {
+		c.nextDPD = c.upAt.Add(c.cfg.DPDInterval)
+	}
 	if d, ok := tun.(dnsSetuper); ok {
 		link.DNSSetup = d.DNSSetup()
 	}

@@ -127,6 +127,7 @@ type dataPath struct {
 	now    func() time.Time
 	txBase time.Time
 	lastTx atomic.Int64
+	lastRx atomic.Int64 // when a datagram last came from the server, as lastTx (markRx)
 
 	// pcap records decrypted L2TP messages (Config.Pcap); nil: none.
 	// Set by setCapture before the readers start, then immutable.
@@ -185,6 +186,19 @@ func (d *dataPath) markTx() {
 	if d.now != nil {
 		d.lastTx.Store(int64(d.now().Sub(d.txBase)))
 	}
+}
+
+// markRx notes that a datagram came from the server now.
+func (d *dataPath) markRx() {
+	if d.now != nil {
+		d.lastRx.Store(int64(d.now().Sub(d.txBase)))
+	}
+}
+
+// lastRecv is when a datagram last came from the server (the time of
+// setClock if none has): what DPD judges the server's liveness by.
+func (d *dataPath) lastRecv() time.Time {
+	return d.txBase.Add(time.Duration(d.lastRx.Load()))
 }
 
 // lastSend is when something last went to the NAT-T port (the time of

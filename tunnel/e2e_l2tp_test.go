@@ -175,8 +175,9 @@ func (h *harness) keepaliveTimes() []time.Time {
 
 // quietProfile is a server that sends nothing by itself while the link is
 // idle (no LCP echo, HELLO, DPD or re-key), but keepalives every 3 s,
-// which the client must ignore. The client's own LCP echo (after 10 s
-// without anything from the server) is then its only traffic.
+// which the client must ignore. With the client's DPD off (the tests set
+// it), the client's own LCP echo (after 5 s without a PPP frame from the
+// server) is then its only traffic.
 func quietProfile() peertest.Profile {
 	p := peertest.SoftEther()
 	p.EchoInterval, p.HelloInterval, p.SendDPD, p.RekeyPastLifetime = 0, time.Hour, false, 0
@@ -198,6 +199,7 @@ func TestE2ENATTKeepalive(t *testing.T) {
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.NATTKeepalive = interval
+	cfg.DPDInterval = DPDOff
 	h := startRun(t, n, srv, cfg, clock)
 	h.waitConnected()
 	base := clock.Now()
@@ -271,6 +273,7 @@ func TestE2ENATTKeepaliveOff(t *testing.T) {
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.NATTKeepalive = NATTKeepaliveOff
+	cfg.DPDInterval = DPDOff
 	h := startRun(t, n, srv, cfg, clock)
 	h.waitConnected()
 	for start := clock.Now(); clock.Now().Sub(start) < 45*time.Second; {

@@ -115,6 +115,12 @@ func startServer(t *testing.T, p peertest.Profile) (*nettest.Network, *peertest.
 // opts change the Deps before Run starts.
 func startRun(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config, clock Clock, opts ...func(*Deps)) *harness {
 	t.Helper()
+	return startRunFaults(t, n, srv, cfg, clock, nil, opts...)
+}
+
+// startRunFaults is startRun with faults on the datagrams the client sends.
+func startRunFaults(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config, clock Clock, faults []nettest.Option, opts ...func(*Deps)) *harness {
+	t.Helper()
 	h := &harness{t: t, srv: srv, cfg: cfg, errc: make(chan error, 1), changed: make(chan struct{}), tunc: make(chan openedTUN, 4)}
 	h.clock, _ = clock.(*fakeClock)
 	logf := func(level string) func(string, ...any) {
@@ -149,7 +155,7 @@ func startRun(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config
 			if server != netip.AddrPortFrom(e2eServer, DefaultIKEPort) {
 				return nil, fmt.Errorf("Listen for unexpected server %v", server)
 			}
-			return n.Listen(netip.AddrPortFrom(e2eClient, uint16(41000+e2ePort.Add(1)%20000)))
+			return n.Listen(netip.AddrPortFrom(e2eClient, uint16(41000+e2ePort.Add(1)%20000)), faults...)
 		},
 		OpenTUN: func(c TUNConfig) (TUN, error) {
 			tun := tuntest.NewChannelTUN(c.Name, c.MTU)
@@ -286,6 +292,10 @@ func (h *harness) sleep(d time.Duration) {
 	if !h.clock.waitTimers(1, connectTimeout) {
 		h.t.Fatalf("the control loop armed no timer within %v after the clock moved", connectTimeout)
 	}
+	// The server's answers to what went out (an LCP Echo-Reply, a DPD
+	// R-U-THERE-ACK) arrive asynchronously: give them their chance before
+	// the clock moves on, as they would on a real clock.
+	h.clock.quiet(idleGrace)
 }
 
 // stop cancels Run and checks that it returns nil in time: within

@@ -74,6 +74,36 @@ var (
 // a lost connection.
 var ErrInterfaceGone = errors.New("the interface failed")
 
+// ErrPeerDead is wrapped by Run's error when the server stopped answering
+// under a running link: DPD R-U-THEREs unanswered after a silence
+// (Config.DPDInterval). A failure of class FailLost.
+var ErrPeerDead = errors.New("the server stopped answering")
+
+// ErrUnreachable is wrapped (with ErrNoAnswer) by Run's error when the
+// socket reported an ICMP error during bring-up: port unreachable (nothing
+// listens on the server's port) or host or network unreachable. A failure
+// of class FailNoAnswer in IKE phase 1.
+var ErrUnreachable = errors.New("the server is unreachable")
+
+// unreachableError is ErrUnreachable (and ErrNoAnswer) with the ICMP error.
+type unreachableError struct{ desc string }
+
+func (e *unreachableError) Error() string { return "the server is unreachable: " + e.desc }
+func (e *unreachableError) Is(target error) bool {
+	return target == ErrUnreachable || target == ErrNoAnswer
+}
+
+// ErrLocalClash is wrapped by Run's error when the interface name or a
+// route to add is already taken: found in setup, before anything is sent
+// to the server. A failure of class FailLocal.
+var ErrLocalClash = errors.New("interface name or route already in use")
+
+// clashError is ErrLocalClash with what is taken.
+type clashError struct{ msg string }
+
+func (e *clashError) Error() string        { return e.msg }
+func (e *clashError) Is(target error) bool { return target == ErrLocalClash }
+
 // FailureOf classifies an error returned by Run, by the phase it failed in
 // (PhaseOf) and the typed errors it wraps; it never looks at error text.
 func FailureOf(err error) Failure {

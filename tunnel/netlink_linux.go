@@ -163,3 +163,35 @@ func prepareIPv6(name string) error {
 func hostNet(a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: a.Unmap().AsSlice(), Mask: net.CIDRMask(32, 32)}
 }
+
+// checkClash finds, before anything goes to the server, what would make
+// the interface phase fail after the whole bring-up (and after the server
+// gave us a session and an address): an interface of that name, or a
+// route to one of Config.Routes, already there (ErrLocalClash, exit 11).
+// A stale interface of an earlier run of ours was removed before
+// (checkHostState).
+func checkClash(cfg Config) error {
+	if link, err := netlink.LinkByName(cfg.Interface); err == nil {
+		return &clashError{fmt.Sprintf("interface %s already exists (%s, index %d): another connection or program uses the name; choose another with --interface",
+			cfg.Interface, link.Type(), link.Attrs().Index)}
+	}
+	for _, p := range cfg.Routes {
+		p = p.Masked()
+		dst := &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}
+		routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: dst, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+		if err != nil {
+			continue // cannot tell: the real attempt decides
+		}
+		for _, r := range routes {
+			if r.Priority != 0 {
+				continue // another metric: ours can be added next to it
+			}
+			dev := fmt.Sprintf("interface index %d", r.LinkIndex)
+			if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+				dev = l.Attrs().Name
+			}
+			return &clashError{fmt.Sprintf("a route to %v already exists (via %s): remove it or leave it out of --route", p, dev)}
+		}
+	}
+	return nil
+}

@@ -126,6 +126,19 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 			if isClosed(err) {
 				return
 			}
+			if isUnreachable(err) {
+				// An ICMP error for something we sent (IP_RECVERR): the
+				// control loop judges it. Our socket talks to the server
+				// alone.
+				desc, ok := readSocketError(d.conn)
+				if !ok {
+					desc = err.Error()
+				}
+				if !r.forward(kindUnreachable, []byte(desc)) {
+					return
+				}
+				continue
+			}
 			d.c.rxReadErrors.Add(1)
 			if d.rxLog.allow() {
 				d.log.debugf("udp: read: %v", err)
@@ -193,6 +206,7 @@ func (r *udpReader) handle(pkt []byte, from netip.AddrPort) bool {
 		d.c.rxForeign.Add(1)
 		return true
 	}
+	d.markRx()
 	if len(pkt) == len(r.buf) { // possibly truncated
 		d.c.rxInvalid.Add(1)
 		return true

@@ -44,6 +44,9 @@ type darwinTUN struct {
 
 // checkHostSupport refuses, before anything is sent to the server, the
 // host changes this platform cannot make yet.
+// checkClash: macOS picks the utun name itself.
+func checkClash(Config) error { return nil }
+
 func checkHostSupport(cfg Config) error {
 	switch {
 	case cfg.DefaultRoute:

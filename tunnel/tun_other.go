@@ -15,3 +15,5 @@ func deviceGone(error) bool { return false }
 func checkTUNAccess() error { return nil }
 
 func checkHostSupport(Config) error { return nil }
+
+func checkClash(Config) error { return nil }

@@ -109,6 +109,15 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 			statusReq = srv.statusReq
 		}
 	}
+	if checkTUN {
+		// After the control socket: a second l2tpctl on the same interface
+		// gets its own message (ErrRunning) there.
+		if err := checkClash(cfg); err != nil {
+			ev.start(PhaseSetup, "checking interface %s and its routes", cfg.Interface)
+			ev.failed(PhaseSetup, err)
+			return &PhaseError{PhaseSetup, err}
+		}
+	}
 	if cfg.Reconnect {
 		return runReconnecting(ctx, cfg, deps, ev, statusReq)
 	}

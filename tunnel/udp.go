@@ -22,25 +22,27 @@ import (
 type packetKind uint8
 
 const (
-	kindInvalid   packetKind = iota // malformed or unexpected; dropped
-	kindKeepalive                   // NAT-T keepalive; ignored
-	kindIKE                         // ISAKMP message (non-ESP marker stripped)
-	kindESP                         // UDP-encapsulated ESP packet
-	kindL2TP                        // L2TP control message (T bit), whole L2TP packet
-	kindPPP                         // PPP frame of a protocol other than IPv4, whole frame
-	kindIPv4                        // IPv4 packet from a PPP data frame
-	kindIPv6                        // IPv6 packet from a PPP data frame (protocol 0x0057)
+	kindInvalid     packetKind = iota // malformed or unexpected; dropped
+	kindKeepalive                     // NAT-T keepalive; ignored
+	kindIKE                           // ISAKMP message (non-ESP marker stripped)
+	kindESP                           // UDP-encapsulated ESP packet
+	kindL2TP                          // L2TP control message (T bit), whole L2TP packet
+	kindPPP                           // PPP frame of a protocol other than IPv4, whole frame
+	kindIPv4                          // IPv4 packet from a PPP data frame
+	kindIPv6                          // IPv6 packet from a PPP data frame (protocol 0x0057)
+	kindUnreachable                   // not a datagram: the socket reported an ICMP error (data: its description)
 )
 
 var packetKindNames = [...]string{
-	kindInvalid:   "invalid",
-	kindKeepalive: "keepalive",
-	kindIKE:       "IKE",
-	kindESP:       "ESP",
-	kindL2TP:      "L2TP control",
-	kindPPP:       "PPP control",
-	kindIPv4:      "IPv4",
-	kindIPv6:      "IPv6",
+	kindInvalid:     "invalid",
+	kindKeepalive:   "keepalive",
+	kindIKE:         "IKE",
+	kindESP:         "ESP",
+	kindL2TP:        "L2TP control",
+	kindPPP:         "PPP control",
+	kindIPv4:        "IPv4",
+	kindIPv6:        "IPv6",
+	kindUnreachable: "ICMP error",
 }
 
 func (k packetKind) String() string {
@@ -112,6 +114,10 @@ func defaultListen(server netip.AddrPort) (PacketConn, error) {
 	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: opening a UDP socket on %v: %w", local, err)
+	}
+	if err := setRecvErr(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("tunnel: IP_RECVERR on the UDP socket: %w", err)
 	}
 	return c, nil
 }

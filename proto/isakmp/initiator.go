@@ -3,6 +3,7 @@ package isakmp
 import (
 	"bytes"
 	"crypto/hmac"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -764,6 +765,33 @@ func (in *Initiator) Deadline() time.Time {
 	}
 	return minTime(t, in.e.deadline())
 }
+
+// ProbeDPD sends one R-U-THERE on this IKE SA and reports true, if the
+// server announced DPD (its vendor ID in phase 1) and phase 1 is up;
+// otherwise it sends nothing and reports false. The caller decides when:
+// only after a while with nothing from the server (RFC 3706 §5.3, "worry
+// metric"); and it judges liveness by anything arriving from the server,
+// of which the R-U-THERE-ACK is one. The sequence number starts at a random
+// value and grows by one per probe. Ref: RFC 3706 §5, §7.
+func (in *Initiator) ProbeDPD(now time.Time) ([]Action, bool) {
+	e := in.e
+	if !e.up || !e.k.peerDPD || e.done != nil || e.closed {
+		return nil, false
+	}
+	if e.dpdSeq == 0 {
+		b, err := e.randBytes(4)
+		if err != nil {
+			return e.finish(err), true
+		}
+		e.dpdSeq = binary.BigEndian.Uint32(b)&0x7fffffff | 1 // leave room to grow, never 0
+	} else {
+		e.dpdSeq++
+	}
+	return e.finish(e.sendDPD(NotifyRUThere, e.dpdSeq)), true
+}
+
+// DPDAcks counts the R-U-THERE-ACKs received on this IKE SA.
+func (in *Initiator) DPDAcks() int { return in.e.dpdAcks }
 
 // Close sends Informational Deletes for every live IPsec SA (our inbound
 // SPIs) and for the IKE SA, even after a failure; nothing is retransmitted

@@ -360,6 +360,34 @@ func TestPairDPD(t *testing.T) {
 	}
 }
 
+// TestPairProbeDPD: the initiator's R-U-THERE (only once phase 1 is up
+// with a server that announced DPD) gets an R-U-THERE-ACK.
+func TestPairProbeDPD(t *testing.T) {
+	p := newPair(t, Config{}, ResponderConfig{})
+	if acts, ok := p.in.ProbeDPD(p.now); ok || len(acts) != 0 {
+		t.Fatalf("ProbeDPD before phase 1 = %v, %v", acts, ok)
+	}
+	p.run(time.Minute, p.upBoth(1))
+	for i := 1; i <= 2; i++ {
+		acts, ok := p.in.ProbeDPD(p.now)
+		if !ok || count[Send](acts) != 1 {
+			t.Fatalf("ProbeDPD = %v, %v", acts, ok)
+		}
+		p.collect(true, acts)
+		p.run(time.Second, func() bool { return p.in.DPDAcks() == i })
+		if p.in.DPDAcks() != i {
+			t.Fatalf("%d acks after %d probes", p.in.DPDAcks(), i)
+		}
+	}
+	if err := failOf(p.inActs); err != nil {
+		t.Fatal(err)
+	}
+	p.collect(true, p.in.Close(p.now))
+	if _, ok := p.in.ProbeDPD(p.now); ok {
+		t.Fatal("ProbeDPD after Close")
+	}
+}
+
 func TestPairPeerDeletesIKE(t *testing.T) {
 	p := newPair(t, Config{}, ResponderConfig{})
 	p.run(time.Minute, p.upBoth(1))

@@ -2,7 +2,9 @@ package l2tp
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"errors"
+	"io"
 	"testing"
 	"time"
 )
@@ -644,5 +646,50 @@ func TestPeerStopCCNBeforeSCCRP(t *testing.T) {
 	}
 	if !c.Deadline().IsZero() || c.Close(t0) != nil {
 		t.Error("LAC not done after StopCCN")
+	}
+}
+
+// TestRedial: the LAC ends its call (CDN, result 3) and places a new one in
+// the same tunnel; the LNS takes it and both report a second SessionUp with
+// new session IDs. Before a call is up Redial does nothing.
+func TestRedial(t *testing.T) {
+	if acts := NewLAC(LACConfig{Rand: lacRand()}).Redial(t0); acts != nil {
+		t.Fatalf("Redial before Start = %v", acts)
+	}
+	// The fixed random bytes of bringUp last for one call only.
+	l := newLink(t, LACConfig{Rand: io.MultiReader(lacRand(), crand.Reader)}, LNSConfig{HostName: "lns", Rand: io.MultiReader(lnsRand(), crand.Reader)})
+	l.runUntil(func() bool { return sessionUp(&l.lac) && sessionUp(&l.lns) })
+	l.drain()
+	first, _ := find[SessionUp](l.lac.events)
+	acts := l.lac.m.(*LAC).Redial(l.now)
+	var types []MsgType
+	for _, a := range acts {
+		snd, ok := a.(Send)
+		if !ok {
+			t.Fatalf("Redial: %+v", a)
+		}
+		var m Message
+		if err := m.UnmarshalBinary(snd.Data); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, m.Type())
+	}
+	if len(types) != 2 || types[0] != MsgCDN || types[1] != MsgICRQ {
+		t.Fatalf("Redial sent %v, want CDN + ICRQ", types)
+	}
+	l.lac.events, l.lns.events = nil, nil
+	l.lac.apply(l, acts, &l.lns)
+	l.runUntil(func() bool { return sessionUp(&l.lac) && sessionUp(&l.lns) })
+	second, _ := find[SessionUp](l.lac.events)
+	if second.LocalTunnel != first.LocalTunnel || second.PeerTunnel != first.PeerTunnel {
+		t.Errorf("tunnel changed: %+v then %+v", first, second)
+	}
+	if second.LocalSession == first.LocalSession || second.PeerSession == first.PeerSession || second.PeerSession == 0 {
+		t.Errorf("sessions not new: %+v then %+v", first, second)
+	}
+	if c, ok := find[Closed](l.lns.events); !ok {
+		t.Errorf("the LNS did not report the first call closed: %+v", l.lns.events)
+	} else if se := (*StopError)(nil); !errors.As(c.Err, &se) || se.Tunnel || se.Result != CDNResultAdmin {
+		t.Errorf("LNS Closed = %v, want a CDN with result 3", c.Err)
 	}
 }

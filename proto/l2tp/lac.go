@@ -131,6 +131,36 @@ func (c *LAC) Close(now time.Time) []Action {
 	return c.close(now, c.state == lacEstablished)
 }
 
+// Redial ends the established call (CDN, result 3: administrative) and
+// places a new one in the same tunnel (ICRQ with a new Assigned Session
+// ID): a fresh session, whose PPP starts from scratch. SessionUp follows
+// on the ICRP as for the first call. It returns nothing unless a call is
+// established and the tunnel is not closing. Ref: RFC 2661 §5.2.1
+// (incoming call), §6.11 (CDN).
+func (c *LAC) Redial(now time.Time) []Action {
+	if c.state != lacEstablished || c.closed || c.closing {
+		return nil
+	}
+	c.enqueue(cdn(c.localSession, CDNResultAdmin, ErrorCodeNone, ""), c.peerSession)
+	sid, err := c.randomID()
+	var serial uint32
+	if err == nil {
+		serial, err = c.randomUint32()
+	}
+	if err != nil {
+		return c.stopTunnel(now, ErrorCodeResources, err, "no random source", nil)
+	}
+	c.localSession, c.peerSession = sid, 0
+	c.state = lacWaitReply
+	req := icrq(sid, serial)
+	if len(c.cfg.Secret) > 0 {
+		if err := c.hideAVPs(req, req.index(AVPAssignedSessionID)); err != nil {
+			return c.stopTunnel(now, ErrorCodeResources, err, "no random source", nil)
+		}
+	}
+	return c.queue(now, req, 0, nil)
+}
+
 // refuse says why m is not taken: only packets for our tunnel are, and
 // until SCCRP arrives only SCCRP, StopCCN and ZLBs, so that a stray packet cannot consume the
 // sequence number SCCRP will carry.

@@ -2,6 +2,7 @@ package ppp
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -23,9 +24,24 @@ type ClientConfig struct {
 	// RestartTimer caps the RFC 1661 restart timer (default 3s). The first
 	// retransmission happens after min(1s, RestartTimer), then doubles.
 	RestartTimer time.Duration
-	MaxConfigure int           // default 10
+	MaxConfigure int // default 10
+	// AuthRetries is how often our authentication request (PAP, CHAP,
+	// MS-CHAPv2 Response) is sent again without an answer before Down
+	// with ErrAuthOutcomeLost (0: MaxConfigure − 1, 27 s in all with the
+	// default timers). A caller that can start over (a new L2TP call)
+	// sets it low: a server that sends its Success only once never
+	// answers the retransmissions.
+	AuthRetries int
+	// AuthWait is how long we wait for the authenticator to start (the
+	// CHAP Challenge, the first EAP Request) before Down with
+	// ErrNoResponse (0: MaxConfigure restart periods, 30 s by default).
+	AuthWait     time.Duration
 	EchoInterval time.Duration // LCP Echo-Request after this much silence (default 10s; <0 disables)
 	EchoFailures int           // unanswered Echo-Requests before Down (default 5)
+	// EchoRetry is the interval between Echo-Requests once one went
+	// unanswered (0: EchoInterval): silence starts the check, and a short
+	// retry ends it soon when the peer is gone.
+	EchoRetry time.Duration
 	// IPv6 runs IPv6CP next to IPCP (RFC 5072): our Interface-Identifier
 	// is drawn from Rand. False: IPv6CP and IPv6 frames get a
 	// Protocol-Reject. A server that rejects IPv6CP, or sends nothing for
@@ -102,6 +118,15 @@ func NewClient(cfg ClientConfig) *Client {
 		echo = 0
 	}
 	c.link.init(c, cfg.Rand, cfg.RestartTimer, cfg.MaxConfigure, echo, cfg.EchoFailures)
+	if cfg.AuthRetries > 0 {
+		c.authBudget = cfg.AuthRetries
+	}
+	if cfg.AuthWait > 0 {
+		c.authWaitFor = cfg.AuthWait
+	}
+	if cfg.EchoRetry > 0 && cfg.EchoRetry < c.echoInterval {
+		c.echoRetry = cfg.EchoRetry
+	}
 	c.lcp = fsm{l: &c.link, proto: ProtoLCP, name: "LCP", h: (*clientLCP)(c)}
 	c.ipcp = fsm{l: &c.link, proto: ProtoIPCP, name: "IPCP", h: (*clientIPCP)(c)}
 	c.ipv6cp = fsm{l: &c.link, proto: ProtoIPV6CP, name: "IPV6CP", h: (*ipv6cpLayer)(&c.link)}
@@ -177,6 +202,30 @@ func (c *Client) authAwaited() string {
 		return c.method.String() + " authentication (no Challenge)"
 	}
 	return c.method.String() + " Response"
+}
+
+// outcomeLost: the server started the network phase (IPCP) while our
+// PAP, CHAP or MS-CHAPv2 request waits for its answer, so the server
+// accepted us and its Ack or Success was lost. For MS-CHAPv2 only the
+// Success proves that the server knows the password (RFC 2759 §5), and
+// for PAP and CHAP-MD5 the IPCP could come from anyone who can inject
+// into the call: the client does not treat it as success but ends the
+// link with ErrAuthOutcomeLost, and the caller starts over.
+// Ref: RFC 1661 §3.5 (no network-phase packets before authentication
+// completes).
+func (c *Client) outcomeLost(proto uint16) error {
+	var answer string
+	switch c.method {
+	case PAP:
+		answer = "PAP Authenticate-Ack"
+	case CHAPMD5:
+		answer = "CHAP Success"
+	case MSCHAPv2:
+		answer = "MS-CHAPv2 Success"
+	default:
+		return nil
+	}
+	return &outcomeLostError{what: fmt.Sprintf("the server started %s but its %s never arrived (lost)", protoName(proto), answer)}
 }
 
 func (c *Client) authInput(now time.Time, proto uint16, p Packet) {

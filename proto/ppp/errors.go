@@ -16,6 +16,23 @@ var ErrNoResponse = errors.New("ppp: no response from peer")
 // method. The returned error text names the offered and accepted methods.
 var ErrNoCommonAuth = errors.New("ppp: no common authentication method")
 
+// ErrAuthOutcomeLost means our authentication request (PAP
+// Authenticate-Request, CHAP or MS-CHAPv2 Response) was answered but the
+// answer never reached us: the server moved on to the network phase
+// (its IPCP arrived), or it did not answer our retransmissions, as a
+// server that sends its Ack or Success only once does when that one is
+// lost (SoftEther). The server's Success is what proves that it knows the
+// password (MS-CHAPv2), so the client does not carry on without it; the
+// caller may start over with a new call (L2TP). The error also matches
+// ErrNoResponse when no answer came at all.
+var ErrAuthOutcomeLost = errors.New("ppp: the server's answer to our authentication was lost")
+
+// ErrAuthNotStarted means the authenticator never started the exchange
+// (no CHAP Challenge, no EAP Request) within ClientConfig.AuthWait; it
+// also matches ErrNoResponse. Its first message may have been lost on a
+// server that resends it late or never; the caller may start over.
+var ErrAuthNotStarted = errors.New("ppp: the server did not start authentication")
+
 // ErrServerNotAuthentic means the MS-CHAPv2 Success message did not carry
 // the authenticator response computed from our password: the server does
 // not know the password (RFC 2759 §5).
@@ -38,6 +55,32 @@ func (e *noResponseError) Error() string        { return "ppp: no answer to " + 
 func (e *noResponseError) Is(target error) bool { return target == ErrNoResponse }
 
 func noResponse(what string) error { return &noResponseError{what: what} }
+
+// notStartedError is ErrAuthNotStarted and ErrNoResponse.
+type notStartedError struct{ what string }
+
+func (e *notStartedError) Error() string { return "ppp: no answer to " + e.what }
+func (e *notStartedError) Is(target error) bool {
+	return target == ErrNoResponse || target == ErrAuthNotStarted
+}
+
+// outcomeLostError is ErrAuthOutcomeLost with what showed it; unanswered
+// also matches ErrNoResponse.
+type outcomeLostError struct {
+	what       string
+	unanswered bool
+}
+
+func (e *outcomeLostError) Error() string {
+	if e.unanswered {
+		return "ppp: no answer to " + e.what + " (the server's answer may have been lost)"
+	}
+	return "ppp: " + e.what
+}
+
+func (e *outcomeLostError) Is(target error) bool {
+	return target == ErrAuthOutcomeLost || e.unanswered && target == ErrNoResponse
+}
 
 // noCommonAuthError carries the details; it matches ErrNoCommonAuth.
 type noCommonAuthError struct {

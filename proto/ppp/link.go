@@ -108,6 +108,10 @@ type role interface {
 	// authAwaited names what went unanswered when authentication times
 	// out, for the error.
 	authAwaited() string
+	// outcomeLost is the error for a network-phase packet from the peer
+	// while our authentication request waits for its answer (nil: keep
+	// waiting; the server side never needs it).
+	outcomeLost(proto uint16) error
 	// authMethod is the negotiated method (AuthNone before LCP opens).
 	authMethod() AuthMethod
 }
@@ -149,12 +153,16 @@ type link struct {
 	// (authFrame nil) or we retransmit authFrame, the packet of ours that
 	// waits for an answer.
 	authFrame    []byte
+	authBudget   int // retransmissions of authFrame allowed (Max-Configure − 1 unless the role sets it)
 	authRetries  int
+	authNudged   bool          // authFrame was sent again because the peer's IPCP came first
+	authWaitFor  time.Duration // for the peer to start authentication; 0: maxConfigure restart periods
 	authTimeout  time.Duration
 	authDeadline time.Time
 
 	echoDeadline time.Time
 	echoPending  int
+	echoRetry    time.Duration // between Echo-Requests once one is unanswered; 0: echoInterval
 }
 
 func (l *link) init(r role, rnd io.Reader, restart time.Duration, maxConf int, echo time.Duration, echoFail int) {
@@ -171,6 +179,7 @@ func (l *link) init(r role, rnd io.Reader, restart time.Duration, maxConf int, e
 	}
 	l.restartTimer, l.maxConfigure, l.echoInterval, l.echoFailures = restart, maxConf, echo, echoFail
 	l.maxFailure, l.maxTerminate = defaultMaxFailure, defaultMaxTerminate
+	l.authBudget = maxConf - 1
 	l.peerMRU = defaultMRU
 }
 
@@ -321,6 +330,20 @@ func (l *link) handle(now time.Time, frame []byte) []Action {
 		}
 		l.r.authInput(now, proto, p)
 	case ProtoIPCP:
+		if l.phase == phaseAuth && l.authFrame != nil {
+			if err := l.r.outcomeLost(proto); err != nil {
+				if !l.authNudged {
+					// A server that follows RFC 1994 §4.2 answers our
+					// request again at once, before its IPCP comes again.
+					l.authNudged = true
+					l.emit(Send{Data: clone(l.authFrame)})
+					l.drop("IPCP packet before authentication completed: the server's answer seems lost, our request sent again")
+					break
+				}
+				l.fail(err) // the caller starts over; a Terminate-Request would only cross the peer's IPCP
+				break
+			}
+		}
 		if l.phase != phaseNetwork {
 			l.drop("IPCP packet %s", l.phase.outOfPhase())
 			break
@@ -403,7 +426,11 @@ func (l *link) tick(now time.Time) []Action {
 			var m [4]byte
 			binary.BigEndian.PutUint32(m[:], l.magic)
 			l.send(ProtoLCP, codeEchoReq, l.lcp.xid, m[:])
-			l.echoDeadline = now.Add(l.echoInterval)
+			next := l.echoInterval
+			if l.echoRetry > 0 {
+				next = l.echoRetry // the first went out after echoInterval of silence
+			}
+			l.echoDeadline = now.Add(next)
 		}
 	}
 	return l.flush()
@@ -471,7 +498,8 @@ func (l *link) lcpDown(now time.Time) {
 // all.
 func (l *link) authSend(now time.Time, f []byte) {
 	l.authFrame = f
-	l.authRetries = l.maxConfigure - 1
+	l.authRetries = l.authBudget
+	l.authNudged = false
 	l.authTimeout = l.firstTimeout()
 	l.emit(Send{Data: clone(f)})
 	l.armAuth(now)
@@ -481,7 +509,11 @@ func (l *link) authSend(now time.Time, f []byte) {
 // exchange.
 func (l *link) authWait(now time.Time) {
 	l.authFrame = nil
-	l.authDeadline = now.Add(time.Duration(l.maxConfigure) * l.restartTimer)
+	wait := time.Duration(l.maxConfigure) * l.restartTimer
+	if l.authWaitFor > 0 {
+		wait = l.authWaitFor
+	}
+	l.authDeadline = now.Add(wait)
 }
 
 func (l *link) armAuth(now time.Time) {
@@ -495,8 +527,15 @@ func (l *link) authTick(now time.Time) {
 	if l.authDone {
 		return
 	}
-	if l.authFrame == nil || l.authRetries <= 0 {
-		l.abort(noResponse(l.r.authAwaited()))
+	if l.authFrame == nil {
+		l.abort(&notStartedError{what: l.r.authAwaited()})
+		return
+	}
+	if l.authRetries <= 0 {
+		// The request was sent 1 + authBudget times: either none arrived,
+		// or the answer to one was lost and the peer does not send it
+		// again (a retransmitted request should get it: RFC 1994 §4.2).
+		l.abort(&outcomeLostError{what: l.r.authAwaited(), unanswered: true})
 		return
 	}
 	l.authRetries--

@@ -624,3 +624,89 @@ func TestAuthMethodString(t *testing.T) {
 		t.Error(s)
 	}
 }
+
+// TestAuthOutcomeLost: against a server that sends its Success or Ack once
+// (OkOnce, like SoftEther), losing exactly that packet ends the client's
+// link with ErrAuthOutcomeLost, soon (the second IPCP packet, or the short
+// AuthRetries budget), never with AuthUp: without the Success, MS-CHAPv2
+// has not authenticated the server. With a server that answers a
+// retransmitted request again, the same loss is repaired on the spot.
+func TestAuthOutcomeLost(t *testing.T) {
+	dropOk := func() func(bool, int, []byte) bool {
+		done := false
+		return func(toServer bool, _ int, f []byte) bool {
+			proto, info, _ := ParseFrame(f)
+			ok := !toServer && len(info) > 0 && (proto == ProtoCHAP && info[0] == chapCodeSucc || proto == ProtoPAP && info[0] == papCodeAck)
+			if ok && !done {
+				done = true
+				return true
+			}
+			return false
+		}
+	}
+	for _, m := range []AuthMethod{MSCHAPv2, PAP} {
+		for _, tc := range []struct {
+			name     string
+			once     bool
+			noIPCP   bool // the server's IPCP is lost too: only the budget tells
+			wantUp   bool
+			unanswer bool
+			within   time.Duration
+		}{
+			{"resending-server", false, false, true, false, 5 * time.Second},
+			{"once/ipcp-seen", true, false, false, false, 5 * time.Second},
+			{"once/no-ipcp", true, true, false, true, 10 * time.Second},
+		} {
+			t.Run(m.String()+"/"+tc.name, func(t *testing.T) {
+				sc := softEtherServer()
+				sc.OkOnce = tc.once
+				cc := clientCfg(m)
+				cc.AuthRetries = 3
+				p := newPair(t, cc, sc)
+				drop := dropOk()
+				p.drop = func(ts bool, n int, f []byte) bool {
+					proto, _, _ := ParseFrame(f)
+					return drop(ts, n, f) || tc.noIPCP && !ts && proto == ProtoIPCP
+				}
+				p.take(true, p.c.Start(p.now))
+				p.run(2*time.Minute, p.clientDone)
+				if tc.wantUp {
+					if !p.bothUp() {
+						t.Fatalf("not up: %+v\n%s", p.cDown, p.dump())
+					}
+					return
+				}
+				if p.cDown == nil || !errors.Is(p.cDown.Err, ErrAuthOutcomeLost) || errors.Is(p.cDown.Err, ErrNoResponse) != tc.unanswer {
+					t.Fatalf("down = %+v, want ErrAuthOutcomeLost (unanswered %v)\n%s", p.cDown, tc.unanswer, p.dump())
+				}
+				if _, up := authUp(p.cEv); up {
+					t.Errorf("client reported AuthUp without the server's answer")
+				}
+				if took := p.now.Sub(t0); took > tc.within {
+					t.Errorf("gave up after %v, want within %v", took, tc.within)
+				}
+			})
+		}
+	}
+}
+
+// TestAuthNotStarted: the server's Challenge never arrives; with AuthWait
+// set the client gives up after it, with ErrAuthNotStarted (and
+// ErrNoResponse), so that its caller can start over.
+func TestAuthNotStarted(t *testing.T) {
+	cc := clientCfg(MSCHAPv2)
+	cc.AuthWait = 10 * time.Second
+	p := newPair(t, cc, softEtherServer())
+	p.drop = func(toServer bool, _ int, f []byte) bool {
+		proto, _, _ := ParseFrame(f)
+		return !toServer && proto == ProtoCHAP
+	}
+	p.take(true, p.c.Start(p.now))
+	p.run(2*time.Minute, func() bool { return p.cDown != nil })
+	if p.cDown == nil || !errors.Is(p.cDown.Err, ErrAuthNotStarted) || !errors.Is(p.cDown.Err, ErrNoResponse) {
+		t.Fatalf("down = %+v\n%s", p.cDown, p.dump())
+	}
+	if took := p.now.Sub(t0); took > 12*time.Second {
+		t.Errorf("gave up after %v, want about 10 s", took)
+	}
+}

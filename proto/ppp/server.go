@@ -53,8 +53,12 @@ type ServerConfig struct {
 	// PAPFailureTerminates: a wrong PAP password gets an LCP
 	// Terminate-Request instead of an Authenticate-Nak (SoftEther).
 	PAPFailureTerminates bool
-	Rand                 io.Reader
-	EchoInterval         time.Duration // 0 = no Echo-Requests (SoftEther: ~4.8s)
+	// OkOnce: the Ack or Success of an authentication is sent once; a
+	// retransmitted request after it goes unanswered (SoftEther, against
+	// RFC 1994 §4.2, which asks for the Success again).
+	OkOnce       bool
+	Rand         io.Reader
+	EchoInterval time.Duration // 0 = no Echo-Requests (SoftEther: ~4.8s)
 	// IPv6 runs IPv6CP (RFC 5072) next to IPCP, as the client's
 	// ClientConfig.IPv6; false: it is Protocol-Rejected. InterfaceID is
 	// the identifier to propose (0: drawn from Rand).
@@ -177,6 +181,8 @@ func (s *Server) authStart(now time.Time) {
 	}
 }
 
+func (s *Server) outcomeLost(uint16) error { return nil }
+
 func (s *Server) authMethod() AuthMethod { return s.method }
 
 func (s *Server) authAwaited() string {
@@ -194,6 +200,10 @@ func (s *Server) authInput(now time.Time, proto uint16, p Packet) {
 	if s.okFrame != nil {
 		// Authenticated: answer retransmitted requests again.
 		if p.ID == s.okID && ((proto == ProtoPAP && p.Code == papCodeReq) || (proto == ProtoCHAP && p.Code == chapCodeResp)) {
+			if s.cfg.OkOnce {
+				s.drop("retransmitted %s after authentication: not answered (the Ack or Success went once)", name)
+				return
+			}
 			s.emit(Send{Data: clone(s.okFrame)})
 			return
 		}

@@ -139,6 +139,7 @@ type Profile struct {
 	SendMagic            bool              // request a Magic-Number (pppd)
 	MRU                  uint16            // MRU the server requests; 0: none
 	PAPFailureTerminates bool              // wrong PAP password → LCP Terminate-Request, no Nak (SoftEther)
+	AuthOkOnce           bool              // the PAP Ack or CHAP Success goes once; a retransmitted request is not answered (SoftEther)
 	EchoInterval         time.Duration     // LCP Echo-Request interval; 0: none
 	// IPv4 gets a copy of every IPv4 packet from the client that is not
 	// a ping the server answers, once IPCP is open (called from the
@@ -164,6 +165,7 @@ func defaultUsers() map[string]string { return map[string]string{DefaultUser: De
 // MS-CHAPv2 → PAP ignoring the client's suggestion (EAP being EAP-TLS only
 // and stuck once given up), Magic-Number Rejected,
 // one DNS server, a wrong PAP password answered by LCP Terminate-Request,
+// the MS-CHAPv2 Success (and PAP Ack) sent once and never again,
 // LCP echo every ~4.8 s, pool 192.168.30.10 behind 192.168.30.1.
 func SoftEther() Profile {
 	var props []suite.IKEProposal
@@ -207,6 +209,7 @@ func SoftEther() Profile {
 		DNS:                  []netip.Addr{netip.MustParseAddr("192.168.30.1")},
 		RejectMagic:          true,
 		PAPFailureTerminates: true,
+		AuthOkOnce:           true,
 		EchoInterval:         4800 * time.Millisecond,
 	}
 }

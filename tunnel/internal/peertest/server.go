@@ -892,6 +892,7 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 				SendMagic:            s.p.SendMagic,
 				MRU:                  s.p.MRU,
 				PAPFailureTerminates: s.p.PAPFailureTerminates,
+				OkOnce:               s.p.AuthOkOnce,
 				Rand:                 s.p.Rand,
 				EchoInterval:         s.p.EchoInterval,
 				IPv6:                 s.p.IPv6,
