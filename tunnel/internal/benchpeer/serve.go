@@ -1,0 +1,153 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
+	"github.com/l2tpctl/l2tpctl/proto/suite"
+	"github.com/l2tpctl/l2tpctl/tunnel/internal/peertest"
+)
+
+// serve runs the server until SIGINT or SIGTERM. It prints "ready" on
+// stdout once its sockets and TUN are open, and its events (peertest's
+// log lines) on stderr when it stops.
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "10.229.0.1", "`address` of the UDP 500 and 4500 sockets")
+	tunName := fs.String("tun", "bpeer0", "TUN device `name` the PPP link ends on")
+	local := fs.String("local", "10.229.9.1", "the server's PPP `address`")
+	pool := fs.String("pool", "10.229.9.2", "the `address` handed to the client")
+	user := fs.String("user", peertest.DefaultUser, "PPP user `name`")
+	// The secrets are the test values of peertest; an environment variable
+	// overrides them so that they do not show up in ps.
+	fs.Parse(args)
+	psk, pass := envOr("BENCHPEER_PSK", peertest.DefaultPSK), envOr("BENCHPEER_PASSWORD", peertest.DefaultPassword)
+
+	ip, err := netip.ParseAddr(*addr)
+	if err != nil {
+		return err
+	}
+	loc, err := netip.ParseAddr(*local)
+	if err != nil {
+		return err
+	}
+	cli, err := netip.ParseAddr(*pool)
+	if err != nil {
+		return err
+	}
+	ike, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 500)))
+	if err != nil {
+		return err
+	}
+	natt, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 4500)))
+	if err != nil {
+		ike.Close()
+		return err
+	}
+	// Bursts of ESP from a fast client must not overflow the socket's
+	// queue while the server's single loop catches up (the kernel caps
+	// these at net.core.rmem_max/wmem_max).
+	for _, c := range []*net.UDPConn{ike, natt} {
+		c.SetReadBuffer(4 << 20)
+		c.SetWriteBuffer(4 << 20)
+	}
+	tun, err := openTUN(*tunName)
+	if err != nil {
+		ike.Close()
+		natt.Close()
+		return err
+	}
+
+	p := benchProfile(psk, *user, pass, loc, cli)
+	// Called from the server's loop for every IPv4 packet from the
+	// client: one write to the TUN, which does not block for long.
+	p.IPv4 = func(pkt []byte) { tun.Write(pkt) }
+	srv := peertest.Start(p, ike, natt)
+
+	// TUN → client: SendIPv4 copies the packet, so one buffer does.
+	readDone := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1<<16)
+		for {
+			n, err := tun.Read(buf)
+			if err != nil {
+				readDone <- err
+				return
+			}
+			srv.SendIPv4(buf[:n])
+		}
+	}()
+	fmt.Println("ready")
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	var rerr error
+	select {
+	case <-sig:
+	case rerr = <-readDone:
+	}
+	srv.Close()
+	tun.Close()
+	if rerr == nil {
+		<-readDone
+	}
+	for _, e := range srv.Events() {
+		fmt.Fprintln(os.Stderr, e)
+	}
+	if rerr != nil && !errors.Is(rerr, os.ErrClosed) {
+		return fmt.Errorf("tun read: %w", rerr)
+	}
+	return nil
+}
+
+// benchProfile is a plain, fast server: AES-CBC phase 1 with MODP2048,
+// the ESP suites the benchmark compares, L2TP without the L bit, PPP that
+// starts at once, MS-CHAPv2, no DNS, no keepalives, echoes or re-keys to
+// disturb a measurement.
+func benchProfile(psk, user, pass string, local, pool netip.Addr) peertest.Profile {
+	var props []suite.IKEProposal
+	for _, h := range []suite.HashID{suite.HashSHA256, suite.HashSHA1} {
+		for _, k := range []int{256, 128} {
+			props = append(props, suite.IKEProposal{Enc: suite.EncAESCBC, KeyBits: k, Hash: h, Group: suite.MODP2048})
+		}
+	}
+	return peertest.Profile{
+		Name:      "benchpeer",
+		PSK:       []byte(psk),
+		Proposals: props,
+		ESP: []suite.ESPTransform{
+			{Enc: suite.ESPAESGCM16, KeyBits: 128, Auth: suite.AuthNone},
+			{Enc: suite.ESPAESGCM16, KeyBits: 256, Auth: suite.AuthNone},
+			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA1},
+			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA1},
+			{Enc: suite.ESPAES, KeyBits: 128, Auth: suite.AuthHMACSHA256},
+			{Enc: suite.ESPAES, KeyBits: 256, Auth: suite.AuthHMACSHA256},
+		},
+		OnBadPSK:      isakmp.BadPSKResendMM4,
+		HostName:      "benchpeer",
+		VendorName:    "l2tpctl benchpeer",
+		RecvWindow:    16,
+		HelloInterval: time.Hour,
+		Auth:          []ppp.AuthMethod{ppp.MSCHAPv2},
+		Users:         map[string]string{user: pass},
+		AuthName:      "benchpeer",
+		Local:         local,
+		Pool:          pool,
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

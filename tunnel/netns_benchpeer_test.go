@@ -1,0 +1,129 @@
+//go:build linux
+
+package tunnel
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNetnsBenchPeer checks the benchmark peer of scripts/bench-netns.sh
+// (tunnel/internal/benchpeer) as root, in two network namespaces it makes
+// itself (BENCH_NETNS_PREFIX, default "bench-t": <p>s and <p>c joined by
+// <p>s0/<p>c0 on BENCH_NETNS_NET.0/24, default 10.229.1): l2tpctl built
+// from this tree connects to it with each ESP suite the script measures,
+// and UDP round trips (benchpeer udpping in exec mode) reach the echo server
+// behind the peer's TUN device, so traffic really crosses IKE, ESP, L2TP,
+// PPP and both TUNs. It runs with the other TestNetns tests in
+// scripts/test.sh (about 10 s); it skips unless L2TPCTL_E2E=1 or CI=true,
+// and needs root.
+func TestNetnsBenchPeer(t *testing.T) {
+	if os.Getenv("L2TPCTL_E2E") == "" && os.Getenv("CI") != "true" {
+		t.Skip("network namespace tests run from scripts/test.sh (set L2TPCTL_E2E=1, as root)")
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but not root: the network namespace tests cannot run")
+		}
+		t.Skip("not root")
+	}
+	prefix, subnet := envOr("BENCH_NETNS_PREFIX", "bench-t"), envOr("BENCH_NETNS_NET", "10.229.1")
+	srvNS, cliNS := prefix+"s", prefix+"c"
+	srvIP, cliIP := subnet+".1", subnet+".2"
+	const peerIP, poolIP = "10.229.8.1", "10.229.8.2"
+	makeNetns(t, srvNS, cliNS, prefix, srvIP, cliIP)
+
+	dir := t.TempDir()
+	bin, peer := filepath.Join(dir, "l2tpctl"), filepath.Join(dir, "benchpeer")
+	for out, pkg := range map[string]string{bin: "github.com/l2tpctl/l2tpctl", peer: "github.com/l2tpctl/l2tpctl/tunnel/internal/benchpeer"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
+
+	// The peer; once it is ready, its TUN gets its address.
+	srv := exec.Command("ip", "netns", "exec", srvNS, peer, "serve",
+		"-addr", srvIP, "-tun", prefix+"p", "-local", peerIP, "-pool", poolIP)
+	var srvErr strings.Builder
+	srv.Stderr = &srvErr
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			srv.Process.Signal(os.Interrupt)
+			srv.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		ready <- sc.Scan() && sc.Text() == "ready"
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			stop()
+			t.Fatalf("benchpeer serve did not start:\n%s", srvErr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("benchpeer serve: not ready after 20 s")
+	}
+	for _, args := range [][]string{
+		{"-n", srvNS, "addr", "add", peerIP, "peer", poolIP, "dev", prefix + "p"},
+		{"-n", srvNS, "link", "set", prefix + "p", "up"},
+	} {
+		if b, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	echo := exec.Command("ip", "netns", "exec", srvNS, peer, "udpecho", "-addr", "0.0.0.0:9007")
+	if err := echo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Process.Kill(); echo.Wait() })
+
+	for _, suite := range []string{"aes128-sha1", "aes128gcm16"} {
+		t.Run(suite, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "ip", "netns", "exec", cliNS, bin, "connect",
+				"--server", srvIP, "--user", "alice", "--esp", suite, "--interface", prefix+"t",
+				"--dns", "none", "--no-routes", "--non-interactive",
+				"--", peer, "udpping", "-to", peerIP+":9007", "-n", "50")
+			cmd.Env = append(os.Environ(), "L2TPCTL_PSK=test-psk-123", "L2TPCTL_PASSWORD=alice-pass",
+				"L2TPCTL_RUN_DIR="+filepath.Join(dir, "run"))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("l2tpctl connect --esp %s -- udpping: %v\n%s", suite, err, out)
+			}
+			if !strings.Contains(string(out), "p50_us ") || !strings.Contains(string(out), "lost 0") {
+				t.Errorf("no round trips through the tunnel:\n%s", out)
+			}
+			if !strings.Contains(string(out), suite) {
+				t.Errorf("suite %s not named in l2tpctl's output:\n%s", suite, out)
+			}
+		})
+	}
+	stop()
+	if !strings.Contains(srvErr.String(), "ppp: IPCP opened") {
+		t.Errorf("peer events lack IPCP:\n%s", srvErr.String())
+	}
+}
