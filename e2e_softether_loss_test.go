@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -111,7 +112,12 @@ func (p *peer) lossRuns(t *testing.T, pct, runs int, upTimeout time.Duration) (o
 		"chain out { type filter hook output priority 0; policy accept; ip daddr %s numgen random mod 100 < %d counter drop; }", srv, pct, srv, pct))
 	for i := 1; i <= runs; i++ {
 		start := time.Now()
-		c := p.connect(t, "--up-timeout", upTimeout.String())
+		args := []string{"--up-timeout", upTimeout.String()}
+		logDir := os.Getenv("L2TPCTL_LOSS_LOGDIR") // opt-in: keep the -v log and a capture of each failed connect
+		if logDir != "" {
+			args = append(args, "-v", "--pcap", filepath.Join(logDir, fmt.Sprintf("run%d.pcap", i)))
+		}
+		c := p.connect(t, args...)
 		up := false
 		deadline := time.After(upTimeout + 10*time.Second)
 	wait:
@@ -138,6 +144,9 @@ func (p *peer) lossRuns(t *testing.T, pct, runs int, upTimeout time.Duration) (o
 		} else {
 			_, code := c.wait(start, 10*time.Second)
 			t.Logf("run %d: failed after %v, exit %d: %s", i, took, code, lastLine(c.output()))
+			if logDir != "" {
+				_ = os.WriteFile(filepath.Join(logDir, fmt.Sprintf("run%d.log", i)), []byte(c.output()), 0o644)
+			}
 		}
 	}
 	t.Logf("%d %% loss each way: %d of %d connected; connect times %v; nftables:\n%s", pct, ok, runs, times, p.nftCounters(t))

@@ -94,6 +94,7 @@ type controller struct {
 	ikeRestarts    int             // Main Modes started over during bring-up (restartIKE)
 	redialing      bool            // the next SessionUp is that of a redial
 	redialedNoChal bool            // a redial was for a Challenge that never came (at most one is)
+	redialedIPCP   bool            // a redial was for an IPCP that went unanswered (at most one is)
 	redialLCP      bool            // a redial's LCP has not opened yet: its failures are LCP failures (exit 10)
 	nextDPD        time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
 	dpdPending     int             // R-U-THEREs sent since the server was last heard
@@ -891,6 +892,12 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			if n := c.ev.probe; n != nil {
 				n.accepted = a.Method
 			}
+			if c.phase == PhaseIPCP {
+				// The call placed again after IPCP went unanswered: the
+				// phase events stay in bring-up order.
+				c.deps.Log.infof("ppp: authentication accepted again (%v)", a.Method)
+				continue
+			}
 			c.event(PhaseAuth, "accepted (%v, user %s)", a.Method, c.cfg.User)
 			c.enter(PhaseIPCP, "Configure-Request sent")
 		case ppp.Up:
@@ -918,8 +925,15 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			notStarted := errors.Is(err, ppp.ErrAuthNotStarted)
 			if c.phase == PhaseAuth && (errors.Is(err, ppp.ErrAuthOutcomeLost) || notStarted && !c.redialedNoChal) && c.redials < maxRedials {
 				c.redialedNoChal = c.redialedNoChal || notStarted
-				c.redial(err)
+				c.redial(err, "the server's answer to our authentication was lost")
 				return // the rest of the old PPP's actions (its Terminate-Request) went before Down
+			}
+			// IPCP unanswered after authentication (SoftEther under heavy
+			// loss): a new call, once per connect.
+			if c.phase == PhaseIPCP && errors.Is(err, ppp.ErrNoResponse) && !c.redialedIPCP && c.redials < maxRedials {
+				c.redialedIPCP = true
+				c.redial(err, "IPCP went unanswered")
+				return
 			}
 			p := c.phase
 			if c.redialLCP {
@@ -931,11 +945,12 @@ func (c *controller) doPPP(actions []ppp.Action) {
 }
 
 // redial starts over after the server's answer to our authentication was
-// lost (cause): a CDN ends the call, a new ICRQ places another in the same
-// tunnel, and a new PPP client authenticates again on it, so the server
-// still has to prove that it knows the password (the MS-CHAPv2 Success).
+// lost, or IPCP went unanswered (cause, why): a CDN ends the call, a new
+// ICRQ places another in the same tunnel, and a new PPP client
+// authenticates again on it, so the server still has to prove that it
+// knows the password (the MS-CHAPv2 Success).
 // docs/reliability.md, "Packet loss".
-func (c *controller) redial(cause error) {
+func (c *controller) redial(cause error, why string) {
 	now := c.deps.Clock.Now()
 	acts := c.lac.Redial(now)
 	if len(acts) == 0 {
@@ -945,7 +960,7 @@ func (c *controller) redial(cause error) {
 	c.redials++
 	c.ppp, c.pppDown, c.redialing, c.redialLCP = nil, false, true, true
 	c.deps.Log.infof("%v; placing the L2TP call again (%d of %d)", cause, c.redials, maxRedials)
-	c.ev.retry(c.phase, "L2TP call (the server's answer to our authentication was lost)", c.redials)
+	c.ev.retry(c.phase, "L2TP call ("+why+")", c.redials)
 	c.doL2TP(acts)
 }
 

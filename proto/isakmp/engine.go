@@ -95,6 +95,7 @@ type engine struct {
 	qms         []*qmEx
 	sas         []*liveSA
 	nChild      int
+	qmRedos     int // client: Quick Modes started over after an early Delete (maxQMRedo)
 
 	rekeyAt   time.Time
 	upAt      time.Time // when phase 1 completed

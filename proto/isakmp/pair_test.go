@@ -416,16 +416,32 @@ func TestPairPeerDeletesESP(t *testing.T) {
 }
 
 // TestPairPeerDeletesNewSA: strongSwan deletes an SA its kernel could not
-// install right after Quick Mode message 3; a new Quick Mode each time
-// would loop, so the initiator fails.
+// install right after Quick Mode message 3, and SoftEther one whose message
+// 3 it never got. The initiator starts Quick Mode over maxQMRedo times (which
+// repairs the lost message 3), then fails (it would only loop).
 func TestPairPeerDeletesNewSA(t *testing.T) {
-	p := newPair(t, Config{}, ResponderConfig{})
-	p.run(time.Minute, p.upBoth(1))
-	p.r.e.deleteESP(childUps(p.rActs)[0].SA.InSPI)
-	p.collect(false, p.r.e.flush())
-	p.run(time.Minute, func() bool { return failOf(p.inActs) != nil })
-	if err := failOf(p.inActs); !errors.Is(err, ErrSADeleted) || len(childUps(p.inActs)) != 1 {
-		t.Fatalf("err = %v, actions %v", err, p.inActs)
+	for deletes := 1; deletes <= maxQMRedo+1; deletes++ {
+		p := newPair(t, Config{}, ResponderConfig{})
+		p.run(time.Minute, p.upBoth(1))
+		for n := 1; n <= deletes; n++ {
+			ups := childUps(p.rActs)
+			p.r.e.deleteESP(ups[len(ups)-1].SA.InSPI)
+			p.collect(false, p.r.e.flush())
+			if n <= maxQMRedo {
+				p.run(time.Minute, p.upBoth(n+1))
+			}
+		}
+		p.run(time.Minute, func() bool { return failOf(p.inActs) != nil })
+		err := failOf(p.inActs)
+		if deletes > maxQMRedo {
+			if !errors.Is(err, ErrSADeleted) || len(childUps(p.inActs)) != maxQMRedo+1 {
+				t.Fatalf("%d Deletes: err = %v, actions %v", deletes, err, p.inActs)
+			}
+			continue
+		}
+		if err != nil || len(childUps(p.inActs)) != deletes+1 || count[ChildSAGone](p.inActs) != deletes {
+			t.Fatalf("%d Deletes: err = %v, actions %v", deletes, err, p.inActs)
+		}
 	}
 }
 

@@ -501,10 +501,15 @@ func (e *engine) removeSA(now time.Time, i int, sendDelete bool) error {
 		}
 	}
 	if newest && e.client && !sendDelete && now.Sub(l.up) < sadeleteWindow {
-		// The server deleted the SA it had just agreed to (strongSwan does
-		// when its kernel cannot install it): a new Quick Mode at once
-		// would only loop.
-		return ErrSADeleted
+		// The server deleted the SA it had just agreed to: SoftEther does
+		// when our message 3 was lost (its Quick Mode never finished),
+		// strongSwan when its kernel cannot install the SA. A new Quick
+		// Mode repairs the first, and would only loop with the second:
+		// maxQMRedo of them, then ErrSADeleted.
+		if e.qmRedos >= maxQMRedo {
+			return ErrSADeleted
+		}
+		e.qmRedos++
 	}
 	if newest && e.client && !e.qmPending() {
 		e.rekeyAt = time.Time{}
