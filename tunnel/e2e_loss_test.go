@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/inet"
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/tunnel/internal/nettest"
 	"github.com/l2tpctl/l2tpctl/tunnel/internal/peertest"
@@ -311,4 +312,88 @@ func TestE2ERestartIKE(t *testing.T) {
 		t.Errorf("server saw %d Main Modes, want 2", st.MM1s)
 	}
 	r.h.stop()
+}
+
+// TestE2ERedoQuickMode: the server deletes the IPsec SA right after Quick
+// Mode (SoftEther when our message 3 was lost, strongSwan when its kernel
+// cannot install the SA). The client starts Quick Mode over, at most
+// twice per IKE SA: after one or two such Deletes it connects (L2TP runs
+// on over the new SA); after three it fails in the IPsec phase with
+// isakmp.ErrSADeleted instead of looping.
+func TestE2ERedoQuickMode(t *testing.T) {
+	for _, deletes := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("%d-deletes", deletes), func(t *testing.T) {
+			goroutineLeakCheck(t)
+			clock := newFakeClock()
+			p := peertest.SoftEther()
+			p.Now = clock.Now
+			p.DeleteNewSAs = deletes
+			n, srv := startServer(t, p)
+			h := startRun(t, n, srv, e2eConfig(p), clock)
+			if deletes == 3 {
+				err, fake, _ := h.runClock(time.Minute)
+				if PhaseOf(err) != PhaseIPsec || !errors.Is(err, isakmp.ErrSADeleted) {
+					t.Fatalf("Run = %v (phase %v), want the IPsec phase wrapping ErrSADeleted", err, PhaseOf(err))
+				}
+				if st := srv.Stats(); st.QuickModes != 3 || st.MM1s != 1 {
+					t.Errorf("server saw %d Quick Modes and %d Main Modes, want 3 and 1", st.QuickModes, st.MM1s)
+				}
+				t.Logf("failed after %v of fake time: %v", fake, err)
+				return
+			}
+			r := &lossRun{h: h, srv: srv}
+			took := r.connectLossy(t, lossyConnectBound)
+			t.Logf("connected after %v of fake time", took)
+			if st := srv.Stats(); st.NewSAsDeleted != deletes || st.QuickModes != deletes+1 || st.MM1s != 1 {
+				t.Errorf("server: %d SAs deleted, %d Quick Modes, %d Main Modes; want %d, %d, 1", st.NewSAsDeleted, st.QuickModes, st.MM1s, deletes, deletes+1)
+			}
+			if !r.pingLossy(p.Local) {
+				t.Error("no ping over the new SA")
+			}
+			h.stop()
+		})
+	}
+}
+
+// TestE2ERedialIPCP: in the first call every IPCP packet is lost both ways
+// (SoftEther's IPCP under heavy loss), so our Configure-Requests run out;
+// the client places the call again (once per connect) and connects on
+// the second call. When the second call's IPCP is lost too, it fails in
+// the IPCP phase (exit 10) instead of trying more.
+func TestE2ERedialIPCP(t *testing.T) {
+	for _, lose := range []int{1, 2} {
+		t.Run(fmt.Sprintf("lose-%d-calls", lose), func(t *testing.T) {
+			goroutineLeakCheck(t)
+			clock := newFakeClock()
+			p := peertest.SoftEther()
+			p.Now = clock.Now
+			p.LoseIPCPCalls = lose
+			n, srv := startServer(t, p)
+			h := startRun(t, n, srv, e2eConfig(p), clock)
+			if lose == 2 {
+				err, fake, _ := h.runClock(2 * time.Minute)
+				if PhaseOf(err) != PhaseIPCP || !errors.Is(err, ppp.ErrNoResponse) {
+					t.Fatalf("Run = %v (phase %v), want the IPCP phase wrapping ppp.ErrNoResponse", err, PhaseOf(err))
+				}
+				if st := srv.Stats(); st.SessionsUp != 2 {
+					t.Errorf("server saw %d calls, want 2", st.SessionsUp)
+				}
+				t.Logf("failed after %v of fake time: %v", fake, err)
+				return
+			}
+			r := &lossRun{h: h, srv: srv}
+			took := r.connectLossy(t, time.Minute)
+			t.Logf("connected after %v of fake time", took)
+			if l := h.logsWith("placing the L2TP call again (1 of 3)"); len(l) != 1 {
+				t.Errorf("the call was not placed again once: %q", l)
+			}
+			if st := srv.Stats(); st.SessionsUp != 2 || st.AuthUp != 2 {
+				t.Errorf("server: %d calls, %d authentications; want 2 and 2", st.SessionsUp, st.AuthUp)
+			}
+			if !r.pingLossy(p.Local) {
+				t.Error("no ping on the second call")
+			}
+			h.stop()
+		})
+	}
 }

@@ -613,6 +613,19 @@ func (r *Responder) Rekey(now time.Time) []Action {
 	return r.e.run(func() error { return r.e.startQM(now) })
 }
 
+// DeleteSA removes the IPsec SA pair whose inbound SPI is inSPI and sends
+// its Delete, as a server that could not set the SA up does (strongSwan
+// without kernel ESP, SoftEther when Quick Mode message 3 never came).
+// For test servers.
+func (r *Responder) DeleteSA(now time.Time, inSPI uint32) []Action {
+	for i, l := range r.e.sas {
+		if l.sa.InSPI == inSPI {
+			return r.e.run(func() error { return r.e.removeSA(now, i, true) })
+		}
+	}
+	return nil
+}
+
 // DPDAcks counts R-U-THERE-ACKs received (tests).
 func (r *Responder) DPDAcks() int { return r.e.dpdAcks }
 

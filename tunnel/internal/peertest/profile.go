@@ -80,6 +80,14 @@ type Profile struct {
 	// NATKeepalive is the interval of the server's NAT-T keepalives (one
 	// byte 0xFF to the client's port) once phase 1 is up; 0: none.
 	NATKeepalive time.Duration
+	// DeleteNewSAs: the server deletes its first DeleteNewSAs IPsec SAs
+	// right after Quick Mode (a Delete at once), as strongSwan does when
+	// its kernel cannot install them and SoftEther when message 3 of its
+	// Quick Mode was lost.
+	DeleteNewSAs int
+	// LoseIPCPCalls: in the first LoseIPCPCalls L2TP calls every IPCP
+	// packet is lost, both ways (SoftEther's IPCP under heavy loss).
+	LoseIPCPCalls int
 
 	// L2TP.
 	HostName      string        // Host Name AVP in SCCRP

@@ -77,6 +77,7 @@ type Stats struct {
 	Reauths       int // of which from the current client while a session was up (re-authentication)
 	Phase1Up      int // IKE SAs established
 	MM5Rejections int // MM5s whose HASH_I did not verify (wrong PSK)
+	NewSAsDeleted int // IPsec SAs deleted at once (Profile.DeleteNewSAs)
 	QuickModes    int // Quick Modes begun: the client's message 1 answered, or started through RekeyPastLifetime or Rekey (not RekeyAfter's, which the Responder starts on its own)
 	ChildSAs      int // IPsec SA pairs installed, re-keys included (Quick Modes finished)
 	Rekeys        int // of which re-keys
@@ -137,14 +138,15 @@ type Server struct {
 	espConn  Conn // immutable; nil: no plain ESP
 	ikeAddr  netip.AddrPort
 
-	in        chan datagram      // readers → loop; never closed
-	done      chan struct{}      // closed by Close
-	rekeyReq  chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
-	hangupReq chan struct{}      // Hangup → loop
-	frameReq  chan []byte        // SendPPP → loop
-	ipv4Out   chan []byte        // SendIPv4 → loop
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	in         chan datagram      // readers → loop; never closed
+	deletedNew int                // loop: SAs deleted so far for Profile.DeleteNewSAs
+	done       chan struct{}      // closed by Close
+	rekeyReq   chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
+	hangupReq  chan struct{}      // Hangup → loop
+	frameReq   chan []byte        // SendPPP → loop
+	ipv4Out    chan []byte        // SendIPv4 → loop
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
 
 	mu      sync.Mutex
 	stats   Stats         // caller must hold mu
@@ -732,9 +734,19 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 	if proto == ppp.ProtoLCP && len(info) >= 6 && info[0] == 8 && uint16(info[4])<<8|uint16(info[5]) == ppp.ProtoIPV6CP {
 		s.update(func(st *Stats) { st.ProtoRejects++ }, "ppp: the client Protocol-Rejected IPv6CP")
 	}
+	if proto == ppp.ProtoIPCP && s.ipcpLost() {
+		return
+	}
 	if ss.ppp != nil {
 		s.doPPP(now, ss.ppp.Handle(now, frame))
 	}
+}
+
+// ipcpLost reports whether IPCP is lost both ways in the current call
+// (Profile.LoseIPCPCalls).
+func (s *Server) ipcpLost() bool {
+	st := s.Stats()
+	return st.SessionsUp <= s.p.LoseIPCPCalls
 }
 
 // handleIPv4 answers ICMP echo requests to the server's PPP address or its
@@ -808,6 +820,11 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 			s.count(func(st *Stats) { st.QuickModes++ })
 		case isakmp.ChildSAUp:
 			s.installSA(now, ik, a)
+			if s.deletedNew < s.p.DeleteNewSAs {
+				s.deletedNew++
+				s.update(func(st *Stats) { st.NewSAsDeleted++ }, "isakmp: deleting the new IPsec SA in 0x%08x (DeleteNewSAs)", a.SA.InSPI)
+				s.doIKE(now, ik, ik.r.DeleteSA(now, a.SA.InSPI))
+			}
 		case isakmp.ChildSAGone:
 			delete(ss.inSAs, a.InSPI)
 			current := a.InSPI == ss.outPair
@@ -938,6 +955,9 @@ func (s *Server) doPPP(now time.Time, acts []ppp.Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case ppp.Send:
+			if proto, _, ok := ppp.ParseFrame(a.Data); ok && proto == ppp.ProtoIPCP && s.ipcpLost() {
+				continue
+			}
 			s.sendPPP(a.Data)
 		case ppp.LinkUp:
 			s.update(func(st *Stats) { st.LinkUp++ }, "ppp: LCP opened (client MRU %d)", a.PeerMRU)
