@@ -319,13 +319,24 @@ func (l *link) handle(now time.Time, frame []byte) []Action {
 			l.unknownProto(proto, info) // EAP was not negotiated
 			break
 		}
-		if l.phase != phaseAuth && l.phase != phaseNetwork {
-			l.drop("%s packet %s", protoName(proto), l.phase.outOfPhase())
-			break
-		}
 		var p Packet
 		if p.UnmarshalBinary(info) != nil {
 			l.drop("malformed %s packet", protoName(proto))
+			break
+		}
+		if l.phase == phaseEstablish && l.lcp.state == stAckSent && p.Code == 1 && proto != ProtoPAP {
+			// A CHAP Challenge or EAP Request while we wait only for the
+			// Configure-Ack of our request (we acked the server's): the
+			// server opened LCP, so it sent that Ack, and the Ack was lost.
+			// Taking the Challenge as the Ack saves waiting for our next
+			// Configure-Request, which would make the server renegotiate
+			// LCP and start authentication over (RFC 1661 §4.1, event RCR
+			// in state Opened).
+			l.lcp.rca(now)
+			l.drop("%s while our LCP Configure-Request was unacknowledged: taken as its Configure-Ack (lost)", protoName(proto))
+		}
+		if l.phase != phaseAuth && l.phase != phaseNetwork {
+			l.drop("%s packet %s", protoName(proto), l.phase.outOfPhase())
 			break
 		}
 		l.r.authInput(now, proto, p)
