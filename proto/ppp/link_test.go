@@ -710,3 +710,41 @@ func TestAuthNotStarted(t *testing.T) {
 		t.Errorf("gave up after %v, want about 10 s", took)
 	}
 }
+
+// TestChallengeTakenAsLostAck: the server's Configure-Ack of our LCP
+// request is lost while we had acked its own; its Challenge shows that it
+// opened LCP, so the client takes it as the Ack and answers it at once,
+// instead of sending its request again (which would make the server
+// renegotiate LCP and challenge anew).
+func TestChallengeTakenAsLostAck(t *testing.T) {
+	for _, m := range []AuthMethod{MSCHAPv2, CHAPMD5} {
+		t.Run(m.String(), func(t *testing.T) {
+			sc := softEtherServer()
+			sc.Auth = []AuthMethod{m}
+			p := newPair(t, clientCfg(m), sc)
+			lcpReqs, acksDropped := 0, 0
+			p.drop = func(toServer bool, _ int, f []byte) bool {
+				proto, info, _ := ParseFrame(f)
+				if proto != ProtoLCP || len(info) == 0 {
+					return false
+				}
+				if toServer && info[0] == codeConfReq && acksDropped > 0 {
+					lcpReqs++ // after the lost Ack
+				}
+				if !toServer && info[0] == codeConfAck && acksDropped == 0 {
+					acksDropped++
+					return true
+				}
+				return false
+			}
+			p.take(true, p.c.Start(p.now))
+			p.run(time.Minute, p.clientDone)
+			if !p.bothUp() {
+				t.Fatalf("not up: %+v\n%s", p.cDown, p.dump())
+			}
+			if acksDropped != 1 || lcpReqs != 0 || p.now.Sub(t0) >= time.Second {
+				t.Fatalf("%d Acks dropped, %d LCP Configure-Requests sent after it, up after %v; want 1, 0, at once\n%s", acksDropped, lcpReqs, p.now.Sub(t0), p.dump())
+			}
+		})
+	}
+}
