@@ -392,16 +392,18 @@ func checkPhase1Only(t *testing.T, s *charonServer, evs []map[string]any, code i
 	}
 	// After phase 1: Quick Mode completes on the wire, but charon cannot
 	// install the SAs in its kernel and deletes them at once; l2tpctl
-	// reports that as a phase 2 failure rather than starting Quick Mode
-	// again and again.
+	// reports that as a phase 2 failure (after two more Quick Modes) rather
+	// than starting Quick Mode again and again.
 	down := evs[len(evs)-1]
 	errText, _ := down["error"].(string)
 	if down["event"] != "down" || down["reason"] != "quick-mode" || code != 7 || down["exit_code"] != float64(code) ||
 		!strings.Contains(errText, "the server deleted the IPsec SA right after Quick Mode") {
 		t.Errorf("after phase 1: exit %d, down event %v; want IKE phase 2 (7): the server deleted the IPsec SA", code, down)
 	}
-	if n := strings.Count(s.log(), "parsed QUICK_MODE request"); n > 4 {
-		t.Errorf("charon saw %d Quick Mode messages: one exchange (2 messages from us) expected", n)
+	// l2tpctl starts Quick Mode over twice (SoftEther deletes an SA whose
+	// message 3 it lost), then gives up: 3 exchanges, 2 messages each.
+	if n := strings.Count(s.log(), "parsed QUICK_MODE request"); n > 6 {
+		t.Errorf("charon saw %d Quick Mode messages: three exchanges (2 messages each from us) expected", n)
 	}
 	if _, ok := phaseEvent(evs, "ike", "failed"); ok {
 		t.Errorf("IKE phase 1 reported failed")
