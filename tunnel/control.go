@@ -536,6 +536,10 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 			c.restartIKE(a.Err)
 			return
 		}
+		if p > PhaseIPsec && p < PhaseConnected && c.closing == closeNone && c.ikeRestarts < maxIKERestarts && errors.Is(a.Err, isakmp.ErrPeerDeleted) {
+			c.restartBringUp(a.Err)
+			return
+		}
 		if p == PhaseIPsec && c.closing == closeNone && c.plainRefused(a.Err) {
 			c.retryInUDP(a.Err)
 			return
@@ -645,6 +649,20 @@ func (c *controller) restartIKE(cause error) {
 	c.deps.Log.infof("isakmp: %v; starting %s over (%d of %d)", describeIKE(cause, c.ikePort), c.exchangeName(), c.ikeRestarts, maxIKERestarts)
 	c.ev.retry(c.phase, c.exchangeName()+" from the start", c.ikeRestarts)
 	c.doIKE(in, in.Start(c.deps.Clock.Now()))
+}
+
+// restartBringUp starts the whole bring-up over with a new Main Mode after
+// the server deleted the IKE SA (and with it the IPsec SAs, the L2TP
+// tunnel and the call) before the link was up: SoftEther did under heavy
+// loss. It counts as a Main Mode restart (maxIKERestarts). The old L2TP
+// tunnel and PPP are dropped without a word: the server has forgotten
+// them, and nothing could reach it without an IPsec SA.
+func (c *controller) restartBringUp(cause error) {
+	c.lac, c.l2tpEnd = nil, false
+	c.ppp, c.pppDown, c.redialing, c.redialLCP = nil, false, false, false
+	c.outSA = nil
+	c.enter(PhaseIKE, "%s again (the server deleted the IKE SA during the bring-up)", c.exchangeName())
+	c.restartIKE(cause)
 }
 
 // plainRefused reports whether err is the server's refusal of plain ESP

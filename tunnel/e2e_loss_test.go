@@ -154,6 +154,32 @@ func (r *lossRun) connectLossy(t *testing.T, limit time.Duration) time.Duration 
 	}
 }
 
+// failLossy moves the fake clock on, as connectLossy does, until Run
+// returns, and returns its error and the fake time that took. It fails the
+// test if Run has not returned within limit of fake time.
+func (r *lossRun) failLossy(t *testing.T, limit time.Duration) (error, time.Duration) {
+	t.Helper()
+	h := r.h
+	start, realStart := h.clock.Now(), time.Now()
+	for {
+		select {
+		case err := <-h.errc:
+			h.errc <- err
+			return err, h.clock.Now().Sub(start)
+		default:
+		}
+		if el := h.clock.Now().Sub(start); el > limit {
+			t.Fatalf("Run still running after %v of fake time", el)
+		}
+		if time.Since(realStart) > 4*connectTimeout {
+			t.Fatalf("Run still running after %v of real time", time.Since(realStart))
+		}
+		if next, ok := h.clock.quiet(idleGrace); ok {
+			h.clock.Advance(min(next.Sub(h.clock.Now()), connectStep))
+		}
+	}
+}
+
 // pingLossy pings dst once a second of fake time, for up to 10 s: the
 // client's link may be up before the server's (the server's IPCP waits for
 // a retransmission when our Configure-Ack was lost).
@@ -330,8 +356,9 @@ func TestE2ERedoQuickMode(t *testing.T) {
 			p.DeleteNewSAs = deletes
 			n, srv := startServer(t, p)
 			h := startRun(t, n, srv, e2eConfig(p), clock)
+			r := &lossRun{h: h, srv: srv}
 			if deletes == 3 {
-				err, fake, _ := h.runClock(time.Minute)
+				err, fake := r.failLossy(t, time.Minute)
 				if PhaseOf(err) != PhaseIPsec || !errors.Is(err, isakmp.ErrSADeleted) {
 					t.Fatalf("Run = %v (phase %v), want the IPsec phase wrapping ErrSADeleted", err, PhaseOf(err))
 				}
@@ -341,7 +368,6 @@ func TestE2ERedoQuickMode(t *testing.T) {
 				t.Logf("failed after %v of fake time: %v", fake, err)
 				return
 			}
-			r := &lossRun{h: h, srv: srv}
 			took := r.connectLossy(t, lossyConnectBound)
 			t.Logf("connected after %v of fake time", took)
 			if st := srv.Stats(); st.NewSAsDeleted != deletes || st.QuickModes != deletes+1 || st.MM1s != 1 {
@@ -370,8 +396,9 @@ func TestE2ERedialIPCP(t *testing.T) {
 			p.LoseIPCPCalls = lose
 			n, srv := startServer(t, p)
 			h := startRun(t, n, srv, e2eConfig(p), clock)
+			r := &lossRun{h: h, srv: srv}
 			if lose == 2 {
-				err, fake, _ := h.runClock(2 * time.Minute)
+				err, fake := r.failLossy(t, 2*time.Minute)
 				if PhaseOf(err) != PhaseIPCP || !errors.Is(err, ppp.ErrNoResponse) {
 					t.Fatalf("Run = %v (phase %v), want the IPCP phase wrapping ppp.ErrNoResponse", err, PhaseOf(err))
 				}
@@ -381,7 +408,6 @@ func TestE2ERedialIPCP(t *testing.T) {
 				t.Logf("failed after %v of fake time: %v", fake, err)
 				return
 			}
-			r := &lossRun{h: h, srv: srv}
 			took := r.connectLossy(t, time.Minute)
 			t.Logf("connected after %v of fake time", took)
 			if l := h.logsWith("placing the L2TP call again (1 of 3)"); len(l) != 1 {
@@ -392,6 +418,46 @@ func TestE2ERedialIPCP(t *testing.T) {
 			}
 			if !r.pingLossy(p.Local) {
 				t.Error("no ping on the second call")
+			}
+			h.stop()
+		})
+	}
+}
+
+// TestE2ERestartAfterIKEDeleted: the server deletes the IKE SA (and its
+// IPsec SAs) when the L2TP call comes up, before PPP is through. The
+// client starts the whole bring-up over with a new Main Mode, at most
+// twice per connect (maxIKERestarts): after one or two such Deletes it
+// connects; after three it fails.
+func TestE2ERestartAfterIKEDeleted(t *testing.T) {
+	for _, deletes := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("%d-deletes", deletes), func(t *testing.T) {
+			goroutineLeakCheck(t)
+			clock := newFakeClock()
+			p := peertest.SoftEther()
+			p.Now = clock.Now
+			p.DeleteIKEOnSession = deletes
+			n, srv := startServer(t, p)
+			h := startRun(t, n, srv, e2eConfig(p), clock)
+			r := &lossRun{h: h, srv: srv}
+			if deletes > maxIKERestarts {
+				err, fake := r.failLossy(t, time.Minute)
+				if !errors.Is(err, isakmp.ErrPeerDeleted) {
+					t.Fatalf("Run = %v, want it to wrap isakmp.ErrPeerDeleted", err)
+				}
+				if st := srv.Stats(); st.MM1s != maxIKERestarts+1 {
+					t.Errorf("server saw %d Main Modes, want %d", st.MM1s, maxIKERestarts+1)
+				}
+				t.Logf("failed after %v of fake time: %v", fake, err)
+				return
+			}
+			took := r.connectLossy(t, time.Minute)
+			t.Logf("connected after %v of fake time", took)
+			if st := srv.Stats(); st.MM1s != deletes+1 || st.SessionsUp != deletes+1 {
+				t.Errorf("server: %d Main Modes, %d calls; want %d of each", st.MM1s, st.SessionsUp, deletes+1)
+			}
+			if !r.pingLossy(p.Local) {
+				t.Error("no ping after the bring-up started over")
 			}
 			h.stop()
 		})

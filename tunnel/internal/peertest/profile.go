@@ -88,6 +88,11 @@ type Profile struct {
 	// LoseIPCPCalls: in the first LoseIPCPCalls L2TP calls every IPCP
 	// packet is lost, both ways (SoftEther's IPCP under heavy loss).
 	LoseIPCPCalls int
+	// DeleteIKEOnSession: when each of the first DeleteIKEOnSession L2TP
+	// calls comes up, the server deletes its IPsec SAs and the IKE SA
+	// (Deletes sent once) and forgets the session, as SoftEther once did
+	// under heavy loss.
+	DeleteIKEOnSession int
 
 	// L2TP.
 	HostName      string        // Host Name AVP in SCCRP

@@ -140,6 +140,7 @@ type Server struct {
 
 	in         chan datagram      // readers → loop; never closed
 	deletedNew int                // loop: SAs deleted so far for Profile.DeleteNewSAs
+	ikeDeleted int                // loop: IKE SAs deleted so far for Profile.DeleteIKEOnSession
 	done       chan struct{}      // closed by Close
 	rekeyReq   chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
 	hangupReq  chan struct{}      // Hangup → loop
@@ -931,6 +932,17 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 			}
 			if !s.p.PPPOnFirstData {
 				s.doPPP(now, ss.ppp.Start(now))
+			}
+			if s.ikeDeleted < s.p.DeleteIKEOnSession {
+				s.ikeDeleted++
+				s.update(nil, "isakmp: deleting the IKE SA (DeleteIKEOnSession)")
+				for _, ik := range ss.ikes {
+					if s.sess == ss {
+						s.doIKE(now, ik, ik.r.Close(now))
+					}
+				}
+				s.sess = nil
+				return
 			}
 		case l2tp.Closed:
 			var se *l2tp.StopError
