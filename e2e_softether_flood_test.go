@@ -196,6 +196,8 @@ type floodStatus struct {
 	SPIIn     string            `json:"spi_in"`
 	RxPackets uint64            `json:"rx_packets"`
 	RxDrops   map[string]uint64 `json:"rx_drops"`
+	Rekeys    int               `json:"rekeys"`
+	Reauths   int               `json:"reauths"`
 }
 
 func (p *peer) status(t *testing.T, iface string) floodStatus {
