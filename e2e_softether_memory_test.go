@@ -9,20 +9,21 @@ import (
 	"time"
 )
 
-// rssKiB is the resident set size of process pid, in KiB.
-func rssKiB(t *testing.T, pid int) int {
+// procStatus returns a numeric field of /proc/PID/status ("VmRSS" in KiB,
+// "Threads").
+func procStatus(t *testing.T, pid int, field string) int {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field+":" {
 			n, _ := strconv.Atoi(f[1])
 			return n
 		}
 	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
 
@@ -30,7 +31,8 @@ func rssKiB(t *testing.T, pid int) int {
 // lifetime (a re-key every few seconds, a re-authentication every minute)
 // under a steady ping for 10 minutes, l2tpctl's RSS stays within 2 MB of
 // its value after the first minute. Opt-in: L2TPCTL_MEMORY=1;
-// L2TPCTL_MEMORY_DURATION changes the 10 minutes. docs/reliability.md
+// L2TPCTL_MEMORY_DURATION changes the 10 minutes; GODEBUG=gctrace=1 is
+// passed on to l2tpctl and shows its live heap. docs/reliability.md
 // ("Memory") has the result.
 func TestSoftEtherMemory(t *testing.T) {
 	if os.Getenv("L2TPCTL_MEMORY") == "" {
@@ -59,9 +61,9 @@ func TestSoftEtherMemory(t *testing.T) {
 			t.Fatalf("l2tpctl ended:\n%s", c.output())
 		default:
 		}
-		rss := rssKiB(t, pid)
+		rss := procStatus(t, pid, "VmRSS")
 		el := time.Since(start).Round(time.Second)
-		series = append(series, fmt.Sprintf("%v %d", el, rss))
+		series = append(series, fmt.Sprintf("%v %d (%d threads)", el, rss, procStatus(t, pid, "Threads")))
 		if base == 0 && el >= time.Minute {
 			base = rss
 		}
