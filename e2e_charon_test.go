@@ -6,7 +6,8 @@ package main
 // identity, and the pre-shared key in Main Mode and Aggressive Mode.
 //
 // Each test makes its own network namespaces ch-srv (charon, 10.214.0.1)
-// and ch-cli (l2tpctl, 10.214.0.2) joined by a veth pair, writes charon's
+// and ch-cli (l2tpctl, 10.214.0.2) joined by a veth pair (CHARON_SRV_NS
+// and the other knobs below change the names and addresses), writes charon's
 // configuration and a test CA with certificates made at run time, starts
 // charon and removes it all again (by PID and by name).
 //
@@ -34,15 +35,28 @@ import (
 )
 
 const (
-	charonBin   = "/usr/lib/ipsec/charon"
-	charonSrvNS = "ch-srv"
-	charonCliNS = "ch-cli"
-	charonSrvIf = "chs0"
-	charonCliIf = "chc0"
-	charonSrvIP = "10.214.0.1"
-	charonCliIP = "10.214.0.2"
-	charonPSK   = "charon-psk-123"
+	charonBin = "/usr/lib/ipsec/charon"
+	charonPSK = "charon-psk-123"
 )
+
+// The namespaces, interfaces and addresses; CHARON_SRV_NS, CHARON_CLI_NS,
+// CHARON_SRV_IF, CHARON_CLI_IF, CHARON_SRV_IP and CHARON_CLI_IP change
+// them, so that two runs on one machine keep apart.
+var (
+	charonSrvNS = envOr("CHARON_SRV_NS", "ch-srv")
+	charonCliNS = envOr("CHARON_CLI_NS", "ch-cli")
+	charonSrvIf = envOr("CHARON_SRV_IF", "chs0")
+	charonCliIf = envOr("CHARON_CLI_IF", "chc0")
+	charonSrvIP = envOr("CHARON_SRV_IP", "10.214.0.1")
+	charonCliIP = envOr("CHARON_CLI_IP", "10.214.0.2")
+)
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
 
 // needCharon skips or fails as the SoftEther tests do, and builds l2tpctl.
 func needCharon(t *testing.T) string {
@@ -452,7 +466,8 @@ func TestCharonCertificateFailures(t *testing.T) {
 		{"wrong CA", nil, testpki.CertPEM(other.Cert),
 			`IKE phase 1: .*the server's certificate "C=DE, O=l2tpctl test, CN=charon.test" \(issuer C=DE, O=l2tpctl test, CN=charon test CA\) was not issued by a trusted CA \(CAs: C=DE, O=l2tpctl test, CN=Other CA\).*hint: check --ca`},
 		{"wrong server-id", []string{"--server-id", "vpn.example.org"}, nil,
-			`IKE phase 1: .*the server's certificate "C=DE, O=l2tpctl test, CN=charon.test" does not name "vpn.example.org" \(it names DNS:charon.test, IP:10.214.0.1, subject C=DE, O=l2tpctl test, CN=charon.test\)`},
+			`IKE phase 1: .*the server's certificate "C=DE, O=l2tpctl test, CN=charon.test" does not name "vpn.example.org" \(it names DNS:charon.test, IP:` +
+				regexp.QuoteMeta(charonSrvIP) + `, subject C=DE, O=l2tpctl test, CN=charon.test\)`},
 		{"wrong server DN", []string{"--server-id", "C=DE, O=l2tpctl test, CN=other"}, nil, `does not name "C=DE, O=l2tpctl test, CN=other"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -138,9 +138,18 @@ func (p *peer) start(t *testing.T, connectArgs ...string) *client {
 func (p *peer) startIn(t *testing.T, ns string, connectArgs ...string) *client {
 	t.Helper()
 	args := append([]string{"netns", "exec", ns, p.bin, "connect"}, connectArgs...)
+	return startCmd(t, exec.Command("ip", args...))
+}
+
+// startCmd starts cmd, an l2tpctl connect, as a client whose output the
+// test reads; the test's cleanup interrupts it if it still runs.
+func startCmd(t *testing.T, cmd *exec.Cmd) *client {
+	t.Helper()
 	c := &client{t: t, lines: make(chan string, 100), done: make(chan struct{})}
-	c.cmd = exec.Command("ip", args...)
-	c.cmd.Env = os.Environ()
+	c.cmd = cmd
+	if c.cmd.Env == nil {
+		c.cmd.Env = os.Environ()
+	}
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,8 @@ import (
 // appDeps is everything the commands take from the outside world, so that
 // tests can run the whole app without a terminal, a network or root.
 type appDeps struct {
-	run func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error
+	run   func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error
+	probe probeFunc // tunnel.Probe
 
 	stdout io.Writer
 	stderr io.Writer
@@ -75,6 +76,7 @@ func osDeps() appDeps {
 	stdin := int(os.Stdin.Fd())
 	return appDeps{
 		run:          tunnel.Run,
+		probe:        tunnel.Probe,
 		stdout:       os.Stdout,
 		stderr:       os.Stderr,
 		lookupEnv:    os.LookupEnv,
@@ -113,6 +115,7 @@ func newApp(version string, d appDeps) *cli.App {
 			"IKE, ESP, L2TP and PPP run inside l2tpctl; only the TUN device comes from the kernel.",
 		Commands: []*cli.Command{
 			newConnectCommand(d),
+			newProbeCommand(d),
 			newProfileCommand(d),
 			newCleanupCommand(d),
 			newStatusCommand(d),
@@ -232,6 +235,12 @@ func hintFor(err error) string {
 		return "the server authenticates L2TP tunnels: give its L2TP secret with --" + flgL2TPSecretFile + " FILE or " + envL2TPSecret
 	case errors.Is(err, tunnel.ErrL2TPAuth):
 		return "check the L2TP secret (--" + flgL2TPSecretFile + ", " + envL2TPSecret + " or the profile's " + flgL2TPSecretFile + "); if the server does not authenticate L2TP tunnels, connect without one"
+	case errors.Is(err, tunnel.ErrPlainESPNAT):
+		return "plain ESP cannot cross a NAT (and some servers, SoftEther among them, always report one): use --" + flgESPTransport + " auto or udp"
+	case errors.Is(err, tunnel.ErrRawESP):
+		return "plain ESP needs a raw socket: run as root (or with CAP_NET_RAW), or use --" + flgESPTransport + " auto or udp"
+	case errors.Is(err, tunnel.ErrListen):
+		return "another program may listen there: choose another address for --" + flgSOCKS5 + ", --" + flgHTTPProxy + " or --" + flgForward
 	case errors.Is(err, tunnel.ErrLegacyWanted):
 		return "if the server only takes weak algorithms, try --allow-legacy (3DES, MODP-1024/1536; l2tpctl then retries once with them and warns), or name its suites with --ike: see docs/interop.md"
 	}

@@ -57,6 +57,28 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
+// TestErrorLineESPTransport: the two ways --esp-transport raw fails have
+// their exit codes and hints.
+func TestErrorLineESPTransport(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		code int
+		hint string
+	}{
+		{&tunnel.PhaseError{Phase: tunnel.PhaseIKE, Err: tunnel.ErrPlainESPNAT}, exitNoProposal,
+			"hint: plain ESP cannot cross a NAT (and some servers, SoftEther among them, always report one): use --esp-transport auto or udp"},
+		{&tunnel.PhaseError{Phase: tunnel.PhaseSetup, Err: fmt.Errorf("%w: socket: %w", tunnel.ErrRawESP, fs.ErrPermission)}, exitLocal,
+			"hint: plain ESP needs a raw socket: run as root (or with CAP_NET_RAW), or use --esp-transport auto or udp"},
+	} {
+		if code := ExitCode(tt.err); code != tt.code {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, code, tt.code)
+		}
+		if got := ErrorLine(tt.err); !strings.HasSuffix(got, tt.hint) {
+			t.Errorf("ErrorLine = %q, want the %q", got, tt.hint)
+		}
+	}
+}
+
 func TestErrorLine(t *testing.T) {
 	err := &tunnel.PhaseError{Phase: tunnel.PhaseAuth, Err: errors.New("PPP authentication rejected for user alice")}
 	if got, want := ErrorLine(err), "l2tpctl: authentication: PPP authentication rejected for user alice; hint: "+exitHints[exitPPPAuth]; got != want {
@@ -89,10 +111,11 @@ func TestErrorLine(t *testing.T) {
 
 var allConnectFlags = []string{
 	flgProfile, flgServer, flgNATTPort, flgPSK, flgPSKFile, flgPSKStdin, flgUser, flgPassword, flgPasswordFile,
-	flgPasswordStdin, flgAuth, flgRoute, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
+	flgPasswordStdin, flgAuth, flgRoute, flgIPv6, flgRoute6, flgInterface, flgSALifetime, flgIKELifetime, flgNonInteractive, flgVerbose,
 	flgReconnect, flgReconnectMax, flgScript, flgJSON, flgL2TPSecret, flgL2TPSecretFile, flgNATTKeepalive,
 	flgAggressive, flgID, flgCert, flgKey, flgCA, flgServerID,
-	flgIKE, flgESP, flgPFS, flgAllowLegacy,
+	flgIKE, flgESP, flgPFS, flgAllowLegacy, flgPcap, flgKeyLog, flgESPTransport,
+	flgNetstack, flgSOCKS5, flgSOCKS5User, flgSOCKS5PasswordFile, flgHTTPProxy, flgForward,
 }
 
 func TestHelp(t *testing.T) {

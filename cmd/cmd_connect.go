@@ -75,6 +75,8 @@ func connectFlagDefs() []cli.Flag {
 		&cli.StringFlag{Name: flgL2TPSecret, Usage: "L2TP tunnel `SECRET` (visible in ps; prefer --" + flgL2TPSecretFile + " or " + envL2TPSecret + ")"},
 		&cli.StringFlag{Name: flgAuth, Value: def.Auth, Usage: "PPP authentication methods accepted: comma-separated `LIST` in order of preference (known: " + authNames(tunnel.KnownAuth) + ")"},
 		&cli.StringSliceFlag{Name: flgRoute, Usage: "route IPv4 `CIDR` through the tunnel (repeatable; replaces a profile's list)"},
+		&cli.StringFlag{Name: flgIPv6, Value: def.IPv6, Usage: "IPv6 over the link: `MODE` auto (when the server starts IPv6CP: the interface gets an fe80:: address and IPv6 crosses the tunnel; else IPv4 only), on (start IPv6CP ourselves too) or off"},
+		&cli.StringSliceFlag{Name: flgRoute6, Usage: "route IPv6 `CIDR` through the tunnel once IPv6CP is up (repeatable; replaces a profile's list)"},
 		&cli.StringFlag{Name: flgInterface, Value: def.Interface, Usage: "TUN interface `NAME`"},
 		&cli.DurationFlag{Name: flgSALifetime, Value: def.SALifetime, Usage: "IPsec SA lifetime proposed in Quick Mode (`DURATION`, at least " + tunnel.MinSALifetime.String() + ")"},
 		&cli.DurationFlag{Name: flgIKELifetime, Value: def.IKELifetime, Usage: "IKE SA lifetime proposed in Main Mode (`DURATION`, at least " + tunnel.MinIKELifetime.String() + "); l2tpctl re-authenticates before it ends"},
@@ -83,6 +85,7 @@ func connectFlagDefs() []cli.Flag {
 		&cli.StringFlag{Name: flgPFS, Usage: "use perfect forward secrecy in Quick Mode with Diffie-Hellman `GROUP` (modp2048, ecp256, ecp384; modp1024, modp1536 with --" + flgAllowLegacy + ")"},
 		&cli.BoolFlag{Name: flgAllowLegacy, Usage: "allow weak algorithms (3DES, MODP-1024/1536; DES and MD5 only when named in --" + flgIKE + "/--" + flgESP + "): when the server refuses or ignores the default IKE offer, retry once with 3DES/AES-128, SHA1, MODP-1024/1536/2048, and warn"},
 		&cli.DurationFlag{Name: flgNATTKeepalive, Value: def.NATTKeepalive, Usage: "send a NAT-T keepalive after this long (`DURATION`) without traffic to the server, so that a NAT keeps its mapping; 0 sends none"},
+		&cli.StringFlag{Name: flgESPTransport, Value: def.ESPTransport, Usage: "how ESP reaches the server: `MODE` udp (in UDP to the NAT-T port, always), raw (plain ESP, IP protocol 50, through a raw socket: root; fails behind a NAT) or auto (raw when there is no NAT and a raw socket opens, else udp)"},
 		&cli.BoolFlag{Name: flgAggressive, Usage: "use IKE Aggressive Mode instead of Main Mode (some servers require it); with a pre-shared key it exposes a hash of the key to offline guessing"},
 		&cli.StringFlag{Name: flgID, Usage: "our IKE `ID`: an IPv4 address, @name or a host name, user@domain, or a distinguished name \"C=DE, O=..., CN=...\" (default: our address, or our certificate's subject)"},
 		&cli.StringFlag{Name: flgCert, Usage: "authenticate with the X.509 certificate in PEM `FILE` (then intermediates) instead of the pre-shared key; needs --" + flgKey + " and --" + flgCA},
@@ -98,10 +101,18 @@ func connectFlagDefs() []cli.Flag {
 		&cli.BoolFlag{Name: flgNoRoutes, Usage: "add no routes besides the interface's route to its peer (not with --" + flgRoute + " or --" + flgDefaultRoute + ")"},
 		&cli.StringFlag{Name: flgDNS, Value: def.DNS, Usage: "how to use the DNS servers the server offers: `MODE` " + dnsModeNames() + " (auto: resolved if systemd-resolved runs, else resolvconf); restored on exit"},
 		&cli.StringSliceFlag{Name: flgDNSDomain, Usage: "search `DOMAIN` set with the server's DNS servers (repeatable)"},
+		&cli.BoolFlag{Name: flgNetstack, Usage: "no TUN device, no routes, no root: reach the tunnel through local proxies (--" + flgSOCKS5 + ", default " + tunnel.DefaultSOCKS5 + "; --" + flgHTTPProxy + "; --" + flgForward + ") over a userspace TCP/IP stack"},
+		&cli.StringFlag{Name: flgSOCKS5, Usage: "with --" + flgNetstack + ": serve SOCKS5 (CONNECT, UDP ASSOCIATE; host names resolved by the tunnel's DNS) on `ADDR` (HOST:PORT)"},
+		&cli.StringFlag{Name: flgSOCKS5User, Usage: "SOCKS5 clients must log in as `NAME`, with the password from --" + flgSOCKS5PasswordFile + " or " + envSOCKS5Password},
+		&cli.StringFlag{Name: flgSOCKS5PasswordFile, Usage: "read the password SOCKS5 clients must give from `FILE`"},
+		&cli.StringFlag{Name: flgHTTPProxy, Usage: "with --" + flgNetstack + ": serve an HTTP proxy (CONNECT and http:// URLs) on `ADDR` (HOST:PORT)"},
+		&cli.StringSliceFlag{Name: flgForward, Usage: "with --" + flgNetstack + ": forward `[tcp|udp:][LHOST:]LPORT:HOST:PORT` (like ssh -L) to HOST:PORT inside the tunnel (repeatable)"},
 		&cli.BoolFlag{Name: flgJSON, Usage: "write newline-delimited JSON events on stdout (docs/json.md); human lines stay on stderr"},
 		&cli.DurationFlag{Name: flgUpTimeout, Usage: "give up if the link is not up within `DURATION` (exit code of the phase it was in)"},
 		&cli.BoolFlag{Name: flgBackground, Usage: "return once the link is up and keep the connection running in the background (log in " + defaultRunDir + "/INTERFACE.log)"},
 		&cli.IntFlag{Name: flgReadyFD, Usage: "write \"up INTERFACE LOCAL-ADDRESS\" and a newline to file descriptor `N` once the link is up, then close it"},
+		&cli.StringFlag{Name: flgPcap, Usage: "write what l2tpctl sends and receives to the pcapng `FILE` (mode 0600): the UDP datagrams (IKE, ESP) and the decrypted L2TP and PPP, for Wireshark"},
+		&cli.StringFlag{Name: flgKeyLog, Usage: "write the IKE and ESP keys to directory `DIR` in Wireshark's formats (files ikev1_decryption_table and esp_sa, mode 0600), to decrypt a capture; only on the command line"},
 	}
 }
 
@@ -114,39 +125,50 @@ func flagsFrom(cmdline flagValues, p *profile) connectFlags {
 		v = layered{cmdline, p.values, cmdline}
 	}
 	f := connectFlags{
-		Server:         v.String(flgServer),
-		NATTPort:       v.Int(flgNATTPort),
-		User:           v.String(flgUser),
-		Auth:           v.String(flgAuth),
-		Routes:         v.StringSlice(flgRoute),
-		Interface:      v.String(flgInterface),
-		SALifetime:     v.Duration(flgSALifetime),
-		IKELifetime:    v.Duration(flgIKELifetime),
-		IKE:            v.String(flgIKE),
-		ESP:            v.String(flgESP),
-		PFS:            v.String(flgPFS),
-		AllowLegacy:    v.Bool(flgAllowLegacy),
-		NATTKeepalive:  v.Duration(flgNATTKeepalive),
-		Verbose:        v.Bool(flgVerbose),
-		NonInteractive: v.Bool(flgNonInteractive),
-		Aggressive:     v.Bool(flgAggressive),
-		ID:             v.String(flgID),
-		Cert:           v.String(flgCert),
-		Key:            v.String(flgKey),
-		CA:             v.String(flgCA),
-		ServerID:       v.String(flgServerID),
-		Reconnect:      v.Bool(flgReconnect),
-		ReconnectMax:   v.Duration(flgReconnectMax),
-		Script:         v.String(flgScript),
-		JSON:           v.Bool(flgJSON),
-		DefaultRoute:   v.Bool(flgDefaultRoute),
-		NoRoutes:       v.Bool(flgNoRoutes),
-		DNS:            v.String(flgDNS),
-		DNSDomains:     v.StringSlice(flgDNSDomain),
-		UpTimeout:      v.Duration(flgUpTimeout),
-		PSK:            secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
-		Password:       secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
-		L2TPSecret:     secretArgsFrom(cmdline, flgL2TPSecret, flgL2TPSecretFile, ""),
+		Server:             v.String(flgServer),
+		NATTPort:           v.Int(flgNATTPort),
+		User:               v.String(flgUser),
+		Auth:               v.String(flgAuth),
+		Routes:             v.StringSlice(flgRoute),
+		IPv6:               v.String(flgIPv6),
+		Routes6:            v.StringSlice(flgRoute6),
+		Interface:          v.String(flgInterface),
+		SALifetime:         v.Duration(flgSALifetime),
+		IKELifetime:        v.Duration(flgIKELifetime),
+		IKE:                v.String(flgIKE),
+		ESP:                v.String(flgESP),
+		PFS:                v.String(flgPFS),
+		AllowLegacy:        v.Bool(flgAllowLegacy),
+		NATTKeepalive:      v.Duration(flgNATTKeepalive),
+		ESPTransport:       v.String(flgESPTransport),
+		Verbose:            v.Bool(flgVerbose),
+		NonInteractive:     v.Bool(flgNonInteractive),
+		Aggressive:         v.Bool(flgAggressive),
+		ID:                 v.String(flgID),
+		Cert:               v.String(flgCert),
+		Key:                v.String(flgKey),
+		CA:                 v.String(flgCA),
+		ServerID:           v.String(flgServerID),
+		Reconnect:          v.Bool(flgReconnect),
+		ReconnectMax:       v.Duration(flgReconnectMax),
+		Script:             v.String(flgScript),
+		JSON:               v.Bool(flgJSON),
+		DefaultRoute:       v.Bool(flgDefaultRoute),
+		NoRoutes:           v.Bool(flgNoRoutes),
+		DNS:                v.String(flgDNS),
+		DNSDomains:         v.StringSlice(flgDNSDomain),
+		UpTimeout:          v.Duration(flgUpTimeout),
+		Pcap:               v.String(flgPcap),
+		KeyLog:             v.String(flgKeyLog),
+		Netstack:           v.Bool(flgNetstack),
+		SOCKS5:             v.String(flgSOCKS5),
+		SOCKS5User:         v.String(flgSOCKS5User),
+		SOCKS5PasswordFile: v.String(flgSOCKS5PasswordFile),
+		HTTPProxy:          v.String(flgHTTPProxy),
+		Forwards:           v.StringSlice(flgForward),
+		PSK:                secretArgsFrom(cmdline, flgPSK, flgPSKFile, flgPSKStdin),
+		Password:           secretArgsFrom(cmdline, flgPassword, flgPasswordFile, flgPasswordStdin),
+		L2TPSecret:         secretArgsFrom(cmdline, flgL2TPSecret, flgL2TPSecretFile, ""),
 	}
 	if p == nil {
 		return f
@@ -203,6 +225,7 @@ func connect(c *cli.Context, d appDeps) error {
 	if cfg.Aggressive && cfg.Certs == nil {
 		fmt.Fprintln(d.stderr, aggressiveWarning)
 	}
+	warnDebugFiles(d, cfg)
 	if cfg.Certs != nil {
 		warnKeyFile(d, f)
 		warnCertDates(d, f, cfg.Certs)
@@ -231,6 +254,16 @@ func connect(c *cli.Context, d appDeps) error {
 // against its HASH_R offline.
 const aggressiveWarning = "l2tpctl: warning: Aggressive Mode with a pre-shared key sends a hash of the key that anyone " +
 	"on the path can use to guess the key offline; use Main Mode or certificates if the server allows it"
+
+// warnDebugFiles says what the files of --pcap and --keylog hold.
+func warnDebugFiles(d appDeps, cfg tunnel.Config) {
+	if cfg.Pcap != "" {
+		fmt.Fprintf(d.stderr, "l2tpctl: warning: --%s %s holds the decrypted traffic of this connection, PPP authentication included: keep it private, delete it when done\n", flgPcap, cfg.Pcap)
+	}
+	if cfg.KeyLog != "" {
+		fmt.Fprintf(d.stderr, "l2tpctl: warning: --%s %s holds the IKE and ESP keys of this connection: whoever reads it can decrypt its traffic; delete it when done\n", flgKeyLog, cfg.KeyLog)
+	}
+}
 
 // connectProfile loads the profile named by --profile, else by
 // L2TPCTL_PROFILE (an empty value is no profile); nil if neither.

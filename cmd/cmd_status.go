@@ -94,6 +94,13 @@ func printStatus(w io.Writer, st tunnel.Status) {
 		row("addresses", "local %s, peer %s, MTU %d", st.Local, peer, st.MTU)
 		row("DNS", "%s", orNoneList(st.DNS))
 		row("routes", "%s", orNoneList(st.Routes))
+		if st.Local6 != "" {
+			peer6 := st.Peer6
+			if peer6 == "" {
+				peer6 = "unknown"
+			}
+			row("IPv6", "local %s, peer %s, routes %s", st.Local6, peer6, orNoneList(st.Routes6))
+		}
 	}
 	if st.IKESuite != "" {
 		row("IKE", "%s", st.IKESuite)

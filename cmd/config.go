@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,8 @@ type connectFlags struct {
 	User           string
 	Auth           string // comma-separated, in order of preference
 	Routes         []string
+	IPv6           string // a tunnel.IPv6Mode name
+	Routes6        []string
 	Interface      string
 	SALifetime     time.Duration
 	IKELifetime    time.Duration
@@ -43,6 +46,8 @@ type connectFlags struct {
 
 	// NATTKeepalive is the idle time before a NAT-T keepalive; 0: none.
 	NATTKeepalive time.Duration
+	// ESPTransport is a tunnel.ESPTransport name: udp, raw or auto.
+	ESPTransport string
 
 	// ProfilePath is the profile the settings were read with ("" if none).
 	ProfilePath string
@@ -68,6 +73,16 @@ type connectFlags struct {
 	DNSDomains   []string
 
 	UpTimeout time.Duration // --up-timeout; 0: none
+
+	// Debugging output: a pcapng file and a key log directory; "" for none.
+	Pcap, KeyLog string
+	// Netstack mode and its front ends.
+	Netstack           bool
+	SOCKS5             string
+	SOCKS5User         string
+	SOCKS5PasswordFile string
+	HTTPProxy          string
+	Forwards           []string
 }
 
 // readsStdin reports whether a secret comes from stdin.
@@ -101,9 +116,11 @@ func defaultConnectFlags() connectFlags {
 		IKELifetime: tunnel.DefaultIKELifetime,
 
 		NATTKeepalive: tunnel.DefaultNATTKeepalive,
+		ESPTransport:  tunnel.ESPTransportUDP.String(),
 
 		ReconnectMax: tunnel.DefaultReconnectMax,
 		DNS:          tunnel.DNSAuto.String(),
+		IPv6:         tunnel.IPv6Auto.String(),
 	}
 }
 
@@ -131,6 +148,11 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
 		return tunnel.Config{}, err
 	}
+	if cfg.Netstack != nil && cfg.Netstack.SOCKS5User != "" {
+		if cfg.Netstack.SOCKS5Password, err = src.socks5Password(f); err != nil {
+			return tunnel.Config{}, err
+		}
+	}
 	return cfg, nil
 }
 
@@ -157,6 +179,15 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 
 	if cfg.Auth, err = parseAuth(f.ref(flgAuth), f.Auth); err != nil {
 		return tunnel.Config{}, err
+	}
+	if cfg.IPv6, err = tunnel.ParseIPv6Mode(strings.TrimSpace(f.IPv6)); err != nil {
+		return tunnel.Config{}, usageErrorf("%s %q: unknown mode (known: auto, on, off)", f.ref(flgIPv6), f.IPv6)
+	}
+	if cfg.Routes6, err = parseRoutes6(f.ref(flgRoute6), f.Routes6); err != nil {
+		return tunnel.Config{}, err
+	}
+	if cfg.IPv6 == tunnel.IPv6Off && len(cfg.Routes6) > 0 {
+		return tunnel.Config{}, usageErrorf("%s needs IPv6: not with %s off", f.ref(flgRoute6), f.ref(flgIPv6))
 	}
 	if cfg.Routes, err = parseRoutes(f.ref(flgRoute), f.Routes); err != nil {
 		return tunnel.Config{}, err
@@ -193,6 +224,12 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		cfg.NATTKeepalive = f.NATTKeepalive
 	}
 
+	et, err := tunnel.ParseESPTransport(strings.TrimSpace(f.ESPTransport))
+	if err != nil {
+		return tunnel.Config{}, usageErrorf("%s %q: unknown transport (known: udp, raw, auto)", f.ref(flgESPTransport), f.ESPTransport)
+	}
+	cfg.ESPTransport = et
+
 	if f.Reconnect {
 		if f.ReconnectMax < tunnel.MinReconnectMax {
 			return tunnel.Config{}, usageErrorf("%s %v: below the minimum of %v", f.ref(flgReconnectMax), f.ReconnectMax, tunnel.MinReconnectMax)
@@ -200,8 +237,24 @@ func settingsFrom(f connectFlags) (tunnel.Config, error) {
 		cfg.Reconnect, cfg.ReconnectMax = true, f.ReconnectMax
 	}
 	cfg.Script = f.Script
+	for _, p := range []struct {
+		flag     string
+		val, dst *string
+	}{{flgPcap, &f.Pcap, &cfg.Pcap}, {flgKeyLog, &f.KeyLog, &cfg.KeyLog}} {
+		if *p.val == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p.val) // the same file after --background
+		if err != nil {
+			return tunnel.Config{}, usageErrorf("%s %q: %v", f.ref(p.flag), *p.val, err)
+		}
+		*p.dst = abs
+	}
 
 	if err := hostFrom(&cfg, f); err != nil {
+		return tunnel.Config{}, err
+	}
+	if err := netstackFrom(&cfg, f); err != nil {
 		return tunnel.Config{}, err
 	}
 	if err := suitesFrom(&cfg, f); err != nil {
@@ -297,6 +350,28 @@ func parseAuth(ref, s string) ([]tunnel.AuthMethod, error) {
 			return nil, usageErrorf("%s: method %q listed twice", ref, m)
 		}
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// parseRoutes6 parses the --route6 values (named ref in messages): IPv6
+// CIDR prefixes without host bits. Duplicates are dropped.
+func parseRoutes6(ref string, rs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, r := range rs {
+		r = strings.TrimSpace(r)
+		p, err := netip.ParsePrefix(r)
+		switch {
+		case err != nil:
+			return nil, usageErrorf("%s %q: not a CIDR prefix such as 2001:db8::/32", ref, r)
+		case !p.Addr().Is6() || p.Addr().Is4In6():
+			return nil, usageErrorf("%s %q: not an IPv6 prefix (IPv4 routes go in --%s)", ref, r, flgRoute)
+		case p != p.Masked():
+			return nil, usageErrorf("%s %q: host bits set (did you mean %v?)", ref, r, p.Masked())
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
 	}
 	return out, nil
 }

@@ -58,6 +58,18 @@ func TestConfigFrom(t *testing.T) {
 		{name: "no host", flags: base(func(f *connectFlags) { f.Server = ":500" }), wantErr: "no host", usage: true},
 		{name: "IPv6 literal", flags: base(func(f *connectFlags) { f.Server = "2001:db8::1" }), wantErr: "IPv6 servers are not supported", usage: true},
 		{name: "IPv6 loopback", flags: base(func(f *connectFlags) { f.Server = "::1" }), wantErr: "IPv6", usage: true},
+		{name: "ipv6 on, route6", flags: base(func(f *connectFlags) {
+			f.IPv6, f.Routes6 = "ON", []string{" 2001:db8::/32", "::/0", "2001:db8::/32"}
+		}), want: want(func(c *tunnel.Config) {
+			c.IPv6, c.Routes6 = tunnel.IPv6On, []netip.Prefix{pfx("2001:db8::/32"), pfx("::/0")}
+		})},
+		{name: "ipv6 off", flags: base(func(f *connectFlags) { f.IPv6 = "off" }), want: want(func(c *tunnel.Config) { c.IPv6 = tunnel.IPv6Off })},
+		{name: "ipv6 unknown", flags: base(func(f *connectFlags) { f.IPv6 = "yes" }), wantErr: `--ipv6 "yes": unknown mode (known: auto, on, off)`, usage: true},
+		{name: "route6 IPv4", flags: base(func(f *connectFlags) { f.Routes6 = []string{"10.0.0.0/8"} }), wantErr: `--route6 "10.0.0.0/8": not an IPv6 prefix`, usage: true},
+		{name: "route6 host bits", flags: base(func(f *connectFlags) { f.Routes6 = []string{"2001:db8::1/32"} }), wantErr: "host bits set (did you mean 2001:db8::/32?)", usage: true},
+		{name: "route6 not a prefix", flags: base(func(f *connectFlags) { f.Routes6 = []string{"2001:db8::"} }), wantErr: "not a CIDR prefix", usage: true},
+		{name: "route6 with ipv6 off", flags: base(func(f *connectFlags) { f.IPv6, f.Routes6 = "off", []string{"2001:db8::/32"} }), wantErr: "--route6 needs IPv6: not with --ipv6 off", usage: true},
+		{name: "route6 with no-routes", flags: base(func(f *connectFlags) { f.NoRoutes, f.Routes6 = true, []string{"2001:db8::/32"} }), wantErr: "--no-routes and --route6 exclude each other", usage: true},
 		{name: "IPv6 bracketed with port", flags: base(func(f *connectFlags) { f.Server = "[2001:db8::1]:500" }), wantErr: "IPv6", usage: true},
 		{name: "IPv4-mapped IPv6", flags: base(func(f *connectFlags) { f.Server = "::ffff:10.0.0.1" }), wantErr: "IPv6", usage: true},
 		{name: "unspecified", flags: base(func(f *connectFlags) { f.Server = "0.0.0.0" }), wantErr: "not a unicast address", usage: true},
@@ -115,6 +127,12 @@ func TestConfigFrom(t *testing.T) {
 		{name: "ike lifetime too short", flags: base(func(f *connectFlags) { f.IKELifetime = 30 * time.Second }), wantErr: "--ike-lifetime 30s", usage: true},
 		{name: "natt keepalive", flags: base(func(f *connectFlags) { f.NATTKeepalive = 5 * time.Second }),
 			want: want(func(c *tunnel.Config) { c.NATTKeepalive = 5 * time.Second })},
+		{name: "esp transport raw", flags: base(func(f *connectFlags) { f.ESPTransport = "Raw" }),
+			want: want(func(c *tunnel.Config) { c.ESPTransport = tunnel.ESPTransportRaw })},
+		{name: "esp transport auto", flags: base(func(f *connectFlags) { f.ESPTransport = "auto" }),
+			want: want(func(c *tunnel.Config) { c.ESPTransport = tunnel.ESPTransportAuto })},
+		{name: "esp transport unknown", flags: base(func(f *connectFlags) { f.ESPTransport = "tcp" }),
+			wantErr: `--esp-transport "tcp": unknown transport (known: udp, raw, auto)`, usage: true},
 		{name: "natt keepalive off", flags: base(func(f *connectFlags) { f.NATTKeepalive = 0 }),
 			want: want(func(c *tunnel.Config) { c.NATTKeepalive = tunnel.NATTKeepaliveOff })},
 		{name: "natt keepalive too short", flags: base(func(f *connectFlags) { f.NATTKeepalive = 500 * time.Millisecond }),

@@ -183,8 +183,26 @@ func printLink(w io.Writer, l *tunnel.LinkInfo) {
 	if l.IKE != "" || l.ESP != "" {
 		suites = fmt.Sprintf(", IKE %s, ESP %s", l.IKE, l.ESP)
 	}
-	fmt.Fprintf(w, "connected: interface %s, local %v, peer %v, MTU %d, DNS %s%s\n",
-		l.Interface, l.Local, l.Peer, l.MTU, dns, suites)
+	v6 := ""
+	if l.Local6.IsValid() {
+		v6 = fmt.Sprintf(", IPv6 %v peer %v", l.Local6, orUnknown(l.Peer6))
+	}
+	proxies := ""
+	if l.SOCKS5 != "" {
+		proxies += ", SOCKS5 " + l.SOCKS5
+	}
+	if l.HTTPProxy != "" {
+		proxies += ", HTTP proxy " + l.HTTPProxy
+	}
+	fmt.Fprintf(w, "connected: interface %s, local %v, peer %v%s, MTU %d, DNS %s%s%s\n",
+		l.Interface, l.Local, l.Peer, v6, l.MTU, dns, suites, proxies)
+}
+
+func orUnknown(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	return a.String()
 }
 
 // humanDuration rounds d for people: milliseconds below a minute, seconds
@@ -276,9 +294,15 @@ type jsonUpEvent struct {
 	Peer      string   `json:"peer"`
 	DNS       []string `json:"dns"`
 	Routes    []string `json:"routes"`
+	Local6    string   `json:"local6,omitempty"`
+	Peer6     string   `json:"peer6,omitempty"`
+	Routes6   []string `json:"routes6,omitempty"`
 	MTU       int      `json:"mtu"`
 	IKE       string   `json:"ike"`
 	ESP       string   `json:"esp"`
+	// Netstack mode only: where the proxies listen.
+	SOCKS5    string `json:"socks5,omitempty"`
+	HTTPProxy string `json:"http_proxy,omitempty"`
 }
 
 type jsonRekeyEvent struct {
@@ -343,12 +367,19 @@ func jsonEventOf(ev tunnel.Event, exitCode func(error) int) any {
 		e := jsonUpEvent{jsonHeader: h, DNS: []string{}, Routes: []string{}}
 		if l := ev.Link; l != nil {
 			e.Interface, e.Local, e.MTU, e.IKE, e.ESP = l.Interface, l.Local.String(), l.MTU, l.IKE, l.ESP
+			e.SOCKS5, e.HTTPProxy = l.SOCKS5, l.HTTPProxy
 			if l.Peer.IsValid() {
 				e.Peer = l.Peer.String()
 			}
 			e.DNS = addrStrings(l.DNS)
 			for _, r := range l.Routes {
 				e.Routes = append(e.Routes, r.String())
+			}
+			if l.Local6.IsValid() {
+				e.Local6, e.Peer6 = l.Local6.String(), addrOrEmpty(l.Peer6)
+				for _, r := range l.Routes6 {
+					e.Routes6 = append(e.Routes6, r.String())
+				}
 			}
 		}
 		return e

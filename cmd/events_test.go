@@ -298,3 +298,28 @@ func mustRead(t *testing.T, name string) []byte {
 	}
 	return b
 }
+
+// TestIPv6UpEvent: with IPv6CP up, the human line names both link-local
+// addresses and the JSON up event has local6, peer6 and routes6; without,
+// the JSON has none of them (TestJSONCleanStopAndEmptyLists).
+func TestIPv6UpEvent(t *testing.T) {
+	w := okWorld()
+	w.run = func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error {
+		deps.Events(tunnel.Event{Time: t0, Kind: tunnel.EventUp, Phase: tunnel.PhaseConnected, Link: &tunnel.LinkInfo{
+			Interface: "l2tp0", Local: netip.MustParseAddr("10.0.0.2"), MTU: 1400,
+			Local6: netip.MustParseAddr("fe80::708:90a:b0c:d0e"), Peer6: netip.MustParseAddr("fe80::200:5eff:fe00:1"),
+			Routes6: []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")}}})
+		deps.Events(tunnel.Event{Time: t0, Kind: tunnel.EventDown, Phase: tunnel.PhaseConnected, Duration: time.Second})
+		return nil
+	}
+	if code := w.runApp(t, append(append([]string{}, okArgs...), "--json")...); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	up := jsonLines(t, w.stdout.String())[0]
+	if up["local6"] != "fe80::708:90a:b0c:d0e" || up["peer6"] != "fe80::200:5eff:fe00:1" || fmt.Sprint(up["routes6"]) != "[2001:db8::/32]" {
+		t.Errorf("up %v", up)
+	}
+	if !strings.Contains(w.stderr.String(), "connected: interface l2tp0, local 10.0.0.2, peer invalid IP, IPv6 fe80::708:90a:b0c:d0e peer fe80::200:5eff:fe00:1, MTU 1400") {
+		t.Errorf("stderr:\n%s", w.stderr.String())
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -74,8 +75,11 @@ func checkConnectArgs(c *cli.Context) error {
 // the secrets and the variables meant for l2tpctl alone, plus the link's
 // addresses.
 func childEnv(environ []string, l *tunnel.LinkInfo) []string {
-	drop := []string{envPSK, envPassword, envL2TPSecret, envNotifySocket, envBackgroundFD,
-		envInterface, envLocalIP, envPeerIP, envDNS}
+	drop := []string{envPSK, envPassword, envL2TPSecret, envSOCKS5Password, envNotifySocket, envBackgroundFD,
+		envInterface, envLocalIP, envPeerIP, envDNS, envLocalIP6, envPeerIP6}
+	if l.Netstack {
+		drop = append(drop, proxyEnvNames...)
+	}
 	env := make([]string, 0, len(environ)+4)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
@@ -91,11 +95,24 @@ func childEnv(environ []string, l *tunnel.LinkInfo) []string {
 	for i, a := range l.DNS {
 		dns[i] = a.String()
 	}
-	return append(env,
+	env = append(env,
 		envInterface+"="+l.Interface,
 		envLocalIP+"="+l.Local.String(),
 		envPeerIP+"="+peer,
-		envDNS+"="+strings.Join(dns, " "))
+		envDNS+"="+strings.Join(dns, " "),
+		envLocalIP6+"="+addrOrEmpty(l.Local6),
+		envPeerIP6+"="+addrOrEmpty(l.Peer6))
+	if l.Netstack {
+		env = append(env, proxyEnv(l)...)
+	}
+	return env
+}
+
+func addrOrEmpty(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // commandStatus maps how the command ended (the error of exec.Cmd.Start or

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,14 +119,20 @@ func TestChildEnv(t *testing.T) {
 	env := childEnv([]string{"PATH=/bin", envPSK + "=s3cret", envPassword + "=pw", envL2TPSecret + "=tun", envNotifySocket + "=/run/x",
 		envInterface + "=old", "HOME=/root"}, testLink)
 	want := []string{"PATH=/bin", "HOME=/root", envInterface + "=l2tp0", envLocalIP + "=192.168.30.10",
-		envPeerIP + "=192.168.30.1", envDNS + "=192.168.30.1 8.8.8.8"}
+		envPeerIP + "=192.168.30.1", envDNS + "=192.168.30.1 8.8.8.8", envLocalIP6 + "=", envPeerIP6 + "="}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("childEnv =\n %q\nwant\n %q", env, want)
+	}
+	v6 := *testLink
+	v6.Local6, v6.Peer6 = netip.MustParseAddr("fe80::708:90a:b0c:d0e"), netip.MustParseAddr("fe80::200:5eff:fe00:1")
+	env = childEnv([]string{envLocalIP6 + "=stale"}, &v6)
+	if got := env[len(env)-2:]; !slices.Equal(got, []string{envLocalIP6 + "=fe80::708:90a:b0c:d0e", envPeerIP6 + "=fe80::200:5eff:fe00:1"}) || len(env) != 6 {
+		t.Errorf("childEnv with IPv6 = %q", env)
 	}
 	noPeer := *testLink
 	noPeer.Peer, noPeer.DNS = netip.Addr{}, nil
 	env = childEnv(nil, &noPeer)
-	if want := []string{envInterface + "=l2tp0", envLocalIP + "=192.168.30.10", envPeerIP + "=", envDNS + "="}; !reflect.DeepEqual(env, want) {
+	if want := []string{envInterface + "=l2tp0", envLocalIP + "=192.168.30.10", envPeerIP + "=", envDNS + "=", envLocalIP6 + "=", envPeerIP6 + "="}; !reflect.DeepEqual(env, want) {
 		t.Errorf("childEnv without peer and DNS = %q, want %q", env, want)
 	}
 }

@@ -17,8 +17,11 @@ const (
 	flgL2TPSecret     = "l2tp-secret"
 	flgL2TPSecretFile = "l2tp-secret-file"
 	flgNATTKeepalive  = "natt-keepalive"
+	flgESPTransport   = "esp-transport"
 	flgAuth           = "auth"
 	flgRoute          = "route"
+	flgRoute6         = "route6"
+	flgIPv6           = "ipv6"
 	flgInterface      = "interface"
 	flgSALifetime     = "sa-lifetime"
 	flgIKELifetime    = "ike-lifetime"
@@ -50,6 +53,14 @@ const (
 	flgNoRoutes     = "no-routes"
 	flgDNS          = "dns"
 	flgDNSDomain    = "dns-domain"
+
+	// Netstack mode: no TUN, local proxies into the tunnel instead.
+	flgNetstack           = "netstack"
+	flgSOCKS5             = "socks5"
+	flgSOCKS5User         = "socks5-user"
+	flgSOCKS5PasswordFile = "socks5-password-file"
+	flgHTTPProxy          = "http-proxy"
+	flgForward            = "forward"
 )
 
 // Environment variables.
@@ -59,11 +70,17 @@ const (
 	// envL2TPSecret is the L2TP tunnel secret (one of its sources).
 	envL2TPSecret = "L2TPCTL_L2TP_SECRET"
 	envProfile    = "L2TPCTL_PROFILE" // the profile connect uses without --profile
+	// envSOCKS5Password is the password SOCKS5 clients must give with
+	// --socks5-user (one of its sources).
+	envSOCKS5Password = "L2TPCTL_SOCKS5_PASSWORD"
 
 	// Where the user's profiles are (XDG Base Directory Specification):
 	// $XDG_CONFIG_HOME/l2tpctl, else $HOME/.config/l2tpctl.
 	envXDGConfigHome = "XDG_CONFIG_HOME"
 	envHome          = "HOME"
+	// envXDGRuntimeDir is where a user other than root keeps the control
+	// sockets (runDir).
+	envXDGRuntimeDir = "XDG_RUNTIME_DIR"
 )
 
 // systemProfileDir holds the profiles shared by all users; a user's own
@@ -90,7 +107,13 @@ const (
 	envInterface = "L2TPCTL_INTERFACE"
 	envLocalIP   = "L2TPCTL_LOCAL_IP"
 	envPeerIP    = "L2TPCTL_PEER_IP"
+	envLocalIP6  = "L2TPCTL_LOCAL_IP6" // our IPv6 link-local address; empty when IPv6 is not up
+	envPeerIP6   = "L2TPCTL_PEER_IP6"  // the server's, if it sent an Interface-Identifier
 	envDNS       = "L2TPCTL_DNS"
+	// In netstack mode: the front ends' addresses, and the proxy
+	// variables clients read (both cases).
+	envSOCKS5    = "L2TPCTL_SOCKS5"
+	envHTTPProxy = "L2TPCTL_HTTP_PROXY"
 
 	envRunDir       = "L2TPCTL_RUN_DIR"       // overrides defaultRunDir
 	envNotifySocket = "NOTIFY_SOCKET"         // systemd's, see sd_notify(3)
@@ -108,4 +131,11 @@ const (
 	exitCannotRun  = 126      // exec mode: the command was found but could not run
 	exitNotFound   = 127      // exec mode: no such command
 	exitSignalBase = 128      // exec mode: the command died of signal N: 128+N
+)
+
+// Debugging output of connect (docs/troubleshooting.md, "Looking at the
+// packets"): never written unless asked.
+const (
+	flgPcap   = "pcap"
+	flgKeyLog = "keylog"
 )

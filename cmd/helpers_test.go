@@ -28,7 +28,8 @@ type fakeWorld struct {
 	prompts  int      // how many times readPassword was called
 
 	run    func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error
-	gotCfg *tunnel.Config // the Config run was called with
+	gotCfg *tunnel.Config // the Config run (or probe) was called with
+	probe  probeFunc      // the fake tunnel.Probe; nil: an empty result
 
 	stdout, stderr bytes.Buffer
 
@@ -53,6 +54,13 @@ func (w *fakeWorld) deps() appDeps {
 				return nil
 			}
 			return w.run(ctx, cfg, deps)
+		},
+		probe: func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) (*tunnel.ProbeResult, error) {
+			w.gotCfg = &cfg
+			if w.probe == nil {
+				return &tunnel.ProbeResult{}, nil
+			}
+			return w.probe(ctx, cfg, deps)
 		},
 		stdout: &w.stdout,
 		stderr: &w.stderr,

@@ -11,6 +11,9 @@ func hostFrom(cfg *tunnel.Config, f connectFlags) error {
 	if f.NoRoutes && len(cfg.Routes) > 0 {
 		return usageErrorf("--%s and --%s exclude each other", flgNoRoutes, flgRoute)
 	}
+	if f.NoRoutes && len(cfg.Routes6) > 0 {
+		return usageErrorf("--%s and --%s exclude each other", flgNoRoutes, flgRoute6)
+	}
 	if f.NoRoutes && f.DefaultRoute {
 		return usageErrorf("--%s and --%s exclude each other", flgNoRoutes, flgDefaultRoute)
 	}

@@ -62,6 +62,7 @@ var notKeys = map[string]string{
 	flgProfile:    "a profile cannot name another profile",
 	flgBackground: "it is a choice of each command line",
 	flgReadyFD:    "a file descriptor belongs to one command line",
+	flgKeyLog:     "keys are written only when a command line asks for them",
 }
 
 // inlineSecretKeys hold a secret in the profile itself: such a profile must
@@ -71,7 +72,7 @@ var inlineSecretKeys = []string{flgPSK, flgPassword, flgL2TPSecret}
 // fileKeys name files. In a profile, "~/" is the home directory and a
 // relative name is relative to the profile's directory, so that a profile
 // and its secret files can sit side by side.
-var fileKeys = []string{flgPSKFile, flgPasswordFile, flgL2TPSecretFile, flgCert, flgKey, flgCA}
+var fileKeys = []string{flgPSKFile, flgPasswordFile, flgL2TPSecretFile, flgCert, flgKey, flgCA, flgPcap, flgSOCKS5PasswordFile}
 
 // profileKeys returns the keys a profile may set: the long names of
 // connect's flags but notKeys, in the order connect --help lists them.

@@ -114,9 +114,26 @@ func (s secretSource) l2tpSecret(f connectFlags) ([]byte, error) {
 // terminal. When both come from stdin, the password is on the first line
 // and the PSK on the second.
 func (s secretSource) secrets(ctx context.Context, f connectFlags) (psk, password []byte, err error) {
+	return s.secretsWith(ctx, f, true)
+}
+
+// optionalSecrets is secrets for probe: a secret that no source gives is
+// nil, and nothing is prompted for.
+func (s secretSource) optionalSecrets(ctx context.Context, f connectFlags) (psk, password []byte, err error) {
+	return s.secretsWith(ctx, f, false)
+}
+
+func (s secretSource) secretsWith(ctx context.Context, f connectFlags, required bool) (psk, password []byte, err error) {
 	p, w, err := s.load(f)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !required {
+		for _, x := range []*secret{p, w} {
+			if x.from.kind == noSource {
+				x.from.kind = notNeeded
+			}
+		}
 	}
 	for _, x := range []*secret{p, w} {
 		if x.from.kind == noSource && (f.NonInteractive || !s.isTerminal()) {

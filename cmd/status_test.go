@@ -101,3 +101,27 @@ func TestDisconnectCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusIPv6: with IPv6CP up, status has an IPv6 row and --json the
+// local6, peer6 and routes6 fields.
+func TestStatusIPv6(t *testing.T) {
+	st := testStatus
+	st.Local6, st.Peer6, st.Routes6 = "fe80::708:90a:b0c:d0e", "fe80::200:5eff:fe00:1", []string{"2001:db8::/32"}
+	w := okWorld()
+	w.queryStatus = func(context.Context, string) (tunnel.Status, error) { return st, nil }
+	if code := w.runApp(t, "status", "--interface", "vpn0"); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, w.stderr.String())
+	}
+	if want := "  routes     192.168.30.0/24\n  IPv6       local fe80::708:90a:b0c:d0e, peer fe80::200:5eff:fe00:1, routes 2001:db8::/32\n"; !strings.Contains(w.stdout.String(), want) {
+		t.Errorf("stdout =\n%s\nwant it to contain\n%s", w.stdout.String(), want)
+	}
+	w.stdout.Reset()
+	if code := w.runApp(t, "status", "--json", "--interface", "vpn0"); code != 0 {
+		t.Fatalf("--json: exit %d", code)
+	}
+	for _, key := range []string{`"local6":"fe80::708:90a:b0c:d0e"`, `"peer6":"fe80::200:5eff:fe00:1"`, `"routes6":["2001:db8::/32"]`} {
+		if !strings.Contains(w.stdout.String(), key) {
+			t.Errorf("--json lacks %s: %s", key, w.stdout.String())
+		}
+	}
+}

@@ -57,10 +57,17 @@ func connectModeFrom(c *cli.Context, d appDeps, f connectFlags) (connectMode, er
 	return m, nil
 }
 
-// runDir is where control sockets and background logs go.
+// runDir is where control sockets and background logs go: $L2TPCTL_RUN_DIR,
+// else for a user other than root (netstack mode needs no root)
+// $XDG_RUNTIME_DIR/l2tpctl, else /run/l2tpctl.
 func runDir(d appDeps) string {
 	if dir, ok := d.lookupEnv(envRunDir); ok && dir != "" {
 		return dir
+	}
+	if os.Geteuid() != 0 {
+		if dir, ok := d.lookupEnv(envXDGRuntimeDir); ok && filepath.IsAbs(dir) {
+			return filepath.Join(dir, "l2tpctl")
+		}
 	}
 	return defaultRunDir
 }

@@ -126,6 +126,8 @@ layering_check() {
       case "$imp" in
         github.com/songgao/water|github.com/songgao/water/*)
           [ "$pkg" = "$MOD/tunnel" ] || { echo "$pkg imports $imp (only package tunnel may)"; bad=1; };;
+        gvisor.dev/gvisor|gvisor.dev/gvisor/*)
+          [ "$pkg" = "$MOD/tunnel" ] || { echo "$pkg imports $imp (only package tunnel may)"; bad=1; };;
         golang.org/x/term|github.com/urfave/cli/v2|github.com/urfave/cli/v2/*)
           [ "$pkg" = "$MOD/cmd" ] || { echo "$pkg imports $imp (only package cmd may)"; bad=1; };;
       esac
@@ -157,7 +159,7 @@ darwin_build() {
 cli_smoke() {
   [ -x "$BIN" ] || { echo "no binary (build failed)"; return 1; }
   local args rc=0
-  for args in "--help" "connect --help" "profile --help" "version"; do
+  for args in "--help" "connect --help" "probe --help" "profile --help" "version"; do
     # shellcheck disable=SC2086
     if "$BIN" $args < /dev/null > "$TMP/out" 2>&1; then
       echo "l2tpctl $args: ok ($(wc -l < "$TMP/out") lines)"
@@ -201,8 +203,9 @@ EOF
 
 unit_tests() {
   # The SoftEther tests (package main, TestSoftEther*) need the peer: they run
-  # in their own step below. Under CI=true they would fail here, so skip them.
-  env -u L2TPCTL_E2E go test -count=1 -timeout 10m -skip '^Test(SoftEther|Charon)' ./...
+  # in their own step below, as do the network namespace tests (TestNetns*).
+  # Under CI=true they would fail here, so skip them.
+  env -u L2TPCTL_E2E go test -count=1 -timeout 10m -skip '^Test(SoftEther|Charon|Netns)' ./...
 }
 
 charon_tests() {
@@ -257,7 +260,7 @@ step "gofmt" gofmt_check
 step "go vet ./..." go vet ./...
 step "layering (go list imports)" layering_check
 step "CGO_ENABLED=0 go build" build
-step "l2tpctl --help, connect --help, profile --help, version" cli_smoke
+step "l2tpctl --help, connect --help, probe --help, profile --help, version" cli_smoke
 step "static binary" static_check
 step "CGO_ENABLED=0 GOOS=darwin go build + vet (amd64, arm64)" darwin_build
 step "go test ./... (unit + end-to-end without root)" unit_tests
@@ -271,6 +274,8 @@ if [ "$IS_ROOT" = 1 ]; then
     failed "$ROOT_STEPS" "the peer did not start"
   fi
   step "xl2tpd tunnel authentication (go test -run Xl2tpd ./tunnel)" env L2TPCTL_E2E=1 go test -count=1 -run Xl2tpd -v ./tunnel
+  step "tshark decrypts with --keylog, every ESP suite (go test -run KeylogTshark ./tunnel)" env L2TPCTL_E2E=1 go test -count=1 -run KeylogTshark -v ./tunnel
+  step "plain ESP in network namespaces (go test -run Netns ./tunnel)" env L2TPCTL_E2E=1 go test -count=1 -p 1 -run '^TestNetns' -v ./tunnel
   if [ "$PEER_STARTED" = 1 ]; then
     step "stop the SoftEther peer (scripts/peer-down.sh)" stop_peer
   else

@@ -32,7 +32,7 @@ func BenchmarkEncap(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					copy(buf[tunOffset:], p)
-					if _, err := encapsulate(buf, tunOffset, size, sa, serverTunnel, serverSess); err != nil {
+					if _, err := encapsulate(buf, tunOffset, size, sa, serverTunnel, serverSess, nil); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -73,7 +73,7 @@ func BenchmarkDecap(b *testing.B) {
 					pkt := work[:len(ring[i])]
 					copy(pkt, ring[i])
 					i++
-					if _, _, err := decapsulate(pkt, in, clientTunnel, clientSess); err != nil {
+					if _, _, err := decapsulate(pkt, in, clientTunnel, clientSess, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -31,9 +31,15 @@ type Config struct {
 	Password   []byte       // never logged
 	Auth       []AuthMethod // PPP methods accepted, in preference order (KnownAuth)
 
-	Routes     []netip.Prefix // routed into the tunnel (besides the peer's host route)
-	Interface  string         // TUN name, default "l2tp0"
-	SALifetime time.Duration  // IPsec SA lifetime proposed in Quick Mode, default 1h
+	Routes []netip.Prefix // routed into the tunnel (besides the peer's host route)
+	// IPv6 says whether IPv6 runs over the link (IPv6CP, RFC 5072):
+	// IPv6Auto (the zero value) when the server starts IPv6CP, IPv6On
+	// when the server negotiates the IPv6CP we start, IPv6Off never. Routes6 are IPv6 prefixes routed into the tunnel once IPv6CP
+	// is open.
+	IPv6       IPv6Mode
+	Routes6    []netip.Prefix
+	Interface  string        // TUN name, default "l2tp0"
+	SALifetime time.Duration // IPsec SA lifetime proposed in Quick Mode, default 1h
 	// IKELifetime is the IKE SA lifetime proposed in Main Mode, default 8h.
 	// Before it ends l2tpctl re-authenticates (a new Main Mode) under the
 	// running link.
@@ -43,6 +49,9 @@ type Config struct {
 	// so that a NAT mapping never expires under an idle tunnel (RFC 3948
 	// §4). Zero selects DefaultNATTKeepalive; NATTKeepaliveOff disables.
 	NATTKeepalive time.Duration
+	// ESPTransport is how ESP reaches the server: in UDP (the default),
+	// plain through a raw socket (root), or plain when possible.
+	ESPTransport ESPTransport
 
 	// Algorithm suites. IKE and ESP nil: the default offers (modern
 	// algorithms; ESP adds 3DES with AllowLegacy). PFS: the Quick Mode
@@ -83,9 +92,22 @@ type Config struct {
 	DNS          DNSMode  // how the server's DNS servers reach the host; DNSAuto by default
 	DNSDomains   []string // search domains set with the DNS servers
 
+	// Netstack, when not nil, selects netstack mode (netstack.go): the
+	// link's packets go into a userspace TCP/IP stack reached through
+	// local proxies; no TUN device, no routes, no host DNS, no root.
+	Netstack *NetstackConfig
+
 	// ControlSocket is the path of the unix socket Run serves for status
 	// and disconnect requests (ctlsock.go); empty: none.
 	ControlSocket string
+
+	// Debugging output, never written unless set (docs/troubleshooting.md).
+	// Pcap is a pcapng file that gets every datagram of the UDP socket and
+	// the decrypted L2TP messages (capture.go); KeyLog is a directory that
+	// gets the IKE and ESP keys in Wireshark's formats (keylog.go). Both
+	// hold secrets and are created with mode 0600.
+	Pcap   string
+	KeyLog string
 }
 
 // Certs are the X.509 credentials of certificate authentication (RFC
@@ -241,9 +263,24 @@ func (c Config) Validate() error {
 		return bad("longest reconnection wait %v is below the minimum %v", c.ReconnectMax, MinReconnectMax)
 	case c.NATTKeepalive != NATTKeepaliveOff && c.NATTKeepalive < MinNATTKeepalive:
 		return bad("NAT-T keepalive interval %v is below the minimum %v", c.NATTKeepalive, MinNATTKeepalive)
+	case int(c.ESPTransport) >= len(espTransportNames):
+		return bad("unknown ESP transport %v", c.ESPTransport)
 	}
 	if err := CheckInterfaceName(c.Interface); err != nil {
 		return err
+	}
+	if ns := c.Netstack; ns != nil {
+		switch {
+		case ns.SOCKS5 == "" && ns.HTTPProxy == "" && len(ns.Forwards) == 0:
+			return bad("netstack mode without a front end (SOCKS5, HTTP proxy or forward)")
+		case c.Script != "":
+			return bad("a script configures an interface: there is none in netstack mode")
+		case c.DefaultRoute || len(c.Routes) > 0:
+			return bad("routes need a TUN interface: in netstack mode everything the proxies carry goes into the tunnel")
+		}
+		if err := ns.Validate(); err != nil {
+			return err
+		}
 	}
 	if c.LocalID != "" {
 		if _, err := isakmp.ParseIdentity(c.LocalID); err != nil {
@@ -276,7 +313,18 @@ func (c Config) Validate() error {
 			return bad("route %v is not an IPv4 prefix", r)
 		}
 	}
-	if c.NoRoutes && (len(c.Routes) > 0 || c.DefaultRoute) {
+	for _, r := range c.Routes6 {
+		if !r.IsValid() || !r.Addr().Is6() || r.Addr().Is4In6() {
+			return bad("route6 %v is not an IPv6 prefix", r)
+		}
+	}
+	if c.IPv6 < IPv6Auto || c.IPv6 > IPv6Off {
+		return bad("unknown IPv6 mode %v", c.IPv6)
+	}
+	if c.IPv6 == IPv6Off && len(c.Routes6) > 0 {
+		return bad("route6 needs IPv6 (not ipv6 off)")
+	}
+	if c.NoRoutes && (len(c.Routes) > 0 || len(c.Routes6) > 0 || c.DefaultRoute) {
 		return bad("no-routes excludes routes and the default route")
 	}
 	if c.DNS < DNSAuto || c.DNS > DNSNone {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
+	"github.com/l2tpctl/l2tpctl/proto/inet"
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
@@ -49,6 +50,7 @@ type controller struct {
 	ppp        *ppp.Client
 	tun        TUN
 	outSA      *esp.SA
+	encap      uint16    // the encapsulation mode of outSA (isakmp.Encap*)
 	pppDown    bool      // the PPP client reported Down: nothing more to close
 	l2tpEnd    bool      // the L2TP tunnel is closed: no CDN/StopCCN needed
 	closing    closeStep // teardown progress; closeNone while running
@@ -66,6 +68,7 @@ type controller struct {
 	ikeUp      isakmp.Phase1Up  // the current IKE SA's phase 1, for the weak-suite warning
 	ikeOffer   []IKEProposal    // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
 	retried    bool             // the one legacy Main Mode retry was made
+	udpRetried bool             // --esp-transport auto: the server refused plain ESP, and we started over in UDP
 
 	// For the control socket (ctlsock.go).
 	statusReq <-chan chan Status // nil without a control socket
@@ -214,6 +217,8 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		Proposals:   c.ikeOffer,
 		ESP:         c.cfg.espOffer(),
 		PFS:         c.cfg.PFS,
+		OfferTunnel: true, // transport mode first; tunnel mode for servers that insist
+		PlainESP:    plainESPPolicy(c.cfg.ESPTransport, c.dp.raw != nil && !c.udpRetried),
 		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
@@ -300,7 +305,7 @@ func (c *controller) keepaliveAfter(last time.Time) time.Time {
 // mapping. Ref: RFC 3948 §2.3 (format), §4 (only when idle; 20 s).
 func (c *controller) keepalive(now time.Time) {
 	last := c.dp.lastSend()
-	if idle := now.Sub(last); idle >= c.cfg.NATTKeepalive && c.outSA != nil {
+	if idle := now.Sub(last); idle >= c.cfg.NATTKeepalive && c.outSA != nil && !c.dp.plain.Load() {
 		c.sendErr("NAT-T keepalive", c.dp.sendKeepalive())
 		c.deps.Log.debugf("udp: NAT-T keepalive sent after %v without traffic to the server", idle.Round(time.Millisecond))
 		last = now
@@ -363,6 +368,11 @@ func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 			}
 		}
 	}
+	if c.deps.keys != nil {
+		if k, ok := from.IKEKey(); ok {
+			c.deps.keys.ikeSA(k)
+		}
+	}
 	for _, a := range actions {
 		switch a := a.(type) {
 		case isakmp.Send:
@@ -407,9 +417,10 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 	case isakmp.Phase1Up:
 		c.ikeSuite = a.Proposal.String()
 		c.ikeUp = a
+		c.setPlain(a)
 		if c.phase == PhaseIKE {
 			c.event(PhaseIKE, "established (%s%v, %sserver ID %s)", modeNote(a.Exchange), a.Proposal, authNote(a.Auth), a.PeerID)
-			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected)})
+			c.ev.emit(Event{Kind: EventNAT, Phase: PhaseIKE, NAT: a.NATDetected, Msg: natMsg(a.NATDetected, c.dp.plain.Load())})
 			c.enter(PhaseIPsec, "Quick Mode")
 		}
 	case isakmp.ChildSAUp:
@@ -425,6 +436,10 @@ func (c *controller) doCurrentIKE(a isakmp.Action) {
 		p := c.phase
 		if p == PhaseIKE && c.closing == closeNone && c.cfg.legacyRetry(a.Err, c.ike.cur.Answered(), c.retried) {
 			c.retryLegacy(a.Err)
+			return
+		}
+		if p == PhaseIPsec && c.closing == closeNone && c.plainRefused(a.Err) {
+			c.retryInUDP(a.Err)
 			return
 		}
 		if p > PhaseIPsec && (c.outSA == nil || errors.Is(a.Err, isakmp.ErrSADeleted) && p < PhaseConnected) {
@@ -497,6 +512,34 @@ func (c *controller) retryLegacy(cause error) {
 	c.doIKE(in, in.Start(c.deps.Clock.Now()))
 }
 
+// plainRefused reports whether err is the server's refusal of plain ESP
+// in Quick Mode (NO-PROPOSAL-CHOSEN) that --esp-transport auto answers by
+// starting over with ESP in UDP, once.
+func (c *controller) plainRefused(err error) bool {
+	var ne *isakmp.NotifyError
+	return c.cfg.ESPTransport == ESPTransportAuto && c.dp.plain.Load() && !c.udpRetried &&
+		errors.As(err, &ne) && isakmp.NotifyType(ne.Type) == isakmp.NotifyNoProposalChosen
+}
+
+// retryInUDP deletes the IKE SA whose Quick Mode refused plain ESP and
+// starts a new Main Mode that forces NAT-T (ESP in UDP).
+func (c *controller) retryInUDP(cause error) {
+	now := c.deps.Clock.Now()
+	c.udpRetried = true
+	c.dp.plain.Store(false)
+	old := c.ike.cur
+	c.doIKE(old, old.Close(now))
+	in, err := c.newInitiator()
+	if err != nil {
+		c.fail(PhaseIKE, err)
+		return
+	}
+	c.ike.cur = in
+	c.deps.Log.infof("isakmp: the server refused plain ESP in Quick Mode (%v); starting over with ESP in UDP", describeIKE(cause, c.ikePort))
+	c.enter(PhaseIKE, "%s again with ESP in UDP (the server refused plain ESP)", c.exchangeName())
+	c.doIKE(in, in.Start(now))
+}
+
 // startReauth begins a new Main Mode next to the IKE SA in use.
 func (c *controller) startReauth(now time.Time) {
 	next, err := c.newInitiator()
@@ -510,6 +553,15 @@ func (c *controller) startReauth(now time.Time) {
 	c.doIKE(next, next.Start(now))
 }
 
+// setPlain switches ESP to the raw socket when phase 1 chose plain ESP
+// (no NAT, --esp-transport raw or auto), back to UDP otherwise.
+func (c *controller) setPlain(a isakmp.Phase1Up) {
+	if a.PlainESP && c.dp.raw != nil {
+		c.deps.Log.infof("esp: no NAT between us and the server: plain ESP (IP protocol 50), IKE stays on UDP %d", c.cfg.IKEPort)
+	}
+	c.dp.plain.Store(a.PlainESP && c.dp.raw != nil)
+}
+
 // doNextIKE handles an action of the re-authenticating IKE SA, other than
 // Send. Its first IPsec SA replaces the old IKE SA and everything under it.
 func (c *controller) doNextIKE(a isakmp.Action) {
@@ -518,6 +570,7 @@ func (c *controller) doNextIKE(a isakmp.Action) {
 	case isakmp.Phase1Up:
 		c.deps.Log.infof("isakmp: new IKE SA established (%v)", a.Proposal)
 		c.ikeSuite = a.Proposal.String()
+		c.setPlain(a)
 	case isakmp.ChildSAUp:
 		old := c.ike.promote(now)
 		a.Rekey = true
@@ -556,6 +609,7 @@ func (c *controller) addInbound(sa isakmp.ChildSA) bool {
 	}
 	c.dp.addInbound(in)
 	c.inbound[sa.InSPI] = true
+	c.deps.keys.espSA(c.server.Addr(), c.local.Addr(), sa.InSPI, sa.Transform, sa.InEncKey, sa.InAuthKey)
 	return true
 }
 
@@ -576,16 +630,19 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 		c.fail(PhaseIPsec, err)
 		return false
 	}
+	c.deps.keys.espSA(c.local.Addr(), c.server.Addr(), sa.OutSPI, sa.Transform, sa.OutEncKey, sa.OutAuthKey)
 	c.ike.addSPI(sa.InSPI)
+	c.dp.setMode(isakmp.EncapIsTunnel(sa.EncapMode), c.local.Addr(), c.server.Addr())
 	c.dp.setOutbound(out)
 	c.outSA = out
+	c.encap = sa.EncapMode
 	if a.Rekey {
 		c.rekeys++
 		c.deps.Log.infof("isakmp: IPsec SA re-keyed: %v, SPI in 0x%08x out 0x%08x", sa.Transform, sa.InSPI, sa.OutSPI)
 		return true
 	}
-	c.event(PhaseIPsec, "established (ESP %v, UDP-encapsulated transport, SPI in 0x%08x out 0x%08x, lifetime %v)",
-		sa.Transform, sa.InSPI, sa.OutSPI, sa.Lifetime)
+	c.event(PhaseIPsec, "established (ESP %v, %s, SPI in 0x%08x out 0x%08x, lifetime %v)",
+		sa.Transform, encapName(sa.EncapMode), sa.InSPI, sa.OutSPI, sa.Lifetime)
 	info := &ProposalInfo{IKE: c.ikeSuite, ESP: sa.Transform.String(), Weak: weakParts(c.ikeUp.Proposal, sa.Transform, c.cfg.PFS),
 		LegacyRetry: c.retried}
 	if c.cfg.PFS != 0 {
@@ -596,6 +653,9 @@ func (c *controller) installSA(a isakmp.ChildSAUp) bool {
 		msg += "; weak: " + info.Weak
 	}
 	c.ev.emit(Event{Kind: EventProposal, Phase: PhaseIPsec, Proposal: info, Msg: msg})
+	if n := c.ev.probe; n != nil && n.ipsecOnly {
+		return true // a probe of the ESP suites: it stops here (no L2TP to tear down)
+	}
 	c.enter(PhaseL2TPTunnel, "SCCRQ sent")
 	c.lac = l2tp.NewLAC(l2tp.LACConfig{Rand: c.deps.Rand, Secret: c.cfg.L2TPSecret})
 	c.doL2TP(c.lac.Start(c.deps.Clock.Now()))
@@ -615,16 +675,24 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 		case l2tp.Send:
 			c.sendErr("L2TP control message", c.dp.sendL2TPControl(a.Data))
 		case l2tp.TunnelUp:
+			if n := c.ev.probe; n != nil {
+				n.l2tp, n.l2tpPeer = &a, c.lac.Peer()
+			}
 			c.event(PhaseL2TPTunnel, "established (tunnel %d, server tunnel %d, server %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 			c.enter(PhaseL2TPSession, "ICRQ sent")
 		case l2tp.SessionUp:
 			c.event(PhaseL2TPSession, "established (session %d, server session %d)", a.LocalSession, a.PeerSession)
 			c.enter(PhaseLCP, "Configure-Request sent")
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
-				User:     c.cfg.User,
-				Password: string(c.cfg.Password),
-				Auth:     c.cfg.Auth,
-				Rand:     c.deps.Rand,
+				User:        c.cfg.User,
+				Password:    string(c.cfg.Password),
+				Auth:        c.cfg.Auth,
+				Rand:        c.deps.Rand,
+				IPv6:        c.cfg.IPv6 != IPv6Off,
+				IPv6Passive: c.cfg.IPv6 == IPv6Auto,
+				// Our MRU: the largest packet that reaches us in one
+				// 1500-byte ESP datagram, as the interface MTU is.
+				MRU: uint16(tunMTUFor(c.outSA, 0, 0, isakmp.EncapIsTunnel(c.encap), !isakmp.EncapIsUDP(c.encap))),
 			})
 			c.doPPP(c.ppp.Start(c.deps.Clock.Now()))
 		case l2tp.Dropped:
@@ -651,6 +719,9 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 }
 
 func (c *controller) doPPP(actions []ppp.Action) {
+	if n := c.ev.probe; n != nil && c.ppp != nil {
+		n.requested = append(n.requested[:0], c.ppp.Requested()...)
+	}
 	for _, a := range actions {
 		switch a := a.(type) {
 		case ppp.Send:
@@ -665,10 +736,17 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			c.event(PhaseLCP, "opened (server MRU %d)", a.PeerMRU)
 			c.enter(PhaseAuth, "as user %s", c.cfg.User)
 		case ppp.AuthUp:
+			if n := c.ev.probe; n != nil {
+				n.accepted = a.Method
+			}
 			c.event(PhaseAuth, "accepted (%v, user %s)", a.Method, c.cfg.User)
 			c.enter(PhaseIPCP, "Configure-Request sent")
 		case ppp.Up:
 			c.linkUp(a)
+		case ppp.IPv6Down:
+			// The interface keeps its address; IPv6 stops crossing.
+			c.dp.ipv6.Store(false)
+			c.deps.Log.errorf("ipv6: down: %s; the link is IPv4-only now", a.Reason)
 		case ppp.Dropped:
 			c.drops.ppp++
 			c.deps.Log.debugf("ppp: dropped: %s", a.Reason)
@@ -686,20 +764,46 @@ func (c *controller) doPPP(actions []ppp.Action) {
 	}
 }
 
-// tunMTU is the largest inner IPv4 packet that fits one 1500-byte outer
-// datagram with sa's overhead, capped by the server's MRU.
-func tunMTU(sa *esp.SA, peerMRU uint16) int {
+// tunMTU is the largest inner IP packet that fits one 1500-byte outer
+// datagram with sa's overhead, capped by the server's MRU (what it takes)
+// and ours (what we told it to send: the interface MTU is both ways).
+func tunMTU(sa *esp.SA, peerMRU, mru uint16) int { return tunMTUFor(sa, peerMRU, mru, false, false) }
+
+// tunMTUFor is tunMTU for ESP in tunnel mode (20 bytes of inner IPv4
+// header more) or plain (no outer UDP header: 8 bytes less).
+func tunMTUFor(sa *esp.SA, peerMRU, mru uint16, tunnel, plain bool) int {
 	room := outerMTU - outerIPv4UDP
+	if plain {
+		room += inet.UDPHeaderLen
+	}
 	// Largest payload n with n + Overhead(n) <= room.
 	n := room - sa.Headroom()
 	for n > 0 && n+sa.Overhead(n) > room {
 		n--
 	}
 	mtu := n - innerOverhead
+	if tunnel {
+		mtu -= tunnelHeader
+	}
 	if peerMRU != 0 && int(peerMRU) < mtu {
 		mtu = int(peerMRU)
 	}
+	if mru != 0 && int(mru) < mtu {
+		mtu = int(mru)
+	}
 	return mtu
+}
+
+// encapName says how ESP travels in an encapsulation mode, for the log.
+func encapName(mode uint16) string {
+	s := "plain"
+	if isakmp.EncapIsUDP(mode) {
+		s = "UDP-encapsulated"
+	}
+	if isakmp.EncapIsTunnel(mode) {
+		return s + " tunnel mode"
+	}
+	return s + " transport mode"
 }
 
 func (c *controller) linkUp(a ppp.Up) {
@@ -707,8 +811,22 @@ func (c *controller) linkUp(a ppp.Up) {
 	for i, d := range a.DNS {
 		dns[i] = d.String()
 	}
-	c.event(PhaseIPCP, "opened (local %v, peer %v, DNS %s)", a.Local, a.Peer, orNone(dns))
-	c.enter(PhaseInterface, "creating %s", c.cfg.Interface)
+	v6 := ""
+	switch {
+	case a.Local6.IsValid():
+		v6 = fmt.Sprintf("; IPv6CP opened (link-local %v, peer %v)", a.Local6, orUnknown(a.Peer6))
+	case c.cfg.IPv6 != IPv6Off:
+		c.deps.Log.infof("ipv6: not up: %s; the link is IPv4-only", a.IPv6Off)
+		if len(c.cfg.Routes6) > 0 {
+			c.deps.Log.errorf("ipv6: the --route6 routes are not installed: IPv6CP did not open")
+		}
+	}
+	c.event(PhaseIPCP, "opened (local %v, peer %v, DNS %s%s)", a.Local, a.Peer, orNone(dns), v6)
+	if c.cfg.Netstack != nil {
+		c.enter(PhaseInterface, "starting the userspace TCP/IP stack")
+	} else {
+		c.enter(PhaseInterface, "creating %s", c.cfg.Interface)
+	}
 	peer := a.Peer
 	if !peer.IsValid() || peer.IsUnspecified() {
 		peer = netip.Addr{} // no peer address: the interface gets local/32 only
@@ -721,11 +839,17 @@ func (c *controller) linkUp(a ppp.Up) {
 		Name:   c.cfg.Interface,
 		Local:  a.Local,
 		Peer:   peer,
-		MTU:    tunMTU(c.outSA, a.PeerMRU),
+		MTU:    tunMTUFor(c.outSA, a.PeerMRU, a.MRU, isakmp.EncapIsTunnel(c.encap), !isakmp.EncapIsUDP(c.encap)),
 		Routes: c.cfg.Routes,
 
 		DefaultRoute: c.cfg.DefaultRoute, Server: c.server.Addr(),
 		DNSMode: c.cfg.DNS, DNS: a.DNS, DNSDomains: c.cfg.DNSDomains,
+	}
+	if a.Local6.IsValid() {
+		tcfg.Local6, tcfg.Peer6, tcfg.Routes6 = a.Local6, a.Peer6, c.cfg.Routes6
+		if tcfg.MTU < inet.MinIPv6MTU {
+			c.deps.Log.errorf("ipv6: interface MTU %d is below IPv6's minimum of %d: the kernel may not use IPv6 on %s", tcfg.MTU, inet.MinIPv6MTU, c.cfg.Interface)
+		}
 	}
 	if err := c.scriptPreInit(&tcfg); err != nil {
 		c.fail(PhaseInterface, err)
@@ -740,6 +864,14 @@ func (c *controller) linkUp(a ppp.Up) {
 	link := &LinkInfo{
 		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
 		IKE: c.ikeSuite, ESP: c.outSA.Transform().String(),
+	}
+	if tcfg.Local6.IsValid() {
+		if r, ok := tun.(ipv6Reporter); ok && r.IPv6Err() != nil {
+			c.deps.Log.errorf("ipv6: not configured on %s: %v; the link is IPv4-only", tun.Name(), r.IPv6Err())
+		} else {
+			link.Local6, link.Peer6, link.Routes6 = tcfg.Local6, tcfg.Peer6, c.cfg.Routes6
+			c.dp.ipv6.Store(true)
+		}
 	}
 	if err := c.scriptConnect(link); err != nil {
 		c.fail(PhaseInterface, err)
@@ -759,8 +891,23 @@ func (c *controller) linkUp(a ppp.Up) {
 	if d, ok := tun.(dnsSetuper); ok {
 		link.DNSSetup = d.DNSSetup()
 	}
+	if l, ok := tun.(*nsLink); ok {
+		link.Netstack, link.SOCKS5, link.HTTPProxy = true, l.socks5, l.httpProxy
+	}
 	c.link = link
 	c.ev.up(link)
+}
+
+// ipv6Reporter is implemented by TUNs that may fail to give the interface
+// its IPv6 link-local address without failing the connection (the host has
+// IPv6 disabled, or the OS is not supported): IPv6Err says why.
+type ipv6Reporter interface{ IPv6Err() error }
+
+func orUnknown(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	return a.String()
 }
 
 func orNone(s []string) string {
@@ -846,9 +993,12 @@ func hasSend[A any, S any](acts []A) bool {
 	return false
 }
 
-func natMsg(detected bool) string {
-	if detected {
+func natMsg(detected, plain bool) string {
+	switch {
+	case detected:
 		return "NAT detected: IKE and ESP in UDP 4500"
+	case plain:
+		return "no NAT detected: plain ESP (IP protocol 50), IKE on UDP 500"
 	}
 	return "no NAT detected"
 }

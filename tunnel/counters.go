@@ -9,17 +9,18 @@ import (
 // dataStats is a snapshot of the data path's counters.
 type dataStats struct {
 	// Outbound (TUN → server).
-	TxPackets, TxBytes uint64 // IPv4 packets (and their bytes) sent
+	TxPackets, TxBytes uint64 // IP packets (and their bytes) sent
 	TxNoSA             uint64 // dropped: no outbound SA
 	TxNoSession        uint64 // dropped: no L2TP session
-	TxNotIPv4          uint64 // dropped: not an IPv4 packet (e.g. IPv6 from the kernel)
+	TxNotIPv4          uint64 // dropped: neither an IPv4 nor an IPv6 packet
+	TxNoIPv6           uint64 // dropped: an IPv6 packet while IPv6CP is not open
 	TxSealErrors       uint64 // dropped: ESP refused (sequence numbers exhausted, no room)
 	TxSendErrors       uint64 // socket write failed
 	TxTUNErrors        uint64 // TUN read errors
 	TxMSSClamped       uint64 // TCP SYNs whose MSS option was lowered
 
 	// Inbound (server → TUN).
-	RxPackets, RxBytes uint64 // IPv4 packets (and their bytes) written to the TUN
+	RxPackets, RxBytes uint64 // IP packets (and their bytes) written to the TUN
 	RxControl          uint64 // IKE, L2TP control and PPP control messages forwarded
 	RxKeepalives       uint64 // NAT-T keepalives received
 	RxForeign          uint64 // dropped: not from the server's IKE or NAT-T address
@@ -33,7 +34,7 @@ type dataStats struct {
 	RxDummy            uint64 // discarded: ESP dummy packet (RFC 4303 §2.6)
 	RxInnerErrors      uint64 // dropped: bad next header, inner UDP, L2TP header or PPP frame
 	RxWrongSession     uint64 // dropped: L2TP data for another (stale) tunnel or session
-	RxNoTUN            uint64 // dropped: IPv4 packet before the TUN is up
+	RxNoTUN            uint64 // dropped: IP packet before the TUN is up
 	RxTUNErrors        uint64 // TUN write failed
 	RxReadErrors       uint64 // socket read errors
 	RxMSSClamped       uint64 // TCP SYNs whose MSS option was lowered
@@ -60,7 +61,7 @@ func (s *dataStats) rxDrops() []dropCount {
 // txDrops lists the outbound drops by reason, like rxDrops.
 func (s *dataStats) txDrops() []dropCount {
 	return []dropCount{
-		{"no_sa", s.TxNoSA}, {"no_session", s.TxNoSession}, {"not_ipv4", s.TxNotIPv4},
+		{"no_sa", s.TxNoSA}, {"no_session", s.TxNoSession}, {"not_ip", s.TxNotIPv4}, {"no_ipv6", s.TxNoIPv6},
 		{"seal_error", s.TxSealErrors}, {"send_error", s.TxSendErrors}, {"tun_error", s.TxTUNErrors},
 	}
 }
@@ -99,7 +100,7 @@ func formatDrops(now, before []dropCount) string {
 type dataCounters struct {
 	txPackets, txBytes, txNoSA, txNoSession, txNotIPv4 atomic.Uint64
 	txSealErrors, txSendErrors, txTUNErrors            atomic.Uint64
-	txMSSClamped                                       atomic.Uint64
+	txMSSClamped, txNoIPv6                             atomic.Uint64
 	_                                                  [64]byte
 	rxPackets, rxBytes, rxControl, rxKeepalives        atomic.Uint64
 	rxForeign, rxTruncated, rxInvalid                  atomic.Uint64
@@ -114,7 +115,7 @@ func (d *dataPath) stats() dataStats {
 	c := &d.c
 	return dataStats{
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(),
-		TxNoSA: c.txNoSA.Load(), TxNoSession: c.txNoSession.Load(), TxNotIPv4: c.txNotIPv4.Load(),
+		TxNoSA: c.txNoSA.Load(), TxNoSession: c.txNoSession.Load(), TxNotIPv4: c.txNotIPv4.Load(), TxNoIPv6: c.txNoIPv6.Load(),
 		TxSealErrors: c.txSealErrors.Load(), TxSendErrors: c.txSendErrors.Load(), TxTUNErrors: c.txTUNErrors.Load(),
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(),
 		RxControl: c.rxControl.Load(), RxKeepalives: c.rxKeepalives.Load(),

@@ -68,6 +68,9 @@ type Status struct {
 	Peer          string    `json:"peer,omitempty"`
 	DNS           []string  `json:"dns,omitempty"`
 	Routes        []string  `json:"routes,omitempty"`
+	Local6        string    `json:"local6,omitempty"` // IPv6 link-local addresses from IPv6CP
+	Peer6         string    `json:"peer6,omitempty"`
+	Routes6       []string  `json:"routes6,omitempty"`
 	MTU           int       `json:"mtu,omitempty"`
 
 	IKESuite string `json:"ike_suite,omitempty"` // e.g. "aes256-sha256-modp2048"
@@ -322,6 +325,15 @@ func (c *controller) status() Status {
 		}
 		for _, r := range l.Routes {
 			st.Routes = append(st.Routes, r.String())
+		}
+		if l.Local6.IsValid() {
+			st.Local6 = l.Local6.String()
+			if l.Peer6.IsValid() {
+				st.Peer6 = l.Peer6.String()
+			}
+			for _, r := range l.Routes6 {
+				st.Routes6 = append(st.Routes6, r.String())
+			}
 		}
 		st.MTU = l.MTU
 	}

@@ -22,12 +22,13 @@ import (
 // the TUN read left at buf[tunOffset:]; offsets for a 16-byte IV (AES-CBC),
 // the longest in proto/suite today:
 //
-//	|ESP hdr|  IV  |UDP|L2TP|PPP| IPv4 packet ... |pad|PL|NH|ICV|
-//	0       8      24  32   38  42 = tunOffset
-//	└─ sa.Headroom() ─┘└─ innerHeaders ─┘
+//	|ESP hdr|  IV  |[inner IPv4]|UDP|L2TP|PPP| IPv4 packet ... |pad|PL|NH|ICV|
+//	0       8      24           44  52   58  62 = tunOffset
+//	└─ sa.Headroom() ─┘└ tunnelHeader ┘└─ innerHeaders ─┘
 //
-// A transform with a shorter IV starts its ESP header further in; the
-// buffer's first bytes are then unused.
+// A transform with a shorter IV starts its ESP header further in, and so
+// does transport mode, which has no inner IPv4 header (tunnel mode:
+// tunnelAddrs); the buffer's first bytes are then unused.
 //
 // Inbound (server → TUN): ESP is opened in place in the datagram buffer, and
 // the IPv4 packet inside is written to the TUN from where it lies.
@@ -60,6 +61,10 @@ const (
 	// transport-mode inner UDP header, the L2TP data header and the PPP
 	// header (FF 03 00 21).
 	innerHeaders = inet.UDPHeaderLen + l2tp.DataHeaderLen + ppp.HeaderLen
+
+	// tunnelHeader is the inner IPv4 header of tunnel-mode ESP, in front
+	// of the inner UDP header. Ref: RFC 4301 §5.1.2.
+	tunnelHeader = inet.IPv4HeaderLen
 )
 
 // Buffer layout that depends on the ESP transforms: sized at start-up from
@@ -74,7 +79,7 @@ var (
 
 	// tunOffset is where TUN reads land in a buffer: room for every header
 	// in front of the IPv4 packet.
-	tunOffset = maxESPHeadroom + innerHeaders
+	tunOffset = maxESPHeadroom + tunnelHeader + innerHeaders
 
 	// maxTUNPacket is the largest packet a TUN read may return for it still
 	// to fit a buffer after encapsulation.
@@ -88,12 +93,15 @@ var (
 	errNoSession    = errors.New("tunnel: no L2TP session yet")
 	errTooBig       = errors.New("tunnel: message too large for a packet buffer")
 	errNoRoom       = errors.New("tunnel: buffer lacks headroom for the L2TP/IPsec headers")
-	errNextHeader   = errors.New("tunnel: ESP next header is not UDP")
+	errNextHeader   = errors.New("tunnel: ESP next header is not UDP (transport mode) or IPv4 (tunnel mode)")
+	errInnerIPv4    = errors.New("tunnel: malformed inner IPv4 header (tunnel mode)")
+	errInnerAddr    = errors.New("tunnel: inner IPv4 addresses are not the server's and ours (tunnel mode)")
 	errDummy        = errors.New("tunnel: ESP dummy packet") // RFC 4303 §2.6: discard silently
 	errInnerUDP     = errors.New("tunnel: malformed inner UDP header")
 	errWrongSession = errors.New("tunnel: L2TP data for another tunnel or session")
 	errPPPFrame     = errors.New("tunnel: malformed PPP frame")
 	errNotIPv4      = errors.New("tunnel: PPP IPv4 frame does not hold an IPv4 packet")
+	errNotIPv6      = errors.New("tunnel: PPP IPv6 frame does not hold an IPv6 packet")
 )
 
 // dataPath moves packets between the TUN and the UDP socket.
@@ -102,13 +110,17 @@ type dataPath struct {
 	ikeAddr  netip.AddrPort // immutable: server's IKE address (port 500)
 	nattAddr netip.AddrPort // immutable: server's NAT-T address (port 4500)
 	log      *Logger        // immutable; nil discards
+	raw      ESPConn        // set before the readers start, then immutable: plain ESP's raw socket; nil: none
+	plain    atomic.Bool    // ESP goes through raw, not in UDP; stored by the control loop after phase 1
 
-	out     atomic.Pointer[esp.SA]    // outbound SA; stored by the control loop (setOutbound), loaded per packet
-	in      atomic.Pointer[[]*esp.SA] // inbound SAs; the slice is never modified once stored (copy-on-write)
-	inMu    sync.Mutex                // serialises the writers of in (addInbound, removeInbound)
-	session atomic.Uint64             // packed L2TP IDs (packSession); 0 = no session; stored by the control loop
-	tun     atomic.Pointer[TUN]       // where readUDP writes IPv4 packets; stored by the control loop (setTUN)
-	mss     atomic.Uint32             // TCP MSS that SYNs are clamped to in both directions (clampMSS); 0 = none; stored by setTUN
+	out     atomic.Pointer[esp.SA]      // outbound SA; stored by the control loop (setOutbound), loaded per packet
+	in      atomic.Pointer[[]*esp.SA]   // inbound SAs; the slice is never modified once stored (copy-on-write)
+	inMu    sync.Mutex                  // serialises the writers of in (addInbound, removeInbound)
+	session atomic.Uint64               // packed L2TP IDs (packSession); 0 = no session; stored by the control loop
+	tun     atomic.Pointer[TUN]         // where readUDP writes IP packets; stored by the control loop (setTUN)
+	inner   atomic.Pointer[tunnelAddrs] // tunnel mode's inner addresses; nil: transport mode; stored by the control loop (setMode)
+	mss     atomic.Uint32               // TCP MSS that SYNs are clamped to in both directions (clampMSS); 0 = none; stored by setTUN
+	ipv6    atomic.Bool                 // IPv6CP is open: IPv6 packets cross the tunnel (PPP protocol 0x0057); stored by the control loop
 
 	// now is the control loop's clock (Deps.Clock.Now); lastTx is when
 	// something was last sent to the NAT-T port, as nanoseconds since
@@ -116,6 +128,11 @@ type dataPath struct {
 	now    func() time.Time
 	txBase time.Time
 	lastTx atomic.Int64
+
+	// pcap records decrypted L2TP messages (Config.Pcap); nil: none.
+	// Set by setCapture before the readers start, then immutable.
+	pcap      *capture
+	pcapLocal netip.Addr
 
 	c        dataCounters
 	bufsHeld atomic.Int64 // pooled buffers taken and not yet returned; tests check it ends at 0
@@ -156,11 +173,34 @@ func newDataPath(conn PacketConn, ikeAddr, nattAddr netip.AddrPort, log *Logger)
 	}
 }
 
+// tunnelAddrs are the addresses of tunnel mode's inner IPv4 header: the
+// Quick Mode selectors, ours (the socket's address) and the server's.
+type tunnelAddrs struct {
+	local, server netip.Addr
+}
+
+// setMode sets transport mode (tunnel false) or tunnel mode with an inner
+// IPv4 header local ↔ server, for what is sent and received from now on.
+func (d *dataPath) setMode(tunnel bool, local, server netip.Addr) {
+	if !tunnel {
+		d.inner.Store(nil)
+		return
+	}
+	d.inner.Store(&tunnelAddrs{local: local.Unmap(), server: server.Unmap()})
+}
+
 // setClock makes the data path note when it last sent to the NAT-T port,
 // on the given clock; call it before anything is sent.
 func (d *dataPath) setClock(now func() time.Time) {
 	d.now = now
 	d.txBase = now()
+}
+
+// setCapture makes the data path record the L2TP messages it seals and
+// opens in c, between local and the server; call it before anything is
+// sent or read.
+func (d *dataPath) setCapture(c *capture, local netip.Addr) {
+	d.pcap, d.pcapLocal = c, local
 }
 
 // markTx notes that something went to the NAT-T port now.
@@ -211,12 +251,25 @@ func (d *dataPath) setTUN(t TUN) {
 	d.tun.Store(&t)
 }
 
-// clampMSS lowers the MSS option of a TCP SYN or SYN-ACK in the IPv4
-// packet pkt to fit the tunnel, so that neither end sends segments that
+// clampMSS lowers the MSS option of a TCP SYN or SYN-ACK in the IPv4 or
+// IPv6 packet pkt to fit the tunnel, so that neither end sends segments that
 // would need fragmenting (or vanish in a path-MTU black hole). It does not
 // allocate; n counts the packets it changed.
 func (d *dataPath) clampMSS(pkt []byte, n *atomic.Uint64) {
-	if m := d.mss.Load(); m != 0 && inet.ClampMSS(pkt, uint16(m)) {
+	m := d.mss.Load()
+	if m == 0 || len(pkt) == 0 {
+		return
+	}
+	var changed bool
+	if pkt[0]>>4 == 6 {
+		// The IPv6 header is 20 bytes longer: the same MTU leaves 20 less.
+		if m > inet.TCPIPv6Overhead-inet.TCPIPv4Overhead {
+			changed = inet.ClampMSS6(pkt, uint16(m-(inet.TCPIPv6Overhead-inet.TCPIPv4Overhead)))
+		}
+	} else {
+		changed = inet.ClampMSS(pkt, uint16(m))
+	}
+	if changed {
 		n.Add(1)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/l2tpctl/l2tpctl/proto/inet"
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/proto/suite"
 	"github.com/l2tpctl/l2tpctl/tunnel/internal/nettest"
 	"github.com/l2tpctl/l2tpctl/tunnel/tuntest"
@@ -83,7 +84,7 @@ func encapIPv4(tb testing.TB, pkt []byte, sa *esp.SA, tunnel, session uint16) []
 	tb.Helper()
 	buf := make([]byte, maxPacket)
 	copy(buf[tunOffset:], pkt)
-	out, err := encapsulate(buf, tunOffset, len(pkt), sa, tunnel, session)
+	out, err := encapsulate(buf, tunOffset, len(pkt), sa, tunnel, session, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func sealL2TP(tb testing.TB, msg []byte, sa *esp.SA) []byte {
 	buf := make([]byte, maxPacket)
 	off := maxESPHeadroom + inet.UDPHeaderLen
 	copy(buf[off:], msg)
-	out, err := sealUDP(buf, off, len(msg), sa)
+	out, err := sealUDP(buf, off, len(msg), sa, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func sealPPP(tb testing.TB, frame []byte, sa *esp.SA, tunnel, session uint16) []
 	buf := make([]byte, maxPacket)
 	off := maxESPHeadroom + inet.UDPHeaderLen + l2tp.DataHeaderLen
 	copy(buf[off:], frame)
-	out, err := encapPPP(buf, off, len(frame), sa, tunnel, session)
+	out, err := encapPPP(buf, off, len(frame), sa, tunnel, session, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestDataPathAllocs(t *testing.T) {
 
 			if n := testing.AllocsPerRun(runs, func() {
 				copy(buf[tunOffset:], p)
-				if _, err := encapsulate(buf, tunOffset, len(p), out, serverTunnel, serverSess); err != nil {
+				if _, err := encapsulate(buf, tunOffset, len(p), out, serverTunnel, serverSess, nil); err != nil {
 					t.Fatal(err)
 				}
 			}); n != 0 {
@@ -185,7 +186,7 @@ func TestDataPathAllocs(t *testing.T) {
 				pkt := buf[:len(ring[i])]
 				copy(pkt, ring[i])
 				i++
-				if _, _, err := decapsulate(pkt, in, clientTunnel, clientSess); err != nil {
+				if _, _, err := decapsulate(pkt, in, clientTunnel, clientSess, nil); err != nil {
 					t.Fatal(err)
 				}
 			}); n != 0 {
@@ -197,7 +198,7 @@ func TestDataPathAllocs(t *testing.T) {
 			d.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
 			if n := testing.AllocsPerRun(runs, func() {
 				copy(buf[tunOffset:], p)
-				d.sendIPv4(buf, tunOffset, len(p))
+				d.sendIP(buf, tunOffset, len(p))
 			}); n != 0 {
 				t.Errorf("sendIPv4: %v allocs per packet", n)
 			}
@@ -258,7 +259,7 @@ func TestDataPathAllocsUDP(t *testing.T) {
 	buf := make([]byte, maxPacket)
 	if n := testing.AllocsPerRun(100, func() {
 		copy(buf[tunOffset:], p)
-		d.sendIPv4(buf, tunOffset, len(p))
+		d.sendIP(buf, tunOffset, len(p))
 		n, from, err := server.ReadFromUDPAddrPort(r.buf)
 		if err != nil {
 			t.Fatal(err)
@@ -484,14 +485,14 @@ func TestDataPathControl(t *testing.T) {
 	if err := r.d.sendL2TPControl(sccrq); err != nil {
 		t.Fatal(err)
 	}
-	kind, payload, err := decapsulate(r.serverRecv(r.natt), r.srvIn, 0, 0)
+	kind, payload, err := decapsulate(r.serverRecv(r.natt), r.srvIn, 0, 0, nil)
 	if err != nil || kind != kindL2TP || !bytes.Equal(payload, sccrq) {
 		t.Fatalf("server got %v % x %v", kind, payload, err)
 	}
 	if err := r.d.sendPPP(lcpEchoRequest); err != nil {
 		t.Fatal(err)
 	}
-	kind, payload, err = decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess)
+	kind, payload, err = decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess, nil)
 	if err != nil || kind != kindPPP || !bytes.Equal(payload, lcpEchoRequest) {
 		t.Fatalf("server got %v % x %v", kind, payload, err)
 	}
@@ -526,7 +527,7 @@ func TestDataPathPackets(t *testing.T) {
 	for seq := uint16(1); seq <= 20; seq++ {
 		p := ping(84+int(seq), seq)
 		r.tun.Outbound <- p
-		kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess)
+		kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess, nil)
 		if err != nil || kind != kindIPv4 || !bytes.Equal(got, p) {
 			t.Fatalf("server got %v % x %v", kind, got, err)
 		}
@@ -552,4 +553,42 @@ func TestDataPathPackets(t *testing.T) {
 		t.Fatalf("dropped packet reached the TUN: % x", p)
 	default:
 	}
+}
+
+// TestDataPathIPv6: IPv6 packets cross as PPP protocol 0x0057 only while
+// IPv6CP is open; otherwise outbound ones are dropped and counted and
+// inbound ones go to the PPP client (which Protocol-Rejects or drops them).
+func TestDataPathIPv6(t *testing.T) {
+	r := newRig(t)
+	r.up()
+	ll1, ll2 := netip.MustParseAddr("fe80::1"), netip.MustParseAddr("fe80::2")
+	p6 := inet.BuildICMPv6Echo(inet.ICMPv6EchoRequest, ll1, ll2, 7, 1, []byte("ipv6"))
+
+	r.tun.Outbound <- p6
+	r.waitStats("IPv6 while IPv6CP is not open", func(s dataStats) bool { return s.TxNoIPv6 == 1 })
+	in := func() []byte {
+		buf := make([]byte, maxPacket)
+		copy(buf[tunOffset:], p6)
+		out, err := encapsulateProto(buf, tunOffset, len(p6), ppp.ProtoIPv6, r.srvOut, clientTunnel, clientSess, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Clone(out)
+	}
+	r.serverSend(r.natt, in())
+	r.wantCtrl(kindPPP, append([]byte{0xff, 0x03, 0x00, 0x57}, p6...))
+
+	r.d.ipv6.Store(true)
+	r.tun.Outbound <- p6
+	kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess, nil)
+	if err != nil || kind != kindIPv6 || !bytes.Equal(got, p6) {
+		t.Fatalf("server got %v % x %v", kind, got, err)
+	}
+	r.serverSend(r.natt, in())
+	r.wantInbound(p6)
+	r.waitStats("counters", func(s dataStats) bool { return s.TxPackets == 1 && s.RxPackets == 1 })
+
+	// A 0x0057 frame that does not hold an IPv6 packet is dropped.
+	r.serverSend(r.natt, sealPPP(t, append([]byte{0xff, 0x03, 0x00, 0x57}, ping(84, 1)...), r.srvOut, clientTunnel, clientSess))
+	r.waitStats("not IPv6", func(s dataStats) bool { return s.RxInnerErrors == 1 })
 }

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,22 +196,61 @@ func TestTunMTUEverySuite(t *testing.T) {
 	want := map[string]int{"aes256-sha1": 1404, "3des-sha1": 1420}
 	for _, tr := range suite.AllESPTransforms() {
 		sa := newSA(t, tr, 0x100, 1)
-		mtu := tunMTU(sa, 0)
+		mtu := tunMTU(sa, 0, 0)
 		fits := func(m int) bool { n := m + innerOverhead; return n+sa.Overhead(n)+outerIPv4UDP <= outerMTU }
 		if !fits(mtu) || fits(mtu+1) {
 			t.Errorf("%v: MTU %d is not the largest that fits", tr, mtu)
 		}
 		buf := make([]byte, maxPacket)
 		copy(buf[tunOffset:], ping(mtu, 1))
-		pkt, err := encapsulate(buf, tunOffset, mtu, sa, serverTunnel, serverSess)
+		pkt, err := encapsulate(buf, tunOffset, mtu, sa, serverTunnel, serverSess, nil)
 		if err != nil || len(pkt)+outerIPv4UDP > outerMTU {
 			t.Errorf("%v: MTU %d gives a %d-byte ESP packet (%v)", tr, mtu, len(pkt), err)
 		}
 		if w, ok := want[tr.String()]; ok && mtu != w {
 			t.Errorf("%v: MTU %d, want %d", tr, mtu, w)
 		}
-		if tunMTU(sa, 1280) != 1280 {
+		if tunMTU(sa, 1280, 0) != 1280 {
 			t.Errorf("%v: the peer's MRU does not cap the MTU", tr)
 		}
+		if tunMTU(sa, 1500, 1300) != 1300 {
+			t.Errorf("%v: our MRU does not cap the MTU", tr)
+		}
+	}
+}
+
+// TestE2EMRUBothWays: l2tpctl asks for an MRU of what fits one ESP
+// datagram (the server Acks it: its LCP opens with that client MRU), and
+// the interface MTU is the smaller of that and the server's MRU.
+func TestE2EMRUBothWays(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		profile func() peertest.Profile
+	}{
+		{"softether (no server MRU)", peertest.SoftEther},
+		{"libreswan (server MRU 1280)", peertest.Libreswan},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			goroutineLeakCheck(t)
+			_, srv, h := connectFake(t, tc.profile())
+			ours := 0
+			for _, e := range srv.Events() {
+				if _, after, ok := strings.Cut(e, "LCP opened (client MRU "); ok {
+					ours, _ = strconv.Atoi(strings.TrimSuffix(after, ")"))
+				}
+			}
+			if ours < 1300 {
+				t.Errorf("our MRU %d: want what fits one ESP datagram", ours)
+			}
+			want := ours
+			if m := int(tc.profile().MRU); m != 0 && m < want {
+				want = m
+			}
+			if h.link.MTU != want {
+				t.Errorf("MTU %d, want %d (our MRU %d, server MRU %d)", h.link.MTU, want, ours, tc.profile().MRU)
+			}
+			h.stop()
+			checkTeardown(t, srv, peertest.Stats{})
+		})
 	}
 }

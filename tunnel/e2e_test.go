@@ -112,7 +112,8 @@ func startServer(t *testing.T, p peertest.Profile) (*nettest.Network, *peertest.
 // real time). The test's cleanup cancels it if it still runs and waits for
 // it; on failure it prints the events and the log. With a *fakeClock, stop
 // moves it through the teardown's waits.
-func startRun(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config, clock Clock) *harness {
+// opts change the Deps before Run starts.
+func startRun(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config, clock Clock, opts ...func(*Deps)) *harness {
 	t.Helper()
 	h := &harness{t: t, srv: srv, cfg: cfg, errc: make(chan error, 1), changed: make(chan struct{}), tunc: make(chan openedTUN, 4)}
 	h.clock, _ = clock.(*fakeClock)
@@ -155,6 +156,9 @@ func startRun(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg Config
 			h.tunc <- openedTUN{tun, c}
 			return tun, nil
 		},
+	}
+	for _, o := range opts {
+		o(&deps)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel

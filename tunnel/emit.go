@@ -12,11 +12,12 @@ import (
 // loop runs on it).
 type emitter struct {
 	deps  Deps
-	open  Phase     // the phase started and not yet ended; 0 if none
-	since time.Time // when open started
-	last  Phase     // the last phase started (EventDown's Phase)
-	upAt  time.Time // when EventUp went out; zero before
-	ended bool      // EventDown went out
+	open  Phase       // the phase started and not yet ended; 0 if none
+	since time.Time   // when open started
+	last  Phase       // the last phase started (EventDown's Phase)
+	upAt  time.Time   // when EventUp went out; zero before
+	ended bool        // EventDown went out
+	probe *probeNotes // a probe's attempt: what the control loop learns for it; nil otherwise
 }
 
 func (e *emitter) emit(ev Event) {

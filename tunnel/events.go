@@ -115,7 +115,17 @@ type LinkInfo struct {
 	DNS       []netip.Addr // offered by the server
 	MTU       int
 	Routes    []netip.Prefix
-	DNSSetup  string // how DNS was given to the host ("" = not at all), if the TUN says (dnsSetuper)
-	IKE       string // the IKE suite in use, e.g. "aes256-sha256-modp2048"
-	ESP       string // the ESP suite in use, e.g. "aes128gcm16"
+	// Local6 and Peer6 are the IPv6 link-local addresses of both ends
+	// when IPv6CP opened (zero otherwise); Routes6 the IPv6 prefixes
+	// routed through the interface.
+	Local6, Peer6 netip.Addr
+	Routes6       []netip.Prefix
+	DNSSetup      string // how DNS was given to the host ("" = not at all), if the TUN says (dnsSetuper)
+	IKE           string // the IKE suite in use, e.g. "aes256-sha256-modp2048"
+	ESP           string // the ESP suite in use, e.g. "aes128gcm16"
+	// Netstack mode: Interface is "netstack", and the front ends listen
+	// at SOCKS5 and HTTPProxy ("" none).
+	Netstack  bool
+	SOCKS5    string
+	HTTPProxy string
 }

@@ -133,7 +133,7 @@ func ikeFailure(err error) Failure {
 	case errors.Is(err, isakmp.ErrPSKMismatch), errors.Is(err, isakmp.ErrPSKHashMismatch),
 		errors.Is(err, isakmp.ErrPSKUnanswered), errors.Is(err, isakmp.ErrPeerAuth):
 		return FailIKEAuth
-	case errors.Is(err, isakmp.ErrBadProposal), errors.Is(err, isakmp.ErrNoNATT):
+	case errors.Is(err, isakmp.ErrBadProposal), errors.Is(err, isakmp.ErrNoNATT), errors.Is(err, isakmp.ErrPlainESPNAT):
 		return FailNoProposal
 	case errors.Is(err, ErrNoAnswer), errors.Is(err, isakmp.ErrNoResponse):
 		return FailNoAnswer

@@ -210,6 +210,12 @@ func TestValidateHostFields(t *testing.T) {
 		{"bad DNS mode", func(c *Config) { c.DNS = 9 }, false},
 		{"domains", func(c *Config) { c.DNS, c.DNSDomains = DNSResolvConf, []string{"corp.example"} }, true},
 		{"bad domain", func(c *Config) { c.DNSDomains = []string{"-"} }, false},
+		{"route6", func(c *Config) { c.IPv6, c.Routes6 = IPv6On, []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")} }, true},
+		{"route6 IPv4", func(c *Config) { c.Routes6 = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} }, false},
+		{"route6 IPv4-mapped", func(c *Config) { c.Routes6 = []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")} }, false},
+		{"route6 with IPv6 off", func(c *Config) { c.IPv6, c.Routes6 = IPv6Off, []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")} }, false},
+		{"no routes with route6", func(c *Config) { c.NoRoutes, c.Routes6 = true, []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")} }, false},
+		{"bad IPv6 mode", func(c *Config) { c.IPv6 = 7 }, false},
 	} {
 		c := base
 		tc.mod(&c)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/l2tpctl/l2tpctl/proto/inet"
+	"github.com/l2tpctl/l2tpctl/proto/ppp"
 )
 
 // tcpSYN is a TCP SYN (or SYN-ACK with ack) from src to dst offering mss.
@@ -29,7 +30,7 @@ func TestDataPathMSSClamp(t *testing.T) {
 		offer, want uint16
 	}{{1460, 1360}, {65495, 1360}, {1361, 1360}, {1360, 1360}, {536, 536}} {
 		r.tun.Outbound <- tcpSYN(host, far, tc.offer, false)
-		kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess)
+		kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess, nil)
 		if err != nil || kind != kindIPv4 {
 			t.Fatalf("server got %v %v", kind, err)
 		}
@@ -68,7 +69,7 @@ func TestDataPathMSSAllocs(t *testing.T) {
 	buf := make([]byte, maxPacket)
 	if n := testing.AllocsPerRun(runs, func() {
 		copy(buf[tunOffset:], syn)
-		d.sendIPv4(buf, tunOffset, len(syn))
+		d.sendIP(buf, tunOffset, len(syn))
 	}); n != 0 {
 		t.Errorf("sendIPv4 of a SYN: %v allocs per packet", n)
 	}
@@ -90,5 +91,42 @@ func TestDataPathMSSAllocs(t *testing.T) {
 	}
 	if s := d.stats(); s.TxMSSClamped != runs+1 || s.RxMSSClamped != runs+1 {
 		t.Errorf("clamped %d out, %d in; want %d each", s.TxMSSClamped, s.RxMSSClamped, runs+1)
+	}
+}
+
+// TestDataPathMSSClampIPv6: with IPv6CP open, IPv6 SYNs are clamped to the
+// TUN's MTU − 60 both ways.
+func TestDataPathMSSClampIPv6(t *testing.T) {
+	r := newRig(t) // ChannelTUN with MTU 1400: MSS 1340 for IPv6
+	r.up()
+	r.d.ipv6.Store(true)
+	host := netip.MustParseAddrPort("[fe80::1]:40000")
+	far := netip.MustParseAddrPort("[fe80::2]:443")
+	syn := func(src, dst netip.AddrPort, mss uint16, flags uint8) []byte {
+		return inet.BuildTCPv6(src, dst, flags, []byte{2, 4, byte(mss >> 8), byte(mss)}, nil)
+	}
+	r.tun.Outbound <- syn(host, far, 1440, inet.TCPFlagSYN)
+	kind, got, err := decapsulate(r.serverRecv(r.natt), r.srvIn, serverTunnel, serverSess, nil)
+	if err != nil || kind != kindIPv6 {
+		t.Fatalf("server got %v %v", kind, err)
+	}
+	if mss, csumOK, ok := inet.TCPv6MSS(got); !ok || !csumOK || mss != 1340 {
+		t.Errorf("outbound SYN: MSS %d (checksum ok %v), want 1340", mss, csumOK)
+	}
+	in := syn(far, host, 1440, inet.TCPFlagSYN|inet.TCPFlagACK)
+	buf := make([]byte, maxPacket)
+	copy(buf[tunOffset:], in)
+	pkt, err := encapsulateProto(buf, tunOffset, len(in), ppp.ProtoIPv6, r.srvOut, clientTunnel, clientSess, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.serverSend(r.natt, pkt)
+	select {
+	case p := <-r.tun.Inbound:
+		if mss, csumOK, ok := inet.TCPv6MSS(p); !ok || !csumOK || mss != 1340 {
+			t.Errorf("inbound SYN-ACK: MSS %d (checksum ok %v), want 1340", mss, csumOK)
+		}
+	case <-r.tun.Done():
+		t.Fatal("TUN closed")
 	}
 }

@@ -23,28 +23,59 @@ type ctrlPacket struct {
 // whose SPI selected sa) in place and returns what it carries:
 //
 //	kindIPv4: payload is the IPv4 packet of a PPP data frame of our session
+//	kindIPv6: payload is the IPv6 packet of a PPP data frame of our session
 //	kindPPP:  payload is a whole PPP frame of another protocol (LCP, IPCP, auth, …) of our session
 //	kindL2TP: payload is a whole L2TP control message (any tunnel ID; the LAC checks)
+//
+// In tunnel mode (tm not nil) ESP carries an inner IPv4 header (next header
+// 4) from the server to us, which is checked and stripped; in transport
+// mode the inner UDP header comes first (next header 17).
 //
 // localTunnel and localSession are our IDs; data messages for others
 // (stale sessions) give errWrongSession, as do all data messages while they
 // are 0. The inner UDP ports are not checked: the SA's selectors already
 // pin them. payload aliases pkt. It does not allocate, even on errors.
-func decapsulate(pkt []byte, sa *esp.SA, localTunnel, localSession uint16) (kind packetKind, payload []byte, err error) {
-	inner, nh, err := sa.Open(pkt)
+func decapsulate(pkt []byte, sa *esp.SA, localTunnel, localSession uint16, tm *tunnelAddrs) (kind packetKind, payload []byte, err error) {
+	msg, err := openL2TP(pkt, sa, tm)
 	if err != nil {
 		return kindInvalid, nil, err
 	}
-	if nh != esp.NextHeaderUDP {
-		if nh == esp.NextHeaderDummy {
-			return kindInvalid, nil, errDummy
+	return demuxL2TP(msg, localTunnel, localSession)
+}
+
+// openL2TP is decapsulate's first half: it opens the ESP packet pkt in
+// place and returns the L2TP message inside the inner UDP datagram (behind
+// the inner IPv4 header in tunnel mode, tm not nil).
+func openL2TP(pkt []byte, sa *esp.SA, tm *tunnelAddrs) (msg []byte, err error) {
+	inner, nh, err := sa.Open(pkt)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case nh == esp.NextHeaderUDP && tm == nil:
+	case nh == esp.NextHeaderIPv4 && tm != nil:
+		src, dst, udp, ok := inet.ParseTunnelIPv4(inner)
+		if !ok {
+			return nil, errInnerIPv4
 		}
-		return kindInvalid, nil, errNextHeader
+		if src != tm.server || dst != tm.local {
+			return nil, errInnerAddr
+		}
+		inner = udp
+	case nh == esp.NextHeaderDummy:
+		return nil, errDummy
+	default:
+		return nil, errNextHeader
 	}
 	_, _, msg, ok := inet.ParseUDP(inner)
 	if !ok {
-		return kindInvalid, nil, errInnerUDP
+		return nil, errInnerUDP
 	}
+	return msg, nil
+}
+
+// demuxL2TP is decapsulate's second half, for the L2TP message msg.
+func demuxL2TP(msg []byte, localTunnel, localSession uint16) (kind packetKind, payload []byte, err error) {
 	h, frame, err := l2tp.ParseHeader(msg)
 	if err != nil {
 		return kindInvalid, nil, err
@@ -59,20 +90,26 @@ func decapsulate(pkt []byte, sa *esp.SA, localTunnel, localSession uint16) (kind
 	if !ok {
 		return kindInvalid, nil, errPPPFrame
 	}
-	if proto != ppp.ProtoIPv4 {
-		return kindPPP, frame, nil
+	switch proto {
+	case ppp.ProtoIPv4:
+		if len(info) < inet.IPv4HeaderLen || info[0]>>4 != 4 {
+			return kindInvalid, nil, errNotIPv4
+		}
+		return kindIPv4, info, nil
+	case ppp.ProtoIPv6:
+		if len(info) < inet.IPv6HeaderLen || info[0]>>4 != 6 {
+			return kindInvalid, nil, errNotIPv6
+		}
+		return kindIPv6, info, nil
 	}
-	if len(info) < inet.IPv4HeaderLen || info[0]>>4 != 4 {
-		return kindInvalid, nil, errNotIPv4
-	}
-	return kindIPv4, info, nil
+	return kindPPP, frame, nil
 }
 
 // readUDP and readTUN (send.go) are the readers Run starts, one of each;
 // they end when their device is closed.
 
 // readUDP reads datagrams until conn is closed, or until stop is closed
-// while it waits to hand a control message over. IPv4 packets go to the TUN
+// while it waits to hand a control message over. IP packets go to the TUN
 // set by setTUN; IKE, L2TP control and PPP control messages go to ctrl,
 // copied, with a blocking send: control messages are never dropped here.
 //
@@ -100,6 +137,41 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 		}
 		backoff.reset()
 		if !r.handle(r.buf[:n], from) {
+			return
+		}
+	}
+}
+
+// readESP is readUDP for the raw socket of plain ESP: every packet is ESP
+// from the server (the socket is connected to it).
+func (d *dataPath) readESP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
+	bp := d.getBuf()
+	defer d.putBuf(bp)
+	r := udpReader{d: d, buf: bp[:], ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 1)}
+	var backoff readBackoff
+	for {
+		n, err := d.raw.Read(r.buf)
+		if err != nil {
+			if isClosed(err) {
+				return
+			}
+			d.c.rxReadErrors.Add(1)
+			if d.rxLog.allow() {
+				d.log.debugf("esp: raw read: %v", err)
+			}
+			backoff.wait()
+			continue
+		}
+		backoff.reset()
+		if n == len(r.buf) { // possibly truncated
+			r.drop(&d.c.rxTruncated)
+			continue
+		}
+		if n < esp.HeaderLen {
+			r.drop(&d.c.rxInvalid)
+			continue
+		}
+		if !r.handleESP(r.buf[:n]) {
 			return
 		}
 	}
@@ -182,13 +254,27 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 		return r.drop(&d.c.rxUnknownSPI)
 	}
 	_, _, localTunnel, localSession := unpackSession(d.session.Load())
-	kind, payload, err := decapsulate(pkt, sa, localTunnel, localSession)
+	msg, err := openL2TP(pkt, sa, d.inner.Load())
+	if err == nil && d.pcap != nil {
+		d.pcap.inner(false, d.pcapLocal, d.ikeAddr.Addr(), msg)
+	}
+	var kind packetKind
+	var payload []byte
+	if err == nil {
+		kind, payload, err = demuxL2TP(msg, localTunnel, localSession)
+	}
 	if err != nil {
 		return r.countDecapError(spi, err)
 	}
 	switch kind {
 	case kindL2TP, kindPPP:
 		return r.forward(kind, payload)
+	case kindIPv6:
+		if !d.ipv6.Load() {
+			// IPv6CP is not open: the PPP client answers (Protocol-Reject
+			// when IPv6 is off) or drops it.
+			return r.forwardFrame(ppp.ProtoIPv6, payload)
+		}
 	}
 	tp := d.tun.Load()
 	if tp == nil {
@@ -228,6 +314,14 @@ func (r *udpReader) countDecapError(spi uint32, err error) bool {
 		d.log.debugf("esp: dropped packet on SPI %#08x: %v", spi, err)
 	}
 	return r.drop(c)
+}
+
+// forwardFrame hands the control goroutine a PPP frame of protocol proto
+// around info.
+func (r *udpReader) forwardFrame(proto uint16, info []byte) bool {
+	f := make([]byte, ppp.HeaderLen, ppp.HeaderLen+len(info))
+	ppp.PutHeader(f, proto)
+	return r.forward(kindPPP, append(f, info...))
 }
 
 // forward hands a copy of data to the control goroutine; false means stop

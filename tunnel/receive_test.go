@@ -23,7 +23,7 @@ func TestEncapDecapRoundTrip(t *testing.T) {
 				in := newSA(t, s.t, 7, 2)
 				p := ping(size, uint16(size))
 				pkt := encapIPv4(t, p, out, serverTunnel, serverSess)
-				kind, payload, err := decapsulate(pkt, in, serverTunnel, serverSess)
+				kind, payload, err := decapsulate(pkt, in, serverTunnel, serverSess, nil)
 				if err != nil || kind != kindIPv4 || !bytes.Equal(payload, p) {
 					t.Fatalf("decapsulate = %v, %d bytes, %v", kind, len(payload), err)
 				}
@@ -37,17 +37,17 @@ func TestDecapsulateControl(t *testing.T) {
 	out, in := newSA(t, tr, 9, 3), newSA(t, tr, 9, 3)
 
 	zlb := l2tpControl(clientTunnel, 1, 2)
-	kind, payload, err := decapsulate(sealL2TP(t, zlb, out), in, 0, 0)
+	kind, payload, err := decapsulate(sealL2TP(t, zlb, out), in, 0, 0, nil)
 	if err != nil || kind != kindL2TP || !bytes.Equal(payload, zlb) {
 		t.Errorf("L2TP control: %v % x %v", kind, payload, err)
 	}
-	kind, payload, err = decapsulate(sealPPP(t, lcpEchoRequest, out, clientTunnel, clientSess), in, clientTunnel, clientSess)
+	kind, payload, err = decapsulate(sealPPP(t, lcpEchoRequest, out, clientTunnel, clientSess), in, clientTunnel, clientSess, nil)
 	if err != nil || kind != kindPPP || !bytes.Equal(payload, lcpEchoRequest) {
 		t.Errorf("PPP control: %v % x %v", kind, payload, err)
 	}
 	// ACFC-compressed frame (no FF 03): forwarded as received.
 	acfc := lcpEchoRequest[2:]
-	kind, payload, err = decapsulate(sealPPP(t, acfc, out, clientTunnel, clientSess), in, clientTunnel, clientSess)
+	kind, payload, err = decapsulate(sealPPP(t, acfc, out, clientTunnel, clientSess), in, clientTunnel, clientSess, nil)
 	if err != nil || kind != kindPPP || !bytes.Equal(payload, acfc) {
 		t.Errorf("ACFC PPP control: %v % x %v", kind, payload, err)
 	}
@@ -55,7 +55,7 @@ func TestDecapsulateControl(t *testing.T) {
 	// protocol byte may be left out (RFC 1661 §6.5, §6.6).
 	p := ping(64, 7)
 	for _, hdr := range [][]byte{{0x00, 0x21}, {0x21}, {0xff, 0x03, 0x21}} {
-		kind, payload, err = decapsulate(sealPPP(t, append(slices.Clone(hdr), p...), out, clientTunnel, clientSess), in, clientTunnel, clientSess)
+		kind, payload, err = decapsulate(sealPPP(t, append(slices.Clone(hdr), p...), out, clientTunnel, clientSess), in, clientTunnel, clientSess, nil)
 		if err != nil || kind != kindIPv4 || !bytes.Equal(payload, p) {
 			t.Errorf("IPv4 after % x: %v, %d bytes, %v", hdr, kind, len(payload), err)
 		}
@@ -107,7 +107,7 @@ func TestDecapsulateDrops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := decapsulate(tt.pkt, in, tt.local, tt.session)
+			_, _, err := decapsulate(tt.pkt, in, tt.local, tt.session, nil)
 			if !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
 				t.Errorf("got %v, want %v", err, tt.err)
 			}

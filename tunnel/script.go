@@ -84,6 +84,20 @@ func scriptEnv(reason string, gateway netip.Addr, pid int, link *LinkInfo) []str
 			)
 		}
 	}
+	if link.Local6.IsValid() {
+		// The link-local address is already on the interface.
+		env = append(env,
+			"INTERNAL_IP6_ADDRESS="+link.Local6.String(),
+			"INTERNAL_IP6_NETMASK="+link.Local6.String()+"/64",
+		)
+		if len(link.Routes6) > 0 {
+			env = append(env, "CISCO_IPV6_SPLIT_INC="+strconv.Itoa(len(link.Routes6)))
+			for i, r := range link.Routes6 {
+				p := fmt.Sprintf("CISCO_IPV6_SPLIT_INC_%d_", i)
+				env = append(env, p+"ADDR="+r.Masked().Addr().String(), p+"MASKLEN="+strconv.Itoa(r.Bits()))
+			}
+		}
+	}
 	return env
 }
 
@@ -162,7 +176,7 @@ func (c *controller) scriptPreInit(tcfg *TUNConfig) error {
 		return nil
 	}
 	// Routes, the default route and DNS are the script's job.
-	tcfg.Routes, tcfg.DefaultRoute, tcfg.DNSMode, tcfg.DNSDomains = nil, false, DNSNone, nil
+	tcfg.Routes, tcfg.Routes6, tcfg.DefaultRoute, tcfg.DNSMode, tcfg.DNSDomains = nil, nil, false, DNSNone, nil
 	return c.runScript(scriptPreInit, nil)
 }
 

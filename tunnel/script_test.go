@@ -44,6 +44,14 @@ func TestScriptEnv(t *testing.T) {
 	if got := scriptEnv(scriptConnect, gw, 42, link); !slices.Equal(got, want) {
 		t.Errorf("connect env =\n %q\nwant\n %q", got, want)
 	}
+	link.Local6 = netip.MustParseAddr("fe80::708:90a:b0c:d0e")
+	link.Routes6 = []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")}
+	want = append(want, "INTERNAL_IP6_ADDRESS=fe80::708:90a:b0c:d0e", "INTERNAL_IP6_NETMASK=fe80::708:90a:b0c:d0e/64",
+		"CISCO_IPV6_SPLIT_INC=1", "CISCO_IPV6_SPLIT_INC_0_ADDR=2001:db8::", "CISCO_IPV6_SPLIT_INC_0_MASKLEN=32")
+	if got := scriptEnv(scriptConnect, gw, 42, link); !slices.Equal(got, want) {
+		t.Errorf("connect env with IPv6 =\n %q\nwant\n %q", got, want)
+	}
+	link.Local6, link.Routes6 = netip.Addr{}, nil
 	// No DNS, no routes: the variables are absent (vpnc-script's full tunnel).
 	link.DNS, link.Routes = nil, nil
 	for _, kv := range scriptEnv(scriptDisconnect, gw, 42, link) {

@@ -33,6 +33,18 @@ func (d *dataPath) sendIKE(msg []byte, natt bool) error {
 	return err
 }
 
+// writeESP sends one ESP packet: plain through the raw socket, or in UDP
+// to the NAT-T port.
+func (d *dataPath) writeESP(pkt []byte) error {
+	if d.plain.Load() {
+		_, err := d.raw.Write(pkt)
+		return err
+	}
+	_, err := d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
+	d.markTx()
+	return err
+}
+
 // sendKeepalive sends a NAT-keepalive (one byte 0xFF) to the NAT-T port.
 // Ref: RFC 3948 §2.3.
 func (d *dataPath) sendKeepalive() error {
@@ -49,20 +61,21 @@ func (d *dataPath) sendL2TPControl(msg []byte) error {
 	if sa == nil {
 		return errNoOutboundSA
 	}
-	off := maxESPHeadroom + inet.UDPHeaderLen
+	off := maxESPHeadroom + tunnelHeader + inet.UDPHeaderLen
 	if len(msg) > maxPacket-off-maxESPTrailer {
 		return errTooBig
+	}
+	if d.pcap != nil {
+		d.pcap.inner(true, d.pcapLocal, d.ikeAddr.Addr(), msg)
 	}
 	bp := d.getBuf()
 	defer d.putBuf(bp)
 	copy(bp[off:], msg)
-	pkt, err := sealUDP(bp[:], off, len(msg), sa)
+	pkt, err := sealUDP(bp[:], off, len(msg), sa, d.inner.Load())
 	if err != nil {
 		return err
 	}
-	_, err = d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
-	d.markTx()
-	return err
+	return d.writeESP(pkt)
 }
 
 // sendPPP sends a PPP frame (starting FF 03 and the protocol) in an L2TP
@@ -77,61 +90,79 @@ func (d *dataPath) sendPPP(frame []byte) error {
 		return errNoSession
 	}
 	peerTunnel, peerSession, _, _ := unpackSession(sess)
-	off := maxESPHeadroom + inet.UDPHeaderLen + l2tp.DataHeaderLen
+	off := maxESPHeadroom + tunnelHeader + inet.UDPHeaderLen + l2tp.DataHeaderLen
 	if len(frame) > maxPacket-off-maxESPTrailer {
 		return errTooBig
+	}
+	if d.pcap != nil {
+		d.pcap.innerPPP(d.pcapLocal, d.ikeAddr.Addr(), peerTunnel, peerSession, nil, frame)
 	}
 	bp := d.getBuf()
 	defer d.putBuf(bp)
 	copy(bp[off:], frame)
-	pkt, err := encapPPP(bp[:], off, len(frame), sa, peerTunnel, peerSession)
+	pkt, err := encapPPP(bp[:], off, len(frame), sa, peerTunnel, peerSession, d.inner.Load())
 	if err != nil {
 		return err
 	}
-	_, err = d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
-	d.markTx()
-	return err
+	return d.writeESP(pkt)
 }
 
 // Pure encapsulation helpers (no I/O; used by the readers and benchmarks).
 
 // encapsulate turns the IPv4 packet buf[off:off+n] into a complete
 // UDP-encapsulated ESP payload in place: PPP header (FF 03 00 21), L2TP
-// data header for the peer's IDs, inner UDP 1701 → 1701, ESP. It needs off
-// >= sa.Headroom()+innerHeaders (tunOffset always is) and
-// cap(buf) >= off+n+sa.MaxTrailer(). The result aliases buf. It does not
-// allocate.
-func encapsulate(buf []byte, off, n int, sa *esp.SA, peerTunnel, peerSession uint16) ([]byte, error) {
+// data header for the peer's IDs, inner UDP 1701 → 1701, in tunnel mode
+// (tm not nil) the inner IPv4 header, ESP. It needs off >=
+// sa.Headroom()+innerHeaders (+tunnelHeader in tunnel mode; tunOffset
+// always is) and cap(buf) >= off+n+sa.MaxTrailer(). The result aliases
+// buf. It does not allocate.
+func encapsulate(buf []byte, off, n int, sa *esp.SA, peerTunnel, peerSession uint16, tm *tunnelAddrs) ([]byte, error) {
+	return encapsulateProto(buf, off, n, ppp.ProtoIPv4, sa, peerTunnel, peerSession, tm)
+}
+
+// encapsulateProto is encapsulate for a packet of PPP protocol proto
+// (ppp.ProtoIPv4 or ppp.ProtoIPv6).
+func encapsulateProto(buf []byte, off, n int, proto uint16, sa *esp.SA, peerTunnel, peerSession uint16, tm *tunnelAddrs) ([]byte, error) {
 	if off < ppp.HeaderLen {
 		return nil, errNoRoom
 	}
-	ppp.PutHeader(buf[off-ppp.HeaderLen:], ppp.ProtoIPv4)
-	return encapPPP(buf, off-ppp.HeaderLen, n+ppp.HeaderLen, sa, peerTunnel, peerSession)
+	ppp.PutHeader(buf[off-ppp.HeaderLen:], proto)
+	return encapPPP(buf, off-ppp.HeaderLen, n+ppp.HeaderLen, sa, peerTunnel, peerSession, tm)
 }
 
 // encapPPP is encapsulate for a PPP frame at buf[off:off+n].
-func encapPPP(buf []byte, off, n int, sa *esp.SA, peerTunnel, peerSession uint16) ([]byte, error) {
+func encapPPP(buf []byte, off, n int, sa *esp.SA, peerTunnel, peerSession uint16, tm *tunnelAddrs) ([]byte, error) {
 	if off < l2tp.DataHeaderLen {
 		return nil, errNoRoom
 	}
 	l2tp.PutDataHeader(buf[off-l2tp.DataHeaderLen:], peerTunnel, peerSession)
-	return sealUDP(buf, off-l2tp.DataHeaderLen, n+l2tp.DataHeaderLen, sa)
+	return sealUDP(buf, off-l2tp.DataHeaderLen, n+l2tp.DataHeaderLen, sa, tm)
 }
 
 // sealUDP puts the inner UDP header (1701 → 1701, checksum 0) in front of
-// the L2TP message buf[off:off+n] and seals the result with next header 17.
-// The ports match the Quick Mode selectors (UDP 1701 on both sides;
+// the L2TP message buf[off:off+n] and seals the result with next header 17;
+// in tunnel mode (tm not nil) it puts the inner IPv4 header (ours → the
+// server's) in front of that and seals with next header 4. The ports and
+// addresses match the Quick Mode selectors (UDP 1701 on both sides;
 // go-l2tp#8).
-func sealUDP(buf []byte, off, n int, sa *esp.SA) ([]byte, error) {
+func sealUDP(buf []byte, off, n int, sa *esp.SA, tm *tunnelAddrs) ([]byte, error) {
 	if off < inet.UDPHeaderLen+sa.Headroom() {
 		return nil, errNoRoom
 	}
 	off -= inet.UDPHeaderLen
 	inet.PutUDPHeader(buf[off:], inet.PortL2TP, inet.PortL2TP, n)
-	return sa.Seal(buf, off, n+inet.UDPHeaderLen, esp.NextHeaderUDP)
+	if tm == nil {
+		return sa.Seal(buf, off, n+inet.UDPHeaderLen, esp.NextHeaderUDP)
+	}
+	if off < tunnelHeader+sa.Headroom() {
+		return nil, errNoRoom
+	}
+	off -= tunnelHeader
+	inet.PutTunnelIPv4(buf[off:], tm.local, tm.server, n+inet.UDPHeaderLen)
+	return sa.Seal(buf, off, n+inet.UDPHeaderLen+tunnelHeader, esp.NextHeaderIPv4)
 }
 
-// readTUN reads IPv4 packets from t until t is closed (a read error
+// readTUN reads IP packets from t until t is closed (a read error
 // wrapping os.ErrClosed or net.ErrClosed), and sends each one, encapsulated,
 // to the server. Packets are dropped (and counted) while there is no
 // outbound SA or no L2TP session. Other read errors are counted, logged
@@ -157,7 +188,7 @@ func (d *dataPath) readTUN(t TUN) error {
 	for {
 		n, err := t.Read(bufs, sizes, tunOffset)
 		for i := range n {
-			d.sendIPv4(bufs[i], tunOffset, sizes[i])
+			d.sendIP(bufs[i], tunOffset, sizes[i])
 		}
 		if n > 0 {
 			d.markTx() // once per batch: the keepalive needs no more precision
@@ -184,10 +215,23 @@ func (d *dataPath) readTUN(t TUN) error {
 // connection rather than leave it up with a dead outbound path.
 const maxTUNErrors = 60
 
-// sendIPv4 encapsulates the IPv4 packet buf[off:off+n] in place and sends it.
-func (d *dataPath) sendIPv4(buf []byte, off, n int) {
-	if n < inet.IPv4HeaderLen || buf[off]>>4 != 4 || n > maxTUNPacket {
-		d.c.txNotIPv4.Add(1) // IPv6 router solicitations and the like
+// sendIP encapsulates the IP packet buf[off:off+n] in place and sends it:
+// IPv4 always, IPv6 while IPv6CP is open.
+func (d *dataPath) sendIP(buf []byte, off, n int) {
+	proto := uint16(ppp.ProtoIPv4)
+	switch {
+	case n > maxTUNPacket || n < 1:
+		d.c.txNotIPv4.Add(1)
+		return
+	case buf[off]>>4 == 4 && n >= inet.IPv4HeaderLen:
+	case buf[off]>>4 == 6 && n >= inet.IPv6HeaderLen:
+		if !d.ipv6.Load() {
+			d.c.txNoIPv6.Add(1) // the kernel's router solicitations, or no IPv6CP
+			return
+		}
+		proto = ppp.ProtoIPv6
+	default:
+		d.c.txNotIPv4.Add(1)
 		return
 	}
 	sa := d.out.Load()
@@ -202,7 +246,10 @@ func (d *dataPath) sendIPv4(buf []byte, off, n int) {
 	}
 	peerTunnel, peerSession, _, _ := unpackSession(sess)
 	d.clampMSS(buf[off:off+n], &d.c.txMSSClamped)
-	pkt, err := encapsulate(buf, off, n, sa, peerTunnel, peerSession)
+	if d.pcap != nil {
+		d.pcap.innerPPP(d.pcapLocal, d.ikeAddr.Addr(), peerTunnel, peerSession, pppHeaderFor(proto), buf[off:off+n])
+	}
+	pkt, err := encapsulateProto(buf, off, n, proto, sa, peerTunnel, peerSession, d.inner.Load())
 	if err != nil {
 		d.c.txSealErrors.Add(1)
 		if d.txLog.allow() {
@@ -210,7 +257,7 @@ func (d *dataPath) sendIPv4(buf []byte, off, n int) {
 		}
 		return
 	}
-	if _, err := d.conn.WriteToUDPAddrPort(pkt, d.nattAddr); err != nil {
+	if err := d.writeESP(pkt); err != nil {
 		d.c.txSendErrors.Add(1)
 		if d.txLog.allow() {
 			d.log.debugf("udp: send: %v", err)

@@ -46,10 +46,10 @@ func TestEncapsulateLayout(t *testing.T) {
 // packet a TUN read may return encapsulates in place in one pooled buffer
 // and decapsulates again.
 func TestBufferLayoutFitsRegistry(t *testing.T) {
-	if tunOffset != maxESPHeadroom+innerHeaders || tunOffset+maxTUNPacket+maxESPTrailer != maxPacket {
+	if tunOffset != maxESPHeadroom+tunnelHeader+innerHeaders || tunOffset+maxTUNPacket+maxESPTrailer != maxPacket {
 		t.Fatalf("layout: offset %d, max packet %d, trailer %d", tunOffset, maxTUNPacket, maxESPTrailer)
 	}
-	if tunOffset != 42 { // the diagram in datapath.go
+	if tunOffset != 62 { // the diagram in datapath.go
 		t.Errorf("tunOffset %d; update the diagram", tunOffset)
 	}
 	big := ping(maxTUNPacket, 1)
@@ -62,13 +62,17 @@ func TestBufferLayoutFitsRegistry(t *testing.T) {
 			}
 			buf := new([maxPacket]byte)
 			copy(buf[tunOffset:], big)
-			pkt, err := encapsulate(buf[:], tunOffset, len(big), out, clientTunnel, clientSess)
-			if err != nil {
-				t.Fatalf("largest packet: %v", err)
-			}
-			kind, got, err := decapsulate(pkt, in, clientTunnel, clientSess)
-			if err != nil || kind != kindIPv4 || !bytes.Equal(got, big) {
-				t.Fatalf("decapsulate = %v, %d bytes, %v", kind, len(got), err)
+			for i, tm := range []*tunnelAddrs{nil, testTunnelAddrs} {
+				peer := []*tunnelAddrs{nil, serverSide}[i] // the same addresses, as the server sees them
+				copy(buf[tunOffset:], big)
+				pkt, err := encapsulate(buf[:], tunOffset, len(big), out, clientTunnel, clientSess, tm)
+				if err != nil {
+					t.Fatalf("largest packet (tunnel mode %v): %v", tm != nil, err)
+				}
+				kind, got, err := decapsulate(pkt, in, clientTunnel, clientSess, peer)
+				if err != nil || kind != kindIPv4 || !bytes.Equal(got, big) {
+					t.Fatalf("decapsulate (tunnel mode %v) = %v, %d bytes, %v", tm != nil, kind, len(got), err)
+				}
 			}
 		})
 	}
@@ -77,10 +81,13 @@ func TestBufferLayoutFitsRegistry(t *testing.T) {
 func TestEncapsulateNoRoom(t *testing.T) {
 	sa := newSA(t, testSuites[0].t, 1, 1)
 	buf := make([]byte, 2048)
-	if _, err := encapsulate(buf, tunOffset-1, 100, sa, 1, 1); !errors.Is(err, errNoRoom) {
+	if _, err := encapsulate(buf, tunOffset-1, 100, sa, 1, 1, testTunnelAddrs); !errors.Is(err, errNoRoom) {
 		t.Errorf("short headroom: %v", err)
 	}
-	if _, err := encapsulate(buf[:200:200], tunOffset, 150, sa, 1, 1); !errors.Is(err, esp.ErrNoRoom) {
+	if _, err := encapsulate(buf, tunOffset-tunnelHeader-1, 100, sa, 1, 1, nil); !errors.Is(err, errNoRoom) {
+		t.Errorf("short headroom, transport mode: %v", err)
+	}
+	if _, err := encapsulate(buf[:200:200], tunOffset, 150, sa, 1, 1, nil); !errors.Is(err, esp.ErrNoRoom) {
 		t.Errorf("short trailer room: %v", err)
 	}
 }

@@ -36,6 +36,7 @@ type darwinTUN struct {
 	mtu    int              // immutable
 	routes []netip.Prefix   // added by openTUN; removed by Close
 	state  *stateFile       // the interface's claim (hoststate.go)
+	v6err  error            // IPv6Err; immutable
 
 	closeOnce sync.Once
 	closeErr  error
@@ -47,6 +48,8 @@ func checkHostSupport(cfg Config) error {
 	switch {
 	case cfg.DefaultRoute:
 		return fmt.Errorf("%w: --default-route is not supported on macOS yet (use --route)", ErrConfig)
+	case len(cfg.Routes6) > 0:
+		return fmt.Errorf("%w: --route6 is not supported on macOS yet (IPv6 is not configured on this OS)", ErrConfig)
 	case cfg.DNS == DNSResolved || cfg.DNS == DNSResolvConf:
 		return fmt.Errorf("%w: --dns %v is not supported on macOS (it resolves through configd): use --dns none", ErrConfig, cfg.DNS)
 	}
@@ -69,6 +72,9 @@ func openTUN(cfg TUNConfig) (TUN, error) {
 		return nil, fmt.Errorf("tunnel: creating a utun device: %w", err)
 	}
 	t := &darwinTUN{ifce: ifce, name: ifce.Name(), mtu: cfg.MTU}
+	if cfg.Local6.IsValid() {
+		t.v6err = errors.New("IPv6 not configured on this OS")
+	}
 	if t.state, err = claimState(defaultHostPaths, t.name, nil); err != nil {
 		ifce.Close()
 		return nil, err
@@ -94,6 +100,9 @@ func openTUN(cfg TUNConfig) (TUN, error) {
 	}
 	return t, nil
 }
+
+// IPv6Err: the link stays IPv4-only on macOS.
+func (t *darwinTUN) IPv6Err() error { return t.v6err }
 
 // Read reads one packet into bufs[0][offset:].
 func (t *darwinTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -38,6 +39,7 @@ type linuxTUN struct {
 	routes []netlink.Route  // added by openTUN; removed by Close (owned by Close after openTUN)
 	state  *stateFile       // host changes to undo (hoststate.go); owned like routes
 	dns    string           // how DNS was set up (DNSSetup); immutable after openTUN
+	v6err  error            // why the IPv6 link-local address is not on (IPv6Err); immutable after openTUN
 
 	closeOnce sync.Once
 	closeErr  error
@@ -66,7 +68,7 @@ func openTUNWith(cfg TUNConfig, paths hostPaths) (TUN, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := state.update(func(s *hostState) { s.Routes = cfg.Routes }); err != nil {
+	if err := state.update(func(s *hostState) { s.Routes = append(slices.Clone(cfg.Routes), cfg.Routes6...) }); err != nil {
 		state.remove()
 		return nil, err
 	}
@@ -79,8 +81,8 @@ func openTUNWith(cfg TUNConfig, paths hostPaths) (TUN, error) {
 		return nil, fmt.Errorf("tunnel: creating TUN device %s: %w", cfg.Name, err)
 	}
 	t := &linuxTUN{ifce: ifce, name: ifce.Name(), mtu: cfg.MTU, state: state}
-	index, routes, err := configureLink(t.name, cfg)
-	t.index, t.routes = index, routes
+	index, routes, v6err, err := configureLink(t.name, cfg)
+	t.index, t.routes, t.v6err = index, routes, v6err
 	if err == nil && cfg.DefaultRoute {
 		err = setDefaultRoute(state, t.name, index, cfg.Server)
 	}
@@ -106,6 +108,14 @@ func checkTUNConfig(cfg TUNConfig) error {
 	for _, r := range cfg.Routes {
 		if !r.IsValid() || !r.Addr().Unmap().Is4() {
 			return fmt.Errorf("tunnel: route %v is not an IPv4 prefix", r)
+		}
+	}
+	if cfg.Local6.IsValid() && !cfg.Local6.IsLinkLocalUnicast() {
+		return fmt.Errorf("tunnel: IPv6 address %v is not link-local", cfg.Local6)
+	}
+	for _, r := range cfg.Routes6 {
+		if !r.IsValid() || !r.Addr().Is6() || r.Addr().Is4In6() || !cfg.Local6.IsValid() {
+			return fmt.Errorf("tunnel: route %v is not an IPv6 prefix, or IPv6 is not up", r)
 		}
 	}
 	return nil
@@ -137,6 +147,10 @@ func (t *linuxTUN) Write(bufs [][]byte, offset int) (int, error) {
 func (t *linuxTUN) BatchSize() int { return 1 }
 func (t *linuxTUN) Name() string   { return t.name }
 func (t *linuxTUN) MTU() int       { return t.mtu }
+
+// IPv6Err says why the interface has no IPv6 link-local address although
+// IPv6CP opened (nil: it has).
+func (t *linuxTUN) IPv6Err() error { return t.v6err }
 
 // DNSSetup says how openTUN gave the host the DNS servers ("" = not at all).
 func (t *linuxTUN) DNSSetup() string { return t.dns }

@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/l2tpctl/l2tpctl/proto/inet"
 	"github.com/l2tpctl/l2tpctl/tunnel/tuntest"
 )
 
@@ -319,18 +320,138 @@ func TestCheckTUNConfig(t *testing.T) {
 		t.Errorf("no peer: %v", err)
 	}
 	for name, mod := range map[string]func(*TUNConfig){
-		"no name":    func(c *TUNConfig) { c.Name = "" },
-		"long name":  func(c *TUNConfig) { c.Name = "abcdefghijklmnop" },
-		"IPv6 local": func(c *TUNConfig) { c.Local = netip.MustParseAddr("::1") },
-		"IPv6 peer":  func(c *TUNConfig) { c.Peer = netip.MustParseAddr("::2") },
-		"MTU 0":      func(c *TUNConfig) { c.MTU = 0 },
-		"MTU huge":   func(c *TUNConfig) { c.MTU = 70000 },
-		"IPv6 route": func(c *TUNConfig) { c.Routes = []netip.Prefix{netip.MustParsePrefix("::/0")} },
+		"no name":             func(c *TUNConfig) { c.Name = "" },
+		"long name":           func(c *TUNConfig) { c.Name = "abcdefghijklmnop" },
+		"IPv6 local":          func(c *TUNConfig) { c.Local = netip.MustParseAddr("::1") },
+		"IPv6 peer":           func(c *TUNConfig) { c.Peer = netip.MustParseAddr("::2") },
+		"MTU 0":               func(c *TUNConfig) { c.MTU = 0 },
+		"MTU huge":            func(c *TUNConfig) { c.MTU = 70000 },
+		"IPv6 route":          func(c *TUNConfig) { c.Routes = []netip.Prefix{netip.MustParsePrefix("::/0")} },
+		"IPv6 global":         func(c *TUNConfig) { c.Local6 = netip.MustParseAddr("2001:db8::1") },
+		"route6 without IPv6": func(c *TUNConfig) { c.Routes6 = []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")} },
+		"IPv4 route6": func(c *TUNConfig) {
+			c.Local6, c.Routes6 = netip.MustParseAddr("fe80::1"), []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		},
 	} {
 		c := good
 		mod(&c)
 		if err := checkTUNConfig(c); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestRequiresRootTUNIPv6: with IPv6CP up, the device gets exactly our
+// link-local address (none of the kernel's own) and the IPv6 routes; the
+// host answers an ICMPv6 echo from the peer's link-local address out of
+// the device; Close takes the routes away with the device.
+func TestRequiresRootTUNIPv6(t *testing.T) {
+	requireRoot(t)
+	inFreshNetns(t, func() { testTUNIPv6(t) })
+}
+
+func testTUNIPv6(t *testing.T) {
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
+		t.Skipf("no IPv6 on this host: %v", err)
+	}
+	// A fresh namespace's lo is down, and IPv6 delivers to local
+	// addresses through it.
+	if lo, err := netlink.LinkByName("lo"); err == nil {
+		netlink.LinkSetUp(lo)
+	}
+	local, peer, route := freeTestNet(t)
+	local6, peer6 := netip.MustParseAddr("fe80::708:90a:b0c:d0e"), netip.MustParseAddr("fe80::200:5eff:fe00:1")
+	route6 := netip.MustParsePrefix("2001:db8:77::/48")
+	name := fmt.Sprintf("l2tp6t%d", os.Getpid()%100000)
+	cfg := TUNConfig{Name: name, Local: local, Peer: peer, MTU: 1280, Routes: []netip.Prefix{route},
+		Local6: local6, Peer6: peer6, Routes6: []netip.Prefix{route6}}
+	tun, err := openTUN(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tun.Close()
+	if err := tun.(ipv6Reporter).IPv6Err(); err != nil {
+		t.Fatalf("IPv6Err: %v", err)
+	}
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(addrs) != 1 || addrs[0].IPNet.String() != local6.String()+"/64" {
+		t.Errorf("IPv6 addresses %v, want only %v/64", addrs, local6)
+	}
+	routes, err := netlink.RouteList(link, netlink.FAMILY_V6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dsts []string
+	for _, r := range routes {
+		if r.Dst != nil {
+			dsts = append(dsts, r.Dst.String())
+		}
+	}
+	if !strings.Contains(" "+strings.Join(dsts, " ")+" ", " "+route6.String()+" ") {
+		t.Errorf("no route to %v; IPv6 routes: %v", route6, dsts)
+	}
+
+	// The host answers an echo request from the peer's link-local address.
+	// The kernel installs the address's routes asynchronously, so the
+	// request goes again every 200 ms until a reply comes.
+	req := inet.BuildICMPv6Echo(inet.ICMPv6EchoRequest, peer6, local6, 0x7e56, 1, []byte("l2tpctl tun6 test"))
+	replies := make(chan inet.ICMPEcho, 1)
+	go func() {
+		buf := make([]byte, 2048)
+		sizes := make([]int, 1)
+		for {
+			n, err := tun.Read([][]byte{buf}, sizes, tunOffset)
+			if err != nil {
+				close(replies)
+				return
+			}
+			if e, ok := inet.ParseICMPv6Echo(buf[tunOffset : tunOffset+sizes[0]]); n == 1 && ok && e.Type == inet.ICMPv6EchoReply && e.ID == 0x7e56 {
+				select {
+				case replies <- e:
+				default:
+				}
+			}
+		}
+	}()
+	timeout := time.After(5 * time.Second)
+	resend := time.NewTicker(200 * time.Millisecond)
+	defer resend.Stop()
+	for got := false; !got; {
+		if n, err := tun.Write([][]byte{append(make([]byte, tunOffset), req...)}, tunOffset); n != 1 || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+		select {
+		case e, ok := <-replies:
+			if !ok || e.Src != local6 || e.Dst != peer6 {
+				t.Errorf("echo reply %+v (%v)", e, ok)
+			}
+			got = true
+		case <-resend.C:
+		case <-timeout:
+			t.Fatal("no ICMPv6 echo reply read from the device")
+		}
+	}
+
+	if err := tun.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := netlink.LinkByName(name); err == nil {
+		t.Errorf("interface %s still exists after Close", name)
+	}
+	all, err := netlink.RouteList(nil, netlink.FAMILY_V6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if r.Dst != nil && r.Dst.String() == route6.String() {
+			t.Errorf("route %v left behind", r)
 		}
 	}
 }

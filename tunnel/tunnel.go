@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"sync"
@@ -35,6 +36,18 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if cfg.Netstack != nil {
+		// No TUN, no host changes: a user without privileges runs this.
+		checkTUN = false
+		ns, err := newNetstack(*cfg.Netstack, deps.Log)
+		if err != nil {
+			ev.start(PhaseSetup, "opening the local proxies")
+			ev.failed(PhaseSetup, err)
+			return &PhaseError{PhaseSetup, err}
+		}
+		defer ns.close() // after teardown
+		deps.OpenTUN = ns.open
+	}
 	if checkTUN {
 		if err := checkTUNAccess(); err != nil {
 			ev.start(PhaseSetup, "checking access to TUN devices")
@@ -48,6 +61,30 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 			return &PhaseError{PhaseSetup, err}
 		}
 	}
+	if cfg.Pcap != "" {
+		pc, err := openCapture(cfg.Pcap, deps.Clock.Now)
+		if err != nil {
+			return err
+		}
+		deps.pcap = pc
+		defer func() {
+			lost, err := pc.close()
+			if err != nil {
+				deps.Log.errorf("--pcap %s: %v", cfg.Pcap, err)
+			}
+			if lost > 0 {
+				deps.Log.infof("--pcap %s: %d packets not written (the writer could not keep up)", cfg.Pcap, lost)
+			}
+		}()
+	}
+	if cfg.KeyLog != "" {
+		k, err := openKeyLog(cfg.KeyLog, deps.Log)
+		if err != nil {
+			return err
+		}
+		deps.keys = k
+		defer k.close()
+	}
 	var statusReq chan chan Status
 	if cfg.ControlSocket != "" {
 		var cancel context.CancelFunc
@@ -59,6 +96,10 @@ func run(ctx context.Context, cfg Config, deps Deps, ev *emitter, checkTUN bool)
 			ev.start(PhaseSetup, "opening the control socket")
 			ev.failed(PhaseSetup, err)
 			return &PhaseError{PhaseSetup, err}
+		case err != nil && cfg.Netstack != nil && errors.Is(err, fs.ErrPermission):
+			// Expected for a user without a runtime directory
+			// ($XDG_RUNTIME_DIR): no reason to shout.
+			deps.Log.infof("%v: status and disconnect will not work", err)
 		case err != nil:
 			// Status and disconnect are extras: connect without them
 			// (e.g. without the right to create the directory).
@@ -105,8 +146,26 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 		}
 		return fail(fmt.Errorf("cannot open a UDP socket towards %v: %w", ikeAddr, err))
 	}
+	if deps.pcap != nil {
+		conn = capConn{PacketConn: conn, cap: deps.pcap, local: localAddrPort(conn)}
+	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
 	dp.setClock(deps.Clock.Now)
+	if deps.pcap != nil {
+		dp.setCapture(deps.pcap, localAddrPort(conn).Addr())
+	}
+	if cfg.ESPTransport != ESPTransportUDP {
+		raw, err := deps.ListenESP(localAddrPort(conn).Addr(), server)
+		switch {
+		case err == nil:
+			dp.raw = raw
+		case cfg.ESPTransport == ESPTransportRaw:
+			conn.Close()
+			return fail(fmt.Errorf("%w: cannot open a raw socket for IP protocol 50 (it needs root or CAP_NET_RAW): %w", ErrRawESP, err))
+		default:
+			deps.Log.infof("esp: no raw socket for plain ESP (%v): ESP goes in UDP", err)
+		}
+	}
 	ev.done(PhaseSetup, "server %v, local %v", server, localAddrPort(conn))
 	c := newController(cfg, deps, dp, localAddrPort(conn), ikeAddr)
 	c.ev = ev
@@ -119,11 +178,21 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 		defer wg.Done()
 		dp.readUDP(c.ctrl, c.stop)
 	}()
+	if dp.raw != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dp.readESP(c.ctrl, c.stop)
+		}()
+	}
 	err = c.run(ctx)
 	// Reverse bring-up order: the TUN (and its reader) first, then the
-	// socket, which ends readUDP.
+	// sockets, which ends readUDP and readESP.
 	c.closeTUN()
 	conn.Close()
+	if dp.raw != nil {
+		dp.raw.Close()
+	}
 	close(c.stop)
 	t0 := deps.Clock.Now()
 	wg.Wait()
@@ -151,6 +220,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.Listen == nil {
 		d.Listen = defaultListen
+	}
+	if d.ListenESP == nil {
+		d.ListenESP = listenRawESP
 	}
 	if d.OpenTUN == nil {
 		d.OpenTUN = openTUN

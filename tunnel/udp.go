@@ -29,6 +29,7 @@ const (
 	kindL2TP                        // L2TP control message (T bit), whole L2TP packet
 	kindPPP                         // PPP frame of a protocol other than IPv4, whole frame
 	kindIPv4                        // IPv4 packet from a PPP data frame
+	kindIPv6                        // IPv6 packet from a PPP data frame (protocol 0x0057)
 )
 
 var packetKindNames = [...]string{
@@ -39,6 +40,7 @@ var packetKindNames = [...]string{
 	kindL2TP:      "L2TP control",
 	kindPPP:       "PPP control",
 	kindIPv4:      "IPv4",
+	kindIPv6:      "IPv6",
 }
 
 func (k packetKind) String() string {

@@ -56,6 +56,7 @@ const HeaderLen = 8
 // Next Header values l2tpctl uses. Ref: IANA Protocol Numbers; RFC 4303 §2.6
 // (59 marks a dummy packet, which the receiver discards).
 const (
+	NextHeaderIPv4  byte = 4 // tunnel mode: an inner IPv4 packet (RFC 4303 §2.6)
 	NextHeaderUDP   byte = 17
 	NextHeaderDummy byte = 59
 )

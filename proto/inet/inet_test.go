@@ -357,3 +357,76 @@ func FuzzParseIPv4(f *testing.F) {
 		}
 	})
 }
+
+func TestTunnelIPv4(t *testing.T) {
+	src, dst := netip.MustParseAddr("10.224.0.2"), netip.MustParseAddr("10.224.0.1")
+	// Golden: 20-byte header for a 12-byte UDP datagram (hand-checked:
+	// 4500 0020 0000 4000 4011 cksum 0ae00002 0ae00001).
+	b := make([]byte, IPv4HeaderLen+12)
+	PutTunnelIPv4(b, src, dst, 12)
+	PutUDPHeader(b[IPv4HeaderLen:], PortL2TP, PortL2TP, 4)
+	if got, want := hex.EncodeToString(b[:IPv4HeaderLen]), "45000020000040004011"+hex.EncodeToString(b[10:12])+"0ae000020ae00001"; got != want {
+		t.Fatalf("header %s, want %s", got, want)
+	}
+	if Checksum(b[:IPv4HeaderLen], 0) != 0 {
+		t.Fatalf("bad checksum in %x", b)
+	}
+	s, d, udp, ok := ParseTunnelIPv4(b)
+	if !ok || s != src || d != dst || len(udp) != 12 {
+		t.Fatalf("parse: %v %v %v %x", ok, s, d, udp)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		PutTunnelIPv4(b, src, dst, 12)
+		ParseTunnelIPv4(b)
+	}); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+	bad := func(name string, mod func(p []byte)) {
+		p := append([]byte(nil), b...)
+		mod(p)
+		if _, _, _, ok := ParseTunnelIPv4(p); ok {
+			t.Errorf("%s: accepted %x", name, p)
+		}
+	}
+	refresh := func(p []byte) {
+		p[10], p[11] = 0, 0
+		binary.BigEndian.PutUint16(p[10:], Checksum(p[:IPv4HeaderLen], 0))
+	}
+	bad("TCP", func(p []byte) { p[9] = 6; refresh(p) })
+	bad("more fragments", func(p []byte) { p[6] = 0x20; refresh(p) })
+	bad("fragment offset", func(p []byte) { p[7] = 1; refresh(p) })
+	bad("checksum", func(p []byte) { p[10] ^= 1 })
+	bad("version 6", func(p []byte) { p[0] = 0x65; refresh(p) })
+	bad("too long", func(p []byte) { p[3] = 0x40; refresh(p) })
+	if _, _, _, ok := ParseTunnelIPv4(b[:19]); ok {
+		t.Error("accepted 19 bytes")
+	}
+}
+
+// FuzzParseTunnelIPv4: never panics; what it accepts rebuilds to the same
+// header when it had no options, DF and TTL 64.
+func FuzzParseTunnelIPv4(f *testing.F) {
+	b := make([]byte, IPv4HeaderLen+UDPHeaderLen)
+	PutTunnelIPv4(b, netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.1"), UDPHeaderLen)
+	f.Add(b)
+	f.Add(mustHex(goldenUDP))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		src, dst, udp, ok := ParseTunnelIPv4(p)
+		if !ok {
+			return
+		}
+		if len(udp) > len(p) {
+			t.Fatalf("payload %d bytes of %d", len(udp), len(p))
+		}
+		if p[0] != 0x45 || p[1] != 0 || p[4]|p[5] != 0 || p[6] != 0x40 || p[7] != 0 || p[8] != TunnelTTL {
+			return
+		}
+		out := make([]byte, IPv4HeaderLen)
+		PutTunnelIPv4(out, src, dst, len(udp))
+		in := append([]byte(nil), p[:IPv4HeaderLen]...)
+		in[10], in[11], out[10], out[11] = 0, 0, 0, 0
+		if !bytes.Equal(in, out) {
+			t.Fatalf("rebuilt %x, input %x", out, in)
+		}
+	})
+}

@@ -67,7 +67,12 @@ func ClampMSS(pkt []byte, mss uint16) bool {
 	if hl < IPv4HeaderLen || total < hl || total > len(pkt) {
 		return false
 	}
-	tcp := pkt[hl:total]
+	return clampTCP(pkt[hl:total], mss)
+}
+
+// clampTCP lowers the MSS option of the TCP SYN segment tcp (header and
+// data) to mss when it is larger, updating the checksum incrementally.
+func clampTCP(tcp []byte, mss uint16) bool {
 	if len(tcp) < TCPHeaderLen || tcp[tcpOffFlags]&tcpFlagSYN == 0 {
 		return false
 	}

@@ -22,6 +22,7 @@ type Phase1Up struct {
 	Proposal    suite.IKEProposal
 	PeerID      string       // printable
 	NATDetected bool         // the peer's NAT-D did not match our address
+	PlainESP    bool         // ESP goes without UDP encapsulation (Config.PlainESP), IKE stays on port 500
 	Exchange    ExchangeType // ExchangeMain or ExchangeAggressive
 	Auth        uint16       // the authentication method (AuthPreSharedKey, AuthRSASig, ...)
 }
@@ -65,5 +66,7 @@ type ChildSA struct {
 	Transform                                  suite.ESPTransform
 	InEncKey, InAuthKey, OutEncKey, OutAuthKey []byte
 	Lifetime                                   time.Duration
-	EncapMode                                  uint16 // EncapUDPTransport (4) or EncapUDPTransportDraft (61444)
+	// EncapMode is the negotiated mode: transport (2, or in UDP 4 or
+	// 61444) or tunnel (1, or in UDP 3 or 61443; EncapIsTunnel).
+	EncapMode uint16
 }

@@ -302,3 +302,32 @@ func enumName[T ~uint8](names []string, v T, prefix string) string {
 	}
 	return fmt.Sprintf("%s(%d)", prefix, uint8(v))
 }
+
+// EncapIsTunnel reports whether an encapsulation mode is a tunnel mode
+// (1, 3 or 61443): ESP then carries an inner IPv4 header. Ref: RFC 4301 §4.1.
+func EncapIsTunnel(mode uint16) bool {
+	return mode == EncapTunnel || mode == EncapUDPTunnel || mode == EncapUDPTunnelDraft
+}
+
+// EncapIsUDP reports whether an encapsulation mode puts ESP in UDP (3, 4,
+// 61443, 61444). Ref: RFC 3947 §5.1.
+func EncapIsUDP(mode uint16) bool {
+	return mode == EncapUDPTunnel || mode == EncapUDPTransport ||
+		mode == EncapUDPTunnelDraft || mode == EncapUDPTransportDraft
+}
+
+// PlainESP says when the Initiator may use ESP without UDP encapsulation
+// (IP protocol 50), which needs a raw socket.
+type PlainESP uint8
+
+const (
+	// PlainESPNever forces NAT-T: a random NAT-D for our address, so both
+	// sides float to the NAT-T port and ESP goes in UDP.
+	PlainESPNever PlainESP = iota
+	// PlainESPAlways sends our real NAT-D and uses plain ESP; a NAT on the
+	// path is ErrPlainESPNAT.
+	PlainESPAlways
+	// PlainESPIfNoNAT sends our real NAT-D and uses plain ESP when the
+	// NAT-D payloads show no NAT, UDP encapsulation otherwise.
+	PlainESPIfNoNAT
+)

@@ -58,6 +58,14 @@ func (k *ikeSA) encapMode() uint16 {
 	return EncapUDPTransportDraft
 }
 
+// tunnelEncapMode is encapMode's tunnel-mode counterpart.
+func (k *ikeSA) tunnelEncapMode() uint16 {
+	if k.rfcNATT {
+		return EncapUDPTunnel
+	}
+	return EncapUDPTunnelDraft
+}
+
 // engine is what the Initiator and the Responder share: the phase-1 keys
 // once derived, Quick Mode in both roles, Informational, re-key and SA
 // bookkeeping, and the outcome of each call (the queued actions, and why
@@ -73,16 +81,20 @@ type engine struct {
 	maxRetx    int
 	fixedRekey time.Duration // not client: re-key this long after each SA pair; 0: never
 
-	k      ikeSA
-	keyed  bool  // phase-1 keys exist (from MM4 on)
-	up     bool  // phase 1 authenticated
-	natt   bool  // Send.NATT for our messages
-	done   error // why the FSM stopped (a failure, or errClosed); it then ignores all input
-	closed bool  // close has run: Deletes are sent once
-	out    []Action
-	qms    []*qmEx
-	sas    []*liveSA
-	nChild int
+	k     ikeSA
+	keyed bool // phase-1 keys exist (from MM4 on)
+	up    bool // phase 1 authenticated
+	natt  bool // Send.NATT for our messages
+	plain bool // client: ESP without UDP encapsulation (transport 2, tunnel 1)
+
+	offerTunnel bool     // client: propose tunnel mode after transport mode
+	modes       []uint16 // responder: the encapsulation modes it accepts, in no order
+	done        error    // why the FSM stopped (a failure, or errClosed); it then ignores all input
+	closed      bool     // close has run: Deletes are sent once
+	out         []Action
+	qms         []*qmEx
+	sas         []*liveSA
+	nChild      int
 
 	rekeyAt   time.Time
 	upAt      time.Time // when phase 1 completed

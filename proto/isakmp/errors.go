@@ -31,6 +31,10 @@ var (
 	// ErrNoNATT: the server sent no NAT-T vendor ID; a userspace client needs
 	// UDP encapsulation.
 	ErrNoNATT = errors.New("isakmp: the server does not support NAT traversal (no RFC 3947 or draft NAT-T vendor ID)")
+	// ErrPlainESPNAT: plain ESP was demanded (PlainESPAlways), but the
+	// NAT-D payloads show a NAT between us and the server, which plain ESP
+	// does not cross.
+	ErrPlainESPNAT = errors.New("isakmp: plain ESP (IP protocol 50) was required, but NAT-D shows a NAT between us and the server, which plain ESP cannot cross")
 	// ErrBadProposal: the peer chose something we did not offer.
 	ErrBadProposal = errors.New("isakmp: the server chose a proposal we did not offer")
 	// ErrIKEExpired: the IKE SA lifetime ran out. The tunnel replaces an IKE

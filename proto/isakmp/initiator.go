@@ -37,6 +37,14 @@ type Config struct {
 	// Cert selects signature authentication with certificates (RFC 2409
 	// §5.1) instead of the pre-shared key.
 	Cert *CertAuth
+	// OfferTunnel adds a second Quick Mode proposal, in tunnel mode (UDP-
+	// Tunnel, or Tunnel with plain ESP), after the transport-mode one, for
+	// servers that insist on tunnel mode. ChildSA.EncapMode says which the
+	// server chose.
+	OfferTunnel bool
+	// PlainESP says when ESP may go without UDP encapsulation; the zero
+	// value forces NAT-T.
+	PlainESP PlainESP
 }
 
 // mmState is the Initiator's phase-1 progress.
@@ -75,6 +83,7 @@ type Initiator struct {
 	mm4Repeats int
 	mm5At      time.Time
 	natFound   bool
+	nattVID    bool   // the server sent a NAT-T vendor ID
 	method     uint16 // phase-1 authentication method
 	idB        []byte // our ID payload body (IDii)
 	am3        []byte // Aggressive Mode message 3, sent again if AM2 repeats
@@ -159,7 +168,7 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	default:
 		in.idB = addrIDBody(cfg.Local.Addr(), 0, 0)
 	}
-	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, pfs: cfg.PFS, saLife: cfg.SALifetime,
+	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, pfs: cfg.PFS, saLife: cfg.SALifetime, offerTunnel: cfg.OfferTunnel,
 		ikeLife: cfg.IKELifetime, retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits}
 	return in, nil
 }
@@ -398,9 +407,10 @@ func (in *Initiator) chosen(what string, h *Header, ps []Payload) (suite.IKEProp
 		return suite.IKEProposal{}, fmt.Errorf("%w: %s transform %v", ErrBadProposal, in.exchange(), attrs)
 	}
 	rfc, draft := nattVIDs(ps)
-	if !rfc && !draft {
+	if !rfc && !draft && in.cfg.PlainESP == PlainESPNever {
 		return suite.IKEProposal{}, ErrNoNATT
 	}
+	in.nattVID = rfc || draft
 	e.k.rfcNATT = rfc
 	e.k.peerDPD = containsVID(ps, VIDDPD)
 	e.k.ckyR = h.RCookie
@@ -433,10 +443,9 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 	if in.ni, err = e.randBytes(nonceLen); err != nil {
 		return err
 	}
-	// NAT-D: the first is the peer's address; the second, which should be
-	// ours, is deliberately random so that the peer (and we) float to UDP
-	// 4500 as strongSwan's encap=yes does. Ref: RFC 3947 §3.2.
-	bogus, err := e.randBytes(chosen.Hash.Size())
+	// NAT-D: the first is the peer's address; the second is ours
+	// (ourNATD: random unless plain ESP may be used). Ref: RFC 3947 §3.2.
+	ours, err := in.ourNATD(chosen.Hash, e.k.cookies())
 	if err != nil {
 		return err
 	}
@@ -447,7 +456,7 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 	}, in.certRequests()...)
 	mm3 := e.k.plain(ExchangeMain, append(ps3,
 		Payload{Type: e.k.natdType(), Body: natdHash(chosen.Hash, ck[:8], ck[8:], in.cfg.Remote)},
-		Payload{Type: e.k.natdType(), Body: bogus},
+		Payload{Type: e.k.natdType(), Body: ours},
 	))
 	in.lastPeer = append([]byte(nil), msg...)
 	in.sendMM(now, mm3, false, "Main Mode message 3")
@@ -480,6 +489,9 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 	if len(kx.natd) > 0 {
 		in.natFound = !bytes.Equal(kx.natd[0], natdHash(hf, ck[:8], ck[8:], in.cfg.Local))
 	}
+	if err := in.choosePlain(); err != nil {
+		return err
+	}
 	in.gxr = append([]byte(nil), kx.ke...)
 	if err := e.deriveKeys(e.skeyid(in.cfg.PSK, in.ni, kx.nonce, gxy), gxy, in.gxi, in.gxr); err != nil {
 		return err
@@ -492,12 +504,43 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 	}
 	out, last := e.encrypt(ExchangeMain, 0, append([]Payload{{Type: PayloadID, Body: in.idB}}, auth...), e.k.lastP1)
 	e.k.lastP1 = last
-	e.natt = true // NAT-T is always forced: float to 4500 from MM5 on
+	e.natt = !e.plain // unless ESP goes plain, NAT-T is forced: float to 4500 from MM5 on
 	in.lastPeer = append([]byte(nil), msg...)
 	in.mm4 = in.lastPeer
 	in.mm5At = now
-	in.sendMM(now, out, true, "Main Mode message 5")
+	in.sendMM(now, out, e.natt, "Main Mode message 5")
 	in.st = mmWaitMM6
+	return nil
+}
+
+// ourNATD is the NAT-D payload for our own address (the second of
+// Main Mode message 3 and Aggressive Mode message 3). To force NAT-T it
+// is random, so that the peer (and we) float to the NAT-T port as
+// strongSwan's encap=yes does; when plain ESP may be used it is the real
+// hash of our address and port. Ref: RFC 3947 §3.2.
+func (in *Initiator) ourNATD(hf suite.HashID, ck []byte) ([]byte, error) {
+	if in.cfg.PlainESP == PlainESPNever {
+		return in.e.randBytes(hf.Size())
+	}
+	return natdHash(hf, ck[:8], ck[8:], in.cfg.Local), nil
+}
+
+// choosePlain decides, once the server's NAT-D is known, whether ESP goes
+// plain (engine.plain) or in UDP, by Config.PlainESP.
+func (in *Initiator) choosePlain() error {
+	e := &in.e
+	switch in.cfg.PlainESP {
+	case PlainESPAlways:
+		if in.natFound {
+			return ErrPlainESPNAT
+		}
+		e.plain = true
+	case PlainESPIfNoNAT:
+		e.plain = !in.natFound
+	}
+	if !e.plain && !in.nattVID {
+		return ErrNoNATT
+	}
 	return nil
 }
 
@@ -627,20 +670,26 @@ func (in *Initiator) onAM2(now time.Time, h *Header, msg []byte) error {
 	// NAT-D as in Main Mode message 3: the server's address as this
 	// message goes to it (its NAT-T port), then a random one for ours, so
 	// that both sides float to UDP 4500.
-	bogus, err := e.randBytes(hf.Size())
+	if err := in.choosePlain(); err != nil {
+		return err
+	}
+	ours, err := in.ourNATD(hf, ck)
 	if err != nil {
 		return err
 	}
 	dst := netip.AddrPortFrom(in.cfg.Remote.Addr(), in.cfg.NATTPort)
+	if e.plain {
+		dst = in.cfg.Remote
+	}
 	auth = append(auth,
 		Payload{Type: e.k.natdType(), Body: natdHash(hf, ck[:8], ck[8:], dst)},
-		Payload{Type: e.k.natdType(), Body: bogus})
+		Payload{Type: e.k.natdType(), Body: ours})
 	out, last := e.encrypt(ExchangeAggressive, 0, auth, e.k.lastP1)
 	e.k.lastP1 = last
-	e.natt = true
+	e.natt = !e.plain
 	in.lastPeer = append([]byte(nil), msg...)
 	in.am3 = out
-	e.send(out, true)
+	e.send(out, e.natt)
 	return in.phase1Up(now, peer)
 }
 
@@ -658,11 +707,13 @@ func (in *Initiator) phase1Up(now time.Time, peer string) error {
 		{Type: PayloadID, Body: addrIDBody(in.cfg.Local.Addr(), ipProtoUDP, L2TPPort)},
 		{Type: PayloadID, Body: addrIDBody(in.cfg.Remote.Addr(), ipProtoUDP, L2TPPort)},
 	}
-	e.natoa = []Payload{
-		{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Local.Addr()}).append(nil)},
-		{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Remote.Addr()}).append(nil)},
+	if !e.plain { // NAT-OA goes with the UDP-encapsulated modes only (RFC 3947 §5.2)
+		e.natoa = []Payload{
+			{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Local.Addr()}).append(nil)},
+			{Type: e.k.natoaType(), Body: (&NATOA{Addr: in.cfg.Remote.Addr()}).append(nil)},
+		}
 	}
-	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound,
+	e.out = append(e.out, Phase1Up{Proposal: e.k.prop, PeerID: peer, NATDetected: in.natFound, PlainESP: e.plain,
 		Exchange: in.exchange(), Auth: in.method})
 	if in.cfg.Aggressive {
 		// Message 3 is ours, so Quick Mode message 1 would leave right

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/l2tpctl/l2tpctl/proto/internal/wire"
@@ -67,13 +68,33 @@ func (e *engine) qmPending() bool {
 	return false
 }
 
-// qmOffer lists the transforms, encapsulation mode and lifetime we propose.
-func (e *engine) qmOffer() ([]suite.ESPTransform, uint16, time.Duration) {
+// qmOffer lists the transforms, encapsulation modes (one proposal each, in
+// order) and lifetime we propose: a responder's re-key offers what is in
+// use; the client transport mode (in UDP unless ESP is plain), then, with
+// offerTunnel, tunnel mode.
+func (e *engine) qmOffer() ([]suite.ESPTransform, []uint16, time.Duration) {
 	if !e.client && len(e.sas) > 0 {
 		cur := e.sas[len(e.sas)-1].sa
-		return []suite.ESPTransform{cur.Transform}, cur.EncapMode, cur.Lifetime
+		return []suite.ESPTransform{cur.Transform}, []uint16{cur.EncapMode}, cur.Lifetime
 	}
-	return e.esp, e.k.encapMode(), e.saLife
+	transport, tunnel := e.k.encapMode(), e.k.tunnelEncapMode()
+	if e.plain {
+		transport, tunnel = EncapTransport, EncapTunnel
+	}
+	if e.offerTunnel {
+		return e.esp, []uint16{transport, tunnel}, e.saLife
+	}
+	return e.esp, []uint16{transport}, e.saLife
+}
+
+// acceptModes are the encapsulation modes a Quick Mode we answer may use:
+// the client's own offer (a server's re-key), a responder's configuration.
+func (e *engine) acceptModes() []uint16 {
+	if e.client {
+		_, modes, _ := e.qmOffer()
+		return modes
+	}
+	return e.modes
 }
 
 // espAttrs are the attributes of one ESP transform: no Authentication
@@ -128,12 +149,17 @@ func (e *engine) startQM(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	trs, encap, life := e.qmOffer()
-	prop := Proposal{Num: 1, Protocol: ProtoIPsecESP, SPI: wire.AppendUint32(nil, spi)}
-	for i, t := range trs {
-		prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: t.Enc, Attrs: espAttrs(t, encap, life, e.pfs)})
+	trs, modes, life := e.qmOffer()
+	// One proposal per mode, all under our one SPI: different proposal
+	// numbers are alternatives (RFC 2408 §4.2).
+	sa := SA{DOI: DOIIPsec, Situation: SitIdentityOnly}
+	for pi, mode := range modes {
+		prop := Proposal{Num: uint8(pi + 1), Protocol: ProtoIPsecESP, SPI: wire.AppendUint32(nil, spi)}
+		for i, t := range trs {
+			prop.Transforms = append(prop.Transforms, Transform{Num: uint8(i + 1), ID: t.Enc, Attrs: espAttrs(t, mode, life, e.pfs)})
+		}
+		sa.Proposals = append(sa.Proposals, prop)
 	}
-	sa := SA{DOI: DOIIPsec, Situation: SitIdentityOnly, Proposals: []Proposal{prop}}
 	// The Initiator's transforms are checked by NewInitiator; a Responder's
 	// come from its configuration, unchecked.
 	saB, err := sa.AppendBinary(nil)
@@ -187,8 +213,9 @@ func (e *engine) handleQuick(now time.Time, h *Header, msg []byte) error {
 	return drop(what, "unexpected in state "+q.state.String())
 }
 
-// matchESP maps a transform to our registry if acceptable to us.
-func (e *engine) matchESP(t Transform, acceptable []suite.ESPTransform) (suite.ESPTransform, uint16, time.Duration, bool) {
+// matchESP maps a transform to our registry if acceptable to us, in one of
+// the encapsulation modes.
+func (e *engine) matchESP(t Transform, acceptable []suite.ESPTransform, modes []uint16) (suite.ESPTransform, uint16, time.Duration, bool) {
 	keyBits, _ := findAttr(t.Attrs, AttrSAKeyLength)
 	auth, _ := findAttr(t.Attrs, AttrAuthAlg)
 	encap, _ := findAttr(t.Attrs, AttrEncapMode)
@@ -200,7 +227,7 @@ func (e *engine) matchESP(t Transform, acceptable []suite.ESPTransform) (suite.E
 		keyBits = uint32(suite.ESPFixedKeyBits(t.ID))
 	}
 	cand := suite.ESPTransform{Enc: t.ID, KeyBits: int(keyBits), Auth: uint16(auth)}
-	if uint16(encap) != EncapUDPTransport && uint16(encap) != EncapUDPTransportDraft {
+	if !slices.Contains(modes, uint16(encap)) {
 		return suite.ESPTransform{}, 0, 0, false
 	}
 	life := e.saLife
@@ -317,8 +344,8 @@ func (e *engine) qmInitiatorReply(now time.Time, q *qmEx, h *Header, msg []byte)
 	if p.Protocol != ProtoIPsecESP || len(p.SPI) != 4 || len(p.Transforms) == 0 {
 		return fmt.Errorf("%w: Quick Mode answer without one ESP proposal", ErrBadProposal)
 	}
-	offered, _, _ := e.qmOffer()
-	tr, encap, life, ok := e.matchESP(p.Transforms[0], offered)
+	offered, modes, _ := e.qmOffer()
+	tr, encap, life, ok := e.matchESP(p.Transforms[0], offered, modes)
 	if !ok {
 		return fmt.Errorf("%w: ESP transform %d %v", ErrBadProposal, p.Transforms[0].ID, p.Transforms[0].Attrs)
 	}
@@ -355,13 +382,13 @@ func (e *engine) qmRespond(now time.Time, h *Header, msg []byte) error {
 	}
 	ni, ids, natoa := qp.nonce, qp.ids, qp.natoa
 	chosenProp, chosenTr, found := chooseESP(qp.sa.Proposals, func(t Transform) bool {
-		_, _, _, ok := e.matchESP(t, e.esp)
+		_, _, _, ok := e.matchESP(t, e.esp, e.acceptModes())
 		return ok
 	})
 	if !found {
 		return e.sendNotify(Notify{DOI: DOIIPsec, Protocol: ProtoIPsecESP, Type: NotifyNoProposalChosen})
 	}
-	tr, encap, life, _ := e.matchESP(chosenTr, e.esp)
+	tr, encap, life, _ := e.matchESP(chosenTr, e.esp, e.acceptModes())
 	spiIn, err := e.newSPI()
 	if err != nil {
 		return err

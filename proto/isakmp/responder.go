@@ -66,6 +66,10 @@ type ResponderConfig struct {
 	CertOnRequest bool
 	// NoAggressive refuses Aggressive Mode (drops its first message).
 	NoAggressive bool
+	// ESPModes are the encapsulation modes accepted in Quick Mode; nil:
+	// the transport modes (2, 4, 61444). A server that insists on tunnel
+	// mode lists EncapTunnel, EncapUDPTunnel and EncapUDPTunnelDraft.
+	ESPModes []uint16
 }
 
 // rState is the Responder's phase-1 progress.
@@ -136,7 +140,10 @@ func NewResponder(cfg ResponderConfig) *Responder {
 	}
 	r.e = engine{rand: cfg.Rand, esp: cfg.ESP, pfs: cfg.PFS, saLife: defaultSALifetime,
 		retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits,
-		fixedRekey: cfg.RekeyAfter}
+		fixedRekey: cfg.RekeyAfter, modes: cfg.ESPModes}
+	if r.e.modes == nil {
+		r.e.modes = []uint16{EncapTransport, EncapUDPTransport, EncapUDPTransportDraft}
+	}
 	return r
 }
 

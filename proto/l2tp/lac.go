@@ -43,8 +43,22 @@ func (s lacState) String() string {
 type LAC struct {
 	endpoint
 	state   lacState
-	framing uint32 // Framing Type for ICCN, from the peer's capabilities
+	framing uint32   // Framing Type for ICCN, from the peer's capabilities
+	peer    PeerInfo // what the peer's SCCRP said about itself
 }
+
+// PeerInfo is what the peer's SCCRP says about the peer besides its names
+// (TunnelUp has those): its Firmware Revision (HasFirmware: the AVP was
+// there) and Framing and Bearer Capabilities (0 if absent). Ref: RFC 2661
+// §4.4.3.
+type PeerInfo struct {
+	Firmware        uint16
+	HasFirmware     bool
+	Framing, Bearer uint32
+}
+
+// Peer returns what the peer's SCCRP said (zero before it came).
+func (c *LAC) Peer() PeerInfo { return c.peer }
 
 // NewLAC returns a LAC; nothing is sent before Start.
 func NewLAC(cfg LACConfig) *LAC {
@@ -159,6 +173,9 @@ func (c *LAC) onSCCRP(now time.Time, m *Message, out []Action) []Action {
 	}
 	tid := c.peerTunnel
 	c.framing = framingFor(m)
+	c.peer.Firmware, c.peer.HasFirmware = m.Uint16(AVPFirmwareRevision)
+	c.peer.Framing, _ = m.Uint32(AVPFramingCapabilities)
+	c.peer.Bearer, _ = m.Uint32(AVPBearerCapabilities)
 	host, _ := m.Text(AVPHostName)
 	vendor, _ := m.Text(AVPVendorName)
 	conn := scccn()

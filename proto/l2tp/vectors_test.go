@@ -307,6 +307,10 @@ func TestLACScript(t *testing.T) {
 				if a != (TunnelUp{LocalTunnel: 0x1234, PeerTunnel: 1, PeerHostName: "l2tp-softether", PeerVendor: "L2TP"}) {
 					t.Errorf("%s: %+v", s.name, a)
 				}
+				// SoftEther's SCCRP: capabilities 3, no Firmware Revision.
+				if p := c.Peer(); p != (PeerInfo{Framing: 3, Bearer: 3}) {
+					t.Errorf("%s: Peer() = %+v", s.name, p)
+				}
 				got = append(got, "up:tunnel")
 			case SessionUp:
 				if a != (SessionUp{LocalTunnel: 0x1234, PeerTunnel: 1, LocalSession: 0x5678, PeerSession: 1}) {

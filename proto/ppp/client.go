@@ -26,6 +26,15 @@ type ClientConfig struct {
 	MaxConfigure int           // default 10
 	EchoInterval time.Duration // LCP Echo-Request after this much silence (default 10s; <0 disables)
 	EchoFailures int           // unanswered Echo-Requests before Down (default 5)
+	// IPv6 runs IPv6CP next to IPCP (RFC 5072): our Interface-Identifier
+	// is drawn from Rand. False: IPv6CP and IPv6 frames get a
+	// Protocol-Reject. A server that rejects IPv6CP, or sends nothing for
+	// it by the time IPCP opens, leaves the link IPv4-only (Up.IPv6Off).
+	IPv6 bool
+	// IPv6Passive (with IPv6) sends our IPv6CP Configure-Request only in
+	// answer to the server's (RFC 1661 §4.2, the passive Open): a server
+	// that does not start IPv6CP by the time IPCP opens never sees it.
+	IPv6Passive bool
 }
 
 // DefaultAuth is the client's preference when ClientConfig.Auth is empty:
@@ -95,8 +104,15 @@ func NewClient(cfg ClientConfig) *Client {
 	c.link.init(c, cfg.Rand, cfg.RestartTimer, cfg.MaxConfigure, echo, cfg.EchoFailures)
 	c.lcp = fsm{l: &c.link, proto: ProtoLCP, name: "LCP", h: (*clientLCP)(c)}
 	c.ipcp = fsm{l: &c.link, proto: ProtoIPCP, name: "IPCP", h: (*clientIPCP)(c)}
+	c.ipv6cp = fsm{l: &c.link, proto: ProtoIPV6CP, name: "IPV6CP", h: (*ipv6cpLayer)(&c.link)}
+	c.v6.enabled, c.v6.passive = cfg.IPv6, cfg.IPv6Passive
 	return c
 }
+
+// Requested lists the authentication methods the server asked for in its
+// LCP Configure-Requests so far, in order (those we do not implement left
+// out), for l2tpctl probe. The caller must not modify it.
+func (c *Client) Requested() []AuthMethod { return c.offered }
 
 // Start sends the LCP Configure-Request.
 func (c *Client) Start(now time.Time) []Action {
@@ -292,6 +308,15 @@ func (c *Client) md5Input(now time.Time, p Packet) {
 	default:
 		c.drop("%s unexpected", authPacketName(ProtoCHAP, p.Code))
 	}
+}
+
+// ackedMRU is the MRU the peer accepted from us: what we requested, or
+// the default when it rejected the option. Ref: RFC 1661 §6.1.
+func (c *Client) ackedMRU() uint16 {
+	if c.reqMRU {
+		return c.mru
+	}
+	return defaultMRU
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

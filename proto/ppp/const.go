@@ -108,6 +108,12 @@ const (
 	ipcpOptNBNS2 = 132 // Ref: RFC 1877 §1.4
 )
 
+// IPv6CP configuration option types. Ref: RFC 5072 §4.
+const (
+	ipv6cpOptIID  = 1 // Interface-Identifier. Ref: RFC 5072 §4.1
+	ipv6cpOptComp = 2 // IPv6-Compression-Protocol. Ref: RFC 5072 §4.2
+)
+
 // Implementation tunables (not from a specification).
 const (
 	defaultClientMRU    = 1400

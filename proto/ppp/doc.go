@@ -2,7 +2,8 @@
 // RFC 1662): LCP, PAP (RFC 1334), CHAP-MD5 (RFC 1994), MS-CHAPv2 (RFC 2759),
 // EAP (RFC 3748) with EAP-MD5 and EAP-MSCHAPv2
 // (draft-kamath-pppext-eap-mschapv2), IPCP (RFC 1332) with DNS options
-// (RFC 1877). Other network protocols (IPv6CP, CCP, …) get a
+// (RFC 1877), and IPv6CP (RFC 5072) when ClientConfig.IPv6 asks for it.
+// Other network protocols (CCP, …, and IPv6CP when it is off) get a
 // Protocol-Reject.
 //
 // Client is the side l2tpctl runs; Server is a configurable authenticator
@@ -25,8 +26,9 @@
 // Phases (RFC 1661 §3.2): Establish (LCP) → Authenticate (the method
 // the server asked for in its Auth-Protocol option, if ClientConfig.Auth
 // allows it; the client Naks it for a method it prefers, see checkAuth) →
-// Network (IPCP). Echo-Requests keep the link alive and detect a dead peer.
+// Network (IPCP, and IPv6CP next to it). Echo-Requests keep the link alive and detect a dead peer.
 //
 // The data path uses only PutHeader and ParseFrame, which do not allocate.
-// IPv4 frames (ProtoIPv4) belong to the data path; Handle drops them.
+// IPv4 frames (ProtoIPv4) and, with IPv6CP, IPv6 frames (ProtoIPv6) belong
+// to the data path; Handle drops them.
 package ppp

@@ -93,7 +93,9 @@ func clientAtStage(t testing.TB, stage uint8) (*Client, time.Time) {
 	if stage == 2 {
 		auth = []AuthMethod{PAP}
 	}
-	p := newPair(t, clientCfg(auth...), softEtherServer())
+	cc, sc := clientCfg(auth...), softEtherServer()
+	cc.IPv6, sc.IPv6 = stage >= 3, stage >= 3 // IPv6CP runs in the network phase
+	p := newPair(t, cc, sc)
 	p.take(true, p.c.Start(p.now))
 	switch stage {
 	case 0:
@@ -145,6 +147,14 @@ func FuzzClientHandle(f *testing.F) {
 		}
 	}
 	f.Add(uint8(1), append([]byte{0x1d}, unhex(f, "ff03c223 01 2a 0019 10 "+rfcAuthChal+" 6c327470 64")...))
+	for _, fr := range ipv6Exchange {
+		if fr.In != "" && strings.Contains(fr.Note, "IPV6CP") {
+			b := unhex(f, fr.In)
+			f.Add(uint8(3), append([]byte{byte(len(b))}, b...))
+			f.Add(uint8(4), append([]byte{byte(len(b))}, b...))
+		}
+	}
+	f.Add(uint8(3), lp(unhex(f, "ff038057 01 01 000e 010a 0000000000000000"), nil, unhex(f, "ff03c021 08 07 000a 8057 0101 0004")))
 	f.Fuzz(func(t *testing.T, stage uint8, data []byte) {
 		c, now := clientAtStage(t, stage%6)
 		downs := 0
@@ -208,6 +218,8 @@ func FuzzMSCHAPv2Success(f *testing.F) {
 func FuzzServerHandle(f *testing.F) {
 	f.Add(uint8(0), lp(unhex(f, "ff03c021 01 01 000e 01040578 050601020304")))
 	f.Add(uint8(1), lp(unhex(f, "ff03c021 03 81 0008 0304c023"), unhex(f, "ff03c023 01 04 0015 05616c6963650a616c6963652d70617373")))
+	f.Add(uint8(9), lp(unhex(f, "ff03c021 03 81 0008 0304c023"), unhex(f, "ff03c023 01 04 0015 05616c6963650a616c6963652d70617373"),
+		unhex(f, "ff038057 01 01 000e 010a 0000000000000000"), unhex(f, "ff038057 01 02 000e 010a 0102030405060708")))
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		sc := softEtherServer()
 		sc.SoftEtherEAP = kind&4 == 4
@@ -219,6 +231,7 @@ func FuzzServerHandle(f *testing.F) {
 			sc.MSCHAPv2Success = func(a string) string { return a + "M=ok" }
 		}
 		sc.EchoInterval = time.Second
+		sc.IPv6 = kind&8 == 8
 		s := NewServer(sc)
 		now := t0
 		for len(data) > 0 {

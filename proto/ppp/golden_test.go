@@ -98,7 +98,7 @@ var softEtherPAPExchange = []replayStep{
 		Out: []string{"ff038021 01 05 0010 | 03 06 c0a81e0a | 81 06 c0a81e01"}},
 	{Note: "<< IPCP Conf-Ack → Up",
 		In:     "ff038021 02 05 0010 | 03 06 c0a81e0a | 81 06 c0a81e01",
-		Events: []string{"{192.168.30.10 192.168.30.1 [192.168.30.1] 1500}"}},
+		Events: []string{"{192.168.30.10 192.168.30.1 [192.168.30.1] 1500 1400 invalid IP invalid IP }"}},
 	{Note: `<< LCP Echo-Req id=0 magic 0 "Aho Baka Manuke\0" >> Echo-Rep magic 0`,
 		In:  "ff03c021 09 00 0018 | 00000000 | 41686f2042616b61204d616e756b6500",
 		Out: []string{"ff03c021 0a 00 0018 | 00000000 | 41686f2042616b61204d616e756b6500"}},

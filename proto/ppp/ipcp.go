@@ -106,11 +106,11 @@ func (h *clientIPCP) up(time.Time) {
 			dns = append(dns, a)
 		}
 	}
-	c.upSent = true
-	c.emit(Up{Local: c.local, Peer: c.peer, DNS: dns, PeerMRU: c.peerMRU})
+	c.ncpUp(Up{Local: c.local, Peer: c.peer, DNS: dns, PeerMRU: c.peerMRU, MRU: c.ackedMRU()})
 }
 
 func (h *clientIPCP) down(time.Time) {
+	h.pendingUp = nil
 	if h.upSent && h.phase != phaseTerminate {
 		(*Client)(h).abort(&TerminatedError{Phase: "network", Reason: "peer restarted IPCP negotiation"})
 	}
@@ -171,11 +171,14 @@ func (h *serverIPCP) checkOption(o Option) (uint8, Option) {
 func (h *serverIPCP) acked([]Option) {}
 
 func (h *serverIPCP) up(time.Time) {
-	h.upSent = true
-	h.emit(Up{Local: h.cfg.Local, Peer: h.cfg.Pool, DNS: append([]netip.Addr(nil), h.cfg.DNS...), PeerMRU: h.peerMRU})
+	mru := uint16(defaultMRU)
+	if h.reqMRU {
+		mru = h.cfg.MRU
+	}
+	(*Server)(h).ncpUp(Up{Local: h.cfg.Local, Peer: h.cfg.Pool, DNS: append([]netip.Addr(nil), h.cfg.DNS...), PeerMRU: h.peerMRU, MRU: mru})
 }
 
-func (h *serverIPCP) down(time.Time) {}
+func (h *serverIPCP) down(time.Time) { h.pendingUp = nil }
 
 func (h *serverIPCP) failed(_ time.Time, err error) { (*Server)(h).abort(err) }
 func (h *serverIPCP) terminated(_ time.Time, reason []byte) {

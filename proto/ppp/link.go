@@ -24,11 +24,26 @@ type AuthUp struct{ Method AuthMethod }
 
 // Up: IPCP opened, the network is ready. Peer is the zero Addr when the
 // peer did not announce a usable address; DNS holds only non-zero servers.
+// PeerMRU is the largest frame the peer accepts, MRU the one we announced
+// (the peer should send no larger).
+//
+// When IPv6CP runs, Up waits for it while it negotiates: Local6 and Peer6
+// are then the link-local addresses fe80::<Interface-Identifier> of both
+// ends (Peer6 zero when the peer sent no identifier); when IPv6CP did not
+// open, both are zero and IPv6Off says why (the link is IPv4-only; this
+// is never a failure).
 type Up struct {
-	Local, Peer netip.Addr
-	DNS         []netip.Addr
-	PeerMRU     uint16
+	Local, Peer   netip.Addr
+	DNS           []netip.Addr
+	PeerMRU       uint16
+	MRU           uint16
+	Local6, Peer6 netip.Addr
+	IPv6Off       string
 }
+
+// IPv6Down: IPv6CP closed after Up reported it open (the peer sent a
+// Terminate-Request for it); the link stays up, IPv4-only. Reason says why.
+type IPv6Down struct{ Reason string }
 
 // Down: the link is gone. Err is typed; nil after our own Close completed.
 type Down struct{ Err error }
@@ -40,16 +55,17 @@ type Down struct{ Err error }
 // never packet contents (a PAP request carries the password).
 type Dropped struct{ Reason string }
 
-func (Send) isAction()    {}
-func (LinkUp) isAction()  {}
-func (AuthUp) isAction()  {}
-func (Up) isAction()      {}
-func (Down) isAction()    {}
-func (Dropped) isAction() {}
+func (Send) isAction()     {}
+func (LinkUp) isAction()   {}
+func (AuthUp) isAction()   {}
+func (Up) isAction()       {}
+func (Down) isAction()     {}
+func (IPv6Down) isAction() {}
+func (Dropped) isAction()  {}
 
 // phase is the PPP link phase. Ref: RFC 1661 §3.2.
 //
-//	Dead ─Start─► Establish ─LCP opened─► Authenticate ─ok─► Network (IPCP)
+//	Dead ─Start─► Establish ─LCP opened─► Authenticate ─ok─► Network (IPCP, IPv6CP)
 //	  ▲               │ failure                 │ failure         │ Close
 //	  └───────────────┴─────────────────────────┴──── Terminate ◄─┘
 type phase uint8
@@ -116,6 +132,11 @@ type link struct {
 	phase   phase
 	lcp     fsm
 	ipcp    fsm
+	ipv6cp  fsm
+	v6      v6State
+	// pendingUp is the Up of an opened IPCP that waits for IPv6CP
+	// (releaseUp).
+	pendingUp *Up
 
 	magic    uint32 // our Magic-Number; 0 when not negotiated
 	reqMRU   bool   // we request an MRU (until the peer rejects it)
@@ -257,6 +278,10 @@ func (l *link) start(now time.Time) []Action {
 	l.lcp.xid = l.random8()
 	l.ipcp.id = l.random8()
 	l.ipcp.xid = l.random8()
+	if l.v6.enabled {
+		l.ipv6cp.id = l.random8()
+		l.ipv6cp.xid = l.random8()
+	}
 	l.lcp.open(now)
 	return l.flush()
 }
@@ -301,8 +326,25 @@ func (l *link) handle(now time.Time, frame []byte) []Action {
 			break
 		}
 		l.ipcp.input(now, info)
+	case ProtoIPV6CP:
+		if !l.v6.enabled || l.v6.gaveUp {
+			l.unknownProto(proto, info)
+			break
+		}
+		if l.phase != phaseNetwork {
+			l.drop("IPV6CP packet %s", l.phase.outOfPhase())
+			break
+		}
+		l.v6.engaged = true
+		l.ipv6cp.input(now, info)
 	case ProtoIPv4:
 		l.drop("IPv4 frame: the data path's, not a control frame")
+	case ProtoIPv6:
+		if !l.v6.enabled || l.v6.gaveUp {
+			l.unknownProto(proto, info)
+			break
+		}
+		l.drop("IPv6 frame: the data path's, not a control frame")
 	default:
 		l.unknownProto(proto, info)
 	}
@@ -344,6 +386,9 @@ func (l *link) tick(now time.Time) []Action {
 	if !l.dead {
 		l.ipcp.tick(now)
 	}
+	if !l.dead {
+		l.ipv6cp.tick(now)
+	}
 	if !l.dead && !l.authDeadline.IsZero() && !now.Before(l.authDeadline) {
 		l.authDeadline = time.Time{}
 		l.authTick(now)
@@ -369,7 +414,7 @@ func (l *link) deadline() time.Time {
 		return time.Time{}
 	}
 	var d time.Time
-	for _, t := range [...]time.Time{l.lcp.deadline, l.ipcp.deadline, l.authDeadline, l.echoDeadline} {
+	for _, t := range [...]time.Time{l.lcp.deadline, l.ipcp.deadline, l.ipv6cp.deadline, l.authDeadline, l.echoDeadline} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -390,7 +435,7 @@ func (l *link) close(now time.Time) []Action {
 		return nil
 	}
 	l.phase = phaseTerminate
-	l.authDeadline, l.echoDeadline, l.ipcp.deadline = time.Time{}, time.Time{}, time.Time{}
+	l.authDeadline, l.echoDeadline, l.ipcp.deadline, l.ipv6cp.deadline = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	l.lcp.close(now)
 	return l.flush()
 }
@@ -469,6 +514,7 @@ func (l *link) authSucceeded(now time.Time, m AuthMethod) {
 	l.emit(AuthUp{Method: m})
 	l.phase = phaseNetwork
 	l.ipcp.open(now)
+	l.openIPv6CP(now)
 }
 
 // lcpExtra handles the LCP-only codes 8..11.
@@ -504,9 +550,14 @@ func (l *link) lcpExtra(now time.Time, p Packet) bool {
 			l.drop("LCP Protocol-Reject without a protocol")
 		default:
 			rejected := uint16(p.Data[0])<<8 | uint16(p.Data[1])
-			if rejected == ProtoIPCP || rejected == ProtoLCP {
+			switch {
+			case rejected == ProtoIPCP || rejected == ProtoLCP:
 				l.abort(fmt.Errorf("ppp: peer Protocol-Rejected %s: %w", protoName(rejected), ErrProtocolRejected))
-			} else {
+			case rejected == ProtoIPV6CP && l.v6.enabled && !l.v6.settled:
+				// Ref: RFC 1661 §5.7: the peer does not run IPv6CP; the
+				// link stays IPv4-only.
+				l.stopIPv6("the server Protocol-Rejected IPv6CP")
+			default:
 				l.drop("LCP Protocol-Reject of %s, which we do not need", protoName(rejected))
 			}
 		}

@@ -208,7 +208,7 @@ func TestSoftEtherMSCHAPv2(t *testing.T) {
 		t.Errorf("client auth = %v, want mschapv2", m)
 	}
 	want := Up{Local: netip.MustParseAddr("192.168.30.10"), Peer: netip.MustParseAddr("192.168.30.1"),
-		DNS: []netip.Addr{netip.MustParseAddr("192.168.30.1")}, PeerMRU: 1500}
+		DNS: []netip.Addr{netip.MustParseAddr("192.168.30.1")}, PeerMRU: 1500, MRU: 1400}
 	if fmt.Sprint(*p.cUp) != fmt.Sprint(want) {
 		t.Errorf("client Up = %+v, want %+v", *p.cUp, want)
 	}

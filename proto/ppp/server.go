@@ -55,6 +55,11 @@ type ServerConfig struct {
 	PAPFailureTerminates bool
 	Rand                 io.Reader
 	EchoInterval         time.Duration // 0 = no Echo-Requests (SoftEther: ~4.8s)
+	// IPv6 runs IPv6CP (RFC 5072) next to IPCP, as the client's
+	// ClientConfig.IPv6; false: it is Protocol-Rejected. InterfaceID is
+	// the identifier to propose (0: drawn from Rand).
+	IPv6        bool
+	InterfaceID uint64
 }
 
 // Server is the authenticator side. Handle on a server that was not
@@ -99,6 +104,8 @@ func NewServer(cfg ServerConfig) *Server {
 	s.link.init(s, cfg.Rand, 0, 0, max(cfg.EchoInterval, 0), 0)
 	s.lcp = fsm{l: &s.link, proto: ProtoLCP, name: "LCP", h: (*serverLCP)(s)}
 	s.ipcp = fsm{l: &s.link, proto: ProtoIPCP, name: "IPCP", h: (*serverIPCP)(s)}
+	s.ipv6cp = fsm{l: &s.link, proto: ProtoIPV6CP, name: "IPV6CP", h: (*ipv6cpLayer)(&s.link)}
+	s.v6.enabled, s.v6.local = cfg.IPv6, cfg.InterfaceID
 	return s
 }
 

@@ -40,6 +40,13 @@ type Profile struct {
 	// cookie with the client's cookies as the notify's SPI (SoftEther).
 	CookieRefusal bool
 	PFS           suite.GroupID // Quick Mode PFS group demanded; 0: PFS refused
+	// ESPModes are the encapsulation modes accepted in Quick Mode
+	// (isakmp.ResponderConfig.ESPModes); nil: the transport modes. With a
+	// tunnel mode the server expects and sends an inner IPv4 header.
+	ESPModes []uint16
+	// NoUDPESP drops ESP that arrives in UDP on the NAT-T port (counted
+	// in Stats.UDPESPRefused): a server that wants plain ESP.
+	NoUDPESP bool
 	// ForceNAT makes the server's NAT-D for the client random, so that the
 	// client always sees "behind NAT" (SoftEther).
 	ForceNAT bool
@@ -114,6 +121,11 @@ type Profile struct {
 	// Configure-Request), as a server with IPv6 enabled does; the client
 	// must Protocol-Reject it (Stats.ProtoRejects) and carry on.
 	SendIPv6CP bool
+	// IPv6 runs IPv6CP (ppp.ServerConfig.IPv6) with InterfaceID (0:
+	// random), and answers ICMPv6 echo requests to the server's link-local
+	// address once it is up.
+	IPv6        bool
+	InterfaceID uint64
 	// MSCHAPv2Success formats the MS-CHAPv2 Success message from
 	// "S=<40 hex digits>" (ppp.ServerConfig.MSCHAPv2Success); nil: RFC 2759.
 	MSCHAPv2Success      func(authResp string) string
@@ -128,6 +140,11 @@ type Profile struct {
 	MRU                  uint16            // MRU the server requests; 0: none
 	PAPFailureTerminates bool              // wrong PAP password → LCP Terminate-Request, no Nak (SoftEther)
 	EchoInterval         time.Duration     // LCP Echo-Request interval; 0: none
+	// IPv4 gets a copy of every IPv4 packet from the client that is not
+	// a ping the server answers, once IPCP is open (called from the
+	// server's loop: it must not block). With Server.SendIPv4 it puts a
+	// network behind the server, e.g. a userspace TCP/IP stack.
+	IPv4 func(pkt []byte)
 
 	Rand io.Reader // nil: crypto/rand
 	// Now is the server's clock: every FSM gets its time, and the FSM
@@ -242,6 +259,17 @@ func Libreswan() Profile {
 		MRU:          1280,
 		EchoInterval: 30 * time.Second,
 	}
+}
+
+// IPv6Peer is an xl2tpd + pppd-like server with "+ipv6" in its options
+// (the Libreswan profile): pppd starts IPv6CP next to IPCP and proposes
+// its Interface-Identifier, here 0200:5eff:fe00:0001 (link-local
+// fe80::200:5eff:fe00:1, which answers pings).
+func IPv6Peer() Profile {
+	p := Libreswan()
+	p.Name = "pppd-ipv6"
+	p.IPv6, p.InterfaceID = true, 0x02005efffe000001
+	return p
 }
 
 // MikroTik is a RouterOS-like L2TP server whose PPP profile allows CHAP-MD5

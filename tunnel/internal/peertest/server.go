@@ -94,6 +94,10 @@ type Stats struct {
 	ESPInOld     int // of which on an SA older than the newest pair (the client has not moved to it yet)
 	ESPOut       int // ESP packets sealed and sent
 	WrongSession int // L2TP data for another tunnel/session
+	TunnelModeIn int // ESP packets with an inner IPv4 header (tunnel mode) opened
+	PlainESPIn   int // ESP packets from the plain-ESP socket (IP protocol 50)
+	// UDPESPRefused counts ESP in UDP dropped because of Profile.NoUDPESP.
+	UDPESPRefused int
 
 	TunnelsUp       int
 	SessionsUp      int
@@ -103,23 +107,26 @@ type Stats struct {
 	SLIsSent        int // Set-Link-Info sent (Profile.SendSLI)
 	WENsSent        int // WAN-Error-Notify sent (Profile.SendWEN)
 
-	LinkUp        int // LCP opened
-	AuthUp        int // authentication succeeded
-	AuthMethod    ppp.AuthMethod
-	PPPUp         int // IPCP opened
-	PPPDown       int
-	LastPPPError  string // the Down error of the last PPP session ("" for a clean close)
-	IPv4In        int    // IPv4 packets from the client
-	PingsAnswered int
+	LinkUp         int // LCP opened
+	AuthUp         int // authentication succeeded
+	AuthMethod     ppp.AuthMethod
+	PPPUp          int // IPCP opened
+	PPPDown        int
+	LastPPPError   string // the Down error of the last PPP session ("" for a clean close)
+	IPv4In         int    // IPv4 packets from the client
+	PingsAnswered  int
+	IPv6In         int // IPv6 packets from the client (Profile.IPv6)
+	Pings6Answered int // ICMPv6 echo requests to the server's link-local address answered
 	// ProtoRejects counts the client's LCP Protocol-Rejects of IPv6CP
 	// (Profile.SendIPv6CP).
 	ProtoRejects int
 }
 
 type datagram struct {
-	data []byte
-	from netip.AddrPort
-	natt bool // arrived on the NAT-T socket
+	data  []byte
+	from  netip.AddrPort
+	natt  bool // arrived on the NAT-T socket
+	plain bool // arrived on the plain-ESP socket
 }
 
 // Server is a running fake L2TP/IPsec server.
@@ -127,12 +134,15 @@ type Server struct {
 	p        Profile
 	ikeConn  Conn // immutable
 	nattConn Conn // immutable
+	espConn  Conn // immutable; nil: no plain ESP
 	ikeAddr  netip.AddrPort
 
 	in        chan datagram      // readers → loop; never closed
 	done      chan struct{}      // closed by Close
 	rekeyReq  chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
 	hangupReq chan struct{}      // Hangup → loop
+	frameReq  chan []byte        // SendPPP → loop
+	ipv4Out   chan []byte        // SendIPv4 → loop
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
@@ -155,9 +165,13 @@ type session struct {
 	lns       *l2tp.LNS
 	l2tpUp    l2tp.SessionUp
 	sessUp    bool
-	innerPort uint16 // the client's inner UDP source port (1701)
+	innerPort uint16     // the client's inner UDP source port (1701)
+	tunnel    bool       // the newest SA pair is in tunnel mode: ESP carries an inner IPv4 header
+	plain     bool       // the client sent plain ESP: answer on the plain-ESP socket
+	innerSrc  netip.Addr // tunnel mode: the client's inner IPv4 source address
 	ppp       *ppp.Server
 	pppUp     bool
+	local6    netip.Addr // the server's IPv6 link-local address once IPv6CP is open
 	nextKA    time.Time
 }
 
@@ -178,7 +192,13 @@ func (ss *session) newest() *ikeSA {
 
 // Start runs a server for profile p on two sockets: ike (its UDP 500)
 // and natt (its UDP 4500). The server owns them: Close closes them.
-func Start(p Profile, ike, natt Conn) *Server {
+func Start(p Profile, ike, natt Conn) *Server { return StartESP(p, ike, natt, nil) }
+
+// StartESP is Start with a third socket for plain ESP (IP protocol 50),
+// if esp is not nil: everything read from it is ESP, and once the client
+// has sent plain ESP the server answers the same way, to the client's
+// address (port ESPPort on a nettest network; a raw socket ignores it).
+func StartESP(p Profile, ike, natt, esp Conn) *Server {
 	if p.Rand == nil {
 		p.Rand = rand.Reader
 	}
@@ -190,17 +210,67 @@ func Start(p Profile, ike, natt Conn) *Server {
 		ikeConn:   ike,
 		nattConn:  natt,
 		ikeAddr:   addrPortOf(ike),
+		espConn:   esp,
 		in:        make(chan datagram, 256),
 		done:      make(chan struct{}),
 		rekeyReq:  make(chan chan struct{}),
 		hangupReq: make(chan struct{}, 1),
+		frameReq:  make(chan []byte),
+		ipv4Out:   make(chan []byte, 256),
 		changed:   make(chan struct{}),
 	}
 	s.wg.Add(3)
 	go s.read(ike, false)
 	go s.read(natt, true)
 	go s.loop()
+	if esp != nil {
+		s.wg.Add(1)
+		go s.readESP(esp)
+	}
 	return s
+}
+
+// ESPPort stands for IP protocol 50 on a nettest network, where every
+// socket has a port: ListenESP opens the server's plain-ESP socket there,
+// and a client's fake raw socket listens on its own address at ESPPort.
+const ESPPort = inet.ProtoESP
+
+// ListenESP is Listen with a plain-ESP socket at addr:ESPPort.
+func ListenESP(n *nettest.Network, addr netip.Addr, p Profile) (*Server, error) {
+	ike, err := n.Listen(netip.AddrPortFrom(addr, inet.PortIKE))
+	if err != nil {
+		return nil, err
+	}
+	natt, err := n.Listen(netip.AddrPortFrom(addr, inet.PortNATT))
+	if err != nil {
+		ike.Close()
+		return nil, err
+	}
+	esp, err := n.Listen(netip.AddrPortFrom(addr, ESPPort))
+	if err != nil {
+		ike.Close()
+		natt.Close()
+		return nil, err
+	}
+	return StartESP(p, ike, natt, esp), nil
+}
+
+// readESP is read for the plain-ESP socket.
+func (s *Server) readESP(c Conn) {
+	defer s.wg.Done()
+	buf := make([]byte, 1<<16)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		d := datagram{data: append([]byte(nil), buf[:n]...), from: unmap(from), plain: true}
+		select {
+		case s.in <- d:
+		case <-s.done:
+			return
+		}
+	}
 }
 
 // Listen opens the server's ports 500 and 4500 at addr on n and starts a
@@ -225,6 +295,9 @@ func (s *Server) Close() {
 		close(s.done)
 		s.ikeConn.Close()
 		s.nattConn.Close()
+		if s.espConn != nil {
+			s.espConn.Close()
+		}
 	})
 	s.wg.Wait()
 }
@@ -253,6 +326,26 @@ func (s *Server) Hangup() {
 	select {
 	case s.hangupReq <- struct{}{}:
 	default:
+	}
+}
+
+// SendPPP sends frame, a whole PPP frame of the server's making (an
+// IPv6CP Terminate-Request, say), in the current session, outside the
+// server's own PPP state machine. It returns once the loop has taken it.
+func (s *Server) SendPPP(frame []byte) {
+	select {
+	case s.frameReq <- frame:
+	case <-s.done:
+	}
+}
+
+// SendIPv4 sends the IPv4 packet pkt (not kept) to the client over PPP,
+// if IPCP is open; it blocks while the server's queue is full, and drops
+// the packet once the server is closed.
+func (s *Server) SendIPv4(pkt []byte) {
+	select {
+	case s.ipv4Out <- append([]byte(nil), pkt...):
+	case <-s.done:
 	}
 }
 
@@ -349,6 +442,17 @@ func (s *Server) loop() {
 			close(done)
 		case <-s.hangupReq:
 			s.hangup(s.p.Now())
+		case f := <-s.frameReq:
+			if s.sess != nil {
+				s.sendPPP(f)
+			}
+		case pkt := <-s.ipv4Out:
+			if s.sess != nil && s.sess.pppUp {
+				frame := make([]byte, ppp.HeaderLen+len(pkt))
+				ppp.PutHeader(frame, ppp.ProtoIPv4)
+				copy(frame[ppp.HeaderLen:], pkt)
+				s.sendPPP(frame)
+			}
 		case <-t.C:
 			s.tick(s.p.Now())
 		}
@@ -427,6 +531,16 @@ func (s *Server) tick(now time.Time) {
 // Receive path.
 
 func (s *Server) handle(now time.Time, d datagram) {
+	if d.plain {
+		if s.sess == nil || d.from.Addr() != s.sess.client.Addr() {
+			s.count(func(st *Stats) { st.UnknownSPI++ })
+			return
+		}
+		s.sess.plain = true
+		s.count(func(st *Stats) { st.PlainESPIn++ })
+		s.handleESP(now, d.data)
+		return
+	}
 	if !d.natt {
 		s.handleIKE(now, d.from, d.data, false)
 		return
@@ -437,6 +551,10 @@ func (s *Server) handle(now time.Time, d datagram) {
 	case inet.HasNonESPMarker(d.data):
 		s.handleIKE(now, d.from, d.data[inet.NonESPMarkerLen:], true)
 	default:
+		if s.p.NoUDPESP {
+			s.count(func(st *Stats) { st.UDPESPRefused++ })
+			return
+		}
 		s.handleESP(now, d.data)
 	}
 }
@@ -510,6 +628,7 @@ func (s *Server) newIKESA(client netip.AddrPort, ckyI [8]byte) *ikeSA {
 			SilentRefusal: s.p.SilentRefusal,
 			CookieRefusal: s.p.CookieRefusal,
 			ForceNAT:      s.p.ForceNAT,
+			ESPModes:      s.p.ESPModes,
 			IDAddr:        idAddr,
 			RekeyAfter:    s.p.RekeyAfter,
 			SendDPD:       s.p.SendDPD,
@@ -544,6 +663,16 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		return
 	}
 	inner, nh, err := sa.Open(pkt)
+	if err == nil && ss.tunnel {
+		// Tunnel mode: an inner IPv4 header to us, then UDP.
+		src, dst, udp, ok := inet.ParseTunnelIPv4(inner)
+		if nh != esp.NextHeaderIPv4 || !ok || dst != s.ikeAddr.Addr() {
+			s.count(func(st *Stats) { st.ESPErrors++ })
+			return
+		}
+		ss.innerSrc, inner, nh = src, udp, esp.NextHeaderUDP
+		s.count(func(st *Stats) { st.TunnelModeIn++ })
+	}
 	if err != nil || nh != esp.NextHeaderUDP {
 		s.count(func(st *Stats) { st.ESPErrors++ })
 		return
@@ -595,6 +724,10 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		s.handleIPv4(info)
 		return
 	}
+	if proto == ppp.ProtoIPv6 && s.p.IPv6 {
+		s.handleIPv6(info)
+		return
+	}
 	// LCP Protocol-Reject (code 8) of IPv6CP. Ref: RFC 1661 §5.7.
 	if proto == ppp.ProtoLCP && len(info) >= 6 && info[0] == 8 && uint16(info[4])<<8|uint16(info[5]) == ppp.ProtoIPV6CP {
 		s.update(func(st *Stats) { st.ProtoRejects++ }, "ppp: the client Protocol-Rejected IPv6CP")
@@ -610,6 +743,10 @@ func (s *Server) handleIPv4(pkt []byte) {
 	s.count(func(st *Stats) { st.IPv4In++ })
 	ss := s.sess
 	e, ok := inet.ParseICMPEcho(pkt)
+	if (!ok || e.Type != inet.ICMPEchoRequest) && ss.pppUp && s.p.IPv4 != nil {
+		s.p.IPv4(append([]byte(nil), pkt...))
+		return
+	}
 	if !ok || e.Type != inet.ICMPEchoRequest || !ss.pppUp {
 		return
 	}
@@ -622,6 +759,24 @@ func (s *Server) handleIPv4(pkt []byte) {
 	copy(frame[ppp.HeaderLen:], reply)
 	if s.sendPPP(frame) {
 		s.count(func(st *Stats) { st.PingsAnswered++ })
+	}
+}
+
+// handleIPv6 answers ICMPv6 echo requests to the server's link-local
+// address once IPv6CP is open.
+func (s *Server) handleIPv6(pkt []byte) {
+	s.count(func(st *Stats) { st.IPv6In++ })
+	ss := s.sess
+	e, ok := inet.ParseICMPv6Echo(pkt)
+	if !ok || e.Type != inet.ICMPv6EchoRequest || !ss.local6.IsValid() || e.Dst != ss.local6 {
+		return
+	}
+	reply := inet.BuildICMPv6Echo(inet.ICMPv6EchoReply, e.Dst, e.Src, e.ID, e.Seq, e.Payload)
+	frame := make([]byte, ppp.HeaderLen+len(reply))
+	ppp.PutHeader(frame, ppp.ProtoIPv6)
+	copy(frame[ppp.HeaderLen:], reply)
+	if s.sendPPP(frame) {
+		s.count(func(st *Stats) { st.Pings6Answered++ })
 	}
 }
 
@@ -691,6 +846,7 @@ func (s *Server) installSA(now time.Time, ik *ikeSA, a isakmp.ChildSAUp) {
 	}
 	ss.inSAs[c.InSPI] = in
 	ss.outSA, ss.outPair = out, c.InSPI
+	ss.tunnel = isakmp.EncapIsTunnel(c.EncapMode)
 	if ss.nextKA.IsZero() {
 		ss.nextKA = now.Add(s.p.NATKeepalive)
 	}
@@ -738,6 +894,8 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 				PAPFailureTerminates: s.p.PAPFailureTerminates,
 				Rand:                 s.p.Rand,
 				EchoInterval:         s.p.EchoInterval,
+				IPv6:                 s.p.IPv6,
+				InterfaceID:          s.p.InterfaceID,
 			})
 			s.update(func(st *Stats) { st.SessionsUp++ }, "l2tp: session up (ours %d, client's %d)", a.LocalSession, a.PeerSession)
 			if s.p.SendSLI {
@@ -780,8 +938,13 @@ func (s *Server) doPPP(now time.Time, acts []ppp.Action) {
 		case ppp.AuthUp:
 			s.update(func(st *Stats) { st.AuthUp++; st.AuthMethod = a.Method }, "ppp: authenticated (%v)", a.Method)
 		case ppp.Up:
-			ss.pppUp = true
+			ss.pppUp, ss.local6 = true, a.Local6
 			s.update(func(st *Stats) { st.PPPUp++ }, "ppp: IPCP opened (client %v, server %v, DNS %v)", a.Local, a.Peer, a.DNS)
+			if a.Local6.IsValid() {
+				s.update(nil, "ppp: IPv6CP opened (server %v, client %v)", a.Local6, a.Peer6)
+			} else if s.p.IPv6 {
+				s.update(nil, "ppp: IPv6 not up: %s", a.IPv6Off)
+			}
 			if s.p.SendIPv6CP {
 				// IPv6CP Configure-Request, Interface-Identifier 02:00:5e:ff:fe:00:00:01.
 				// Ref: RFC 5072 §4.1.
@@ -810,15 +973,30 @@ func (s *Server) sendL2TP(msg []byte) bool {
 		return false
 	}
 	hr := sa.Headroom()
-	buf := make([]byte, hr+inet.UDPHeaderLen+len(msg)+sa.MaxTrailer())
-	copy(buf[hr+inet.UDPHeaderLen:], msg)
-	inet.PutUDPHeader(buf[hr:], inet.PortL2TP, ss.innerPort, len(msg))
-	pkt, err := sa.Seal(buf, hr, inet.UDPHeaderLen+len(msg), esp.NextHeaderUDP)
+	ip, nh := 0, esp.NextHeaderUDP
+	if ss.tunnel {
+		ip, nh = inet.IPv4HeaderLen, esp.NextHeaderIPv4
+	}
+	buf := make([]byte, hr+ip+inet.UDPHeaderLen+len(msg)+sa.MaxTrailer())
+	copy(buf[hr+ip+inet.UDPHeaderLen:], msg)
+	inet.PutUDPHeader(buf[hr+ip:], inet.PortL2TP, ss.innerPort, len(msg))
+	if ss.tunnel {
+		dst := ss.innerSrc
+		if !dst.IsValid() {
+			dst = ss.client.Addr()
+		}
+		inet.PutTunnelIPv4(buf[hr:], s.ikeAddr.Addr(), dst, inet.UDPHeaderLen+len(msg))
+	}
+	pkt, err := sa.Seal(buf, hr, ip+inet.UDPHeaderLen+len(msg), nh)
 	if err != nil {
 		s.update(nil, "esp: seal: %v", err)
 		return false
 	}
-	if _, err := s.nattConn.WriteToUDPAddrPort(pkt, ss.client); err != nil {
+	if ss.plain {
+		if _, err := s.espConn.WriteToUDPAddrPort(pkt, netip.AddrPortFrom(ss.client.Addr(), ESPPort)); err != nil {
+			return false
+		}
+	} else if _, err := s.nattConn.WriteToUDPAddrPort(pkt, ss.client); err != nil {
 		return false
 	}
 	s.count(func(st *Stats) { st.ESPOut++ })
