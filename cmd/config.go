@@ -368,23 +368,12 @@ func parseAuth(ref, s string) ([]tunnel.AuthMethod, error) {
 // parseRoutes6 parses the --route6 values (named ref in messages): IPv6
 // CIDR prefixes without host bits. Duplicates are dropped.
 func parseRoutes6(ref string, rs []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, r := range rs {
-		r = strings.TrimSpace(r)
-		p, err := netip.ParsePrefix(r)
-		switch {
-		case err != nil:
-			return nil, usageErrorf("%s %q: not a CIDR prefix such as 2001:db8::/32", ref, r)
-		case !p.Addr().Is6() || p.Addr().Is4In6():
-			return nil, usageErrorf("%s %q: not an IPv6 prefix (IPv4 routes go in --%s)", ref, r, flgRoute)
-		case p != p.Masked():
-			return nil, usageErrorf("%s %q: host bits set (did you mean %v?)", ref, r, p.Masked())
+	return parsePrefixes(ref, rs, "2001:db8::/32", func(p netip.Prefix) string {
+		if !p.Addr().Is6() || p.Addr().Is4In6() {
+			return "not an IPv6 prefix (IPv4 routes go in --" + flgRoute + ")"
 		}
-		if !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+		return ""
+	})
 }
 
 // authNames joins the methods' names with commas, as --auth takes them.
@@ -399,16 +388,29 @@ func authNames(ms []tunnel.AuthMethod) string {
 // parseRoutes parses the --route values (named ref in messages): IPv4 CIDR
 // prefixes without host bits. Duplicates are dropped.
 func parseRoutes(ref string, rs []string) ([]netip.Prefix, error) {
+	return parsePrefixes(ref, rs, "192.168.30.0/24", func(p netip.Prefix) string {
+		if !p.Addr().Is4() {
+			return "only IPv4 routes are supported"
+		}
+		return ""
+	})
+}
+
+// parsePrefixes parses CIDR prefixes without host bits, dropping
+// duplicates; family says what is wrong with a prefix of the wrong address
+// family ("" if nothing), example is a valid prefix for the error message.
+func parsePrefixes(ref string, rs []string, example string, family func(netip.Prefix) string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, r := range rs {
 		r = strings.TrimSpace(r)
 		p, err := netip.ParsePrefix(r)
-		switch {
-		case err != nil:
-			return nil, usageErrorf("%s %q: not a CIDR prefix such as 192.168.30.0/24", ref, r)
-		case !p.Addr().Is4():
-			return nil, usageErrorf("%s %q: only IPv4 routes are supported", ref, r)
-		case p != p.Masked():
+		if err != nil {
+			return nil, usageErrorf("%s %q: not a CIDR prefix such as %s", ref, r, example)
+		}
+		if why := family(p); why != "" {
+			return nil, usageErrorf("%s %q: %s", ref, r, why)
+		}
+		if p != p.Masked() {
 			return nil, usageErrorf("%s %q: host bits set (did you mean %v?)", ref, r, p.Masked())
 		}
 		if !slices.Contains(out, p) {

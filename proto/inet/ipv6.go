@@ -147,17 +147,11 @@ func BuildTCPv6(src, dst netip.AddrPort, flags uint8, options, payload []byte) [
 // TCPv6MSS is TCPv4MSS for a TCP segment directly in an IPv6 packet.
 func TCPv6MSS(pkt []byte) (mss uint16, csumOK, ok bool) {
 	next, t, ok := ipv6Payload(pkt)
-	if !ok || next != ProtoTCP || len(t) < TCPHeaderLen {
+	if !ok || next != ProtoTCP {
 		return 0, false, false
 	}
-	doff := int(t[12]>>4) * 4
-	if doff < TCPHeaderLen || doff > len(t) {
+	if mss, ok = tcpMSS(t); !ok {
 		return 0, false, false
 	}
-	at := findMSSOption(t[TCPHeaderLen:doff])
-	if at < 0 {
-		return 0, false, false
-	}
-	mss = binary.BigEndian.Uint16(t[TCPHeaderLen+at+2:])
 	return mss, Checksum(t, pseudoHeaderSum6([16]byte(pkt[8:24]), [16]byte(pkt[24:40]), ProtoTCP, len(t))) == 0, true
 }

@@ -180,17 +180,28 @@ func BuildTCPv4(src, dst netip.AddrPort, flags uint8, options, payload []byte) [
 // an unfragmented TCP segment with an MSS option.
 func TCPv4MSS(pkt []byte) (mss uint16, csumOK, ok bool) {
 	h, t, ok := ParseIPv4(pkt)
-	if !ok || h.Protocol != ProtoTCP || h.FragOff != 0 || h.Flags&FlagMF != 0 || len(t) < TCPHeaderLen {
+	if !ok || h.Protocol != ProtoTCP || h.FragOff != 0 || h.Flags&FlagMF != 0 {
 		return 0, false, false
+	}
+	if mss, ok = tcpMSS(t); !ok {
+		return 0, false, false
+	}
+	return mss, Checksum(t, PseudoHeaderSum(h.Src, h.Dst, ProtoTCP, len(t))) == 0, true
+}
+
+// tcpMSS returns the MSS option of the TCP segment t; ok is false when t
+// has no valid header or no MSS option.
+func tcpMSS(t []byte) (mss uint16, ok bool) {
+	if len(t) < TCPHeaderLen {
+		return 0, false
 	}
 	doff := int(t[12]>>4) * 4
 	if doff < TCPHeaderLen || doff > len(t) {
-		return 0, false, false
+		return 0, false
 	}
 	at := findMSSOption(t[TCPHeaderLen:doff])
 	if at < 0 {
-		return 0, false, false
+		return 0, false
 	}
-	mss = binary.BigEndian.Uint16(t[TCPHeaderLen+at+2:])
-	return mss, Checksum(t, PseudoHeaderSum(h.Src, h.Dst, ProtoTCP, len(t))) == 0, true
+	return binary.BigEndian.Uint16(t[TCPHeaderLen+at+2:]), true
 }

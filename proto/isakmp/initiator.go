@@ -82,6 +82,7 @@ type Initiator struct {
 	lastPeer   []byte // last accepted peer Main Mode message
 	mm4        []byte
 	mm4Repeats int
+	mm4Excused int // repeats of MM4 that answer our MM3 retransmissions
 	mm5At      time.Time
 	natFound   bool
 	nattVID    bool   // the server sent a NAT-T vendor ID
@@ -199,7 +200,7 @@ func (in *Initiator) start(now time.Time) error {
 	ps := []Payload{{Type: PayloadSA, Body: in.saiB}}
 	if in.cfg.Aggressive {
 		// AM1: HDR, SA, KE, Ni, IDii [, CR]. Ref: RFC 2409 §5.4, §5.1.
-		priv, pub, err := in.cfg.Proposals[0].Group.Group().GenerateKey(e.rand)
+		priv, pub, err := dh.generate(in.cfg.Proposals[0].Group.Group(), e.rand)
 		if err != nil {
 			return err
 		}
@@ -291,10 +292,13 @@ func (in *Initiator) handle(now time.Time, msg []byte) error {
 		if !bytes.Equal(msg, in.mm4) {
 			return drop("Main Mode", "plaintext message in state "+in.st.String())
 		}
-		// A repeat right after MM5 is a duplicate or the answer to a
-		// crossing MM3 retransmission; SoftEther's own repeats come every
-		// 2 s.
-		if now.Sub(in.mm5At) >= in.cfg.RetransmitBase {
+		// A repeat right after MM5 is a duplicate, and one for each MM3
+		// we sent again is that retransmission's answer (a slow server
+		// answers them all, late); SoftEther's own repeats come every 2 s.
+		switch {
+		case in.mm4Excused > 0:
+			in.mm4Excused--
+		case now.Sub(in.mm5At) >= in.cfg.RetransmitBase:
 			in.mm4Repeats++
 		}
 		if in.mm4Repeats >= pskMismatchRepeats {
@@ -436,7 +440,7 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 	}
 
 	grp := chosen.Group.Group()
-	priv, pub, err := grp.GenerateKey(e.rand)
+	priv, pub, err := dh.generate(grp, e.rand)
 	if err != nil {
 		return err
 	}
@@ -481,7 +485,7 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 		return dropErr(what, err)
 	}
 	grp := e.k.prop.Group.Group()
-	gxy, err := grp.SharedSecret(in.priv, fullWidth(kx.ke, grp.Size))
+	gxy, err := dh.shared(grp, in.priv, fullWidth(kx.ke, grp.Size))
 	if err != nil {
 		return dropErr(what, err)
 	}
@@ -508,6 +512,7 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 	e.natt = !e.plain // unless ESP goes plain, NAT-T is forced: float to 4500 from MM5 on
 	in.lastPeer = append([]byte(nil), msg...)
 	in.mm4 = in.lastPeer
+	in.mm4Excused = in.retx.tries // each MM3 sent again may draw one more MM4
 	in.mm5At = now
 	in.sendMM(now, out, e.natt, "Main Mode message 5")
 	in.st = mmWaitMM6
@@ -646,7 +651,7 @@ func (in *Initiator) onAM2(now time.Time, h *Header, msg []byte) error {
 		return fmt.Errorf("%w: Aggressive Mode group %v, but we sent a key for %v", ErrBadProposal, chosen.Group, in.cfg.Proposals[0].Group)
 	}
 	grp := chosen.Group.Group()
-	gxy, err := grp.SharedSecret(in.priv, fullWidth(kx.ke, grp.Size))
+	gxy, err := dh.shared(grp, in.priv, fullWidth(kx.ke, grp.Size))
 	if err != nil {
 		return dropErr(what, err)
 	}

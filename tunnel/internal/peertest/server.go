@@ -223,12 +223,12 @@ func StartESP(p Profile, ike, natt, esp Conn) *Server {
 		changed:   make(chan struct{}),
 	}
 	s.wg.Add(3)
-	go s.read(ike, false)
-	go s.read(natt, true)
+	go s.read(ike, datagram{})
+	go s.read(natt, datagram{natt: true})
 	go s.loop()
 	if esp != nil {
 		s.wg.Add(1)
-		go s.readESP(esp)
+		go s.read(esp, datagram{plain: true})
 	}
 	return s
 }
@@ -256,24 +256,6 @@ func ListenESP(n *nettest.Network, addr netip.Addr, p Profile) (*Server, error) 
 		return nil, err
 	}
 	return StartESP(p, ike, natt, esp), nil
-}
-
-// readESP is read for the plain-ESP socket.
-func (s *Server) readESP(c Conn) {
-	defer s.wg.Done()
-	buf := make([]byte, 1<<16)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return
-		}
-		d := datagram{data: append([]byte(nil), buf[:n]...), from: unmap(from), plain: true}
-		select {
-		case s.in <- d:
-		case <-s.done:
-			return
-		}
-	}
 }
 
 // Listen opens the server's ports 500 and 4500 at addr on n and starts a
@@ -409,9 +391,10 @@ func (s *Server) count(f func(*Stats)) { s.update(f, "") }
 // ---------------------------------------------------------------------------
 // Goroutines.
 
-// read hands every datagram on c to the loop until c is closed. Any read
-// error ends it (nettest sockets only fail when closed).
-func (s *Server) read(c Conn, natt bool) {
+// read hands every datagram on c to the loop, marked as kind is (the NAT-T
+// port, the plain-ESP socket), until c is closed. Any read error ends it
+// (nettest sockets only fail when closed).
+func (s *Server) read(c Conn, kind datagram) {
 	defer s.wg.Done()
 	buf := make([]byte, 1<<16)
 	for {
@@ -419,7 +402,8 @@ func (s *Server) read(c Conn, natt bool) {
 		if err != nil {
 			return
 		}
-		d := datagram{data: append([]byte(nil), buf[:n]...), from: unmap(from), natt: natt}
+		d := kind
+		d.data, d.from = append([]byte(nil), buf[:n]...), unmap(from)
 		select {
 		case s.in <- d:
 		case <-s.done:
