@@ -613,9 +613,16 @@ func TestDataPathAllocsBatchUDP(t *testing.T) {
 	back.addInbound(newSA(t, tr, 0x200, 6))
 	back.setSession(clientTunnel, clientSess, serverTunnel, serverSess)
 	back.setTUN(discardTUN{})
-	r := udpReader{d: back, buf: make([]byte, maxPacket), tunBufs: make([][]byte, 1)}
-
 	const batch = 8
+	rbufs := make([][]byte, batch)
+	for i := range rbufs {
+		rbufs[i] = make([]byte, maxPacket)
+	}
+	r := udpReader{d: back, buf: rbufs[0], tunBufs: make([][]byte, 1)}
+	mr := newMmsgReader(server, rbufs)
+	if mr == nil {
+		t.Skip("no recvmmsg on this OS")
+	}
 	tx := newTxBatch(batch, net.UDPAddrFromAddrPort(d.nattAddr))
 	bufs := make([][]byte, batch)
 	for i := range bufs {
@@ -628,12 +635,16 @@ func TestDataPathAllocsBatchUDP(t *testing.T) {
 			tx.add(d.sealIP(buf, tunOffset, len(p)), len(p))
 		}
 		tx.flush(d, d.batch)
-		for range batch {
-			n, from, err := server.ReadFromUDPAddrPort(r.buf)
+		for got := 0; got < batch; {
+			n, err := mr.read()
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.handle(r.buf[:n], from)
+			for i := range n {
+				r.buf = rbufs[i]
+				r.handle(rbufs[i][:mr.size(i)], mr.from(i))
+			}
+			got += n
 		}
 	}); n != 0 {
 		t.Errorf("%v allocs per batch of %d", n, batch)

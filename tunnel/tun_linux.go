@@ -61,7 +61,7 @@ type linuxTUN struct {
 // tunBatch is how many packets one Read returns at most: what the device
 // has queued, without waiting for more. readTUN seals them all and sends
 // them with one sendmmsg (batch.go).
-const tunBatch = 32
+const tunBatch = 16
 
 // openTUN is the real Deps.OpenTUN: it creates the TUN device cfg.Name,
 // which must not exist yet, and configures it (see configureLink), then
