@@ -131,7 +131,13 @@ func (p *peer) connect(t *testing.T, extra ...string) *client {
 // start runs "l2tpctl connect ARGS…" in the client namespace.
 func (p *peer) start(t *testing.T, connectArgs ...string) *client {
 	t.Helper()
-	args := append([]string{"netns", "exec", p.get("CLIENT_NS"), p.bin, "connect"}, connectArgs...)
+	return p.startIn(t, p.get("CLIENT_NS"), connectArgs...)
+}
+
+// startIn runs "l2tpctl connect ARGS…" in network namespace ns.
+func (p *peer) startIn(t *testing.T, ns string, connectArgs ...string) *client {
+	t.Helper()
+	args := append([]string{"netns", "exec", ns, p.bin, "connect"}, connectArgs...)
 	return startCmd(t, exec.Command("ip", args...))
 }
 

@@ -1,10 +1,13 @@
 package cmd
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,9 +108,26 @@ func printStatus(w io.Writer, st tunnel.Status) {
 	if st.ESPSuite != "" {
 		row("ESP", "%s, SPI in %s out %s", st.ESPSuite, st.SPIIn, st.SPIOut)
 	}
-	row("sent", "%d packets, %d bytes (%d dropped)", st.TxPackets, st.TxBytes, st.TxDropped)
-	row("received", "%d packets, %d bytes (%d dropped)", st.RxPackets, st.RxBytes, st.RxDropped)
+	row("sent", "%d packets, %d bytes (%s)", st.TxPackets, st.TxBytes, dropNote(st.TxDropped, st.TxDrops))
+	row("received", "%d packets, %d bytes (%s)", st.RxPackets, st.RxBytes, dropNote(st.RxDropped, st.RxDrops))
 	row("re-keys", "%d IPsec, %d IKE re-authentications", st.Rekeys, st.Reauths)
+}
+
+// dropNote is "N dropped", followed by the reasons, most frequent first:
+// "40003 dropped: ike_not_ours 40000, unknown_spi 3".
+func dropNote(total uint64, by map[string]uint64) string {
+	note := fmt.Sprintf("%d dropped", total)
+	reasons := slices.SortedFunc(maps.Keys(by), func(a, b string) int {
+		return cmp.Or(cmp.Compare(by[b], by[a]), strings.Compare(a, b))
+	})
+	for i, r := range reasons {
+		sep := ", "
+		if i == 0 {
+			sep = ": "
+		}
+		note += fmt.Sprintf("%s%s %d", sep, r, by[r])
+	}
+	return note
 }
 
 func orNoneList(s []string) string {

@@ -18,6 +18,7 @@ var testStatus = tunnel.Status{
 	Routes:   []string{"192.168.30.0/24"},
 	IKESuite: "aes256-sha256-modp2048", ESPSuite: "aes256-sha1", SPIIn: "0x01020304", SPIOut: "0xa0b0c0d0",
 	TxPackets: 3, TxBytes: 252, RxPackets: 3, RxBytes: 252, Rekeys: 2, Reauths: 1,
+	RxDropped: 40005, RxDrops: map[string]uint64{"ike_not_ours": 40000, "unknown_spi": 3, "esp_replay": 1, "foreign": 1},
 }
 
 func TestStatusCommand(t *testing.T) {
@@ -41,7 +42,7 @@ func TestStatusCommand(t *testing.T) {
 		"  IKE        aes256-sha256-modp2048\n" +
 		"  ESP        aes256-sha1, SPI in 0x01020304 out 0xa0b0c0d0\n" +
 		"  sent       3 packets, 252 bytes (0 dropped)\n" +
-		"  received   3 packets, 252 bytes (0 dropped)\n" +
+		"  received   3 packets, 252 bytes (40005 dropped: ike_not_ours 40000, unknown_spi 3, esp_replay 1, foreign 1)\n" +
 		"  re-keys    2 IPsec, 1 IKE re-authentications\n"
 	if w.stdout.String() != want {
 		t.Errorf("stdout =\n%s\nwant\n%s", w.stdout.String(), want)
@@ -61,7 +62,7 @@ func TestStatusCommand(t *testing.T) {
 	if got.SPIIn != testStatus.SPIIn || got.TxBytes != 252 || got.Rekeys != 2 || !got.UpSince.Equal(testStatus.UpSince) {
 		t.Errorf("--json round trip = %+v", got)
 	}
-	for _, key := range []string{`"state":"up"`, `"uptime_seconds":3723.4`, `"ike_suite"`, `"spi_out":"0xa0b0c0d0"`, `"rx_packets":3`} {
+	for _, key := range []string{`"state":"up"`, `"uptime_seconds":3723.4`, `"ike_suite"`, `"spi_out":"0xa0b0c0d0"`, `"rx_packets":3`, `"rx_drops":{"esp_replay":1,"foreign":1,"ike_not_ours":40000,"unknown_spi":3}`} {
 		if !strings.Contains(w.stdout.String(), key) {
 			t.Errorf("--json lacks %s: %s", key, w.stdout.String())
 		}

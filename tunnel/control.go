@@ -82,23 +82,24 @@ type controller struct {
 	nextKA         time.Time
 	ikePort        uint16 // where the last IKE message went
 	drops          ctrlDrops
-	upAt           time.Time       // when the link came up; zero before
-	scriptLink     *LinkInfo       // what Config.Script was told at connect; nil: not run
-	ev             *emitter        // the events of this Run (shared with Run)
-	retries        int             // retransmissions in the current bring-up phase
-	ikeUp          isakmp.Phase1Up // the current IKE SA's phase 1, for the weak-suite warning
-	ikeOffer       []IKEProposal   // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
-	retried        bool            // the one legacy Main Mode retry was made
-	udpRetried     bool            // --esp-transport auto: the server refused plain ESP, and we started over in UDP
-	redials        int             // calls placed again after a lost authentication answer
-	ikeRestarts    int             // Main Modes started over during bring-up (restartIKE)
-	redialing      bool            // the next SessionUp is that of a redial
-	redialedNoChal bool            // a redial was for a Challenge that never came (at most one is)
-	redialLCP      bool            // a redial's LCP has not opened yet: its failures are LCP failures (exit 10)
-	nextDPD        time.Time       // when to look at the server's silence next; zero: DPD off or not yet up
-	dpdPending     int             // R-U-THEREs sent since the server was last heard
-	suspectAt      time.Time       // an ICMP error came under the running link: probe until the server is heard after it
-	icmpFail       error           // an ICMP error after phase 1 during bring-up, fatal at icmpFailAt
+	ikeFilter      [2]isakmp.Filter // what the data path was last told (publishIKEFilter)
+	upAt           time.Time        // when the link came up; zero before
+	scriptLink     *LinkInfo        // what Config.Script was told at connect; nil: not run
+	ev             *emitter         // the events of this Run (shared with Run)
+	retries        int              // retransmissions in the current bring-up phase
+	ikeUp          isakmp.Phase1Up  // the current IKE SA's phase 1, for the weak-suite warning
+	ikeOffer       []IKEProposal    // what Main Mode offers: Config.ikeOffer, or the legacy list after a retry
+	retried        bool             // the one legacy Main Mode retry was made
+	udpRetried     bool             // --esp-transport auto: the server refused plain ESP, and we started over in UDP
+	redials        int              // calls placed again after a lost authentication answer
+	ikeRestarts    int              // Main Modes started over during bring-up (restartIKE)
+	redialing      bool             // the next SessionUp is that of a redial
+	redialedNoChal bool             // a redial was for a Challenge that never came (at most one is)
+	redialLCP      bool             // a redial's LCP has not opened yet: its failures are LCP failures (exit 10)
+	nextDPD        time.Time        // when to look at the server's silence next; zero: DPD off or not yet up
+	dpdPending     int              // R-U-THEREs sent since the server was last heard
+	suspectAt      time.Time        // an ICMP error came under the running link: probe until the server is heard after it
+	icmpFail       error            // an ICMP error after phase 1 during bring-up, fatal at icmpFailAt
 	icmpFailAt     time.Time
 
 	// For the control socket (ctlsock.go).
@@ -194,10 +195,12 @@ func (c *controller) run(ctx context.Context) error {
 			c.beginClose()
 		case p := <-c.ctrl:
 			c.dispatch(p)
+			c.publishIKEFilter()
 		case err := <-c.tunDied:
 			c.fail(PhaseConnected, fmt.Errorf("%w: %s: %w", ErrInterfaceGone, c.cfg.Interface, err))
 		case <-timer.C():
 			c.tick(c.deps.Clock.Now())
+			c.publishIKEFilter()
 		case reply := <-c.statusReq:
 			reply <- c.status() // buffered
 		}
@@ -463,6 +466,7 @@ func (c *controller) sendErr(what string, err error) {
 // (ikeSAs): the current one, the re-authenticating one, or a retired one
 // (whose Deletes still go out).
 func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
+	c.publishIKEFilter() // before anything goes out that the server answers
 	role := c.ike.role(from)
 	if role != ikeRetired {
 		// Inbound SAs first: the server may use a new SA as soon as it has
@@ -501,6 +505,21 @@ func (c *controller) doIKE(from *isakmp.Initiator, actions []isakmp.Action) {
 				c.doNextIKE(a)
 			}
 		}
+	}
+}
+
+// publishIKEFilter tells the data path which IKE messages the current and
+// the re-authenticating IKE SA take now, so that it drops the others
+// before copying them. Cheap; called after every IKE event.
+func (c *controller) publishIKEFilter() {
+	var f [2]isakmp.Filter
+	f[0] = c.ike.cur.Filter()
+	if c.ike.next != nil {
+		f[1] = c.ike.next.Filter()
+	}
+	if f != c.ikeFilter || c.dp.ikeFilter.Load() == nil {
+		c.ikeFilter = f
+		c.dp.setIKEFilter(f)
 	}
 }
 

@@ -84,6 +84,11 @@ type Status struct {
 	RxBytes   uint64 `json:"rx_bytes"`
 	TxDropped uint64 `json:"tx_dropped"`
 	RxDropped uint64 `json:"rx_dropped"`
+	// The drops by reason (docs/json.md has the names); zero counts are
+	// left out. Received messages that a state machine ignored are counted
+	// as ike_ignored, l2tp_ignored and ppp_ignored, and in RxDropped.
+	TxDrops map[string]uint64 `json:"tx_drops,omitempty"`
+	RxDrops map[string]uint64 `json:"rx_drops,omitempty"`
 
 	Rekeys  int `json:"rekeys"`  // IPsec SAs replaced (Quick Mode re-keys, re-authentications too)
 	Reauths int `json:"reauths"` // IKE SAs replaced by re-authentication
@@ -341,8 +346,25 @@ func (c *controller) status() Status {
 	}
 	d := c.dp.stats()
 	st.TxPackets, st.TxBytes, st.RxPackets, st.RxBytes = d.TxPackets, d.TxBytes, d.RxPackets, d.RxBytes
-	st.TxDropped = d.TxNoSA + d.TxNoSession + d.TxNotIPv4 + d.TxNoIPv6 + d.TxSealErrors + d.TxSendErrors
-	st.RxDropped = d.RxForeign + d.RxInvalid + d.RxUnknownSPI + d.RxESPErrors + d.RxInnerErrors +
-		d.RxWrongSession + d.RxNoTUN + d.RxTUNErrors
+	tx := d.txDrops()
+	rx := append(d.rxDrops(), dropCount{"ike_ignored", c.drops.ike},
+		dropCount{"l2tp_ignored", c.drops.l2tp}, dropCount{"ppp_ignored", c.drops.ppp})
+	st.TxDropped, st.TxDrops = sumDrops(tx), dropMap(tx)
+	st.RxDropped, st.RxDrops = sumDrops(rx), dropMap(rx)
 	return st
+}
+
+// dropMap is l without its zero counts, as a map; nil if all are zero.
+func dropMap(l []dropCount) map[string]uint64 {
+	var m map[string]uint64
+	for _, d := range l {
+		if d.N == 0 {
+			continue
+		}
+		if m == nil {
+			m = map[string]uint64{}
+		}
+		m[d.Reason] = d.N
+	}
+	return m
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/inet"
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 )
@@ -139,6 +140,27 @@ type dataPath struct {
 	bufsHeld atomic.Int64 // pooled buffers taken and not yet returned; tests check it ends at 0
 
 	rxLog, txLog rateLimit // per-packet error logs, at most one a second each
+	dropLog      rateLimit // readUDP's drop summary (udpReader.drop), at most one per dropLogPeriod
+
+	// ikeFilter says which IKE messages the control loop's IKE SAs may
+	// take (isakmp.Filter, one per SA; zero: none); stored by the control
+	// loop (setIKEFilter) before it sends anything they answer. nil: no
+	// filter (tests of the data path alone).
+	ikeFilter atomic.Pointer[[2]isakmp.Filter]
+}
+
+// dropLogPeriod is how often at most -v shows what readUDP dropped.
+const dropLogPeriod = 5 * time.Second
+
+// setIKEFilter makes readUDP forward only IKE messages that one of f
+// matches. Called by the control loop.
+func (d *dataPath) setIKEFilter(f [2]isakmp.Filter) { d.ikeFilter.Store(&f) }
+
+// ikeMatch reports whether the well-formed IKE message msg passes the
+// IKE filter. It does not allocate.
+func (d *dataPath) ikeMatch(msg []byte) bool {
+	f := d.ikeFilter.Load()
+	return f == nil || f[0].Match(msg) || f[1].Match(msg)
 }
 
 // newDataPath returns a data path on conn. ikeAddr and nattAddr are the
@@ -150,6 +172,7 @@ func newDataPath(conn PacketConn, ikeAddr, nattAddr netip.AddrPort, log *Logger)
 		ikeAddr:  unmapAddrPort(ikeAddr),
 		nattAddr: unmapAddrPort(nattAddr),
 		log:      log,
+		dropLog:  rateLimit{period: dropLogPeriod},
 	}
 }
 

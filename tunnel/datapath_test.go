@@ -13,6 +13,7 @@ import (
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/inet"
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/proto/suite"
@@ -418,7 +419,7 @@ func testLogger(t *testing.T) *Logger {
 
 func TestDataPathControl(t *testing.T) {
 	r := newRig(t)
-	ike := []byte("isakmp message, cookies first")
+	ike := append(ikeHeader(fuzzCookie, ""), "isakmp message, cookies first"...)
 
 	// Receive: IKE on 500, IKE behind the marker on 4500, keepalives,
 	// strangers.
@@ -437,6 +438,14 @@ func TestDataPathControl(t *testing.T) {
 	}
 	r.serverSend(r.natt, []byte{1, 2, 3})
 	r.waitStats("runt", func(s dataStats) bool { return s.RxInvalid == 1 })
+	// IKE that no IKE SA of ours can take is dropped before the copy.
+	r.serverSend(r.ike, []byte("isakmp message, too short"))
+	r.waitStats("malformed IKE", func(s dataStats) bool { return s.RxIKEMalformed == 1 })
+	r.d.setIKEFilter([2]isakmp.Filter{{ICookie: [8]byte([]byte(fuzzCookie))}})
+	r.serverSend(r.natt, append([]byte{0, 0, 0, 0}, ikeHeader("stranger", "")...))
+	r.waitStats("IKE not ours", func(s dataStats) bool { return s.RxIKENotOurs == 1 })
+	r.serverSend(r.ike, ike)
+	r.wantCtrl(kindIKE, ike)
 
 	// Send: IKE to 500 as is, to 4500 with the marker; keepalive.
 	if err := r.d.sendIKE(ike, false); err != nil {

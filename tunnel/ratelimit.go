@@ -19,12 +19,19 @@ func (b *readBackoff) wait() {
 	}
 }
 
-// rateLimit lets one log line a second through, so that per-packet errors
-// cannot flood the log. It is safe for concurrent use.
-type rateLimit struct{ next atomic.Int64 }
+// rateLimit lets one log line per period (zero: a second) through, so that
+// per-packet errors cannot flood the log. It is safe for concurrent use.
+type rateLimit struct {
+	period time.Duration // immutable after construction
+	next   atomic.Int64
+}
 
 func (r *rateLimit) allow() bool {
 	now := time.Now().UnixNano()
 	next := r.next.Load()
-	return now >= next && r.next.CompareAndSwap(next, now+int64(time.Second))
+	p := r.period
+	if p == 0 {
+		p = time.Second
+	}
+	return now >= next && r.next.CompareAndSwap(next, now+int64(p))
 }

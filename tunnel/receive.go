@@ -3,9 +3,11 @@ package tunnel
 import (
 	"errors"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/inet"
+	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/l2tp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 )
@@ -204,8 +206,12 @@ func (d *dataPath) readESP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 			continue
 		}
 		backoff.reset()
-		if n < esp.HeaderLen || n == len(r.buf) {
-			d.c.rxInvalid.Add(1)
+		if n == len(r.buf) { // possibly truncated
+			r.drop(&d.c.rxTruncated)
+			continue
+		}
+		if n < esp.HeaderLen {
+			r.drop(&d.c.rxInvalid)
 			continue
 		}
 		if !r.handleESP(r.buf[:n]) {
@@ -221,9 +227,15 @@ type udpReader struct {
 	ctrl    chan<- ctrlPacket
 	stop    <-chan struct{}
 	tunBufs [][]byte // len 1; reused for TUN writes so that they do not allocate
+
+	lastDrops []dropCount // the drop counts at the last -v summary (drop)
 }
 
-// handle processes one datagram; false means stop was closed.
+// handle processes one datagram; false means stop was closed. Everything
+// that can be decided from the datagram alone — its source, its framing,
+// the ISAKMP header and cookies (isakmp.Filter), the ESP SPI — is checked
+// here before any copy or hand-over, so that garbage costs one read and a
+// few comparisons.
 func (r *udpReader) handle(pkt []byte, from netip.AddrPort) bool {
 	d := r.d
 	from = unmapAddrPort(from)
@@ -233,13 +245,11 @@ func (r *udpReader) handle(pkt []byte, from netip.AddrPort) bool {
 		fromNATT = true
 	case d.ikeAddr:
 	default:
-		d.c.rxForeign.Add(1)
-		return true
+		return r.drop(&d.c.rxForeign)
 	}
 	d.markRx()
 	if len(pkt) == len(r.buf) { // possibly truncated
-		d.c.rxInvalid.Add(1)
-		return true
+		return r.drop(&d.c.rxTruncated)
 	}
 	kind, payload := classify(pkt, fromNATT)
 	switch kind {
@@ -247,11 +257,33 @@ func (r *udpReader) handle(pkt []byte, from netip.AddrPort) bool {
 		d.c.rxKeepalives.Add(1)
 		return true
 	case kindIKE:
+		if !isakmp.WellFormed(payload) {
+			return r.drop(&d.c.rxIKEMalformed)
+		}
+		if !d.ikeMatch(payload) {
+			return r.drop(&d.c.rxIKENotOurs)
+		}
 		return r.forward(kindIKE, payload)
 	case kindESP:
 		return r.handleESP(payload)
 	}
-	d.c.rxInvalid.Add(1)
+	return r.drop(&d.c.rxInvalid)
+}
+
+// drop counts a dropped datagram on c, notes it for the -v summary and
+// returns true (go on reading).
+func (r *udpReader) drop(c *atomic.Uint64) bool {
+	c.Add(1)
+	d := r.d
+	if d.log == nil || !d.dropLog.allow() {
+		return true
+	}
+	s := d.stats()
+	now := s.rxDrops()
+	if msg := formatDrops(now, r.lastDrops); msg != "" {
+		d.log.debugf("udp: dropped %s (since the last such line; l2tpctl status has the totals)", msg)
+	}
+	r.lastDrops = now
 	return true
 }
 
@@ -260,11 +292,10 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 	spi, _ := esp.PeekSPI(pkt)
 	sa := d.inbound(spi)
 	if sa == nil {
-		d.c.rxUnknownSPI.Add(1)
 		if d.rxLog.allow() {
 			d.log.debugf("esp: dropped packet for unknown SPI %#08x", spi)
 		}
-		return true
+		return r.drop(&d.c.rxUnknownSPI)
 	}
 	_, _, localTunnel, localSession := unpackSession(d.session.Load())
 	msg, err := openL2TP(pkt, sa, d.inner.Load())
@@ -277,8 +308,7 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 		kind, payload, err = demuxL2TP(msg, localTunnel, localSession)
 	}
 	if err != nil {
-		r.countDecapError(spi, err)
-		return true
+		return r.countDecapError(spi, err)
 	}
 	switch kind {
 	case kindL2TP, kindPPP:
@@ -292,41 +322,42 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 	}
 	tp := d.tun.Load()
 	if tp == nil {
-		d.c.rxNoTUN.Add(1)
-		return true
+		return r.drop(&d.c.rxNoTUN)
 	}
 	d.clampMSS(payload, &d.c.rxMSSClamped)
 	r.tunBufs[0] = payload
 	_, err = (*tp).Write(r.tunBufs, 0)
 	r.tunBufs[0] = nil // do not keep the buffer reachable from here
 	if err != nil {
-		d.c.rxTUNErrors.Add(1)
 		if d.rxLog.allow() {
 			d.log.debugf("tun: write: %v", err)
 		}
-		return true
+		return r.drop(&d.c.rxTUNErrors)
 	}
 	d.c.rxPackets.Add(1)
 	d.c.rxBytes.Add(uint64(len(payload)))
 	return true
 }
 
-func (r *udpReader) countDecapError(spi uint32, err error) {
+func (r *udpReader) countDecapError(spi uint32, err error) bool {
 	d := r.d
+	var c *atomic.Uint64
 	switch {
 	case errors.Is(err, errDummy):
-		return // RFC 4303 §2.6: silently discarded
+		return r.drop(&d.c.rxDummy) // RFC 4303 §2.6: silently discarded
 	case errors.Is(err, errWrongSession):
-		d.c.rxWrongSession.Add(1)
-	case errors.Is(err, esp.ErrAuth), errors.Is(err, esp.ErrReplay),
-		errors.Is(err, esp.ErrPadding), errors.Is(err, esp.ErrShort):
-		d.c.rxESPErrors.Add(1)
+		c = &d.c.rxWrongSession
+	case errors.Is(err, esp.ErrReplay):
+		c = &d.c.rxESPReplay
+	case errors.Is(err, esp.ErrAuth), errors.Is(err, esp.ErrPadding), errors.Is(err, esp.ErrShort):
+		c = &d.c.rxESPErrors
 	default:
-		d.c.rxInnerErrors.Add(1)
+		c = &d.c.rxInnerErrors
 	}
 	if d.rxLog.allow() {
 		d.log.debugf("esp: dropped packet on SPI %#08x: %v", spi, err)
 	}
+	return r.drop(c)
 }
 
 // forwardFrame hands the control goroutine a PPP frame of protocol proto

@@ -143,7 +143,7 @@ func TestDataPathLossyNetwork(t *testing.T) {
 		}
 	}
 	// 13 of 40 are duplicated, except the 3 that are also held back (12, 24, 36).
-	r.waitStats("duplicates", func(s dataStats) bool { return s.RxESPErrors == 10 })
+	r.waitStats("duplicates", func(s dataStats) bool { return s.RxESPReplay == 10 })
 }
 
 // TestReadUDPStops: a reader blocked handing a control message to a
@@ -151,7 +151,7 @@ func TestDataPathLossyNetwork(t *testing.T) {
 // socket is already closed (the shutdown order in Run).
 func TestReadUDPStops(t *testing.T) {
 	r := newRig(t)
-	r.serverSend(r.ike, []byte("nobody will receive this"))
+	r.serverSend(r.ike, append(ikeHeader(fuzzCookie, ""), "nobody will receive this"...))
 	for r.client.Pending() > 0 { // wait until readUDP took it; it then blocks handing it over
 		time.Sleep(time.Millisecond)
 	}

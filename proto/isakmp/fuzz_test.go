@@ -114,8 +114,10 @@ func initiatorAt(tb testing.TB, c *capture, k int) *Initiator {
 }
 
 // FuzzInitiatorHandle feeds arbitrary input to the Initiator in each state
-// of a real SoftEther session (first byte selects the state).
+// of a real SoftEther session (first byte selects the state). The session
+// is replayed for every input; memoDH makes that cheap.
 func FuzzInitiatorHandle(f *testing.F) {
+	useMemoDH(f)
 	c := loadCapture(f, "softether_mm_qm.json")
 	for i, m := range capturedServerMessages(f) {
 		f.Add(byte(i), m)
@@ -136,6 +138,7 @@ func FuzzInitiatorHandle(f *testing.F) {
 // FuzzAggressiveHandle is FuzzInitiatorHandle for the Aggressive Mode
 // capture: before message 2 and once phase 1 is up.
 func FuzzAggressiveHandle(f *testing.F) {
+	useMemoDH(f)
 	c := loadCapture(f, "softether_aggressive.json")
 	for i, ev := range c.Events {
 		if ev.Op == "handle" {
@@ -215,6 +218,7 @@ func responderIn(tb testing.TB, k int, aggressive bool) (*Responder, []byte) {
 }
 
 func FuzzResponderHandle(f *testing.F) {
+	useMemoDH(f)
 	for k := 0; k < 5; k++ {
 		_, m := responderAt(f, k)
 		if m != nil {

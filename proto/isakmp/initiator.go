@@ -199,7 +199,7 @@ func (in *Initiator) start(now time.Time) error {
 	ps := []Payload{{Type: PayloadSA, Body: in.saiB}}
 	if in.cfg.Aggressive {
 		// AM1: HDR, SA, KE, Ni, IDii [, CR]. Ref: RFC 2409 §5.4, §5.1.
-		priv, pub, err := in.cfg.Proposals[0].Group.Group().GenerateKey(e.rand)
+		priv, pub, err := dh.generate(in.cfg.Proposals[0].Group.Group(), e.rand)
 		if err != nil {
 			return err
 		}
@@ -436,7 +436,7 @@ func (in *Initiator) onMM2(now time.Time, h *Header, msg []byte) error {
 	}
 
 	grp := chosen.Group.Group()
-	priv, pub, err := grp.GenerateKey(e.rand)
+	priv, pub, err := dh.generate(grp, e.rand)
 	if err != nil {
 		return err
 	}
@@ -481,7 +481,7 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 		return dropErr(what, err)
 	}
 	grp := e.k.prop.Group.Group()
-	gxy, err := grp.SharedSecret(in.priv, fullWidth(kx.ke, grp.Size))
+	gxy, err := dh.shared(grp, in.priv, fullWidth(kx.ke, grp.Size))
 	if err != nil {
 		return dropErr(what, err)
 	}
@@ -646,7 +646,7 @@ func (in *Initiator) onAM2(now time.Time, h *Header, msg []byte) error {
 		return fmt.Errorf("%w: Aggressive Mode group %v, but we sent a key for %v", ErrBadProposal, chosen.Group, in.cfg.Proposals[0].Group)
 	}
 	grp := chosen.Group.Group()
-	gxy, err := grp.SharedSecret(in.priv, fullWidth(kx.ke, grp.Size))
+	gxy, err := dh.shared(grp, in.priv, fullWidth(kx.ke, grp.Size))
 	if err != nil {
 		return dropErr(what, err)
 	}

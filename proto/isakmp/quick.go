@@ -124,7 +124,7 @@ func (e *engine) pfsKey() (priv, pub []byte, err error) {
 	if e.pfs == 0 {
 		return nil, nil, nil
 	}
-	return e.pfs.Group().GenerateKey(e.rand)
+	return dh.generate(e.pfs.Group(), e.rand)
 }
 
 // startQM sends Quick Mode message 1:
@@ -319,7 +319,7 @@ func (e *engine) pfsSecret(priv, peerKE []byte) ([]byte, error) {
 		return nil, malformed("no KE payload, but PFS (%v) is configured", e.pfs)
 	}
 	g := e.pfs.Group()
-	return g.SharedSecret(priv, fullWidth(peerKE, g.Size))
+	return dh.shared(g, priv, fullWidth(peerKE, g.Size))
 }
 
 // qmInitiatorReply handles QM2 (HDR*, HASH(2), SA, Nr, [IDci, IDcr], [NAT-OA])

@@ -381,11 +381,11 @@ func (r *Responder) onAM3(now time.Time, h *Header, msg []byte) error {
 func (r *Responder) keyExchange(what string, kx keyExchange, aggressive bool) ([]Payload, error) {
 	e := &r.e
 	grp := e.k.prop.Group.Group()
-	priv, pub, err := grp.GenerateKey(e.rand)
+	priv, pub, err := dh.generate(grp, e.rand)
 	if err != nil {
 		return nil, err
 	}
-	gxy, err := grp.SharedSecret(priv, fullWidth(kx.ke, grp.Size))
+	gxy, err := dh.shared(grp, priv, fullWidth(kx.ke, grp.Size))
 	if err != nil {
 		return nil, dropErr(what, err)
 	}
