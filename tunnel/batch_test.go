@@ -3,8 +3,10 @@ package tunnel
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/net/ipv4"
 )
@@ -114,3 +116,64 @@ func TestTxBatchNoAllocs(t *testing.T) {
 type okBatchWriter struct{}
 
 func (okBatchWriter) WriteBatch(ms []ipv4.Message, _ int) (int, error) { return len(ms), nil }
+
+// TestReadUDPBatch runs readUDP on a real socket (recvmmsg on Linux): a
+// burst of more datagrams than one batch holds, with a keepalive and a
+// datagram from a stranger among them, is read whole; closing the socket
+// ends readUDP and every pooled buffer comes back.
+func TestReadUDPBatch(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetReadBuffer(1 << 20); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	client, server, stranger := listen(), listen(), listen()
+	defer server.Close()
+	defer stranger.Close()
+	tr := testSuites[0].t
+	d := newDataPath(client, netip.AddrPortFrom(lo, 1), localAddrPort(server), nil)
+	d.addInbound(newSA(t, tr, 0x300, 9))
+	d.setSession(clientTunnel, clientSess, serverTunnel, serverSess)
+	d.setTUN(discardTUN{})
+	srv := newDataPath(server, netip.AddrPortFrom(lo, 1), localAddrPort(client), nil)
+	srv.setOutbound(newSA(t, tr, 0x300, 9))
+	srv.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
+
+	ctrl, stop, done := make(chan ctrlPacket, 1), make(chan struct{}), make(chan struct{})
+	go func() { defer close(done); d.readUDP(ctrl, stop) }()
+
+	const n = 3*udpBatch + 5
+	buf := make([]byte, maxPacket)
+	p := ping(200, 1)
+	for i := range n {
+		copy(buf[tunOffset:], p)
+		srv.sendIP(buf, tunOffset, len(p))
+		if i == udpBatch-1 {
+			srv.sendKeepalive()
+			stranger.WriteToUDPAddrPort([]byte{0, 0, 0, 1, 2, 3, 4, 5, 6, 7}, localAddrPort(client))
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for d.stats().RxPackets < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := d.stats(); s.RxPackets != n || s.RxForeign != 1 {
+		t.Errorf("%d of %d packets reached the TUN, %d foreign datagrams (want 1); stats %+v", s.RxPackets, n, s.RxForeign, s)
+	}
+	client.Close()
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("readUDP did not end when its socket was closed")
+	}
+	if held := d.bufsHeld.Load(); held != 0 {
+		t.Errorf("%d pooled buffers not returned", held)
+	}
+}
