@@ -82,6 +82,7 @@ type Initiator struct {
 	lastPeer   []byte // last accepted peer Main Mode message
 	mm4        []byte
 	mm4Repeats int
+	mm4Excused int // repeats of MM4 that answer our MM3 retransmissions
 	mm5At      time.Time
 	natFound   bool
 	nattVID    bool   // the server sent a NAT-T vendor ID
@@ -291,10 +292,13 @@ func (in *Initiator) handle(now time.Time, msg []byte) error {
 		if !bytes.Equal(msg, in.mm4) {
 			return drop("Main Mode", "plaintext message in state "+in.st.String())
 		}
-		// A repeat right after MM5 is a duplicate or the answer to a
-		// crossing MM3 retransmission; SoftEther's own repeats come every
-		// 2 s.
-		if now.Sub(in.mm5At) >= in.cfg.RetransmitBase {
+		// A repeat right after MM5 is a duplicate, and one for each MM3
+		// we sent again is that retransmission's answer (a slow server
+		// answers them all, late); SoftEther's own repeats come every 2 s.
+		switch {
+		case in.mm4Excused > 0:
+			in.mm4Excused--
+		case now.Sub(in.mm5At) >= in.cfg.RetransmitBase:
 			in.mm4Repeats++
 		}
 		if in.mm4Repeats >= pskMismatchRepeats {
@@ -508,6 +512,7 @@ func (in *Initiator) onMM4(now time.Time, h *Header, msg []byte) error {
 	e.natt = !e.plain // unless ESP goes plain, NAT-T is forced: float to 4500 from MM5 on
 	in.lastPeer = append([]byte(nil), msg...)
 	in.mm4 = in.lastPeer
+	in.mm4Excused = in.retx.tries // each MM3 sent again may draw one more MM4
 	in.mm5At = now
 	in.sendMM(now, out, e.natt, "Main Mode message 5")
 	in.st = mmWaitMM6

@@ -593,3 +593,56 @@ func TestInitiatorServerWithoutNATT(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestPairSlowServerMM4Repeats: a server too slow to answer MM3 before
+// our retransmissions answers each copy; the copies that arrive after
+// MM5 are not SoftEther's wrong-PSK repeats and must not end phase 1.
+func TestPairSlowServerMM4Repeats(t *testing.T) {
+	p := newPair(t, Config{}, ResponderConfig{ForceNAT: true, OnBadPSK: BadPSKResendMM4})
+	sends := func(acts []Action) [][]byte {
+		var out [][]byte
+		for _, a := range acts {
+			if s, ok := a.(Send); ok {
+				out = append(out, s.Data)
+			}
+		}
+		return out
+	}
+	in := func(acts []Action) [][]byte {
+		p.inActs = append(p.inActs, acts...)
+		return sends(acts)
+	}
+	mm1 := in(p.in.Start(p.now))
+	mm2 := sends(p.r.HandleFrom(p.now, mm1[0], false))
+	mm3 := in(p.in.Handle(p.now, mm2[0]))
+	// The server sits on MM3 while we send it twice more.
+	for i := 0; i < 2; i++ {
+		p.now = p.in.Deadline()
+		mm3 = append(mm3, in(p.in.Tick(p.now))...)
+	}
+	if len(mm3) != 3 {
+		t.Fatalf("%d copies of MM3", len(mm3))
+	}
+	var mm4 [][]byte
+	for _, m := range mm3 {
+		mm4 = append(mm4, sends(p.r.HandleFrom(p.now, m, false))...)
+	}
+	if len(mm4) != 3 {
+		t.Fatalf("the responder answered %d of 3 copies of MM3", len(mm4))
+	}
+	mm5 := in(p.in.Handle(p.now, mm4[0]))
+	// The late answers to the retransmissions come more than a
+	// retransmission interval after MM5.
+	for _, m := range mm4[1:] {
+		p.now = p.now.Add(1500 * time.Millisecond)
+		in(p.in.Handle(p.now, m))
+		if err := failOf(p.inActs); err != nil {
+			t.Fatalf("a late answer to an MM3 retransmission ended phase 1: %v", err)
+		}
+	}
+	mm6 := sends(p.r.HandleFrom(p.now, mm5[0], true))
+	in(p.in.Handle(p.now, mm6[0]))
+	if count[Phase1Up](p.inActs) != 1 {
+		t.Fatalf("phase 1 not up: %v", p.inActs)
+	}
+}
