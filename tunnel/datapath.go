@@ -107,6 +107,7 @@ var (
 // dataPath moves packets between the TUN and the UDP socket.
 type dataPath struct {
 	conn     PacketConn     // immutable; read only by readUDP, written by everyone (UDP sockets allow concurrent writes)
+	batch    batchWriter    // immutable: conn's sendmmsg, used by readTUN; nil: send one packet at a time
 	ikeAddr  netip.AddrPort // immutable: server's IKE address (port 500)
 	nattAddr netip.AddrPort // immutable: server's NAT-T address (port 4500)
 	log      *Logger        // immutable; nil discards
@@ -167,6 +168,7 @@ func (d *dataPath) ikeMatch(msg []byte) bool {
 func newDataPath(conn PacketConn, ikeAddr, nattAddr netip.AddrPort, log *Logger) *dataPath {
 	return &dataPath{
 		conn:     conn,
+		batch:    newBatchWriter(conn),
 		ikeAddr:  unmapAddrPort(ikeAddr),
 		nattAddr: unmapAddrPort(nattAddr),
 		log:      log,

@@ -592,3 +592,76 @@ func TestDataPathIPv6(t *testing.T) {
 	r.serverSend(r.natt, sealPPP(t, append([]byte{0xff, 0x03, 0x00, 0x57}, ping(84, 1)...), r.srvOut, clientTunnel, clientSess))
 	r.waitStats("not IPv6", func(s dataStats) bool { return s.RxInnerErrors == 1 })
 }
+
+// TestDataPathAllocsBatchUDP is TestDataPathAllocsUDP for readTUN's batch
+// path on a real socket: sealing a batch and sending it with one
+// WriteBatch (sendmmsg on Linux) allocates nothing, and every packet
+// arrives and opens.
+func TestDataPathAllocsBatchUDP(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	server, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	client, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	srv := server.LocalAddr().(*net.UDPAddr).AddrPort()
+	tr := testSuites[0].t
+
+	d := newDataPath(client, netip.AddrPortFrom(lo, 1), srv, nil)
+	if d.batch == nil {
+		t.Skip("no batch writer on this OS")
+	}
+	d.setOutbound(newSA(t, tr, 0x200, 6))
+	d.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
+	back := newDataPath(server, netip.AddrPortFrom(lo, 1), localAddrPort(client), nil)
+	back.addInbound(newSA(t, tr, 0x200, 6))
+	back.setSession(clientTunnel, clientSess, serverTunnel, serverSess)
+	back.setTUN(discardTUN{})
+	const batch = 8
+	rbufs := make([][]byte, batch)
+	for i := range rbufs {
+		rbufs[i] = make([]byte, maxPacket)
+	}
+	r := udpReader{d: back, buf: rbufs[0], tunBufs: make([][]byte, 1)}
+	mr := newMmsgReader(server, rbufs)
+	if mr == nil {
+		t.Skip("no recvmmsg on this OS")
+	}
+	tx := newTxBatch(batch, net.UDPAddrFromAddrPort(d.nattAddr))
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, maxPacket)
+	}
+	p := ping(1400, 1)
+	if n := testing.AllocsPerRun(50, func() {
+		for _, buf := range bufs {
+			copy(buf[tunOffset:], p)
+			tx.add(d.sealIP(buf, tunOffset, len(p)), len(p))
+		}
+		tx.flush(d, d.batch)
+		for got := 0; got < batch; {
+			n, err := mr.read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				r.buf = rbufs[i]
+				r.handle(rbufs[i][:mr.size(i)], mr.from(i))
+			}
+			got += n
+		}
+	}); n != 0 {
+		t.Errorf("%v allocs per batch of %d", n, batch)
+	}
+	if s := d.stats(); s.TxPackets != 51*batch || s.TxSendErrors != 0 {
+		t.Errorf("sender stats %+v", s)
+	}
+	if s := back.stats(); s.RxPackets != 51*batch {
+		t.Errorf("receiver stats %+v", s)
+	}
+}

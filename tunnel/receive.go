@@ -118,12 +118,30 @@ func demuxL2TP(msg []byte, localTunnel, localSession uint16) (kind packetKind, p
 // once the control goroutine no longer receives). Other read errors are
 // counted, logged (rate-limited) and retried with a short backoff.
 func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
-	bp := d.getBuf()
-	defer d.putBuf(bp)
-	r := udpReader{d: d, buf: bp[:], ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 1)}
+	ptrs := make([]*[maxPacket]byte, udpBatch)
+	bufs := make([][]byte, udpBatch)
+	for i := range ptrs {
+		ptrs[i] = d.getBuf()
+		bufs[i] = ptrs[i][:]
+	}
+	defer func() {
+		for i, p := range ptrs {
+			bufs[i] = nil
+			d.putBuf(p)
+		}
+	}()
+	r := udpReader{d: d, buf: bufs[0], ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 1)}
+	mr := newMmsgReader(d.conn, bufs)
 	var backoff readBackoff
 	for {
-		n, from, err := d.conn.ReadFromUDPAddrPort(r.buf)
+		var n int
+		var from netip.AddrPort
+		var err error
+		if mr != nil {
+			n, err = mr.read()
+		} else {
+			n, from, err = d.conn.ReadFromUDPAddrPort(r.buf)
+		}
 		if err != nil {
 			if isClosed(err) {
 				return
@@ -149,11 +167,23 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 			continue
 		}
 		backoff.reset()
-		if !r.handle(r.buf[:n], from) {
-			return
+		if mr == nil {
+			if !r.handle(r.buf[:n], from) {
+				return
+			}
+			continue
+		}
+		for i := range n {
+			r.buf = bufs[i]
+			if !r.handle(bufs[i][:mr.size(i)], mr.from(i)) {
+				return
+			}
 		}
 	}
 }
+
+// udpBatch is how many datagrams readUDP reads with one recvmmsg (Linux).
+const udpBatch = 16
 
 // readESP is readUDP for the raw socket of plain ESP: every packet is ESP
 // from the server (the socket is connected to it).

@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"fmt"
+	"net"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/inet"
@@ -184,11 +185,24 @@ func (d *dataPath) readTUN(t TUN) error {
 		}
 	}()
 	sizes := make([]int, batch)
+	var tx *txBatch // nil: one send per packet
+	if d.batch != nil && batch > 1 {
+		tx = newTxBatch(batch, net.UDPAddrFromAddrPort(d.nattAddr))
+	}
 	var backoff readBackoff
 	for {
 		n, err := t.Read(bufs, sizes, tunOffset)
-		for i := range n {
-			d.sendIP(bufs[i], tunOffset, sizes[i])
+		if tx != nil && !d.plain.Load() {
+			for i := range n {
+				if pkt := d.sealIP(bufs[i], tunOffset, sizes[i]); pkt != nil {
+					tx.add(pkt, sizes[i])
+				}
+			}
+			tx.flush(d, d.batch)
+		} else {
+			for i := range n {
+				d.sendIP(bufs[i], tunOffset, sizes[i])
+			}
 		}
 		if n > 0 {
 			d.markTx() // once per batch: the keepalive needs no more precision
@@ -218,31 +232,49 @@ const maxTUNErrors = 60
 // sendIP encapsulates the IP packet buf[off:off+n] in place and sends it:
 // IPv4 always, IPv6 while IPv6CP is open.
 func (d *dataPath) sendIP(buf []byte, off, n int) {
+	pkt := d.sealIP(buf, off, n)
+	if pkt == nil {
+		return
+	}
+	if err := d.writeESP(pkt); err != nil {
+		d.c.txSendErrors.Add(1)
+		if d.txLog.allow() {
+			d.log.debugf("udp: send: %v", err)
+		}
+		return
+	}
+	d.c.txPackets.Add(1)
+	d.c.txBytes.Add(uint64(n))
+}
+
+// sealIP encapsulates the IP packet buf[off:off+n] in place and returns
+// the ESP packet, aliasing buf; nil (counted) when the packet is dropped.
+func (d *dataPath) sealIP(buf []byte, off, n int) []byte {
 	proto := uint16(ppp.ProtoIPv4)
 	switch {
 	case n > maxTUNPacket || n < 1:
 		d.c.txNotIPv4.Add(1)
-		return
+		return nil
 	case buf[off]>>4 == 4 && n >= inet.IPv4HeaderLen:
 	case buf[off]>>4 == 6 && n >= inet.IPv6HeaderLen:
 		if !d.ipv6.Load() {
 			d.c.txNoIPv6.Add(1) // the kernel's router solicitations, or no IPv6CP
-			return
+			return nil
 		}
 		proto = ppp.ProtoIPv6
 	default:
 		d.c.txNotIPv4.Add(1)
-		return
+		return nil
 	}
 	sa := d.out.Load()
 	if sa == nil {
 		d.c.txNoSA.Add(1)
-		return
+		return nil
 	}
 	sess := d.session.Load()
 	if sess == 0 {
 		d.c.txNoSession.Add(1)
-		return
+		return nil
 	}
 	peerTunnel, peerSession, _, _ := unpackSession(sess)
 	d.clampMSS(buf[off:off+n], &d.c.txMSSClamped)
@@ -255,15 +287,7 @@ func (d *dataPath) sendIP(buf []byte, off, n int) {
 		if d.txLog.allow() {
 			d.log.errorf("esp: cannot seal on SPI %#08x: %v", sa.SPI(), err)
 		}
-		return
+		return nil
 	}
-	if err := d.writeESP(pkt); err != nil {
-		d.c.txSendErrors.Add(1)
-		if d.txLog.allow() {
-			d.log.debugf("udp: send: %v", err)
-		}
-		return
-	}
-	d.c.txPackets.Add(1)
-	d.c.txBytes.Add(uint64(n))
+	return pkt
 }

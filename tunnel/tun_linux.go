@@ -41,9 +41,27 @@ type linuxTUN struct {
 	dns    string           // how DNS was set up (DNSSetup); immutable after openTUN
 	v6err  error            // why the IPv6 link-local address is not on (IPv6Err); immutable after openTUN
 
+	// Read's state: rc is the device's raw descriptor, readFn is
+	// readBatch bound once (a method value per Read would allocate), rd
+	// the current Read's arguments and results. Owned by readTUN.
+	rc     syscall.RawConn
+	readFn func(fd uintptr) bool
+	rd     struct {
+		bufs  [][]byte
+		sizes []int
+		off   int
+		n     int
+		err   error
+	}
+
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// tunBatch is how many packets one Read returns at most: what the device
+// has queued, without waiting for more. readTUN seals them all and sends
+// them with one sendmmsg (batch.go).
+const tunBatch = 16
 
 // openTUN is the real Deps.OpenTUN: it creates the TUN device cfg.Name,
 // which must not exist yet, and configures it (see configureLink), then
@@ -81,6 +99,12 @@ func openTUNWith(cfg TUNConfig, paths hostPaths) (TUN, error) {
 		return nil, fmt.Errorf("tunnel: creating TUN device %s: %w", cfg.Name, err)
 	}
 	t := &linuxTUN{ifce: ifce, name: ifce.Name(), mtu: cfg.MTU, state: state}
+	if f, ok := ifce.ReadWriteCloser.(*os.File); ok {
+		if t.rc, err = f.SyscallConn(); err != nil {
+			t.rc = nil
+		}
+	}
+	t.readFn = t.readBatch
 	index, routes, v6err, err := configureLink(t.name, cfg)
 	t.index, t.routes, t.v6err = index, routes, v6err
 	if err == nil && cfg.DefaultRoute {
@@ -121,17 +145,57 @@ func checkTUNConfig(cfg TUNConfig) error {
 	return nil
 }
 
-// Read reads one packet into bufs[0][offset:].
+// Read waits for a packet and reads it into bufs[0][offset:], and the
+// packets queued behind it into the next buffers, up to len(bufs): one
+// read(2) each, but one wake-up per batch.
 func (t *linuxTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	if len(bufs) == 0 || len(sizes) == 0 {
 		return 0, nil
 	}
-	n, err := t.ifce.Read(bufs[0][offset:])
-	if err != nil {
-		return 0, err
+	if t.rc == nil || len(bufs) == 1 {
+		n, err := t.ifce.Read(bufs[0][offset:])
+		if err != nil {
+			return 0, err
+		}
+		sizes[0] = n
+		return 1, nil
 	}
-	sizes[0] = n
-	return 1, nil
+	rd := &t.rd
+	rd.bufs, rd.sizes, rd.off, rd.n, rd.err = bufs[:min(len(bufs), len(sizes))], sizes, offset, 0, nil
+	err := t.rc.Read(t.readFn)
+	n, rerr := rd.n, rd.err
+	rd.bufs, rd.sizes, rd.err = nil, nil, nil
+	switch {
+	case err != nil:
+		// The poller's own errors mean the device was closed.
+		return 0, &os.PathError{Op: "read", Path: t.name, Err: os.ErrClosed}
+	case n > 0:
+		return n, nil // an error after some packets comes back on the next Read
+	case rerr != nil:
+		return 0, &os.PathError{Op: "read", Path: t.name, Err: rerr}
+	}
+	return 0, nil
+}
+
+// readBatch is Read's loop on the non-blocking descriptor; false asks the
+// poller to wait until the device is readable.
+func (t *linuxTUN) readBatch(fd uintptr) bool {
+	rd := &t.rd
+	for rd.n < len(rd.bufs) {
+		n, err := unix.Read(int(fd), rd.bufs[rd.n][rd.off:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return rd.n > 0
+		case err != nil:
+			rd.err = err
+			return true
+		}
+		rd.sizes[rd.n] = n
+		rd.n++
+	}
+	return true
 }
 
 // Write writes each bufs[i][offset:] as one packet.
@@ -144,7 +208,7 @@ func (t *linuxTUN) Write(bufs [][]byte, offset int) (int, error) {
 	return len(bufs), nil
 }
 
-func (t *linuxTUN) BatchSize() int { return 1 }
+func (t *linuxTUN) BatchSize() int { return tunBatch }
 func (t *linuxTUN) Name() string   { return t.name }
 func (t *linuxTUN) MTU() int       { return t.mtu }
 

@@ -155,7 +155,7 @@ func testTUN(t *testing.T) {
 			tun.Close()
 		}
 	}()
-	if tun.Name() != name || tun.MTU() != 1280 || tun.BatchSize() != 1 {
+	if tun.Name() != name || tun.MTU() != 1280 || tun.BatchSize() != tunBatch {
 		t.Errorf("name %q MTU %d batch %d", tun.Name(), tun.MTU(), tun.BatchSize())
 	}
 
@@ -195,49 +195,63 @@ func testTUN(t *testing.T) {
 		t.Errorf("second openTUN: %v", err)
 	}
 
-	// Write an echo request "from the peer" into the device: the host
-	// answers it, and the answer comes back out of the device (its route to
-	// the peer). Non-IPv4 or unrelated packets are skipped.
-	req := tuntest.Ping(cfg.Peer, cfg.Local, 0x7e57, 1, []byte("l2tpctl tun test"))
-	wbuf := append(make([]byte, tunOffset), req...)
-	if n, err := tun.Write([][]byte{wbuf}, tunOffset); n != 1 || err != nil {
-		t.Fatalf("Write = %d, %v", n, err)
+	// Write echo requests "from the peer" into the device: the host
+	// answers them, and the answers come back out of the device (its route
+	// to the peer), queued until the reader starts: one Read returns
+	// several. Non-IPv4 or unrelated packets are skipped.
+	const pings = 8
+	for seq := range pings {
+		req := tuntest.Ping(cfg.Peer, cfg.Local, 0x7e57, uint16(seq), []byte("l2tpctl tun test"))
+		wbuf := append(make([]byte, tunOffset), req...)
+		if n, err := tun.Write([][]byte{wbuf}, tunOffset); n != 1 || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
 	}
+	time.Sleep(200 * time.Millisecond) // the answers queue up
 	type readResult struct {
-		pkt []byte
-		err error
+		pkt   []byte
+		batch int // packets the Read returned
+		err   error
 	}
-	reads := make(chan readResult)
+	reads := make(chan readResult, tunBatch)
 	go func() {
-		buf := make([]byte, 2048)
-		sizes := make([]int, 1)
+		bufs := make([][]byte, tunBatch)
+		for i := range bufs {
+			bufs[i] = make([]byte, 2048)
+		}
+		sizes := make([]int, tunBatch)
 		for {
-			n, err := tun.Read([][]byte{buf}, sizes, tunOffset)
+			n, err := tun.Read(bufs, sizes, tunOffset)
 			if err != nil {
 				reads <- readResult{err: err}
 				return
 			}
-			if n == 1 {
-				reads <- readResult{pkt: bytes.Clone(buf[tunOffset : tunOffset+sizes[0]])}
+			for i := range n {
+				reads <- readResult{pkt: bytes.Clone(bufs[i][tunOffset : tunOffset+sizes[i]]), batch: n}
 			}
 		}
 	}()
 	timeout := time.After(5 * time.Second)
-	for got := false; !got; {
+	replies, largest := map[uint16]bool{}, 0
+	for len(replies) < pings {
 		select {
 		case r := <-reads:
 			if r.err != nil {
 				t.Fatalf("Read: %v", r.err)
 			}
+			largest = max(largest, r.batch)
 			if e, ok := tuntest.ParseICMPEcho(r.pkt); ok && e.Type == tuntest.ICMPEchoReply && e.ID == 0x7e57 {
 				if e.Src != cfg.Local || e.Dst != cfg.Peer {
 					t.Errorf("reply %v → %v", e.Src, e.Dst)
 				}
-				got = true
+				replies[e.Seq] = true
 			}
 		case <-timeout:
-			t.Fatal("no echo reply read from the device")
+			t.Fatalf("%d of %d echo replies read from the device", len(replies), pings)
 		}
+	}
+	if largest < 2 {
+		t.Errorf("every Read returned one packet although %d were queued", pings)
 	}
 
 	// The reader is blocked in Read now: Close must unblock it.

@@ -1,0 +1,19 @@
+package tunnel
+
+import (
+	"net"
+
+	"golang.org/x/net/ipv4"
+)
+
+// newBatchWriter returns a sendmmsg(2) writer on conn when conn is the real
+// UDP socket; nil (send one packet at a time) for anything else, such as
+// the in-memory sockets of tests and the pcap wrapper, which records
+// datagrams one by one.
+func newBatchWriter(conn PacketConn) batchWriter {
+	c, ok := conn.(*net.UDPConn)
+	if !ok {
+		return nil
+	}
+	return ipv4.NewPacketConn(c)
+}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package tunnel
+
+// newBatchWriter: only Linux has sendmmsg(2); elsewhere each packet is
+// sent on its own.
+func newBatchWriter(PacketConn) batchWriter { return nil }

@@ -1,0 +1,108 @@
+package tunnel
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mmsgReader reads several datagrams from a UDP socket with one
+// recvmmsg(2). Everything is allocated once, by newMmsgReader, so that
+// read does not allocate: ipv4.PacketConn.ReadBatch would do the system
+// call just as well, but it allocates a net.UDPAddr for every datagram.
+// Owned by the readUDP goroutine.
+type mmsgReader struct {
+	rc    syscall.RawConn
+	hs    []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names [][unix.SizeofSockaddrInet6]byte // the senders' addresses, as the kernel writes them
+	recv  func(fd uintptr) bool            // recvBatch bound once
+	n     int                              // datagrams read by the last read
+	errno syscall.Errno                    // its error, 0: none
+}
+
+// newMmsgReader returns a reader that fills bufs[0], bufs[1], … on conn
+// when conn is the real UDP socket; nil (read one datagram at a time)
+// for anything else.
+func newMmsgReader(conn PacketConn, bufs [][]byte) *mmsgReader {
+	c, ok := conn.(*net.UDPConn)
+	if !ok || len(bufs) < 2 {
+		return nil
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	m := &mmsgReader{
+		rc:    rc,
+		hs:    make([]unix.Mmsghdr, len(bufs)),
+		iovs:  make([]unix.Iovec, len(bufs)),
+		names: make([][unix.SizeofSockaddrInet6]byte, len(bufs)),
+	}
+	for i, b := range bufs {
+		m.iovs[i].Base = &b[0]
+		m.iovs[i].SetLen(len(b))
+		m.hs[i].Hdr.Iov = &m.iovs[i]
+		m.hs[i].Hdr.SetIovlen(1)
+		m.hs[i].Hdr.Name = &m.names[i][0]
+	}
+	m.recv = m.recvBatch
+	return m
+}
+
+// read waits for at least one datagram and returns how many it read into
+// the buffers (size(i) bytes from from(i) each). An error is the socket's
+// (for the first datagram; one after some datagrams comes with the next
+// read) or, once the socket is closed, net.ErrClosed.
+func (m *mmsgReader) read() (int, error) {
+	m.n, m.errno = 0, 0
+	if err := m.rc.Read(m.recv); err != nil {
+		return 0, err // the poller's: the socket was closed
+	}
+	if m.errno != 0 {
+		return 0, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvmmsg", m.errno)}
+	}
+	return m.n, nil
+}
+
+// recvBatch is read's system call on the non-blocking socket; false asks
+// the poller to wait until the socket is readable.
+func (m *mmsgReader) recvBatch(fd uintptr) bool {
+	for i := range m.hs {
+		m.hs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		m.hs[i].Hdr.Flags = 0
+		m.hs[i].Len = 0
+	}
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hs[0])), uintptr(len(m.hs)), 0, 0, 0)
+		switch e {
+		case 0:
+			m.n = int(n)
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		m.errno = e
+		return true
+	}
+}
+
+// size is the length of datagram i of the last read.
+func (m *mmsgReader) size(i int) int { return int(m.hs[i].Len) }
+
+// from is the sender of datagram i of the last read (IPv4 only: the
+// socket is; the zero AddrPort for anything else, which readUDP drops).
+func (m *mmsgReader) from(i int) netip.AddrPort {
+	b := m.names[i][:]
+	if m.hs[i].Hdr.Namelen < unix.SizeofSockaddrInet4 || binary.NativeEndian.Uint16(b[0:2]) != unix.AF_INET {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), binary.BigEndian.Uint16(b[2:4]))
+}
