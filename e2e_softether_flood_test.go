@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Garbage floods against a connected l2tpctl: spoofed datagrams from the
