@@ -3,6 +3,7 @@ package tunnel
 import (
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/inet"
@@ -18,8 +19,7 @@ import (
 // behind the non-ESP marker (RFC 3948 §2.2); otherwise as is to its IKE port.
 func (d *dataPath) sendIKE(msg []byte, natt bool) error {
 	if !natt {
-		_, err := d.conn.WriteToUDPAddrPort(msg, d.ikeAddr)
-		return err
+		return d.writeTo(msg, d.ikeAddr)
 	}
 	if len(msg) > maxPacket-inet.NonESPMarkerLen {
 		return errTooBig
@@ -29,8 +29,21 @@ func (d *dataPath) sendIKE(msg []byte, natt bool) error {
 	b := bp[:inet.NonESPMarkerLen+len(msg)]
 	clear(b[:inet.NonESPMarkerLen])
 	copy(b[inet.NonESPMarkerLen:], msg)
-	_, err := d.conn.WriteToUDPAddrPort(b, d.nattAddr)
+	err := d.writeTo(b, d.nattAddr)
 	d.markTx()
+	return err
+}
+
+// writeTo sends b to addr. With IP_RECVERR the kernel reports an ICMP
+// error that an earlier datagram drew on the next send too, which then
+// fails without sending: b goes out once more, and the error is returned
+// only if that fails as well (the reader learns of the ICMP error from
+// the retry's own, if the server is really unreachable).
+func (d *dataPath) writeTo(b []byte, addr netip.AddrPort) error {
+	_, err := d.conn.WriteToUDPAddrPort(b, addr)
+	if err != nil && isUnreachable(err) {
+		_, err = d.conn.WriteToUDPAddrPort(b, addr)
+	}
 	return err
 }
 
@@ -41,7 +54,7 @@ func (d *dataPath) writeESP(pkt []byte) error {
 		_, err := d.raw.Write(pkt)
 		return err
 	}
-	_, err := d.conn.WriteToUDPAddrPort(pkt, d.nattAddr)
+	err := d.writeTo(pkt, d.nattAddr)
 	d.markTx()
 	return err
 }
@@ -50,7 +63,7 @@ func (d *dataPath) writeESP(pkt []byte) error {
 // Ref: RFC 3948 §2.3.
 func (d *dataPath) sendKeepalive() error {
 	b := [1]byte{inet.KeepaliveByte}
-	_, err := d.conn.WriteToUDPAddrPort(b[:], d.nattAddr)
+	err := d.writeTo(b[:], d.nattAddr)
 	d.markTx()
 	return err
 }
