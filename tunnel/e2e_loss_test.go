@@ -84,6 +84,18 @@ type lossRun struct {
 	server *dropNth
 }
 
+// startSoftEtherRun connects to a SoftEther-like peer, changed by set, on
+// a fake clock, without faults on the network; it returns the profile too.
+func startSoftEtherRun(t *testing.T, set func(*peertest.Profile)) (*lossRun, peertest.Profile) {
+	t.Helper()
+	clock := newFakeClock()
+	p := peertest.SoftEther()
+	p.Now = clock.Now
+	set(&p)
+	n, srv := startServer(t, p)
+	return &lossRun{h: startRun(t, n, srv, e2eConfig(p), clock), srv: srv}, p
+}
+
 func startLossRun(t *testing.T, p peertest.Profile, kClient, kServer int) *lossRun {
 	t.Helper()
 	clock := newFakeClock()
@@ -350,19 +362,13 @@ func TestE2ERedoQuickMode(t *testing.T) {
 	for _, deletes := range []int{1, 2, 3} {
 		t.Run(fmt.Sprintf("%d-deletes", deletes), func(t *testing.T) {
 			goroutineLeakCheck(t)
-			clock := newFakeClock()
-			p := peertest.SoftEther()
-			p.Now = clock.Now
-			p.DeleteNewSAs = deletes
-			n, srv := startServer(t, p)
-			h := startRun(t, n, srv, e2eConfig(p), clock)
-			r := &lossRun{h: h, srv: srv}
+			r, p := startSoftEtherRun(t, func(p *peertest.Profile) { p.DeleteNewSAs = deletes })
 			if deletes == 3 {
 				err, fake := r.failLossy(t, time.Minute)
 				if PhaseOf(err) != PhaseIPsec || !errors.Is(err, isakmp.ErrSADeleted) {
 					t.Fatalf("Run = %v (phase %v), want the IPsec phase wrapping ErrSADeleted", err, PhaseOf(err))
 				}
-				if st := srv.Stats(); st.QuickModes != 3 || st.MM1s != 1 {
+				if st := r.srv.Stats(); st.QuickModes != 3 || st.MM1s != 1 {
 					t.Errorf("server saw %d Quick Modes and %d Main Modes, want 3 and 1", st.QuickModes, st.MM1s)
 				}
 				t.Logf("failed after %v of fake time: %v", fake, err)
@@ -370,13 +376,13 @@ func TestE2ERedoQuickMode(t *testing.T) {
 			}
 			took := r.connectLossy(t, lossyConnectBound)
 			t.Logf("connected after %v of fake time", took)
-			if st := srv.Stats(); st.NewSAsDeleted != deletes || st.QuickModes != deletes+1 || st.MM1s != 1 {
+			if st := r.srv.Stats(); st.NewSAsDeleted != deletes || st.QuickModes != deletes+1 || st.MM1s != 1 {
 				t.Errorf("server: %d SAs deleted, %d Quick Modes, %d Main Modes; want %d, %d, 1", st.NewSAsDeleted, st.QuickModes, st.MM1s, deletes, deletes+1)
 			}
 			if !r.pingLossy(p.Local) {
 				t.Error("no ping over the new SA")
 			}
-			h.stop()
+			r.h.stop()
 		})
 	}
 }
@@ -390,19 +396,13 @@ func TestE2ERedialIPCP(t *testing.T) {
 	for _, lose := range []int{1, 2} {
 		t.Run(fmt.Sprintf("lose-%d-calls", lose), func(t *testing.T) {
 			goroutineLeakCheck(t)
-			clock := newFakeClock()
-			p := peertest.SoftEther()
-			p.Now = clock.Now
-			p.LoseIPCPCalls = lose
-			n, srv := startServer(t, p)
-			h := startRun(t, n, srv, e2eConfig(p), clock)
-			r := &lossRun{h: h, srv: srv}
+			r, p := startSoftEtherRun(t, func(p *peertest.Profile) { p.LoseIPCPCalls = lose })
 			if lose == 2 {
 				err, fake := r.failLossy(t, 2*time.Minute)
 				if PhaseOf(err) != PhaseIPCP || !errors.Is(err, ppp.ErrNoResponse) {
 					t.Fatalf("Run = %v (phase %v), want the IPCP phase wrapping ppp.ErrNoResponse", err, PhaseOf(err))
 				}
-				if st := srv.Stats(); st.SessionsUp != 2 {
+				if st := r.srv.Stats(); st.SessionsUp != 2 {
 					t.Errorf("server saw %d calls, want 2", st.SessionsUp)
 				}
 				t.Logf("failed after %v of fake time: %v", fake, err)
@@ -410,16 +410,16 @@ func TestE2ERedialIPCP(t *testing.T) {
 			}
 			took := r.connectLossy(t, time.Minute)
 			t.Logf("connected after %v of fake time", took)
-			if l := h.logsWith("placing the L2TP call again (1 of 3)"); len(l) != 1 {
+			if l := r.h.logsWith("placing the L2TP call again (1 of 3)"); len(l) != 1 {
 				t.Errorf("the call was not placed again once: %q", l)
 			}
-			if st := srv.Stats(); st.SessionsUp != 2 || st.AuthUp != 2 {
+			if st := r.srv.Stats(); st.SessionsUp != 2 || st.AuthUp != 2 {
 				t.Errorf("server: %d calls, %d authentications; want 2 and 2", st.SessionsUp, st.AuthUp)
 			}
 			if !r.pingLossy(p.Local) {
 				t.Error("no ping on the second call")
 			}
-			h.stop()
+			r.h.stop()
 		})
 	}
 }
@@ -433,19 +433,13 @@ func TestE2ERestartAfterIKEDeleted(t *testing.T) {
 	for _, deletes := range []int{1, 2, 3} {
 		t.Run(fmt.Sprintf("%d-deletes", deletes), func(t *testing.T) {
 			goroutineLeakCheck(t)
-			clock := newFakeClock()
-			p := peertest.SoftEther()
-			p.Now = clock.Now
-			p.DeleteIKEOnSession = deletes
-			n, srv := startServer(t, p)
-			h := startRun(t, n, srv, e2eConfig(p), clock)
-			r := &lossRun{h: h, srv: srv}
+			r, p := startSoftEtherRun(t, func(p *peertest.Profile) { p.DeleteIKEOnSession = deletes })
 			if deletes > maxIKERestarts {
 				err, fake := r.failLossy(t, time.Minute)
 				if !errors.Is(err, isakmp.ErrPeerDeleted) {
 					t.Fatalf("Run = %v, want it to wrap isakmp.ErrPeerDeleted", err)
 				}
-				if st := srv.Stats(); st.MM1s != maxIKERestarts+1 {
+				if st := r.srv.Stats(); st.MM1s != maxIKERestarts+1 {
 					t.Errorf("server saw %d Main Modes, want %d", st.MM1s, maxIKERestarts+1)
 				}
 				t.Logf("failed after %v of fake time: %v", fake, err)
@@ -453,13 +447,13 @@ func TestE2ERestartAfterIKEDeleted(t *testing.T) {
 			}
 			took := r.connectLossy(t, time.Minute)
 			t.Logf("connected after %v of fake time", took)
-			if st := srv.Stats(); st.MM1s != deletes+1 || st.SessionsUp != deletes+1 {
+			if st := r.srv.Stats(); st.MM1s != deletes+1 || st.SessionsUp != deletes+1 {
 				t.Errorf("server: %d Main Modes, %d calls; want %d of each", st.MM1s, st.SessionsUp, deletes+1)
 			}
 			if !r.pingLossy(p.Local) {
 				t.Error("no ping after the bring-up started over")
 			}
-			h.stop()
+			r.h.stop()
 		})
 	}
 }
