@@ -164,6 +164,13 @@ type Profile struct {
 	// address, once IPv6CP is open. Server.SendPPP sends the answers.
 	IPv6Packets func(pkt []byte)
 
+	// Data, if not nil, hands the ESP data path to someone else (the
+	// benchmark peer's tunnel.ServerPath): the server does not read its
+	// NAT-T socket, which that data path reads instead, passing the
+	// control messages back through Server.Inject; the hooks tell it
+	// about the session, its SAs and its L2TP IDs.
+	Data *DataHooks
+
 	Rand io.Reader // nil: crypto/rand
 	// Now is the server's clock: every FSM gets its time, and the FSM
 	// deadlines are checked against it every 20 ms of real time. nil:

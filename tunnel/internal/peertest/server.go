@@ -99,6 +99,8 @@ type Stats struct {
 	PlainESPIn   int // ESP packets from the plain-ESP socket (IP protocol 50)
 	// UDPESPRefused counts ESP in UDP dropped because of Profile.NoUDPESP.
 	UDPESPRefused int
+	// InjectDrops counts messages Inject dropped for a full queue.
+	InjectDrops int
 
 	TunnelsUp       int
 	SessionsUp      int
@@ -126,8 +128,9 @@ type Stats struct {
 type datagram struct {
 	data  []byte
 	from  netip.AddrPort
-	natt  bool // arrived on the NAT-T socket
-	plain bool // arrived on the plain-ESP socket
+	natt  bool  // arrived on the NAT-T socket
+	plain bool  // arrived on the plain-ESP socket
+	inner Inner // injected (Inject): what data is, already out of ESP; 0: a datagram as read
 }
 
 // Server is a running fake L2TP/IPsec server.
@@ -222,10 +225,13 @@ func StartESP(p Profile, ike, natt, esp Conn) *Server {
 		ipv4Out:   make(chan []byte, 256),
 		changed:   make(chan struct{}),
 	}
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go s.read(ike, datagram{})
-	go s.read(natt, datagram{natt: true})
 	go s.loop()
+	if p.Data == nil {
+		s.wg.Add(1)
+		go s.read(natt, datagram{natt: true})
+	}
 	if esp != nil {
 		s.wg.Add(1)
 		go s.read(esp, datagram{plain: true})
@@ -477,7 +483,7 @@ func (s *Server) hangup(now time.Time) {
 			s.doIKE(now, ik, ik.r.Close(now))
 		}
 	}
-	s.sess = nil
+	s.endSession()
 }
 
 func due(d, now time.Time) bool { return !d.IsZero() && !now.Before(d) }
@@ -518,6 +524,18 @@ func (s *Server) tick(now time.Time) {
 // Receive path.
 
 func (s *Server) handle(now time.Time, d datagram) {
+	switch d.inner {
+	case InnerL2TP:
+		if s.sess != nil && d.from == s.sess.client {
+			s.handleL2TP(now, d.data)
+		}
+		return
+	case InnerPPP:
+		if s.sess != nil && d.from == s.sess.client && s.sess.sessUp {
+			s.handleFrame(now, d.data)
+		}
+		return
+	}
 	if d.plain {
 		if s.sess == nil || d.from.Addr() != s.sess.client.Addr() {
 			s.count(func(st *Stats) { st.UnknownSPI++ })
@@ -581,6 +599,10 @@ func (s *Server) handleIKE(now time.Time, from netip.AddrPort, msg []byte, natt 
 // newSession forgets the current session (without telling anyone, as a
 // server that lost its state would) and starts an empty one for client.
 func (s *Server) newSession(client netip.AddrPort) {
+	s.endSession()
+	if s.p.Data != nil && s.p.Data.Client != nil {
+		s.p.Data.Client(client)
+	}
 	s.sess = &session{
 		client:    client,
 		inSAs:     make(map[uint32]*esp.SA),
@@ -683,25 +705,38 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 	})
 	ss.innerPort = src
 	if h.Control {
-		if ss.lns == nil {
-			ss.lns = l2tp.NewLNS(l2tp.LNSConfig{
-				HostName:      s.p.HostName,
-				VendorName:    s.p.VendorName,
-				Rand:          s.p.Rand,
-				RecvWindow:    s.p.RecvWindow,
-				HelloInterval: s.p.HelloInterval,
-				Secret:        s.p.L2TPSecret,
-				PlainAVPs:     s.p.L2TPPlainAVPs,
-				ExtraAVPs:     s.p.VendorAVPs,
-			})
-		}
-		s.doL2TP(now, ss.lns.Handle(now, msg))
+		s.handleL2TP(now, msg)
 		return
 	}
 	if !ss.sessUp || h.TunnelID != ss.l2tpUp.LocalTunnel || h.SessionID != ss.l2tpUp.LocalSession {
 		s.count(func(st *Stats) { st.WrongSession++ })
 		return
 	}
+	s.handleFrame(now, frame)
+}
+
+// handleL2TP hands the L2TP control message msg (header included) of the
+// current session to the LNS, which it creates on the first one.
+func (s *Server) handleL2TP(now time.Time, msg []byte) {
+	ss := s.sess
+	if ss.lns == nil {
+		ss.lns = l2tp.NewLNS(l2tp.LNSConfig{
+			HostName:      s.p.HostName,
+			VendorName:    s.p.VendorName,
+			Rand:          s.p.Rand,
+			RecvWindow:    s.p.RecvWindow,
+			HelloInterval: s.p.HelloInterval,
+			Secret:        s.p.L2TPSecret,
+			PlainAVPs:     s.p.L2TPPlainAVPs,
+			ExtraAVPs:     s.p.VendorAVPs,
+		})
+	}
+	s.doL2TP(now, ss.lns.Handle(now, msg))
+}
+
+// handleFrame handles the PPP frame of the current session's L2TP call.
+func (s *Server) handleFrame(now time.Time, frame []byte) {
+	ss := s.sess
 	proto, info, ok := ppp.ParseFrame(frame)
 	if !ok {
 		s.count(func(st *Stats) { st.ESPErrors++ })
@@ -813,6 +848,13 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 		case isakmp.ChildSAGone:
 			delete(ss.inSAs, a.InSPI)
 			current := a.InSPI == ss.outPair
+			if s.p.Data != nil && s.p.Data.SAGone != nil {
+				var out *esp.SA
+				if current {
+					out = ss.outSA
+				}
+				s.p.Data.SAGone(a.InSPI, out)
+			}
 			if current {
 				ss.outSA, ss.outPair = nil, 0
 			}
@@ -830,7 +872,7 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 			}
 			ss.ikes = slices.DeleteFunc(ss.ikes, func(x *ikeSA) bool { return x == ik })
 			if len(ss.ikes) == 0 {
-				s.sess = nil // the session is over; a new MM1 starts the next
+				s.endSession() // the session is over; a new MM1 starts the next
 				s.update(func(st *Stats) { st.SessionsEnded++ }, "session over")
 			}
 			return
@@ -853,6 +895,9 @@ func (s *Server) installSA(now time.Time, ik *ikeSA, a isakmp.ChildSAUp) {
 	}
 	ss.inSAs[c.InSPI] = in
 	ss.outSA, ss.outPair = out, c.InSPI
+	if s.p.Data != nil && s.p.Data.SAUp != nil {
+		s.p.Data.SAUp(in, out)
+	}
 	ss.tunnel = isakmp.EncapIsTunnel(c.EncapMode)
 	if ss.nextKA.IsZero() {
 		ss.nextKA = now.Add(s.p.NATKeepalive)
@@ -883,6 +928,9 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 			s.update(func(st *Stats) { st.TunnelsUp++ }, "l2tp: tunnel up (ours %d, client's %d, host %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 		case l2tp.SessionUp:
 			ss.l2tpUp, ss.sessUp = a, true
+			if s.p.Data != nil && s.p.Data.Session != nil {
+				s.p.Data.Session(a.PeerTunnel, a.PeerSession, a.LocalTunnel, a.LocalSession)
+			}
 			ss.ppp = ppp.NewServer(ppp.ServerConfig{
 				Auth:                 s.p.Auth,
 				HonourNak:            s.p.HonourNak,
@@ -925,7 +973,7 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 						s.doIKE(now, ik, ik.r.Close(now))
 					}
 				}
-				s.sess = nil
+				s.endSession()
 				return
 			}
 		case l2tp.Closed:
@@ -942,6 +990,9 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 			// it. The LNS stays to acknowledge retransmissions.
 			ss.sessUp = false
 			ss.ppp, ss.pppUp = nil, false
+			if s.p.Data != nil && s.p.Data.Session != nil {
+				s.p.Data.Session(0, 0, 0, 0)
+			}
 		}
 	}
 }
