@@ -35,8 +35,13 @@
 // IP:port). Deleting the last IKE SA, or any IKE failure of it, ends the
 // session, so one Server serves several connections in a row.
 //
-// It is a test peer: it trusts its client more than a server should, and it
-// is not fast.
+// Outside data path. With Profile.Data the server does not read its NAT-T
+// socket: an outside data path (the benchmark peer's tunnel.ServerPath)
+// does, takes the data, and hands the control messages back through
+// Inject; the DataHooks tell it the session's client, SAs and L2TP IDs.
+//
+// It is a test peer: it trusts its client more than a server should, and
+// on its own data path it is not fast.
 package peertest
 
 import (
