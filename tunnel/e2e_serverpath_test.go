@@ -44,9 +44,10 @@ func startServerPathPeer(t *testing.T, p peertest.Profile) (*nettest.Network, *s
 	sp := &serverPathPeer{t: t, natt: natt, tun: tuntest.NewChannelTUN("srv", 1400)}
 	sp.tun.SetBatchSize(8)
 	p.Data = &peertest.DataHooks{
-		Client: sp.client,
-		SAUp:   func(in, out *esp.SA) { sp.path().AddSA(in, out) },
-		SAGone: func(inSPI uint32, out *esp.SA) { sp.path().RemoveSA(inSPI, out) },
+		Client:    sp.client,
+		SAInbound: func(in *esp.SA) { sp.path().AddInbound(in) },
+		SAUp:      func(in, out *esp.SA) { sp.path().AddSA(in, out) },
+		SAGone:    func(inSPI uint32, out *esp.SA) { sp.path().RemoveSA(inSPI, out) },
 		Session: func(ct, cs, st, ss uint16) {
 			sp.mu.Lock()
 			sp.ids = [4]uint16{ct, cs, st, ss}
@@ -196,9 +197,20 @@ func TestE2EServerPath(t *testing.T) {
 		}
 	}
 
-	st := path.Stats()
-	if st.InPackets < 5+burst+3 || st.OutPackets < 5+burst+3 || st.Control == 0 {
-		t.Errorf("server path stats %+v: want at least %d packets each way and control messages", st, 5+burst+3)
+	// Counted after the send returns: wait for the last reply's count.
+	// Nothing was dropped: no ESP before its SA (the client sends right
+	// behind Quick Mode message 3), no LCP before the call's IDs (right
+	// behind ICCN), both of which the control plane learns after the
+	// data path has read them.
+	var st ServerPathStats
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st = path.Stats()
+		if st.InPackets >= 5+burst+3 && st.OutPackets >= 5+burst+3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if st.InPackets < 5+burst+3 || st.OutPackets < 5+burst+3 || st.Control == 0 || st.Dropped != 0 {
+		t.Errorf("server path stats %+v: want at least %d packets each way, control messages, none dropped", st, 5+burst+3)
 	}
 	if srvSt := sp.srv.Stats(); srvSt.PingsAnswered != 0 || srvSt.IPv4In != 0 {
 		t.Errorf("peertest saw IPv4 itself (%d packets, %d pings answered): the data should not reach it", srvSt.IPv4In, srvSt.PingsAnswered)

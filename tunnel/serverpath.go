@@ -44,8 +44,10 @@ const (
 	// ServerIKE is an ISAKMP message that came to the NAT-T port (the
 	// non-ESP marker stripped).
 	ServerIKE ServerControl = iota + 1
-	// ServerL2TP is a whole L2TP control message (header included) out of
-	// ESP.
+	// ServerL2TP is a whole L2TP message (header included) out of ESP: a
+	// control message, or a data message for a call other than the one
+	// SetSession gave (none yet: the client's first LCP frame comes right
+	// behind its ICCN, before the owner has seen the ICCN and set the IDs).
 	ServerL2TP
 	// ServerPPP is a whole PPP frame of the session out of ESP and L2TP,
 	// of a protocol other than IPv4 (LCP, authentication, IPCP, …).
@@ -103,6 +105,7 @@ func StartServerPath(cfg ServerPathConfig) (*ServerPath, error) {
 	// this side: ikeAddr (where unmarked datagrams are IKE) is left zero,
 	// so every datagram must come from the client's one socket.
 	d := newDataPath(cfg.Conn, netip.AddrPort{}, cfg.Client, cfg.Log)
+	d.wrongSessionToControl = true
 	d.setTUN(cfg.TUN)
 	p := &ServerPath{
 		d:       d,
@@ -149,6 +152,11 @@ func (p *ServerPath) deliver() {
 		}
 	}
 }
+
+// AddInbound adds in to the inbound SAs ahead of its pair's AddSA: a
+// Quick Mode responder sends message 2 with the new SA ready, and the
+// client sends on it right behind message 3.
+func (p *ServerPath) AddInbound(in *esp.SA) { p.d.addInbound(in) }
 
 // AddSA adds in to the inbound SAs and makes out the SA for everything
 // sent from now on (a new pair, or a re-key's; the old inbound SA stays

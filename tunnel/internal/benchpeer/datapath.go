@@ -42,6 +42,11 @@ func newDataPaths(natt *net.UDPConn, openTUN func() (tunnel.TUN, error), log io.
 func (d *dataPaths) hooks() *peertest.DataHooks {
 	return &peertest.DataHooks{
 		Client: d.start,
+		SAInbound: func(in *esp.SA) {
+			if d.cur != nil {
+				d.cur.AddInbound(in)
+			}
+		},
 		SAUp: func(in, out *esp.SA) {
 			if d.cur != nil {
 				d.cur.AddSA(in, out)

@@ -26,6 +26,11 @@ type DataHooks struct {
 	// (End was called). Called before the server answers, so a data path
 	// started here reads the NAT-T socket before the client sends to it.
 	Client func(client netip.AddrPort)
+	// SAInbound: the inbound half of a pair the client's Quick Mode is
+	// making, as the server sends message 2: the client may send on it
+	// right after message 3, before this loop has taken that message.
+	// SAUp follows with the same in.
+	SAInbound func(in *esp.SA)
 	// SAUp: an IPsec SA pair is installed (first, or a re-key): in opens
 	// what the client sends, out seals what the server sends, from now on.
 	SAUp func(in, out *esp.SA)
@@ -50,8 +55,9 @@ const (
 	// InnerIKE is an ISAKMP message that came to the NAT-T port (the
 	// non-ESP marker already stripped).
 	InnerIKE
-	// InnerL2TP is a whole L2TP control message (header included) that
-	// came out of ESP.
+	// InnerL2TP is a whole L2TP message (header included) that came out
+	// of ESP: a control message, or a data message the data path had no
+	// call for (yet).
 	InnerL2TP
 	// InnerPPP is a whole PPP frame of the session's call that came out of
 	// ESP and L2TP (LCP, authentication, IPCP, …).

@@ -532,7 +532,7 @@ func (s *Server) handle(now time.Time, d datagram) {
 	switch d.inner {
 	case InnerL2TP:
 		if s.sess != nil && d.from == s.sess.client {
-			s.handleL2TP(now, d.data)
+			s.handleL2TPMessage(now, d.data)
 		}
 		return
 	case InnerPPP:
@@ -696,8 +696,7 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		s.count(func(st *Stats) { st.ESPErrors++ })
 		return
 	}
-	h, frame, err := l2tp.ParseHeader(msg)
-	if err != nil {
+	if _, _, err := l2tp.ParseHeader(msg); err != nil {
 		s.count(func(st *Stats) { st.ESPErrors++ })
 		return
 	}
@@ -709,6 +708,19 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		}
 	})
 	ss.innerPort = src
+	s.handleL2TPMessage(now, msg)
+}
+
+// handleL2TPMessage handles the L2TP message msg
+// (header included) of the current session: control messages go to the
+// LNS, data to PPP.
+func (s *Server) handleL2TPMessage(now time.Time, msg []byte) {
+	ss := s.sess
+	h, frame, err := l2tp.ParseHeader(msg)
+	if err != nil {
+		s.count(func(st *Stats) { st.ESPErrors++ })
+		return
+	}
 	if h.Control {
 		s.handleL2TP(now, msg)
 		return
@@ -843,6 +855,21 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 		case isakmp.ChildSAInbound:
 			// Sent with message 2 of a Quick Mode the client started.
 			s.count(func(st *Stats) { st.QuickModes++ })
+			if s.p.Data != nil {
+				// The outside data path may read the client's first ESP
+				// before this loop has taken message 3: it needs the
+				// inbound SA now (installSA keeps the same one).
+				c := a.SA
+				in, err := esp.NewSA(c.InSPI, c.Transform, c.InEncKey, c.InAuthKey, s.p.Rand)
+				if err != nil {
+					s.update(nil, "esp: %v", err)
+					break
+				}
+				ss.inSAs[c.InSPI] = in
+				if s.p.Data.SAInbound != nil {
+					s.p.Data.SAInbound(in)
+				}
+			}
 		case isakmp.ChildSAUp:
 			s.installSA(now, ik, a)
 			if s.deletedNew < s.p.DeleteNewSAs {
@@ -888,10 +915,13 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 func (s *Server) installSA(now time.Time, ik *ikeSA, a isakmp.ChildSAUp) {
 	ss := s.sess
 	c := a.SA
-	in, err := esp.NewSA(c.InSPI, c.Transform, c.InEncKey, c.InAuthKey, s.p.Rand)
-	if err != nil {
-		s.update(nil, "esp: %v", err)
-		return
+	in := ss.inSAs[c.InSPI] // installed ahead (ChildSAInbound, with Profile.Data)
+	if in == nil {
+		var err error
+		if in, err = esp.NewSA(c.InSPI, c.Transform, c.InEncKey, c.InAuthKey, s.p.Rand); err != nil {
+			s.update(nil, "esp: %v", err)
+			return
+		}
 	}
 	out, err := esp.NewSA(c.OutSPI, c.Transform, c.OutEncKey, c.OutAuthKey, s.p.Rand)
 	if err != nil {
