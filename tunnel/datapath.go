@@ -108,6 +108,7 @@ var (
 type dataPath struct {
 	conn     PacketConn     // immutable; read only by readUDP, written by everyone (UDP sockets allow concurrent writes)
 	batch    batchWriter    // immutable: conn's sendmmsg, used by readTUN; nil: send one packet at a time
+	gso      bool           // immutable: batch may send UDP_SEGMENT messages (readTUN's txBatch)
 	ikeAddr  netip.AddrPort // immutable: server's IKE address (port 500)
 	nattAddr netip.AddrPort // immutable: server's NAT-T address (port 4500)
 	log      *Logger        // immutable; nil discards
@@ -166,9 +167,11 @@ func (d *dataPath) ikeMatch(msg []byte) bool {
 // newDataPath returns a data path on conn. ikeAddr and nattAddr are the
 // server's ports 500 and 4500; datagrams from anywhere else are dropped.
 func newDataPath(conn PacketConn, ikeAddr, nattAddr netip.AddrPort, log *Logger) *dataPath {
+	batch, gso := newBatchWriter(conn)
 	return &dataPath{
 		conn:     conn,
-		batch:    newBatchWriter(conn),
+		batch:    batch,
+		gso:      gso,
 		ikeAddr:  unmapAddrPort(ikeAddr),
 		nattAddr: unmapAddrPort(nattAddr),
 		log:      log,
