@@ -644,16 +644,12 @@ func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, 
 	back.addInbound(newSA(t, tr, 0x200, 6))
 	back.setSession(clientTunnel, clientSess, serverTunnel, serverSess)
 	back.setTUN(discardTUN{})
-	rlen := maxPacket
-	if !offload {
-		rlen-- // newMmsgReader sets UDP_GRO only for buffers of maxPacket
-	}
 	rbufs := make([][]byte, udpBatch)
 	for i := range rbufs {
-		rbufs[i] = make([]byte, rlen)
+		rbufs[i] = make([]byte, maxPacket)
 	}
 	r := udpReader{d: back, buf: rbufs[0], tunBufs: make([][]byte, 1)}
-	mr := newMmsgReader(server, rbufs)
+	mr := newMmsgReader(server, rbufs, offload)
 	if mr == nil {
 		t.Skip("no recvmmsg on this OS")
 	}

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"os"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -18,17 +16,6 @@ import (
 // several datagrams of one sender at once, one buffer with a UDP_GRO
 // control message giving their size. Either way the stack is traversed
 // once for up to 64 datagrams. Ref: udp(7), UDP_SEGMENT and UDP_GRO.
-
-// envNoUDPOffload, set to anything but "" or "0", turns both off: for A/B
-// measurements (docs/performance.md) and as an escape hatch should a
-// kernel or driver mishandle them. The data path then sends and
-// receives one datagram per message, as before.
-const envNoUDPOffload = "L2TPCTL_NO_UDP_OFFLOAD"
-
-var udpOffloadOff = sync.OnceValue(func() bool {
-	v := os.Getenv(envNoUDPOffload)
-	return v != "" && v != "0"
-})
 
 const (
 	// gsoMaxSegments is the kernel's limit of datagrams per UDP_SEGMENT
@@ -44,11 +31,8 @@ const (
 )
 
 // canGSO reports whether conn takes UDP_SEGMENT: the kernel knows the
-// option (getsockopt answers) and offload is not turned off.
+// option (getsockopt answers).
 func canGSO(c *net.UDPConn) bool {
-	if udpOffloadOff() {
-		return false
-	}
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return false
@@ -66,9 +50,6 @@ func canGSO(c *net.UDPConn) bool {
 // reader that looks at the control messages (mmsgReader) may set it: a
 // coalesced read without them is several datagrams taken for one.
 func setGRO(c *net.UDPConn) bool {
-	if udpOffloadOff() {
-		return false
-	}
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return false

@@ -8,10 +8,9 @@ import "net"
 // every datagram is a message of its own.
 
 const (
-	envNoUDPOffload = "L2TPCTL_NO_UDP_OFFLOAD"
-	gsoMaxSegments  = 64
-	gsoMaxBytes     = 65535 - 20 - 8
-	gsoCmsgSpace    = 24
+	gsoMaxSegments = 64
+	gsoMaxBytes    = 65535 - 20 - 8
+	gsoCmsgSpace   = 24
 )
 
 func canGSO(*net.UDPConn) bool                 { return false }

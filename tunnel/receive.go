@@ -131,7 +131,7 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 		}
 	}()
 	r := udpReader{d: d, buf: bufs[0], ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 1)}
-	mr := newMmsgReader(d.conn, bufs)
+	mr := newMmsgReader(d.conn, bufs, !d.noGRO)
 	var backoff readBackoff
 	for {
 		var n int

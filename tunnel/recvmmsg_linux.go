@@ -29,10 +29,10 @@ type mmsgReader struct {
 
 // newMmsgReader returns a reader that fills bufs[0], bufs[1], … on conn
 // when conn is the real UDP socket; nil (read one datagram at a time)
-// for anything else. When the buffers hold maxPacket bytes it sets
-// UDP_GRO on conn where the kernel has it: a read may then be several
-// datagrams of one sender (segSize).
-func newMmsgReader(conn PacketConn, bufs [][]byte) *mmsgReader {
+// for anything else. With gro, when the buffers hold maxPacket bytes, it
+// sets UDP_GRO on conn where the kernel has it: a read may then be
+// several datagrams of one sender (segSize).
+func newMmsgReader(conn PacketConn, bufs [][]byte, gro bool) *mmsgReader {
 	c, ok := conn.(*net.UDPConn)
 	if !ok || len(bufs) < 2 {
 		return nil
@@ -55,6 +55,9 @@ func newMmsgReader(conn PacketConn, bufs [][]byte) *mmsgReader {
 		m.hs[i].Hdr.Name = &m.names[i][0]
 	}
 	m.recv = m.recvBatch
+	if !gro {
+		return m
+	}
 	for _, b := range bufs {
 		if len(b) < maxPacket {
 			return m
