@@ -273,7 +273,9 @@ func (r *udpReader) handle(pkt []byte, from netip.AddrPort) bool {
 // handleSegs is handle for a read that may be several datagrams of seg
 // bytes each (the last may be shorter), which the kernel coalesced
 // (UDP_GRO); seg 0: one datagram. Each goes to handle as if read on its
-// own (pieces of r.buf; forward copies what it keeps).
+// own: a piece of r.buf that keeps the buffer's capacity, as a datagram
+// read alone does (nothing appends in place; forward copies what it
+// keeps).
 func (r *udpReader) handleSegs(pkt []byte, from netip.AddrPort, seg int) bool {
 	if seg <= 0 || seg >= len(pkt) {
 		return r.handle(pkt, from)
@@ -283,7 +285,7 @@ func (r *udpReader) handleSegs(pkt []byte, from netip.AddrPort, seg int) bool {
 	}
 	for len(pkt) > 0 {
 		s := min(seg, len(pkt))
-		if !r.handle(pkt[:s:s], from) {
+		if !r.handle(pkt[:s], from) {
 			return false
 		}
 		pkt = pkt[s:]
