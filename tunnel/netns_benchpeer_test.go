@@ -16,8 +16,7 @@ import (
 // TestNetnsBenchPeer checks the benchmark peer of scripts/bench-netns.sh
 // (tunnel/internal/benchpeer) as root, in two network namespaces it makes
 // itself (BENCH_NETNS_PREFIX, default "bench-t": <p>s and <p>c joined by
-// <p>s0/<p>c0 on BENCH_NETNS_NET.0/24, default 10.229.1; the PPP link's
-// addresses BENCH_NETNS_PPPNET.1 and .2, default 10.229.8): l2tpctl built
+// <p>s0/<p>c0 on BENCH_NETNS_NET.0/24, default 10.229.1): l2tpctl built
 // from this tree connects to it with each ESP suite the script measures,
 // and UDP round trips (benchpeer udpping in exec mode) reach the echo server
 // behind the peer's TUN device, so traffic really crosses IKE, ESP, L2TP,
@@ -37,8 +36,7 @@ func TestNetnsBenchPeer(t *testing.T) {
 	prefix, subnet := envOr("BENCH_NETNS_PREFIX", "bench-t"), envOr("BENCH_NETNS_NET", "10.229.1")
 	srvNS, cliNS := prefix+"s", prefix+"c"
 	srvIP, cliIP := subnet+".1", subnet+".2"
-	pppNet := envOr("BENCH_NETNS_PPPNET", "10.229.8")
-	peerIP, poolIP := pppNet+".1", pppNet+".2"
+	const peerIP, poolIP = "10.229.8.1", "10.229.8.2"
 	makeNetns(t, srvNS, cliNS, prefix, srvIP, cliIP)
 
 	dir := t.TempDir()
