@@ -24,10 +24,15 @@ const (
 	// gsoMaxBytes is the most UDP payload one message may carry: an
 	// IPv4 datagram's 65535 bytes less the IPv4 and UDP headers.
 	gsoMaxBytes = 65535 - 20 - 8
-	// gsoCmsgSpace is the room one UDP_SEGMENT (or UDP_GRO) control
-	// message takes: a cmsghdr and a uint16 (an int for UDP_GRO),
-	// aligned.
+	// gsoCmsgSpace is the room one UDP_SEGMENT control message takes: a
+	// cmsghdr and a uint16, aligned.
 	gsoCmsgSpace = unix.SizeofCmsghdr + 8
+	// groOOBSpace is the room for one read's control messages: UDP_GRO's
+	// (a cmsghdr and an int) with space to spare, so that another one
+	// (should an option for it ever be set on the socket) does not cut
+	// UDP_GRO's off (MSG_CTRUNC) and a coalesced read pass for one
+	// datagram.
+	groOOBSpace = 64
 )
 
 // canGSO reports whether conn takes UDP_SEGMENT: the kernel knows the

@@ -21,7 +21,7 @@ type mmsgReader struct {
 	hs    []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names [][unix.SizeofSockaddrInet6]byte // the senders' addresses, as the kernel writes them
-	oobs  [][gsoCmsgSpace]byte             // the control messages (UDP_GRO); nil: the socket does not coalesce
+	oobs  [][groOOBSpace]byte              // the control messages (UDP_GRO); nil: the socket does not coalesce
 	recv  func(fd uintptr) bool            // recvBatch bound once
 	n     int                              // datagrams read by the last read
 	errno syscall.Errno                    // its error, 0: none
@@ -64,7 +64,7 @@ func newMmsgReader(conn PacketConn, bufs [][]byte, gro bool) *mmsgReader {
 		}
 	}
 	if setGRO(c) {
-		m.oobs = make([][gsoCmsgSpace]byte, len(bufs))
+		m.oobs = make([][groOOBSpace]byte, len(bufs))
 		for i := range m.hs {
 			m.hs[i].Hdr.Control = &m.oobs[i][0]
 		}
@@ -95,7 +95,7 @@ func (m *mmsgReader) recvBatch(fd uintptr) bool {
 		m.hs[i].Hdr.Flags = 0
 		m.hs[i].Len = 0
 		if m.oobs != nil {
-			m.hs[i].Hdr.SetControllen(gsoCmsgSpace)
+			m.hs[i].Hdr.SetControllen(groOOBSpace)
 		}
 	}
 	for {
@@ -126,7 +126,7 @@ func (m *mmsgReader) segSize(i int) int {
 	if m.oobs == nil {
 		return 0
 	}
-	return groSize(m.oobs[i][:min(int(m.hs[i].Hdr.Controllen), gsoCmsgSpace)])
+	return groSize(m.oobs[i][:min(int(m.hs[i].Hdr.Controllen), groOOBSpace)])
 }
 
 // from is the sender of datagram i of the last read (IPv4 only: the
