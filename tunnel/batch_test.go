@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -444,5 +445,122 @@ func BenchmarkTxBatchLoopback(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadUDPCoalesced runs readUDP on a real socket with UDP_GRO, fed by
+// a sender that uses UDP_SEGMENT (readTUN's txBatch): runs of packets
+// arrive as coalesced reads, are split, and every packet reaches the TUN;
+// a keepalive between the runs is still one. Without offload
+// (Config.NoUDPOffload) the same arrives one datagram per read.
+func TestReadUDPCoalesced(t *testing.T) {
+	for _, offload := range []bool{true, false} {
+		t.Run(fmt.Sprintf("offload=%v", offload), func(t *testing.T) {
+			lo := netip.MustParseAddr("127.0.0.1")
+			listen := func() *net.UDPConn {
+				c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.SetReadBuffer(4 << 20); err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			client, server := listen(), listen()
+			defer server.Close()
+			tr := testSuites[4].t // aes128gcm16
+			d := newDataPath(client, netip.AddrPortFrom(lo, 1), localAddrPort(server), nil)
+			if !offload {
+				d.noUDPOffload()
+			}
+			d.addInbound(newSA(t, tr, 0x300, 9))
+			d.setSession(clientTunnel, clientSess, serverTunnel, serverSess)
+			d.setTUN(discardTUN{})
+			srv := newDataPath(server, netip.AddrPortFrom(lo, 1), localAddrPort(client), nil)
+			if srv.batch == nil || !srv.gso {
+				t.Skip("no UDP_SEGMENT here")
+			}
+			srv.setOutbound(newSA(t, tr, 0x300, 9))
+			srv.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
+
+			ctrl, stop, done := make(chan ctrlPacket, 1), make(chan struct{}), make(chan struct{})
+			go func() { defer close(done); d.readUDP(ctrl, stop) }()
+			// readUDP sets UDP_GRO as it starts: datagrams queued before
+			// that are not coalesced. A first packet that arrives shows it
+			// has started.
+			waitRx := func(n uint64) {
+				t.Helper()
+				deadline := time.Now().Add(10 * time.Second)
+				for d.stats().RxPackets < n && time.Now().Before(deadline) {
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
+			first := make([]byte, maxPacket)
+			p0 := ping(100, 0)
+			copy(first[tunOffset:], p0)
+			srv.sendIP(first, tunOffset, len(p0))
+			waitRx(1)
+
+			const runs, per = 4, 32
+			tx := newTxBatch(per, net.UDPAddrFromAddrPort(srv.nattAddr), true)
+			bufs := make([][]byte, per)
+			for i := range bufs {
+				bufs[i] = make([]byte, maxPacket)
+			}
+			for r := range runs {
+				p := ping(1000+r*100, uint16(r)) // one size per run
+				for _, buf := range bufs {
+					copy(buf[tunOffset:], p)
+					tx.add(srv.sealIP(buf, tunOffset, len(p)), len(p))
+				}
+				tx.flush(srv, srv.batch)
+				srv.sendKeepalive()
+			}
+			waitRx(1 + runs*per)
+			if s := d.stats(); s.RxPackets != 1+runs*per || s.RxKeepalives != runs || s.TxPackets != 0 {
+				t.Errorf("%d of %d packets reached the TUN, %d keepalives of %d; stats %+v", s.RxPackets, 1+runs*per, s.RxKeepalives, runs, s)
+			}
+			if s := srv.stats(); s.TxPackets != 1+runs*per || s.TxSendErrors != 0 {
+				t.Errorf("sender stats %+v", s)
+			}
+			client.Close()
+			close(stop)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("readUDP did not end when its socket was closed")
+			}
+			if held := d.bufsHeld.Load(); held != 0 {
+				t.Errorf("%d pooled buffers not returned", held)
+			}
+		})
+	}
+}
+
+// TestOffloadOnlyOnTheRealSocket: a socket wrapped for --pcap (which
+// records datagrams one by one) gets neither sendmmsg nor recvmmsg, so
+// neither segmentation nor coalescing.
+func TestOffloadOnlyOnTheRealSocket(t *testing.T) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wrapped := capConn{PacketConn: c}
+	if w, gso := newBatchWriter(wrapped); w != nil || gso {
+		t.Errorf("newBatchWriter on the pcap wrapper: %v, gso %v", w, gso)
+	}
+	bufs := [][]byte{make([]byte, maxPacket), make([]byte, maxPacket)}
+	if mr := newMmsgReader(wrapped, bufs, true); mr != nil {
+		t.Error("newMmsgReader on the pcap wrapper")
+	}
+	d := newDataPath(c, netip.AddrPort{}, netip.AddrPort{}, nil)
+	if d.gso != (runtime.GOOS == "linux") {
+		t.Errorf("real socket: gso %v on %s", d.gso, runtime.GOOS)
+	}
+	d.noUDPOffload()
+	if d.gso || !d.noGRO {
+		t.Error("noUDPOffload left offload on")
 	}
 }
