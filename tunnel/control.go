@@ -197,6 +197,7 @@ func (c *controller) run(ctx context.Context) error {
 		case p := <-c.ctrl:
 			c.dispatch(p)
 			c.publishIKEFilter()
+			p.release()
 		case err := <-c.tunDied:
 			c.fail(PhaseConnected, fmt.Errorf("%w: %s: %w", ErrInterfaceGone, c.cfg.Interface, err))
 		case <-timer.C():
@@ -210,6 +211,19 @@ func (c *controller) run(ctx context.Context) error {
 	c.dp.setTUN(nil)
 	c.closeTUN()
 	return c.failed
+}
+
+// dropPending releases the control messages left in ctrl once run has
+// returned and the readers have stopped (see ctrlPacket.done).
+func (c *controller) dropPending() {
+	for {
+		select {
+		case p := <-c.ctrl:
+			p.release()
+		default:
+			return
+		}
+	}
 }
 
 // exchangeName is the phase-1 exchange configured, for messages.

@@ -22,7 +22,7 @@ import (
 func connectWith(t *testing.T, p peertest.Profile, cfg Config) (*peertest.Server, *harness) {
 	t.Helper()
 	clock := newFakeClock()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	return srv, startRun(t, n, srv, cfg, clock)
 }
