@@ -303,8 +303,9 @@ func (c *controller) pppDeadline() time.Time {
 func (c *controller) tick(now time.Time) {
 	if in := c.ike.cur; due(in.Deadline(), now) {
 		acts := in.Tick(now)
-		if c.phase <= PhaseIPsec {
-			what, n := in.Retransmitting()
+		// n is 0 for a first send from the timer (Aggressive Mode's Quick
+		// Mode, which waits a moment after message 3): no retry.
+		if what, n := in.Retransmitting(); c.phase <= PhaseIPsec && n > 0 {
 			c.noteRetry(hasSend[isakmp.Action, isakmp.Send](acts), what, n)
 		}
 		c.doIKE(in, acts)
