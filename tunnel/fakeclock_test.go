@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ type fakeClock struct {
 	busy    map[*hold]struct{}               // holds not yet released; caller must hold mu
 	logf    func(format string, args ...any) // where overrun holds are reported; log.Printf if nil
 	overran int                              // holds that outlived busyCap; caller must hold mu
+	cap     time.Duration                    // busyCap if 0 (tests of the clock set less)
 }
 
 // busyCap is how long (real time) a hold keeps the clock from moving
@@ -98,10 +100,14 @@ func (c *fakeClock) releaseLocked(h *hold) {
 // busyLocked reports whether a hold younger than busyCap is pending, and
 // reports the older ones (once each).
 func (c *fakeClock) busyLocked() bool {
+	limit := c.cap
+	if limit == 0 {
+		limit = busyCap
+	}
 	busy := false
 	for h := range c.busy {
 		age := time.Since(h.since)
-		if age < busyCap {
+		if age < limit {
 			busy = true
 			continue
 		}
@@ -112,7 +118,7 @@ func (c *fakeClock) busyLocked() bool {
 			if logf == nil {
 				logf = log.Printf
 			}
-			logf("fakeClock: %s has held the clock for %v (more than %v): ignored from now on", h.what, age.Round(time.Millisecond), busyCap)
+			logf("fakeClock: %s has held the clock for %v (more than %v): ignored from now on", h.what, age.Round(time.Millisecond), limit)
 		}
 	}
 	return busy
@@ -415,5 +421,73 @@ func TestFakeClockQuiet(t *testing.T) {
 			return
 		case <-time.After(time.Millisecond):
 		}
+	}
+}
+
+// TestFakeClockBusy: quiet does not move the clock while anything holds it
+// (a hold, a fired timer not yet stopped), starts its grace again when the
+// last hold goes, and ignores, after reporting it once, a hold older than
+// the cap.
+func TestFakeClockBusy(t *testing.T) {
+	c := newFakeClock()
+	var logs []string
+	c.logf = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
+	c.cap = time.Hour
+	first := c.NewTimer(time.Second)
+	release := c.hold("test")
+	if _, ok := c.quiet(time.Millisecond); ok {
+		t.Fatal("quiet while held")
+	}
+	release()
+	release() // a no-op
+	if _, ok := c.quiet(time.Millisecond); !ok {
+		t.Fatal("not quiet after the release")
+	}
+
+	// The last release ends a pending quiet: its grace starts again.
+	done := make(chan bool)
+	go func() {
+		_, ok := c.quiet(time.Minute)
+		done <- ok
+	}()
+	for waiting := true; waiting; {
+		c.hold("test")()
+		select {
+		case ok := <-done:
+			if ok {
+				t.Fatal("quiet despite releases during its grace")
+			}
+			waiting = false
+		case <-time.After(time.Millisecond):
+		}
+	}
+
+	// A fired timer holds the clock until it is stopped.
+	c.Advance(time.Second)
+	if _, ok := c.quiet(time.Millisecond); ok {
+		t.Fatal("quiet with a fired timer not yet stopped")
+	}
+	next := c.NewTimer(time.Second)
+	first.Stop()
+	if _, ok := c.quiet(time.Millisecond); !ok {
+		t.Fatal("not quiet after the fired timer was stopped")
+	}
+	next.Stop()
+
+	// A hold older than the cap is reported once and ignored.
+	c.NewTimer(time.Second)
+	c.cap = 20 * time.Millisecond
+	c.hold("a stuck reader")
+	if _, ok := c.quiet(time.Millisecond); ok {
+		t.Fatal("quiet while held (within the cap)")
+	}
+	time.Sleep(c.cap)
+	for range 2 {
+		if _, ok := c.quiet(time.Millisecond); !ok {
+			t.Fatal("a hold older than the cap still keeps the clock")
+		}
+	}
+	if len(logs) != 1 || !strings.Contains(logs[0], "a stuck reader has held the clock") {
+		t.Errorf("logs %q, want one report of the stuck reader", logs)
 	}
 }
