@@ -80,10 +80,12 @@ func (s *Server) Inject(kind Inner, data []byte, client netip.AddrPort) bool {
 	default:
 		return false
 	}
+	d.done = s.busy("the server's loop, with a message injected from " + d.from.String())
 	select {
 	case s.in <- d:
 		return true
 	default:
+		d.done()
 		s.count(func(st *Stats) { st.InjectDrops++ })
 		return false
 	}
