@@ -209,13 +209,14 @@ func TestDataPathAllocs(t *testing.T) {
 			in2 := newSA(t, s.t, 0x100, 5)
 			d.addInbound(in2)
 			d.setTUN(discardTUN{})
-			r := udpReader{d: d, buf: buf, tunBufs: make([][]byte, 1)}
+			r := newUDPReader(d, buf, nil, nil)
 			i = 0
 			if n := testing.AllocsPerRun(runs, func() {
 				pkt := buf[:len(ring[i])]
 				copy(pkt, ring[i])
 				i++
 				r.handle(pkt, serverNATT)
+				r.flushTUN()
 			}); n != 0 {
 				t.Errorf("readUDP per packet: %v allocs", n)
 			}
@@ -253,7 +254,7 @@ func TestDataPathAllocsUDP(t *testing.T) {
 	back.addInbound(newSA(t, tr, 0x200, 6))
 	back.setSession(clientTunnel, clientSess, serverTunnel, serverSess)
 	back.setTUN(discardTUN{})
-	r := udpReader{d: back, buf: make([]byte, maxPacket), tunBufs: make([][]byte, 1)}
+	r := newUDPReader(back, make([]byte, maxPacket), nil, nil)
 
 	p := ping(1400, 1)
 	buf := make([]byte, maxPacket)
@@ -265,6 +266,7 @@ func TestDataPathAllocsUDP(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.handle(r.buf[:n], from)
+		r.flushTUN()
 	}); n != 0 {
 		t.Errorf("%v allocs per packet", n)
 	}
@@ -627,7 +629,7 @@ func TestDataPathAllocsBatchUDP(t *testing.T) {
 	for i := range rbufs {
 		rbufs[i] = make([]byte, maxPacket)
 	}
-	r := udpReader{d: back, buf: rbufs[0], tunBufs: make([][]byte, 1)}
+	r := newUDPReader(back, rbufs[0], nil, nil)
 	mr := newMmsgReader(server, rbufs)
 	if mr == nil {
 		t.Skip("no recvmmsg on this OS")
@@ -653,6 +655,7 @@ func TestDataPathAllocsBatchUDP(t *testing.T) {
 				r.buf = rbufs[i]
 				r.handle(rbufs[i][:mr.size(i)], mr.from(i))
 			}
+			r.flushTUN()
 			got += n
 		}
 	}); n != 0 {
