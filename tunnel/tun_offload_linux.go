@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -87,6 +88,10 @@ type vnetTUN struct {
 	pkts     [][]byte // the batch being planned (cap tunCoalesceBatch)
 	wbuf     []byte   // one merged packet with its header
 	writeRaw func(p []byte) (int, error)
+
+	// Counts for tests and measurements: reads that were split into more
+	// than one packet, and writes that merged more than one.
+	splitReads, mergedWrites atomic.Uint64
 }
 
 func newVnetTUN(f *os.File) *vnetTUN {
@@ -154,6 +159,9 @@ func (v *vnetTUN) load(b []byte) {
 		return
 	}
 	v.seg = s
+	if s.Len() > 1 {
+		v.splitReads.Add(1)
+	}
 }
 
 // write writes the packets bufs[i][off:], merging consecutive TCP
@@ -187,6 +195,9 @@ func (v *vnetTUN) write(bufs [][]byte, off int) (int, error) {
 				continue
 			}
 			written += v.co.Count(k)
+			if v.co.Count(k) > 1 {
+				v.mergedWrites.Add(1)
+			}
 		}
 		clear(v.pkts) // do not keep the caller's buffers reachable
 	}

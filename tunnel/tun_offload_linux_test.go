@@ -5,8 +5,14 @@ package tunnel
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"net"
 	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -228,5 +234,150 @@ func TestDataPathAllocsOffload(t *testing.T) {
 				t.Errorf("%d TUN writes for %d batches, want one each", writes, runs+1)
 			}
 		})
+	}
+}
+
+// TestRequiresRootTUNOffloadTCP: TCP between two network namespaces whose
+// only link is two offload TUNs joined by this test, which moves what one
+// Read returns to the other with one Write, as the data path does: the
+// kernel's 64 KiB segments are split into MTU-sized packets on the way
+// out and merged again on the way in. 16 MiB go each way intact, the
+// reads were split and the writes merged.
+func TestRequiresRootTUNOffloadTCP(t *testing.T) {
+	requireRoot(t)
+	const mtu, size = 1400, 16 << 20
+	local, peer, _ := freeTestNet(t)
+	type end struct {
+		tun *linuxTUN
+		ln  net.Listener // on side b
+		err error
+	}
+	ready := make(chan end, 2)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	// Each side lives on a thread of its own network namespace until done.
+	side := func(name string, a, b netip.Addr, listen bool, dial func(*testing.T, netip.Addr)) {
+		wg.Add(1)
+		go inFreshNetns(t, func() {
+			defer wg.Done()
+			tun, err := openTUN(TUNConfig{Name: name, Local: a, Peer: b, MTU: mtu})
+			if err != nil {
+				ready <- end{err: err}
+				return
+			}
+			e := end{tun: tun.(*linuxTUN)}
+			if listen {
+				e.ln, e.err = net.Listen("tcp4", netip.AddrPortFrom(a, 0).String())
+			}
+			ready <- e
+			if dial != nil {
+				dial(t, b)
+			}
+			<-done
+			tun.Close()
+		})
+	}
+	var conn net.Conn
+	dialed := make(chan error, 1)
+	var lnAddr atomic.Pointer[string]
+	side(fmt.Sprintf("tsob%d", os.Getpid()%100000), peer, local, true, nil)
+	eb := <-ready
+	if eb.err != nil {
+		close(done)
+		t.Fatal(eb.err)
+	}
+	addr := eb.ln.Addr().String()
+	lnAddr.Store(&addr)
+	side(fmt.Sprintf("tsoa%d", os.Getpid()%100000), local, peer, false, func(t *testing.T, _ netip.Addr) {
+		var err error
+		conn, err = net.DialTimeout("tcp4", *lnAddr.Load(), 5*time.Second)
+		dialed <- err
+	})
+	ea := <-ready
+	defer func() { close(done); wg.Wait() }()
+	if ea.err != nil {
+		t.Fatal(ea.err)
+	}
+	if ea.tun.vnet == nil || eb.tun.vnet == nil {
+		t.Skip("the kernel refused the offloads")
+	}
+	// The link: each TUN's reads written to the other.
+	link := func(from, to *linuxTUN) {
+		bufs := make([][]byte, tunOffloadBatch)
+		for i := range bufs {
+			bufs[i] = make([]byte, tunOffset+mtu)
+		}
+		sizes := make([]int, len(bufs))
+		out := make([][]byte, len(bufs))
+		for {
+			n, err := from.Read(bufs, sizes, tunOffset)
+			if err != nil {
+				return
+			}
+			for i := range n {
+				out[i] = bufs[i][:tunOffset+sizes[i]]
+			}
+			to.Write(out[:n], tunOffset)
+		}
+	}
+	go link(ea.tun, eb.tun)
+	go link(eb.tun, ea.tun)
+
+	if err := <-dialed; err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	srv, err := eb.ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	pattern := func(i int) byte { return byte(i*131 + i>>12) }
+	send := func(c net.Conn) error {
+		buf := make([]byte, 1<<16)
+		for off := 0; off < size; off += len(buf) {
+			for i := range buf {
+				buf[i] = pattern(off + i)
+			}
+			if _, err := c.Write(buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	recv := func(c net.Conn) error {
+		buf := make([]byte, 1<<16)
+		got := 0
+		for got < size {
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			n, err := c.Read(buf)
+			for i := range n {
+				if buf[i] != pattern(got+i) {
+					return fmt.Errorf("byte %d differs", got+i)
+				}
+			}
+			got += n
+			if err != nil {
+				return fmt.Errorf("after %d bytes: %w", got, err)
+			}
+		}
+		return nil
+	}
+	errs := make(chan error, 4)
+	go func() { errs <- send(conn) }()
+	go func() { errs <- send(srv) }()
+	go func() { errs <- recv(conn) }()
+	go func() { errs <- recv(srv) }()
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range []end{ea, eb} {
+		v := e.tun.vnet
+		t.Logf("%s: %d reads split, %d writes merged", e.tun.name, v.splitReads.Load(), v.mergedWrites.Load())
+		if v.splitReads.Load() == 0 || v.mergedWrites.Load() == 0 {
+			t.Errorf("%s: %d reads split, %d writes merged; want some of each", e.tun.name, v.splitReads.Load(), v.mergedWrites.Load())
+		}
 	}
 }
