@@ -381,3 +381,32 @@ func TestRequiresRootTUNOffloadTCP(t *testing.T) {
 		}
 	}
 }
+
+// TestVnetTUNSYNClamped: a SYN read from the offload TUN with a partial
+// checksum (checksum offload) has it completed before the data path
+// lowers its MSS (an incremental checksum update, which needs a complete
+// checksum to start from).
+func TestVnetTUNSYNClamped(t *testing.T) {
+	host := netip.AddrPortFrom(pppLocal, 40000)
+	far := netip.AddrPortFrom(pppPeer, 443)
+	syn := tcpSYN(host, far, 1460, false)
+	tcpLen := len(syn) - inet.IPv4HeaderLen
+	binary.BigEndian.PutUint16(syn[36:], ^inet.Checksum(nil, inet.PseudoHeaderSum(host.Addr(), far.Addr(), inet.ProtoTCP, tcpLen)))
+	h := gso.Hdr{Flags: gso.FlagNeedsCsum, CsumStart: 20, CsumOffset: 16}
+	read, _ := h.AppendBinary(nil)
+	reads := [][]byte{append(read, syn...)}
+	v := newVnetTUN(nil)
+	v.readRaw = fakeReads(&reads)
+	d := newDataPath(discardConn{}, serverIKE, serverNATT, nil)
+	d.setTUN(&linuxTUN{vnet: v, mtu: 1400})
+	bufs := [][]byte{make([]byte, tunOffset+1500)}
+	sizes := []int{0}
+	if n, _ := v.fill(bufs, sizes, tunOffset); n != 1 {
+		t.Fatalf("fill = %d", n)
+	}
+	pkt := bufs[0][tunOffset : tunOffset+sizes[0]]
+	d.clampMSS(pkt, &d.c.txMSSClamped)
+	if mss, csumOK, ok := inet.TCPv4MSS(pkt); !ok || !csumOK || mss != 1360 {
+		t.Fatalf("MSS %d, checksum valid %v, ok %v; want 1360, true", mss, csumOK, ok)
+	}
+}
