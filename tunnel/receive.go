@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/inet"
@@ -390,13 +391,18 @@ func (r *udpReader) queueTUN(p []byte) {
 }
 
 // withHeadroom returns p with the h bytes in front of it that buf has,
-// when p is a slice of buf (cut from its front, not its capacity).
+// when p lies inside buf (however it was sliced: the readers cut
+// datagrams out of their buffers with capacity limits).
 func withHeadroom(buf, p []byte, h int) ([]byte, bool) {
-	a := cap(buf) - cap(p)
-	if len(p) == 0 || a < h || a+len(p) > len(buf) || &buf[a] != &p[0] {
+	if len(p) == 0 || len(buf) == 0 {
 		return nil, false
 	}
-	return buf[a-h : a+len(p)], true
+	// Only the addresses are compared; nothing is dereferenced.
+	a := uintptr(unsafe.Pointer(&p[0])) - uintptr(unsafe.Pointer(&buf[0]))
+	if a > uintptr(len(buf)) || int(a) < h || int(a)+len(p) > len(buf) {
+		return nil, false
+	}
+	return buf[int(a)-h : int(a)+len(p)], true
 }
 
 // flushTUN writes the queued packets to the TUN with one Write.
