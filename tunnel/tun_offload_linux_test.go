@@ -165,9 +165,7 @@ func TestDataPathAllocsOffload(t *testing.T) {
 			d.setOutbound(newSA(t, st.t, 0x100, 5))
 			d.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
 
-			read := tsoRead(host, far, 65000, 1360)
 			var reads [][]byte
-			backing := [][]byte{read}
 			v := newVnetTUN(nil)
 			v.readRaw = fakeReads(&reads)
 			var writes int
@@ -176,62 +174,83 @@ func TestDataPathAllocsOffload(t *testing.T) {
 			bufs, release := d.tunReadBufs(tun, tunOffloadBatch)
 			defer release()
 			sizes := make([]int, len(bufs))
-			if n := testing.AllocsPerRun(20, func() {
-				reads = backing
-				n, _ := v.fill(bufs, sizes, tunOffset)
-				if n != 48 {
-					t.Fatalf("read split into %d packets, want 48", n)
+			// 48 packets per read, and 122 (two batches).
+			sent := uint64(0)
+			for _, mss := range []int{1360, 536} {
+				backing := [][]byte{tsoRead(host, far, 65000, mss)}
+				want := (65000 + mss - 1) / mss
+				if n := testing.AllocsPerRun(20, func() {
+					reads = backing
+					got := 0
+					for {
+						n, err := v.fill(bufs, sizes, tunOffset)
+						for i := range n {
+							d.sendIP(bufs[i], tunOffset, sizes[i])
+						}
+						got += n
+						if err != nil {
+							break
+						}
+					}
+					if got != want {
+						t.Fatalf("MSS %d: read split into %d packets, want %d", mss, got, want)
+					}
+				}); n != 0 {
+					t.Errorf("MSS %d: TSO read, split, sealed and sent: %v allocs per read", mss, n)
 				}
-				for i := range n {
-					d.sendIP(bufs[i], tunOffset, sizes[i])
-				}
-			}); n != 0 {
-				t.Errorf("TSO read, split, sealed and sent: %v allocs per read", n)
+				sent += 21 * uint64(want)
 			}
-			if s := d.stats(); s.TxPackets != 21*48 || s.TxNotIPv4 != 0 {
+			if s := d.stats(); s.TxPackets != sent || s.TxNotIPv4 != 0 {
 				t.Errorf("sender stats %+v", s)
 			}
 
-			// Inbound: 16 segments per batch, as from one recvmmsg.
+			// Inbound: batches of segments as from one recvmmsg (16 each
+			// today; 40 as with GRO, each batch one merge; 100, more than
+			// readUDP queues: two writes).
 			in := newDataPath(discardConn{}, serverIKE, serverNATT, nil)
 			in.addInbound(newSA(t, st.t, 0x100, 5))
 			in.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
 			in.setTUN(tun)
 			seal := newSA(t, st.t, 0x100, 5)
-			var h gso.Hdr
-			h.UnmarshalBinary(read)
-			segs, _ := gso.Split(h, bytes.Clone(read[gso.HdrLen:]))
-			const batch, runs = 16, 20
-			ring := make([][]byte, (runs+1)*batch)
-			seg := make([]byte, 1500)
-			for i := range ring {
-				seg = seg[:segs.Put(seg, i%batch)]
-				ring[i] = encapIPv4(t, seg, seal, clientTunnel, clientSess)
-			}
-			rbufs := make([][]byte, batch)
-			for i := range rbufs {
-				rbufs[i] = make([]byte, maxPacket)
-			}
-			r := newUDPReader(in, rbufs[0], nil, nil)
-			next := 0
-			writes = 0
-			if n := testing.AllocsPerRun(runs, func() {
-				for i := range batch {
-					pkt := rbufs[i][:len(ring[next])]
-					copy(pkt, ring[next])
-					next++
-					r.buf = rbufs[i]
-					r.handle(pkt, serverNATT)
+			var received uint64
+			for _, tc := range []struct{ batch, size, writes int }{{16, 1000, 1}, {40, 1000, 1}, {100, 600, 2}} {
+				big := tsoRead(far, host, tc.batch*tc.size, tc.size)
+				var h gso.Hdr
+				h.UnmarshalBinary(big)
+				segs, _ := gso.Split(h, bytes.Clone(big[gso.HdrLen:]))
+				const runs = 10
+				ring := make([][]byte, (runs+1)*tc.batch)
+				seg := make([]byte, 1500)
+				for i := range ring {
+					seg = seg[:segs.Put(seg, i%tc.batch)]
+					ring[i] = encapIPv4(t, seg, seal, clientTunnel, clientSess)
 				}
-				r.flushTUN()
-			}); n != 0 {
-				t.Errorf("a batch of %d segments opened and written merged: %v allocs", batch, n)
-			}
-			if s := in.stats(); s.RxPackets != (runs+1)*batch || s.RxTUNErrors != 0 {
-				t.Errorf("receiver stats %+v", s)
-			}
-			if writes != runs+1 {
-				t.Errorf("%d TUN writes for %d batches, want one each", writes, runs+1)
+				rbufs := make([][]byte, tc.batch)
+				for i := range rbufs {
+					rbufs[i] = make([]byte, 2048)
+				}
+				r := newUDPReader(in, rbufs[0], nil, nil)
+				next := 0
+				writes = 0
+				if n := testing.AllocsPerRun(runs, func() {
+					for i := range tc.batch {
+						pkt := rbufs[i][:len(ring[next])]
+						copy(pkt, ring[next])
+						next++
+						r.buf = rbufs[i]
+						r.handle(pkt, serverNATT)
+					}
+					r.flushTUN()
+				}); n != 0 {
+					t.Errorf("a batch of %d segments opened and written merged: %v allocs", tc.batch, n)
+				}
+				received += uint64((runs + 1) * tc.batch)
+				if s := in.stats(); s.RxPackets != received || s.RxTUNErrors != 0 {
+					t.Errorf("batch %d: receiver stats %+v", tc.batch, s)
+				}
+				if writes != (runs+1)*tc.writes {
+					t.Errorf("batch %d: %d TUN writes for %d batches, want %d each", tc.batch, writes, runs+1, tc.writes)
+				}
 			}
 		})
 	}
