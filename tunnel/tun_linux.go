@@ -22,9 +22,12 @@ import (
 // os.NewFile (syscalls_linux_go1.11.go), so the fd sits in the runtime
 // poller and Close interrupts a blocked Read, which then returns an error
 // wrapping os.ErrClosed (TestRequiresRootTUN checks this). water moves one
-// packet per system call, so the batch size is 1. The device is created
+// packet per system call; Read below reads the packets queued behind the
+// first itself, on the raw descriptor. The device is created
 // non-persistent: the kernel deletes it when the fd is closed; Close also
-// deletes it through netlink in case it lingers.
+// deletes it through netlink in case it lingers. By default the device
+// is not water's but the offload device (tun_offload_linux.go), opened the
+// same way with x/sys/unix; water's is the fallback.
 
 // errTUNExists is wrapped when the interface name is taken: l2tpctl never
 // adopts an existing device (it would remove it, with its routes, on exit).
