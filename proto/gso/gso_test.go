@@ -481,7 +481,11 @@ func FuzzSplitCoalesce(f *testing.F) {
 		}
 	}
 	f.Add(append(make([]byte, HdrLen), inet.BuildUDPv4(netip.AddrPortFrom(src4, 1), netip.AddrPortFrom(dst4, 2), []byte("x"))...))
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(fuzzBody)
+}
+
+func fuzzBody(t *testing.T, data []byte) {
+	{
 		var h Hdr
 		if h.UnmarshalBinary(data) != nil {
 			return
@@ -538,5 +542,5 @@ func FuzzSplitCoalesce(f *testing.F) {
 				}
 			}
 		}
-	})
+	}
 }
