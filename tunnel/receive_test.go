@@ -243,3 +243,41 @@ func TestQueueTUNCopies(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// failTUN writes the first packet of each Write and fails the rest.
+type failTUN struct{ discardTUN }
+
+func (failTUN) Write(bufs [][]byte, _ int) (int, error) {
+	if len(bufs) <= 1 {
+		return len(bufs), nil
+	}
+	return 1, errors.New("tun: no buffer space")
+}
+
+// TestFlushTUNErrors: packets a TUN Write could not write are counted as
+// TUN errors, the rest as received; the queue is empty afterwards.
+func TestFlushTUNErrors(t *testing.T) {
+	d := newDataPath(discardConn{}, serverIKE, serverNATT, nil)
+	d.setTUN(failTUN{})
+	buf := make([]byte, 1000)
+	r := newUDPReader(d, buf, nil, nil)
+	for i := range 3 {
+		p := ping(100, uint16(i))
+		copy(buf[100+i*200:], p)
+		r.queueTUN(buf[100+i*200 : 100+i*200+len(p)])
+	}
+	r.flushTUN()
+	if s := d.stats(); s.RxPackets != 1 || s.RxTUNErrors != 2 {
+		t.Errorf("received %d, TUN errors %d; want 1, 2", s.RxPackets, s.RxTUNErrors)
+	}
+	if len(r.tunBufs) != 0 || r.tunBytes != 0 {
+		t.Errorf("queue not empty: %d packets, %d bytes", len(r.tunBufs), r.tunBytes)
+	}
+	// Without a TUN, the queue is dropped and counted.
+	d.setTUN(nil)
+	r.queueTUN(buf[100:200])
+	r.flushTUN()
+	if s := d.stats(); s.RxNoTUN != 1 {
+		t.Errorf("no TUN: %d counted, want 1", s.RxNoTUN)
+	}
+}
