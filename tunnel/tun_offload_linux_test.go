@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,67 +259,58 @@ func TestDataPathAllocsOffload(t *testing.T) {
 // only link is two offload TUNs joined by this test, which moves what one
 // Read returns to the other with one Write, as the data path does: the
 // kernel's 64 KiB segments are split into MTU-sized packets on the way
-// out and merged again on the way in. 16 MiB go each way intact, the
-// reads were split and the writes merged.
+// out and merged again on the way in. Over IPv4 and over IPv6 (the
+// link-local addresses), 16 MiB go each way intact; the reads were split
+// and the writes merged.
 func TestRequiresRootTUNOffloadTCP(t *testing.T) {
 	requireRoot(t)
 	const mtu, size = 1400, 16 << 20
 	local, peer, _ := freeTestNet(t)
+	local6, peer6 := netip.MustParseAddr("fe80::1"), netip.MustParseAddr("fe80::2")
+	nameA, nameB := fmt.Sprintf("tsoa%d", os.Getpid()%100000), fmt.Sprintf("tsob%d", os.Getpid()%100000)
 	type end struct {
-		tun *linuxTUN
-		ln  net.Listener // on side b
-		err error
+		tun   *linuxTUN
+		lns   []net.Listener // side b: IPv4, IPv6
+		conns []net.Conn     // side a: dialled to them
+		err   error
 	}
-	ready := make(chan end, 2)
+	ready := make(chan end, 1)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	// Each side lives on a thread of its own network namespace until done.
-	side := func(name string, a, b netip.Addr, listen bool, dial func(*testing.T, netip.Addr)) {
+	// Each side lives on a thread of its own network namespace until
+	// done: sockets belong to the namespace they are made in.
+	side := func(name string, a, b, a6, b6 netip.Addr, setup func(*end)) end {
 		wg.Add(1)
 		go inFreshNetns(t, func() {
 			defer wg.Done()
-			tun, err := openTUN(TUNConfig{Name: name, Local: a, Peer: b, MTU: mtu})
+			tun, err := openTUN(TUNConfig{Name: name, Local: a, Peer: b, Local6: a6, Peer6: b6, MTU: mtu})
 			if err != nil {
 				ready <- end{err: err}
 				return
 			}
 			e := end{tun: tun.(*linuxTUN)}
-			if listen {
-				e.ln, e.err = net.Listen("tcp4", netip.AddrPortFrom(a, 0).String())
-			}
+			setup(&e)
 			ready <- e
-			if dial != nil {
-				dial(t, b)
-			}
 			<-done
 			tun.Close()
 		})
+		return <-ready
 	}
-	var conn net.Conn
-	dialed := make(chan error, 1)
-	var lnAddr atomic.Pointer[string]
-	side(fmt.Sprintf("tsob%d", os.Getpid()%100000), peer, local, true, nil)
-	eb := <-ready
+	defer func() { close(done); wg.Wait() }()
+	eb := side(nameB, peer, local, peer6, local6, func(e *end) {
+		for _, addr := range []string{netip.AddrPortFrom(peer, 0).String(), "[" + peer6.String() + "%" + nameB + "]:0"} {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				e.err = err
+				return
+			}
+			e.lns = append(e.lns, ln)
+		}
+	})
 	if eb.err != nil {
-		close(done)
 		t.Fatal(eb.err)
 	}
-	addr := eb.ln.Addr().String()
-	lnAddr.Store(&addr)
-	side(fmt.Sprintf("tsoa%d", os.Getpid()%100000), local, peer, false, func(t *testing.T, _ netip.Addr) {
-		var err error
-		conn, err = net.DialTimeout("tcp4", *lnAddr.Load(), 5*time.Second)
-		dialed <- err
-	})
-	ea := <-ready
-	defer func() { close(done); wg.Wait() }()
-	if ea.err != nil {
-		t.Fatal(ea.err)
-	}
-	if ea.tun.vnet == nil || eb.tun.vnet == nil {
-		t.Skip("the kernel refused the offloads")
-	}
-	// The link: each TUN's reads written to the other.
+	// The link: each TUN's reads written to the other, until closed.
 	link := func(from, to *linuxTUN) {
 		bufs := make([][]byte, tunOffloadBatch)
 		for i := range bufs {
@@ -339,18 +329,33 @@ func TestRequiresRootTUNOffloadTCP(t *testing.T) {
 			to.Write(out[:n], tunOffset)
 		}
 	}
-	go link(ea.tun, eb.tun)
-	go link(eb.tun, ea.tun)
-
-	if err := <-dialed; err != nil {
-		t.Fatal(err)
+	ea := side(nameA, local, peer, local6, peer6, func(e *end) {
+		// The link must run before anything is dialled.
+		go link(e.tun, eb.tun)
+		go link(eb.tun, e.tun)
+		for i, ln := range eb.lns {
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			addr := net.JoinHostPort(peer.String(), port)
+			if i == 1 {
+				addr = net.JoinHostPort(peer6.String()+"%"+nameA, port)
+			}
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				e.err = err
+				return
+			}
+			e.conns = append(e.conns, c)
+		}
+	})
+	if ea.err != nil {
+		t.Fatal(ea.err)
 	}
-	defer conn.Close()
-	srv, err := eb.ln.Accept()
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range ea.conns {
+		defer c.Close()
 	}
-	defer srv.Close()
+	if ea.tun.vnet == nil || eb.tun.vnet == nil {
+		t.Skip("the kernel refused the offloads")
+	}
 	pattern := func(i int) byte { return byte(i*131 + i>>12) }
 	send := func(c net.Conn) error {
 		buf := make([]byte, 1<<16)
@@ -382,21 +387,29 @@ func TestRequiresRootTUNOffloadTCP(t *testing.T) {
 		}
 		return nil
 	}
-	errs := make(chan error, 4)
-	go func() { errs <- send(conn) }()
-	go func() { errs <- send(srv) }()
-	go func() { errs <- recv(conn) }()
-	go func() { errs <- recv(srv) }()
-	for range 4 {
-		if err := <-errs; err != nil {
+	for i, family := range []string{"IPv4", "IPv6"} {
+		srv, err := eb.lns[i].Accept()
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	for _, e := range []end{ea, eb} {
-		v := e.tun.vnet
-		t.Logf("%s: %d reads split, %d writes merged", e.tun.name, v.splitReads.Load(), v.mergedWrites.Load())
-		if v.splitReads.Load() == 0 || v.mergedWrites.Load() == 0 {
-			t.Errorf("%s: %d reads split, %d writes merged; want some of each", e.tun.name, v.splitReads.Load(), v.mergedWrites.Load())
+		defer srv.Close()
+		before := [2]uint64{ea.tun.vnet.splitReads.Load() + eb.tun.vnet.splitReads.Load(), ea.tun.vnet.mergedWrites.Load() + eb.tun.vnet.mergedWrites.Load()}
+		conn := ea.conns[i]
+		errs := make(chan error, 4)
+		go func() { errs <- send(conn) }()
+		go func() { errs <- send(srv) }()
+		go func() { errs <- recv(conn) }()
+		go func() { errs <- recv(srv) }()
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Fatalf("%s: %v", family, err)
+			}
+		}
+		split := ea.tun.vnet.splitReads.Load() + eb.tun.vnet.splitReads.Load() - before[0]
+		merged := ea.tun.vnet.mergedWrites.Load() + eb.tun.vnet.mergedWrites.Load() - before[1]
+		t.Logf("%s: %d reads split, %d writes merged", family, split, merged)
+		if split == 0 || merged == 0 {
+			t.Errorf("%s: %d reads split, %d writes merged; want some of each", family, split, merged)
 		}
 	}
 }
