@@ -3,6 +3,7 @@
 package tunnel
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"sync"
@@ -89,6 +90,10 @@ type vnetTUN struct {
 	wbuf     []byte   // one merged packet with its header
 	writeRaw func(p []byte) (int, error)
 
+	// noMerge is set when the kernel refused a merged write: from then
+	// on every packet is written as it is.
+	noMerge atomic.Bool
+
 	// Counts for tests and measurements: reads that were split into more
 	// than one packet, and writes that merged more than one.
 	splitReads, mergedWrites atomic.Uint64
@@ -164,11 +169,28 @@ func (v *vnetTUN) load(b []byte) {
 	}
 }
 
+// writeOne writes the packet b[off:] as it is, behind an empty header:
+// in front of it when off leaves room, else copied to wbuf.
+func (v *vnetTUN) writeOne(b []byte, off int) error {
+	var out []byte
+	if off >= gso.HdrLen {
+		out = b[off-gso.HdrLen:]
+		gso.PutNone(out)
+	} else {
+		gso.PutNone(v.wbuf)
+		out = v.wbuf[:gso.HdrLen+copy(v.wbuf[gso.HdrLen:], b[off:])]
+	}
+	_, err := v.writeRaw(out)
+	return err
+}
+
 // write writes the packets bufs[i][off:], merging consecutive TCP
 // segments of a flow (gso.Coalescer); a packet that merges with nothing
-// goes as it is, behind an empty header written in front of it (off must
-// leave room for one; tunWriteOffset does). It tries every packet and
-// returns how many were written and the first error.
+// goes as it is, behind an empty header written in front of it (off
+// should leave room for one, as tunWriteOffset does; else it is copied).
+// When the kernel refuses a merged write, its packets go one by one, and
+// so does everything after. It tries every packet and returns how many
+// were written and the first error.
 func (v *vnetTUN) write(bufs [][]byte, off int) (int, error) {
 	v.wmu.Lock()
 	defer v.wmu.Unlock()
@@ -181,23 +203,31 @@ func (v *vnetTUN) write(bufs [][]byte, off int) (int, error) {
 			v.pkts = append(v.pkts, b[off:])
 		}
 		for k := range v.co.Plan(v.pkts) {
-			var out []byte
-			if v.co.Count(k) == 1 && off >= gso.HdrLen {
-				out = batch[v.co.First(k)][off-gso.HdrLen:]
-				gso.PutNone(out)
-			} else {
-				out = v.wbuf[:v.co.Build(v.wbuf, k)]
+			if v.co.Count(k) == 1 || v.noMerge.Load() {
+				for i := v.co.First(k); i >= 0; i = v.co.Next(i) {
+					if err := v.writeOne(batch[i], off); err != nil {
+						first = cmp.Or(first, err)
+						continue
+					}
+					written++
+				}
+				continue
 			}
-			if _, err := v.writeRaw(out); err != nil {
-				if first == nil {
-					first = err
+			if _, err := v.writeRaw(v.wbuf[:v.co.Build(v.wbuf, k)]); err != nil {
+				// A kernel that takes no merged writes after all: the
+				// packets go one by one, now and from now on.
+				v.noMerge.Store(true)
+				for i := v.co.First(k); i >= 0; i = v.co.Next(i) {
+					if err := v.writeOne(batch[i], off); err != nil {
+						first = cmp.Or(first, err)
+						continue
+					}
+					written++
 				}
 				continue
 			}
 			written += v.co.Count(k)
-			if v.co.Count(k) > 1 {
-				v.mergedWrites.Add(1)
-			}
+			v.mergedWrites.Add(1)
 		}
 		clear(v.pkts) // do not keep the caller's buffers reachable
 	}

@@ -442,3 +442,44 @@ func TestVnetTUNSYNClamped(t *testing.T) {
 		t.Fatalf("MSS %d, checksum valid %v, ok %v; want 1360, true", mss, csumOK, ok)
 	}
 }
+
+// TestVnetTUNWriteRefused: when the kernel refuses a merged write, its
+// packets are written one by one instead, and so is everything after.
+func TestVnetTUNWriteRefused(t *testing.T) {
+	host := netip.AddrPortFrom(pppLocal, 40000)
+	far := netip.AddrPortFrom(pppPeer, 5201)
+	r := tsoRead(far, host, 4000, 1000)
+	var h gso.Hdr
+	h.UnmarshalBinary(r)
+	s, err := gso.Split(h, r[gso.HdrLen:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts [][]byte
+	for i := range s.Len() {
+		b := make([]byte, tunWriteOffset+s.Size(i))
+		s.Put(b[tunWriteOffset:], i)
+		pkts = append(pkts, b)
+	}
+	var singles, refused int
+	v := newVnetTUN(nil)
+	v.writeRaw = func(p []byte) (int, error) {
+		var wh gso.Hdr
+		wh.UnmarshalBinary(p)
+		if wh.GSOType != gso.GSONone {
+			refused++
+			return 0, unix.EINVAL
+		}
+		singles++
+		return len(p), nil
+	}
+	tun := &linuxTUN{vnet: v}
+	for range 2 {
+		if n, err := tun.Write(pkts, tunWriteOffset); n != len(pkts) || err != nil {
+			t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(pkts))
+		}
+	}
+	if refused != 1 || singles != 2*len(pkts) {
+		t.Errorf("%d merged writes refused, %d single writes; want 1, %d", refused, singles, 2*len(pkts))
+	}
+}

@@ -119,6 +119,11 @@ func (c *Coalescer) Count(k int) int { return c.groups[k].count }
 // First is the index in the batch of group k's first packet.
 func (c *Coalescer) First(k int) int { return c.groups[k].first }
 
+// Next is the index in the batch of the packet after packet i in its
+// group, -1 after the last: First(k), Next(First(k)), … are group k's
+// packets in order.
+func (c *Coalescer) Next(i int) int { return c.next[i] }
+
 // Size is how many bytes Build writes for group k, header included.
 func (c *Coalescer) Size(k int) int { return HdrLen + c.groups[k].size }
 
