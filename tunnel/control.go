@@ -197,6 +197,7 @@ func (c *controller) run(ctx context.Context) error {
 		case p := <-c.ctrl:
 			c.dispatch(p)
 			c.publishIKEFilter()
+			p.release()
 		case err := <-c.tunDied:
 			c.fail(PhaseConnected, fmt.Errorf("%w: %s: %w", ErrInterfaceGone, c.cfg.Interface, err))
 		case <-timer.C():
@@ -210,6 +211,19 @@ func (c *controller) run(ctx context.Context) error {
 	c.dp.setTUN(nil)
 	c.closeTUN()
 	return c.failed
+}
+
+// dropPending releases the control messages left in ctrl once run has
+// returned and the readers have stopped (see ctrlPacket.done).
+func (c *controller) dropPending() {
+	for {
+		select {
+		case p := <-c.ctrl:
+			p.release()
+		default:
+			return
+		}
+	}
 }
 
 // exchangeName is the phase-1 exchange configured, for messages.
@@ -289,8 +303,9 @@ func (c *controller) pppDeadline() time.Time {
 func (c *controller) tick(now time.Time) {
 	if in := c.ike.cur; due(in.Deadline(), now) {
 		acts := in.Tick(now)
-		if c.phase <= PhaseIPsec {
-			what, n := in.Retransmitting()
+		// n is 0 for a first send from the timer (Aggressive Mode's Quick
+		// Mode, which waits a moment after message 3): no retry.
+		if what, n := in.Retransmitting(); c.phase <= PhaseIPsec && n > 0 {
 			c.noteRetry(hasSend[isakmp.Action, isakmp.Send](acts), what, n)
 		}
 		c.doIKE(in, acts)

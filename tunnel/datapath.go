@@ -139,6 +139,12 @@ type dataPath struct {
 	lastTx atomic.Int64
 	lastRx atomic.Int64 // when a datagram last came from the server, as lastTx (markRx)
 
+	// hold marks the control loop busy from a control message's hand-over
+	// until it has handled it (ctrlPacket.done): a busyClock's busyHold.
+	// nil (the real clock): nothing to mark. Set before the readers start,
+	// then immutable.
+	hold func() func()
+
 	// pcap records decrypted L2TP messages (Config.Pcap); nil: none.
 	// Set by setCapture before the readers start, then immutable.
 	pcap      *capture
@@ -207,10 +213,14 @@ func (d *dataPath) setMode(tunnel bool, local, server netip.Addr) {
 }
 
 // setClock makes the data path note when it last sent to the NAT-T port,
-// on the given clock; call it before anything is sent.
-func (d *dataPath) setClock(now func() time.Time) {
-	d.now = now
-	d.txBase = now()
+// on the given clock, and, on a busyClock, hold it while a control message
+// is on its way to the control loop; call it before anything is sent.
+func (d *dataPath) setClock(clock Clock) {
+	d.now = clock.Now
+	d.txBase = clock.Now()
+	if bc, ok := clock.(busyClock); ok {
+		d.hold = bc.busyHold
+	}
 }
 
 // setCapture makes the data path record the L2TP messages it seals and

@@ -18,6 +18,14 @@ import (
 type ctrlPacket struct {
 	kind packetKind // kindIKE, kindL2TP (whole L2TP control message) or kindPPP (whole PPP frame)
 	data []byte
+	done func() // called once the control loop has handled it (dataPath.hold); nil: nothing to call
+}
+
+// release calls p.done, if any.
+func (p ctrlPacket) release() {
+	if p.done != nil {
+		p.done()
+	}
 }
 
 // decapsulate opens the ESP packet pkt (a UDP payload from the NAT-T port,
@@ -484,11 +492,15 @@ func (r *udpReader) forwardFrame(proto uint16, info []byte) bool {
 // was closed first.
 func (r *udpReader) forward(kind packetKind, data []byte) bool {
 	p := ctrlPacket{kind: kind, data: append([]byte(nil), data...)}
+	if r.d.hold != nil {
+		p.done = r.d.hold()
+	}
 	select {
 	case r.ctrl <- p:
 		r.d.c.rxControl.Add(1)
 		return true
 	case <-r.stop:
+		p.release()
 		return false
 	}
 }
