@@ -1096,6 +1096,7 @@ func (c *controller) linkUp(a ppp.Up) {
 
 		DefaultRoute: c.cfg.DefaultRoute, Server: c.server.Addr(),
 		DNSMode: c.cfg.DNS, DNS: a.DNS, DNSDomains: c.cfg.DNSDomains,
+		NoOffload: c.cfg.NoTUNOffload,
 	}
 	if a.Local6.IsValid() {
 		tcfg.Local6, tcfg.Peer6, tcfg.Routes6 = a.Local6, a.Peer6, c.cfg.Routes6
@@ -1113,6 +1114,13 @@ func (c *controller) linkUp(a ppp.Up) {
 		return
 	}
 	c.tun = tun
+	if o, ok := tun.(offloadReporter); ok {
+		if on, why := o.Offload(); on {
+			c.deps.Log.debugf("tun: %s has TCP segmentation offload (virtio-net header)", tun.Name())
+		} else if why != nil {
+			c.deps.Log.debugf("tun: %s without offloads: %v", tun.Name(), why)
+		}
+	}
 	link := &LinkInfo{
 		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
 		IKE: c.ikeSuite, ESP: c.outSA.Transform().String(),
@@ -1157,6 +1165,10 @@ func (c *controller) linkUp(a ppp.Up) {
 // its IPv6 link-local address without failing the connection (the host has
 // IPv6 disabled, or the OS is not supported): IPv6Err says why.
 type ipv6Reporter interface{ IPv6Err() error }
+
+// offloadReporter is a TUN that may have offloads (the Linux device):
+// whether it has them, and if not although asked for, why.
+type offloadReporter interface{ Offload() (bool, error) }
 
 func orUnknown(a netip.Addr) string {
 	if !a.IsValid() {

@@ -31,7 +31,13 @@ import (
 // tunnelAddrs); the buffer's first bytes are then unused.
 //
 // Inbound (server → TUN): ESP is opened in place in the datagram buffer, and
-// the IPv4 packet inside is written to the TUN from where it lies.
+// the IP packet inside is queued where it lies (queueTUN); after each batch
+// of datagrams the queue goes to the TUN with one Write, in which the Linux
+// offload TUN merges consecutive TCP segments (tun_offload_linux.go). The
+// headers in front of the packet leave room for the TUN's own header.
+//
+// With the offload TUN, readTUN's reads are 64 KiB TCP segments split into
+// MTU-sized packets, each in a slot of one arena laid out as above.
 //
 // Goroutines: readTUN (one per TUN) and readUDP (one per socket) each own
 // their buffers for their lifetime. The control goroutine sends IKE, L2TP
