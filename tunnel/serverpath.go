@@ -71,6 +71,9 @@ type ServerPathConfig struct {
 	// is not read meanwhile.
 	Control func(kind ServerControl, msg []byte)
 	Log     *Logger
+	// NoUDPOffload sends and receives one datagram per message, as
+	// Config.NoUDPOffload makes the client's data path do.
+	NoUDPOffload bool
 }
 
 // OpenServerTUN creates the TUN device name as the client's is created
@@ -78,8 +81,10 @@ type ServerPathConfig struct {
 // up, with the address local and the point-to-point peer address peer,
 // MTU mtu, and nothing else: no routes, no DNS. For the benchmark peer;
 // Close removes it.
-func OpenServerTUN(name string, local, peer netip.Addr, mtu int) (TUN, error) {
-	return openTUN(TUNConfig{Name: name, Local: local, Peer: peer, MTU: mtu})
+// With noOffload the device is a plain one, as Config.NoTUNOffload asks of
+// the client's.
+func OpenServerTUN(name string, local, peer netip.Addr, mtu int, noOffload bool) (TUN, error) {
+	return openTUN(TUNConfig{Name: name, Local: local, Peer: peer, MTU: mtu, NoOffload: noOffload})
 }
 
 // ServerPathStats are a ServerPath's counters.
@@ -106,6 +111,9 @@ func StartServerPath(cfg ServerPathConfig) (*ServerPath, error) {
 	// so every datagram must come from the client's one socket.
 	d := newDataPath(cfg.Conn, netip.AddrPort{}, cfg.Client, cfg.Log)
 	d.wrongSessionToControl = true
+	if cfg.NoUDPOffload {
+		d.noUDPOffload()
+	}
 	d.setTUN(cfg.TUN)
 	p := &ServerPath{
 		d:       d,

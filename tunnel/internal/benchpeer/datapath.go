@@ -22,6 +22,7 @@ import (
 type dataPaths struct {
 	natt    *net.UDPConn
 	openTUN func() (tunnel.TUN, error)
+	noUDPGO bool // ServerPathConfig.NoUDPOffload
 	log     io.Writer
 	srv     atomic.Pointer[peertest.Server] // set once the server is started; read by Control
 
@@ -31,12 +32,12 @@ type dataPaths struct {
 	out    *esp.SA // the current outbound SA (to know when RemoveSA stops sending)
 }
 
-func newDataPaths(natt *net.UDPConn, openTUN func() (tunnel.TUN, error), log io.Writer) (*dataPaths, error) {
+func newDataPaths(natt *net.UDPConn, openTUN func() (tunnel.TUN, error), noUDPOffload bool, log io.Writer) (*dataPaths, error) {
 	tun, err := openTUN()
 	if err != nil {
 		return nil, err
 	}
-	return &dataPaths{natt: natt, openTUN: openTUN, log: log, spare: tun}, nil
+	return &dataPaths{natt: natt, openTUN: openTUN, noUDPGO: noUDPOffload, log: log, spare: tun}, nil
 }
 
 func (d *dataPaths) hooks() *peertest.DataHooks {
@@ -85,9 +86,10 @@ func (d *dataPaths) start(client netip.AddrPort) {
 		return
 	}
 	sp, err := tunnel.StartServerPath(tunnel.ServerPathConfig{
-		Conn:   conn,
-		Client: client,
-		TUN:    tun,
+		Conn:         conn,
+		Client:       client,
+		TUN:          tun,
+		NoUDPOffload: d.noUDPGO,
 		Control: func(kind tunnel.ServerControl, msg []byte) {
 			if srv := d.srv.Load(); srv != nil {
 				srv.Inject(innerKind(kind), msg, client)

@@ -37,7 +37,9 @@ import (
 //     is measured against (docs/performance.md).
 //
 // Either way the TUN is this package's (tunnel.OpenServerTUN), with the
-// addresses -local and -pool and MTU -mtu, up.
+// addresses -local and -pool and MTU -mtu, up. L2TPCTL_NO_TUN_OFFLOAD and
+// L2TPCTL_NO_UDP_OFFLOAD turn the peer's offloads off as they do the
+// client's.
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "10.229.0.1", "`address` of the UDP 500 and 4500 sockets")
@@ -85,12 +87,16 @@ func serve(args []string) error {
 		c.SetReadBuffer(4 << 20)
 		c.SetWriteBuffer(4 << 20)
 	}
-	openTUN := func() (tunnel.TUN, error) { return tunnel.OpenServerTUN(*tunName, loc, cli, *mtu) }
+	// The client's switches for its offloads (cmd reads them the same
+	// way) switch the peer's too, so that one environment sets both ends
+	// of an A/B run.
+	noTUNOffload, noUDPOffload := envSet("L2TPCTL_NO_TUN_OFFLOAD"), envSet("L2TPCTL_NO_UDP_OFFLOAD")
+	openTUN := func() (tunnel.TUN, error) { return tunnel.OpenServerTUN(*tunName, loc, cli, *mtu, noTUNOffload) }
 
 	p := benchProfile(psk, *user, pass, loc, cli)
 	var stopPath func() error
 	if *path == "tunnel" {
-		d, err := newDataPaths(natt, openTUN, os.Stderr)
+		d, err := newDataPaths(natt, openTUN, noUDPOffload, os.Stderr)
 		if err != nil {
 			ike.Close()
 			natt.Close()
@@ -202,6 +208,12 @@ func benchProfile(psk, user, pass string, local, pool netip.Addr) peertest.Profi
 		Local:         local,
 		Pool:          pool,
 	}
+}
+
+// envSet reports whether the variable is set to anything but "" or "0".
+func envSet(name string) bool {
+	v := os.Getenv(name)
+	return v != "" && v != "0"
 }
 
 func envOr(name, def string) string {
