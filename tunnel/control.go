@@ -24,13 +24,26 @@ const (
 	ikeMaxRetransmits = 3
 	pppTermWait       = 500 * time.Millisecond // teardown: for the LCP Terminate-Ack
 	l2tpStopWait      = 700 * time.Millisecond // teardown: for the acknowledgement of StopCCN
-	// pppAuthRetries: our authentication request is sent 1+2 times (at
-	// 0, 1 and 3 s) before the call starts over at 6 s (redial): a server
-	// that sends its Success once never answers more of them.
-	pppAuthRetries = 2
+	// pppRestartTimer and pppMaxConfigure: during the bring-up PPP sends
+	// a Configure-Request again every second, up to 20 times (20 s), not
+	// after 1, 2, 3, 3 … s (10 times, 27 s). The link is a LAN or the
+	// Internet, where a second is many round trips, and under loss each
+	// lost round trip then costs a second, not up to three (SoftEther's
+	// IPCP takes three of ours). RFC 1661 §4.6 leaves both to the
+	// implementation.
+	pppRestartTimer = time.Second
+	pppMaxConfigure = 20
+	// pppAuthRetries: our authentication request is sent 1+3 times (at
+	// 0, 1, 2 and 3 s) before the call starts over at 4 s (redial): a
+	// server that sends its Success once never answers more of them.
+	// SoftEther resends its Challenge 3 s after the first when our
+	// Response did not arrive; the Response sent again then is the last
+	// chance before the redial.
+	pppAuthRetries = 3
 	// pppAuthWait: how long the new PPP waits for the server's Challenge
-	// before the call starts over (SoftEther resends it every few seconds).
-	pppAuthWait = 10 * time.Second
+	// before the call starts over (SoftEther resends it every 3 s, so 7 s
+	// covers the first and two resends).
+	pppAuthWait = 7 * time.Second
 	// maxRedials bounds how often one connect places the L2TP call again
 	// after the server's answer to our authentication was lost.
 	maxRedials = 3
@@ -863,12 +876,14 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 				c.enter(PhaseLCP, "Configure-Request sent")
 			}
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
-				User:        c.cfg.User,
-				Password:    string(c.cfg.Password),
-				Auth:        c.cfg.Auth,
-				Rand:        c.deps.Rand,
-				AuthRetries: pppAuthRetries,
-				AuthWait:    pppAuthWait,
+				User:         c.cfg.User,
+				Password:     string(c.cfg.Password),
+				Auth:         c.cfg.Auth,
+				Rand:         c.deps.Rand,
+				RestartTimer: pppRestartTimer,
+				MaxConfigure: pppMaxConfigure,
+				AuthRetries:  pppAuthRetries,
+				AuthWait:     pppAuthWait,
 				// LCPEchoOff (-1) turns them off in ppp too.
 				EchoInterval: c.cfg.LCPEchoInterval,
 				EchoFailures: c.cfg.LCPEchoFailures,
