@@ -33,6 +33,16 @@ const (
 	// implementation.
 	pppRestartTimer = time.Second
 	pppMaxConfigure = 20
+	// pppNetRestartTimer and pppNetMaxConfigure: IPCP (and IPv6CP) keep
+	// the RFC 1661 schedule, 1, 2, then every 3 s, and give up after 8
+	// requests (21 s; the call is then placed again once). SoftEther
+	// queues our IPCP request until our Ack of its own request is read,
+	// and while it queues it reads one packet per two wake-ups, each of
+	// our packets being one: a request every second lengthened that queue
+	// until our Ack came too late for its request (15 s) and IPCP never
+	// opened (docs/reliability.md).
+	pppNetRestartTimer = 3 * time.Second
+	pppNetMaxConfigure = 8
 	// pppAuthRetries: our authentication request is sent 1+3 times (at
 	// 0, 1, 2 and 3 s) before the call starts over at 4 s (redial): a
 	// server that sends its Success once never answers more of them.
@@ -876,14 +886,16 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 				c.enter(PhaseLCP, "Configure-Request sent")
 			}
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
-				User:         c.cfg.User,
-				Password:     string(c.cfg.Password),
-				Auth:         c.cfg.Auth,
-				Rand:         c.deps.Rand,
-				RestartTimer: pppRestartTimer,
-				MaxConfigure: pppMaxConfigure,
-				AuthRetries:  pppAuthRetries,
-				AuthWait:     pppAuthWait,
+				User:                c.cfg.User,
+				Password:            string(c.cfg.Password),
+				Auth:                c.cfg.Auth,
+				Rand:                c.deps.Rand,
+				RestartTimer:        pppRestartTimer,
+				MaxConfigure:        pppMaxConfigure,
+				NetworkRestartTimer: pppNetRestartTimer,
+				NetworkMaxConfigure: pppNetMaxConfigure,
+				AuthRetries:         pppAuthRetries,
+				AuthWait:            pppAuthWait,
 				// LCPEchoOff (-1) turns them off in ppp too.
 				EchoInterval: c.cfg.LCPEchoInterval,
 				EchoFailures: c.cfg.LCPEchoFailures,

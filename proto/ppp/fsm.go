@@ -77,6 +77,11 @@ type fsm struct {
 	name  string // "LCP", "IPCP"
 	h     layer
 
+	// restartTimer and maxConfigure replace the link's for this layer
+	// when set (ClientConfig.NetworkRestartTimer, NetworkMaxConfigure).
+	restartTimer time.Duration
+	maxConfigure int
+
 	state    fsmState
 	id       uint8  // Identifier of our last Configure-Request or Terminate-Request
 	req      []byte // options of our last Configure-Request
@@ -107,7 +112,7 @@ func (f *fsm) active() bool {
 
 // open is the Open event with the lower layer up: irc, scr → Req-Sent.
 func (f *fsm) open(now time.Time) {
-	f.irc(f.l.maxConfigure)
+	f.irc(f.maxConf())
 	f.state = stReqSent
 	f.scr(now)
 }
@@ -123,14 +128,32 @@ func (f *fsm) close(now time.Time) {
 	f.str(now, false)
 }
 
+// maxConf is Max-Configure for this layer. Ref: RFC 1661 §4.6.
+func (f *fsm) maxConf() int {
+	if f.maxConfigure > 0 {
+		return f.maxConfigure
+	}
+	return f.l.maxConfigure
+}
+
+// restartCap is the longest restart timer for this layer: the first
+// retransmission comes after min(1s, restartCap), then the wait doubles
+// up to it. Ref: RFC 1661 §4.6.
+func (f *fsm) restartCap() time.Duration {
+	if f.restartTimer > 0 {
+		return f.restartTimer
+	}
+	return f.l.restartTimer
+}
+
 func (f *fsm) irc(n int) {
 	f.restart = n
-	f.timeout = f.l.firstTimeout()
+	f.timeout = min(firstRestart, f.restartCap())
 }
 
 func (f *fsm) arm(now time.Time) {
 	f.deadline = now.Add(f.timeout)
-	f.timeout = f.l.nextTimeout(f.timeout)
+	f.timeout = min(2*f.timeout, f.restartCap())
 }
 
 func (f *fsm) scr(now time.Time) {
@@ -153,7 +176,7 @@ func (f *fsm) renegotiate(now time.Time) {
 	if f.l.dead {
 		return
 	}
-	f.irc(f.l.maxConfigure)
+	f.irc(f.maxConf())
 	f.scr(now)
 }
 
@@ -324,10 +347,10 @@ func (f *fsm) rcr(now time.Time, id uint8, data []byte) {
 		if f.l.dead {
 			return
 		}
-		f.irc(f.l.maxConfigure)
+		f.irc(f.maxConf())
 		f.scr(now)
 	} else if f.state == stStopped {
-		f.irc(f.l.maxConfigure)
+		f.irc(f.maxConf())
 		f.scr(now)
 	}
 	switch {
@@ -367,13 +390,13 @@ func (f *fsm) rememberNak(id uint8, req []byte, code uint8, opts []byte) {
 func (f *fsm) rca(now time.Time) {
 	switch f.state {
 	case stReqSent:
-		f.irc(f.l.maxConfigure)
+		f.irc(f.maxConf())
 		f.state = stAckRcvd
 	case stAckRcvd:
 		f.state = stReqSent
 		f.scr(now)
 	case stAckSent:
-		f.irc(f.l.maxConfigure)
+		f.irc(f.maxConf())
 		f.deadline = time.Time{}
 		f.state = stOpened
 		f.h.up(now)
@@ -409,7 +432,7 @@ func (f *fsm) rcn(now time.Time, code uint8, opts []Option) {
 	}
 	switch f.state {
 	case stReqSent, stAckSent:
-		f.irc(f.l.maxConfigure)
+		f.irc(f.maxConf())
 		f.scr(now)
 	case stAckRcvd:
 		f.state = stReqSent
@@ -448,7 +471,7 @@ func (f *fsm) rta(now time.Time) {
 		f.state = stReqSent
 		f.h.down(now)
 		if !f.l.dead {
-			f.irc(f.l.maxConfigure)
+			f.irc(f.maxConf())
 			f.scr(now)
 		}
 	default:
