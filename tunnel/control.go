@@ -19,9 +19,15 @@ import (
 
 // Control-loop tunables (implementation choices, not protocol constants).
 const (
-	idleWait          = time.Hour // the loop's timer when no FSM has a deadline
+	idleWait = time.Hour // the loop's timer when no FSM has a deadline
+	// IKE: a message is sent again after 1 s, then every 2 s (not 1, 2,
+	// 4 s): 8 sends, and the exchange gives up after 15 s as before. Under
+	// loss a lost round trip then costs at most 2 s, and Main Mode keeps
+	// within the 10 s after which SoftEther forgets an unfinished exchange
+	// (INVALID-COOKIE and a Main Mode from the start).
 	ikeRetransmitBase = time.Second
-	ikeMaxRetransmits = 3
+	ikeRetransmitCap  = 2 * time.Second
+	ikeMaxRetransmits = 7
 	pppTermWait       = 500 * time.Millisecond // teardown: for the LCP Terminate-Ack
 	l2tpStopWait      = 700 * time.Millisecond // teardown: for the acknowledgement of StopCCN
 	// pppRestartTimer and pppMaxConfigure: during the bring-up PPP sends
@@ -278,6 +284,7 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
+		RetransmitCap:  ikeRetransmitCap,
 		MaxRetransmits: ikeMaxRetransmits,
 	})
 }

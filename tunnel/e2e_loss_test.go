@@ -323,11 +323,11 @@ func TestE2ERestartIKE(t *testing.T) {
 	p.Now = clock.Now
 	var mu sync.Mutex
 	n := 0
-	dropMM4 := func([]byte) bool { // the server's datagrams 2 to 5: MM4 and its resends
+	dropMM4 := func([]byte) bool { // the server's datagrams from the 2nd: MM4 and its resends, one per send of MM3
 		mu.Lock()
 		defer mu.Unlock()
 		n++
-		return n >= 2 && n <= 5
+		return n >= 2 && n <= 2+ikeMaxRetransmits
 	}
 	net := nettest.NewNetwork()
 	ike, err := net.Listen(netip.AddrPortFrom(e2eServer, inet.PortIKE), nettest.DropIf(dropMM4))
