@@ -125,6 +125,7 @@ type controller struct {
 	redialing      bool             // the next SessionUp is that of a redial
 	redialedNoChal bool             // a redial was for a Challenge that never came (at most one is)
 	redialedIPCP   bool             // a redial was for an IPCP that went unanswered (at most one is)
+	redialedStall  bool             // a redial was for an LCP the server stopped negotiating (at most one is)
 	redialLCP      bool             // a redial's LCP has not opened yet: its failures are LCP failures (exit 10)
 	nextDPD        time.Time        // when to look at the server's silence next; zero: DPD off or not yet up
 	dpdPending     int              // R-U-THEREs sent since the server was last heard
@@ -998,6 +999,15 @@ func (c *controller) doPPP(actions []ppp.Action) {
 				c.redialedNoChal = c.redialedNoChal || notStarted
 				c.redial(err, "the server's answer to our authentication was lost")
 				return // the rest of the old PPP's actions (its Terminate-Request) went before Down
+			}
+			// The server acked our LCP request but sent none of its own
+			// for 20 s (SoftEther drops each of its requests after 15 s
+			// and never sends another): a new call is a new PPP session,
+			// once per connect.
+			if errors.Is(err, ppp.ErrPeerStalled) && (c.phase == PhaseLCP || c.redialLCP) && !c.redialedStall && c.redials < maxRedials {
+				c.redialedStall = true
+				c.redial(err, "LCP stalled")
+				return
 			}
 			// IPCP unanswered after authentication (SoftEther under heavy
 			// loss): a new call, once per connect.

@@ -81,6 +81,12 @@ type fsm struct {
 	// when set (ClientConfig.NetworkRestartTimer, NetworkMaxConfigure).
 	restartTimer time.Duration
 	maxConfigure int
+	// bounced: the restart timer ran out in Ack-Rcvd (the peer acked our
+	// request but sent no acceptable one of its own) since the peer's
+	// last Configure-Request. Its next Ack then does not renew the
+	// restart counter, so a peer that acks forever but never asks ends
+	// the layer after Max-Configure restart periods (ErrPeerStalled).
+	bounced bool
 
 	state    fsmState
 	id       uint8  // Identifier of our last Configure-Request or Terminate-Request
@@ -112,6 +118,7 @@ func (f *fsm) active() bool {
 
 // open is the Open event with the lower layer up: irc, scr → Req-Sent.
 func (f *fsm) open(now time.Time) {
+	f.bounced = false
 	f.irc(f.maxConf())
 	f.state = stReqSent
 	f.scr(now)
@@ -232,11 +239,16 @@ func (f *fsm) tick(now time.Time) {
 		if f.restart > 0 {
 			if f.state == stAckRcvd {
 				f.state = stReqSent
+				f.bounced = true
 			}
 			f.rxr(now)
 			return
 		}
 		f.state = stStopped
+		if f.bounced {
+			f.h.failed(now, &stalledError{layer: f.name})
+			return
+		}
 		f.h.failed(now, noResponse(f.name+" Configure-Request"))
 	}
 }
@@ -260,6 +272,7 @@ func (f *fsm) input(now time.Time, info []byte) {
 	}
 	switch p.Code {
 	case codeConfReq:
+		f.bounced = false // the peer is negotiating
 		f.rcr(now, p.ID, p.Data)
 	case codeConfAck:
 		// Ref: RFC 1661 §5.2: an invalid Ack is discarded.
@@ -390,7 +403,11 @@ func (f *fsm) rememberNak(id uint8, req []byte, code uint8, opts []byte) {
 func (f *fsm) rca(now time.Time) {
 	switch f.state {
 	case stReqSent:
-		f.irc(f.maxConf())
+		if f.bounced {
+			f.timeout = min(firstRestart, f.restartCap()) // irc's timer, not its counter
+		} else {
+			f.irc(f.maxConf())
+		}
 		f.state = stAckRcvd
 	case stAckRcvd:
 		f.state = stReqSent

@@ -105,3 +105,29 @@ func TestAuthResponseSchedule(t *testing.T) {
 		t.Errorf("gave up %v after the first Response, want 4s", took)
 	}
 }
+
+// TestPeerStalled: the server acknowledges every LCP Configure-Request of
+// ours but its own never arrive (SoftEther drops each of its requests
+// after 15 s and sends no other). RFC 1661's Ack-Rcvd timeout sends ours
+// again and each new Ack would renew the restart counter forever; the
+// client ends the link with ErrPeerStalled (and ErrNoResponse) after
+// MaxConfigure restart periods instead, so that the caller can start a
+// new PPP session.
+func TestPeerStalled(t *testing.T) {
+	cc := clientCfg()
+	cc.RestartTimer, cc.MaxConfigure = time.Second, 20
+	p := newPair(t, cc, softEtherServer())
+	p.drop = func(toServer bool, n int, f []byte) bool {
+		proto, info, ok := ParseFrame(f)
+		return !toServer && ok && proto == ProtoLCP && len(info) > 0 && info[0] == codeConfReq
+	}
+	p.take(true, p.c.Start(p.now))
+	p.run(5*time.Minute, func() bool { return p.cDown != nil })
+	if p.cDown == nil || !errors.Is(p.cDown.Err, ErrPeerStalled) || !errors.Is(p.cDown.Err, ErrNoResponse) {
+		t.Fatalf("client down = %+v, want ErrPeerStalled\n%s", p.cDown, p.dump())
+	}
+	if took := p.now.Sub(t0); took < 19*time.Second || took > 22*time.Second {
+		t.Errorf("gave up after %v, want about 20 restart periods of 1 s", took)
+	}
+	t.Logf("%v after %v", p.cDown.Err, p.now.Sub(t0))
+}

@@ -954,6 +954,10 @@ func (s *Server) doPPP(now time.Time, acts []ppp.Action) {
 			if proto, _, ok := ppp.ParseFrame(a.Data); ok && proto == ppp.ProtoIPCP && s.ipcpLost() {
 				continue
 			}
+			if proto, info, ok := ppp.ParseFrame(a.Data); ok && proto == ppp.ProtoLCP && len(info) > 0 && info[0] == 1 &&
+				s.Stats().SessionsUp <= s.p.LoseLCPRequestCalls {
+				continue // Configure-Request. Ref: RFC 1661 §5.1
+			}
 			s.sendPPP(a.Data)
 		case ppp.LinkUp:
 			s.update(func(st *Stats) { st.LinkUp++ }, "ppp: LCP opened (client MRU %d)", a.PeerMRU)
