@@ -282,7 +282,7 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		PFS:         c.cfg.PFS,
 		OfferTunnel: true, // transport mode first; tunnel mode for servers that insist
 		PlainESP:    plainESPPolicy(c.cfg.ESPTransport, c.dp.raw != nil && !c.udpRetried),
-		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
+		// Sends at 0, 1, 3, 5, … 13 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
 		RetransmitCap:  ikeRetransmitCap,
