@@ -994,8 +994,11 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			// Challenge never came: a new call starts PPP afresh.
 			// (Once only for the Challenge: SoftEther after EAP never sends
 			// one, and a new call does not change that.)
+			// The phase is still IPCP when a call placed again for IPCP
+			// loses its own Success.
 			notStarted := errors.Is(err, ppp.ErrAuthNotStarted)
-			if c.phase == PhaseAuth && (errors.Is(err, ppp.ErrAuthOutcomeLost) || notStarted && !c.redialedNoChal) && c.redials < maxRedials {
+			authPhase := c.phase == PhaseAuth || c.phase == PhaseIPCP
+			if authPhase && (errors.Is(err, ppp.ErrAuthOutcomeLost) || notStarted && !c.redialedNoChal) && c.redials < maxRedials {
 				c.redialedNoChal = c.redialedNoChal || notStarted
 				c.redial(err, "the server's answer to our authentication was lost")
 				return // the rest of the old PPP's actions (its Terminate-Request) went before Down

@@ -497,3 +497,24 @@ func TestE2ERedialLCPStalled(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ERedialIPCPThenSuccessLost: IPCP is lost in the first call, so the
+// call is placed again; in that call the server's Success is lost, and
+// the call is placed again once more (the phase is still IPCP then, but
+// the new call had not authenticated): it connects on the third call.
+func TestE2ERedialIPCPThenSuccessLost(t *testing.T) {
+	goroutineLeakCheck(t)
+	r, p := startSoftEtherRun(t, func(p *peertest.Profile) { p.LoseIPCPCalls, p.LoseSuccessInCall = 1, 2 })
+	took := r.connectLossy(t, time.Minute)
+	t.Logf("connected after %v of fake time", took)
+	if l := r.h.logsWith("placing the L2TP call again (2 of 3)"); len(l) != 1 {
+		t.Errorf("the call was not placed again a second time: %q", l)
+	}
+	if st := r.srv.Stats(); st.SessionsUp != 3 || st.AuthUp != 3 {
+		t.Errorf("server: %d calls, %d authentications; want 3 and 3", st.SessionsUp, st.AuthUp)
+	}
+	if !r.pingLossy(p.Local) {
+		t.Error("no ping on the third call")
+	}
+	r.h.stop()
+}

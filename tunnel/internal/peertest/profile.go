@@ -93,6 +93,9 @@ type Profile struct {
 	// client; its Acks of the client's requests arrive (SoftEther when
 	// its requests expired under heavy loss: it acks, and never asks).
 	LoseLCPRequestCalls int
+	// LoseSuccessInCall: in this L2TP call (1 for the first; 0: none) the
+	// server's CHAP Success or PAP Ack is lost.
+	LoseSuccessInCall int
 	// DeleteIKEOnSession: when each of the first DeleteIKEOnSession L2TP
 	// calls comes up, the server deletes its IPsec SAs and the IKE SA
 	// (Deletes sent once) and forgets the session, as SoftEther once did
