@@ -88,6 +88,14 @@ type Profile struct {
 	// LoseIPCPCalls: in the first LoseIPCPCalls L2TP calls every IPCP
 	// packet is lost, both ways (SoftEther's IPCP under heavy loss).
 	LoseIPCPCalls int
+	// LoseLCPRequestCalls: in the first LoseLCPRequestCalls L2TP calls
+	// every LCP Configure-Request of the server is lost on its way to the
+	// client; its Acks of the client's requests arrive (SoftEther when
+	// its requests expired under heavy loss: it acks, and never asks).
+	LoseLCPRequestCalls int
+	// LoseSuccessInCall: in this L2TP call (1 for the first; 0: none) the
+	// server's CHAP Success or PAP Ack is lost.
+	LoseSuccessInCall int
 	// DeleteIKEOnSession: when each of the first DeleteIKEOnSession L2TP
 	// calls comes up, the server deletes its IPsec SAs and the IKE SA
 	// (Deletes sent once) and forgets the session, as SoftEther once did

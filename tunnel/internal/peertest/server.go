@@ -1081,6 +1081,15 @@ func (s *Server) doPPP(now time.Time, acts []ppp.Action) {
 			if proto, _, ok := ppp.ParseFrame(a.Data); ok && proto == ppp.ProtoIPCP && s.ipcpLost() {
 				continue
 			}
+			if proto, info, ok := ppp.ParseFrame(a.Data); ok && proto == ppp.ProtoLCP && len(info) > 0 && info[0] == 1 &&
+				s.Stats().SessionsUp <= s.p.LoseLCPRequestCalls {
+				continue // Configure-Request. Ref: RFC 1661 §5.1
+			}
+			if proto, info, ok := ppp.ParseFrame(a.Data); ok && len(info) > 0 && s.p.LoseSuccessInCall > 0 &&
+				s.Stats().SessionsUp == s.p.LoseSuccessInCall &&
+				(proto == ppp.ProtoCHAP && info[0] == 3 || proto == ppp.ProtoPAP && info[0] == 2) {
+				continue // CHAP Success, PAP Authenticate-Ack. Ref: RFC 1994 §4.3, RFC 1334 §2.2
+			}
 			s.sendPPP(a.Data)
 		case ppp.LinkUp:
 			s.update(func(st *Stats) { st.LinkUp++ }, "ppp: LCP opened (client MRU %d)", a.PeerMRU)
