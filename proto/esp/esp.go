@@ -122,14 +122,31 @@ type SA struct {
 	nAuthFail atomic.Uint64
 	nReplay   atomic.Uint64
 
+	// lanes are per-goroutine cipher and MAC states for SealSeq and
+	// OpenLane, made on first use (Lane); authKey keys their MACs.
+	lanes   [MaxLanes]atomic.Pointer[lane]
+	lanesMu sync.Mutex // serialises making lanes
+	authKey []byte
+
+	salt [gcmNonceLen - 8]byte // GCM: the nonce's fixed salt (RFC 4106 §4)
+
 	mu     sync.Mutex
-	enc    ivSetter          // caller must hold mu; nil → cbcEncrypt on block
-	dec    ivSetter          // caller must hold mu; nil → cbcDecrypt on block
-	mac    hash.Hash         // caller must hold mu
-	sum    []byte            // caller must hold mu; room for the MAC output (cap mac.Size())
-	ivGen  [maxIVLen]byte    // caller must hold mu; the IV generator's block
-	nonce  [gcmNonceLen]byte // caller must hold mu; GCM: salt (fixed) | explicit IV
-	replay ReplayWindow      // caller must hold mu
+	l0     lane         // caller must hold mu: Seal's and Open's state
+	replay ReplayWindow // caller must hold mu
+}
+
+// lane is the per-goroutine state of sealing and opening: the stateful
+// cipher modes and the MAC (a hash.Hash is not safe for concurrent use),
+// and scratch space that must not be on the stack (it would escape through
+// the interfaces). block, ivBlock and aead are shared: they are safe for
+// concurrent use.
+type lane struct {
+	enc   ivSetter          // nil → cbcEncrypt on block
+	dec   ivSetter          // nil → cbcDecrypt on block
+	mac   hash.Hash         // CBC only
+	sum   []byte            // room for the MAC output (cap mac.Size())
+	ivGen [maxIVLen]byte    // the IV generator's block
+	nonce [gcmNonceLen]byte // GCM: salt (fixed) | explicit IV
 }
 
 // gcmNonceLen is the AES-GCM nonce of RFC 4106 §4: the 4-byte salt from
@@ -172,16 +189,6 @@ func NewSA(spi uint32, t suite.ESPTransform, encKey, authKey []byte, rand io.Rea
 	if err != nil {
 		return nil, err
 	}
-	mac, err := t.NewMAC(authKey)
-	if err != nil {
-		return nil, err
-	}
-	// The first Reset makes crypto/hmac precompute the padded-key states;
-	// later Resets restore them without allocating.
-	mac.Reset()
-	if mac.Size() < t.ICVLen() {
-		return nil, errors.New("esp: MAC shorter than the ICV of " + t.String())
-	}
 	sa := &SA{
 		spi:      spi,
 		t:        t,
@@ -191,17 +198,39 @@ func NewSA(spi uint32, t suite.ESPTransform, encKey, authKey []byte, rand io.Rea
 		headroom: HeaderLen + ivLen,
 		block:    block,
 		ivBlock:  ivBlock,
-		mac:      mac,
-		sum:      make([]byte, 0, mac.Size()),
+		authKey:  append([]byte(nil), authKey...),
 	}
-	zero := make([]byte, bs)
-	if m, ok := cipher.NewCBCEncrypter(block, zero).(ivSetter); ok {
-		sa.enc = m
-	}
-	if m, ok := cipher.NewCBCDecrypter(block, zero).(ivSetter); ok {
-		sa.dec = m
+	if err := sa.initLane(&sa.l0); err != nil {
+		return nil, err
 	}
 	return sa, nil
+}
+
+// initLane makes l's cipher modes and MAC (CBC) or nonce (GCM).
+func (sa *SA) initLane(l *lane) error {
+	if sa.aead != nil {
+		copy(l.nonce[:], sa.salt[:])
+		return nil
+	}
+	mac, err := sa.t.NewMAC(sa.authKey)
+	if err != nil {
+		return err
+	}
+	// The first Reset makes crypto/hmac precompute the padded-key states;
+	// later Resets restore them without allocating.
+	mac.Reset()
+	if mac.Size() < sa.icvLen {
+		return errors.New("esp: MAC shorter than the ICV of " + sa.t.String())
+	}
+	l.mac, l.sum = mac, make([]byte, 0, mac.Size())
+	zero := make([]byte, sa.bs)
+	if m, ok := cipher.NewCBCEncrypter(sa.block, zero).(ivSetter); ok {
+		l.enc = m
+	}
+	if m, ok := cipher.NewCBCDecrypter(sa.block, zero).(ivSetter); ok {
+		l.dec = m
+	}
+	return nil
 }
 
 // newGCMSA keys an AES-GCM SA: key | salt (RFC 4106 §8.1).
@@ -216,7 +245,10 @@ func newGCMSA(spi uint32, t suite.ESPTransform, keySalt []byte) (*SA, error) {
 		return nil, errors.New("esp: transform " + t.String() + " is not an RFC 4106 AEAD")
 	}
 	sa := &SA{spi: spi, t: t, bs: bs, ivLen: ivLen, icvLen: t.ICVLen(), headroom: HeaderLen + ivLen, aead: aead}
-	copy(sa.nonce[:], keySalt[n:])
+	copy(sa.salt[:], keySalt[n:])
+	if err := sa.initLane(&sa.l0); err != nil {
+		return nil, err
+	}
 	return sa, nil
 }
 
@@ -276,19 +308,38 @@ func PeekSPI(pkt []byte) (uint32, bool) {
 // indistinguishable from random: the "encrypt a nonce" method of NIST
 // SP 800-38A Appendix C, with a key separate from the data key.
 func (sa *SA) Seal(buf []byte, off, n int, nextHeader byte) ([]byte, error) {
-	if off < sa.headroom || n < 0 || off > cap(buf) || n > cap(buf)-off {
-		return nil, ErrNoRoom
-	}
-	pad := sa.padLen(n)
-	encEnd := off + n + pad + trailerLen
-	end := encEnd + sa.icvLen
-	if end > cap(buf) {
-		return nil, ErrNoRoom
+	if _, _, ok := sa.room(buf, off, n); !ok {
+		return nil, ErrNoRoom // before a sequence number is used up
 	}
 	seq := sa.seq.Add(1)
-	if seq > math.MaxUint32 {
+	sa.mu.Lock()
+	pkt, err := sa.seal(&sa.l0, buf, off, n, nextHeader, seq)
+	sa.mu.Unlock()
+	return pkt, err
+}
+
+// room checks Seal's room in buf and returns where the encrypted part and
+// the ICV end.
+func (sa *SA) room(buf []byte, off, n int) (encEnd, end int, ok bool) {
+	if off < sa.headroom || n < 0 || off > cap(buf) || n > cap(buf)-off {
+		return 0, 0, false
+	}
+	encEnd = off + n + sa.padLen(n) + trailerLen
+	end = encEnd + sa.icvLen
+	return encEnd, end, end <= cap(buf)
+}
+
+// seal is Seal with sequence number seq and the state of l, which the
+// caller holds alone.
+func (sa *SA) seal(l *lane, buf []byte, off, n int, nextHeader byte, seq uint64) ([]byte, error) {
+	encEnd, end, ok := sa.room(buf, off, n)
+	if !ok {
+		return nil, ErrNoRoom
+	}
+	if seq == 0 || seq > math.MaxUint32 {
 		return nil, ErrSeqExhausted
 	}
+	pad := sa.padLen(n)
 	buf = buf[:end]
 	start := off - sa.headroom
 	binary.BigEndian.PutUint32(buf[start:], sa.spi)
@@ -304,45 +355,33 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader byte) ([]byte, error) {
 	plain := buf[off:encEnd]
 	iv := buf[off-sa.ivLen : off]
 	if sa.aead != nil {
-		sa.sealGCM(buf[start:off], iv, plain, seq)
-		sa.nPackets.Add(1)
-		sa.nBytes.Add(uint64(n))
-		return buf[start:end], nil
-	}
-	sa.mu.Lock()
-	g := sa.ivGen[:] // SPI ‖ seq (64 bit) ‖ 0^32
-	binary.BigEndian.PutUint32(g[0:], sa.spi)
-	binary.BigEndian.PutUint64(g[4:], seq)
-	binary.BigEndian.PutUint32(g[12:], 0)
-	sa.ivBlock.Encrypt(g, g)
-	copy(iv, g)
-	if sa.enc != nil {
-		sa.enc.SetIV(iv)
-		sa.enc.CryptBlocks(plain, plain)
+		// AES-GCM needs a unique IV, not an unpredictable one (RFC 4106
+		// §3.1 suggests a counter): it is the 64-bit sequence number. The
+		// AAD is SPI ‖ sequence number (RFC 4106 §5, no ESN).
+		binary.BigEndian.PutUint64(iv, seq)
+		copy(l.nonce[gcmNonceLen-len(iv):], iv)
+		sa.aead.Seal(plain[:0], l.nonce[:], plain, buf[start:start+HeaderLen])
 	} else {
-		cbcEncrypt(sa.block, iv, plain)
+		g := l.ivGen[:] // SPI ‖ seq (64 bit) ‖ 0^32
+		binary.BigEndian.PutUint32(g[0:], sa.spi)
+		binary.BigEndian.PutUint64(g[4:], seq)
+		binary.BigEndian.PutUint32(g[12:], 0)
+		sa.ivBlock.Encrypt(g, g)
+		copy(iv, g)
+		if l.enc != nil {
+			l.enc.SetIV(iv)
+			l.enc.CryptBlocks(plain, plain)
+		} else {
+			cbcEncrypt(sa.block, iv, plain)
+		}
+		l.mac.Reset()
+		l.mac.Write(buf[start:encEnd])
+		sum := l.mac.Sum(l.sum[:0])
+		copy(buf[encEnd:end], sum[:sa.icvLen])
 	}
-	sa.mac.Reset()
-	sa.mac.Write(buf[start:encEnd])
-	sum := sa.mac.Sum(sa.sum[:0])
-	copy(buf[encEnd:end], sum[:sa.icvLen])
-	sa.mu.Unlock()
-
 	sa.nPackets.Add(1)
 	sa.nBytes.Add(uint64(n))
 	return buf[start:end], nil
-}
-
-// sealGCM encrypts plain in place and writes the tag after it (the caller
-// checked the room). AES-GCM needs a unique IV, not an unpredictable one
-// (RFC 4106 §3.1 suggests a counter): it is the 64-bit sequence number. The
-// AAD is SPI ‖ sequence number (RFC 4106 §5, no ESN).
-func (sa *SA) sealGCM(aad, iv, plain []byte, seq uint64) {
-	binary.BigEndian.PutUint64(iv, seq)
-	sa.mu.Lock()
-	copy(sa.nonce[gcmNonceLen-len(iv):], iv)
-	sa.aead.Seal(plain[:0], sa.nonce[:], plain, aad[:HeaderLen])
-	sa.mu.Unlock()
 }
 
 // Open verifies and decrypts the ESP packet pkt in place and returns the
@@ -357,54 +396,83 @@ func (sa *SA) sealGCM(aad, iv, plain []byte, seq uint64) {
 //
 // Errors: ErrShort, ErrReplay, ErrAuth, ErrPadding.
 func (sa *SA) Open(pkt []byte) (payload []byte, nextHeader byte, err error) {
-	bs, icvLen := sa.bs, sa.icvLen
-	// Header, IV, at least one cipher block (holding Pad Length and Next
-	// Header), ICV; the ciphertext must be whole blocks.
-	if len(pkt) < sa.headroom+bs+icvLen || (len(pkt)-sa.headroom-icvLen)%bs != 0 {
+	seq, ok := sa.openable(pkt)
+	if !ok {
 		return nil, 0, ErrShort
 	}
-	seq := uint64(binary.BigEndian.Uint32(pkt[4:8]))
-	macEnd := len(pkt) - icvLen
-	iv := pkt[HeaderLen:sa.headroom]
-	ct := pkt[sa.headroom:macEnd]
-
 	sa.mu.Lock()
 	defer sa.mu.Unlock()
 	if !sa.replay.Check(seq) {
 		sa.nReplay.Add(1)
 		return nil, 0, ErrReplay
 	}
-	if sa.aead != nil {
-		// Verify and decrypt in one step; nothing is written unless the
-		// tag verifies.
-		copy(sa.nonce[gcmNonceLen-len(iv):], iv)
-		if _, err := sa.aead.Open(ct[:0], sa.nonce[:], pkt[sa.headroom:], pkt[:HeaderLen]); err != nil {
-			sa.nAuthFail.Add(1)
-			return nil, 0, ErrAuth
-		}
-		sa.replay.Update(seq)
-		return sa.trailer(ct)
-	}
-	sa.mac.Reset()
-	sa.mac.Write(pkt[:macEnd])
-	sum := sa.mac.Sum(sa.sum[:0])
-	if subtle.ConstantTimeCompare(sum[:icvLen], pkt[macEnd:]) != 1 {
-		sa.nAuthFail.Add(1)
-		return nil, 0, ErrAuth
+	ct, err := sa.verify(&sa.l0, pkt)
+	if err != nil {
+		return nil, 0, err
 	}
 	sa.replay.Update(seq)
+	sa.decrypt(&sa.l0, pkt, ct)
+	payload, nextHeader, err = sa.trailer(ct)
+	if err == nil {
+		sa.nPackets.Add(1)
+		sa.nBytes.Add(uint64(len(payload)))
+	}
+	return payload, nextHeader, err
+}
 
-	if sa.dec != nil {
-		sa.dec.SetIV(iv)
-		sa.dec.CryptBlocks(ct, ct)
+// openable checks pkt's length and returns its sequence number: header,
+// IV, at least one cipher block (holding Pad Length and Next Header), ICV;
+// the ciphertext must be whole blocks.
+func (sa *SA) openable(pkt []byte) (seq uint64, ok bool) {
+	if len(pkt) < sa.headroom+sa.bs+sa.icvLen || (len(pkt)-sa.headroom-sa.icvLen)%sa.bs != 0 {
+		return 0, false
+	}
+	return uint64(binary.BigEndian.Uint32(pkt[4:8])), true
+}
+
+// verify checks pkt's ICV with the state of l, which the caller holds
+// alone, and returns the ciphertext: for AES-GCM verified and decrypted in
+// one step (nothing is written unless the tag verifies), for CBC compared
+// in constant time and still encrypted (decrypt).
+func (sa *SA) verify(l *lane, pkt []byte) (ct []byte, err error) {
+	macEnd := len(pkt) - sa.icvLen
+	iv := pkt[HeaderLen:sa.headroom]
+	ct = pkt[sa.headroom:macEnd]
+	if sa.aead != nil {
+		copy(l.nonce[gcmNonceLen-len(iv):], iv)
+		if _, err := sa.aead.Open(ct[:0], l.nonce[:], pkt[sa.headroom:], pkt[:HeaderLen]); err != nil {
+			sa.nAuthFail.Add(1)
+			return nil, ErrAuth
+		}
+		return ct, nil
+	}
+	l.mac.Reset()
+	l.mac.Write(pkt[:macEnd])
+	sum := l.mac.Sum(l.sum[:0])
+	if subtle.ConstantTimeCompare(sum[:sa.icvLen], pkt[macEnd:]) != 1 {
+		sa.nAuthFail.Add(1)
+		return nil, ErrAuth
+	}
+	return ct, nil
+}
+
+// decrypt decrypts the verified CBC ciphertext ct of pkt in place with the
+// state of l (AES-GCM: verify did).
+func (sa *SA) decrypt(l *lane, pkt, ct []byte) {
+	if sa.aead != nil {
+		return
+	}
+	iv := pkt[HeaderLen:sa.headroom]
+	if l.dec != nil {
+		l.dec.SetIV(iv)
+		l.dec.CryptBlocks(ct, ct)
 	} else {
 		cbcDecrypt(sa.block, iv, ct)
 	}
-	return sa.trailer(ct)
 }
 
 // trailer checks the decrypted ct's trailer and returns the payload and
-// Next Header. Caller must hold mu.
+// Next Header.
 func (sa *SA) trailer(ct []byte) (payload []byte, nextHeader byte, err error) {
 	last := len(ct) - trailerLen // index of Pad Length; len(ct) >= bs >= 4
 	pad := int(ct[last])
@@ -417,10 +485,7 @@ func (sa *SA) trailer(ct []byte) (payload []byte, nextHeader byte, err error) {
 			return nil, 0, ErrPadding
 		}
 	}
-	payload = ct[: last-pad : last-pad]
-	sa.nPackets.Add(1)
-	sa.nBytes.Add(uint64(len(payload)))
-	return payload, ct[last+1], nil
+	return ct[: last-pad : last-pad], ct[last+1], nil
 }
 
 // cbcEncrypt is CBC on a bare block cipher, in place, for a BlockMode without

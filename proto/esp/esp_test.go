@@ -514,7 +514,7 @@ func TestNewSAErrors(t *testing.T) {
 func TestGenericCBC(t *testing.T) {
 	for _, g := range goldenSeal {
 		out, in := newPair(t, g.t)
-		out.enc, in.dec = nil, nil
+		out.l0.enc, in.l0.dec = nil, nil
 		pkt := seal(t, out, seqBytes(0, 37), 17)
 		if got := hex.EncodeToString(pkt); got != g.seq1 {
 			t.Fatalf("%v: got %s", g.t, got)
@@ -525,7 +525,7 @@ func TestGenericCBC(t *testing.T) {
 	}
 	// The stdlib path must really be in use on this Go version.
 	out, _ := newPair(t, transforms[0])
-	if out.enc == nil || out.dec == nil {
+	if out.l0.enc == nil || out.l0.dec == nil {
 		t.Error("crypto/cipher CBC BlockMode has no SetIV; data path falls back to per-block CBC")
 	}
 }
