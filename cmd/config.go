@@ -152,6 +152,13 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 		if v, _ := src.lookupEnv(envNoUDPOffload); v != "" && v != "0" {
 			cfg.NoUDPOffload = true
 		}
+		if v, _ := src.lookupEnv(envCryptoWorkers); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return tunnel.Config{}, fmt.Errorf("%s=%q: not a number of workers (0: automatic, 1: serial)", envCryptoWorkers, v)
+			}
+			cfg.CryptoWorkers = n
+		}
 	}
 	// The optional L2TP secret first: its conflicts and unreadable files
 	// are reported before anything is asked for.

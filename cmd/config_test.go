@@ -529,3 +529,25 @@ func TestConfigFromNoUDPOffload(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigFromCryptoWorkers: L2TPCTL_CRYPTO_WORKERS is a number of
+// workers (unset: 0, automatic); anything else is an error (tunnel's
+// Validate refuses more than it supports).
+func TestConfigFromCryptoWorkers(t *testing.T) {
+	for _, tt := range []struct {
+		v       string
+		want    int
+		wantErr bool
+	}{{"", 0, false}, {"0", 0, false}, {"1", 1, false}, {"4", 4, false}, {"-1", 0, true}, {"two", 0, true}} {
+		w := &fakeWorld{env: map[string]string{envPSK: "k", envPassword: "p"}}
+		if tt.v != "" {
+			w.env[envCryptoWorkers] = tt.v
+		}
+		f := defaultConnectFlags()
+		f.Server, f.User = "10.200.0.1", "alice"
+		cfg, err := configFrom(context.Background(), f, w.secretSource())
+		if (err != nil) != tt.wantErr || cfg.CryptoWorkers != tt.want {
+			t.Errorf("%s=%q: CryptoWorkers %d, err %v; want %d, error %v", envCryptoWorkers, tt.v, cfg.CryptoWorkers, err, tt.want, tt.wantErr)
+		}
+	}
+}

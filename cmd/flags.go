@@ -124,6 +124,10 @@ const (
 	// one datagram per message (tunnel.Config.NoUDPOffload): for
 	// measurements, and an escape hatch.
 	envNoUDPOffload = "L2TPCTL_NO_UDP_OFFLOAD"
+	// envCryptoWorkers, a number, is how many goroutines seal and open
+	// each batch of packets (tunnel.Config.CryptoWorkers; 1: serial; unset
+	// or 0: by the number of CPUs): for measurements and tuning.
+	envCryptoWorkers = "L2TPCTL_CRYPTO_WORKERS"
 
 	envRunDir       = "L2TPCTL_RUN_DIR"       // overrides defaultRunDir
 	envNotifySocket = "NOTIFY_SOCKET"         // systemd's, see sd_notify(3)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 )
@@ -133,6 +134,15 @@ type Config struct {
 	// (UDP_GRO) where the kernel has them (offload_linux.go). For A/B
 	// measurements, and an escape hatch (cmd: L2TPCTL_NO_UDP_OFFLOAD=1).
 	NoUDPOffload bool
+
+	// CryptoWorkers is how many goroutines seal each batch read from the
+	// TUN and open each batch of datagrams, in parallel, with the packets
+	// still sent and delivered in order (cryptopool.go): 1 is one packet
+	// after another on the reader's goroutine; 0 is
+	// DefaultCryptoWorkers(), chosen by the number of CPUs. At most
+	// esp.MaxLanes. For measurements and tuning (cmd:
+	// L2TPCTL_CRYPTO_WORKERS).
+	CryptoWorkers int
 }
 
 // Certs are the X.509 credentials of certificate authentication (RFC
@@ -294,6 +304,8 @@ func (c Config) Validate() error {
 		return bad("no pre-shared key given")
 	case c.User == "":
 		return bad("no user given")
+	case c.CryptoWorkers < 0 || c.CryptoWorkers > esp.MaxLanes:
+		return bad("crypto workers %d: not 0 (automatic) to %d", c.CryptoWorkers, esp.MaxLanes)
 	case len(c.Password) == 0:
 		return bad("no password given")
 	case c.IKEPort == 0 || c.NATTPort == 0:

@@ -129,6 +129,11 @@ type dataPath struct {
 	// once: the control plane, which takes ICCN first, must get that frame.
 	wrongSessionToControl bool
 
+	// cryptoWorkers (set before the readers start, then immutable) is how
+	// many goroutines seal a batch in readTUN and open one in readUDP
+	// (cryptoPool); below 2: the reader alone, one packet after another.
+	cryptoWorkers int
+
 	out     atomic.Pointer[esp.SA]      // outbound SA; stored by the control loop (setOutbound), loaded per packet
 	in      atomic.Pointer[[]*esp.SA]   // inbound SAs; the slice is never modified once stored (copy-on-write)
 	inMu    sync.Mutex                  // serialises the writers of in (addInbound, removeInbound)
@@ -202,6 +207,16 @@ func newDataPath(conn PacketConn, ikeAddr, nattAddr netip.AddrPort, log *Logger)
 // noUDPOffload makes the data path send and receive one datagram per
 // message (Config.NoUDPOffload). Called before the readers start.
 func (d *dataPath) noUDPOffload() { d.gso, d.noGRO = false, true }
+
+// setCryptoWorkers sets how many goroutines seal and open each batch
+// (Config.CryptoWorkers; 0: DefaultCryptoWorkers()). Called before the
+// readers start.
+func (d *dataPath) setCryptoWorkers(n int) {
+	if n == 0 {
+		n = DefaultCryptoWorkers()
+	}
+	d.cryptoWorkers = min(max(n, 1), esp.MaxLanes)
+}
 
 // tunnelAddrs are the addresses of tunnel mode's inner IPv4 header: the
 // Quick Mode selectors, ours (the socket's address) and the server's.

@@ -602,20 +602,24 @@ func TestDataPathIPv6(t *testing.T) {
 // and reading it with recvmmsg (UDP_GRO with offload) allocates nothing,
 // for every suite and batch size, and every packet arrives and opens.
 // With offload, the kernel hands the receiver coalesced reads on
-// loopback, and the test checks that some came.
+// loopback, and the test checks that some came. With 2 crypto workers
+// the batches are sealed and opened on a crypto pool (sealBatch,
+// handleBatch), without allocating either.
 func TestDataPathAllocsBatchUDP(t *testing.T) {
 	for _, st := range testSuites {
 		for _, batch := range []int{1, 8, 16, 32} {
 			for _, offload := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%s/%d/offload=%v", st.name, batch, offload), func(t *testing.T) {
-					testDataPathAllocsBatchUDP(t, st.t, batch, offload)
-				})
+				for _, workers := range []int{1, 2} {
+					t.Run(fmt.Sprintf("%s/%d/offload=%v/workers=%d", st.name, batch, offload, workers), func(t *testing.T) {
+						testDataPathAllocsBatchUDP(t, st.t, batch, offload, workers)
+					})
+				}
 			}
 		}
 	}
 }
 
-func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, offload bool) {
+func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, offload bool, workers int) {
 	lo := netip.MustParseAddr("127.0.0.1")
 	server, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
 	if err != nil {
@@ -657,15 +661,29 @@ func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, 
 	}
 	tx := newTxBatch(batch, net.UDPAddrFromAddrPort(d.nattAddr), offload)
 	bufs := make([][]byte, batch)
+	sizes := make([]int, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, maxPacket)
+	}
+	sealPool, openPool := newCryptoPool(workers, batch), newCryptoPool(workers, rxCryptoBatch)
+	defer sealPool.close()
+	defer openPool.close()
+	if openPool != nil {
+		r.ents = make([]rxEntry, 0, rxCryptoBatch)
 	}
 	p := ping(1400, 1)
 	coalesced := 0
 	if n := testing.AllocsPerRun(20, func() {
-		for _, buf := range bufs {
+		for i, buf := range bufs {
 			copy(buf[tunOffset:], p)
-			tx.add(d.sealIP(buf, tunOffset, len(p)), len(p))
+			sizes[i] = len(p)
+		}
+		if sealPool != nil && batch > 1 {
+			d.sealBatch(sealPool, bufs, sizes, tx)
+		} else {
+			for _, buf := range bufs {
+				tx.add(d.sealIP(buf, tunOffset, len(p)), len(p))
+			}
 		}
 		tx.flush(d, d.batch)
 		want := back.c.rxPackets.Load() + uint64(batch)
@@ -675,12 +693,17 @@ func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, 
 				t.Fatal(err)
 			}
 			for i := range n {
-				r.buf = rbufs[i]
-				seg := mr.segSize(i)
-				if seg > 0 {
+				if mr.segSize(i) > 0 {
 					coalesced++
 				}
-				r.handleSegs(rbufs[i][:mr.size(i)], mr.from(i), seg)
+			}
+			if openPool != nil {
+				r.handleBatch(openPool, mr, rbufs[:n])
+			} else {
+				for i := range n {
+					r.buf = rbufs[i]
+					r.handleSegs(rbufs[i][:mr.size(i)], mr.from(i), mr.segSize(i))
+				}
 			}
 			r.flushTUN()
 		}

@@ -60,6 +60,12 @@ func openL2TP(pkt []byte, sa *esp.SA, tm *tunnelAddrs) (msg []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
+	return innerL2TP(inner, nh, tm)
+}
+
+// innerL2TP is openL2TP after ESP: inner is the opened payload, nh its
+// Next Header.
+func innerL2TP(inner []byte, nh byte, tm *tunnelAddrs) (msg []byte, err error) {
 	switch {
 	case nh == esp.NextHeaderUDP && tm == nil:
 	case nh == esp.NextHeaderIPv4 && tm != nil:
@@ -142,6 +148,14 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 	r := newUDPReader(d, bufs[0], ctrl, stop)
 	defer r.clearTUN()
 	mr := newMmsgReader(d.conn, bufs, !d.noGRO)
+	var cp *cryptoPool
+	if mr != nil {
+		cp = newCryptoPool(d.cryptoWorkers, rxCryptoBatch)
+		defer cp.close()
+		if cp != nil {
+			r.ents = make([]rxEntry, 0, rxCryptoBatch)
+		}
+	}
 	var backoff readBackoff
 	for {
 		var n int
@@ -184,14 +198,119 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 			r.flushTUN()
 			continue
 		}
-		for i := range n {
-			r.buf = bufs[i]
-			if !r.handleSegs(bufs[i][:mr.size(i)], mr.from(i), mr.segSize(i)) {
+		if cp != nil {
+			if !r.handleBatch(cp, mr, bufs[:n]) {
 				return
+			}
+		} else {
+			for i := range n {
+				r.buf = bufs[i]
+				if !r.handleSegs(bufs[i][:mr.size(i)], mr.from(i), mr.segSize(i)) {
+					return
+				}
 			}
 		}
 		r.flushTUN()
 	}
+}
+
+// rxCryptoBatch is how many ESP packets readUDP opens on its crypto pool
+// at a time.
+const rxCryptoBatch = 64
+
+// rxEntry is a datagram of readUDP's batch (handleBatch), or a segment of
+// one: job >= 0 is its ESP packet's index in the crypto pool's jobs;
+// otherwise handleSegs takes it as read.
+type rxEntry struct {
+	buf  []byte // the whole buffer it was read into
+	pkt  []byte
+	from netip.AddrPort
+	seg  int
+	job  int
+}
+
+// handleBatch is handleSegs for each datagram bufs[i][:mr.size(i)] that
+// mr read, with the ESP packets from the server for known SAs opened on the
+// crypto pool, up to rxCryptoBatch at a time; then everything is handled
+// in the order it was read: the replay window checked and updated, the
+// inner headers parsed, IP packets queued for the TUN. False: stop was
+// closed.
+func (r *udpReader) handleBatch(cp *cryptoPool, mr *mmsgReader, bufs [][]byte) bool {
+	d := r.d
+	for i, buf := range bufs {
+		pkt, from, seg := buf[:mr.size(i)], unmapAddrPort(mr.from(i)), mr.segSize(i)
+		if from != d.nattAddr || len(pkt) == len(buf) {
+			// Not ESP, or possibly truncated: as read.
+			if !r.addEntry(cp, rxEntry{buf: buf, pkt: pkt, from: from, seg: seg, job: -1}) {
+				return false
+			}
+			continue
+		}
+		if seg <= 0 || seg >= len(pkt) {
+			seg = len(pkt)
+		}
+		for len(pkt) > 0 {
+			s := pkt[:min(seg, len(pkt))]
+			pkt = pkt[len(s):]
+			e := rxEntry{buf: buf, pkt: s, from: from, job: -1}
+			if kind, _ := classify(s, true); kind == kindESP {
+				spi, _ := esp.PeekSPI(s)
+				if sa := d.inbound(spi); sa != nil {
+					e.job = len(cp.jobs)
+					cp.jobs = append(cp.jobs, cryptoJob{buf: s, sa: sa})
+				}
+			}
+			if !r.addEntry(cp, e) {
+				return false
+			}
+		}
+	}
+	return r.runEntries(cp)
+}
+
+// addEntry adds e to the entries and handles them when the entries or the
+// jobs are full.
+func (r *udpReader) addEntry(cp *cryptoPool, e rxEntry) bool {
+	r.ents = append(r.ents, e)
+	if len(r.ents) < cap(r.ents) && len(cp.jobs) < cap(cp.jobs) {
+		return true
+	}
+	return r.runEntries(cp)
+}
+
+// runEntries opens the jobs on the pool, then handles the entries in
+// order, and empties both.
+func (r *udpReader) runEntries(cp *cryptoPool) bool {
+	if len(cp.jobs) > 0 {
+		cp.run(nil, cp.jobs)
+	}
+	ok := true
+	for i := range r.ents {
+		e := &r.ents[i]
+		if ok {
+			r.buf = e.buf
+			if e.job < 0 {
+				ok = r.handleSegs(e.pkt, e.from, e.seg)
+			} else {
+				r.d.markRx()
+				ok = r.handleOpened(&cp.jobs[e.job])
+			}
+		}
+		*e = rxEntry{}
+	}
+	clear(cp.jobs)
+	r.ents, cp.jobs = r.ents[:0], cp.jobs[:0]
+	return ok
+}
+
+// handleOpened is handleESP for an ESP packet the crypto pool opened (or
+// failed to): the replay window decides, then the inner headers.
+func (r *udpReader) handleOpened(j *cryptoJob) bool {
+	err := j.err
+	if err == nil && !j.sa.Accept(j.seq, len(j.out)) {
+		err = esp.ErrReplay
+	}
+	return r.handleInner(j.sa.SPI(), j.out, j.nh, err)
 }
 
 // udpBatch is how many datagrams readUDP reads with one recvmmsg (Linux).
@@ -268,6 +387,8 @@ type udpReader struct {
 	spareUsed int
 
 	lastDrops []dropCount // the drop counts at the last -v summary (drop)
+
+	ents []rxEntry // handleBatch's datagrams; cap rxCryptoBatch, allocated once (with a crypto pool)
 }
 
 // handle processes one datagram; false means stop was closed. Everything
@@ -359,8 +480,19 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 		}
 		return r.drop(&d.c.rxUnknownSPI)
 	}
+	inner, nh, err := sa.Open(pkt)
+	return r.handleInner(spi, inner, nh, err)
+}
+
+// handleInner is handleESP after ESP opened (err nil) the packet on SPI spi
+// to the payload inner with Next Header nh.
+func (r *udpReader) handleInner(spi uint32, inner []byte, nh byte, err error) bool {
+	d := r.d
 	_, _, localTunnel, localSession := unpackSession(d.session.Load())
-	msg, err := openL2TP(pkt, sa, d.inner.Load())
+	var msg []byte
+	if err == nil {
+		msg, err = innerL2TP(inner, nh, d.inner.Load())
+	}
 	if err == nil && d.pcap != nil {
 		d.pcap.inner(false, d.pcapLocal, d.ikeAddr.Addr(), msg)
 	}

@@ -137,11 +137,25 @@ func encapsulate(buf []byte, off, n int, sa *esp.SA, peerTunnel, peerSession uin
 // encapsulateProto is encapsulate for a packet of PPP protocol proto
 // (ppp.ProtoIPv4 or ppp.ProtoIPv6).
 func encapsulateProto(buf []byte, off, n int, proto uint16, sa *esp.SA, peerTunnel, peerSession uint16, tm *tunnelAddrs) ([]byte, error) {
-	if off < ppp.HeaderLen {
-		return nil, errNoRoom
+	off, n, nh, err := wrapIP(buf, off, n, proto, sa.Headroom(), peerTunnel, peerSession, tm)
+	if err != nil {
+		return nil, err
+	}
+	return sa.Seal(buf, off, n, nh)
+}
+
+// wrapIP is encapsulateProto without ESP: it writes the PPP, L2TP, inner
+// UDP (and in tunnel mode inner IPv4) headers in front of the packet,
+// leaving headroom bytes in front of them, and returns what ESP is to seal
+// (buf[off:off+n]) with which next header.
+func wrapIP(buf []byte, off, n int, proto uint16, headroom int, peerTunnel, peerSession uint16, tm *tunnelAddrs) (int, int, byte, error) {
+	if off < ppp.HeaderLen+l2tp.DataHeaderLen {
+		return 0, 0, 0, errNoRoom
 	}
 	ppp.PutHeader(buf[off-ppp.HeaderLen:], proto)
-	return encapPPP(buf, off-ppp.HeaderLen, n+ppp.HeaderLen, sa, peerTunnel, peerSession, tm)
+	off, n = off-ppp.HeaderLen, n+ppp.HeaderLen
+	l2tp.PutDataHeader(buf[off-l2tp.DataHeaderLen:], peerTunnel, peerSession)
+	return wrapUDP(buf, off-l2tp.DataHeaderLen, n+l2tp.DataHeaderLen, headroom, tm)
 }
 
 // encapPPP is encapsulate for a PPP frame at buf[off:off+n].
@@ -160,20 +174,29 @@ func encapPPP(buf []byte, off, n int, sa *esp.SA, peerTunnel, peerSession uint16
 // addresses match the Quick Mode selectors (UDP 1701 on both sides;
 // go-l2tp#8).
 func sealUDP(buf []byte, off, n int, sa *esp.SA, tm *tunnelAddrs) ([]byte, error) {
-	if off < inet.UDPHeaderLen+sa.Headroom() {
-		return nil, errNoRoom
+	off, n, nh, err := wrapUDP(buf, off, n, sa.Headroom(), tm)
+	if err != nil {
+		return nil, err
+	}
+	return sa.Seal(buf, off, n, nh)
+}
+
+// wrapUDP is sealUDP without ESP, leaving headroom bytes in front.
+func wrapUDP(buf []byte, off, n, headroom int, tm *tunnelAddrs) (int, int, byte, error) {
+	if off < inet.UDPHeaderLen+headroom {
+		return 0, 0, 0, errNoRoom
 	}
 	off -= inet.UDPHeaderLen
 	inet.PutUDPHeader(buf[off:], inet.PortL2TP, inet.PortL2TP, n)
 	if tm == nil {
-		return sa.Seal(buf, off, n+inet.UDPHeaderLen, esp.NextHeaderUDP)
+		return off, n + inet.UDPHeaderLen, esp.NextHeaderUDP, nil
 	}
-	if off < tunnelHeader+sa.Headroom() {
-		return nil, errNoRoom
+	if off < tunnelHeader+headroom {
+		return 0, 0, 0, errNoRoom
 	}
 	off -= tunnelHeader
 	inet.PutTunnelIPv4(buf[off:], tm.local, tm.server, n+inet.UDPHeaderLen)
-	return sa.Seal(buf, off, n+inet.UDPHeaderLen+tunnelHeader, esp.NextHeaderIPv4)
+	return off, n + inet.UDPHeaderLen + tunnelHeader, esp.NextHeaderIPv4, nil
 }
 
 // readTUN reads IP packets from t until t is closed (a read error
@@ -189,16 +212,23 @@ func (d *dataPath) readTUN(t TUN) error {
 	defer release()
 	sizes := make([]int, batch)
 	var tx *txBatch // nil: one send per packet
+	var cp *cryptoPool
 	if d.batch != nil && batch > 1 {
 		tx = newTxBatch(batch, net.UDPAddrFromAddrPort(d.nattAddr), d.gso)
+		cp = newCryptoPool(d.cryptoWorkers, batch)
+		defer cp.close()
 	}
 	var backoff readBackoff
 	for {
 		n, err := t.Read(bufs, sizes, tunOffset)
 		if tx != nil && !d.plain.Load() {
-			for i := range n {
-				if pkt := d.sealIP(bufs[i], tunOffset, sizes[i]); pkt != nil {
-					tx.add(pkt, sizes[i])
+			if cp != nil && n > 1 {
+				d.sealBatch(cp, bufs[:n], sizes[:n], tx)
+			} else {
+				for i := range n {
+					if pkt := d.sealIP(bufs[i], tunOffset, sizes[i]); pkt != nil {
+						tx.add(pkt, sizes[i])
+					}
 				}
 			}
 			tx.flush(d, d.batch)
@@ -286,44 +316,94 @@ func (d *dataPath) sendIP(buf []byte, off, n int) {
 // sealIP encapsulates the IP packet buf[off:off+n] in place and returns
 // the ESP packet, aliasing buf; nil (counted) when the packet is dropped.
 func (d *dataPath) sealIP(buf []byte, off, n int) []byte {
+	sa := d.out.Load()
+	o, l, nh, ok := d.wrapIP(buf, off, n, sa)
+	if !ok {
+		return nil
+	}
+	pkt, err := sa.Seal(buf, o, l, nh)
+	if err != nil {
+		d.sealError(sa, err)
+		return nil
+	}
+	return pkt
+}
+
+// sealBatch is sealIP for a batch of IP packets bufs[i][tunOffset:][:sizes[i]],
+// on the crypto pool, and adds the ESP packets to tx in the batch's order.
+// The whole batch goes out on the SA current when it starts.
+func (d *dataPath) sealBatch(cp *cryptoPool, bufs [][]byte, sizes []int, tx *txBatch) {
+	sa := d.out.Load()
+	jobs := cp.jobs[:0]
+	for i, b := range bufs {
+		if o, l, nh, ok := d.wrapIP(b, tunOffset, sizes[i], sa); ok {
+			jobs = append(jobs, cryptoJob{buf: b, off: o, n: l, nh: nh, size: sizes[i]})
+		}
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	first := sa.ReserveSeq(len(jobs))
+	for i := range jobs {
+		jobs[i].seq = first + uint64(i)
+	}
+	cp.run(sa, jobs)
+	for i := range jobs {
+		if j := &jobs[i]; j.err != nil {
+			d.sealError(sa, j.err)
+		} else {
+			tx.add(j.out, j.size)
+		}
+		jobs[i] = cryptoJob{}
+	}
+}
+
+// sealError counts and logs (rate-limited) a packet that sa could not seal.
+func (d *dataPath) sealError(sa *esp.SA, err error) {
+	d.c.txSealErrors.Add(1)
+	if d.txLog.allow() {
+		d.log.errorf("esp: cannot seal on SPI %#08x: %v", sa.SPI(), err)
+	}
+}
+
+// wrapIP checks the IP packet buf[off:off+n] and writes the headers in
+// front of it for sa (sealIP), and returns what ESP is to seal; false
+// (counted) when the packet is dropped.
+func (d *dataPath) wrapIP(buf []byte, off, n int, sa *esp.SA) (int, int, byte, bool) {
 	proto := uint16(ppp.ProtoIPv4)
 	switch {
 	case n > maxTUNPacket || n < 1:
 		d.c.txNotIPv4.Add(1)
-		return nil
+		return 0, 0, 0, false
 	case buf[off]>>4 == 4 && n >= inet.IPv4HeaderLen:
 	case buf[off]>>4 == 6 && n >= inet.IPv6HeaderLen:
 		if !d.ipv6.Load() {
 			d.c.txNoIPv6.Add(1) // the kernel's router solicitations, or no IPv6CP
-			return nil
+			return 0, 0, 0, false
 		}
 		proto = ppp.ProtoIPv6
 	default:
 		d.c.txNotIPv4.Add(1)
-		return nil
+		return 0, 0, 0, false
 	}
-	sa := d.out.Load()
 	if sa == nil {
 		d.c.txNoSA.Add(1)
-		return nil
+		return 0, 0, 0, false
 	}
 	sess := d.session.Load()
 	if sess == 0 {
 		d.c.txNoSession.Add(1)
-		return nil
+		return 0, 0, 0, false
 	}
 	peerTunnel, peerSession, _, _ := unpackSession(sess)
 	d.clampMSS(buf[off:off+n], &d.c.txMSSClamped)
 	if d.pcap != nil {
 		d.pcap.innerPPP(d.pcapLocal, d.ikeAddr.Addr(), peerTunnel, peerSession, pppHeaderFor(proto), buf[off:off+n])
 	}
-	pkt, err := encapsulateProto(buf, off, n, proto, sa, peerTunnel, peerSession, d.inner.Load())
+	o, l, nh, err := wrapIP(buf, off, n, proto, sa.Headroom(), peerTunnel, peerSession, d.inner.Load())
 	if err != nil {
-		d.c.txSealErrors.Add(1)
-		if d.txLog.allow() {
-			d.log.errorf("esp: cannot seal on SPI %#08x: %v", sa.SPI(), err)
-		}
-		return nil
+		d.sealError(sa, err)
+		return 0, 0, 0, false
 	}
-	return pkt
+	return o, l, nh, true
 }

@@ -74,6 +74,8 @@ type ServerPathConfig struct {
 	// NoUDPOffload sends and receives one datagram per message, as
 	// Config.NoUDPOffload makes the client's data path do.
 	NoUDPOffload bool
+	// CryptoWorkers is Config.CryptoWorkers for this data path.
+	CryptoWorkers int
 }
 
 // OpenServerTUN creates the TUN device name as the client's is created
@@ -114,6 +116,7 @@ func StartServerPath(cfg ServerPathConfig) (*ServerPath, error) {
 	if cfg.NoUDPOffload {
 		d.noUDPOffload()
 	}
+	d.setCryptoWorkers(cfg.CryptoWorkers)
 	d.setTUN(cfg.TUN)
 	p := &ServerPath{
 		d:       d,

@@ -163,6 +163,7 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 	if cfg.NoUDPOffload {
 		dp.noUDPOffload()
 	}
+	dp.setCryptoWorkers(cfg.CryptoWorkers)
 	if deps.pcap != nil {
 		dp.setCapture(deps.pcap, localAddrPort(conn).Addr())
 	}

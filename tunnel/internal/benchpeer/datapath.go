@@ -23,6 +23,7 @@ type dataPaths struct {
 	natt    *net.UDPConn
 	openTUN func() (tunnel.TUN, error)
 	noUDPGO bool // ServerPathConfig.NoUDPOffload
+	workers int  // ServerPathConfig.CryptoWorkers; set before the first session
 	log     io.Writer
 	srv     atomic.Pointer[peertest.Server] // set once the server is started; read by Control
 
@@ -86,10 +87,11 @@ func (d *dataPaths) start(client netip.AddrPort) {
 		return
 	}
 	sp, err := tunnel.StartServerPath(tunnel.ServerPathConfig{
-		Conn:         conn,
-		Client:       client,
-		TUN:          tun,
-		NoUDPOffload: d.noUDPGO,
+		Conn:          conn,
+		Client:        client,
+		TUN:           tun,
+		NoUDPOffload:  d.noUDPGO,
+		CryptoWorkers: d.workers,
 		Control: func(kind tunnel.ServerControl, msg []byte) {
 			if srv := d.srv.Load(); srv != nil {
 				srv.Inject(innerKind(kind), msg, client)

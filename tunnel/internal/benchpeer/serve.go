@@ -8,9 +8,11 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/isakmp"
 	"github.com/l2tpctl/l2tpctl/proto/ppp"
 	"github.com/l2tpctl/l2tpctl/proto/suite"
@@ -39,7 +41,8 @@ import (
 // Either way the TUN is this package's (tunnel.OpenServerTUN), with the
 // addresses -local and -pool and MTU -mtu, up. L2TPCTL_NO_TUN_OFFLOAD and
 // L2TPCTL_NO_UDP_OFFLOAD turn the peer's offloads off as they do the
-// client's.
+// client's, and L2TPCTL_CRYPTO_WORKERS sets its crypto workers as it does
+// the client's.
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "10.229.0.1", "`address` of the UDP 500 and 4500 sockets")
@@ -96,12 +99,18 @@ func serve(args []string) error {
 	p := benchProfile(psk, *user, pass, loc, cli)
 	var stopPath func() error
 	if *path == "tunnel" {
-		d, err := newDataPaths(natt, openTUN, noUDPOffload, os.Stderr)
+		// L2TPCTL_CRYPTO_WORKERS as cmd reads it for the client.
+		workers, err := cryptoWorkers()
+		var d *dataPaths
+		if err == nil {
+			d, err = newDataPaths(natt, openTUN, noUDPOffload, os.Stderr)
+		}
 		if err != nil {
 			ike.Close()
 			natt.Close()
 			return err
 		}
+		d.workers = workers
 		p.Data = d.hooks()
 		srv := peertest.Start(p, ike, natt)
 		d.srv.Store(srv)
@@ -211,6 +220,19 @@ func benchProfile(psk, user, pass string, local, pool netip.Addr) peertest.Profi
 }
 
 // envSet reports whether the variable is set to anything but "" or "0".
+// cryptoWorkers is L2TPCTL_CRYPTO_WORKERS (0, automatic, when unset).
+func cryptoWorkers() (int, error) {
+	v := os.Getenv("L2TPCTL_CRYPTO_WORKERS")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > esp.MaxLanes {
+		return 0, fmt.Errorf("L2TPCTL_CRYPTO_WORKERS=%q: not 0 (automatic) to %d workers", v, esp.MaxLanes)
+	}
+	return n, nil
+}
+
 func envSet(name string) bool {
 	v := os.Getenv(name)
 	return v != "" && v != "0"
