@@ -164,6 +164,9 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 		dp.noUDPOffload()
 	}
 	dp.setCryptoWorkers(cfg.CryptoWorkers)
+	if dp.cryptoWorkers > 1 {
+		deps.Log.debugf("data path: %d crypto workers per direction", dp.cryptoWorkers)
+	}
 	if deps.pcap != nil {
 		dp.setCapture(deps.pcap, localAddrPort(conn).Addr())
 	}

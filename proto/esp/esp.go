@@ -7,7 +7,8 @@
 // a 16-byte ICV (RFC 4106), and takes every size (IV, block, ICV, keys) from
 // there. There are no extended sequence numbers and no TFC padding.
 //
-// Seal and Open do not allocate in steady state (TestZeroAllocs).
+// Seal and Open do not allocate in steady state (TestZeroAllocs), nor do
+// SealSeq and OpenLane (TestLaneZeroAllocs).
 package esp
 
 import (
@@ -105,7 +106,8 @@ type ivSetter interface {
 
 // SA is one direction of an ESP security association. Seal and Open are safe
 // for concurrent use; the sequence counter and statistics are atomic, the
-// cipher and MAC state are guarded by mu.
+// cipher and MAC state are guarded by mu. SealSeq and OpenLane (lane.go) seal
+// and open in parallel, each goroutine on a lane of its own.
 type SA struct {
 	spi       uint32
 	t         suite.ESPTransform
