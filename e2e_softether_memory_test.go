@@ -65,7 +65,8 @@ func TestSoftEtherMemory(t *testing.T) {
 		}
 		rss := procStatus(t, pid, "VmRSS")
 		el := time.Since(start).Round(time.Second)
-		series = append(series, fmt.Sprintf("%v %d (%d threads)", el, rss, procStatus(t, pid, "Threads")))
+		series = append(series, fmt.Sprintf("%v %d (anon %d, file %d; %d threads)", el, rss,
+			procStatus(t, pid, "RssAnon"), procStatus(t, pid, "RssFile"), procStatus(t, pid, "Threads")))
 		if base == 0 && el >= time.Minute {
 			base = rss
 		}
@@ -89,5 +90,14 @@ func TestSoftEtherMemory(t *testing.T) {
 	}
 	if _, code := c.interrupt(); code != 0 {
 		t.Fatalf("exit code %d after SIGINT:\n%s", code, c.output())
+	}
+	if strings.Contains(os.Getenv("GODEBUG"), "gctrace=1") {
+		var gcs []string
+		for _, l := range strings.Split(c.output(), "\n") {
+			if strings.HasPrefix(l, "gc ") || strings.HasPrefix(l, "scvg") {
+				gcs = append(gcs, l)
+			}
+		}
+		t.Logf("gctrace:\n%s", strings.Join(gcs, "\n"))
 	}
 }
