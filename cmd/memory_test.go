@@ -70,7 +70,7 @@ func TestMemoryReleaserMerges(t *testing.T) {
 		n.Add(1)
 		started <- struct{}{}
 		<-unblock
-	})
+	}, 0)
 	rekey := tunnel.Event{Kind: tunnel.EventRekey, Rekey: tunnel.RekeyIPsec}
 	m.event(rekey)
 	<-started // the first runs and blocks
@@ -85,7 +85,25 @@ func TestMemoryReleaserMerges(t *testing.T) {
 		t.Errorf("%d releases for 6 requests, 5 of them during the first, want 2", got)
 	}
 	// nil: no goroutine, events and stop still work.
-	m = newMemoryReleaser(nil)
+	m = newMemoryReleaser(nil, time.Millisecond)
 	m.event(rekey)
 	m.stop()
+}
+
+// Without events, the releaser still releases every interval, and stop
+// ends that too.
+func TestMemoryReleaserPeriodic(t *testing.T) {
+	var n atomic.Int32
+	m := newMemoryReleaser(func() { n.Add(1) }, 5*time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); n.Load() < 3; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d periodic releases in 5 s, want 3", n.Load())
+		}
+	}
+	m.stop()
+	got := n.Load()
+	time.Sleep(30 * time.Millisecond)
+	if n.Load() != got {
+		t.Errorf("releases went on after stop: %d, then %d", got, n.Load())
+	}
 }

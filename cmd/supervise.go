@@ -127,7 +127,7 @@ func supervise(ctx context.Context, d appDeps, cfg tunnel.Config, deps tunnel.De
 	var phase atomic.Int32
 	phase.Store(int32(tunnel.PhaseSetup))
 	up := make(chan *tunnel.LinkInfo, 1)
-	mem := newMemoryReleaser(d.releaseMemory)
+	mem := newMemoryReleaser(d.releaseMemory, memoryReleaseEvery)
 	defer mem.stop()
 	events := deps.Events
 	deps.Events = func(ev tunnel.Event) {
