@@ -21,15 +21,16 @@ import (
 //
 // So connect returns freed memory to the kernel after the events that
 // produce the garbage: when the link comes up (the bring-up's parsing,
-// key exchanges, netlink) and after every re-key and re-authentication.
-// debug.FreeOSMemory is a full collection plus the release of every free
-// page: with l2tpctl's small heap (2–3 MB, most of it packet buffers the
-// kernel has barely touched) under a millisecond of CPU, and the data path
-// is only stopped for the collection's short stop-the-world phases. A
-// re-key happens at most every 8.5 s (--sa-lifetime is at least 10 s; an
-// hour by default), never per packet. It runs on a goroutine of its
-// own, so neither the control goroutine nor the readiness report waits for
-// it, and requests that come while one runs are merged into the next.
+// key exchanges, netlink), after every re-key and re-authentication, and
+// every memoryReleaseEvery. debug.FreeOSMemory is a full collection plus
+// the release of every free page: with l2tpctl's small heap (2–3 MB, most
+// of it packet buffers the kernel has barely touched) under a millisecond
+// of CPU, and the data path is only stopped for the collection's short
+// stop-the-world phases. A re-key happens at most every 8.5 s
+// (--sa-lifetime is at least 10 s; an hour by default), the periodic
+// release every 10 minutes: never per packet. It runs on a goroutine of
+// its own, so neither the control goroutine nor the readiness report waits
+// for it, and requests that come while one runs are merged into the next.
 //
 // A lower heap goal (debug.SetMemoryLimit, GOGC) would bound RSS too,
 // but a fixed limit either is above the few MB that matter here or makes
