@@ -148,6 +148,11 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 	if cfg.Certs, err = loadCerts(f, src.readFile); err != nil {
 		return tunnel.Config{}, err
 	}
+	if src.lookupEnv != nil {
+		if v, _ := src.lookupEnv(envNoUDPOffload); v != "" && v != "0" {
+			cfg.NoUDPOffload = true
+		}
+	}
 	// The optional L2TP secret first: its conflicts and unreadable files
 	// are reported before anything is asked for.
 	if cfg.L2TPSecret, err = src.l2tpSecret(f); err != nil {

@@ -489,3 +489,23 @@ func TestConnectWithProfile(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigFromNoUDPOffload: L2TPCTL_NO_UDP_OFFLOAD set to anything but
+// "" or "0" turns UDP segmentation and receive offload off.
+func TestConfigFromNoUDPOffload(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "0": false, "1": true, "yes": true} {
+		w := &fakeWorld{env: map[string]string{envPSK: "k", envPassword: "p"}}
+		if v != "" {
+			w.env[envNoUDPOffload] = v
+		}
+		f := defaultConnectFlags()
+		f.Server, f.User = "10.200.0.1", "alice"
+		cfg, err := configFrom(context.Background(), f, w.secretSource())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.NoUDPOffload != want {
+			t.Errorf("%s=%q: NoUDPOffload %v, want %v", envNoUDPOffload, v, cfg.NoUDPOffload, want)
+		}
+	}
+}

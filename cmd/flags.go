@@ -120,6 +120,11 @@ const (
 	envSOCKS5    = "L2TPCTL_SOCKS5"
 	envHTTPProxy = "L2TPCTL_HTTP_PROXY"
 
+	// envNoUDPOffload, set to anything but "" or "0", sends and receives
+	// one datagram per message (tunnel.Config.NoUDPOffload): for
+	// measurements, and an escape hatch.
+	envNoUDPOffload = "L2TPCTL_NO_UDP_OFFLOAD"
+
 	envRunDir       = "L2TPCTL_RUN_DIR"       // overrides defaultRunDir
 	envNotifySocket = "NOTIFY_SOCKET"         // systemd's, see sd_notify(3)
 	envBackgroundFD = "L2TPCTL_BACKGROUND_FD" // set by --background for its child: the pipe to report "up" on

@@ -120,6 +120,13 @@ type Config struct {
 	// hold secrets and are created with mode 0600.
 	Pcap   string
 	KeyLog string
+
+	// NoUDPOffload sends and receives one datagram per message. By
+	// default, on Linux, runs of equal-sized ESP datagrams go as one
+	// message with UDP_SEGMENT and the socket takes coalesced reads
+	// (UDP_GRO) where the kernel has them (offload_linux.go). For A/B
+	// measurements, and an escape hatch (cmd: L2TPCTL_NO_UDP_OFFLOAD=1).
+	NoUDPOffload bool
 }
 
 // Certs are the X.509 credentials of certificate authentication (RFC

@@ -108,6 +108,8 @@ var (
 type dataPath struct {
 	conn     PacketConn     // immutable; read only by readUDP, written by everyone (UDP sockets allow concurrent writes)
 	batch    batchWriter    // immutable: conn's sendmmsg, used by readTUN; nil: send one packet at a time
+	gso      bool           // set before the readers start, then immutable: batch may send UDP_SEGMENT messages (readTUN's txBatch)
+	noGRO    bool           // set before the readers start, then immutable: readUDP does not set UDP_GRO
 	ikeAddr  netip.AddrPort // immutable: server's IKE address (port 500)
 	nattAddr netip.AddrPort // immutable: server's NAT-T address (port 4500)
 	log      *Logger        // immutable; nil discards
@@ -166,15 +168,21 @@ func (d *dataPath) ikeMatch(msg []byte) bool {
 // newDataPath returns a data path on conn. ikeAddr and nattAddr are the
 // server's ports 500 and 4500; datagrams from anywhere else are dropped.
 func newDataPath(conn PacketConn, ikeAddr, nattAddr netip.AddrPort, log *Logger) *dataPath {
+	batch, gso := newBatchWriter(conn)
 	return &dataPath{
 		conn:     conn,
-		batch:    newBatchWriter(conn),
+		batch:    batch,
+		gso:      gso,
 		ikeAddr:  unmapAddrPort(ikeAddr),
 		nattAddr: unmapAddrPort(nattAddr),
 		log:      log,
 		dropLog:  rateLimit{period: dropLogPeriod},
 	}
 }
+
+// noUDPOffload makes the data path send and receive one datagram per
+// message (Config.NoUDPOffload). Called before the readers start.
+func (d *dataPath) noUDPOffload() { d.gso, d.noGRO = false, true }
 
 // tunnelAddrs are the addresses of tunnel mode's inner IPv4 header: the
 // Quick Mode selectors, ours (the socket's address) and the server's.

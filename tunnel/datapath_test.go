@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -595,9 +596,24 @@ func TestDataPathIPv6(t *testing.T) {
 
 // TestDataPathAllocsBatchUDP is TestDataPathAllocsUDP for readTUN's batch
 // path on a real socket: sealing a batch and sending it with one
-// WriteBatch (sendmmsg on Linux) allocates nothing, and every packet
-// arrives and opens.
+// WriteBatch (sendmmsg on Linux, one UDP_SEGMENT message with offload)
+// and reading it with recvmmsg (UDP_GRO with offload) allocates nothing,
+// for every suite and batch size, and every packet arrives and opens.
+// With offload, the kernel hands the receiver coalesced reads on
+// loopback, and the test checks that some came.
 func TestDataPathAllocsBatchUDP(t *testing.T) {
+	for _, st := range testSuites {
+		for _, batch := range []int{1, 8, 16, 32} {
+			for _, offload := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%d/offload=%v", st.name, batch, offload), func(t *testing.T) {
+					testDataPathAllocsBatchUDP(t, st.t, batch, offload)
+				})
+			}
+		}
+	}
+}
+
+func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, offload bool) {
 	lo := netip.MustParseAddr("127.0.0.1")
 	server, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
 	if err != nil {
@@ -609,12 +625,18 @@ func TestDataPathAllocsBatchUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
+	if err := server.SetReadBuffer(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	server.SetReadDeadline(time.Now().Add(time.Minute)) // a lost packet fails the test, not hangs it
 	srv := server.LocalAddr().(*net.UDPAddr).AddrPort()
-	tr := testSuites[0].t
 
 	d := newDataPath(client, netip.AddrPortFrom(lo, 1), srv, nil)
 	if d.batch == nil {
 		t.Skip("no batch writer on this OS")
+	}
+	if offload && !d.gso {
+		t.Skip("no UDP_SEGMENT here")
 	}
 	d.setOutbound(newSA(t, tr, 0x200, 6))
 	d.setSession(serverTunnel, serverSess, clientTunnel, clientSess)
@@ -622,46 +644,59 @@ func TestDataPathAllocsBatchUDP(t *testing.T) {
 	back.addInbound(newSA(t, tr, 0x200, 6))
 	back.setSession(clientTunnel, clientSess, serverTunnel, serverSess)
 	back.setTUN(discardTUN{})
-	const batch = 8
-	rbufs := make([][]byte, batch)
+	rbufs := make([][]byte, udpBatch)
 	for i := range rbufs {
 		rbufs[i] = make([]byte, maxPacket)
 	}
 	r := udpReader{d: back, buf: rbufs[0], tunBufs: make([][]byte, 1)}
-	mr := newMmsgReader(server, rbufs)
+	mr := newMmsgReader(server, rbufs, offload)
 	if mr == nil {
 		t.Skip("no recvmmsg on this OS")
 	}
-	tx := newTxBatch(batch, net.UDPAddrFromAddrPort(d.nattAddr))
+	tx := newTxBatch(batch, net.UDPAddrFromAddrPort(d.nattAddr), offload)
 	bufs := make([][]byte, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, maxPacket)
 	}
 	p := ping(1400, 1)
-	if n := testing.AllocsPerRun(50, func() {
+	coalesced := 0
+	if n := testing.AllocsPerRun(20, func() {
 		for _, buf := range bufs {
 			copy(buf[tunOffset:], p)
 			tx.add(d.sealIP(buf, tunOffset, len(p)), len(p))
 		}
 		tx.flush(d, d.batch)
-		for got := 0; got < batch; {
+		want := back.c.rxPackets.Load() + uint64(batch)
+		for back.c.rxPackets.Load() < want {
 			n, err := mr.read()
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range n {
 				r.buf = rbufs[i]
-				r.handle(rbufs[i][:mr.size(i)], mr.from(i))
+				seg := mr.segSize(i)
+				if seg > 0 {
+					coalesced++
+				}
+				r.handleSegs(rbufs[i][:mr.size(i)], mr.from(i), seg)
 			}
-			got += n
 		}
 	}); n != 0 {
 		t.Errorf("%v allocs per batch of %d", n, batch)
 	}
-	if s := d.stats(); s.TxPackets != 51*batch || s.TxSendErrors != 0 {
+	if s := d.stats(); s.TxPackets != uint64(21*batch) || s.TxSendErrors != 0 {
 		t.Errorf("sender stats %+v", s)
 	}
-	if s := back.stats(); s.RxPackets != 51*batch {
+	if s := back.stats(); s.RxPackets != uint64(21*batch) {
 		t.Errorf("receiver stats %+v", s)
+	}
+	if offload != mr.coalesces() {
+		t.Errorf("offload %v, but UDP_GRO set: %v", offload, mr.coalesces())
+	}
+	if offload && batch > 1 && coalesced == 0 {
+		t.Error("no read was coalesced (UDP_SEGMENT sent, UDP_GRO set)")
+	}
+	if !offload && coalesced > 0 {
+		t.Errorf("%d reads coalesced without UDP_GRO", coalesced)
 	}
 }

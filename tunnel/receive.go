@@ -131,7 +131,7 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 		}
 	}()
 	r := udpReader{d: d, buf: bufs[0], ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 1)}
-	mr := newMmsgReader(d.conn, bufs)
+	mr := newMmsgReader(d.conn, bufs, !d.noGRO)
 	var backoff readBackoff
 	for {
 		var n int
@@ -175,7 +175,7 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 		}
 		for i := range n {
 			r.buf = bufs[i]
-			if !r.handle(bufs[i][:mr.size(i)], mr.from(i)) {
+			if !r.handleSegs(bufs[i][:mr.size(i)], mr.from(i), mr.segSize(i)) {
 				return
 			}
 		}
@@ -268,6 +268,29 @@ func (r *udpReader) handle(pkt []byte, from netip.AddrPort) bool {
 		return r.handleESP(payload)
 	}
 	return r.drop(&d.c.rxInvalid)
+}
+
+// handleSegs is handle for a read that may be several datagrams of seg
+// bytes each (the last may be shorter), which the kernel coalesced
+// (UDP_GRO); seg 0: one datagram. Each goes to handle as if read on its
+// own: a piece of r.buf that keeps the buffer's capacity, as a datagram
+// read alone does (nothing appends in place; forward copies what it
+// keeps).
+func (r *udpReader) handleSegs(pkt []byte, from netip.AddrPort, seg int) bool {
+	if seg <= 0 || seg >= len(pkt) {
+		return r.handle(pkt, from)
+	}
+	if len(pkt) == len(r.buf) { // possibly truncated
+		return r.drop(&r.d.c.rxTruncated)
+	}
+	for len(pkt) > 0 {
+		s := min(seg, len(pkt))
+		if !r.handle(pkt[:s], from) {
+			return false
+		}
+		pkt = pkt[s:]
+	}
+	return true
 }
 
 // drop counts a dropped datagram on c, notes it for the -v summary and

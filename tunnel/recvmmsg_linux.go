@@ -21,6 +21,7 @@ type mmsgReader struct {
 	hs    []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names [][unix.SizeofSockaddrInet6]byte // the senders' addresses, as the kernel writes them
+	oobs  [][groOOBSpace]byte              // the control messages (UDP_GRO); nil: the socket does not coalesce
 	recv  func(fd uintptr) bool            // recvBatch bound once
 	n     int                              // datagrams read by the last read
 	errno syscall.Errno                    // its error, 0: none
@@ -28,8 +29,10 @@ type mmsgReader struct {
 
 // newMmsgReader returns a reader that fills bufs[0], bufs[1], … on conn
 // when conn is the real UDP socket; nil (read one datagram at a time)
-// for anything else.
-func newMmsgReader(conn PacketConn, bufs [][]byte) *mmsgReader {
+// for anything else. With gro, when the buffers hold maxPacket bytes, it
+// sets UDP_GRO on conn where the kernel has it: a read may then be
+// several datagrams of one sender (segSize).
+func newMmsgReader(conn PacketConn, bufs [][]byte, gro bool) *mmsgReader {
 	c, ok := conn.(*net.UDPConn)
 	if !ok || len(bufs) < 2 {
 		return nil
@@ -52,6 +55,20 @@ func newMmsgReader(conn PacketConn, bufs [][]byte) *mmsgReader {
 		m.hs[i].Hdr.Name = &m.names[i][0]
 	}
 	m.recv = m.recvBatch
+	if !gro {
+		return m
+	}
+	for _, b := range bufs {
+		if len(b) < maxPacket {
+			return m
+		}
+	}
+	if setGRO(c) {
+		m.oobs = make([][groOOBSpace]byte, len(bufs))
+		for i := range m.hs {
+			m.hs[i].Hdr.Control = &m.oobs[i][0]
+		}
+	}
 	return m
 }
 
@@ -77,6 +94,9 @@ func (m *mmsgReader) recvBatch(fd uintptr) bool {
 		m.hs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		m.hs[i].Hdr.Flags = 0
 		m.hs[i].Len = 0
+		if m.oobs != nil {
+			m.hs[i].Hdr.SetControllen(groOOBSpace)
+		}
 	}
 	for {
 		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hs[0])), uintptr(len(m.hs)), 0, 0, 0)
@@ -96,6 +116,18 @@ func (m *mmsgReader) recvBatch(fd uintptr) bool {
 
 // size is the length of datagram i of the last read.
 func (m *mmsgReader) size(i int) int { return int(m.hs[i].Len) }
+
+// coalesces reports whether the socket may coalesce datagrams (UDP_GRO).
+func (m *mmsgReader) coalesces() bool { return m.oobs != nil }
+
+// segSize is the size of each of the datagrams that the kernel coalesced
+// into read i (UDP_GRO; the last may be shorter), 0 for one datagram.
+func (m *mmsgReader) segSize(i int) int {
+	if m.oobs == nil {
+		return 0
+	}
+	return groSize(m.oobs[i][:min(int(m.hs[i].Hdr.Controllen), groOOBSpace)])
+}
 
 // from is the sender of datagram i of the last read (IPv4 only: the
 // socket is; the zero AddrPort for anything else, which readUDP drops).

@@ -200,7 +200,7 @@ func (d *dataPath) readTUN(t TUN) error {
 	sizes := make([]int, batch)
 	var tx *txBatch // nil: one send per packet
 	if d.batch != nil && batch > 1 {
-		tx = newTxBatch(batch, net.UDPAddrFromAddrPort(d.nattAddr))
+		tx = newTxBatch(batch, net.UDPAddrFromAddrPort(d.nattAddr), d.gso)
 	}
 	var backoff readBackoff
 	for {

@@ -160,6 +160,9 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
 	dp.setClock(deps.Clock.Now)
+	if cfg.NoUDPOffload {
+		dp.noUDPOffload()
+	}
 	if deps.pcap != nil {
 		dp.setCapture(deps.pcap, localAddrPort(conn).Addr())
 	}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package tunnel
+
+func segmentCmsgSize([]byte) int { return -1 }
