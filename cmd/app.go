@@ -45,7 +45,8 @@ type appDeps struct {
 	cleanup func(iface string) ([]string, error) // tunnel.Cleanup
 
 	// releaseMemory returns freed memory to the kernel (debug.FreeOSMemory)
-	// after the link comes up and after each re-key (memory.go); nil: never.
+	// after the link comes up, after each re-key and every 10 minutes
+	// (memory.go); nil: never.
 	releaseMemory func()
 
 	// Exec mode, background mode and the control socket.
