@@ -161,6 +161,11 @@ func configFrom(ctx context.Context, f connectFlags, src secretSource) (tunnel.C
 	if cfg.PSK, cfg.Password, err = src.secrets(ctx, f); err != nil {
 		return tunnel.Config{}, err
 	}
+	if src.lookupEnv != nil {
+		if v, _ := src.lookupEnv(envNoTUNOffload); v != "" && v != "0" {
+			cfg.NoTUNOffload = true
+		}
+	}
 	if cfg.Netstack != nil && cfg.Netstack.SOCKS5User != "" {
 		if cfg.Netstack.SOCKS5Password, err = src.socks5Password(f); err != nil {
 			return tunnel.Config{}, err

@@ -490,6 +490,26 @@ func TestConnectWithProfile(t *testing.T) {
 	}
 }
 
+// TestConfigFromNoTUNOffload: L2TPCTL_NO_TUN_OFFLOAD set to anything but
+// "" or "0" asks for a plain TUN device.
+func TestConfigFromNoTUNOffload(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "0": false, "1": true, "yes": true} {
+		w := &fakeWorld{env: map[string]string{envPSK: "k", envPassword: "p"}}
+		if v != "" {
+			w.env[envNoTUNOffload] = v
+		}
+		f := defaultConnectFlags()
+		f.Server, f.User = "10.200.0.1", "alice"
+		cfg, err := configFrom(context.Background(), f, w.secretSource())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.NoTUNOffload != want {
+			t.Errorf("%s=%q: NoTUNOffload %v, want %v", envNoTUNOffload, v, cfg.NoTUNOffload, want)
+		}
+	}
+}
+
 // TestConfigFromNoUDPOffload: L2TPCTL_NO_UDP_OFFLOAD set to anything but
 // "" or "0" turns UDP segmentation and receive offload off.
 func TestConfigFromNoUDPOffload(t *testing.T) {

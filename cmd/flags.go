@@ -128,6 +128,10 @@ const (
 	envRunDir       = "L2TPCTL_RUN_DIR"       // overrides defaultRunDir
 	envNotifySocket = "NOTIFY_SOCKET"         // systemd's, see sd_notify(3)
 	envBackgroundFD = "L2TPCTL_BACKGROUND_FD" // set by --background for its child: the pipe to report "up" on
+	// envNoTUNOffload, set to anything but "" or "0", opens a plain TUN
+	// device without TCP segmentation offload (tunnel.Config.NoTUNOffload):
+	// for measurements, and an escape hatch.
+	envNoTUNOffload = "L2TPCTL_NO_TUN_OFFLOAD"
 
 	// defaultRunDir holds the control sockets and the background logs.
 	defaultRunDir = "/run/l2tpctl"

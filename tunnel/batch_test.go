@@ -366,10 +366,11 @@ func TestHandleSegs(t *testing.T) {
 	n := copy(buf, read)
 
 	ctrl := make(chan ctrlPacket, 4)
-	r := udpReader{d: d, buf: buf, ctrl: ctrl, tunBufs: make([][]byte, 1)}
+	r := newUDPReader(d, buf, ctrl, nil)
 	if !r.handleSegs(buf[:n], natt, seg) {
 		t.Fatal("handleSegs stopped")
 	}
+	r.flushTUN()
 	s := d.stats()
 	if s.RxPackets != 2 || s.RxKeepalives != 1 {
 		t.Errorf("stats %+v, want 2 packets and a keepalive", s)

@@ -9,6 +9,16 @@ type Clock interface {
 	NewTimer(d time.Duration) Timer
 }
 
+// busyClock is a Clock that must not move on while the control loop works
+// on a message: the tests' fake clock, which otherwise moves to the next
+// timer once nothing has happened for a while. busyHold marks the loop
+// busy until the function it returns is called. StdClock does not
+// implement it, so Run pays nothing for it.
+type busyClock interface {
+	Clock
+	busyHold() func()
+}
+
 // Timer is the part of *time.Timer the control loop uses.
 type Timer interface {
 	C() <-chan time.Time

@@ -61,6 +61,12 @@ type Config struct {
 	// announced DPD; then again every 2 s, and after 3 unanswered the
 	// link is lost. Zero selects DefaultDPDInterval; DPDOff sends none.
 	DPDInterval time.Duration
+	// NoTUNOffload opens a plain TUN device. By default the Linux device
+	// gets a virtio-net header and TCP segmentation offload when the
+	// kernel agrees, so that TCP moves in segments of up to 64 KiB
+	// between the kernel and l2tpctl; this is for measurements and an
+	// escape hatch (cmd: L2TPCTL_NO_TUN_OFFLOAD=1).
+	NoTUNOffload bool
 	// ESPTransport is how ESP reaches the server: in UDP (the default),
 	// plain through a raw socket (root), or plain when possible.
 	ESPTransport ESPTransport

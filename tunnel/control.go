@@ -197,6 +197,7 @@ func (c *controller) run(ctx context.Context) error {
 		case p := <-c.ctrl:
 			c.dispatch(p)
 			c.publishIKEFilter()
+			p.release()
 		case err := <-c.tunDied:
 			c.fail(PhaseConnected, fmt.Errorf("%w: %s: %w", ErrInterfaceGone, c.cfg.Interface, err))
 		case <-timer.C():
@@ -210,6 +211,19 @@ func (c *controller) run(ctx context.Context) error {
 	c.dp.setTUN(nil)
 	c.closeTUN()
 	return c.failed
+}
+
+// dropPending releases the control messages left in ctrl once run has
+// returned and the readers have stopped (see ctrlPacket.done).
+func (c *controller) dropPending() {
+	for {
+		select {
+		case p := <-c.ctrl:
+			p.release()
+		default:
+			return
+		}
+	}
 }
 
 // exchangeName is the phase-1 exchange configured, for messages.
@@ -289,8 +303,9 @@ func (c *controller) pppDeadline() time.Time {
 func (c *controller) tick(now time.Time) {
 	if in := c.ike.cur; due(in.Deadline(), now) {
 		acts := in.Tick(now)
-		if c.phase <= PhaseIPsec {
-			what, n := in.Retransmitting()
+		// n is 0 for a first send from the timer (Aggressive Mode's Quick
+		// Mode, which waits a moment after message 3): no retry.
+		if what, n := in.Retransmitting(); c.phase <= PhaseIPsec && n > 0 {
 			c.noteRetry(hasSend[isakmp.Action, isakmp.Send](acts), what, n)
 		}
 		c.doIKE(in, acts)
@@ -1081,6 +1096,7 @@ func (c *controller) linkUp(a ppp.Up) {
 
 		DefaultRoute: c.cfg.DefaultRoute, Server: c.server.Addr(),
 		DNSMode: c.cfg.DNS, DNS: a.DNS, DNSDomains: c.cfg.DNSDomains,
+		NoOffload: c.cfg.NoTUNOffload,
 	}
 	if a.Local6.IsValid() {
 		tcfg.Local6, tcfg.Peer6, tcfg.Routes6 = a.Local6, a.Peer6, c.cfg.Routes6
@@ -1098,6 +1114,13 @@ func (c *controller) linkUp(a ppp.Up) {
 		return
 	}
 	c.tun = tun
+	if o, ok := tun.(offloadReporter); ok {
+		if on, why := o.Offload(); on {
+			c.deps.Log.debugf("tun: %s has TCP segmentation offload (virtio-net header)", tun.Name())
+		} else if why != nil {
+			c.deps.Log.debugf("tun: %s without offloads: %v", tun.Name(), why)
+		}
+	}
 	link := &LinkInfo{
 		Interface: tun.Name(), Local: a.Local, Peer: peer, DNS: a.DNS, MTU: tcfg.MTU, Routes: c.cfg.Routes,
 		IKE: c.ikeSuite, ESP: c.outSA.Transform().String(),
@@ -1142,6 +1165,10 @@ func (c *controller) linkUp(a ppp.Up) {
 // its IPv6 link-local address without failing the connection (the host has
 // IPv6 disabled, or the OS is not supported): IPv6Err says why.
 type ipv6Reporter interface{ IPv6Err() error }
+
+// offloadReporter is a TUN that may have offloads (the Linux device):
+// whether it has them, and if not although asked for, why.
+type offloadReporter interface{ Offload() (bool, error) }
 
 func orUnknown(a netip.Addr) string {
 	if !a.IsValid() {

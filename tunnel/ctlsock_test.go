@@ -144,7 +144,7 @@ func TestE2EControlSocket(t *testing.T) {
 	goroutineLeakCheck(t)
 	p := peertest.SoftEther()
 	clock := newFakeClock()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.ControlSocket = ctlPath(t)

@@ -31,7 +31,13 @@ import (
 // tunnelAddrs); the buffer's first bytes are then unused.
 //
 // Inbound (server → TUN): ESP is opened in place in the datagram buffer, and
-// the IPv4 packet inside is written to the TUN from where it lies.
+// the IP packet inside is queued where it lies (queueTUN); after each batch
+// of datagrams the queue goes to the TUN with one Write, in which the Linux
+// offload TUN merges consecutive TCP segments (tun_offload_linux.go). The
+// headers in front of the packet leave room for the TUN's own header.
+//
+// With the offload TUN, readTUN's reads are 64 KiB TCP segments split into
+// MTU-sized packets, each in a slot of one arena laid out as above.
 //
 // Goroutines: readTUN (one per TUN) and readUDP (one per socket) each own
 // their buffers for their lifetime. The control goroutine sends IKE, L2TP
@@ -133,6 +139,12 @@ type dataPath struct {
 	lastTx atomic.Int64
 	lastRx atomic.Int64 // when a datagram last came from the server, as lastTx (markRx)
 
+	// hold marks the control loop busy from a control message's hand-over
+	// until it has handled it (ctrlPacket.done): a busyClock's busyHold.
+	// nil (the real clock): nothing to mark. Set before the readers start,
+	// then immutable.
+	hold func() func()
+
 	// pcap records decrypted L2TP messages (Config.Pcap); nil: none.
 	// Set by setCapture before the readers start, then immutable.
 	pcap      *capture
@@ -201,10 +213,14 @@ func (d *dataPath) setMode(tunnel bool, local, server netip.Addr) {
 }
 
 // setClock makes the data path note when it last sent to the NAT-T port,
-// on the given clock; call it before anything is sent.
-func (d *dataPath) setClock(now func() time.Time) {
-	d.now = now
-	d.txBase = now()
+// on the given clock, and, on a busyClock, hold it while a control message
+// is on its way to the control loop; call it before anything is sent.
+func (d *dataPath) setClock(clock Clock) {
+	d.now = clock.Now
+	d.txBase = clock.Now()
+	if bc, ok := clock.(busyClock); ok {
+		d.hold = bc.busyHold
+	}
 }
 
 // setCapture makes the data path record the L2TP messages it seals and

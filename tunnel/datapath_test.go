@@ -210,13 +210,14 @@ func TestDataPathAllocs(t *testing.T) {
 			in2 := newSA(t, s.t, 0x100, 5)
 			d.addInbound(in2)
 			d.setTUN(discardTUN{})
-			r := udpReader{d: d, buf: buf, tunBufs: make([][]byte, 1)}
+			r := newUDPReader(d, buf, nil, nil)
 			i = 0
 			if n := testing.AllocsPerRun(runs, func() {
 				pkt := buf[:len(ring[i])]
 				copy(pkt, ring[i])
 				i++
 				r.handle(pkt, serverNATT)
+				r.flushTUN()
 			}); n != 0 {
 				t.Errorf("readUDP per packet: %v allocs", n)
 			}
@@ -254,7 +255,7 @@ func TestDataPathAllocsUDP(t *testing.T) {
 	back.addInbound(newSA(t, tr, 0x200, 6))
 	back.setSession(clientTunnel, clientSess, serverTunnel, serverSess)
 	back.setTUN(discardTUN{})
-	r := udpReader{d: back, buf: make([]byte, maxPacket), tunBufs: make([][]byte, 1)}
+	r := newUDPReader(back, make([]byte, maxPacket), nil, nil)
 
 	p := ping(1400, 1)
 	buf := make([]byte, maxPacket)
@@ -266,6 +267,7 @@ func TestDataPathAllocsUDP(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.handle(r.buf[:n], from)
+		r.flushTUN()
 	}); n != 0 {
 		t.Errorf("%v allocs per packet", n)
 	}
@@ -431,7 +433,7 @@ func TestDataPathControl(t *testing.T) {
 	r.serverSend(r.natt, []byte{0xff})
 	r.waitStats("keepalive", func(s dataStats) bool { return s.RxKeepalives == 1 })
 	// Datagrams from anywhere but the server's two ports are dropped.
-	ru := udpReader{d: r.d, buf: make([]byte, 2048)}
+	ru := newUDPReader(r.d, make([]byte, 2048), nil, nil)
 	ru.handle(ike, netip.MustParseAddrPort("203.0.113.9:500"))
 	ru.handle(ike, netip.AddrPortFrom(serverIKE.Addr(), 501))
 	if s := r.d.stats(); s.RxForeign != 2 {
@@ -648,7 +650,7 @@ func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, 
 	for i := range rbufs {
 		rbufs[i] = make([]byte, maxPacket)
 	}
-	r := udpReader{d: back, buf: rbufs[0], tunBufs: make([][]byte, 1)}
+	r := newUDPReader(back, rbufs[0], nil, nil)
 	mr := newMmsgReader(server, rbufs, offload)
 	if mr == nil {
 		t.Skip("no recvmmsg on this OS")
@@ -680,6 +682,7 @@ func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, 
 				}
 				r.handleSegs(rbufs[i][:mr.size(i)], mr.from(i), seg)
 			}
+			r.flushTUN()
 		}
 	}); n != 0 {
 		t.Errorf("%v allocs per batch of %d", n, batch)

@@ -66,4 +66,9 @@ type TUNConfig struct {
 	DNSMode      DNSMode
 	DNS          []netip.Addr
 	DNSDomains   []string
+
+	// NoOffload asks for a plain device, without the virtio-net header
+	// and TCP segmentation offload it gets on Linux when the kernel
+	// agrees (Config.NoTUNOffload).
+	NoOffload bool
 }

@@ -38,7 +38,7 @@ func TestE2EAuthMethods(t *testing.T) {
 			goroutineLeakCheck(t)
 			clock := newFakeClock()
 			p := tc.profile()
-			p.Now = clock.Now
+			clock.attach(&p)
 			n, srv := startServer(t, p)
 			cfg := e2eConfig(p)
 			cfg.Auth = tc.auth
@@ -111,7 +111,7 @@ func TestE2EAuthFailures(t *testing.T) {
 			goroutineLeakCheck(t)
 			clock := newFakeClock()
 			p := tc.profile()
-			p.Now = clock.Now
+			clock.attach(&p)
 			n, srv := startServer(t, p)
 			cfg := e2eConfig(p)
 			cfg.Auth = tc.auth

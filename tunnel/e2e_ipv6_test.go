@@ -78,7 +78,7 @@ func TestE2EIPv6(t *testing.T) {
 			goroutineLeakCheck(t)
 			clock := newFakeClock()
 			p := tc.profile()
-			p.Now = clock.Now
+			clock.attach(&p)
 			n, srv := startServer(t, p)
 			cfg := e2eConfig(p)
 			cfg.IPv6 = tc.mode

@@ -195,7 +195,7 @@ func TestE2ENATTKeepalive(t *testing.T) {
 	const step = 250 * time.Millisecond
 	clock := newFakeClock()
 	p := quietProfile()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.NATTKeepalive = interval
@@ -269,7 +269,7 @@ func TestE2ENATTKeepaliveOff(t *testing.T) {
 	goroutineLeakCheck(t)
 	clock := newFakeClock()
 	p := quietProfile()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.NATTKeepalive = NATTKeepaliveOff

@@ -90,7 +90,7 @@ func startSoftEtherRun(t *testing.T, set func(*peertest.Profile)) (*lossRun, pee
 	t.Helper()
 	clock := newFakeClock()
 	p := peertest.SoftEther()
-	p.Now = clock.Now
+	clock.attach(&p)
 	set(&p)
 	n, srv := startServer(t, p)
 	return &lossRun{h: startRun(t, n, srv, e2eConfig(p), clock), srv: srv}, p
@@ -99,9 +99,10 @@ func startSoftEtherRun(t *testing.T, set func(*peertest.Profile)) (*lossRun, pee
 func startLossRun(t *testing.T, p peertest.Profile, kClient, kServer int) *lossRun {
 	t.Helper()
 	clock := newFakeClock()
-	p.Now = clock.Now
+	clock.attach(&p)
 	r := &lossRun{client: &dropNth{k: kClient}, server: &dropNth{k: kServer}}
 	n := nettest.NewNetwork()
+	n.SetBusy(p.Busy)
 	ike, err := n.Listen(netip.AddrPortFrom(e2eServer, inet.PortIKE), nettest.DropIf(r.server.pred))
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +286,7 @@ func TestE2EDeadPeer(t *testing.T) {
 			goroutineLeakCheck(t)
 			clock := newFakeClock()
 			p := peertest.SoftEther()
-			p.Now = clock.Now
+			clock.attach(&p)
 			n, srv := startServer(t, p)
 			cfg := e2eConfig(p)
 			cfg.DPDInterval, cfg.LCPEchoInterval = tc.dpd, tc.echo
@@ -320,7 +321,7 @@ func TestE2ERestartIKE(t *testing.T) {
 	goroutineLeakCheck(t)
 	clock := newFakeClock()
 	p := peertest.SoftEther()
-	p.Now = clock.Now
+	clock.attach(&p)
 	var mu sync.Mutex
 	n := 0
 	dropMM4 := func([]byte) bool { // the server's datagrams 2 to 5: MM4 and its resends
@@ -330,6 +331,7 @@ func TestE2ERestartIKE(t *testing.T) {
 		return n >= 2 && n <= 5
 	}
 	net := nettest.NewNetwork()
+	net.SetBusy(p.Busy)
 	ike, err := net.Listen(netip.AddrPortFrom(e2eServer, inet.PortIKE), nettest.DropIf(dropMM4))
 	if err != nil {
 		t.Fatal(err)

@@ -133,7 +133,7 @@ func TestE2EProbe(t *testing.T) {
 			goroutineLeakCheck(t)
 			p := tc.profile()
 			clock := newFakeClock()
-			p.Now = clock.Now
+			clock.attach(&p)
 			n, srv := startServer(t, p)
 			cfg := Config{Server: "vpn.example"}
 			if tc.psk {
@@ -250,7 +250,7 @@ func TestE2EProbeWrongPSK(t *testing.T) {
 	goroutineLeakCheck(t)
 	p := peertest.Libreswan()
 	clock := newFakeClock()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, _ := startServer(t, p)
 	res, err := probeFake(t, n, clock, Config{Server: "vpn.example", PSK: []byte("wrong")})
 	if err != nil {

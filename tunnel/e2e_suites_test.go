@@ -151,7 +151,7 @@ func TestE2ELegacyRetryAfterSilence(t *testing.T) {
 	p := peertest.Meraki()
 	p.SilentRefusal = true
 	clock := newFakeClock()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.AllowLegacy = true

@@ -94,6 +94,9 @@ type openedTUN struct {
 func startServer(t *testing.T, p peertest.Profile) (*nettest.Network, *peertest.Server) {
 	t.Helper()
 	n := nettest.NewNetwork()
+	if p.Busy != nil { // fakeClock.attach: the clock waits for the network too
+		n.SetBusy(p.Busy)
+	}
 	srv, err := peertest.Listen(n, e2eServer, p)
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +126,9 @@ func startRunFaults(t *testing.T, n *nettest.Network, srv *peertest.Server, cfg 
 	t.Helper()
 	h := &harness{t: t, srv: srv, cfg: cfg, errc: make(chan error, 1), changed: make(chan struct{}), tunc: make(chan openedTUN, 4)}
 	h.clock, _ = clock.(*fakeClock)
+	if h.clock != nil {
+		h.clock.setLog(t.Logf)
+	}
 	logf := func(level string) func(string, ...any) {
 		return func(format string, args ...any) {
 			now := time.Now()
@@ -201,7 +207,7 @@ func (h *harness) dump() {
 func connectFake(t *testing.T, p peertest.Profile) (*fakeClock, *peertest.Server, *harness) {
 	t.Helper()
 	clock := newFakeClock()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	h := startRun(t, n, srv, e2eConfig(p), clock)
 	h.waitConnected()
@@ -496,7 +502,7 @@ func TestE2EWrongPSK(t *testing.T) {
 			goroutineLeakCheck(t)
 			clock := newFakeClock()
 			p := tc.profile()
-			p.Now = clock.Now
+			clock.attach(&p)
 			n, srv := startServer(t, p)
 			cfg := e2eConfig(p)
 			cfg.PSK = []byte("not-the-psk")
@@ -639,7 +645,7 @@ func TestE2ERekey(t *testing.T) {
 	clock := newFakeClock()
 	p := peertest.SoftEther()
 	p.RekeyPastLifetime = 0 // the test asks for the server's re-key itself
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.SALifetime = MinSALifetime

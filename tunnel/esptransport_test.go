@@ -99,8 +99,9 @@ func (h *harness) phaseNow() Phase {
 func startESP(t *testing.T, p peertest.Profile, tr ESPTransport, rawErr error) (*fakeClock, *peertest.Server, *harness) {
 	t.Helper()
 	clock := newFakeClock()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n := nettest.NewNetwork()
+	n.SetBusy(p.Busy)
 	srv, err := peertest.ListenESP(n, e2eServer, p)
 	if err != nil {
 		t.Fatal(err)

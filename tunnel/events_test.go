@@ -193,7 +193,7 @@ func TestEventsFailures(t *testing.T) {
 			var clock *fakeClock
 			if tc.silent {
 				clock = newFakeClock()
-				p.Now = clock.Now
+				clock.attach(&p)
 			}
 			n, srv := startServer(t, p)
 			cfg := e2eConfig(p)

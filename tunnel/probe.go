@@ -388,6 +388,7 @@ func (p *prober) offer(ctx context.Context, res *ProbeResult, o isakmp.ProbeOffe
 			timer.Stop()
 			return out, ctx.Err()
 		case <-timer.C():
+			timer.Stop() // a no-op on a fired timer, but a fake clock waits for it
 		case pkt := <-pkts:
 			timer.Stop()
 			a, err := isakmp.ReadProbeAnswer(o.ICookie, pkt)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/l2tpctl/l2tpctl/proto/esp"
 	"github.com/l2tpctl/l2tpctl/proto/inet"
@@ -17,6 +18,14 @@ import (
 type ctrlPacket struct {
 	kind packetKind // kindIKE, kindL2TP (whole L2TP control message) or kindPPP (whole PPP frame)
 	data []byte
+	done func() // called once the control loop has handled it (dataPath.hold); nil: nothing to call
+}
+
+// release calls p.done, if any.
+func (p ctrlPacket) release() {
+	if p.done != nil {
+		p.done()
+	}
 }
 
 // decapsulate opens the ESP packet pkt (a UDP payload from the NAT-T port,
@@ -130,7 +139,8 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 			d.putBuf(p)
 		}
 	}()
-	r := udpReader{d: d, buf: bufs[0], ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 1)}
+	r := newUDPReader(d, bufs[0], ctrl, stop)
+	defer r.clearTUN()
 	mr := newMmsgReader(d.conn, bufs, !d.noGRO)
 	var backoff readBackoff
 	for {
@@ -171,6 +181,7 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 			if !r.handle(r.buf[:n], from) {
 				return
 			}
+			r.flushTUN()
 			continue
 		}
 		for i := range n {
@@ -179,6 +190,7 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 				return
 			}
 		}
+		r.flushTUN()
 	}
 }
 
@@ -190,7 +202,8 @@ const udpBatch = 16
 func (d *dataPath) readESP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 	bp := d.getBuf()
 	defer d.putBuf(bp)
-	r := udpReader{d: d, buf: bp[:], ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 1)}
+	r := newUDPReader(d, bp[:], ctrl, stop)
+	defer r.clearTUN()
 	var backoff readBackoff
 	for {
 		n, err := d.raw.Read(r.buf)
@@ -217,16 +230,42 @@ func (d *dataPath) readESP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 		if !r.handleESP(r.buf[:n]) {
 			return
 		}
+		r.flushTUN()
+	}
+}
+
+// rxTUNBatch is how many IP packets readUDP queues for one TUN Write at
+// most.
+const rxTUNBatch = 64
+
+func newUDPReader(d *dataPath, buf []byte, ctrl chan<- ctrlPacket, stop <-chan struct{}) udpReader {
+	return udpReader{d: d, buf: buf, ctrl: ctrl, stop: stop, tunBufs: make([][]byte, 0, rxTUNBatch)}
+}
+
+// clearTUN drops the queued packets unwritten (the reader is stopping).
+func (r *udpReader) clearTUN() {
+	clear(r.tunBufs)
+	r.tunBufs, r.tunBytes = r.tunBufs[:0], 0
+	if r.spare != nil {
+		r.d.putBuf(r.spare)
+		r.spare, r.spareUsed = nil, 0
 	}
 }
 
 // udpReader is readUDP's state; every field is owned by the readUDP goroutine.
 type udpReader struct {
-	d       *dataPath
-	buf     []byte // the whole pooled buffer
-	ctrl    chan<- ctrlPacket
-	stop    <-chan struct{}
-	tunBufs [][]byte // len 1; reused for TUN writes so that they do not allocate
+	d    *dataPath
+	buf  []byte // the whole pooled buffer
+	ctrl chan<- ctrlPacket
+	stop <-chan struct{}
+	// tunBufs are the IP packets queued for the TUN (queueTUN), each with
+	// tunWriteOffset bytes in front, tunBytes their length; cap
+	// rxTUNBatch, allocated once. spare is a pooled buffer for packets
+	// copied there (nil: none taken), spareUsed how much of it is.
+	tunBufs   [][]byte
+	tunBytes  int
+	spare     *[maxPacket]byte
+	spareUsed int
 
 	lastDrops []dropCount // the drop counts at the last -v summary (drop)
 }
@@ -343,23 +382,81 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 			return r.forwardFrame(ppp.ProtoIPv6, payload)
 		}
 	}
-	tp := d.tun.Load()
-	if tp == nil {
+	if d.tun.Load() == nil {
 		return r.drop(&d.c.rxNoTUN)
 	}
 	d.clampMSS(payload, &d.c.rxMSSClamped)
-	r.tunBufs[0] = payload
-	_, err = (*tp).Write(r.tunBufs, 0)
-	r.tunBufs[0] = nil // do not keep the buffer reachable from here
-	if err != nil {
+	r.queueTUN(payload)
+	return true
+}
+
+// queueTUN queues the IP packet p (in r.buf, where ESP opened it) for the
+// TUN; flushTUN writes the queue. The reader flushes after each batch it
+// read, before the next read reuses the buffers, so that the TUN gets a
+// batch's packets in one Write, where consecutive TCP segments merge
+// (the offload device, tun_offload_linux.go).
+func (r *udpReader) queueTUN(p []byte) {
+	if len(r.tunBufs) == cap(r.tunBufs) {
+		r.flushTUN()
+	}
+	// The bytes in front of p (ESP, inner UDP, L2TP and PPP headers, at
+	// least 24) leave room for the TUN's header, when p lies in r.buf
+	// as opened; otherwise it is copied to a buffer that has the room.
+	if b, ok := withHeadroom(r.buf, p, tunWriteOffset); ok {
+		r.tunBufs = append(r.tunBufs, b)
+	} else {
+		if r.spare == nil {
+			r.spare = r.d.getBuf()
+		}
+		b := r.spare[r.spareUsed:]
+		if len(p) > len(b)-tunWriteOffset {
+			r.flushTUN()
+			r.spare = r.d.getBuf()
+			b = r.spare[:]
+		}
+		n := tunWriteOffset + copy(b[tunWriteOffset:], p)
+		r.spareUsed += n
+		r.tunBufs = append(r.tunBufs, b[:n])
+	}
+	r.tunBytes += len(p)
+}
+
+// withHeadroom returns p with the h bytes in front of it that buf has,
+// when p lies inside buf (however it was sliced: the readers cut
+// datagrams out of their buffers with capacity limits).
+func withHeadroom(buf, p []byte, h int) ([]byte, bool) {
+	if len(p) == 0 || len(buf) == 0 {
+		return nil, false
+	}
+	// Only the addresses are compared; nothing is dereferenced.
+	a := uintptr(unsafe.Pointer(&p[0])) - uintptr(unsafe.Pointer(&buf[0]))
+	if a > uintptr(len(buf)) || int(a) < h || int(a)+len(p) > len(buf) {
+		return nil, false
+	}
+	return buf[int(a)-h : int(a)+len(p)], true
+}
+
+// flushTUN writes the queued packets to the TUN with one Write.
+func (r *udpReader) flushTUN() {
+	if len(r.tunBufs) == 0 {
+		return
+	}
+	d := r.d
+	n, nbytes := len(r.tunBufs), r.tunBytes
+	if tp := d.tun.Load(); tp == nil {
+		d.c.rxNoTUN.Add(uint64(n))
+	} else if w, err := (*tp).Write(r.tunBufs, tunWriteOffset); err != nil {
 		if d.rxLog.allow() {
 			d.log.debugf("tun: write: %v", err)
 		}
-		return r.drop(&d.c.rxTUNErrors)
+		d.c.rxTUNErrors.Add(uint64(n - w))
+		d.c.rxPackets.Add(uint64(w))
+		d.c.rxBytes.Add(uint64(nbytes * w / n)) // about: which packets failed is not known
+	} else {
+		d.c.rxPackets.Add(uint64(n))
+		d.c.rxBytes.Add(uint64(nbytes))
 	}
-	d.c.rxPackets.Add(1)
-	d.c.rxBytes.Add(uint64(len(payload)))
-	return true
+	r.clearTUN()
 }
 
 func (r *udpReader) countDecapError(spi uint32, err error) bool {
@@ -395,11 +492,15 @@ func (r *udpReader) forwardFrame(proto uint16, info []byte) bool {
 // was closed first.
 func (r *udpReader) forward(kind packetKind, data []byte) bool {
 	p := ctrlPacket{kind: kind, data: append([]byte(nil), data...)}
+	if r.d.hold != nil {
+		p.done = r.d.hold()
+	}
 	select {
 	case r.ctrl <- p:
 		r.d.c.rxControl.Add(1)
 		return true
 	case <-r.stop:
+		p.release()
 		return false
 	}
 }

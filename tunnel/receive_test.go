@@ -172,3 +172,112 @@ func TestReadUDPStops(t *testing.T) {
 		t.Fatal("readUDP did not return after stop was closed")
 	}
 }
+
+// TestWithHeadroom: a packet inside a buffer, however sliced, comes back
+// with the bytes in front of it; anything else is refused.
+func TestWithHeadroom(t *testing.T) {
+	buf := make([]byte, 100)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	for _, tc := range []struct {
+		name string
+		p    []byte
+		ok   bool
+	}{
+		{"sliced", buf[40:60], true},
+		{"capacity limited", buf[40:60:60], true},
+		{"at the headroom's edge", buf[10:20], true},
+		{"too little room", buf[9:20], false},
+		{"another buffer", make([]byte, 20), false},
+		{"empty", buf[40:40], false},
+	} {
+		got, ok := withHeadroom(buf, tc.p, 10)
+		if ok != tc.ok {
+			t.Errorf("%s: ok %v, want %v", tc.name, ok, tc.ok)
+			continue
+		}
+		if ok && (len(got) != len(tc.p)+10 || &got[10] != &tc.p[0]) {
+			t.Errorf("%s: %d bytes, not p behind 10", tc.name, len(got))
+		}
+	}
+}
+
+// recordTUN records what is written to it.
+type recordTUN struct {
+	discardTUN
+	got [][]byte
+}
+
+func (r *recordTUN) Write(bufs [][]byte, off int) (int, error) {
+	for _, b := range bufs {
+		r.got = append(r.got, bytes.Clone(b[off:]))
+	}
+	return len(bufs), nil
+}
+
+// TestQueueTUNCopies: a packet that does not lie in the reader's buffer
+// is copied to a pooled buffer with room in front, written with the
+// others, and the buffer goes back to the pool after the flush.
+func TestQueueTUNCopies(t *testing.T) {
+	d := newDataPath(discardConn{}, serverIKE, serverNATT, nil)
+	tun := &recordTUN{}
+	d.setTUN(tun)
+	buf := make([]byte, 200)
+	r := newUDPReader(d, buf, nil, nil)
+	a, b := ping(100, 1), ping(120, 2)
+	copy(buf[50:], a)
+	r.queueTUN(buf[50 : 50+len(a)])
+	r.queueTUN(b)
+	if d.bufsHeld.Load() != 1 {
+		t.Errorf("%d buffers held, want 1 (the copy's)", d.bufsHeld.Load())
+	}
+	r.flushTUN()
+	if len(tun.got) != 2 || !bytes.Equal(tun.got[0], a) || !bytes.Equal(tun.got[1], b) {
+		t.Fatalf("written %d packets", len(tun.got))
+	}
+	if d.bufsHeld.Load() != 0 {
+		t.Errorf("%d buffers held after the flush", d.bufsHeld.Load())
+	}
+	if s := d.stats(); s.RxPackets != 2 || s.RxBytes != uint64(len(a)+len(b)) {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// failTUN writes the first packet of each Write and fails the rest.
+type failTUN struct{ discardTUN }
+
+func (failTUN) Write(bufs [][]byte, _ int) (int, error) {
+	if len(bufs) <= 1 {
+		return len(bufs), nil
+	}
+	return 1, errors.New("tun: no buffer space")
+}
+
+// TestFlushTUNErrors: packets a TUN Write could not write are counted as
+// TUN errors, the rest as received; the queue is empty afterwards.
+func TestFlushTUNErrors(t *testing.T) {
+	d := newDataPath(discardConn{}, serverIKE, serverNATT, nil)
+	d.setTUN(failTUN{})
+	buf := make([]byte, 1000)
+	r := newUDPReader(d, buf, nil, nil)
+	for i := range 3 {
+		p := ping(100, uint16(i))
+		copy(buf[100+i*200:], p)
+		r.queueTUN(buf[100+i*200 : 100+i*200+len(p)])
+	}
+	r.flushTUN()
+	if s := d.stats(); s.RxPackets != 1 || s.RxTUNErrors != 2 {
+		t.Errorf("received %d, TUN errors %d; want 1, 2", s.RxPackets, s.RxTUNErrors)
+	}
+	if len(r.tunBufs) != 0 || r.tunBytes != 0 {
+		t.Errorf("queue not empty: %d packets, %d bytes", len(r.tunBufs), r.tunBytes)
+	}
+	// Without a TUN, the queue is dropped and counted.
+	d.setTUN(nil)
+	r.queueTUN(buf[100:200])
+	r.flushTUN()
+	if s := d.stats(); s.RxNoTUN != 1 {
+		t.Errorf("no TUN: %d counted, want 1", s.RxNoTUN)
+	}
+}

@@ -146,7 +146,7 @@ func TestConfigReconnectMax(t *testing.T) {
 func startReconnecting(t *testing.T, p peertest.Profile) (*nettest.Network, *peertest.Server, *harness) {
 	t.Helper()
 	clock := newFakeClock()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.Reconnect = true
@@ -279,7 +279,7 @@ func TestReconnectServerDown(t *testing.T) {
 	goroutineLeakCheck(t)
 	p := peertest.SoftEther()
 	n, srv, h := startReconnecting(t, p)
-	p.Now = h.clock.Now
+	h.clock.attach(&p)
 	hangup(t, srv)
 	srv.Close()
 	h.advanceUntil(5*time.Minute, "third reconnect event", func() bool { return len(h.eventsOf(EventReconnect)) >= 3 })
@@ -308,7 +308,7 @@ func TestReconnectAuthFailure(t *testing.T) {
 	goroutineLeakCheck(t)
 	p := peertest.SoftEther()
 	n, srv, h := startReconnecting(t, p)
-	p.Now = h.clock.Now
+	h.clock.attach(&p)
 	p.Users = map[string]string{peertest.DefaultUser: "a-new-password"}
 	hangup(t, srv)
 	srv = restartServer(t, n, srv, p)
@@ -331,7 +331,7 @@ func TestReconnectFirstAttemptFails(t *testing.T) {
 	goroutineLeakCheck(t)
 	clock := newFakeClock()
 	p := peertest.SoftEther()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.Reconnect = true

@@ -174,7 +174,7 @@ func TestRequiresRootDefaultRouteRepair(t *testing.T) {
 				t.Fatal(err)
 			}
 			lt := tun.(*linuxTUN)
-			lt.ifce.Close()
+			lt.file.Close()
 			deleteLink(lt.index, lt.name)
 			if err := lt.state.update(func(s *hostState) { s.PID = deadPID(t) }); err != nil {
 				t.Fatal(err)

@@ -159,7 +159,7 @@ func TestScriptE2E(t *testing.T) {
 	script := writeScript(t, "env > \"$HOOK_OUT/$reason\"\n")
 	clock := newFakeClock()
 	p := peertest.SoftEther()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.Script = script
@@ -220,7 +220,7 @@ func TestScriptConnectFails(t *testing.T) {
 	script := writeScript(t, "touch \"$HOOK_OUT/$reason\"; [ \"$reason\" != connect ]\n")
 	clock := newFakeClock()
 	p := peertest.SoftEther()
-	p.Now = clock.Now
+	clock.attach(&p)
 	n, srv := startServer(t, p)
 	cfg := e2eConfig(p)
 	cfg.Script = script

@@ -185,18 +185,8 @@ func sealUDP(buf []byte, off, n int, sa *esp.SA, tm *tunnelAddrs) ([]byte, error
 // a device that is gone, or maxTUNErrors read errors in a row.
 func (d *dataPath) readTUN(t TUN) error {
 	batch := max(t.BatchSize(), 1)
-	ptrs := make([]*[maxPacket]byte, batch)
-	bufs := make([][]byte, batch)
-	for i := range ptrs {
-		ptrs[i] = d.getBuf()
-		bufs[i] = ptrs[i][:]
-	}
-	defer func() {
-		for i, p := range ptrs {
-			bufs[i] = nil
-			d.putBuf(p)
-		}
-	}()
+	bufs, release := d.tunReadBufs(t, batch)
+	defer release()
 	sizes := make([]int, batch)
 	var tx *txBatch // nil: one send per packet
 	if d.batch != nil && batch > 1 {
@@ -237,6 +227,39 @@ func (d *dataPath) readTUN(t TUN) error {
 		backoff.reset()
 	}
 }
+
+// tunReadBufs returns readTUN's batch buffers for t and the function that
+// gives them back. A TUN that splits what it reads into packets of at
+// most ReadSize bytes (the offload device: up to 64 of them per read)
+// gets slices of one arena, each with room for the headers and the ESP
+// trailer around such a packet, instead of whole pooled buffers: 64 of
+// those would hold 4 MB.
+func (d *dataPath) tunReadBufs(t TUN, batch int) ([][]byte, func()) {
+	bufs := make([][]byte, batch)
+	if s, ok := t.(readSizer); ok && s.ReadSize() > 0 {
+		slot := tunOffset + min(s.ReadSize(), maxTUNPacket) + maxESPTrailer
+		arena := make([]byte, batch*slot)
+		for i := range bufs {
+			bufs[i] = arena[i*slot : (i+1)*slot : (i+1)*slot]
+		}
+		return bufs, func() { clear(bufs) }
+	}
+	ptrs := make([]*[maxPacket]byte, batch)
+	for i := range ptrs {
+		ptrs[i] = d.getBuf()
+		bufs[i] = ptrs[i][:]
+	}
+	return bufs, func() {
+		for i, p := range ptrs {
+			bufs[i] = nil
+			d.putBuf(p)
+		}
+	}
+}
+
+// readSizer is a TUN whose Read returns packets of at most ReadSize bytes
+// (0: up to maxTUNPacket).
+type readSizer interface{ ReadSize() int }
 
 // maxTUNErrors read errors in a row (about 5 s with the backoff) end the
 // connection rather than leave it up with a dead outbound path.

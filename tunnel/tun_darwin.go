@@ -122,12 +122,18 @@ func (t *darwinTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 
 // Write writes each bufs[i][offset:] as one packet.
 func (t *darwinTUN) Write(bufs [][]byte, offset int) (int, error) {
-	for i, b := range bufs {
+	written := 0
+	var first error
+	for _, b := range bufs {
 		if _, err := t.ifce.Write(b[offset:]); err != nil {
-			return i, err
+			if first == nil {
+				first = err
+			}
+			continue
 		}
+		written++
 	}
-	return len(bufs), nil
+	return written, first
 }
 
 func (t *darwinTUN) BatchSize() int { return 1 }

@@ -22,24 +22,33 @@ import (
 // os.NewFile (syscalls_linux_go1.11.go), so the fd sits in the runtime
 // poller and Close interrupts a blocked Read, which then returns an error
 // wrapping os.ErrClosed (TestRequiresRootTUN checks this). water moves one
-// packet per system call, so the batch size is 1. The device is created
+// packet per system call; Read below reads the packets queued behind the
+// first itself, on the raw descriptor. The device is created
 // non-persistent: the kernel deletes it when the fd is closed; Close also
-// deletes it through netlink in case it lingers.
+// deletes it through netlink in case it lingers. By default the device
+// is not water's but the offload device (tun_offload_linux.go), opened the
+// same way with x/sys/unix; water's is the fallback.
 
 // errTUNExists is wrapped when the interface name is taken: l2tpctl never
 // adopts an existing device (it would remove it, with its routes, on exit).
 var errTUNExists = errors.New("already exists")
 
-// linuxTUN is a water TUN device plus the netlink state to undo.
+// linuxTUN is a TUN device, plain (water) or with offloads (vnet), plus
+// the netlink state to undo.
 type linuxTUN struct {
-	ifce   *water.Interface // immutable; Read by readTUN, Write by readUDP
+	ifce   *water.Interface // immutable; Read by readTUN, Write by readUDP; nil with vnet
+	vnet   *vnetTUN         // immutable: the offload device's state (tun_offload_linux.go); nil: plain
+	file   *os.File         // immutable: the device (both kinds)
 	name   string           // immutable
 	index  int              // immutable: interface index
 	mtu    int              // immutable
 	routes []netlink.Route  // added by openTUN; removed by Close (owned by Close after openTUN)
 	state  *stateFile       // host changes to undo (hoststate.go); owned like routes
 	dns    string           // how DNS was set up (DNSSetup); immutable after openTUN
-	v6err  error            // why the IPv6 link-local address is not on (IPv6Err); immutable after openTUN
+	// offloadErr is why the device is plain although offloads were asked
+	// for (the kernel refused); immutable.
+	offloadErr error
+	v6err      error // why the IPv6 link-local address is not on (IPv6Err); immutable after openTUN
 
 	// Read's state: rc is the device's raw descriptor, readFn is
 	// readBatch bound once (a method value per Read would allocate), rd
@@ -90,21 +99,12 @@ func openTUNWith(cfg TUNConfig, paths hostPaths) (TUN, error) {
 		state.remove()
 		return nil, err
 	}
-	ifce, err := water.New(water.Config{
-		DeviceType:             water.TUN,
-		PlatformSpecificParams: water.PlatformSpecificParams{Name: cfg.Name},
-	})
+	t, err := createTUN(cfg.Name, cfg.MTU, !cfg.NoOffload)
 	if err != nil {
 		state.remove()
-		return nil, fmt.Errorf("tunnel: creating TUN device %s: %w", cfg.Name, err)
+		return nil, err
 	}
-	t := &linuxTUN{ifce: ifce, name: ifce.Name(), mtu: cfg.MTU, state: state}
-	if f, ok := ifce.ReadWriteCloser.(*os.File); ok {
-		if t.rc, err = f.SyscallConn(); err != nil {
-			t.rc = nil
-		}
-	}
-	t.readFn = t.readBatch
+	t.state = state
 	index, routes, v6err, err := configureLink(t.name, cfg)
 	t.index, t.routes, t.v6err = index, routes, v6err
 	if err == nil && cfg.DefaultRoute {
@@ -119,6 +119,50 @@ func openTUNWith(cfg TUNConfig, paths hostPaths) (TUN, error) {
 	}
 	return t, nil
 }
+
+// createTUN creates the TUN device name: with offloads (IFF_VNET_HDR and
+// TCP segmentation offload, tun_offload_linux.go) when offload is true and
+// the kernel agrees, otherwise a plain one through water. It is the one
+// place where TUN devices are made (openTUN, and the benchmark peer's
+// server path), so that both ends get the same device. The device is
+// non-persistent: closing it removes the interface.
+func createTUN(name string, mtu int, offload bool) (*linuxTUN, error) {
+	t := &linuxTUN{mtu: mtu}
+	if offload {
+		if f, err := openOffloadTUN(name); err == nil {
+			t.file, t.vnet, t.name = f, newVnetTUN(f), name
+			t.readFn = t.readVnet
+		} else {
+			t.offloadErr = err
+		}
+	}
+	if t.vnet == nil {
+		ifce, err := water.New(water.Config{
+			DeviceType:             water.TUN,
+			PlatformSpecificParams: water.PlatformSpecificParams{Name: name},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: creating TUN device %s: %w", name, err)
+		}
+		t.ifce, t.name = ifce, ifce.Name()
+		t.file, _ = ifce.ReadWriteCloser.(*os.File)
+		t.readFn = t.readBatch
+	}
+	if t.file != nil {
+		if rc, err := t.file.SyscallConn(); err == nil {
+			t.rc = rc
+		}
+	}
+	if t.vnet != nil && t.rc == nil {
+		t.file.Close()
+		return nil, fmt.Errorf("tunnel: TUN device %s: no raw access to its descriptor", name)
+	}
+	return t, nil
+}
+
+// Offload reports whether the device has TCP segmentation offload, and if
+// not although it was asked for, why.
+func (t *linuxTUN) Offload() (bool, error) { return t.vnet != nil, t.offloadErr }
 
 func checkTUNConfig(cfg TUNConfig) error {
 	switch {
@@ -152,7 +196,7 @@ func (t *linuxTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	if len(bufs) == 0 || len(sizes) == 0 {
 		return 0, nil
 	}
-	if t.rc == nil || len(bufs) == 1 {
+	if t.vnet == nil && (t.rc == nil || len(bufs) == 1) {
 		n, err := t.ifce.Read(bufs[0][offset:])
 		if err != nil {
 			return 0, err
@@ -198,19 +242,63 @@ func (t *linuxTUN) readBatch(fd uintptr) bool {
 	return true
 }
 
-// Write writes each bufs[i][offset:] as one packet.
-func (t *linuxTUN) Write(bufs [][]byte, offset int) (int, error) {
-	for i, b := range bufs {
-		if _, err := t.ifce.Write(b[offset:]); err != nil {
-			return i, err
-		}
+// readVnet is readBatch for the offload device: reads split into
+// packets (vnetTUN.fill).
+func (t *linuxTUN) readVnet(fd uintptr) bool {
+	rd := &t.rd
+	t.vnet.fd = int(fd)
+	n, err := t.vnet.fill(rd.bufs, rd.sizes, rd.off)
+	rd.n = n
+	switch {
+	case err == unix.EAGAIN:
+		return n > 0
+	case err != nil:
+		rd.err = err
 	}
-	return len(bufs), nil
+	return true
 }
 
-func (t *linuxTUN) BatchSize() int { return tunBatch }
-func (t *linuxTUN) Name() string   { return t.name }
-func (t *linuxTUN) MTU() int       { return t.mtu }
+// Write writes each bufs[i][offset:] as one packet; the offload device
+// merges consecutive TCP segments of a flow (vnetTUN.write) and needs
+// offset >= tunWriteOffset. Every packet is tried: it returns how many
+// were written and the first error.
+func (t *linuxTUN) Write(bufs [][]byte, offset int) (int, error) {
+	if t.vnet != nil {
+		return t.vnet.write(bufs, offset)
+	}
+	written := 0
+	var first error
+	for _, b := range bufs {
+		if _, err := t.ifce.Write(b[offset:]); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		written++
+	}
+	return written, first
+}
+
+// BatchSize is the most packets one Read returns.
+func (t *linuxTUN) BatchSize() int {
+	if t.vnet != nil {
+		return tunOffloadBatch
+	}
+	return tunBatch
+}
+
+// ReadSize is the longest packet Read returns when it splits what it
+// reads (the offload device: the MTU), so that readTUN can give it buffers
+// that size; 0: any packet up to maxTUNPacket, into whole buffers.
+func (t *linuxTUN) ReadSize() int {
+	if t.vnet != nil {
+		return t.mtu
+	}
+	return 0
+}
+func (t *linuxTUN) Name() string { return t.name }
+func (t *linuxTUN) MTU() int     { return t.mtu }
 
 // IPv6Err says why the interface has no IPv6 link-local address although
 // IPv6CP opened (nil: it has).
@@ -228,7 +316,12 @@ func (t *linuxTUN) Close() error {
 	t.closeOnce.Do(func() {
 		_, errHost := undoHost(&t.state.st)
 		errRoutes := removeRoutes(t.routes)
-		errClose := t.ifce.Close()
+		var errClose error
+		if t.vnet != nil {
+			errClose = t.file.Close()
+		} else {
+			errClose = t.ifce.Close()
+		}
 		var errDel error
 		if t.index != 0 {
 			errDel = deleteLink(t.index, t.name)

@@ -130,20 +130,26 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 // request "from the peer" into the device; nothing reaches any other
 // interface), and checks that Close unblocks Read and removes the device and
 // its routes.
+// Both kinds of device: with offloads (the default) and plain.
 func TestRequiresRootTUN(t *testing.T) {
 	requireRoot(t)
-	inFreshNetns(t, func() { testTUN(t) })
+	for _, offload := range []bool{true, false} {
+		t.Run(fmt.Sprintf("offload=%v", offload), func(t *testing.T) {
+			inFreshNetns(t, func() { testTUN(t, offload) })
+		})
+	}
 }
 
-func testTUN(t *testing.T) {
+func testTUN(t *testing.T, offload bool) {
 	local, peer, route := freeTestNet(t)
 	name := fmt.Sprintf("l2tptest%d", os.Getpid()%100000)
 	cfg := TUNConfig{
-		Name:   name,
-		Local:  local,
-		Peer:   peer,
-		MTU:    1280,
-		Routes: []netip.Prefix{route},
+		Name:      name,
+		Local:     local,
+		Peer:      peer,
+		MTU:       1280,
+		Routes:    []netip.Prefix{route},
+		NoOffload: !offload,
 	}
 	tun, err := openTUN(cfg)
 	if err != nil {
@@ -155,8 +161,15 @@ func testTUN(t *testing.T) {
 			tun.Close()
 		}
 	}()
-	if tun.Name() != name || tun.MTU() != 1280 || tun.BatchSize() != tunBatch {
+	wantBatch := tunBatch
+	if offload {
+		wantBatch = tunOffloadBatch
+	}
+	if tun.Name() != name || tun.MTU() != 1280 || tun.BatchSize() != wantBatch {
 		t.Errorf("name %q MTU %d batch %d", tun.Name(), tun.MTU(), tun.BatchSize())
+	}
+	if on, why := tun.(*linuxTUN).Offload(); on != offload {
+		t.Errorf("Offload() = %v, %v; want %v", on, why, offload)
 	}
 
 	link, err := netlink.LinkByName(name)

@@ -159,7 +159,7 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 		conn = capConn{PacketConn: conn, cap: deps.pcap, local: localAddrPort(conn)}
 	}
 	dp := newDataPath(conn, ikeAddr, nattAddr, deps.Log)
-	dp.setClock(deps.Clock.Now)
+	dp.setClock(deps.Clock)
 	if cfg.NoUDPOffload {
 		dp.noUDPOffload()
 	}
@@ -209,6 +209,7 @@ func connectOnce(ctx context.Context, cfg Config, deps Deps, ev *emitter, status
 	t0 := deps.Clock.Now()
 	wg.Wait()
 	t1 := deps.Clock.Now()
+	c.dropPending()
 	c.wg.Wait()
 	deps.Log.debugf("readers stopped: udp %v, tun %v", t1.Sub(t0), deps.Clock.Now().Sub(t1))
 	if upAt != nil {

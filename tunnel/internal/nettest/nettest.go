@@ -26,6 +26,20 @@ var ErrFault = errors.New("nettest: injected write failure")
 type Network struct {
 	mu    sync.Mutex
 	conns map[netip.AddrPort]*Conn // caller must hold mu
+	busy  func(what string) func() // SetBusy; caller must hold mu
+}
+
+// SetBusy makes n call busy for every datagram it queues at a socket and
+// call the function busy returned once the datagram is done with: when
+// the socket's reader comes back for the next datagram (it has handed
+// this one on by then), when the socket closes, or at once if the
+// datagram is lost. A test's fake clock uses it so as not to move on
+// while a datagram is on its way. A reader that never comes back keeps
+// its last datagram busy.
+func (n *Network) SetBusy(busy func(what string) func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.busy = busy
 }
 
 // NewNetwork returns an empty network.
@@ -123,6 +137,13 @@ func DropIf(pred func(b []byte) bool) Option { return func(f *faults) { f.dropIf
 type datagram struct {
 	data []byte
 	from netip.AddrPort
+	done func() // SetBusy's release; nil: none
+}
+
+func (d datagram) release() {
+	if d.done != nil {
+		d.done()
+	}
 }
 
 // Conn is one in-memory UDP socket. It is safe for concurrent use.
@@ -133,6 +154,10 @@ type Conn struct {
 	done chan struct{} // closed by Close
 
 	closeOnce sync.Once
+
+	qmu     sync.Mutex // serialises queueing (deliver) with Close, and guards the fields below
+	closed  bool       // caller must hold qmu
+	reading func()     // the release of the datagram the reader has (SetBusy); caller must hold qmu
 
 	mu      sync.Mutex
 	f       faults    // caller must hold mu
@@ -196,8 +221,21 @@ func (c *Conn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 		return 0, netip.AddrPort{}, c.closedErr("read")
 	default:
 	}
+	c.qmu.Lock()
+	if c.reading != nil {
+		c.reading() // the reader is back: done with the last datagram
+		c.reading = nil
+	}
+	c.qmu.Unlock()
 	select {
 	case d := <-c.in:
+		c.qmu.Lock()
+		if c.closed {
+			d.release()
+		} else {
+			c.reading = d.done
+		}
+		c.qmu.Unlock()
 		return copy(b, d.data), d.from, nil
 	case <-c.done:
 		return 0, netip.AddrPort{}, c.closedErr("read")
@@ -267,19 +305,25 @@ func (c *Conn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 // deliver queues d at the socket bound to to; false if there is none or its
 // queue is full.
 func (n *Network) deliver(d datagram, to netip.AddrPort) bool {
-	dst := n.lookup(to)
+	n.mu.Lock()
+	dst, busy := n.conns[to], n.busy
+	n.mu.Unlock()
 	if dst == nil {
 		return false
 	}
-	select {
-	case <-dst.done:
+	dst.qmu.Lock()
+	defer dst.qmu.Unlock()
+	if dst.closed {
 		return false
-	default:
+	}
+	if busy != nil {
+		d.done = busy("a datagram from " + d.from.String() + " to " + to.String())
 	}
 	select {
 	case dst.in <- d:
 		return true
 	default:
+		d.release()
 		return false
 	}
 }
@@ -297,7 +341,23 @@ func (c *Conn) AddrPort() netip.AddrPort { return c.addr }
 // net.ErrClosed and frees c's address on the network. It is idempotent.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
+		c.qmu.Lock()
+		c.closed = true
 		close(c.done)
+	drain:
+		for {
+			select {
+			case d := <-c.in:
+				d.release()
+			default:
+				break drain
+			}
+		}
+		if c.reading != nil {
+			c.reading()
+			c.reading = nil
+		}
+		c.qmu.Unlock()
 		c.net.remove(c)
 	})
 	return nil

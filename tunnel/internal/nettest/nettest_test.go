@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -175,5 +176,81 @@ func TestNetworkRoutesByPort(t *testing.T) {
 	send(t, client, ike.AddrPort(), 9)
 	if w := client.Written(); len(w) != 1 || w[0][0] != 9 {
 		t.Errorf("recorded %v", w)
+	}
+}
+
+// busyCounter is a SetBusy hook that counts the datagrams not yet done
+// with.
+type busyCounter struct {
+	mu    sync.Mutex
+	held  int
+	total int
+}
+
+func (b *busyCounter) hold(string) func() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held++
+	b.total++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.held--
+		})
+	}
+}
+
+func (b *busyCounter) get() (held, total int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held, b.total
+}
+
+// TestSetBusy: a datagram is busy from its delivery until its reader comes
+// back for the next one (it has handed this one on by then) or its socket
+// closes; a lost or dropped one is never busy.
+func TestSetBusy(t *testing.T) {
+	var b busyCounter
+	n := NewNetwork()
+	n.SetBusy(b.hold)
+	a, err := n.Listen(addrA, DropEvery(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := n.Listen(addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, a, addrB, 1, 2, 3) // the third is dropped
+	send(t, a, netip.MustParseAddrPort("192.0.2.9:1"), 4)
+	if held, total := b.get(); held != 2 || total != 2 {
+		t.Fatalf("after two queued: held %d of %d, want 2 of 2", held, total)
+	}
+	buf := make([]byte, 10)
+	if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := b.get(); held != 2 {
+		t.Fatalf("after the first read: held %d, want 2 (the reader has the first)", held)
+	}
+	if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := b.get(); held != 1 {
+		t.Fatalf("after the second read: held %d, want 1 (the reader has the second)", held)
+	}
+	send(t, a, addrB, 5, 6) // 6 is the sixth written: dropped
+	if held, _ := b.get(); held != 2 {
+		t.Fatalf("with one more queued: held %d, want 2", held)
+	}
+	c.Close()
+	if held, total := b.get(); held != 0 || total != 3 {
+		t.Fatalf("after Close: held %d of %d, want 0 of 3", held, total)
+	}
+	send(t, a, addrB, 7)
+	if _, total := b.get(); total != 3 {
+		t.Fatalf("a datagram to a closed socket was held")
 	}
 }

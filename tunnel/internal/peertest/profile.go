@@ -170,6 +170,13 @@ type Profile struct {
 	// time.Now. A test with a fake clock passes the same clock here and
 	// to the client.
 	Now func() time.Time
+	// Busy, if not nil, marks the server busy until the function it
+	// returns is called: the server calls it for each datagram from its
+	// reader's hand-over until its loop has handled it, and for each
+	// request of the test (SendPPP, SendIPv4, Hangup) until it is done. A
+	// test's fake clock (Now) uses it so as not to move on while the
+	// server works.
+	Busy func(what string) func()
 }
 
 func defaultUsers() map[string]string { return map[string]string{DefaultUser: DefaultPassword} }

@@ -126,8 +126,17 @@ type Stats struct {
 type datagram struct {
 	data  []byte
 	from  netip.AddrPort
-	natt  bool // arrived on the NAT-T socket
-	plain bool // arrived on the plain-ESP socket
+	natt  bool   // arrived on the NAT-T socket
+	plain bool   // arrived on the plain-ESP socket
+	done  func() // Profile.Busy's release; called by the loop once handled
+}
+
+// busy marks the server busy (Profile.Busy) and returns the release.
+func (s *Server) busy(what string) func() {
+	if s.p.Busy == nil {
+		return func() {}
+	}
+	return s.p.Busy(what)
 }
 
 // Server is a running fake L2TP/IPsec server.
@@ -143,9 +152,9 @@ type Server struct {
 	ikeDeleted int                // loop: IKE SAs deleted so far for Profile.DeleteIKEOnSession
 	done       chan struct{}      // closed by Close
 	rekeyReq   chan chan struct{} // Rekey → loop, which closes the channel sent once it has acted
-	hangupReq  chan struct{}      // Hangup → loop
-	frameReq   chan []byte        // SendPPP → loop
-	ipv4Out    chan []byte        // SendIPv4 → loop
+	hangupReq  chan func()        // Hangup → loop, with its busy release
+	frameReq   chan request       // SendPPP → loop
+	ipv4Out    chan request       // SendIPv4 → loop
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
 
@@ -217,9 +226,9 @@ func StartESP(p Profile, ike, natt, esp Conn) *Server {
 		in:        make(chan datagram, 256),
 		done:      make(chan struct{}),
 		rekeyReq:  make(chan chan struct{}),
-		hangupReq: make(chan struct{}, 1),
-		frameReq:  make(chan []byte),
-		ipv4Out:   make(chan []byte, 256),
+		hangupReq: make(chan func(), 1),
+		frameReq:  make(chan request),
+		ipv4Out:   make(chan request, 256),
 		changed:   make(chan struct{}),
 	}
 	s.wg.Add(3)
@@ -285,6 +294,19 @@ func (s *Server) Close() {
 		}
 	})
 	s.wg.Wait()
+	// Release what the loop left unhandled (Profile.Busy).
+	for {
+		select {
+		case d := <-s.in:
+			d.done()
+		case r := <-s.ipv4Out:
+			r.done()
+		case done := <-s.hangupReq:
+			done()
+		default:
+			return
+		}
+	}
 }
 
 // Rekey makes the server start a Quick Mode for the current IKE SA now (as
@@ -308,19 +330,30 @@ func (s *Server) Rekey() {
 // IPsec SAs and the IKE SA, all at once and sent once; then it forgets the
 // session.
 func (s *Server) Hangup() {
+	done := s.busy("the server's loop, with a hang-up")
 	select {
-	case s.hangupReq <- struct{}{}:
+	case s.hangupReq <- done:
 	default:
+		done() // one is pending already
 	}
+}
+
+// request is a test's request to the loop (SendPPP, SendIPv4) and its
+// busy release (Profile.Busy), which the loop calls once it is done.
+type request struct {
+	data []byte
+	done func()
 }
 
 // SendPPP sends frame, a whole PPP frame of the server's making (an
 // IPv6CP Terminate-Request, say), in the current session, outside the
 // server's own PPP state machine. It returns once the loop has taken it.
 func (s *Server) SendPPP(frame []byte) {
+	r := request{frame, s.busy("the server's loop, with a PPP frame to send")}
 	select {
-	case s.frameReq <- frame:
+	case s.frameReq <- r:
 	case <-s.done:
+		r.done()
 	}
 }
 
@@ -328,9 +361,11 @@ func (s *Server) SendPPP(frame []byte) {
 // if IPCP is open; it blocks while the server's queue is full, and drops
 // the packet once the server is closed.
 func (s *Server) SendIPv4(pkt []byte) {
+	r := request{append([]byte(nil), pkt...), s.busy("the server's loop, with an IPv4 packet to send")}
 	select {
-	case s.ipv4Out <- append([]byte(nil), pkt...):
+	case s.ipv4Out <- r:
 	case <-s.done:
+		r.done()
 	}
 }
 
@@ -404,9 +439,11 @@ func (s *Server) read(c Conn, kind datagram) {
 		}
 		d := kind
 		d.data, d.from = append([]byte(nil), buf[:n]...), unmap(from)
+		d.done = s.busy("the server's loop, with a datagram from " + d.from.String())
 		select {
 		case s.in <- d:
 		case <-s.done:
+			d.done()
 			return
 		}
 	}
@@ -422,24 +459,28 @@ func (s *Server) loop() {
 			return
 		case d := <-s.in:
 			s.handle(s.p.Now(), d)
+			d.done()
 		case done := <-s.rekeyReq:
 			if s.sess != nil {
 				s.rekey(s.p.Now())
 			}
 			close(done)
-		case <-s.hangupReq:
+		case done := <-s.hangupReq:
 			s.hangup(s.p.Now())
+			done()
 		case f := <-s.frameReq:
 			if s.sess != nil {
-				s.sendPPP(f)
+				s.sendPPP(f.data)
 			}
+			f.done()
 		case pkt := <-s.ipv4Out:
 			if s.sess != nil && s.sess.pppUp {
-				frame := make([]byte, ppp.HeaderLen+len(pkt))
+				frame := make([]byte, ppp.HeaderLen+len(pkt.data))
 				ppp.PutHeader(frame, ppp.ProtoIPv4)
-				copy(frame[ppp.HeaderLen:], pkt)
+				copy(frame[ppp.HeaderLen:], pkt.data)
 				s.sendPPP(frame)
 			}
+			pkt.done()
 		case <-t.C:
 			s.tick(s.p.Now())
 		}
