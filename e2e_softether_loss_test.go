@@ -113,7 +113,7 @@ func (p *peer) lossRuns(t *testing.T, pct, runs int, upTimeout time.Duration) (o
 	for i := 1; i <= runs; i++ {
 		start := time.Now()
 		args := []string{"--up-timeout", upTimeout.String()}
-		logDir := os.Getenv("L2TPCTL_LOSS_LOGDIR") // opt-in: keep the -v log and a capture of each failed connect
+		logDir := os.Getenv("L2TPCTL_LOSS_LOGDIR") // opt-in: keep the -v log and a capture of each connect
 		if logDir != "" {
 			args = append(args, "-v", "--pcap", filepath.Join(logDir, fmt.Sprintf("run%d.pcap", i)))
 		}
@@ -138,15 +138,16 @@ func (p *peer) lossRuns(t *testing.T, pct, runs int, upTimeout time.Duration) (o
 		if up {
 			ok++
 			times = append(times, took)
+			t.Logf("run %d: connected after %v", i, took)
 			if _, code := c.interrupt(); code != 0 {
 				t.Errorf("run %d: exit %d after SIGINT under loss:\n%s", i, code, c.output())
 			}
 		} else {
 			_, code := c.wait(start, 10*time.Second)
 			t.Logf("run %d: failed after %v, exit %d: %s", i, took, code, lastLine(c.output()))
-			if logDir != "" {
-				_ = os.WriteFile(filepath.Join(logDir, fmt.Sprintf("run%d.log", i)), []byte(c.output()), 0o644)
-			}
+		}
+		if logDir != "" {
+			_ = os.WriteFile(filepath.Join(logDir, fmt.Sprintf("run%d.log", i)), []byte(c.output()), 0o644)
 		}
 	}
 	t.Logf("%d %% loss each way: %d of %d connected; connect times %v; nftables:\n%s", pct, ok, runs, times, p.nftCounters(t))

@@ -35,6 +35,12 @@
 # document instead (docs/performance.md describes its fields). Progress
 # goes to stderr; KEEP=1 keeps the raw results in $WORK.
 #
+# Knobs (environment): ROUNDS, SECONDS_PER_RUN, RTT_N, SUITES as above;
+# SRV_NS, CLI_NS, SRV_IF, CLI_IF, PEER_TUN (names), NET (the veth /24,
+# 10.229.0) and PPPNET (the tunnel's addresses, 10.229.9): change them all
+# when another run may be going on; PEER_DATAPATH (tunnel, or peertest
+# for the old per-packet path, to compare).
+#
 # Needs root and Go (binaries are built before entering the namespaces);
 # installs iperf3 if missing. Opt-in: CI does not run it. About 4 minutes
 # with the defaults. Cleans up what it created (by PID and by name).
@@ -57,6 +63,7 @@ CLI_NS=${CLI_NS:-bench-ncli}
 SRV_IF=${SRV_IF:-bnchs0}
 CLI_IF=${CLI_IF:-bnchc0}
 PEER_TUN=${PEER_TUN:-bpeer0}
+PEER_DATAPATH=${PEER_DATAPATH:-tunnel} # the peer's data path: tunnel (the client's code) or peertest (the old per-packet one)
 NET=${NET:-10.229.0}    # veth /24
 PPPNET=${PPPNET:-10.229.9} # .1 the peer's PPP address, .2 the client's
 SRV_IP=$NET.1 CLI_IP=$NET.2 PEER_IP=$PPPNET.1 POOL_IP=$PPPNET.2
@@ -99,15 +106,15 @@ for ns in "$SRV_NS" "$CLI_NS"; do ip -n "$ns" link set lo up; done
 ip -n "$SRV_NS" link set "$SRV_IF" up
 ip -n "$CLI_NS" link set "$CLI_IF" up
 
-# The peer, its TUN, and the servers behind it.
+# The peer (which makes its TUN, with its address, itself: with the tunnel
+# data path for each session) and the servers behind it.
 ip netns exec "$SRV_NS" "$PEER" serve -addr "$SRV_IP" -tun "$PEER_TUN" -local "$PEER_IP" -pool "$POOL_IP" \
+  -mtu 1500 -datapath "$PEER_DATAPATH" \
   >"$WORK/peer.out" 2>"$WORK/peer.err" &
 PEER_PID=$!
 PIDS+=("$PEER_PID")
 for _ in $(seq 50); do grep -q '^ready' "$WORK/peer.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^ready' "$WORK/peer.out" || { cat "$WORK/peer.err" >&2; exit 1; }
-ip -n "$SRV_NS" addr add "$PEER_IP" peer "$POOL_IP" dev "$PEER_TUN"
-ip -n "$SRV_NS" link set "$PEER_TUN" mtu 1500 up
 ip netns exec "$SRV_NS" iperf3 -s -B 0.0.0.0 >/dev/null 2>&1 &
 PIDS+=($!)
 ip netns exec "$SRV_NS" "$PEER" udpecho -addr "0.0.0.0:$ECHO_PORT" >/dev/null 2>&1 &

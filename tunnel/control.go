@@ -19,18 +19,47 @@ import (
 
 // Control-loop tunables (implementation choices, not protocol constants).
 const (
-	idleWait          = time.Hour // the loop's timer when no FSM has a deadline
+	idleWait = time.Hour // the loop's timer when no FSM has a deadline
+	// IKE: a message is sent again after 1 s, then every 2 s (not 1, 2,
+	// 4 s): 8 sends, and the exchange gives up after 15 s as before. Under
+	// loss a lost round trip then costs at most 2 s, and Main Mode keeps
+	// within the 10 s after which SoftEther forgets an unfinished exchange
+	// (INVALID-COOKIE and a Main Mode from the start).
 	ikeRetransmitBase = time.Second
-	ikeMaxRetransmits = 3
+	ikeRetransmitCap  = 2 * time.Second
+	ikeMaxRetransmits = 7
 	pppTermWait       = 500 * time.Millisecond // teardown: for the LCP Terminate-Ack
 	l2tpStopWait      = 700 * time.Millisecond // teardown: for the acknowledgement of StopCCN
-	// pppAuthRetries: our authentication request is sent 1+2 times (at
-	// 0, 1 and 3 s) before the call starts over at 6 s (redial): a server
-	// that sends its Success once never answers more of them.
-	pppAuthRetries = 2
+	// pppRestartTimer and pppMaxConfigure: during the bring-up PPP sends
+	// a Configure-Request again every second, up to 20 times (20 s), not
+	// after 1, 2, 3, 3 … s (10 times, 27 s). The link is a LAN or the
+	// Internet, where a second is many round trips, and under loss each
+	// lost round trip then costs a second, not up to three (SoftEther's
+	// IPCP takes three of ours). RFC 1661 §4.6 leaves both to the
+	// implementation.
+	pppRestartTimer = time.Second
+	pppMaxConfigure = 20
+	// pppNetRestartTimer and pppNetMaxConfigure: IPCP (and IPv6CP) keep
+	// the RFC 1661 schedule, 1, 2, then every 3 s, and give up after 8
+	// requests (21 s; the call is then placed again once). SoftEther
+	// queues our IPCP request until our Ack of its own request is read,
+	// and while it queues it reads one packet per two wake-ups, each of
+	// our packets being one: a request every second lengthened that queue
+	// until our Ack came too late for its request (15 s) and IPCP never
+	// opened (docs/reliability.md).
+	pppNetRestartTimer = 3 * time.Second
+	pppNetMaxConfigure = 8
+	// pppAuthRetries: our authentication request is sent 1+3 times (at
+	// 0, 1, 2 and 3 s) before the call starts over at 4 s (redial): a
+	// server that sends its Success once never answers more of them.
+	// SoftEther resends its Challenge 3 s after the first when our
+	// Response did not arrive; the Response sent again then is the last
+	// chance before the redial.
+	pppAuthRetries = 3
 	// pppAuthWait: how long the new PPP waits for the server's Challenge
-	// before the call starts over (SoftEther resends it every few seconds).
-	pppAuthWait = 10 * time.Second
+	// before the call starts over (SoftEther resends it every 3 s, so 7 s
+	// covers the first and two resends).
+	pppAuthWait = 7 * time.Second
 	// maxRedials bounds how often one connect places the L2TP call again
 	// after the server's answer to our authentication was lost.
 	maxRedials = 3
@@ -96,6 +125,7 @@ type controller struct {
 	redialing      bool             // the next SessionUp is that of a redial
 	redialedNoChal bool             // a redial was for a Challenge that never came (at most one is)
 	redialedIPCP   bool             // a redial was for an IPCP that went unanswered (at most one is)
+	redialedStall  bool             // a redial was for an LCP the server stopped negotiating (at most one is)
 	redialLCP      bool             // a redial's LCP has not opened yet: its failures are LCP failures (exit 10)
 	nextDPD        time.Time        // when to look at the server's silence next; zero: DPD off or not yet up
 	dpdPending     int              // R-U-THEREs sent since the server was last heard
@@ -266,9 +296,10 @@ func (c *controller) newInitiator() (*isakmp.Initiator, error) {
 		PFS:         c.cfg.PFS,
 		OfferTunnel: true, // transport mode first; tunnel mode for servers that insist
 		PlainESP:    plainESPPolicy(c.cfg.ESPTransport, c.dp.raw != nil && !c.udpRetried),
-		// Sends at 0, 1, 3 and 7 s, then gives up at 15 s: SoftEther
+		// Sends at 0, 1, 3, 5, … 13 s, then gives up at 15 s: SoftEther
 		// forgets an unfinished exchange after 10 s anyway.
 		RetransmitBase: ikeRetransmitBase,
+		RetransmitCap:  ikeRetransmitCap,
 		MaxRetransmits: ikeMaxRetransmits,
 	})
 }
@@ -878,12 +909,16 @@ func (c *controller) doL2TP(actions []l2tp.Action) {
 				c.enter(PhaseLCP, "Configure-Request sent")
 			}
 			c.ppp = ppp.NewClient(ppp.ClientConfig{
-				User:        c.cfg.User,
-				Password:    string(c.cfg.Password),
-				Auth:        c.cfg.Auth,
-				Rand:        c.deps.Rand,
-				AuthRetries: pppAuthRetries,
-				AuthWait:    pppAuthWait,
+				User:                c.cfg.User,
+				Password:            string(c.cfg.Password),
+				Auth:                c.cfg.Auth,
+				Rand:                c.deps.Rand,
+				RestartTimer:        pppRestartTimer,
+				MaxConfigure:        pppMaxConfigure,
+				NetworkRestartTimer: pppNetRestartTimer,
+				NetworkMaxConfigure: pppNetMaxConfigure,
+				AuthRetries:         pppAuthRetries,
+				AuthWait:            pppAuthWait,
 				// LCPEchoOff (-1) turns them off in ppp too.
 				EchoInterval: c.cfg.LCPEchoInterval,
 				EchoFailures: c.cfg.LCPEchoFailures,
@@ -974,11 +1009,23 @@ func (c *controller) doPPP(actions []ppp.Action) {
 			// Challenge never came: a new call starts PPP afresh.
 			// (Once only for the Challenge: SoftEther after EAP never sends
 			// one, and a new call does not change that.)
+			// The phase is still IPCP when a call placed again for IPCP
+			// loses its own Success.
 			notStarted := errors.Is(err, ppp.ErrAuthNotStarted)
-			if c.phase == PhaseAuth && (errors.Is(err, ppp.ErrAuthOutcomeLost) || notStarted && !c.redialedNoChal) && c.redials < maxRedials {
+			authPhase := c.phase == PhaseAuth || c.phase == PhaseIPCP
+			if authPhase && (errors.Is(err, ppp.ErrAuthOutcomeLost) || notStarted && !c.redialedNoChal) && c.redials < maxRedials {
 				c.redialedNoChal = c.redialedNoChal || notStarted
 				c.redial(err, "the server's answer to our authentication was lost")
 				return // the rest of the old PPP's actions (its Terminate-Request) went before Down
+			}
+			// The server acked our LCP request but sent none of its own
+			// for 20 s (SoftEther drops each of its requests after 15 s
+			// and never sends another): a new call is a new PPP session,
+			// once per connect.
+			if errors.Is(err, ppp.ErrPeerStalled) && (c.phase == PhaseLCP || c.redialLCP) && !c.redialedStall && c.redials < maxRedials {
+				c.redialedStall = true
+				c.redial(err, "LCP stalled")
+				return
 			}
 			// IPCP unanswered after authentication (SoftEther under heavy
 			// loss): a new call, once per connect.

@@ -122,6 +122,13 @@ type dataPath struct {
 	raw      ESPConn        // set before the readers start, then immutable: plain ESP's raw socket; nil: none
 	plain    atomic.Bool    // ESP goes through raw, not in UDP; stored by the control loop after phase 1
 
+	// wrongSessionToControl (immutable; ServerPath's): L2TP data for no
+	// session of ours goes to the control goroutine as a whole L2TP
+	// message (kindL2TP) instead of being dropped. A server learns the
+	// call's IDs from ICCN, which the client's first LCP frame follows at
+	// once: the control plane, which takes ICCN first, must get that frame.
+	wrongSessionToControl bool
+
 	out     atomic.Pointer[esp.SA]      // outbound SA; stored by the control loop (setOutbound), loaded per packet
 	in      atomic.Pointer[[]*esp.SA]   // inbound SAs; the slice is never modified once stored (copy-on-write)
 	inMu    sync.Mutex                  // serialises the writers of in (addInbound, removeInbound)

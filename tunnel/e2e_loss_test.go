@@ -324,11 +324,11 @@ func TestE2ERestartIKE(t *testing.T) {
 	clock.attach(&p)
 	var mu sync.Mutex
 	n := 0
-	dropMM4 := func([]byte) bool { // the server's datagrams 2 to 5: MM4 and its resends
+	dropMM4 := func([]byte) bool { // the server's datagrams from the 2nd: MM4 and its resends, one per send of MM3
 		mu.Lock()
 		defer mu.Unlock()
 		n++
-		return n >= 2 && n <= 5
+		return n >= 2 && n <= 2+ikeMaxRetransmits
 	}
 	net := nettest.NewNetwork()
 	net.SetBusy(p.Busy)
@@ -458,4 +458,65 @@ func TestE2ERestartAfterIKEDeleted(t *testing.T) {
 			r.h.stop()
 		})
 	}
+}
+
+// TestE2ERedialLCPStalled: the server acks the client's LCP requests but
+// its own never arrive (Profile.LoseLCPRequestCalls). After 20 restart
+// periods the client places the call again (a new PPP session), once per
+// connect: with one such call it connects on the second; with two it
+// fails in the LCP phase with ppp.ErrPeerStalled.
+func TestE2ERedialLCPStalled(t *testing.T) {
+	for _, lose := range []int{1, 2} {
+		t.Run(fmt.Sprintf("lose-%d-calls", lose), func(t *testing.T) {
+			goroutineLeakCheck(t)
+			r, p := startSoftEtherRun(t, func(p *peertest.Profile) { p.LoseLCPRequestCalls = lose })
+			if lose == 2 {
+				err, fake := r.failLossy(t, 2*time.Minute)
+				if PhaseOf(err) != PhaseLCP || !errors.Is(err, ppp.ErrPeerStalled) {
+					t.Fatalf("Run = %v (phase %v), want the LCP phase wrapping ppp.ErrPeerStalled", err, PhaseOf(err))
+				}
+				if st := r.srv.Stats(); st.SessionsUp != 2 {
+					t.Errorf("server saw %d calls, want 2", st.SessionsUp)
+				}
+				t.Logf("failed after %v of fake time: %v", fake, err)
+				return
+			}
+			took := r.connectLossy(t, time.Minute)
+			t.Logf("connected after %v of fake time", took)
+			if l := r.h.logsWith("placing the L2TP call again (1 of 3)"); len(l) != 1 {
+				t.Errorf("the call was not placed again once: %q", l)
+			}
+			if took > 25*time.Second {
+				t.Errorf("connected after %v of fake time, want the call placed again after about 20 s", took)
+			}
+			if st := r.srv.Stats(); st.SessionsUp != 2 || st.AuthUp != 1 {
+				t.Errorf("server: %d calls, %d authentications; want 2 and 1", st.SessionsUp, st.AuthUp)
+			}
+			if !r.pingLossy(p.Local) {
+				t.Error("no ping on the second call")
+			}
+			r.h.stop()
+		})
+	}
+}
+
+// TestE2ERedialIPCPThenSuccessLost: IPCP is lost in the first call, so the
+// call is placed again; in that call the server's Success is lost, and
+// the call is placed again once more (the phase is still IPCP then, but
+// the new call had not authenticated): it connects on the third call.
+func TestE2ERedialIPCPThenSuccessLost(t *testing.T) {
+	goroutineLeakCheck(t)
+	r, p := startSoftEtherRun(t, func(p *peertest.Profile) { p.LoseIPCPCalls, p.LoseSuccessInCall = 1, 2 })
+	took := r.connectLossy(t, time.Minute)
+	t.Logf("connected after %v of fake time", took)
+	if l := r.h.logsWith("placing the L2TP call again (2 of 3)"); len(l) != 1 {
+		t.Errorf("the call was not placed again a second time: %q", l)
+	}
+	if st := r.srv.Stats(); st.SessionsUp != 3 || st.AuthUp != 3 {
+		t.Errorf("server: %d calls, %d authentications; want 3 and 3", st.SessionsUp, st.AuthUp)
+	}
+	if !r.pingLossy(p.Local) {
+		t.Error("no ping on the third call")
+	}
+	r.h.stop()
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +18,13 @@ import (
 // TestNetnsBenchPeer checks the benchmark peer of scripts/bench-netns.sh
 // (tunnel/internal/benchpeer) as root, in two network namespaces it makes
 // itself (BENCH_NETNS_PREFIX, default "bench-t": <p>s and <p>c joined by
-// <p>s0/<p>c0 on BENCH_NETNS_NET.0/24, default 10.229.1): l2tpctl built
+// <p>s0/<p>c0 on BENCH_NETNS_NET.0/24, default 10.229.1; the tunnel's
+// addresses BENCH_NETNS_PPPNET.1 and .2, default 10.229.8): l2tpctl built
 // from this tree connects to it with each ESP suite the script measures,
 // and UDP round trips (benchpeer udpping in exec mode) reach the echo server
 // behind the peer's TUN device, so traffic really crosses IKE, ESP, L2TP,
-// PPP and both TUNs. It runs with the other TestNetns tests in
+// PPP and both TUNs, the peer's side on package tunnel's own data path
+// (tunnel.ServerPath, which must have carried the round trips). It runs with the other TestNetns tests in
 // scripts/test.sh (about 10 s); it skips unless L2TPCTL_E2E=1 or CI=true,
 // and needs root.
 func TestNetnsBenchPeer(t *testing.T) {
@@ -36,7 +40,8 @@ func TestNetnsBenchPeer(t *testing.T) {
 	prefix, subnet := envOr("BENCH_NETNS_PREFIX", "bench-t"), envOr("BENCH_NETNS_NET", "10.229.1")
 	srvNS, cliNS := prefix+"s", prefix+"c"
 	srvIP, cliIP := subnet+".1", subnet+".2"
-	const peerIP, poolIP = "10.229.8.1", "10.229.8.2"
+	pppnet := envOr("BENCH_NETNS_PPPNET", "10.229.8")
+	peerIP, poolIP := pppnet+".1", pppnet+".2"
 	makeNetns(t, srvNS, cliNS, prefix, srvIP, cliIP)
 
 	dir := t.TempDir()
@@ -49,9 +54,10 @@ func TestNetnsBenchPeer(t *testing.T) {
 		}
 	}
 
-	// The peer; once it is ready, its TUN gets its address.
+	// The peer, on the tunnel data path; it makes its TUN, with its
+	// address, for each session.
 	srv := exec.Command("ip", "netns", "exec", srvNS, peer, "serve",
-		"-addr", srvIP, "-tun", prefix+"p", "-local", peerIP, "-pool", poolIP)
+		"-addr", srvIP, "-tun", prefix+"p", "-local", peerIP, "-pool", poolIP, "-datapath", "tunnel")
 	var srvErr strings.Builder
 	srv.Stderr = &srvErr
 	stdout, err := srv.StdoutPipe()
@@ -86,14 +92,6 @@ func TestNetnsBenchPeer(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("benchpeer serve: not ready after 20 s")
 	}
-	for _, args := range [][]string{
-		{"-n", srvNS, "addr", "add", peerIP, "peer", poolIP, "dev", prefix + "p"},
-		{"-n", srvNS, "link", "set", prefix + "p", "up"},
-	} {
-		if b, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, b)
-		}
-	}
 	echo := exec.Command("ip", "netns", "exec", srvNS, peer, "udpecho", "-addr", "0.0.0.0:9007")
 	if err := echo.Start(); err != nil {
 		t.Fatal(err)
@@ -125,5 +123,20 @@ func TestNetnsBenchPeer(t *testing.T) {
 	stop()
 	if !strings.Contains(srvErr.String(), "ppp: IPCP opened") {
 		t.Errorf("peer events lack IPCP:\n%s", srvErr.String())
+	}
+	// One session per suite, each on the tunnel data path, which carried
+	// the 50 round trips both ways (and the kernel's own packets).
+	re := regexp.MustCompile(`session with \S+ over: tunnel data path out (\d+) packets \(\d+ bytes\), in (\d+) packets`)
+	m := re.FindAllStringSubmatch(srvErr.String(), -1)
+	if len(m) != 2 {
+		t.Fatalf("peer: %d sessions on the tunnel data path, want 2:\n%s", len(m), srvErr.String())
+	}
+	for _, x := range m {
+		t.Log(x[0])
+		out, _ := strconv.Atoi(x[1])
+		in, _ := strconv.Atoi(x[2])
+		if out < 50 || in < 50 {
+			t.Errorf("peer's tunnel data path carried %d packets out and %d in, want at least 50 each:\n%s", out, in, srvErr.String())
+		}
 	}
 }

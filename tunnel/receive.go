@@ -370,6 +370,9 @@ func (r *udpReader) handleESP(pkt []byte) bool {
 		kind, payload, err = demuxL2TP(msg, localTunnel, localSession)
 	}
 	if err != nil {
+		if d.wrongSessionToControl && errors.Is(err, errWrongSession) {
+			return r.forward(kindL2TP, msg) // a server's: before its L2TP call is known here
+		}
 		return r.countDecapError(spi, err)
 	}
 	switch kind {

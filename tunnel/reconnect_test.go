@@ -236,7 +236,9 @@ func TestReconnectAfterHangup(t *testing.T) {
 				PhaseOf(e.Err) != PhaseConnected || !errors.As(e.Err, &te) {
 				t.Errorf("reconnect event: attempt %d, delay %v, err %v; want 1, 1 s ± 20 %%, the hang-up", e.Attempt, e.Delay, e.Err)
 			}
-			if st := srv.Stats(); st.Phase1Up != 2 || st.PPPUp != 2 {
+			// The client can be up a moment before the server has taken
+			// the client's IPCP Configure-Ack: wait for it.
+			if st, _ := srv.Wait(serverSeesBound, func(st peertest.Stats) bool { return st.PPPUp >= 2 }); st.Phase1Up != 2 || st.PPPUp != 2 {
 				t.Errorf("server: %d phase 1, %d PPP up; want 2, 2", st.Phase1Up, st.PPPUp)
 			}
 			if !h.ping(p.Local, 2, pingTimeout) {

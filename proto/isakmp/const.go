@@ -280,6 +280,7 @@ const (
 	qmKeep              = 60 * time.Second       // finished QM kept to answer duplicates
 	dpdInterval         = 10 * time.Second       // responder R-U-THERE interval (SoftEther)
 	pskMismatchRepeats  = 2                      // MM4 repeats after MM5 → ErrPSKMismatch
+	pskMismatchMM5Retx  = 2                      // … counted once MM5 was sent again this often
 	sadeleteWindow      = 5 * time.Second        // the peer's Delete of our newest SA this soon → a new Quick Mode, then ErrSADeleted
 	maxQMRedo           = 2                      // new Quick Modes after such early Deletes, per IKE SA, before ErrSADeleted
 	aggressiveQMDelay   = 100 * time.Millisecond // first Quick Mode after Aggressive Mode message 3 (strongSwan)

@@ -78,6 +78,7 @@ type engine struct {
 	saLife     time.Duration
 	ikeLife    time.Duration // client: the IKE SA lifetime (re-authentication time)
 	retxBase   time.Duration
+	retxCap    time.Duration // the longest wait between two sends
 	maxRetx    int
 	fixedRekey time.Duration // not client: re-key this long after each SA pair; 0: never
 

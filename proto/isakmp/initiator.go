@@ -25,7 +25,8 @@ type Config struct {
 	PFS            suite.GroupID        // Quick Mode PFS group (KE in Quick Mode, RFC 2409 §5.5); 0: no PFS
 	SALifetime     time.Duration        // Quick Mode proposal lifetime (default 1h)
 	IKELifetime    time.Duration        // default 8h; re-authenticate at ReauthAt; at expiry: Fail(ErrIKEExpired)
-	RetransmitBase time.Duration        // default 1s, doubling, each wait capped at 8s
+	RetransmitBase time.Duration        // default 1s, doubling, each wait capped at RetransmitCap
+	RetransmitCap  time.Duration        // default 8s: the longest wait between two sends
 	MaxRetransmits int                  // default 5, then Fail(ErrNoResponse)
 
 	// Aggressive selects Aggressive Mode (RFC 2409 §5.4, three messages)
@@ -151,6 +152,9 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 	if cfg.MaxRetransmits <= 0 {
 		cfg.MaxRetransmits = defaultMaxRetx
 	}
+	if cfg.RetransmitCap <= 0 {
+		cfg.RetransmitCap = maxRetxWait
+	}
 	if cfg.Aggressive {
 		// One key exchange in the first message: one DH group for all.
 		var same []suite.IKEProposal
@@ -171,7 +175,7 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 		in.idB = addrIDBody(cfg.Local.Addr(), 0, 0)
 	}
 	in.e = engine{rand: cfg.Rand, client: true, esp: cfg.ESP, pfs: cfg.PFS, saLife: cfg.SALifetime, offerTunnel: cfg.OfferTunnel,
-		ikeLife: cfg.IKELifetime, retxBase: cfg.RetransmitBase, maxRetx: cfg.MaxRetransmits}
+		ikeLife: cfg.IKELifetime, retxBase: cfg.RetransmitBase, retxCap: cfg.RetransmitCap, maxRetx: cfg.MaxRetransmits}
 	return in, nil
 }
 
@@ -295,10 +299,13 @@ func (in *Initiator) handle(now time.Time, msg []byte) error {
 		// A repeat right after MM5 is a duplicate, and one for each MM3
 		// we sent again is that retransmission's answer (a slow server
 		// answers them all, late); SoftEther's own repeats come every 2 s.
+		// Under heavy loss every copy of MM5 so far may have been lost
+		// (30 %: two in a row one time in eleven), and SoftEther repeats
+		// MM4 then too: only repeats after MM5 went out three times count.
 		switch {
 		case in.mm4Excused > 0:
 			in.mm4Excused--
-		case now.Sub(in.mm5At) >= in.cfg.RetransmitBase:
+		case now.Sub(in.mm5At) >= in.cfg.RetransmitBase && in.retx.tries >= pskMismatchMM5Retx:
 			in.mm4Repeats++
 		}
 		if in.mm4Repeats >= pskMismatchRepeats {
@@ -753,7 +760,7 @@ func (in *Initiator) tick(now time.Time) error {
 			}
 			return fmt.Errorf("%w to %s", ErrNoResponse, in.retx.what)
 		}
-		in.retx.again(now, in.cfg.RetransmitBase)
+		in.retx.again(now, in.cfg.RetransmitBase, in.cfg.RetransmitCap)
 		in.e.send(in.retx.data, in.retx.natt)
 	}
 	return in.e.tick(now)

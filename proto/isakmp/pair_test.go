@@ -262,9 +262,21 @@ func TestPairNoProposalChosen(t *testing.T) {
 
 func TestPairWrongPSKSoftEther(t *testing.T) {
 	p := newPair(t, Config{PSK: []byte("wrong")}, ResponderConfig{ForceNAT: true, OnBadPSK: BadPSKResendMM4})
+	mm5s := 0
+	p.drop = func(_ int, f flight) bool {
+		if f.toResp && len(f.data) >= 20 && ExchangeType(f.data[18]) == ExchangeMain && f.data[19]&FlagEncryption != 0 {
+			mm5s++
+		}
+		return false
+	}
 	p.run(time.Minute, func() bool { return failOf(p.inActs) != nil })
 	if err := failOf(p.inActs); !errors.Is(err, ErrPSKMismatch) {
 		t.Fatalf("err = %v", err)
+	}
+	// The repeats that count come after MM5 went out three times (loss
+	// can swallow two in a row): here the fourth send's answer decides.
+	if mm5s != 1+pskMismatchMM5Retx+pskMismatchRepeats-1 {
+		t.Errorf("PSK mismatch reported after %d sends of MM5, want %d", mm5s, 1+pskMismatchMM5Retx+pskMismatchRepeats-1)
 	}
 	if p.now.Sub(t0) > 30*time.Second {
 		t.Fatalf("took %v", p.now.Sub(t0))
@@ -294,6 +306,25 @@ func TestPairNoResponder(t *testing.T) {
 	}
 	if p.sent != 6 {
 		t.Fatalf("%d sends", p.sent)
+	}
+}
+
+// TestPairNoResponderCapped: RetransmitCap 2s and MaxRetransmits 7 (the
+// tunnel's settings) send Main Mode message 1 at 0, 1, 3, 5, … 13 s and
+// give up at 15 s, the budget of the 1, 2, 4 s schedule with half its
+// gaps.
+func TestPairNoResponderCapped(t *testing.T) {
+	p := newPair(t, Config{RetransmitCap: 2 * time.Second, MaxRetransmits: 7}, ResponderConfig{})
+	p.noResp = true
+	p.run(5*time.Minute, func() bool { return failOf(p.inActs) != nil })
+	if err := failOf(p.inActs); !errors.Is(err, ErrNoResponse) {
+		t.Fatalf("err = %v", err)
+	}
+	if d := p.now.Sub(t0); d != 15*time.Second {
+		t.Fatalf("failed after %v, want 15s", d)
+	}
+	if p.sent != 8 {
+		t.Fatalf("%d sends, want 8", p.sent)
 	}
 }
 

@@ -7,7 +7,8 @@ import (
 )
 
 // retx is one retransmission schedule: exponential backoff from base,
-// each wait capped at maxRetxWait, at most max retransmissions.
+// each wait capped (RetransmitCap; maxRetxWait by default), at most max
+// retransmissions.
 type retx struct {
 	active bool
 	data   []byte
@@ -28,20 +29,21 @@ func (r *retx) due(now time.Time) bool { return r.active && !now.Before(r.next) 
 func (r *retx) spent(max int) bool { return r.tries >= max }
 
 // again counts one more retransmission and schedules the next.
-func (r *retx) again(now time.Time, base time.Duration) {
+// The wait doubles from base up to limit (maxRetxWait when zero).
+func (r *retx) again(now time.Time, base, limit time.Duration) {
 	r.tries++
-	r.next = now.Add(retxWait(base, r.tries))
+	r.next = now.Add(retxWait(base, limit, r.tries))
 }
 
-func retxWait(base time.Duration, tries int) time.Duration {
+func retxWait(base, limit time.Duration, tries int) time.Duration {
+	if limit <= 0 {
+		limit = maxRetxWait
+	}
 	w := base
-	for i := 0; i < tries && w < maxRetxWait; i++ {
+	for i := 0; i < tries && w < limit; i++ {
 		w *= 2
 	}
-	if w > maxRetxWait {
-		w = maxRetxWait
-	}
-	return w
+	return min(w, limit)
 }
 
 func (e *engine) tick(now time.Time) error {
@@ -59,7 +61,7 @@ func (e *engine) tick(now time.Time) error {
 			}
 			return fmt.Errorf("%w to %s", ErrNoResponse, q.retx.what)
 		}
-		q.retx.again(now, e.retxBase)
+		q.retx.again(now, e.retxBase, e.retxCap)
 		e.send(q.retx.data, e.natt)
 	}
 	// Forget finished (and abandoned responder) exchanges after a while.

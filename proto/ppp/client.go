@@ -25,6 +25,14 @@ type ClientConfig struct {
 	// retransmission happens after min(1s, RestartTimer), then doubles.
 	RestartTimer time.Duration
 	MaxConfigure int // default 10
+	// NetworkRestartTimer and NetworkMaxConfigure, when set, replace
+	// RestartTimer and MaxConfigure for IPCP and IPv6CP (LCP and the
+	// authentication keep the others). A server may queue a request it
+	// cannot answer yet and read one packet per wake-up: retransmitting
+	// fast then only lengthens its queue (SoftEther's IPCP, which waits for
+	// our Ack of its own request; docs/reliability.md).
+	NetworkRestartTimer time.Duration
+	NetworkMaxConfigure int
 	// AuthRetries is how often our authentication request (PAP, CHAP,
 	// MS-CHAPv2 Response) is sent again without an answer before Down
 	// with ErrAuthOutcomeLost (0: MaxConfigure − 1, 27 s in all with the
@@ -128,8 +136,10 @@ func NewClient(cfg ClientConfig) *Client {
 		c.echoRetry = cfg.EchoRetry
 	}
 	c.lcp = fsm{l: &c.link, proto: ProtoLCP, name: "LCP", h: (*clientLCP)(c)}
-	c.ipcp = fsm{l: &c.link, proto: ProtoIPCP, name: "IPCP", h: (*clientIPCP)(c)}
-	c.ipv6cp = fsm{l: &c.link, proto: ProtoIPV6CP, name: "IPV6CP", h: (*ipv6cpLayer)(&c.link)}
+	c.ipcp = fsm{l: &c.link, proto: ProtoIPCP, name: "IPCP", h: (*clientIPCP)(c),
+		restartTimer: cfg.NetworkRestartTimer, maxConfigure: cfg.NetworkMaxConfigure}
+	c.ipv6cp = fsm{l: &c.link, proto: ProtoIPV6CP, name: "IPV6CP", h: (*ipv6cpLayer)(&c.link),
+		restartTimer: cfg.NetworkRestartTimer, maxConfigure: cfg.NetworkMaxConfigure}
 	c.v6.enabled, c.v6.passive = cfg.IPv6, cfg.IPv6Passive
 	return c
 }

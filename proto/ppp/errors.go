@@ -33,6 +33,14 @@ var ErrAuthOutcomeLost = errors.New("ppp: the server's answer to our authenticat
 // server that resends it late or never; the caller may start over.
 var ErrAuthNotStarted = errors.New("ppp: the server did not start authentication")
 
+// ErrPeerStalled means the peer acknowledged our Configure-Request (LCP
+// or IPCP) but then sent no Configure-Request of its own for
+// Max-Configure restart periods: its side of the negotiation is stuck
+// (SoftEther gives up on each of its requests after 15 s and never sends
+// another). It also matches ErrNoResponse; the caller may start over
+// with a new call (L2TP), which starts a new PPP session.
+var ErrPeerStalled = errors.New("ppp: the peer stopped negotiating")
+
 // ErrServerNotAuthentic means the MS-CHAPv2 Success message did not carry
 // the authenticator response computed from our password: the server does
 // not know the password (RFC 2759 §5).
@@ -55,6 +63,16 @@ func (e *noResponseError) Error() string        { return "ppp: no answer to " + 
 func (e *noResponseError) Is(target error) bool { return target == ErrNoResponse }
 
 func noResponse(what string) error { return &noResponseError{what: what} }
+
+// stalledError is ErrPeerStalled and ErrNoResponse.
+type stalledError struct{ layer string }
+
+func (e *stalledError) Error() string {
+	return "ppp: no " + e.layer + " Configure-Request from the server (it acknowledged ours, then stopped negotiating)"
+}
+func (e *stalledError) Is(target error) bool {
+	return target == ErrNoResponse || target == ErrPeerStalled
+}
 
 // notStartedError is ErrAuthNotStarted and ErrNoResponse.
 type notStartedError struct{ what string }

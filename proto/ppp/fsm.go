@@ -77,6 +77,17 @@ type fsm struct {
 	name  string // "LCP", "IPCP"
 	h     layer
 
+	// restartTimer and maxConfigure replace the link's for this layer
+	// when set (ClientConfig.NetworkRestartTimer, NetworkMaxConfigure).
+	restartTimer time.Duration
+	maxConfigure int
+	// bounced: the restart timer ran out in Ack-Rcvd (the peer acked our
+	// request but sent no acceptable one of its own) since the peer's
+	// last Configure-Request. Its next Ack then does not renew the
+	// restart counter, so a peer that acks forever but never asks ends
+	// the layer after Max-Configure restart periods (ErrPeerStalled).
+	bounced bool
+
 	state    fsmState
 	id       uint8  // Identifier of our last Configure-Request or Terminate-Request
 	req      []byte // options of our last Configure-Request
@@ -107,7 +118,8 @@ func (f *fsm) active() bool {
 
 // open is the Open event with the lower layer up: irc, scr → Req-Sent.
 func (f *fsm) open(now time.Time) {
-	f.irc(f.l.maxConfigure)
+	f.bounced = false
+	f.irc(f.maxConf())
 	f.state = stReqSent
 	f.scr(now)
 }
@@ -123,14 +135,32 @@ func (f *fsm) close(now time.Time) {
 	f.str(now, false)
 }
 
+// maxConf is Max-Configure for this layer. Ref: RFC 1661 §4.6.
+func (f *fsm) maxConf() int {
+	if f.maxConfigure > 0 {
+		return f.maxConfigure
+	}
+	return f.l.maxConfigure
+}
+
+// restartCap is the longest restart timer for this layer: the first
+// retransmission comes after min(1s, restartCap), then the wait doubles
+// up to it. Ref: RFC 1661 §4.6.
+func (f *fsm) restartCap() time.Duration {
+	if f.restartTimer > 0 {
+		return f.restartTimer
+	}
+	return f.l.restartTimer
+}
+
 func (f *fsm) irc(n int) {
 	f.restart = n
-	f.timeout = f.l.firstTimeout()
+	f.timeout = min(firstRestart, f.restartCap())
 }
 
 func (f *fsm) arm(now time.Time) {
 	f.deadline = now.Add(f.timeout)
-	f.timeout = f.l.nextTimeout(f.timeout)
+	f.timeout = min(2*f.timeout, f.restartCap())
 }
 
 func (f *fsm) scr(now time.Time) {
@@ -153,7 +183,7 @@ func (f *fsm) renegotiate(now time.Time) {
 	if f.l.dead {
 		return
 	}
-	f.irc(f.l.maxConfigure)
+	f.irc(f.maxConf())
 	f.scr(now)
 }
 
@@ -209,11 +239,16 @@ func (f *fsm) tick(now time.Time) {
 		if f.restart > 0 {
 			if f.state == stAckRcvd {
 				f.state = stReqSent
+				f.bounced = true
 			}
 			f.rxr(now)
 			return
 		}
 		f.state = stStopped
+		if f.bounced {
+			f.h.failed(now, &stalledError{layer: f.name})
+			return
+		}
 		f.h.failed(now, noResponse(f.name+" Configure-Request"))
 	}
 }
@@ -237,6 +272,7 @@ func (f *fsm) input(now time.Time, info []byte) {
 	}
 	switch p.Code {
 	case codeConfReq:
+		f.bounced = false // the peer is negotiating
 		f.rcr(now, p.ID, p.Data)
 	case codeConfAck:
 		// Ref: RFC 1661 §5.2: an invalid Ack is discarded.
@@ -324,10 +360,10 @@ func (f *fsm) rcr(now time.Time, id uint8, data []byte) {
 		if f.l.dead {
 			return
 		}
-		f.irc(f.l.maxConfigure)
+		f.irc(f.maxConf())
 		f.scr(now)
 	} else if f.state == stStopped {
-		f.irc(f.l.maxConfigure)
+		f.irc(f.maxConf())
 		f.scr(now)
 	}
 	switch {
@@ -367,13 +403,17 @@ func (f *fsm) rememberNak(id uint8, req []byte, code uint8, opts []byte) {
 func (f *fsm) rca(now time.Time) {
 	switch f.state {
 	case stReqSent:
-		f.irc(f.l.maxConfigure)
+		if f.bounced {
+			f.timeout = min(firstRestart, f.restartCap()) // irc's timer, not its counter
+		} else {
+			f.irc(f.maxConf())
+		}
 		f.state = stAckRcvd
 	case stAckRcvd:
 		f.state = stReqSent
 		f.scr(now)
 	case stAckSent:
-		f.irc(f.l.maxConfigure)
+		f.irc(f.maxConf())
 		f.deadline = time.Time{}
 		f.state = stOpened
 		f.h.up(now)
@@ -409,7 +449,7 @@ func (f *fsm) rcn(now time.Time, code uint8, opts []Option) {
 	}
 	switch f.state {
 	case stReqSent, stAckSent:
-		f.irc(f.l.maxConfigure)
+		f.irc(f.maxConf())
 		f.scr(now)
 	case stAckRcvd:
 		f.state = stReqSent
@@ -448,7 +488,7 @@ func (f *fsm) rta(now time.Time) {
 		f.state = stReqSent
 		f.h.down(now)
 		if !f.l.dead {
-			f.irc(f.l.maxConfigure)
+			f.irc(f.maxConf())
 			f.scr(now)
 		}
 	default:

@@ -3,7 +3,10 @@
 // (tunnel/internal/peertest: isakmp.Responder, l2tp.LNS, ppp.Server) on
 // real UDP sockets (ports 500 and 4500), which terminates the PPP link on a
 // TUN device, so that programs in the server's network namespace (iperf3)
-// are reached through the tunnel. l2tpctl connect reaches it as it reaches
+// are reached through the tunnel. Its data goes through package tunnel's
+// own data path, the client's, turned round (tunnel.ServerPath), so that it
+// costs per packet what the client costs and gains what the client gains;
+// serve -datapath peertest keeps peertest's per-packet path to compare. l2tpctl connect reaches it as it reaches
 // a real server: Main Mode, Quick Mode, L2TP tunnel and session, LCP,
 // MS-CHAPv2, IPCP.
 //

@@ -88,6 +88,14 @@ type Profile struct {
 	// LoseIPCPCalls: in the first LoseIPCPCalls L2TP calls every IPCP
 	// packet is lost, both ways (SoftEther's IPCP under heavy loss).
 	LoseIPCPCalls int
+	// LoseLCPRequestCalls: in the first LoseLCPRequestCalls L2TP calls
+	// every LCP Configure-Request of the server is lost on its way to the
+	// client; its Acks of the client's requests arrive (SoftEther when
+	// its requests expired under heavy loss: it acks, and never asks).
+	LoseLCPRequestCalls int
+	// LoseSuccessInCall: in this L2TP call (1 for the first; 0: none) the
+	// server's CHAP Success or PAP Ack is lost.
+	LoseSuccessInCall int
 	// DeleteIKEOnSession: when each of the first DeleteIKEOnSession L2TP
 	// calls comes up, the server deletes its IPsec SAs and the IKE SA
 	// (Deletes sent once) and forgets the session, as SoftEther once did
@@ -163,6 +171,13 @@ type Profile struct {
 	// packet from the client that is not a ping to the server's link-local
 	// address, once IPv6CP is open. Server.SendPPP sends the answers.
 	IPv6Packets func(pkt []byte)
+
+	// Data, if not nil, hands the ESP data path to someone else (the
+	// benchmark peer's tunnel.ServerPath): the server does not read its
+	// NAT-T socket, which that data path reads instead, passing the
+	// control messages back through Server.Inject; the hooks tell it
+	// about the session, its SAs and its L2TP IDs.
+	Data *DataHooks
 
 	Rand io.Reader // nil: crypto/rand
 	// Now is the server's clock: every FSM gets its time, and the FSM

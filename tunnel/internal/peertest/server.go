@@ -35,8 +35,13 @@
 // IP:port). Deleting the last IKE SA, or any IKE failure of it, ends the
 // session, so one Server serves several connections in a row.
 //
-// It is a test peer: it trusts its client more than a server should, and it
-// is not fast.
+// Outside data path. With Profile.Data the server does not read its NAT-T
+// socket: an outside data path (the benchmark peer's tunnel.ServerPath)
+// does, takes the data, and hands the control messages back through
+// Inject; the DataHooks tell it the session's client, SAs and L2TP IDs.
+//
+// It is a test peer: it trusts its client more than a server should, and
+// on its own data path it is not fast.
 package peertest
 
 import (
@@ -99,6 +104,8 @@ type Stats struct {
 	PlainESPIn   int // ESP packets from the plain-ESP socket (IP protocol 50)
 	// UDPESPRefused counts ESP in UDP dropped because of Profile.NoUDPESP.
 	UDPESPRefused int
+	// InjectDrops counts messages Inject dropped for a full queue.
+	InjectDrops int
 
 	TunnelsUp       int
 	SessionsUp      int
@@ -128,6 +135,7 @@ type datagram struct {
 	from  netip.AddrPort
 	natt  bool   // arrived on the NAT-T socket
 	plain bool   // arrived on the plain-ESP socket
+	inner Inner  // injected (Inject): what data is, already out of ESP; 0: a datagram as read
 	done  func() // Profile.Busy's release; called by the loop once handled
 }
 
@@ -231,10 +239,13 @@ func StartESP(p Profile, ike, natt, esp Conn) *Server {
 		ipv4Out:   make(chan request, 256),
 		changed:   make(chan struct{}),
 	}
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go s.read(ike, datagram{})
-	go s.read(natt, datagram{natt: true})
 	go s.loop()
+	if p.Data == nil {
+		s.wg.Add(1)
+		go s.read(natt, datagram{natt: true})
+	}
 	if esp != nil {
 		s.wg.Add(1)
 		go s.read(esp, datagram{plain: true})
@@ -518,7 +529,7 @@ func (s *Server) hangup(now time.Time) {
 			s.doIKE(now, ik, ik.r.Close(now))
 		}
 	}
-	s.sess = nil
+	s.endSession()
 }
 
 func due(d, now time.Time) bool { return !d.IsZero() && !now.Before(d) }
@@ -559,6 +570,18 @@ func (s *Server) tick(now time.Time) {
 // Receive path.
 
 func (s *Server) handle(now time.Time, d datagram) {
+	switch d.inner {
+	case InnerL2TP:
+		if s.sess != nil && d.from == s.sess.client {
+			s.handleL2TPMessage(now, d.data)
+		}
+		return
+	case InnerPPP:
+		if s.sess != nil && d.from == s.sess.client && s.sess.sessUp {
+			s.handleFrame(now, d.data)
+		}
+		return
+	}
 	if d.plain {
 		if s.sess == nil || d.from.Addr() != s.sess.client.Addr() {
 			s.count(func(st *Stats) { st.UnknownSPI++ })
@@ -622,6 +645,10 @@ func (s *Server) handleIKE(now time.Time, from netip.AddrPort, msg []byte, natt 
 // newSession forgets the current session (without telling anyone, as a
 // server that lost its state would) and starts an empty one for client.
 func (s *Server) newSession(client netip.AddrPort) {
+	s.endSession()
+	if s.p.Data != nil && s.p.Data.Client != nil {
+		s.p.Data.Client(client)
+	}
 	s.sess = &session{
 		client:    client,
 		inSAs:     make(map[uint32]*esp.SA),
@@ -710,8 +737,7 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		s.count(func(st *Stats) { st.ESPErrors++ })
 		return
 	}
-	h, frame, err := l2tp.ParseHeader(msg)
-	if err != nil {
+	if _, _, err := l2tp.ParseHeader(msg); err != nil {
 		s.count(func(st *Stats) { st.ESPErrors++ })
 		return
 	}
@@ -723,26 +749,52 @@ func (s *Server) handleESP(now time.Time, pkt []byte) {
 		}
 	})
 	ss.innerPort = src
+	s.handleL2TPMessage(now, msg)
+}
+
+// handleL2TPMessage handles the L2TP message msg
+// (header included) of the current session: control messages go to the
+// LNS, data to PPP.
+func (s *Server) handleL2TPMessage(now time.Time, msg []byte) {
+	ss := s.sess
+	h, frame, err := l2tp.ParseHeader(msg)
+	if err != nil {
+		s.count(func(st *Stats) { st.ESPErrors++ })
+		return
+	}
 	if h.Control {
-		if ss.lns == nil {
-			ss.lns = l2tp.NewLNS(l2tp.LNSConfig{
-				HostName:      s.p.HostName,
-				VendorName:    s.p.VendorName,
-				Rand:          s.p.Rand,
-				RecvWindow:    s.p.RecvWindow,
-				HelloInterval: s.p.HelloInterval,
-				Secret:        s.p.L2TPSecret,
-				PlainAVPs:     s.p.L2TPPlainAVPs,
-				ExtraAVPs:     s.p.VendorAVPs,
-			})
-		}
-		s.doL2TP(now, ss.lns.Handle(now, msg))
+		s.handleL2TP(now, msg)
 		return
 	}
 	if !ss.sessUp || h.TunnelID != ss.l2tpUp.LocalTunnel || h.SessionID != ss.l2tpUp.LocalSession {
 		s.count(func(st *Stats) { st.WrongSession++ })
 		return
 	}
+	s.handleFrame(now, frame)
+}
+
+// handleL2TP hands the L2TP control message msg (header included) of the
+// current session to the LNS, which it creates on the first one.
+func (s *Server) handleL2TP(now time.Time, msg []byte) {
+	ss := s.sess
+	if ss.lns == nil {
+		ss.lns = l2tp.NewLNS(l2tp.LNSConfig{
+			HostName:      s.p.HostName,
+			VendorName:    s.p.VendorName,
+			Rand:          s.p.Rand,
+			RecvWindow:    s.p.RecvWindow,
+			HelloInterval: s.p.HelloInterval,
+			Secret:        s.p.L2TPSecret,
+			PlainAVPs:     s.p.L2TPPlainAVPs,
+			ExtraAVPs:     s.p.VendorAVPs,
+		})
+	}
+	s.doL2TP(now, ss.lns.Handle(now, msg))
+}
+
+// handleFrame handles the PPP frame of the current session's L2TP call.
+func (s *Server) handleFrame(now time.Time, frame []byte) {
+	ss := s.sess
 	proto, info, ok := ppp.ParseFrame(frame)
 	if !ok {
 		s.count(func(st *Stats) { st.ESPErrors++ })
@@ -844,6 +896,21 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 		case isakmp.ChildSAInbound:
 			// Sent with message 2 of a Quick Mode the client started.
 			s.count(func(st *Stats) { st.QuickModes++ })
+			if s.p.Data != nil {
+				// The outside data path may read the client's first ESP
+				// before this loop has taken message 3: it needs the
+				// inbound SA now (installSA keeps the same one).
+				c := a.SA
+				in, err := esp.NewSA(c.InSPI, c.Transform, c.InEncKey, c.InAuthKey, s.p.Rand)
+				if err != nil {
+					s.update(nil, "esp: %v", err)
+					break
+				}
+				ss.inSAs[c.InSPI] = in
+				if s.p.Data.SAInbound != nil {
+					s.p.Data.SAInbound(in)
+				}
+			}
 		case isakmp.ChildSAUp:
 			s.installSA(now, ik, a)
 			if s.deletedNew < s.p.DeleteNewSAs {
@@ -854,6 +921,13 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 		case isakmp.ChildSAGone:
 			delete(ss.inSAs, a.InSPI)
 			current := a.InSPI == ss.outPair
+			if s.p.Data != nil && s.p.Data.SAGone != nil {
+				var out *esp.SA
+				if current {
+					out = ss.outSA
+				}
+				s.p.Data.SAGone(a.InSPI, out)
+			}
 			if current {
 				ss.outSA, ss.outPair = nil, 0
 			}
@@ -871,7 +945,7 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 			}
 			ss.ikes = slices.DeleteFunc(ss.ikes, func(x *ikeSA) bool { return x == ik })
 			if len(ss.ikes) == 0 {
-				s.sess = nil // the session is over; a new MM1 starts the next
+				s.endSession() // the session is over; a new MM1 starts the next
 				s.update(func(st *Stats) { st.SessionsEnded++ }, "session over")
 			}
 			return
@@ -882,10 +956,13 @@ func (s *Server) doIKE(now time.Time, ik *ikeSA, acts []isakmp.Action) {
 func (s *Server) installSA(now time.Time, ik *ikeSA, a isakmp.ChildSAUp) {
 	ss := s.sess
 	c := a.SA
-	in, err := esp.NewSA(c.InSPI, c.Transform, c.InEncKey, c.InAuthKey, s.p.Rand)
-	if err != nil {
-		s.update(nil, "esp: %v", err)
-		return
+	in := ss.inSAs[c.InSPI] // installed ahead (ChildSAInbound, with Profile.Data)
+	if in == nil {
+		var err error
+		if in, err = esp.NewSA(c.InSPI, c.Transform, c.InEncKey, c.InAuthKey, s.p.Rand); err != nil {
+			s.update(nil, "esp: %v", err)
+			return
+		}
 	}
 	out, err := esp.NewSA(c.OutSPI, c.Transform, c.OutEncKey, c.OutAuthKey, s.p.Rand)
 	if err != nil {
@@ -894,6 +971,9 @@ func (s *Server) installSA(now time.Time, ik *ikeSA, a isakmp.ChildSAUp) {
 	}
 	ss.inSAs[c.InSPI] = in
 	ss.outSA, ss.outPair = out, c.InSPI
+	if s.p.Data != nil && s.p.Data.SAUp != nil {
+		s.p.Data.SAUp(in, out)
+	}
 	ss.tunnel = isakmp.EncapIsTunnel(c.EncapMode)
 	if ss.nextKA.IsZero() {
 		ss.nextKA = now.Add(s.p.NATKeepalive)
@@ -924,6 +1004,9 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 			s.update(func(st *Stats) { st.TunnelsUp++ }, "l2tp: tunnel up (ours %d, client's %d, host %q)", a.LocalTunnel, a.PeerTunnel, a.PeerHostName)
 		case l2tp.SessionUp:
 			ss.l2tpUp, ss.sessUp = a, true
+			if s.p.Data != nil && s.p.Data.Session != nil {
+				s.p.Data.Session(a.PeerTunnel, a.PeerSession, a.LocalTunnel, a.LocalSession)
+			}
 			ss.ppp = ppp.NewServer(ppp.ServerConfig{
 				Auth:                 s.p.Auth,
 				HonourNak:            s.p.HonourNak,
@@ -966,7 +1049,7 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 						s.doIKE(now, ik, ik.r.Close(now))
 					}
 				}
-				s.sess = nil
+				s.endSession()
 				return
 			}
 		case l2tp.Closed:
@@ -983,6 +1066,9 @@ func (s *Server) doL2TP(now time.Time, acts []l2tp.Action) {
 			// it. The LNS stays to acknowledge retransmissions.
 			ss.sessUp = false
 			ss.ppp, ss.pppUp = nil, false
+			if s.p.Data != nil && s.p.Data.Session != nil {
+				s.p.Data.Session(0, 0, 0, 0)
+			}
 		}
 	}
 }
@@ -994,6 +1080,15 @@ func (s *Server) doPPP(now time.Time, acts []ppp.Action) {
 		case ppp.Send:
 			if proto, _, ok := ppp.ParseFrame(a.Data); ok && proto == ppp.ProtoIPCP && s.ipcpLost() {
 				continue
+			}
+			if proto, info, ok := ppp.ParseFrame(a.Data); ok && proto == ppp.ProtoLCP && len(info) > 0 && info[0] == 1 &&
+				s.Stats().SessionsUp <= s.p.LoseLCPRequestCalls {
+				continue // Configure-Request. Ref: RFC 1661 §5.1
+			}
+			if proto, info, ok := ppp.ParseFrame(a.Data); ok && len(info) > 0 && s.p.LoseSuccessInCall > 0 &&
+				s.Stats().SessionsUp == s.p.LoseSuccessInCall &&
+				(proto == ppp.ProtoCHAP && info[0] == 3 || proto == ppp.ProtoPAP && info[0] == 2) {
+				continue // CHAP Success, PAP Authenticate-Ack. Ref: RFC 1994 §4.3, RFC 1334 §2.2
 			}
 			s.sendPPP(a.Data)
 		case ppp.LinkUp:
