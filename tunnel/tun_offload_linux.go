@@ -244,32 +244,35 @@ func (v *vnetTUN) write(bufs [][]byte, off int) (int, error) {
 		}
 		for k := range v.co.Plan(v.pkts) {
 			if v.co.Count(k) == 1 || v.noMerge.Load() {
-				for i := v.co.First(k); i >= 0; i = v.co.Next(i) {
-					if err := v.writeOne(batch[i], off); err != nil {
-						first = cmp.Or(first, err)
-						continue
-					}
-					written++
-				}
+				n, err := v.writeEach(batch, off, k)
+				written, first = written+n, cmp.Or(first, err)
 				continue
 			}
 			if _, err := v.writeRaw(v.wbuf[:v.co.Build(v.wbuf, k)]); err != nil {
 				// A kernel that takes no merged writes after all: the
 				// packets go one by one, now and from now on.
 				v.noMerge.Store(true)
-				for i := v.co.First(k); i >= 0; i = v.co.Next(i) {
-					if err := v.writeOne(batch[i], off); err != nil {
-						first = cmp.Or(first, err)
-						continue
-					}
-					written++
-				}
+				n, err := v.writeEach(batch, off, k)
+				written, first = written+n, cmp.Or(first, err)
 				continue
 			}
 			written += v.co.Count(k)
 			v.mergedWrites.Add(1)
 		}
 		clear(v.pkts) // do not keep the caller's buffers reachable
+	}
+	return written, first
+}
+
+// writeEach writes the packets of the coalescer's run k one by one; it
+// returns how many were written and the first error.
+func (v *vnetTUN) writeEach(batch [][]byte, off, k int) (written int, first error) {
+	for i := v.co.First(k); i >= 0; i = v.co.Next(i) {
+		if err := v.writeOne(batch[i], off); err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		written++
 	}
 	return written, first
 }
