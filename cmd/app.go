@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,11 @@ type appDeps struct {
 	afterFunc      func(d time.Duration, f func()) (stop func() bool) // time.AfterFunc when nil
 
 	cleanup func(iface string) ([]string, error) // tunnel.Cleanup
+
+	// releaseMemory returns freed memory to the kernel (debug.FreeOSMemory)
+	// after the link comes up, after each re-key and every 10 minutes
+	// (memory.go); nil: never.
+	releaseMemory func()
 
 	// Exec mode, background mode and the control socket.
 	args          []string                             // os.Args, for --background's child
@@ -90,6 +96,7 @@ func osDeps() appDeps {
 
 		stderrTerminal: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
 		cleanup:        tunnel.Cleanup,
+		releaseMemory:  debug.FreeOSMemory,
 		args:           os.Args,
 		environ:        os.Environ,
 		executable:     os.Executable,

@@ -40,6 +40,8 @@ type fakeWorld struct {
 	queryStatus func(ctx context.Context, path string) (tunnel.Status, error)
 	disconnect  func(ctx context.Context, path string) error
 	lastArgs    []string
+
+	releaseMemory func() // nil: connect releases no memory
 }
 
 func (w *fakeWorld) secretSource() secretSource {
@@ -48,6 +50,7 @@ func (w *fakeWorld) secretSource() secretSource {
 
 func (w *fakeWorld) deps() appDeps {
 	return appDeps{
+		releaseMemory: w.releaseMemory,
 		run: func(ctx context.Context, cfg tunnel.Config, deps tunnel.Deps) error {
 			w.gotCfg = &cfg
 			if w.run == nil {

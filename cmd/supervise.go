@@ -127,11 +127,14 @@ func supervise(ctx context.Context, d appDeps, cfg tunnel.Config, deps tunnel.De
 	var phase atomic.Int32
 	phase.Store(int32(tunnel.PhaseSetup))
 	up := make(chan *tunnel.LinkInfo, 1)
+	mem := newMemoryReleaser(d.releaseMemory, memoryReleaseEvery)
+	defer mem.stop()
 	events := deps.Events
 	deps.Events = func(ev tunnel.Event) {
 		if events != nil {
 			events(ev)
 		}
+		mem.event(ev)
 		if p := phaseOf(ev); p != 0 {
 			phase.Store(int32(p))
 		}

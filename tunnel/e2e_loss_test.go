@@ -395,14 +395,33 @@ func TestE2ERedoQuickMode(t *testing.T) {
 // the second call. When the second call's IPCP is lost too, it fails in
 // the IPCP phase (exit 10) instead of trying more.
 func TestE2ERedialIPCP(t *testing.T) {
+	testRedial(t, redialCase{
+		lose:  func(p *peertest.Profile, calls int) { p.LoseIPCPCalls = calls },
+		phase: PhaseIPCP, err: ppp.ErrNoResponse, auths: 2,
+	})
+}
+
+// redialCase is a server that loses one phase of its first calls: with
+// one such call the client places the call again once and connects on the
+// second (within took, if set, of fake time, the server having seen auths
+// authentications); with two it fails in phase, wrapping err.
+type redialCase struct {
+	lose  func(p *peertest.Profile, calls int)
+	phase Phase
+	err   error
+	auths int
+	took  time.Duration
+}
+
+func testRedial(t *testing.T, c redialCase) {
 	for _, lose := range []int{1, 2} {
 		t.Run(fmt.Sprintf("lose-%d-calls", lose), func(t *testing.T) {
 			goroutineLeakCheck(t)
-			r, p := startSoftEtherRun(t, func(p *peertest.Profile) { p.LoseIPCPCalls = lose })
+			r, p := startSoftEtherRun(t, func(p *peertest.Profile) { c.lose(p, lose) })
 			if lose == 2 {
 				err, fake := r.failLossy(t, 2*time.Minute)
-				if PhaseOf(err) != PhaseIPCP || !errors.Is(err, ppp.ErrNoResponse) {
-					t.Fatalf("Run = %v (phase %v), want the IPCP phase wrapping ppp.ErrNoResponse", err, PhaseOf(err))
+				if PhaseOf(err) != c.phase || !errors.Is(err, c.err) {
+					t.Fatalf("Run = %v (phase %v), want the %v phase wrapping %v", err, PhaseOf(err), c.phase, c.err)
 				}
 				if st := r.srv.Stats(); st.SessionsUp != 2 {
 					t.Errorf("server saw %d calls, want 2", st.SessionsUp)
@@ -415,8 +434,11 @@ func TestE2ERedialIPCP(t *testing.T) {
 			if l := r.h.logsWith("placing the L2TP call again (1 of 3)"); len(l) != 1 {
 				t.Errorf("the call was not placed again once: %q", l)
 			}
-			if st := r.srv.Stats(); st.SessionsUp != 2 || st.AuthUp != 2 {
-				t.Errorf("server: %d calls, %d authentications; want 2 and 2", st.SessionsUp, st.AuthUp)
+			if c.took > 0 && took > c.took {
+				t.Errorf("connected after %v of fake time, want at most %v", took, c.took)
+			}
+			if st := r.srv.Stats(); st.SessionsUp != 2 || st.AuthUp != c.auths {
+				t.Errorf("server: %d calls, %d authentications; want 2 and %d", st.SessionsUp, st.AuthUp, c.auths)
 			}
 			if !r.pingLossy(p.Local) {
 				t.Error("no ping on the second call")
@@ -466,38 +488,11 @@ func TestE2ERestartAfterIKEDeleted(t *testing.T) {
 // connect: with one such call it connects on the second; with two it
 // fails in the LCP phase with ppp.ErrPeerStalled.
 func TestE2ERedialLCPStalled(t *testing.T) {
-	for _, lose := range []int{1, 2} {
-		t.Run(fmt.Sprintf("lose-%d-calls", lose), func(t *testing.T) {
-			goroutineLeakCheck(t)
-			r, p := startSoftEtherRun(t, func(p *peertest.Profile) { p.LoseLCPRequestCalls = lose })
-			if lose == 2 {
-				err, fake := r.failLossy(t, 2*time.Minute)
-				if PhaseOf(err) != PhaseLCP || !errors.Is(err, ppp.ErrPeerStalled) {
-					t.Fatalf("Run = %v (phase %v), want the LCP phase wrapping ppp.ErrPeerStalled", err, PhaseOf(err))
-				}
-				if st := r.srv.Stats(); st.SessionsUp != 2 {
-					t.Errorf("server saw %d calls, want 2", st.SessionsUp)
-				}
-				t.Logf("failed after %v of fake time: %v", fake, err)
-				return
-			}
-			took := r.connectLossy(t, time.Minute)
-			t.Logf("connected after %v of fake time", took)
-			if l := r.h.logsWith("placing the L2TP call again (1 of 3)"); len(l) != 1 {
-				t.Errorf("the call was not placed again once: %q", l)
-			}
-			if took > 25*time.Second {
-				t.Errorf("connected after %v of fake time, want the call placed again after about 20 s", took)
-			}
-			if st := r.srv.Stats(); st.SessionsUp != 2 || st.AuthUp != 1 {
-				t.Errorf("server: %d calls, %d authentications; want 2 and 1", st.SessionsUp, st.AuthUp)
-			}
-			if !r.pingLossy(p.Local) {
-				t.Error("no ping on the second call")
-			}
-			r.h.stop()
-		})
-	}
+	testRedial(t, redialCase{
+		lose:  func(p *peertest.Profile, calls int) { p.LoseLCPRequestCalls = calls },
+		phase: PhaseLCP, err: ppp.ErrPeerStalled, auths: 1,
+		took: 25 * time.Second, // the call placed again after about 20 s
+	})
 }
 
 // TestE2ERedialIPCPThenSuccessLost: IPCP is lost in the first call, so the

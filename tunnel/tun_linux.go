@@ -226,7 +226,7 @@ func (t *linuxTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 func (t *linuxTUN) readBatch(fd uintptr) bool {
 	rd := &t.rd
 	for rd.n < len(rd.bufs) {
-		n, err := unix.Read(int(fd), rd.bufs[rd.n][rd.off:])
+		n, err := rawRead(int(fd), rd.bufs[rd.n][rd.off:])
 		switch {
 		case err == unix.EINTR:
 			continue

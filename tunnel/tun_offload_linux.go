@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -89,6 +90,11 @@ type vnetTUN struct {
 	pkts     [][]byte // the batch being planned (cap tunCoalesceBatch)
 	wbuf     []byte   // one merged packet with its header
 	writeRaw func(p []byte) (int, error)
+	wrc      syscall.RawConn // writeFD's descriptor, and its state:
+	wp       []byte          // the packet
+	wn       int
+	werr     error
+	wfn      func(fd uintptr) bool // writeCall, bound once
 
 	// noMerge is set when the kernel refused a merged write: from then
 	// on every packet is written as it is.
@@ -109,11 +115,45 @@ func newVnetTUN(f *os.File) *vnetTUN {
 	v.readRaw = v.readFD
 	if f != nil {
 		v.writeRaw = f.Write
+		if rc, err := f.SyscallConn(); err == nil {
+			v.wrc, v.wfn, v.writeRaw = rc, v.writeCall, v.writeFD
+		}
 	}
 	return v
 }
 
-func (v *vnetTUN) readFD(p []byte) (int, error) { return unix.Read(v.fd, p) }
+// writeFD writes p with one write(2) (rawWrite); v.wmu is held.
+func (v *vnetTUN) writeFD(p []byte) (int, error) {
+	v.wp = p
+	err := v.wrc.Write(v.wfn)
+	n, werr := v.wn, v.werr
+	v.wp, v.wn, v.werr = nil, 0, nil
+	switch {
+	case err != nil:
+		return 0, err // the device was closed
+	case werr != nil:
+		return n, &os.PathError{Op: "write", Path: "/dev/net/tun", Err: werr}
+	}
+	return n, nil
+}
+
+// writeCall is writeFD's call on the descriptor; false (EAGAIN, which a
+// TUN does not return) would wait until it is writable.
+func (v *vnetTUN) writeCall(fd uintptr) bool {
+	for {
+		n, err := rawWrite(fd, v.wp)
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		v.wn, v.werr = n, err
+		return true
+	}
+}
+
+func (v *vnetTUN) readFD(p []byte) (int, error) { return rawRead(v.fd, p) }
 
 // fill puts packets into bufs at off, their lengths in sizes: what is
 // left of the last read first, then what further reads return, until bufs
@@ -204,32 +244,35 @@ func (v *vnetTUN) write(bufs [][]byte, off int) (int, error) {
 		}
 		for k := range v.co.Plan(v.pkts) {
 			if v.co.Count(k) == 1 || v.noMerge.Load() {
-				for i := v.co.First(k); i >= 0; i = v.co.Next(i) {
-					if err := v.writeOne(batch[i], off); err != nil {
-						first = cmp.Or(first, err)
-						continue
-					}
-					written++
-				}
+				n, err := v.writeEach(batch, off, k)
+				written, first = written+n, cmp.Or(first, err)
 				continue
 			}
 			if _, err := v.writeRaw(v.wbuf[:v.co.Build(v.wbuf, k)]); err != nil {
 				// A kernel that takes no merged writes after all: the
 				// packets go one by one, now and from now on.
 				v.noMerge.Store(true)
-				for i := v.co.First(k); i >= 0; i = v.co.Next(i) {
-					if err := v.writeOne(batch[i], off); err != nil {
-						first = cmp.Or(first, err)
-						continue
-					}
-					written++
-				}
+				n, err := v.writeEach(batch, off, k)
+				written, first = written+n, cmp.Or(first, err)
 				continue
 			}
 			written += v.co.Count(k)
 			v.mergedWrites.Add(1)
 		}
 		clear(v.pkts) // do not keep the caller's buffers reachable
+	}
+	return written, first
+}
+
+// writeEach writes the packets of the coalescer's run k one by one; it
+// returns how many were written and the first error.
+func (v *vnetTUN) writeEach(batch [][]byte, off, k int) (written int, first error) {
+	for i := v.co.First(k); i >= 0; i = v.co.Next(i) {
+		if err := v.writeOne(batch[i], off); err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		written++
 	}
 	return written, first
 }

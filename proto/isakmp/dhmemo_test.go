@@ -13,7 +13,7 @@ import (
 // results, so that the fuzz targets, which replay a whole exchange for
 // every input, compute each key once per process. The results are the
 // same as groupDH's: generate reads the same bytes from rand (a MODP key
-// is exactly Size bytes of it), shared is a function of its inputs.
+// is exactly PrivateKeySize bytes of it), shared is a function of its inputs.
 // Elliptic-curve groups are cheap and pass through.
 type memoDH struct {
 	mu  sync.Mutex
@@ -40,7 +40,7 @@ func (m *memoDH) generate(g *suite.Group, rand io.Reader) (priv, pub []byte, err
 	if g == nil || g.IsECP() {
 		return groupDH{}.generate(g, rand)
 	}
-	seed := make([]byte, g.Size)
+	seed := make([]byte, g.PrivateKeySize())
 	if _, err := io.ReadFull(rand, seed); err != nil {
 		return groupDH{}.generate(g, io.MultiReader(bytes.NewReader(seed), rand)) // the same error
 	}

@@ -2,6 +2,7 @@ package suite
 
 import (
 	"bytes"
+	"crypto/rand"
 	"math/big"
 	"testing"
 )
@@ -137,5 +138,47 @@ func TestIKERegistry(t *testing.T) {
 		if c.p.String() != c.name || c.p.Supported() != c.ok {
 			t.Errorf("%v: Supported %v, want %s %v", c.p, c.p.Supported(), c.name, c.ok)
 		}
+	}
+}
+
+func TestMODPExponentSize(t *testing.T) {
+	for _, c := range []struct {
+		id   GroupID
+		bits int
+	}{{MODP1024, 256}, {MODP1536, 256}, {MODP2048, 320}} {
+		g := c.id.Group()
+		for _, fill := range []byte{0x00, 0xff} {
+			priv, pub, err := g.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{fill}, 512)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := new(big.Int).SetBytes(priv).BitLen(); n != c.bits {
+				t.Errorf("%v: exponent of %d bits from %#02x, want %d", c.id, n, fill, c.bits)
+			}
+			if len(pub) != g.Size {
+				t.Errorf("%v: public value of %d bytes, want %d", c.id, len(pub), g.Size)
+			}
+		}
+	}
+}
+
+func BenchmarkDH(b *testing.B) {
+	for _, id := range []GroupID{MODP2048, ECP256} {
+		g := id.Group()
+		_, peer, err := g.GenerateKey(rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(id.String(), func(b *testing.B) {
+			for b.Loop() {
+				priv, _, err := g.GenerateKey(rand.Reader)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := g.SharedSecret(priv, peer); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
