@@ -8,7 +8,9 @@ import (
 
 // FuzzOpen feeds arbitrary bytes to Open (it must not panic and must give
 // one of the sentinel errors), and seals the same bytes as a payload, which
-// must open to exactly that payload. sel picks the transform.
+// must open to exactly that payload. OpenLane, which has no replay window,
+// must agree with Open on the arbitrary input but for replays. sel picks
+// the transform.
 func FuzzOpen(f *testing.F) {
 	for _, g := range goldenSeal {
 		f.Add(byte(0), mustHex(g.seq1))
@@ -28,7 +30,12 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sel byte, data []byte) {
 		p := pairs[int(sel)%len(pairs)]
 		pkt := append([]byte(nil), data...)
-		payload, _, err := p.junk.Open(pkt)
+		lpkt := append([]byte(nil), data...)
+		lpayload, lnh, _, lerr := p.junk.OpenLane(int(sel)%MaxLanes, lpkt)
+		payload, nh, err := p.junk.Open(pkt)
+		if !errors.Is(err, ErrReplay) && (!errors.Is(lerr, err) || lnh != nh || !bytes.Equal(lpayload, payload)) {
+			t.Fatalf("OpenLane %x, %d, %v; Open %x, %d, %v", lpayload, lnh, lerr, payload, nh, err)
+		}
 		switch {
 		case err == nil:
 			// Only possible for a genuine packet (a seed): it must alias pkt.
