@@ -164,8 +164,15 @@ func (okBatchWriter) WriteBatch(ms []ipv4.Message, _ int) (int, error) { return 
 // TestReadUDPBatch runs readUDP on a real socket (recvmmsg on Linux): a
 // burst of more datagrams than one batch holds, with a keepalive and a
 // datagram from a stranger among them, is read whole; closing the socket
-// ends readUDP and every pooled buffer comes back.
+// ends readUDP and every pooled buffer comes back; with 1 crypto worker
+// and with 2 (handleBatch).
 func TestReadUDPBatch(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { testReadUDPBatch(t, workers) })
+	}
+}
+
+func testReadUDPBatch(t *testing.T, workers int) {
 	lo := netip.MustParseAddr("127.0.0.1")
 	listen := func() *net.UDPConn {
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
@@ -182,6 +189,7 @@ func TestReadUDPBatch(t *testing.T) {
 	defer stranger.Close()
 	tr := testSuites[0].t
 	d := newDataPath(client, netip.AddrPortFrom(lo, 1), localAddrPort(server), nil)
+	d.setCryptoWorkers(workers)
 	d.addInbound(newSA(t, tr, 0x300, 9))
 	d.setSession(clientTunnel, clientSess, serverTunnel, serverSess)
 	d.setTUN(discardTUN{})

@@ -89,6 +89,9 @@ func (p *cryptoPool) helper(w int, start <-chan struct{}) {
 // run seals (sa not nil) or opens (sa nil) jobs and returns when all are
 // done.
 func (p *cryptoPool) run(sa *esp.SA, jobs []cryptoJob) {
+	if len(jobs) == 0 {
+		return
+	}
 	helpers := min(len(p.start), len(jobs)-1)
 	p.open, p.sa, p.batch, p.parts = sa == nil, sa, jobs, helpers+1
 	p.wg.Add(helpers)

@@ -223,3 +223,20 @@ func BenchmarkCryptoBatch(b *testing.B) {
 		}
 	}
 }
+
+// TestCryptoPoolClose: a pool's helpers end when it is closed, and a pool
+// of fewer than 2 workers is none (serial).
+func TestCryptoPoolClose(t *testing.T) {
+	goroutineLeakCheck(t)
+	if p := newCryptoPool(1, 8); p != nil {
+		t.Fatal("a pool of 1 worker")
+	}
+	p := newCryptoPool(4, 8)
+	if p == nil || len(p.start) != 3 {
+		t.Fatalf("pool of 4: %+v", p)
+	}
+	p.run(nil, nil) // an empty batch: nothing to do, nothing started
+	p.close()
+	var nilPool *cryptoPool
+	nilPool.close()
+}
