@@ -38,34 +38,19 @@ const (
 // canGSO reports whether conn takes UDP_SEGMENT: the kernel knows the
 // option (getsockopt answers).
 func canGSO(c *net.UDPConn) bool {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		_, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
-	}); err != nil {
-		return false
-	}
-	return serr == nil
+	return onSocket(c, func(fd int) error {
+		_, err := unix.GetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+		return err
+	}) == nil
 }
 
 // setGRO sets UDP_GRO on c and reports whether the kernel took it. Only a
 // reader that looks at the control messages (mmsgReader) may set it: a
 // coalesced read without them is several datagrams taken for one.
 func setGRO(c *net.UDPConn) bool {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1)
-	}); err != nil {
-		return false
-	}
-	return serr == nil
+	return onSocket(c, func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_GRO, 1)
+	}) == nil
 }
 
 // putSegmentCmsg writes a UDP_SEGMENT control message for datagrams of

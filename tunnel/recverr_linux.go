@@ -17,17 +17,23 @@ import (
 // unreachable) or EHOSTUNREACH, and the details wait in the socket's error
 // queue (readSocketError). Ref: ip(7), IP_RECVERR; RFC 1122 §4.1.3.3.
 func setRecvErr(c *net.UDPConn) error {
+	return onSocket(c, func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+	})
+}
+
+// onSocket runs f on c's descriptor and returns f's error, or the error
+// that kept it from running.
+func onSocket(c *net.UDPConn, f func(fd int) error) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_RECVERR, 1)
-	}); err != nil {
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
 		return err
 	}
-	return serr
+	return ferr
 }
 
 // readSocketError takes one error from c's error queue (IP_RECVERR) and
