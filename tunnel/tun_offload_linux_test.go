@@ -36,6 +36,27 @@ func tsoRead(src, dst netip.AddrPort, n, mss int) []byte {
 	return append(b, pkt...)
 }
 
+// tsoSegments is tsoRead(src, dst, n, mss) split into its packets, each
+// at tunWriteOffset in a buffer of its own, as the data path queues them
+// for the TUN.
+func tsoSegments(t *testing.T, src, dst netip.AddrPort, n, mss int) [][]byte {
+	t.Helper()
+	r := tsoRead(src, dst, n, mss)
+	var h gso.Hdr
+	h.UnmarshalBinary(r)
+	s, err := gso.Split(h, r[gso.HdrLen:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts [][]byte
+	for i := range s.Len() {
+		b := make([]byte, tunWriteOffset+s.Size(i))
+		s.Put(b[tunWriteOffset:], i)
+		pkts = append(pkts, b)
+	}
+	return pkts
+}
+
 // fakeReads returns a readRaw that hands out reads in turn, then EAGAIN.
 func fakeReads(reads *[][]byte) func([]byte) (int, error) {
 	return func(p []byte) (int, error) {
@@ -115,19 +136,7 @@ func TestVnetTUNWrite(t *testing.T) {
 	host := netip.AddrPortFrom(pppLocal, 40000)
 	far := netip.AddrPortFrom(pppPeer, 5201)
 	// The segments the server sent: a 64 KiB segment split at 1360.
-	r := tsoRead(far, host, 8000, 1360)
-	var h gso.Hdr
-	h.UnmarshalBinary(r)
-	s, err := gso.Split(h, r[gso.HdrLen:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pkts [][]byte
-	for i := range s.Len() {
-		b := make([]byte, tunWriteOffset+s.Size(i))
-		s.Put(b[tunWriteOffset:], i)
-		pkts = append(pkts, b)
-	}
+	pkts := tsoSegments(t, far, host, 8000, 1360)
 	ping := append(make([]byte, tunWriteOffset), ping(100, 1)...)
 	pkts = append(pkts[:3], append([][]byte{ping}, pkts[3:]...)...)
 
@@ -448,19 +457,7 @@ func TestVnetTUNSYNClamped(t *testing.T) {
 func TestVnetTUNWriteRefused(t *testing.T) {
 	host := netip.AddrPortFrom(pppLocal, 40000)
 	far := netip.AddrPortFrom(pppPeer, 5201)
-	r := tsoRead(far, host, 4000, 1000)
-	var h gso.Hdr
-	h.UnmarshalBinary(r)
-	s, err := gso.Split(h, r[gso.HdrLen:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pkts [][]byte
-	for i := range s.Len() {
-		b := make([]byte, tunWriteOffset+s.Size(i))
-		s.Put(b[tunWriteOffset:], i)
-		pkts = append(pkts, b)
-	}
+	pkts := tsoSegments(t, far, host, 4000, 1000)
 	var singles, refused int
 	v := newVnetTUN(nil)
 	v.writeRaw = func(p []byte) (int, error) {
