@@ -174,16 +174,7 @@ func TestReadUDPBatch(t *testing.T) {
 
 func testReadUDPBatch(t *testing.T, workers int) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	listen := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.SetReadBuffer(1 << 20); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	listen := func() *net.UDPConn { return listenLoopback(t, 1<<20) }
 	client, server, stranger := listen(), listen(), listen()
 	defer server.Close()
 	defer stranger.Close()
@@ -466,16 +457,7 @@ func TestReadUDPCoalesced(t *testing.T) {
 	for _, offload := range []bool{true, false} {
 		t.Run(fmt.Sprintf("offload=%v", offload), func(t *testing.T) {
 			lo := netip.MustParseAddr("127.0.0.1")
-			listen := func() *net.UDPConn {
-				c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := c.SetReadBuffer(4 << 20); err != nil {
-					t.Fatal(err)
-				}
-				return c
-			}
+			listen := func() *net.UDPConn { return listenLoopback(t, 4<<20) }
 			client, server := listen(), listen()
 			defer server.Close()
 			tr := testSuites[4].t // aes128gcm16

@@ -48,16 +48,7 @@ func testCryptoWorkersInOrder(t *testing.T, name string, workers int, offload bo
 		}
 	}
 	lo := netip.MustParseAddr("127.0.0.1")
-	listen := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.SetReadBuffer(4 << 20); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	listen := func() *net.UDPConn { return listenLoopback(t, 4<<20) }
 	server, client := listen(), listen()
 	defer server.Close()
 	defer client.Close()
@@ -124,14 +115,7 @@ func testCryptoWorkersInOrder(t *testing.T, name string, workers int, offload bo
 			if err != nil {
 				t.Fatal(err)
 			}
-			if openPool != nil {
-				r.handleBatch(openPool, mr, rbufs[:n])
-			} else {
-				for i := range n {
-					r.buf = rbufs[i]
-					r.handleSegs(rbufs[i][:mr.size(i)], mr.from(i), mr.segSize(i))
-				}
-			}
+			r.handleRead(openPool, mr, rbufs[:n])
 			r.flushTUN()
 		}
 	}

@@ -228,19 +228,29 @@ func TestDataPathAllocs(t *testing.T) {
 	}
 }
 
+// listenLoopback opens a UDP socket on 127.0.0.1 with a receive buffer of
+// rcvbuf bytes (0: the system's default).
+func listenLoopback(t testing.TB, rcvbuf int) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rcvbuf > 0 {
+		if err := c.SetReadBuffer(rcvbuf); err != nil {
+			c.Close()
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
 // TestDataPathAllocsUDP: the same for a packet sent through a real
 // loopback UDP socket and read back by readUDP's per-datagram code.
 func TestDataPathAllocsUDP(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	server, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, client := listenLoopback(t, 0), listenLoopback(t, 0)
 	defer server.Close()
-	client, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer client.Close()
 	srv := server.LocalAddr().(*net.UDPAddr).AddrPort()
 	tr := testSuites[0].t
@@ -621,15 +631,8 @@ func TestDataPathAllocsBatchUDP(t *testing.T) {
 
 func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, offload bool, workers int) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	server, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, client := listenLoopback(t, 0), listenLoopback(t, 0)
 	defer server.Close()
-	client, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer client.Close()
 	if err := server.SetReadBuffer(1 << 20); err != nil {
 		t.Fatal(err)
@@ -697,14 +700,7 @@ func testDataPathAllocsBatchUDP(t *testing.T, tr suite.ESPTransform, batch int, 
 					coalesced++
 				}
 			}
-			if openPool != nil {
-				r.handleBatch(openPool, mr, rbufs[:n])
-			} else {
-				for i := range n {
-					r.buf = rbufs[i]
-					r.handleSegs(rbufs[i][:mr.size(i)], mr.from(i), mr.segSize(i))
-				}
-			}
+			r.handleRead(openPool, mr, rbufs[:n])
 			r.flushTUN()
 		}
 	}); n != 0 {

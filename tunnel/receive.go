@@ -198,20 +198,27 @@ func (d *dataPath) readUDP(ctrl chan<- ctrlPacket, stop <-chan struct{}) {
 			r.flushTUN()
 			continue
 		}
-		if cp != nil {
-			if !r.handleBatch(cp, mr, bufs[:n]) {
-				return
-			}
-		} else {
-			for i := range n {
-				r.buf = bufs[i]
-				if !r.handleSegs(bufs[i][:mr.size(i)], mr.from(i), mr.segSize(i)) {
-					return
-				}
-			}
+		if !r.handleRead(cp, mr, bufs[:n]) {
+			return
 		}
 		r.flushTUN()
 	}
+}
+
+// handleRead handles the datagrams of one recvmmsg, bufs[i][:mr.size(i)]:
+// opened on the crypto pool cp (handleBatch), or one by one (handleSegs)
+// without one. False means stop was closed first.
+func (r *udpReader) handleRead(cp *cryptoPool, mr *mmsgReader, bufs [][]byte) bool {
+	if cp != nil {
+		return r.handleBatch(cp, mr, bufs)
+	}
+	for i, buf := range bufs {
+		r.buf = buf
+		if !r.handleSegs(buf[:mr.size(i)], mr.from(i), mr.segSize(i)) {
+			return false
+		}
+	}
+	return true
 }
 
 // rxCryptoBatch is how many ESP packets readUDP opens on its crypto pool
