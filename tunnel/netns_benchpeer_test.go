@@ -28,15 +28,7 @@ import (
 // scripts/test.sh (about 10 s); it skips unless L2TPCTL_E2E=1 or CI=true,
 // and needs root.
 func TestNetnsBenchPeer(t *testing.T) {
-	if os.Getenv("L2TPCTL_E2E") == "" && os.Getenv("CI") != "true" {
-		t.Skip("network namespace tests run from scripts/test.sh (set L2TPCTL_E2E=1, as root)")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but not root: the network namespace tests cannot run")
-		}
-		t.Skip("not root")
-	}
+	requireNetns(t)
 	prefix, subnet := envOr("BENCH_NETNS_PREFIX", "bench-t"), envOr("BENCH_NETNS_NET", "10.229.1")
 	srvNS, cliNS := prefix+"s", prefix+"c"
 	srvIP, cliIP := subnet+".1", subnet+".2"

@@ -33,7 +33,10 @@ import (
 
 const netnsPeerEnv = "L2TPCTL_TEST_NETNS_PEER" // the helper's server address
 
-func TestNetnsRawESP(t *testing.T) {
+// requireNetns skips t unless L2TPCTL_E2E is set or CI=true, and then
+// needs root: under CI=true not being root is a failure.
+func requireNetns(t *testing.T) {
+	t.Helper()
 	if os.Getenv("L2TPCTL_E2E") == "" && os.Getenv("CI") != "true" {
 		t.Skip("network namespace tests run from scripts/test.sh (set L2TPCTL_E2E=1, as root)")
 	}
@@ -43,6 +46,10 @@ func TestNetnsRawESP(t *testing.T) {
 		}
 		t.Skip("not root")
 	}
+}
+
+func TestNetnsRawESP(t *testing.T) {
+	requireNetns(t)
 	prefix, subnet := envOr("NETNS_PREFIX", "l2tpctl-pe"), envOr("NETNS_NET", "10.215.0")
 	srvNS, cliNS := prefix+"s", prefix+"c"
 	srvIP, cliIP := subnet+".1", subnet+".2"
